@@ -1,0 +1,237 @@
+// Package config defines the sidecar's configuration: one struct whose field
+// comments state each default, loaded from a YAML file, overridden by
+// environment variables and flags (in that order), and validated before
+// anything is built.
+//
+// Unknown keys in the file are an error, so a typo fails loudly instead of
+// silently leaving a default in place.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// Config is the whole configuration of `pdp serve`.
+type Config struct {
+	// Addr is the decision listener (HTTP/1.1). Default 127.0.0.1:9191:
+	// loopback only, since the caller is the payment service in the same pod.
+	Addr string `yaml:"addr"`
+
+	Server   Server   `yaml:"server"`
+	Policies Policies `yaml:"policies"`
+	Limits   Limits   `yaml:"limits"`
+	Log      Log      `yaml:"log"`
+	Messages Messages `yaml:"messages"`
+}
+
+// Server tunes the HTTP listener.
+type Server struct {
+	// ReadTimeout bounds reading one request, headers and body, so slow
+	// clients cannot hold a worker. Default 5s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one response. Default 5s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConns caps concurrent connections. Default 4096.
+	MaxConns int `yaml:"max_conns"`
+	// ShutdownTimeout bounds draining in-flight requests on SIGTERM.
+	// Default 10s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Policies says where the Rego policies come from and how they are run.
+type Policies struct {
+	// Dir is the directory of .rego and data (.json/.yaml) files, loaded
+	// recursively. Default "policies". When the default directory does not
+	// exist the reference policies embedded in the binary are served; a
+	// directory named explicitly must exist.
+	Dir string `yaml:"dir"`
+	// Entrypoint is the rule that returns the decision object.
+	// Default "riskpdp/decision" (data.riskpdp.decision).
+	Entrypoint string `yaml:"entrypoint"`
+	// Watch reloads the directory when its files change. Default true.
+	// SIGHUP always reloads.
+	Watch *bool `yaml:"watch"`
+	// Fallback is the outcome returned when evaluation fails, times out or
+	// yields no decision: "step_up" (default) or "deny"; never "allow".
+	Fallback string `yaml:"fallback"`
+	// EvalTimeout cancels a policy evaluation that runs this long and
+	// returns the fallback. Default 50ms.
+	EvalTimeout Duration `yaml:"eval_timeout"`
+}
+
+// Limits bounds what a request may contain.
+type Limits struct {
+	// MaxBodyBytes is the largest request body accepted; larger bodies get
+	// 413. Default 65536 (64 KiB).
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxDepth is the deepest JSON nesting accepted. Default 16.
+	MaxDepth int `yaml:"max_depth"`
+	// MaxAmount is the largest txn.amount accepted (in the currency's
+	// major unit). Default 1e12.
+	MaxAmount float64 `yaml:"max_amount"`
+}
+
+// Log configures the sidecar's own log (not the decision log).
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is json (default) or text.
+	Format string `yaml:"format"`
+}
+
+// Messages are the user-facing texts returned with each outcome. They are
+// deliberately generic: they never say which rule fired.
+type Messages struct {
+	// Allow default "".
+	Allow string `yaml:"allow"`
+	// StepUp default "Please verify your identity to continue."
+	StepUp string `yaml:"step_up"`
+	// Deny default "The system found a risk in this operation and has
+	// stopped it."
+	Deny string `yaml:"deny"`
+	// Warnings maps a warning code the policy may return to its text.
+	// Default: anti_fraud → a scam warning.
+	Warnings map[string]string `yaml:"warnings"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	watch := true
+	return Config{
+		Addr: "127.0.0.1:9191",
+		Server: Server{
+			ReadTimeout:     Duration(5 * time.Second),
+			WriteTimeout:    Duration(5 * time.Second),
+			IdleTimeout:     Duration(120 * time.Second),
+			MaxConns:        4096,
+			ShutdownTimeout: Duration(10 * time.Second),
+		},
+		Policies: Policies{
+			Dir:         DefaultPolicyDir,
+			Entrypoint:  "riskpdp/decision",
+			Watch:       &watch,
+			Fallback:    "step_up",
+			EvalTimeout: Duration(50 * time.Millisecond),
+		},
+		Limits: Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
+		Log:    Log{Level: "info", Format: "json"},
+		Messages: Messages{
+			StepUp: "Please verify your identity to continue.",
+			Deny:   "The system found a risk in this operation and has stopped it.",
+			Warnings: map[string]string{
+				"anti_fraud": "Beware of fraud: genuine customer service never asks you to transfer money, " +
+					"refund through a link or share verification codes. Stop and contact us through the official app.",
+			},
+		},
+	}
+}
+
+// DefaultPolicyDir is the policy directory used when none is configured.
+const DefaultPolicyDir = "policies"
+
+// Load reads the YAML file at path over the defaults. An empty path returns
+// the defaults.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := Decode(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Decode decodes YAML (or JSON) into cfg strictly: unknown keys are errors.
+func Decode(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Validate checks every field and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if err := checkAddr(c.Addr); err != nil {
+		bad("addr", "%v", err)
+	}
+	for name, d := range map[string]Duration{
+		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
+		"server.idle_timeout": c.Server.IdleTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
+		"policies.eval_timeout": c.Policies.EvalTimeout,
+	} {
+		if d <= 0 {
+			bad(name, "must be positive, got %s", d)
+		}
+	}
+	if c.Server.MaxConns <= 0 {
+		bad("server.max_conns", "must be positive")
+	}
+	if strings.Trim(c.Policies.Entrypoint, "/") == "" {
+		bad("policies.entrypoint", "must name a rule, e.g. riskpdp/decision")
+	}
+	if o, ok := pdp.ParseOutcome(c.Policies.Fallback); !ok || o == pdp.Allow {
+		bad("policies.fallback", "must be step_up or deny, got %q", c.Policies.Fallback)
+	}
+	if c.Limits.MaxBodyBytes < 1024 || c.Limits.MaxBodyBytes > 16<<20 {
+		bad("limits.max_body_bytes", "must be between 1024 and 16777216")
+	}
+	if c.Limits.MaxDepth < 4 || c.Limits.MaxDepth > 256 {
+		bad("limits.max_depth", "must be between 4 and 256")
+	}
+	if !(c.Limits.MaxAmount > 0) || math.IsInf(c.Limits.MaxAmount, 0) {
+		bad("limits.max_amount", "must be a positive finite number")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format", "must be json or text")
+	}
+	return errors.Join(errs...)
+}
+
+// WatchEnabled reports whether policy files are watched.
+func (p Policies) WatchEnabled() bool { return p.Watch == nil || *p.Watch }
+
+// checkAddr accepts host:port and unix:/path.
+func checkAddr(addr string) error {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if path == "" {
+			return errors.New("unix socket path is empty")
+		}
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("want HOST:PORT or unix:/path: %w", err)
+	}
+	return nil
+}

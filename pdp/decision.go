@@ -1,0 +1,59 @@
+package pdp
+
+import "time"
+
+// Decision is the sidecar's answer to a decide request.
+type Decision struct {
+	// ID is unique per decision and time-ordered (UUIDv7); the decision log
+	// and operator tools use it to find the record.
+	ID        string
+	RequestID string
+	Outcome   Outcome
+	// Reasons are internal reason codes for the service and the log; they
+	// are never meant for the end user.
+	Reasons []string
+	// StepUp is set when Outcome is StepUp.
+	StepUp *StepUpChallenge
+	// Message is generic text that is safe to show the end user: it never
+	// reveals which rule fired.
+	Message string
+	// Warning is an additional notice to show the user (e.g. anti-fraud).
+	Warning *Warning
+	// Limit is set on a conditional release (allow after a passed step-up)
+	// or while the account is on probation.
+	Limit *Limit
+	// Obligations lists the actions the sidecar carried out for the policy.
+	Obligations []Obligation
+	// PolicyRevision identifies the policy set that decided.
+	PolicyRevision string
+	// Fallback is true when an internal fault produced the outcome.
+	Fallback bool
+	Took     time.Duration
+}
+
+// StepUpChallenge tells the caller which verification to run before it may
+// retry the same operation.
+type StepUpChallenge struct {
+	Methods     []string
+	ChallengeID string    // set once risk state is enabled
+	ExpiresAt   time.Time // zero when there is no challenge
+}
+
+// Warning is a user-facing notice chosen by the policy from a fixed set of
+// codes; its text comes from the sidecar configuration, not the policy.
+type Warning struct {
+	Code    string
+	Message string
+}
+
+// Limit caps what a conditionally released account may move.
+type Limit struct {
+	// MaxAmount caps a single operation; 0 means no per-operation cap.
+	MaxAmount float64
+	// DailyAmount caps the total over 24 hours; 0 means no daily cap.
+	DailyAmount float64
+	// Currency of the amounts.
+	Currency string
+	// Until is when the limit lapses; zero means the end of the day.
+	Until time.Time
+}

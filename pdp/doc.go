@@ -1,0 +1,10 @@
+// Package pdp holds the domain of the payment-risk policy decision point: the
+// request a payment service sends before it authorizes an operation, the
+// decision it gets back (allow, step_up or deny), the stages, the error
+// vocabulary of the API, and the small interfaces the sub-packages implement.
+//
+// Dependencies stay in their own sub-packages and their types never appear
+// here: OPA lives in pdp/engine, fasthttp in pdp/server, wazero in
+// pdp/plugin, ristretto and bbolt in pdp/state. The root package imports
+// only the standard library.
+package pdp

@@ -1,0 +1,45 @@
+package pdp
+
+// Velocity is what the sidecar counted from the traffic it decided, as the
+// policy sees it under input.velocity. Counts include the request being
+// decided. Windows slide at the granularity documented by pdp/velocity.
+type Velocity struct {
+	UID    WindowCounts
+	Device WindowCounts
+	IP     WindowCounts
+	// UIDDevices1h is the number of distinct devices the UID used in the
+	// last hour; DeviceUIDs1h the number of distinct UIDs on the device.
+	UIDDevices1h uint32
+	DeviceUIDs1h uint32
+	// Failures reported through /v1/events for the UID.
+	Failures Failures
+	// Spent24h is the sum of amounts the UID was allowed to move in the
+	// last 24 hours (the basis of daily caps).
+	Spent24h float64
+}
+
+// WindowCounts are counts and amount sums over sliding windows for one key.
+// Money-moving stages (everything but login) count in Count and Amount;
+// logins count in Logins.
+type WindowCounts struct {
+	Count1m, Count1h, Count24h    uint32
+	Amount1m, Amount1h, Amount24h float64
+	Logins1h                      uint32
+}
+
+// Failures are failure events over sliding windows for one UID.
+type Failures struct {
+	Payment1h, Payment24h uint32
+	PIN1h, PIN24h         uint32
+	Login1h, Login24h     uint32
+}
+
+// FailureKind is a failure event kind counted in Failures.
+type FailureKind uint8
+
+// Failure kinds.
+const (
+	FailurePayment FailureKind = iota + 1
+	FailurePIN
+	FailureLogin
+)
