@@ -54,6 +54,8 @@ type Limit struct {
 	DailyAmount float64
 	// Currency of the amounts.
 	Currency string
-	// Until is when the limit lapses; zero means the end of the day.
-	Until time.Time
+	// Duration is how long the limit lasts once set (as the policy asks);
+	// Until is the resulting expiry. Zero Duration means the default (24h).
+	Duration time.Duration
+	Until    time.Time
 }

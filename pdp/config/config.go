@@ -55,8 +55,8 @@ type Server struct {
 // Policies says where the Rego policies come from and how they are run.
 type Policies struct {
 	// Dir is the directory of .rego and data (.json/.yaml) files, loaded
-	// recursively. Default "policies". When the default directory does not
-	// exist the reference policies embedded in the binary are served; a
+	// recursively and watched for changes. Default "": ./policies when it
+	// exists, else the reference policies embedded in the binary. A
 	// directory named explicitly must exist.
 	Dir string `yaml:"dir"`
 	// Entrypoint is the rule that returns the decision object.
@@ -121,7 +121,6 @@ func Default() Config {
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
 		Policies: Policies{
-			Dir:         DefaultPolicyDir,
 			Entrypoint:  "riskpdp/decision",
 			Watch:       &watch,
 			Fallback:    "step_up",

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/riskpdp/riskpdp/pdp/config"
+)
+
+// setting is a flag that overrides one configuration key. Every flag can
+// also be set by an environment variable: PDP_ and the flag name in upper
+// case with dashes as underscores (--admin-addr → PDP_ADMIN_ADDR).
+// Precedence: defaults < config file < environment < flags.
+type setting struct {
+	flag  string
+	usage string
+	apply func(c *config.Config, v string) error
+}
+
+func str(dst func(c *config.Config) *string) func(*config.Config, string) error {
+	return func(c *config.Config, v string) error { *dst(c) = v; return nil }
+}
+
+// settings are the serve flags, in the order `pdp serve --help` lists them.
+var settings = []setting{
+	{"addr", "decision listener, HOST:PORT or unix:/path (default 127.0.0.1:9191)",
+		str(func(c *config.Config) *string { return &c.Addr })},
+	{"policies", "policy directory (default ./policies if present, else the embedded reference policies)",
+		str(func(c *config.Config) *string { return &c.Policies.Dir })},
+	{"log-level", "log level: debug, info, warn, error (default info)",
+		str(func(c *config.Config) *string { return &c.Log.Level })},
+	{"log-format", "log format: json or text (default json)",
+		str(func(c *config.Config) *string { return &c.Log.Format })},
+}
+
+// envName is the environment variable for a flag.
+func envName(flag string) string {
+	return "PDP_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// registerSettings adds one string flag per setting.
+func registerSettings(fs *pflag.FlagSet) {
+	for _, s := range settings {
+		fs.String(s.flag, "", s.usage+" [env "+envName(s.flag)+"]")
+	}
+}
+
+// loadConfig builds the configuration: defaults, then the file (--config or
+// PDP_CONFIG), then environment variables, then flags; and validates it.
+func loadConfig(fs *pflag.FlagSet) (config.Config, error) {
+	path, _ := fs.GetString("config")
+	if !fs.Changed("config") {
+		path = os.Getenv(envName("config"))
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return cfg, err
+	}
+	for _, s := range settings {
+		v, set := os.LookupEnv(envName(s.flag))
+		if f := fs.Lookup(s.flag); f != nil && f.Changed {
+			v, set = f.Value.String(), true
+		}
+		if !set {
+			continue
+		}
+		if err := s.apply(&cfg, v); err != nil {
+			return cfg, fmt.Errorf("--%s: %w", s.flag, err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"context"
+	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
+	"testing"
+	"time"
+)
+
+var paymentBody = []byte(`{"request_id":"r-1","stage":"payment","uid":"u-1001",
+ "device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},
+ "txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital","merchant":"m-1","payment_method":"card","ship_country":"CN"},
+ "account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z","recent_changes":[{"kind":"phone_change","at":"2026-11-21T10:00:00Z"}]},
+ "context":{"channel":"app","session_age_s":120}}`)
+
+func newTestEngine(tb testing.TB) *Engine {
+	tb.Helper()
+	e, err := New(Options{
+		Source:      testSource(),
+		Entrypoint:  "riskpdp/decision",
+		EvalTimeout: 50 * time.Millisecond,
+		Limits:      Limits{MaxDepth: 16, MaxAmount: 1e12},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(e.Close)
+	return e
+}
+
+func BenchmarkDecode(b *testing.B) {
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	now := time.Now()
+	for b.Loop() {
+		if _, err := DecodeRequest(paymentBody, now, Limits{MaxDepth: 16, MaxAmount: 1e12}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEvaluate(b *testing.B) {
+	e := newTestEngine(b)
+	ctx := context.Background()
+	now := time.Now()
+	in, err := DecodeRequest(paymentBody, now, Limits{MaxDepth: 16, MaxAmount: 1e12})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	for b.Loop() {
+		r, _, err := e.Evaluate(ctx, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = r
+	}
+}

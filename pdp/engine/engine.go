@@ -1,0 +1,255 @@
+// Package engine evaluates Rego policies with the OPA Go library.
+//
+// It owns everything OPA: the strict one-pass decoder from the request body
+// to the policy input (ast terms), the loading and compiling of policy sets,
+// their atomic hot reload, the evaluation itself and the parsing of the
+// decision document. OPA types do not leave this package.
+//
+// A policy set is compiled once and replaced as a whole: a reload parses,
+// compiles and smoke-evaluates the new set (one request per stage) before an
+// atomic pointer swap makes it current; a set that fails any step is
+// rejected and the previous one keeps serving.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Source is where the policy set is loaded from (and reloaded).
+	Source Source
+	// Entrypoint is the decision rule, e.g. "riskpdp/decision".
+	Entrypoint string
+	// EvalTimeout bounds one evaluation.
+	EvalTimeout time.Duration
+	// Limits bound the decoder.
+	Limits Limits
+	// Logger receives reload results. Defaults to slog.Default().
+	Logger *slog.Logger
+	// OnReload is called after every load attempt with the revision that
+	// is serving afterwards and the error, if the attempt failed.
+	OnReload func(revision string, err error)
+}
+
+// Engine evaluates the current policy set. It is safe for concurrent use.
+type Engine struct {
+	opts    Options
+	timeout time.Duration
+	wd      *watchdog
+	cur     atomic.Pointer[policySet]
+	// reloadMu serializes reloads (file events, SIGHUP, bundle updates).
+	reloadMu sync.Mutex
+	log      *slog.Logger
+}
+
+// New loads, compiles and smoke-tests the initial policy set. It fails when
+// the set is not usable: the sidecar must not start without a policy.
+func New(opts Options) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{opts: opts, timeout: opts.EvalTimeout, wd: newWatchdog(opts.EvalTimeout), log: opts.Logger}
+	if err := e.Reload(); err != nil {
+		e.wd.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close stops the engine's background work.
+func (e *Engine) Close() { e.wd.close() }
+
+// Reload loads the policy source again and activates it if it passes every
+// check. On failure the current set keeps serving and the error is returned.
+func (e *Engine) Reload() error {
+	return e.ReloadFrom(e.opts.Source)
+}
+
+// ReloadFrom loads src and, if it passes every check, makes it current and
+// the source of later reloads.
+func (e *Engine) ReloadFrom(src Source) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	start := time.Now()
+	ps, err := loadPolicySet(src, e.opts.Entrypoint)
+	if err == nil {
+		err = e.smoke(ps)
+	}
+	old := e.cur.Load()
+	if err != nil {
+		rev := ""
+		if old != nil {
+			rev = old.revision
+		}
+		e.log.Error("policy load rejected", "source", src.Label, "error", err, "serving_revision", rev)
+		if e.opts.OnReload != nil {
+			e.opts.OnReload(rev, err)
+		}
+		return err
+	}
+	e.cur.Store(ps)
+	e.opts.Source = src
+	if old == nil || old.revision != ps.revision {
+		e.log.Info("policy activated", "source", src.Label, "revision", ps.revision,
+			"modules", ps.modules, "took", time.Since(start).Round(time.Microsecond))
+	}
+	if e.opts.OnReload != nil {
+		e.opts.OnReload(ps.revision, nil)
+	}
+	return nil
+}
+
+// Revision returns the revision of the serving policy set ("" if none).
+func (e *Engine) Revision() string {
+	if ps := e.cur.Load(); ps != nil {
+		return ps.revision
+	}
+	return ""
+}
+
+// Ready reports whether a policy set is loaded and compiled.
+func (e *Engine) Ready() bool { return e.cur.Load() != nil }
+
+// Unguarded counts evaluations that ran without a deadline because every
+// watchdog slot was busy.
+func (e *Engine) Unguarded() uint64 { return e.wd.unguarded.Load() }
+
+// Evaluate runs the decision rule on in and returns the typed decision and
+// the revision that produced it. Errors are ErrTimeout, ErrUndefined,
+// ErrInvalidDecision, ErrNoPolicy or an evaluation error: the caller falls
+// back; it never treats an error as allow.
+func (e *Engine) Evaluate(ctx context.Context, in *Input) (Result, string, error) {
+	ps := e.cur.Load()
+	if ps == nil {
+		return Result{}, "", ErrNoPolicy
+	}
+	t, err := e.evalTerm(ctx, ps, ps.query, in.term(), in.Now)
+	if err != nil {
+		return Result{}, ps.revision, err
+	}
+	r, err := parseResult(t)
+	return r, ps.revision, err
+}
+
+// smokeRequests are evaluated against every new policy set before it is
+// activated: one request per stage, each must yield a valid decision.
+var smokeRequests = []string{
+	`{"stage":"login","uid":"smoke","device":{"id":"d","ip":"192.0.2.1","ip_country":"SG"},"account":{"home_country":"SG"}}`,
+	`{"stage":"order","uid":"smoke","txn":{"id":"t","amount":10,"currency":"CNY","category":"daily_goods"}}`,
+	`{"stage":"payment","uid":"smoke","txn":{"id":"t","amount":100,"currency":"CNY"}}`,
+	`{"stage":"withdrawal","uid":"smoke","txn":{"id":"t","amount":100,"currency":"CNY"}}`,
+	`{"stage":"repayment","uid":"smoke","txn":{"id":"t","amount":100,"currency":"CNY"}}`,
+}
+
+func (e *Engine) smoke(ps *policySet) error {
+	now := time.Now()
+	for _, body := range smokeRequests {
+		in, err := DecodeRequest([]byte(body), now, Limits{MaxDepth: 16, MaxAmount: 1e12})
+		if err != nil {
+			return fmt.Errorf("smoke input: %w", err)
+		}
+		t, err := e.evalTerm(context.Background(), ps, ps.query, in.term(), now)
+		if err != nil {
+			return fmt.Errorf("smoke evaluation (%s): %w", in.Req.Stage, err)
+		}
+		if _, err := parseResult(t); err != nil {
+			return fmt.Errorf("smoke evaluation (%s): %w", in.Req.Stage, err)
+		}
+	}
+	return nil
+}
+
+// EvalData implements OPA's Data API (POST /v1/data/{path}): body is
+// {"input": ...} (or empty), path is slash-separated. It returns the JSON of
+// the result and whether it is defined.
+func (e *Engine) EvalData(ctx context.Context, path string, body []byte, now time.Time) ([]byte, bool, error) {
+	ps := e.cur.Load()
+	if ps == nil {
+		return nil, false, ErrNoPolicy
+	}
+	input, err := decodeDataInput(body, e.opts.Limits.MaxDepth)
+	if err != nil {
+		return nil, false, err
+	}
+	query, err := ps.dataQuery(path)
+	if err != nil {
+		return nil, false, pdp.Errorf(pdp.CodeNotFound, "path", "%v", err)
+	}
+	t, err := e.evalTerm(ctx, ps, query, input, now)
+	if errors.Is(err, ErrUndefined) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := ast.JSON(t.Value)
+	if err != nil {
+		return nil, false, fmt.Errorf("result to JSON: %w", err)
+	}
+	b, err := json.Marshal(v)
+	return b, true, err
+}
+
+// decodeDataInput parses an OPA Data API body. Keys other than "input" are
+// ignored, as OPA does.
+func decodeDataInput(body []byte, maxDepth int) (*ast.Term, error) {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil, nil
+	}
+	p := &parser{buf: body, maxDepth: maxDepth}
+	var input *ast.Term
+	err := p.objectKeys(func(key string, _ *ast.Term) *pdp.Error {
+		if err := p.secretKey(key); err != nil {
+			return err
+		}
+		v, err := p.value()
+		if key == "input" {
+			input = v
+		}
+		return err
+	})
+	if err == nil {
+		err = p.end()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return input, nil
+}
+
+// dataQueries caches compiled Data API queries per policy set.
+const maxCachedDataQueries = 256
+
+func (ps *policySet) dataQuery(path string) (ast.Body, error) {
+	if q, ok := ps.dataQueries.Load(path); ok {
+		return q.(ast.Body), nil
+	}
+	ref := ast.Ref{ast.DefaultRootDocument}
+	for _, seg := range strings.Split(strings.Trim(path, "/"), "/") {
+		if seg != "" {
+			ref = append(ref, ast.StringTerm(seg))
+		}
+	}
+	body := ast.NewBody(ast.Equality.Expr(ast.NewTerm(resultVar), ast.NewTerm(ref)))
+	q, err := ps.compiler.QueryCompiler().Compile(body)
+	if err != nil {
+		return nil, err
+	}
+	if ps.dataQueryCount.Add(1) <= maxCachedDataQueries {
+		ps.dataQueries.Store(path, q)
+	}
+	return q, nil
+}

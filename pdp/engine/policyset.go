@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+// Source says where a policy set comes from: a file system (a directory
+// through os.DirFS, or the embedded reference policies) and a label for
+// messages.
+type Source struct {
+	FS    fs.FS
+	Label string
+}
+
+// policySet is one compiled, immutable generation of policies and data.
+// Evaluations hold a pointer to the set they started with, so a reload never
+// changes the rules under a running evaluation.
+type policySet struct {
+	revision string
+	compiler *ast.Compiler
+	store    storage.Store
+	// query is the compiled decision query: __result__ = data.<entrypoint>.
+	query ast.Body
+	// modules is the number of Rego files, for logs and /health/ready.
+	modules int
+	// dataQueries caches compiled Data API queries by path.
+	dataQueries    sync.Map
+	dataQueryCount atomic.Int64
+}
+
+var resultVar = ast.Var("__result__")
+
+// unsafeBuiltins are refused at compile time: a decision on the payment path
+// must not make network calls or read the sidecar's environment.
+var unsafeBuiltins = map[string]struct{}{
+	"http.send": {}, "net.lookup_ip_addr": {}, "opa.runtime": {}, "trace": {},
+}
+
+// loadPolicySet parses, compiles and prepares the policies and data of src.
+// It does not smoke-test them: see Engine.activate.
+func loadPolicySet(src Source, entrypoint string) (*policySet, error) {
+	files, revision, err := scan(src.FS)
+	if err != nil {
+		return nil, err
+	}
+	if files == 0 {
+		return nil, fmt.Errorf("%s: no .rego files", src.Label)
+	}
+	res, err := loader.NewFileLoader().
+		WithFS(src.FS).
+		WithRegoVersion(ast.RegoV1).
+		WithProcessAnnotation(true).
+		Filtered([]string{"."}, excluded)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Label, err)
+	}
+	modules := res.ParsedModules()
+	compiler := ast.NewCompiler().
+		WithUnsafeBuiltins(unsafeBuiltins).
+		WithEnablePrintStatements(false)
+	compiler.Compile(modules)
+	if compiler.Failed() {
+		return nil, fmt.Errorf("%s: compile: %w", src.Label, compiler.Errors)
+	}
+	store := inmem.NewFromObjectWithOpts(res.Documents,
+		inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	query, err := compileRuleQuery(compiler, entrypoint)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Label, err)
+	}
+	if manifestRev := readManifestRevision(src.FS); manifestRev != "" {
+		revision = manifestRev
+	}
+	return &policySet{revision: revision, compiler: compiler, store: store, query: query, modules: len(modules)}, nil
+}
+
+// compileRuleQuery compiles `__result__ = data.<path>` for a slash-separated
+// rule path and checks that the rule exists.
+func compileRuleQuery(c *ast.Compiler, rulePath string) (ast.Body, error) {
+	ref := ast.Ref{ast.DefaultRootDocument}
+	for _, seg := range strings.Split(strings.Trim(rulePath, "/"), "/") {
+		if seg == "" {
+			return nil, fmt.Errorf("entrypoint %q: empty path segment", rulePath)
+		}
+		ref = append(ref, ast.StringTerm(seg))
+	}
+	if len(c.GetRulesForVirtualDocument(ref)) == 0 && len(c.GetRulesWithPrefix(ref)) == 0 {
+		return nil, fmt.Errorf("entrypoint %s is not defined by any rule", ref)
+	}
+	body := ast.NewBody(ast.Equality.Expr(ast.NewTerm(resultVar), ast.NewTerm(ref)))
+	return c.QueryCompiler().Compile(body)
+}
+
+// excluded tells the OPA loader which files to skip: hidden files and
+// directories (including Kubernetes' ..data links), and tests.
+func excluded(abspath string, info fs.FileInfo, depth int) bool {
+	name := info.Name()
+	if depth > 0 && strings.HasPrefix(name, ".") && name != "." {
+		return true
+	}
+	return !info.IsDir() && strings.HasSuffix(name, "_test.rego")
+}
+
+// scan lists the files that make up the policy set and derives a content
+// revision: "sha256:" and the first 12 hex digits of a hash over the sorted
+// paths and contents. Two identical trees have the same revision.
+func scan(fsys fs.FS) (rego int, revision string, err error) {
+	var paths []string
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if excluded(p, info, strings.Count(p, "/")+1) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch path.Ext(p) {
+		case ".rego":
+			rego++
+			paths = append(paths, p)
+		case ".json", ".yaml", ".yml":
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("scan policies: %w", err)
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return 0, "", fmt.Errorf("scan policies: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+		h.Write(b)
+	}
+	return rego, "sha256:" + hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// readManifestRevision returns the revision of an OPA-style .manifest file
+// at the root, if there is one.
+func readManifestRevision(fsys fs.FS) string {
+	b, err := fs.ReadFile(fsys, ".manifest")
+	if err != nil {
+		return ""
+	}
+	var m struct {
+		Revision string `json:"revision"`
+	}
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	return m.Revision
+}
+
+// newReadTxn opens a read transaction on the set's store.
+func (ps *policySet) newReadTxn(ctx context.Context) (storage.Transaction, error) {
+	txn, err := ps.store.NewTransaction(ctx)
+	if err != nil {
+		return nil, errors.Join(errors.New("open store transaction"), err)
+	}
+	return txn, nil
+}

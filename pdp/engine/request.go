@@ -1,0 +1,486 @@
+package engine
+
+import (
+	"math"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// Input is a decoded decide request: the typed fields the sidecar reads and
+// the policy input document under construction. The enrichment steps add
+// their objects (reputation, velocity, ...) before evaluation.
+type Input struct {
+	Req pdp.Request
+	// Now is the decision time; every derived fact uses it.
+	Now time.Time
+	// Derived holds the facts computed from the request (account age, hours
+	// since a sensitive change, ...). Enrichment may refine them.
+	Derived Derived
+	// Body is the request body as received, for the decision log.
+	Body []byte
+
+	pairs [][2]*ast.Term
+	// extra carries enrichment objects until evaluation.
+	extra [][2]*ast.Term
+}
+
+// Derived are facts the sidecar computes once so that policies and plugins
+// agree on them. The policy sees them under input.derived.
+type Derived struct {
+	// AccountAgeDays is the account age in days, -1 when unknown.
+	AccountAgeDays float64
+	// SensitiveChangeHours is the time since the latest password reset,
+	// phone change or payment-password change, -1 when none is known.
+	SensitiveChangeHours float64
+	// IPForeign: the IP country differs from the home country.
+	IPForeign bool
+	// CrossBorder: the ship-to country differs from the home country.
+	CrossBorder bool
+	// The policy also sees derived.money (every stage but login) and
+	// derived.outflow (payment, withdrawal): flags to index rules on.
+}
+
+// Limits bound what the decoder accepts.
+type Limits struct {
+	MaxDepth  int
+	MaxAmount float64
+}
+
+// Well-known keys of the input document, shared by every request.
+var (
+	keyRequestID   = ast.StringTerm("request_id")
+	keyChallengeID = ast.StringTerm("challenge_id")
+	keyStage       = ast.StringTerm("stage")
+	keyUID         = ast.StringTerm("uid")
+	keyDevice      = ast.StringTerm("device")
+	keyTxn         = ast.StringTerm("txn")
+	keyAccount     = ast.StringTerm("account")
+	keyContext     = ast.StringTerm("context")
+	keyDerived     = ast.StringTerm("derived")
+	keyNew         = ast.StringTerm("new")
+
+	stageTerms [pdp.NumStages]*ast.Term
+)
+
+func init() {
+	for _, s := range pdp.Stages {
+		stageTerms[s] = ast.StringTerm(s.String())
+	}
+}
+
+// reservedKeys are filled in by the sidecar; a caller may not send them.
+var reservedKeys = map[string]bool{
+	"derived": true, "reputation": true, "velocity": true, "verification": true,
+	"account_state": true, "scores": true, "pdp": true,
+}
+
+// sensitiveChanges are account changes that make a following large money
+// movement suspicious (DOMAIN: "a password reset, phone-number change or
+// payment-password change shortly followed by a large money movement").
+var sensitiveChanges = map[string]bool{"password_reset": true, "phone_change": true, "pay_password_change": true}
+
+// changeKinds are the account change kinds a request or event may carry.
+var changeKinds = map[string]bool{
+	"password_reset": true, "phone_change": true, "pay_password_change": true,
+	"profile_change": true, "email_change": true, "device_bind": true,
+}
+
+// DecodeRequest decodes and validates a decide request body.
+func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
+	in := &Input{Now: now, Body: body, pairs: make([][2]*ast.Term, 0, 10)}
+	in.Derived = Derived{AccountAgeDays: -1, SensitiveChangeHours: -1}
+	p := &parser{buf: body, maxDepth: lim.MaxDepth, path: make([]pathElem, 0, 8)}
+	var seenStage, seenUID bool
+	err := p.objectKeys(func(key string, kt *ast.Term) *pdp.Error {
+		var t *ast.Term
+		var err *pdp.Error
+		switch key {
+		case "request_id":
+			in.Req.RequestID, t, err = p.ident(128, false)
+		case "challenge_id":
+			in.Req.ChallengeID, t, err = p.ident(128, false)
+		case "stage":
+			seenStage = true
+			t, err = p.stage(&in.Req.Stage)
+		case "uid":
+			seenUID = true
+			in.Req.UID, t, err = p.ident(128, true)
+		case "device":
+			t, err = p.device(&in.Req.Device)
+		case "txn":
+			in.Req.HasTxn = true
+			t, err = p.txn(&in.Req.Txn, lim.MaxAmount)
+		case "account":
+			t, err = p.account(&in.Req.Account)
+		case "context":
+			if p.peek() != '{' {
+				return p.err(pdp.CodeWrongType, "must be an object")
+			}
+			t, err = p.value()
+		default:
+			if reservedKeys[key] {
+				return p.err(pdp.CodeReservedField, "is computed by the sidecar and may not be sent")
+			}
+			return p.unknown(key)
+		}
+		if err != nil {
+			return err
+		}
+		in.pairs = append(in.pairs, [2]*ast.Term{kt, t})
+		return nil
+	})
+	if err == nil {
+		err = p.end()
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !seenStage:
+		return nil, pdp.Errorf(pdp.CodeMissingField, "stage", "is required")
+	case !seenUID:
+		return nil, pdp.Errorf(pdp.CodeMissingField, "uid", "is required")
+	case in.Req.Stage.NeedsTxn() && !in.Req.HasTxn:
+		return nil, pdp.Errorf(pdp.CodeMissingField, "txn", "is required for stage %s", in.Req.Stage)
+	case in.Req.HasTxn && in.Req.Txn.ID == "" && in.Req.Stage.NeedsTxn():
+		return nil, pdp.Errorf(pdp.CodeMissingField, "txn.id", "is required for stage %s", in.Req.Stage)
+	case in.Req.HasTxn && in.Req.Txn.Amount < 0 && in.Req.Stage.NeedsTxn():
+		return nil, pdp.Errorf(pdp.CodeMissingField, "txn.amount", "is required for stage %s", in.Req.Stage)
+	}
+	if in.Req.Txn.Amount < 0 {
+		in.Req.Txn.Amount = 0 // a login may carry a txn without an amount
+	}
+	in.derive()
+	return in, nil
+}
+
+// derive computes the facts of Derived from the typed request.
+func (in *Input) derive() {
+	r := &in.Req
+	if !r.Account.CreatedAt.IsZero() {
+		in.Derived.AccountAgeDays = math.Max(0, math.Floor(in.Now.Sub(r.Account.CreatedAt).Hours()/24))
+	}
+	for _, c := range r.Account.RecentChanges {
+		if sensitiveChanges[c.Kind] {
+			in.NoteSensitiveChange(c.At)
+		}
+	}
+	home := r.Account.HomeCountry
+	in.Derived.IPForeign = home != "" && r.Device.IPCountry != "" && r.Device.IPCountry != home
+	in.Derived.CrossBorder = home != "" && r.Txn.ShipCountry != "" && r.Txn.ShipCountry != home
+}
+
+// NoteSensitiveChange folds a sensitive change at time at into the derived
+// facts (the latest change wins).
+func (in *Input) NoteSensitiveChange(at time.Time) {
+	h := math.Max(0, in.Now.Sub(at).Hours())
+	if in.Derived.SensitiveChangeHours < 0 || h < in.Derived.SensitiveChangeHours {
+		in.Derived.SensitiveChangeHours = h
+	}
+}
+
+// ident parses an identifier string of at most max bytes. Identifiers are
+// exempt from the card-number scan (order ids are often long digit runs).
+func (p *parser) ident(max int, required bool) (string, *ast.Term, *pdp.Error) {
+	if p.peek() != '"' {
+		return "", nil, p.err(pdp.CodeWrongType, "must be a string")
+	}
+	s, err := p.str()
+	if err != nil {
+		return "", nil, err
+	}
+	if required && s == "" {
+		return "", nil, p.err(pdp.CodeInvalidValue, "must not be empty")
+	}
+	if len(s) > max {
+		return "", nil, p.err(pdp.CodeInvalidValue, "longer than %d bytes", max)
+	}
+	return s, ast.StringTerm(s), nil
+}
+
+// text parses a free-form short string (scanned for card numbers).
+func (p *parser) text(max int) (string, *ast.Term, *pdp.Error) {
+	s, t, err := p.ident(max, false)
+	if err == nil && containsCardNumber(s) {
+		return "", nil, p.err(pdp.CodeCardNumber, "value looks like a full card number")
+	}
+	return s, t, err
+}
+
+func (p *parser) stage(out *pdp.Stage) (*ast.Term, *pdp.Error) {
+	if p.peek() != '"' {
+		return nil, p.err(pdp.CodeWrongType, "must be a string")
+	}
+	s, err := p.str()
+	if err != nil {
+		return nil, err
+	}
+	st, ok := pdp.ParseStage(s)
+	if !ok {
+		return nil, p.err(pdp.CodeUnknownStage, "must be one of login, order, payment, withdrawal, repayment")
+	}
+	*out = st
+	return stageTerms[st], nil
+}
+
+// country parses an ISO 3166-1 alpha-2 code; lower case is upper-cased so
+// that policies compare one spelling.
+func (p *parser) country() (string, *ast.Term, *pdp.Error) {
+	return p.code(2, "an ISO 3166-1 alpha-2 country code such as \"SG\"")
+}
+
+// code parses an n-letter code (country, currency), upper-cased.
+func (p *parser) code(n int, what string) (string, *ast.Term, *pdp.Error) {
+	s, _, err := p.ident(8, false)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(s) != n {
+		return "", nil, p.err(pdp.CodeInvalidValue, "must be %s", what)
+	}
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		default:
+			return "", nil, p.err(pdp.CodeInvalidValue, "must be %s", what)
+		}
+	}
+	s = string(b)
+	return s, ast.StringTerm(s), nil
+}
+
+func (p *parser) boolean() (bool, *ast.Term, *pdp.Error) {
+	switch p.peek() {
+	case 't':
+		return true, ast.InternedTerm(true), p.literal("true")
+	case 'f':
+		return false, ast.InternedTerm(false), p.literal("false")
+	}
+	return false, nil, p.err(pdp.CodeWrongType, "must be true or false")
+}
+
+// timestamp parses an RFC 3339 time string.
+func (p *parser) timestamp() (time.Time, *ast.Term, *pdp.Error) {
+	s, t, err := p.ident(64, false)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	ts, perr := time.Parse(time.RFC3339Nano, s)
+	if perr != nil {
+		return time.Time{}, nil, p.err(pdp.CodeInvalidValue, "must be an RFC 3339 time such as \"2026-11-21T10:00:00Z\"")
+	}
+	return ts, t, nil
+}
+
+// amount parses a non-negative finite number no larger than max.
+func (p *parser) amount(max float64) (float64, *ast.Term, *pdp.Error) {
+	c := p.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		return 0, nil, p.err(pdp.CodeWrongType, "must be a number")
+	}
+	raw, err := p.number()
+	if err != nil {
+		return 0, nil, err
+	}
+	v, perr := strconv.ParseFloat(raw, 64)
+	switch {
+	case perr != nil || math.IsInf(v, 0) || math.IsNaN(v):
+		return 0, nil, p.err(pdp.CodeInvalidValue, "must be a finite number")
+	case v < 0:
+		return 0, nil, p.err(pdp.CodeInvalidValue, "must not be negative")
+	case v > max:
+		return 0, nil, p.err(pdp.CodeInvalidValue, "must not exceed %g", max)
+	}
+	return v, numberTerm(raw), nil
+}
+
+// members parses an object whose keys are all known: fields maps a key to
+// the parser of its value. Unknown and reserved keys are errors.
+func (p *parser) members(fields func(key string) (*ast.Term, *pdp.Error, bool)) (*ast.Term, *pdp.Error) {
+	if p.peek() != '{' {
+		return nil, p.err(pdp.CodeWrongType, "must be an object")
+	}
+	var pairs [][2]*ast.Term
+	err := p.objectKeys(func(key string, kt *ast.Term) *pdp.Error {
+		t, err, known := fields(key)
+		if !known {
+			return p.unknown(key)
+		}
+		if err != nil {
+			return err
+		}
+		pairs = append(pairs, [2]*ast.Term{kt, t})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewTerm(ast.NewObject(pairs...)), nil
+}
+
+func (p *parser) device(d *pdp.Device) (*ast.Term, *pdp.Error) {
+	return p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
+		known = true
+		switch key {
+		case "id":
+			d.ID, t, err = p.ident(128, false)
+		case "ip":
+			d.IP, t, err = p.ident(64, false)
+			if err == nil {
+				addr, perr := netip.ParseAddr(d.IP)
+				if perr != nil {
+					return nil, p.err(pdp.CodeInvalidValue, "must be an IPv4 or IPv6 address"), true
+				}
+				d.IP = addr.Unmap().String() // one spelling per address
+				t = ast.StringTerm(d.IP)
+			}
+		case "ip_country":
+			d.IPCountry, t, err = p.country()
+		case "new":
+			var b bool
+			b, t, err = p.boolean()
+			d.New = pdp.OptBoolOf(b)
+		case "emulator", "rooted", "proxy":
+			_, t, err = p.boolean()
+		case "os", "model", "app_version":
+			_, t, err = p.text(64)
+		default:
+			known = false
+		}
+		return
+	})
+}
+
+func (p *parser) txn(x *pdp.Txn, maxAmount float64) (*ast.Term, *pdp.Error) {
+	x.Amount = -1 // marks "absent" until DecodeRequest checks it
+	return p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
+		known = true
+		switch key {
+		case "id":
+			x.ID, t, err = p.ident(128, true)
+		case "amount":
+			x.Amount, t, err = p.amount(maxAmount)
+		case "currency":
+			x.Currency, t, err = p.code(3, "an ISO 4217 currency code such as \"CNY\"")
+		case "category":
+			x.Category, t, err = p.text(64)
+		case "merchant":
+			x.Merchant, t, err = p.ident(128, false)
+		case "payment_method":
+			x.PaymentMethod, t, err = p.text(32)
+		case "ship_country":
+			x.ShipCountry, t, err = p.country()
+		case "card_bin":
+			x.CardBIN, t, err = p.ident(8, false)
+			if err == nil && !isBIN(x.CardBIN) {
+				err = p.err(pdp.CodeInvalidValue, "must be the first 6 to 8 digits of the card")
+			}
+		case "purpose":
+			_, t, err = p.text(64)
+		case "destination_new":
+			_, t, err = p.boolean()
+		default:
+			known = false
+		}
+		return
+	})
+}
+
+// unknown rejects a key outside the schema, as a secret if it looks like one.
+func (p *parser) unknown(key string) *pdp.Error {
+	if err := p.secretKey(key); err != nil {
+		return err
+	}
+	return p.err(pdp.CodeUnknownField, "unknown field")
+}
+
+func isBIN(s string) bool {
+	if len(s) < 6 || len(s) > 8 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *parser) account(a *pdp.Account) (*ast.Term, *pdp.Error) {
+	return p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
+		known = true
+		switch key {
+		case "home_country":
+			a.HomeCountry, t, err = p.country()
+		case "created_at":
+			a.CreatedAt, t, err = p.timestamp()
+		case "vip":
+			var b bool
+			b, t, err = p.boolean()
+			a.VIP = pdp.OptBoolOf(b)
+		case "recent_changes":
+			t, err = p.changes(&a.RecentChanges)
+		default:
+			known = false
+		}
+		return
+	})
+}
+
+// maxChanges bounds account.recent_changes.
+const maxChanges = 32
+
+func (p *parser) changes(out *[]pdp.AccountChange) (*ast.Term, *pdp.Error) {
+	if p.peek() != '[' {
+		return nil, p.err(pdp.CodeWrongType, "must be an array")
+	}
+	var elems []*ast.Term
+	err := p.arrayElems(func(i int) *pdp.Error {
+		if i >= maxChanges {
+			return p.err(pdp.CodeInvalidValue, "at most %d changes", maxChanges)
+		}
+		var c pdp.AccountChange
+		var seenKind, seenAt bool
+		t, err := p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
+			known = true
+			switch key {
+			case "kind":
+				seenKind = true
+				c.Kind, t, err = p.ident(32, true)
+				if err == nil && !changeKinds[c.Kind] {
+					err = p.err(pdp.CodeInvalidValue, "unknown change kind %q", c.Kind)
+				}
+			case "at":
+				seenAt = true
+				c.At, t, err = p.timestamp()
+			default:
+				known = false
+			}
+			return
+		})
+		if err != nil {
+			return err
+		}
+		if !seenKind {
+			return pdp.Errorf(pdp.CodeMissingField, p.field()+".kind", "is required")
+		}
+		if !seenAt {
+			return pdp.Errorf(pdp.CodeMissingField, p.field()+".at", "is required")
+		}
+		*out = append(*out, c)
+		elems = append(elems, t)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ast.ArrayTerm(elems...), nil
+}

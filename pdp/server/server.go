@@ -1,0 +1,285 @@
+// Package server is the sidecar's HTTP edge on fasthttp: HTTP/1.1 with
+// keep-alive on loopback (or a Unix socket). It routes, checks methods and
+// content types, maps errors to statuses in one place (statusOf) and encodes
+// answers; what a decision means lives in pdp/decide.
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/decide"
+	"github.com/riskpdp/riskpdp/pdp/metrics"
+)
+
+// ReadyCheck reports why the sidecar is not ready, or nil.
+type ReadyCheck func() error
+
+// Server serves the decision API.
+type Server struct {
+	svc     *decide.Service
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	ready   []ReadyCheck
+	srv     *fasthttp.Server
+}
+
+// Options configure a Server.
+type Options struct {
+	Config  config.Config
+	Service *decide.Service
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// Ready are extra readiness checks (state, bundles, ...); a loaded
+	// policy is always required.
+	Ready []ReadyCheck
+}
+
+// New builds a Server.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{svc: o.Service, metrics: o.Metrics, log: o.Logger, ready: o.Ready}
+	c := o.Config
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		ErrorHandler:                  s.handleTransportError,
+		Name:                          "riskpdp",
+		ReadTimeout:                   c.Server.ReadTimeout.D(),
+		WriteTimeout:                  c.Server.WriteTimeout.D(),
+		IdleTimeout:                   c.Server.IdleTimeout.D(),
+		Concurrency:                   c.Server.MaxConns,
+		MaxRequestBodySize:            c.Limits.MaxBodyBytes,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 true,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		TCPKeepalive:                  true,
+		Logger:                        fasthttpLogger{o.Logger},
+	}
+	return s
+}
+
+// Listen opens addr: "host:port" for TCP or "unix:/path" for a Unix socket
+// (a stale socket file is replaced; the socket is made 0660).
+func Listen(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, err
+		}
+		return ln, os.Chmod(path, 0o660)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting, waits for in-flight requests (bounded by ctx)
+// and closes idle keep-alive connections.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// Endpoint names used in metrics.
+const (
+	epDecide = "decide"
+	epData   = "data"
+	epOther  = "other"
+)
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch {
+	case string(path) == "/v1/decide":
+		if s.method(ctx, epDecide, fasthttp.MethodPost) {
+			s.decide(ctx)
+		}
+	case bytes.HasPrefix(path, []byte("/v1/data")) && (len(path) == 8 || path[8] == '/'):
+		if s.method(ctx, epData, fasthttp.MethodPost, fasthttp.MethodGet) {
+			s.data(ctx, string(path[8:]))
+		}
+	case string(path) == "/health/live":
+		if s.method(ctx, epOther, fasthttp.MethodGet, fasthttp.MethodHead) {
+			writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"ok"}`))
+		}
+	case string(path) == "/health/ready":
+		if s.method(ctx, epOther, fasthttp.MethodGet, fasthttp.MethodHead) {
+			s.readyz(ctx)
+		}
+	case string(path) == "/metrics":
+		if s.method(ctx, epOther, fasthttp.MethodGet) {
+			s.metricsz(ctx)
+		}
+	default:
+		s.fail(ctx, epOther, pdp.Errorf(pdp.CodeNotFound, "", "no route %s", path))
+	}
+}
+
+// method checks the request method; on mismatch it answers 405.
+func (s *Server) method(ctx *fasthttp.RequestCtx, ep string, allowed ...string) bool {
+	m := ctx.Method()
+	for _, a := range allowed {
+		if string(m) == a {
+			return true
+		}
+	}
+	ctx.Response.Header.Set("Allow", strings.Join(allowed, ", "))
+	s.fail(ctx, ep, pdp.Errorf(pdp.CodeMethodNotAllowed, "", "use %s", strings.Join(allowed, " or ")))
+	return false
+}
+
+// jsonBody checks that the request carries JSON: no Content-Type, or
+// application/json, or a +json type. Other types are refused, which also
+// keeps browsers from posting "simple" cross-site forms to the sidecar.
+func (s *Server) jsonBody(ctx *fasthttp.RequestCtx, ep string) bool {
+	ct := ctx.Request.Header.ContentType()
+	if len(ct) == 0 || string(ct) == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(string(ct))
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return true
+	}
+	s.fail(ctx, ep, pdp.Errorf(pdp.CodeUnsupportedMedia, "", "Content-Type must be application/json"))
+	return false
+}
+
+func (s *Server) decide(ctx *fasthttp.RequestCtx) {
+	if !s.jsonBody(ctx, epDecide) {
+		return
+	}
+	traceparent := string(ctx.Request.Header.Peek("traceparent"))
+	d, err := s.svc.Decide(ctx, ctx.PostBody(), traceparent)
+	if err != nil {
+		s.fail(ctx, epDecide, pdp.AsError(err))
+		return
+	}
+	buf := bufPool.Get().(*[]byte)
+	*buf = appendDecision((*buf)[:0], d)
+	writeJSON(ctx, fasthttp.StatusOK, *buf)
+	bufPool.Put(buf)
+}
+
+func (s *Server) data(ctx *fasthttp.RequestCtx, path string) {
+	var body []byte
+	if ctx.IsPost() {
+		if !s.jsonBody(ctx, epData) {
+			return
+		}
+		body = ctx.PostBody()
+	}
+	result, defined, err := s.svc.Data(ctx, path, body)
+	if err != nil {
+		e := pdp.AsError(err)
+		if e.Code == pdp.CodeInternal {
+			s.log.Error("data API evaluation failed", "path", path, "error", err)
+		}
+		s.fail(ctx, epData, e)
+		return
+	}
+	if !defined {
+		writeJSON(ctx, fasthttp.StatusOK, []byte(`{}`))
+		return
+	}
+	buf := bufPool.Get().(*[]byte)
+	b := append((*buf)[:0], `{"result":`...)
+	b = append(b, result...)
+	*buf = append(b, '}')
+	writeJSON(ctx, fasthttp.StatusOK, *buf)
+	bufPool.Put(buf)
+}
+
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	if !s.svc.Ready() {
+		s.fail(ctx, epOther, pdp.Errorf(pdp.CodeNotReady, "", "no policy loaded"))
+		return
+	}
+	for _, check := range s.ready {
+		if err := check(); err != nil {
+			s.fail(ctx, epOther, pdp.Errorf(pdp.CodeNotReady, "", "%v", err))
+			return
+		}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
+}
+
+func (s *Server) metricsz(ctx *fasthttp.RequestCtx) {
+	var buf bytes.Buffer
+	if err := s.metrics.Write(&buf); err != nil {
+		s.log.Error("render metrics", "error", err)
+		s.fail(ctx, epOther, &pdp.Error{Code: pdp.CodeInternal, Message: "internal error"})
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType(metrics.ContentType)
+	ctx.SetBody(buf.Bytes())
+}
+
+// fail answers with the error envelope and counts it.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, ep string, e *pdp.Error) {
+	s.metrics.RequestError(ep, e.Code)
+	buf := bufPool.Get().(*[]byte)
+	*buf = appendError((*buf)[:0], e)
+	writeJSON(ctx, statusOf(e.Code), *buf)
+	bufPool.Put(buf)
+}
+
+// handleTransportError answers errors fasthttp meets before the handler
+// runs: oversized bodies or headers, timeouts, malformed HTTP.
+func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
+	var e *pdp.Error
+	var status int
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		e = pdp.Errorf(pdp.CodeBodyTooLarge, "", "request body exceeds the configured limit")
+	case isTimeout(err):
+		e, status = pdp.Errorf(pdp.CodeMalformedJSON, "", "request not received in time"), fasthttp.StatusRequestTimeout
+	case strings.Contains(err.Error(), "small read buffer"):
+		e, status = pdp.Errorf(pdp.CodeInvalidValue, "headers", "request headers too large"), fasthttp.StatusRequestHeaderFieldsTooLarge
+	default:
+		e = pdp.Errorf(pdp.CodeInvalidValue, "", "malformed HTTP request")
+	}
+	s.metrics.RequestError("transport", e.Code)
+	if status == 0 {
+		status = statusOf(e.Code)
+	}
+	ctx.SetConnectionClose()
+	writeJSON(ctx, status, appendError(nil, e))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// fasthttpLogger routes fasthttp's own messages to slog.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug("fasthttp", "message", strings.TrimSpace(fmt.Sprintf(format, args...)))
+}

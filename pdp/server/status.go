@@ -1,0 +1,32 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// statusOf maps an error code to its HTTP status: the one place that does.
+func statusOf(code pdp.ErrorCode) int {
+	switch code {
+	case pdp.CodeBodyTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case pdp.CodeUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case pdp.CodeNotFound:
+		return http.StatusNotFound
+	case pdp.CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case pdp.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case pdp.CodeForbidden:
+		return http.StatusForbidden
+	case pdp.CodeConflict:
+		return http.StatusConflict
+	case pdp.CodeNotReady, pdp.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case pdp.CodeInternal:
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
