@@ -152,4 +152,3 @@ func onSIGHUP(ctx context.Context, reload func()) {
 		}
 	}
 }
-
