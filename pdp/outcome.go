@@ -53,3 +53,21 @@ func Stricter(a, b Outcome) Outcome {
 	}
 	return b
 }
+
+// MarshalText encodes o as its wire name.
+func (o Outcome) MarshalText() ([]byte, error) {
+	if !o.Valid() {
+		return nil, fmt.Errorf("invalid outcome %d", uint8(o))
+	}
+	return []byte(o.String()), nil
+}
+
+// UnmarshalText decodes a wire name.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	v, ok := ParseOutcome(string(b))
+	if !ok {
+		return fmt.Errorf("unknown outcome %q", b)
+	}
+	*o = v
+	return nil
+}

@@ -102,7 +102,7 @@ func (p *parser) expect(c byte) *pdp.Error {
 
 // end checks that only whitespace follows the top-level value.
 func (p *parser) end() *pdp.Error {
-	if p.peek() != 0 {
+	if p.skipWS(); p.pos < len(p.buf) {
 		return p.syntaxErr("unexpected data after the top-level value")
 	}
 	return nil
@@ -225,7 +225,7 @@ func (p *parser) value() (*ast.Term, *pdp.Error) {
 		return ast.InternedTerm(false), p.literal("false")
 	case c == 'n':
 		return ast.NullTerm(), p.literal("null")
-	case c == 0:
+	case p.pos >= len(p.buf):
 		return nil, p.syntaxErr("unexpected end of input")
 	default:
 		return nil, p.syntaxErr("unexpected character " + strconv.QuoteRune(rune(c)))
@@ -324,6 +324,10 @@ func (p *parser) number() (string, *pdp.Error) {
 	switch {
 	case i < len(b) && b[i] == '0':
 		i++
+		if i < len(b) && isDigit(b[i]) {
+			p.pos = i
+			return "", p.syntaxErr("invalid number: leading zero")
+		}
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 			i++

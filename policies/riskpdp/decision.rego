@@ -20,4 +20,9 @@ decision := {
 	"step_up": step_up,
 	"methods": config.methods,
 	"obligations": obligations,
+} if {
+	# Without thresholds every amount rule would silently stay quiet: make
+	# the decision undefined instead, so the sidecar falls back and refuses
+	# to activate such a policy set.
+	config.thresholds["default"].large
 }

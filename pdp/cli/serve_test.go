@@ -1,0 +1,358 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// sidecar is a `pdp serve` started through Run, as main would.
+type sidecar struct {
+	t    *testing.T
+	url  string
+	done chan int
+	stop context.CancelFunc
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startSidecar(t *testing.T, args ...string) *sidecar {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &sidecar{t: t, url: "http://" + addr, done: make(chan int, 1), stop: cancel, logs: &syncBuffer{}}
+	go func() {
+		s.done <- Run(ctx, append([]string{"serve", "--addr", addr, "--log-format", "text"}, args...), io.Discard, s.logs)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case code := <-s.done:
+			t.Fatalf("sidecar exited with %d:\n%s", code, s.logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sidecar not ready:\n%s", s.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() { s.shutdown() })
+	return s
+}
+
+// shutdown cancels the context (as SIGTERM does) and returns the exit code.
+func (s *sidecar) shutdown() int {
+	s.stop()
+	select {
+	case code := <-s.done:
+		s.done <- code
+		return code
+	case <-time.After(15 * time.Second):
+		s.t.Fatal("sidecar did not stop")
+		return -1
+	}
+}
+
+func (s *sidecar) post(path, contentType, body string) (int, map[string]any) {
+	s.t.Helper()
+	resp, err := http.Post(s.url+path, contentType, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		s.t.Fatalf("response is not JSON (%d): %q", resp.StatusCode, raw)
+	}
+	return resp.StatusCode, m
+}
+
+func (s *sidecar) decide(body string) (int, map[string]any) {
+	return s.post("/v1/decide", "application/json", body)
+}
+
+func (s *sidecar) get(path string) (int, string) {
+	s.t.Helper()
+	resp, err := http.Get(s.url + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The README's curl examples, one per outcome.
+var (
+	allowBody  = `{"request_id":"r-allow","stage":"payment","uid":"u-1","txn":{"id":"t-1","amount":120,"currency":"CNY","category":"daily_goods"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
+	stepUpBody = `{"request_id":"r-step","stage":"payment","uid":"u-1001","device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},"txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital"},"account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z"}}`
+	denyBody   = `{"request_id":"r-deny","stage":"withdrawal","uid":"u-7","txn":{"id":"t-3","amount":900,"currency":"CNY"},"context":{"user_statement":"A customer service agent told me to move my money to a safe account"}}`
+)
+
+func TestServeOutcomes(t *testing.T) {
+	s := startSidecar(t)
+	for body, want := range map[string]string{allowBody: "allow", stepUpBody: "step_up", denyBody: "deny"} {
+		code, d := s.decide(body)
+		if code != 200 || d["outcome"] != want {
+			t.Fatalf("%s: %d %v", body, code, d)
+		}
+		if d["decision_id"] == "" || d["policy_revision"] == "" || d["took_us"] == nil || d["request_id"] == nil {
+			t.Fatalf("missing fields: %v", d)
+		}
+		msg, _ := d["message"].(string)
+		for _, r := range d["reasons"].([]any) {
+			if strings.Contains(msg, r.(string)) {
+				t.Fatalf("user message reveals rule %s: %q", r, msg)
+			}
+		}
+		switch want {
+		case "step_up":
+			if m := d["step_up"].(map[string]any)["methods"].([]any); len(m) == 0 {
+				t.Fatalf("step_up without methods: %v", d)
+			}
+		case "deny":
+			if d["warning"].(map[string]any)["code"] != "anti_fraud" {
+				t.Fatalf("anti-scam deny without warning: %v", d)
+			}
+		}
+	}
+}
+
+func TestServeBadInput(t *testing.T) {
+	s := startSidecar(t)
+	cases := []struct {
+		path, ctype, body string
+		status            int
+		code, field       string
+	}{
+		{"/v1/decide", "application/json", `{"stage":"payment"`, 400, "malformed_json", ""},
+		{"/v1/decide", "application/json", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":"10"}}`, 400, "wrong_type", "txn.amount"},
+		{"/v1/decide", "application/json", `{"stage":"payment","uid":"u"}`, 400, "missing_field", "txn"},
+		{"/v1/decide", "application/json", `{"stage":"wire","uid":"u"}`, 400, "unknown_stage", "stage"},
+		{"/v1/decide", "application/json", `{"stage":"login","uid":"u","password":"x"}`, 400, "secret_field", "password"},
+		{"/v1/decide", "application/json; charset=utf-8", `{"stage":"login","uid":"u","context":{"n":"4111111111111111"}}`, 400, "card_number", "context.n"},
+		{"/v1/decide", "text/plain", `{"stage":"login","uid":"u"}`, 415, "unsupported_media_type", ""},
+		{"/v1/decide", "application/json", `{"stage":"login","uid":"u","x":"` + strings.Repeat("a", 70000) + `"}`, 413, "body_too_large", ""},
+		{"/v1/nope", "application/json", `{}`, 404, "not_found", ""},
+		{"/v1/data/riskpdp/decision", "application/json", `{"input": [`, 400, "malformed_json", ""},
+	}
+	for _, c := range cases {
+		status, m := s.post(c.path, c.ctype, c.body)
+		e, _ := m["error"].(map[string]any)
+		if status != c.status || e == nil || e["code"] != c.code || (c.field != "" && e["field"] != c.field) {
+			t.Errorf("%s %.60s: %d %v", c.path, c.body, status, m)
+		}
+	}
+	resp, err := http.Get(s.url + "/v1/decide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("GET /v1/decide: %d %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	_, metrics := s.get("/metrics")
+	for _, want := range []string{`pdp_request_errors_total{code="wrong_type",endpoint="decide"} 1`,
+		`pdp_request_errors_total{code="body_too_large",endpoint="transport"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestServeHealthMetricsAndData(t *testing.T) {
+	s := startSidecar(t)
+	if code, body := s.get("/health/live"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("live: %d %s", code, body)
+	}
+	s.decide(allowBody)
+	s.decide(stepUpBody)
+	code, body := s.get("/metrics")
+	for _, want := range []string{
+		`pdp_decisions_total{outcome="allow",stage="payment"} 1`,
+		`pdp_decisions_total{outcome="step_up",stage="payment"} 1`,
+		`pdp_decision_duration_seconds_bucket{le="5e-05"}`,
+		`pdp_policy_reloads_total{result="ok"} 1`,
+		`pdp_policy_revision_info{revision="sha256:`,
+	} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// OPA Data API: same request an OPA sidecar would get.
+	in := fmt.Sprintf(`{"input": %s}`, strings.Replace(allowBody, `"stage"`, `"derived":{"money":true,"outflow":true},"stage"`, 1))
+	status, res := s.post("/v1/data/riskpdp/decision", "application/json", in)
+	if status != 200 || res["result"] == nil {
+		t.Fatalf("data API: %d %v", status, res)
+	}
+	if status, res := s.post("/v1/data/riskpdp/no_such_rule", "application/json", `{}`); status != 200 || len(res) != 0 {
+		t.Fatalf("undefined data path: %d %v", status, res)
+	}
+}
+
+func TestServeHotReload(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
+	s := startSidecar(t, "--policies", dir)
+	_, d := s.decide(allowBody)
+	rev1 := d["policy_revision"]
+
+	// Break a file: decisions keep flowing from the old revision and the
+	// failed reload is counted.
+	rules := filepath.Join(dir, "riskpdp", "rules.rego")
+	orig, _ := os.ReadFile(rules)
+	if err := os.WriteFile(rules, append(orig, []byte("\nthis is not rego {\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, m := s.get("/metrics"); return strings.Contains(m, `pdp_policy_reloads_total{result="failed"}`) })
+	if _, d := s.decide(stepUpBody); d["policy_revision"] != rev1 || d["outcome"] != "step_up" {
+		t.Fatalf("broken policy changed the answer: %v", d)
+	}
+	// Fix it with a changed threshold: the revision switches, no restart.
+	fixed := strings.Replace(string(orig), `"large_amount" if {`, `"large_amount" if {
+	input.txn.amount > 0`, 1)
+	if err := os.WriteFile(rules, []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, d := s.decide(allowBody); return d["policy_revision"] != rev1 })
+	if code := s.shutdown(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func TestServeGracefulShutdown(t *testing.T) {
+	s := startSidecar(t)
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Post(s.url+"/v1/decide", "application/json", strings.NewReader(stepUpBody))
+				if err != nil {
+					return // the listener is closed: the sidecar stopped accepting
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	code := s.shutdown()
+	close(stop)
+	wg.Wait()
+	if code != 0 || failed.Load() != 0 || ok.Load() == 0 {
+		t.Fatalf("exit %d, ok %d, failed %d", code, ok.Load(), failed.Load())
+	}
+}
+
+func TestServeRefusesBadStart(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"serve", "--policies", "/does/not/exist"}, io.Discard, &stderr); code == 0 ||
+		!strings.Contains(stderr.String(), "/does/not/exist") {
+		t.Fatalf("missing policy dir: %d %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := Run(context.Background(), []string{"serve", "--addr", "nonsense"}, io.Discard, &stderr); code == 0 ||
+		!strings.Contains(stderr.String(), "addr") {
+		t.Fatalf("bad addr: %d %s", code, stderr.String())
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.rego"), []byte("package riskpdp\ndecision := {"), 0o644)
+	stderr.Reset()
+	if code := Run(context.Background(), []string{"serve", "--policies", dir}, io.Discard, &stderr); code == 0 ||
+		!strings.Contains(stderr.String(), "load policies") {
+		t.Fatalf("broken policy: %d %s", code, stderr.String())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9191" || c.Policies.Fallback != "step_up" || c.Limits.MaxBodyBytes != 65536 {
+		t.Fatalf("defaults changed: %+v", c)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pdp.yaml")
+	os.WriteFile(path, []byte(`
+addr: unix:/run/pdp/decide.sock
+policies:
+  dir: /etc/pdp/policies
+  fallback: deny
+  eval_timeout: 20ms
+  watch: false
+limits:
+  max_body_bytes: 32768
+messages:
+  deny: "Blocked."
+  warnings:
+    anti_fraud: "Scam warning."
+`), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "unix:/run/pdp/decide.sock" || c.Policies.Fallback != "deny" || c.Policies.EvalTimeout.D() != 20*time.Millisecond ||
+		c.Policies.WatchEnabled() || c.Limits.MaxBodyBytes != 32768 || c.Limits.MaxDepth != 16 || c.Messages.Deny != "Blocked." ||
+		c.Messages.StepUp == "" || c.Server.ReadTimeout.D() != 5*time.Second {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	for name, yaml := range map[string]string{
+		"typo":          "adr: 127.0.0.1:1\n",
+		"nested typo":   "policies:\n  fallbak: deny\n",
+		"wrong type":    "limits:\n  max_body_bytes: lots\n",
+		"bad duration":  "policies:\n  eval_timeout: 5\n",
+		"not yaml":      "{{{",
+		"duration text": "server:\n  read_timeout: soon\n",
+	} {
+		if _, err := decodeString(yaml); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := Load("/no/such/file.yaml"); err == nil {
+		t.Error("missing file accepted")
+	}
+}
+
+func decodeString(s string) (Config, error) {
+	c := Default()
+	return c, Decode([]byte(s), &c)
+}
+
+func TestValidate(t *testing.T) {
+	for field, mutate := range map[string]func(*Config){
+		"addr":                  func(c *Config) { c.Addr = "localhost" },
+		"policies.fallback":     func(c *Config) { c.Policies.Fallback = "allow" },
+		"policies.eval_timeout": func(c *Config) { c.Policies.EvalTimeout = 0 },
+		"limits.max_body_bytes": func(c *Config) { c.Limits.MaxBodyBytes = 10 },
+		"limits.max_depth":      func(c *Config) { c.Limits.MaxDepth = 1000 },
+		"limits.max_amount":     func(c *Config) { c.Limits.MaxAmount = -1 },
+		"log.level":             func(c *Config) { c.Log.Level = "loud" },
+		"policies.entrypoint":   func(c *Config) { c.Policies.Entrypoint = "/" },
+	} {
+		c := Default()
+		mutate(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte("addr: 127.0.0.1:9191\npolicies:\n  eval_timeout: 10ms\n"))
+	f.Add([]byte("limits: {max_depth: 8}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := Default()
+		if Decode(b, &c) == nil {
+			_ = c.Validate()
+		}
+	})
+}

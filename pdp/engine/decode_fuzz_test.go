@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+var fuzzSeeds = []string{
+	string(paymentBody),
+	`{"stage":"login","uid":"u","device":{"id":"d","new":true,"ip":"2001:db8::1"}}`,
+	`{"stage":"order","uid":"u","txn":{"id":"t","amount":0.5e2,"ship_country":"us"},"context":{"a":[1,{"b":null}]}}`,
+	`{"stage":"payment","uid":"u","txn":{"id":"t","amount":-0}}`,
+	`{"stage":"login","uid":"\u0041\ud83d\ude00","context":{"s":"\ud800"}}`,
+	`[]`, `{}`, `"x"`, `1e999`, `{"a":`, "{\"stage\":\"login\",\"uid\":\"\xc3\x28\"}",
+}
+
+// FuzzDecodeRequest: any body either decodes or yields a *pdp.Error; the
+// decoder never panics and never accepts invalid JSON.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := DecodeRequest(body, now, testLimits)
+		if err != nil {
+			var e *pdp.Error
+			if !errors.As(err, &e) || e.Code == "" {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if !in.Req.Stage.Valid() || in.Req.UID == "" || (in.Req.Stage.NeedsTxn() && in.Req.Txn.ID == "") {
+			t.Fatalf("accepted an incomplete request: %+v", in.Req)
+		}
+		_ = in.term()
+	})
+}
+
+// FuzzParserMatchesEncodingJSON: on valid UTF-8, the generic parser accepts
+// exactly what encoding/json accepts (apart from the sidecar's own rules:
+// depth, duplicates, secrets, card numbers) and builds the same value.
+func FuzzParserMatchesEncodingJSON(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := &parser{buf: data, maxDepth: 64}
+		term, perr := p.value()
+		if perr == nil {
+			perr = p.end()
+		}
+		if !utf8.Valid(data) {
+			return
+		}
+		valid := json.Valid(data)
+		if perr != nil {
+			switch perr.Code {
+			case pdp.CodeTooDeep, pdp.CodeDuplicateKey, pdp.CodeSecretField, pdp.CodeCardNumber:
+				return
+			}
+			if valid {
+				t.Fatalf("rejected valid JSON %q: %v", data, perr)
+			}
+			return
+		}
+		if !valid {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		want, err := ast.InterfaceToValue(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ast.Compare(term.Value, want) != 0 {
+			t.Fatalf("value differs for %q:\n got %v\nwant %v", data, term.Value, want)
+		}
+	})
+}

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+var testLimits = Limits{MaxDepth: 16, MaxAmount: 1e12}
+
+func TestDecodeRejects(t *testing.T) {
+	deep := `{"stage":"login","uid":"u","context":` + strings.Repeat(`{"a":`, 20) + `1` + strings.Repeat(`}`, 20) + `}`
+	cases := []struct {
+		name, body string
+		code       pdp.ErrorCode
+		field      string
+	}{
+		{"empty", ``, pdp.CodeMalformedJSON, ""},
+		{"not an object", `[1,2]`, pdp.CodeMalformedJSON, ""},
+		{"truncated", `{"stage":"payment","uid":"u`, pdp.CodeMalformedJSON, "uid"},
+		{"trailing garbage", `{"stage":"login","uid":"u"} x`, pdp.CodeMalformedJSON, ""},
+		{"trailing comma", `{"stage":"login","uid":"u",}`, pdp.CodeMalformedJSON, ""},
+		{"single quotes", `{'stage':'login'}`, pdp.CodeMalformedJSON, ""},
+		{"NaN literal", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":NaN}}`, pdp.CodeWrongType, "txn.amount"},
+		{"leading zero", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":01}}`, pdp.CodeMalformedJSON, "txn.amount"},
+		{"bare dot", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1.}}`, pdp.CodeMalformedJSON, "txn.amount"},
+		{"invalid utf8", "{\"stage\":\"login\",\"uid\":\"\xff\"}", pdp.CodeMalformedJSON, "uid"},
+		{"control char", "{\"stage\":\"login\",\"uid\":\"a\x01\"}", pdp.CodeMalformedJSON, "uid"},
+		{"bad escape", `{"stage":"login","uid":"a\q"}`, pdp.CodeMalformedJSON, "uid"},
+		{"missing stage", `{"uid":"u"}`, pdp.CodeMissingField, "stage"},
+		{"missing uid", `{"stage":"login"}`, pdp.CodeMissingField, "uid"},
+		{"empty uid", `{"stage":"login","uid":""}`, pdp.CodeInvalidValue, "uid"},
+		{"uid wrong type", `{"stage":"login","uid":7}`, pdp.CodeWrongType, "uid"},
+		{"unknown stage", `{"stage":"refund","uid":"u"}`, pdp.CodeUnknownStage, "stage"},
+		{"stage wrong type", `{"stage":1,"uid":"u"}`, pdp.CodeWrongType, "stage"},
+		{"missing txn", `{"stage":"payment","uid":"u"}`, pdp.CodeMissingField, "txn"},
+		{"missing txn id", `{"stage":"payment","uid":"u","txn":{"amount":1}}`, pdp.CodeMissingField, "txn.id"},
+		{"missing amount", `{"stage":"withdrawal","uid":"u","txn":{"id":"t"}}`, pdp.CodeMissingField, "txn.amount"},
+		{"negative amount", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":-0.01}}`, pdp.CodeInvalidValue, "txn.amount"},
+		{"huge amount", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1e13}}`, pdp.CodeInvalidValue, "txn.amount"},
+		{"overflowing amount", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1e400}}`, pdp.CodeInvalidValue, "txn.amount"},
+		{"amount as string", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":"5"}}`, pdp.CodeWrongType, "txn.amount"},
+		{"txn wrong type", `{"stage":"payment","uid":"u","txn":[]}`, pdp.CodeWrongType, "txn"},
+		{"bad currency", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"currency":"YUAN"}}`, pdp.CodeInvalidValue, "txn.currency"},
+		{"bad country", `{"stage":"login","uid":"u","device":{"ip_country":"S1"}}`, pdp.CodeInvalidValue, "device.ip_country"},
+		{"bad ip", `{"stage":"login","uid":"u","device":{"ip":"300.1.1.1"}}`, pdp.CodeInvalidValue, "device.ip"},
+		{"new not bool", `{"stage":"login","uid":"u","device":{"new":"yes"}}`, pdp.CodeWrongType, "device.new"},
+		{"bad bin", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"card_bin":"4111-11"}}`, pdp.CodeInvalidValue, "txn.card_bin"},
+		{"bad time", `{"stage":"login","uid":"u","account":{"created_at":"yesterday"}}`, pdp.CodeInvalidValue, "account.created_at"},
+		{"bad change kind", `{"stage":"login","uid":"u","account":{"recent_changes":[{"kind":"hair_cut","at":"2026-01-01T00:00:00Z"}]}}`, pdp.CodeInvalidValue, "account.recent_changes[0].kind"},
+		{"change without at", `{"stage":"login","uid":"u","account":{"recent_changes":[{"kind":"phone_change"}]}}`, pdp.CodeMissingField, "account.recent_changes[0].at"},
+		{"unknown top field", `{"stage":"login","uid":"u","amout":5}`, pdp.CodeUnknownField, "amout"},
+		{"unknown txn field", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"colour":"red"}}`, pdp.CodeUnknownField, "txn.colour"},
+		{"reserved field", `{"stage":"login","uid":"u","verification":{"status":"passed"}}`, pdp.CodeReservedField, "verification"},
+		{"reserved derived", `{"stage":"login","uid":"u","derived":{}}`, pdp.CodeReservedField, "derived"},
+		{"duplicate key", `{"stage":"login","uid":"u","uid":"v"}`, pdp.CodeDuplicateKey, "uid"},
+		{"duplicate in context", `{"stage":"login","uid":"u","context":{"a":1,"a":2}}`, pdp.CodeDuplicateKey, "context.a"},
+		{"context not object", `{"stage":"login","uid":"u","context":"x"}`, pdp.CodeWrongType, "context"},
+		{"too deep", deep, pdp.CodeTooDeep, "context.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a"},
+		{"password", `{"stage":"login","uid":"u","password":"hunter2"}`, pdp.CodeSecretField, "password"},
+		{"pay password in context", `{"stage":"login","uid":"u","context":{"payPassword":"1"}}`, pdp.CodeSecretField, "context.payPassword"},
+		{"cvv", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"cvv":"123"}}`, pdp.CodeSecretField, "txn.cvv"},
+		{"pin", `{"stage":"login","uid":"u","context":{"atm_pin":"1234"}}`, pdp.CodeSecretField, "context.atm_pin"},
+		{"sms code", `{"stage":"login","uid":"u","context":{"sms_code":"123456"}}`, pdp.CodeSecretField, "context.sms_code"},
+		{"otp", `{"stage":"login","uid":"u","context":{"otp":"123456"}}`, pdp.CodeSecretField, "context.otp"},
+		{"card number key", `{"stage":"login","uid":"u","context":{"cardNumber":"x"}}`, pdp.CodeSecretField, "context.cardNumber"},
+		{"expiry", `{"stage":"login","uid":"u","context":{"card":{"expiry":"12/29"}}}`, pdp.CodeSecretField, "context.card.expiry"},
+		{"card number value", `{"stage":"login","uid":"u","context":{"note":"card 4111 1111 1111 1111"}}`, pdp.CodeCardNumber, "context.note"},
+		{"card number as number", `{"stage":"login","uid":"u","context":{"ref":4111111111111111}}`, pdp.CodeCardNumber, "context.ref"},
+		{"card number in category", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"category":"5500-0000-0000-0004"}}`, pdp.CodeCardNumber, "txn.category"},
+		{"card number in array", `{"stage":"login","uid":"u","context":{"x":["a","378282246310005"]}}`, pdp.CodeCardNumber, "context.x[1]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeRequest([]byte(c.body), time.Now(), testLimits)
+			var e *pdp.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("want *pdp.Error, got %v", err)
+			}
+			if e.Code != c.code || e.Field != c.field {
+				t.Fatalf("got %s at %q (%s), want %s at %q", e.Code, e.Field, e.Message, c.code, c.field)
+			}
+		})
+	}
+}
+
+func TestDecodeAccepts(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	in, err := DecodeRequest(paymentBody, now, testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := in.Req
+	if r.Stage != pdp.StagePayment || r.UID != "u-1001" || r.RequestID != "r-1" || r.Txn.Amount != 6800 ||
+		r.Txn.Currency != "CNY" || r.Device.New != pdp.True || r.Device.IPCountry != "SG" || !r.HasTxn {
+		t.Fatalf("typed request: %+v", r)
+	}
+	if in.Derived.AccountAgeDays != 2092 || !in.Derived.IPForeign || in.Derived.CrossBorder {
+		t.Fatalf("derived: %+v", in.Derived)
+	}
+	if h := in.Derived.SensitiveChangeHours; h != 24 {
+		t.Fatalf("sensitive change hours = %v, want 24", h)
+	}
+	doc := in.term().String()
+	for _, want := range []string{`"money": true`, `"outflow": true`, `"session_age_s": 120`, `"amount": 6800.00`} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("input document lacks %s: %s", want, doc)
+		}
+	}
+}
+
+func TestDecodeNormalizes(t *testing.T) {
+	body := `{"stage":"login","uid":"u","device":{"ip":"::ffff:192.0.2.1","ip_country":"sg"},"account":{"home_country":"cn"},
+		"context":{"id_like":"order 4111111111111112","esc":"\u00e9\ud83d\ude00\n"}}`
+	in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Req.Device.IP != "192.0.2.1" || in.Req.Device.IPCountry != "SG" || in.Req.Account.HomeCountry != "CN" {
+		t.Fatalf("not normalized: %+v", in.Req)
+	}
+	if !in.Derived.IPForeign || in.Req.HasTxn || in.Req.Stage.NeedsTxn() {
+		t.Fatalf("derived: %+v", in.Derived)
+	}
+	if !strings.Contains(in.term().String(), "é😀\\n") {
+		t.Fatalf("escapes not decoded: %s", in.term())
+	}
+}
+
+func TestIDFieldsAreExemptFromCardScan(t *testing.T) {
+	body := `{"stage":"payment","uid":"4111111111111111","request_id":"4111111111111111",
+		"txn":{"id":"4111111111111111","amount":1,"merchant":"4111111111111111"},"device":{"id":"4111111111111111"}}`
+	if _, err := DecodeRequest([]byte(body), time.Now(), testLimits); err != nil {
+		t.Fatalf("identifier fields must accept long digit ids: %v", err)
+	}
+}
+
+func TestSecretKeys(t *testing.T) {
+	for key, want := range map[string]bool{
+		"password": true, "Password": true, "login_password": true, "payPassword": true, "PAY_PWD": true,
+		"pin": true, "atm_pin": true, "pin_code": true, "cvv": true, "CVV2": true, "cvc": true,
+		"sms_code": true, "smsCode": true, "verification_code": true, "otp": true, "card_number": true,
+		"cardNo": true, "pan": true, "exp_date": true, "expiry": true, "track2": true,
+		"pin_failures_1h": false, "shipping": false, "spin": false, "company": false, "amount": false,
+		"category": false, "postcode": false, "zip_code": false, "panel": false, "expected": false,
+		"card_bin": false, "capacity": false, "pinned": false, "device_id": false,
+	} {
+		if got := isSecretKey(key); got != want {
+			t.Errorf("isSecretKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+func TestCardNumbers(t *testing.T) {
+	for s, want := range map[string]bool{
+		"4111111111111111": true, "4111 1111 1111 1111": true, "4111-1111-1111-1111": true,
+		"pay with 5500000000000004 now": true, "378282246310005": true, "6011111111111117": true,
+		"4111111111111112": false, "1234567890123452": false, "411111111111": false,
+		"order-20261122000000000001": false, "41111111111111111111111": false, "4111  1111 1111 1111": false,
+	} {
+		if got := containsCardNumber(s); got != want {
+			t.Errorf("containsCardNumber(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/policies"
+)
+
+// testSource is the embedded reference policy set, or $POLDIR when set
+// (handy for benchmarking a variant: POLDIR=/tmp/p go test -bench .).
+func testSource() Source {
+	if d := os.Getenv("POLDIR"); d != "" {
+		return Source{FS: os.DirFS(d), Label: d}
+	}
+	return Source{FS: policies.FS, Label: "embedded"}
+}
+
+func mapSource(files map[string]string) Source {
+	fsys := fstest.MapFS{}
+	for name, body := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(body)}
+	}
+	return Source{FS: fsys, Label: "test"}
+}
+
+func newEngine(t *testing.T, src Source, timeout time.Duration) (*Engine, []error) {
+	t.Helper()
+	var reloads []error
+	e, err := New(Options{Source: src, Entrypoint: "riskpdp/decision", EvalTimeout: timeout,
+		Limits: testLimits, OnReload: func(_ string, err error) { reloads = append(reloads, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e, reloads
+}
+
+func decide(t *testing.T, e *Engine, body string) (Result, string, error) {
+	t.Helper()
+	in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Evaluate(context.Background(), in)
+}
+
+const payment = `{"stage":"payment","uid":"u","txn":{"id":"t","amount":100,"currency":"CNY"}}`
+
+func TestReferencePolicyOutcomes(t *testing.T) {
+	e, _ := newEngine(t, testSource(), time.Second)
+	cases := []struct {
+		body    string
+		outcome pdp.Outcome
+		reasons string
+		methods string
+		warning string
+	}{
+		{payment, pdp.Allow, "", "", ""},
+		{string(paymentBody), pdp.StepUp, "large_amount,new_device_foreign_ip,sensitive_change_before_large_amount", "face,sms", ""},
+		{`{"stage":"withdrawal","uid":"u","txn":{"id":"t","amount":900,"currency":"CNY"},"context":{"third_party_guidance":true}}`,
+			pdp.Deny, "anti_scam_guidance", "", "anti_fraud"},
+		{`{"stage":"withdrawal","uid":"u","txn":{"id":"t","amount":60000,"currency":"CNY"}}`,
+			pdp.Deny, "extreme_amount_unclear_purpose,large_amount", "", ""},
+	}
+	for _, c := range cases {
+		r, rev, err := decide(t, e, c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome != c.outcome || strings.Join(r.Reasons, ",") != c.reasons ||
+			strings.Join(r.Methods, ",") != c.methods || r.Warning != c.warning || !strings.HasPrefix(rev, "sha256:") {
+			t.Errorf("%s:\n got %+v (rev %s)", c.body, r, rev)
+		}
+	}
+}
+
+func TestReloadIsAtomic(t *testing.T) {
+	good := map[string]string{"p.rego": `package riskpdp
+decision := {"step_up": {"v1"}}`}
+	e, _ := newEngine(t, mapSource(good), time.Second)
+	rev1 := e.Revision()
+
+	for name, bad := range map[string]map[string]string{
+		"parse error":     {"p.rego": "package riskpdp\ndecision := {"},
+		"compile error":   {"p.rego": "package riskpdp\ndecision := {\"deny\": undefined_thing}"},
+		"no entrypoint":   {"p.rego": "package other\nx := 1"},
+		"undefined smoke": {"p.rego": "package riskpdp\ndecision := {} if input.stage == \"never\""},
+		"bad document":    {"p.rego": "package riskpdp\ndecision := {\"outcome\": \"maybe\"}"},
+		"unsafe builtin":  {"p.rego": "package riskpdp\ndecision := {\"x\": http.send({\"method\": \"get\", \"url\": \"http://x\"})}"},
+		"empty":           {"README.md": "nothing"},
+	} {
+		if err := e.ReloadFrom(mapSource(bad)); err == nil {
+			t.Errorf("%s: reload accepted", name)
+		}
+		if e.Revision() != rev1 {
+			t.Fatalf("%s: revision changed to %s", name, e.Revision())
+		}
+		if r, _, err := decide(t, e, payment); err != nil || r.Reasons[0] != "v1" {
+			t.Fatalf("%s: old policy not serving: %+v %v", name, r, err)
+		}
+	}
+	v2 := map[string]string{"p.rego": `package riskpdp
+decision := {"step_up": {"v2"}}`}
+	if err := e.ReloadFrom(mapSource(v2)); err != nil {
+		t.Fatal(err)
+	}
+	if r, rev, _ := decide(t, e, payment); rev == rev1 || r.Reasons[0] != "v2" {
+		t.Fatalf("new policy not active: %+v %s", r, rev)
+	}
+}
+
+func TestEvaluationFailures(t *testing.T) {
+	// Each policy passes the smoke test (uid "smoke") and fails for uid
+	// "boom" only, as a policy bug met in production would.
+	cases := map[string]struct {
+		rego string
+		want error
+	}{
+		"undefined": {`package riskpdp
+decision := {"outcome": "allow"} if input.uid != "boom"`, ErrUndefined},
+		"bad outcome": {`package riskpdp
+decision := {"outcome": "maybe"} if input.uid == "boom"
+decision := {} if input.uid != "boom"`, ErrInvalidDecision},
+		"bad obligation": {`package riskpdp
+decision := {"obligations": [{"type": "freeze", "kind": "forever"}]} if input.uid == "boom"
+decision := {} if input.uid != "boom"`, ErrInvalidDecision},
+		"conflict": {`package riskpdp
+decision := {"outcome": "allow"}
+decision := {"outcome": "deny"} if input.uid == "boom"`, nil},
+		"builtin error": {`package riskpdp
+decision := {"x": to_number(input.uid)} if input.uid == "boom"
+decision := {} if input.uid != "boom"`, nil},
+		"timeout": {`package riskpdp
+slow := count([x | some x in numbers.range(1, 100000000); x % 7 == 3]) if input.uid == "boom"
+decision := {"n": slow} if input.uid == "boom"
+decision := {} if input.uid != "boom"`, ErrTimeout},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			files := map[string]string{"p.rego": c.rego}
+			e, _ := newEngine(t, mapSource(files), 50*time.Millisecond)
+			start := time.Now()
+			_, _, err := decide(t, e, strings.Replace(payment, `"uid":"u"`, `"uid":"boom"`, 1))
+			if err == nil {
+				t.Fatal("evaluation succeeded")
+			}
+			if c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Fatalf("took %v despite a 50ms budget", took)
+			}
+		})
+	}
+}
+
+func TestDataAPI(t *testing.T) {
+	files := map[string]string{"p.rego": `package riskpdp
+decision := {"outcome": "allow"}
+greet := sprintf("hello %s", [input.name])
+`, "riskpdp/limits/data.json": `{"max": 5}`}
+	e, _ := newEngine(t, mapSource(files), time.Second)
+	ctx := context.Background()
+	for _, c := range []struct{ path, body, want string }{
+		{"/riskpdp/greet", `{"input":{"name":"ana"}}`, `"hello ana"`},
+		{"/riskpdp/limits/max", ``, `5`},
+		{"/riskpdp/limits", `{}`, `{"max":5}`},
+	} {
+		got, defined, err := e.EvalData(ctx, c.path, []byte(c.body), time.Now())
+		if err != nil || !defined || string(got) != c.want {
+			t.Errorf("%s: %s %v %v", c.path, got, defined, err)
+		}
+	}
+	if _, defined, err := e.EvalData(ctx, "/riskpdp/nothing", nil, time.Now()); err != nil || defined {
+		t.Errorf("undefined path: %v %v", defined, err)
+	}
+	if _, _, err := e.EvalData(ctx, "/riskpdp/greet", []byte(`{"input":{"password":"x"}}`), time.Now()); pdp.AsError(err).Code != pdp.CodeSecretField {
+		t.Errorf("secret in data input: %v", err)
+	}
+	if _, _, err := e.EvalData(ctx, "/riskpdp/greet", []byte(`{"input":`), time.Now()); pdp.AsError(err).Code != pdp.CodeMalformedJSON {
+		t.Errorf("malformed data input: %v", err)
+	}
+}

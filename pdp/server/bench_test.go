@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/decide"
+	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
+	"github.com/riskpdp/riskpdp/pdp/metrics"
+	"github.com/riskpdp/riskpdp/policies"
+)
+
+// representative is a payment request that exercises most request rules:
+// new device, foreign IP, a recent phone change, a large amount.
+var representative = []byte(`{"request_id":"r-1","stage":"payment","uid":"u-1001",
+ "device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},
+ "txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital","merchant":"m-1","payment_method":"card","ship_country":"CN"},
+ "account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z","recent_changes":[{"kind":"phone_change","at":"2026-11-21T10:00:00Z"}]},
+ "context":{"channel":"app","session_age_s":120}}`)
+
+func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config) {
+	tb.Helper()
+	cfg := config.Default()
+	m := metrics.New()
+	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
+		Entrypoint: cfg.Policies.Entrypoint, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(eng.Close)
+	return decide.New(decide.Options{Engine: eng, Metrics: m, Limits: limits, Messages: cfg.Messages}), m, cfg
+}
+
+// BenchmarkDecidePath is the in-process decision: decode → evaluate → encode.
+func BenchmarkDecidePath(b *testing.B) {
+	svc, _, _ := newService(b)
+	ctx := context.Background()
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	for b.Loop() {
+		d, err := svc.Decide(ctx, representative, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = appendDecision(buf[:0], d)
+	}
+}
+
+// BenchmarkHandler adds the fasthttp handler (routing, headers, response)
+// without the network.
+func BenchmarkHandler(b *testing.B) {
+	svc, m, cfg := newService(b)
+	s := New(Options{Config: cfg, Service: svc, Metrics: m})
+	var ctx fasthttp.RequestCtx
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	for b.Loop() {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.Header.SetMethod("POST")
+		ctx.Request.SetRequestURI("/v1/decide")
+		ctx.Request.Header.SetContentType("application/json")
+		ctx.Request.SetBodyRaw(representative)
+		s.handle(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatal(string(ctx.Response.Body()))
+		}
+	}
+}

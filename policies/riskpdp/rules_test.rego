@@ -1,0 +1,172 @@
+package riskpdp_test
+
+import data.riskpdp
+
+# Inputs carry the "derived" block the sidecar computes from the request.
+derived := {
+	"account_age_days": 400, "sensitive_change_hours": -1,
+	"ip_foreign": false, "cross_border": false,
+	"money": true, "outflow": true,
+}
+
+payment(amount) := {
+	"stage": "payment", "uid": "u-1",
+	"device": {"id": "d-1", "ip": "203.0.113.7", "ip_country": "CN", "new": false},
+	"txn": {"id": "t-1", "amount": amount, "currency": "CNY", "category": "daily_goods"},
+	"account": {"home_country": "CN"},
+	"derived": derived,
+}
+
+login := {
+	"stage": "login", "uid": "u-1",
+	"device": {"id": "d-1", "ip": "203.0.113.7", "ip_country": "CN"},
+	"derived": object.union(derived, {"money": false, "outflow": false}),
+}
+
+with_derived(req, patch) := object.union(req, {"derived": object.union(req.derived, patch)})
+
+with_txn(req, patch) := object.union(req, {"txn": object.union(req.txn, patch)})
+
+step_up_reasons(req) := {r | some r in riskpdp.step_up with input as req}
+
+deny_reasons(req) := {r | some e in riskpdp.deny with input as req; r := reason(e)}
+
+reason(e) := e.reason if is_object(e)
+
+else := e
+
+test_small_daily_payment_is_clean if {
+	req := payment(120)
+	count(step_up_reasons(req)) == 0
+	count(deny_reasons(req)) == 0
+}
+
+test_login_from_known_device_is_clean if {
+	count(step_up_reasons(login)) == 0
+	count(deny_reasons(login)) == 0
+}
+
+test_new_device_foreign_ip_steps_up_login if {
+	req := object.union(with_derived(login, {"ip_foreign": true}), {"device": {"id": "d-2", "new": true, "ip_country": "SG"}})
+	"new_device_foreign_ip" in step_up_reasons(req)
+}
+
+test_new_device_home_ip_is_not_flagged if {
+	req := object.union(login, {"device": {"id": "d-2", "new": true, "ip_country": "CN"}})
+	not "new_device_foreign_ip" in step_up_reasons(req)
+}
+
+test_large_amount_per_currency if {
+	"large_amount" in step_up_reasons(payment(5000))
+	not "large_amount" in step_up_reasons(payment(4999))
+	"large_amount" in step_up_reasons(with_txn(payment(700), {"currency": "USD"}))
+	not "large_amount" in step_up_reasons(with_txn(payment(699), {"currency": "USD"}))
+}
+
+test_unknown_currency_uses_default_thresholds if {
+	"large_amount" in step_up_reasons(with_txn(payment(700), {"currency": "XYZ"}))
+}
+
+test_vip_relaxes_amount_thresholds if {
+	req := object.union(payment(6000), {"account": {"vip": true}})
+	not "large_amount" in step_up_reasons(req)
+	"large_amount" in step_up_reasons(object.union(payment(15000), {"account": {"vip": true}}))
+}
+
+test_long_standing_account_waives_threshold_only_reasons if {
+	req := with_derived(payment(6000), {"account_age_days": 2000})
+	not "large_amount" in step_up_reasons(req)
+}
+
+test_long_standing_account_on_new_device_keeps_threshold_reasons if {
+	req := object.union(with_derived(payment(6000), {"account_age_days": 2000}), {"device": {"new": true}})
+	"large_amount" in step_up_reasons(req)
+}
+
+test_sensitive_change_before_large_outflow if {
+	req := with_derived(payment(2500), {"sensitive_change_hours": 5})
+	"sensitive_change_before_large_amount" in step_up_reasons(req)
+	not "sensitive_change_before_large_amount" in step_up_reasons(with_derived(payment(2500), {"sensitive_change_hours": 100}))
+	not "sensitive_change_before_large_amount" in step_up_reasons(with_derived(payment(1999), {"sensitive_change_hours": 5}))
+}
+
+test_sensitive_change_is_not_a_reason_for_repayment if {
+	req := with_derived(object.union(payment(2500), {"stage": "repayment"}), {"sensitive_change_hours": 5, "outflow": false})
+	not "sensitive_change_before_large_amount" in step_up_reasons(req)
+}
+
+test_new_account_large_amount if {
+	"new_account_large_amount" in step_up_reasons(with_derived(payment(2000), {"account_age_days": 2}))
+	not "new_account_large_amount" in step_up_reasons(with_derived(payment(2000), {"account_age_days": 30}))
+	not "new_account_large_amount" in step_up_reasons(with_derived(payment(2000), {"account_age_days": -1}))
+}
+
+test_high_value_category if {
+	"high_value_category" in step_up_reasons(with_txn(payment(2000), {"category": "jewellery"}))
+	not "high_value_category" in step_up_reasons(with_txn(payment(1000), {"category": "jewellery"}))
+}
+
+test_amount_far_above_category_price if {
+	# daily goods usually cost 200 CNY; more than 3x that is unusual.
+	"amount_above_category_price" in step_up_reasons(payment(601))
+	not "amount_above_category_price" in step_up_reasons(payment(600))
+	not "amount_above_category_price" in step_up_reasons(with_txn(payment(601), {"category": "unknown"}))
+}
+
+test_cross_border_order if {
+	order := object.union(with_derived(payment(1000), {"cross_border": true, "outflow": false}), {"stage": "order"})
+	"cross_border_order" in step_up_reasons(order)
+	not "cross_border_order" in step_up_reasons(with_txn(order, {"amount": 999}))
+}
+
+test_virtual_card if {
+	"virtual_card" in step_up_reasons(with_txn(payment(2000), {"payment_method": "virtual_card"}))
+	not "virtual_card" in step_up_reasons(with_txn(payment(100), {"payment_method": "virtual_card"}))
+}
+
+test_risky_environment if {
+	every flag in ["emulator", "rooted", "proxy"] {
+		"risky_environment" in step_up_reasons(object.union(login, {"device": {flag: true}}))
+	}
+}
+
+test_anti_scam_statement_denies_with_warning if {
+	req := object.union(payment(100), {"context": {"user_statement": "The Customer Service agent told me to refund"}})
+	{"reason": "anti_scam_guidance", "warning": "anti_fraud"} in riskpdp.deny with input as req
+}
+
+test_anti_scam_chinese_statement if {
+	req := object.union(payment(100), {"context": {"user_statement": "客服让我把钱转到安全账户"}})
+	"anti_scam_guidance" in deny_reasons(req)
+}
+
+test_anti_scam_flags if {
+	"anti_scam_guidance" in deny_reasons(object.union(payment(100), {"context": {"third_party_guidance": true}}))
+	"anti_scam_guidance" in deny_reasons(object.union(payment(100), {"context": {"remote_assistance": true}}))
+}
+
+test_anti_scam_does_not_apply_to_login if {
+	not "anti_scam_guidance" in deny_reasons(object.union(login, {"context": {"third_party_guidance": true}}))
+}
+
+test_non_string_statement_is_ignored if {
+	count(deny_reasons(object.union(payment(100), {"context": {"user_statement": 42}}))) == 0
+}
+
+test_extreme_outflow_without_purpose_is_denied if {
+	"extreme_amount_unclear_purpose" in deny_reasons(payment(50000))
+	"extreme_amount_unclear_purpose" in deny_reasons(with_txn(payment(50000), {"purpose": "tuition", "destination_new": true}))
+	not "extreme_amount_unclear_purpose" in deny_reasons(with_txn(payment(50000), {"purpose": "tuition"}))
+}
+
+test_vip_never_escapes_a_deny if {
+	req := object.union(payment(200000), {"account": {"vip": true}})
+	"extreme_amount_unclear_purpose" in deny_reasons(req)
+}
+
+test_contested_and_large_cases_are_flagged if {
+	obl := riskpdp.obligations with input as payment(50000)
+	{"type": "flag", "kind": "key_tracking", "reason": "contested"} in obl
+	{"type": "flag", "kind": "key_tracking", "reason": "large_amount"} in obl
+	count(riskpdp.obligations) == 0 with input as payment(100)
+}
