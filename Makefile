@@ -36,6 +36,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./pdp/engine:FuzzDecodeRequest \
 	./pdp/engine:FuzzParserMatchesEncodingJSON \
+	./pdp/engine:FuzzFastPathMatchesTopdown \
 	./pdp/config:FuzzDecode
 
 ## fuzz-short: every fuzz target for $(FUZZTIME) (CI); `make fuzz FUZZTIME=5m` for a long run

@@ -90,7 +90,8 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	eng, err := engine.New(engine.Options{
 		Source:      src,
-		Entrypoint:  cfg.Policies.Entrypoint,
+		Package:     cfg.Policies.Package,
+		NoOptimize:  !cfg.Policies.OptimizeEnabled(),
 		EvalTimeout: cfg.Policies.EvalTimeout.D(),
 		Limits:      limits,
 		Logger:      log,

@@ -225,9 +225,10 @@ func TestServeHealthMetricsAndData(t *testing.T) {
 		}
 	}
 	// OPA Data API: same request an OPA sidecar would get.
-	in := fmt.Sprintf(`{"input": %s}`, strings.Replace(allowBody, `"stage"`, `"derived":{"money":true,"outflow":true},"stage"`, 1))
-	status, res := s.post("/v1/data/riskpdp/decision", "application/json", in)
-	if status != 200 || res["result"] == nil {
+	in := fmt.Sprintf(`{"input": %s}`, strings.Replace(stepUpBody, `"stage"`,
+		`"derived":{"money":true,"outflow":true,"vip":false,"ip_foreign":true,"account_age_days":2000,"sensitive_change_hours":-1},"stage"`, 1))
+	status, res := s.post("/v1/data/riskpdp/step_up", "application/json", in)
+	if got, _ := res["result"].([]any); status != 200 || len(got) != 2 {
 		t.Fatalf("data API: %d %v", status, res)
 	}
 	if status, res := s.post("/v1/data/riskpdp/no_such_rule", "application/json", `{}`); status != 200 || len(res) != 0 {
@@ -249,7 +250,10 @@ func TestServeHotReload(t *testing.T) {
 	if err := os.WriteFile(rules, append(orig, []byte("\nthis is not rego {\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, m := s.get("/metrics"); return strings.Contains(m, `pdp_policy_reloads_total{result="failed"}`) })
+	waitFor(t, func() bool {
+		_, m := s.get("/metrics")
+		return strings.Contains(m, `pdp_policy_reloads_total{result="failed"}`)
+	})
 	if _, d := s.decide(stepUpBody); d["policy_revision"] != rev1 || d["outcome"] != "step_up" {
 		t.Fatalf("broken policy changed the answer: %v", d)
 	}

@@ -59,9 +59,13 @@ type Policies struct {
 	// exists, else the reference policies embedded in the binary. A
 	// directory named explicitly must exist.
 	Dir string `yaml:"dir"`
-	// Entrypoint is the rule that returns the decision object.
-	// Default "riskpdp/decision" (data.riskpdp.decision).
-	Entrypoint string `yaml:"entrypoint"`
+	// Package is the decision package whose rules the sidecar reads
+	// (deny, step_up, obligations, ...). Default "riskpdp" (data.riskpdp).
+	Package string `yaml:"package"`
+	// Optimize serves the policy specialized against its data by OPA's
+	// partial evaluation (checked against the policy as written on every
+	// load). Default true.
+	Optimize *bool `yaml:"optimize"`
 	// Watch reloads the directory when its files change. Default true.
 	// SIGHUP always reloads.
 	Watch *bool `yaml:"watch"`
@@ -121,7 +125,7 @@ func Default() Config {
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
 		Policies: Policies{
-			Entrypoint:  "riskpdp/decision",
+			Package:     "riskpdp",
 			Watch:       &watch,
 			Fallback:    "step_up",
 			EvalTimeout: Duration(50 * time.Millisecond),
@@ -190,8 +194,8 @@ func (c *Config) Validate() error {
 	if c.Server.MaxConns <= 0 {
 		bad("server.max_conns", "must be positive")
 	}
-	if strings.Trim(c.Policies.Entrypoint, "/") == "" {
-		bad("policies.entrypoint", "must name a rule, e.g. riskpdp/decision")
+	if strings.Trim(c.Policies.Package, "/") == "" || strings.Contains(c.Policies.Package, "//") {
+		bad("policies.package", "must name a package, e.g. riskpdp")
 	}
 	if o, ok := pdp.ParseOutcome(c.Policies.Fallback); !ok || o == pdp.Allow {
 		bad("policies.fallback", "must be step_up or deny, got %q", c.Policies.Fallback)
@@ -220,6 +224,9 @@ func (c *Config) Validate() error {
 
 // WatchEnabled reports whether policy files are watched.
 func (p Policies) WatchEnabled() bool { return p.Watch == nil || *p.Watch }
+
+// OptimizeEnabled reports whether the optimizer is on.
+func (p Policies) OptimizeEnabled() bool { return p.Optimize == nil || *p.Optimize }
 
 // checkAddr accepts host:port and unix:/path.
 func checkAddr(addr string) error {

@@ -80,7 +80,7 @@ func TestValidate(t *testing.T) {
 		"limits.max_depth":      func(c *Config) { c.Limits.MaxDepth = 1000 },
 		"limits.max_amount":     func(c *Config) { c.Limits.MaxAmount = -1 },
 		"log.level":             func(c *Config) { c.Log.Level = "loud" },
-		"policies.entrypoint":   func(c *Config) { c.Policies.Entrypoint = "/" },
+		"policies.package":      func(c *Config) { c.Policies.Package = "/" },
 	} {
 		c := Default()
 		mutate(&c)

@@ -17,7 +17,7 @@ func newTestEngine(tb testing.TB) *Engine {
 	tb.Helper()
 	e, err := New(Options{
 		Source:      testSource(),
-		Entrypoint:  "riskpdp/decision",
+		Package:     "riskpdp",
 		EvalTimeout: 50 * time.Millisecond,
 		Limits:      Limits{MaxDepth: 16, MaxAmount: 1e12},
 	})

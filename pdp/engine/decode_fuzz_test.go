@@ -16,8 +16,8 @@ import (
 var fuzzSeeds = []string{
 	string(paymentBody),
 	`{"stage":"login","uid":"u","device":{"id":"d","new":true,"ip":"2001:db8::1"}}`,
-	`{"stage":"order","uid":"u","txn":{"id":"t","amount":0.5e2,"ship_country":"us"},"context":{"a":[1,{"b":null}]}}`,
-	`{"stage":"payment","uid":"u","txn":{"id":"t","amount":-0}}`,
+	`{"stage":"order","uid":"u","txn":{"id":"t","amount":0.5e2,"currency":"usd","ship_country":"us"},"context":{"a":[1,{"b":null}]}}`,
+	`{"stage":"payment","uid":"u","txn":{"id":"t","amount":-0,"currency":"CNY"}}`,
 	`{"stage":"login","uid":"\u0041\ud83d\ude00","context":{"s":"\ud800"}}`,
 	`[]`, `{}`, `"x"`, `1e999`, `{"a":`, "{\"stage\":\"login\",\"uid\":\"\xc3\x28\"}",
 }
@@ -41,7 +41,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if !json.Valid(body) {
 			t.Fatalf("accepted invalid JSON %q", body)
 		}
-		if !in.Req.Stage.Valid() || in.Req.UID == "" || (in.Req.Stage.NeedsTxn() && in.Req.Txn.ID == "") {
+		if !in.Req.Stage.Valid() || in.Req.UID == "" || (in.Req.Stage.NeedsTxn() && (in.Req.Txn.ID == "" || in.Req.Txn.Currency == "")) {
 			t.Fatalf("accepted an incomplete request: %+v", in.Req)
 		}
 		_ = in.term()

@@ -39,6 +39,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"missing txn", `{"stage":"payment","uid":"u"}`, pdp.CodeMissingField, "txn"},
 		{"missing txn id", `{"stage":"payment","uid":"u","txn":{"amount":1}}`, pdp.CodeMissingField, "txn.id"},
 		{"missing amount", `{"stage":"withdrawal","uid":"u","txn":{"id":"t"}}`, pdp.CodeMissingField, "txn.amount"},
+		{"missing currency", `{"stage":"repayment","uid":"u","txn":{"id":"t","amount":5}}`, pdp.CodeMissingField, "txn.currency"},
 		{"negative amount", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":-0.01}}`, pdp.CodeInvalidValue, "txn.amount"},
 		{"huge amount", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1e13}}`, pdp.CodeInvalidValue, "txn.amount"},
 		{"overflowing amount", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1e400}}`, pdp.CodeInvalidValue, "txn.amount"},
@@ -132,7 +133,7 @@ func TestDecodeNormalizes(t *testing.T) {
 
 func TestIDFieldsAreExemptFromCardScan(t *testing.T) {
 	body := `{"stage":"payment","uid":"4111111111111111","request_id":"4111111111111111",
-		"txn":{"id":"4111111111111111","amount":1,"merchant":"4111111111111111"},"device":{"id":"4111111111111111"}}`
+		"txn":{"id":"4111111111111111","amount":1,"currency":"CNY","merchant":"4111111111111111"},"device":{"id":"4111111111111111"}}`
 	if _, err := DecodeRequest([]byte(body), time.Now(), testLimits); err != nil {
 		t.Fatalf("identifier fields must accept long digit ids: %v", err)
 	}

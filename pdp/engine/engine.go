@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/riskpdp/riskpdp/pdp"
 )
@@ -31,8 +32,11 @@ import (
 type Options struct {
 	// Source is where the policy set is loaded from (and reloaded).
 	Source Source
-	// Entrypoint is the decision rule, e.g. "riskpdp/decision".
-	Entrypoint string
+	// Package is the decision package, e.g. "riskpdp" (data.riskpdp).
+	Package string
+	// NoOptimize serves the policy as written instead of the version
+	// specialized by partial evaluation (see hits.go).
+	NoOptimize bool
 	// EvalTimeout bounds one evaluation.
 	EvalTimeout time.Duration
 	// Limits bound the decoder.
@@ -84,7 +88,7 @@ func (e *Engine) ReloadFrom(src Source) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	start := time.Now()
-	ps, err := loadPolicySet(src, e.opts.Entrypoint)
+	ps, err := loadPolicySet(src, e.opts.Package, !e.opts.NoOptimize)
 	if err == nil {
 		err = e.smoke(ps)
 	}
@@ -104,7 +108,10 @@ func (e *Engine) ReloadFrom(src Source) error {
 	e.opts.Source = src
 	if old == nil || old.revision != ps.revision {
 		e.log.Info("policy activated", "source", src.Label, "revision", ps.revision,
-			"modules", ps.modules, "took", time.Since(start).Round(time.Microsecond))
+			"modules", ps.modules, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(start).Round(time.Microsecond))
+		for _, n := range ps.notes {
+			e.log.Warn("policy rule served without optimization", "revision", ps.revision, "note", n)
+		}
 	}
 	if e.opts.OnReload != nil {
 		e.opts.OnReload(ps.revision, nil)
@@ -136,12 +143,35 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) (Result, string, error
 	if ps == nil {
 		return Result{}, "", ErrNoPolicy
 	}
+	if ps.fast != nil {
+		hits, err := e.evalFast(ctx, ps.fast, in)
+		if err != nil {
+			return Result{}, ps.revision, err
+		}
+		var c collector
+		for _, h := range hits {
+			c.add(h)
+		}
+		r, err := c.result()
+		return r, ps.revision, err
+	}
 	t, err := e.evalTerm(ctx, ps, ps.query, in.term(), in.Now)
 	if err != nil {
 		return Result{}, ps.revision, err
 	}
-	r, err := parseResult(t)
+	r, err := parseHits(t)
 	return r, ps.revision, err
+}
+
+// evalFast runs the fast program under the watchdog.
+func (e *Engine) evalFast(ctx context.Context, p *fastProgram, in *Input) ([]*hit, error) {
+	s := e.wd.acquire(time.Now().Add(e.timeout).UnixNano())
+	defer e.wd.release(s)
+	var cancel topdown.Cancel
+	if s != nil {
+		cancel = s
+	}
+	return p.eval(ctx, in, in.Now, cancel)
 }
 
 // smokeRequests are evaluated against every new policy set before it is
@@ -154,22 +184,61 @@ var smokeRequests = []string{
 	`{"stage":"repayment","uid":"smoke","txn":{"id":"t","amount":100,"currency":"CNY"}}`,
 }
 
+// smoke evaluates every smoke request against the reference hits (which
+// must yield a valid decision) and, when the set is optimized, checks that
+// the optimized hits are identical; if they are not, the set serves the
+// reference hits and says why.
 func (e *Engine) smoke(ps *policySet) error {
 	now := time.Now()
+	ctx := context.Background()
 	for _, body := range smokeRequests {
 		in, err := DecodeRequest([]byte(body), now, Limits{MaxDepth: 16, MaxAmount: 1e12})
 		if err != nil {
 			return fmt.Errorf("smoke input: %w", err)
 		}
-		t, err := e.evalTerm(context.Background(), ps, ps.query, in.term(), now)
+		input := in.term()
+		ref, err := e.evalTerm(ctx, ps, ps.refQuery, input, now)
+		if err == nil {
+			_, err = parseHits(ref)
+		}
 		if err != nil {
 			return fmt.Errorf("smoke evaluation (%s): %w", in.Req.Stage, err)
 		}
-		if _, err := parseResult(t); err != nil {
-			return fmt.Errorf("smoke evaluation (%s): %w", in.Req.Stage, err)
+		if !ps.optimized {
+			continue
+		}
+		opt, err := e.evalTerm(ctx, ps, ps.optQuery, input, now)
+		if err != nil || !opt.Equal(ref) {
+			ps.query, ps.optimized, ps.fast = ps.refQuery, false, nil
+			ps.notes = append(ps.notes, fmt.Sprintf("optimized rules disagree with the policy on the %s smoke request (%v); serving the policy as written", in.Req.Stage, err))
+			continue
+		}
+		if ps.fast == nil {
+			continue
+		}
+		hits, err := ps.fast.eval(ctx, in, now, nil)
+		if err != nil || !hitSet(hits).Equal(opt) {
+			ps.fast = nil
+			ps.notes = append(ps.notes, fmt.Sprintf("fast path disagrees with topdown on the %s smoke request (%v); not used", in.Req.Stage, err))
 		}
 	}
 	return nil
+}
+
+// hitSet rebuilds the hits set the fast program's hits stand for.
+func hitSet(hits []*hit) *ast.Term {
+	terms := make([]*ast.Term, len(hits))
+	for i, h := range hits {
+		terms[i] = h.key
+	}
+	return ast.SetTerm(terms...)
+}
+
+// Optimized reports whether the serving policy set runs the version
+// specialized by partial evaluation.
+func (e *Engine) Optimized() bool {
+	ps := e.cur.Load()
+	return ps != nil && ps.optimized
 }
 
 // EvalData implements OPA's Data API (POST /v1/data/{path}): body is

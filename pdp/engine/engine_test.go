@@ -33,7 +33,7 @@ func mapSource(files map[string]string) Source {
 func newEngine(t *testing.T, src Source, timeout time.Duration) (*Engine, []error) {
 	t.Helper()
 	var reloads []error
-	e, err := New(Options{Source: src, Entrypoint: "riskpdp/decision", EvalTimeout: timeout,
+	e, err := New(Options{Source: src, Package: "riskpdp", EvalTimeout: timeout,
 		Limits: testLimits, OnReload: func(_ string, err error) { reloads = append(reloads, err) }})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +68,8 @@ func TestReferencePolicyOutcomes(t *testing.T) {
 			pdp.Deny, "anti_scam_guidance", "", "anti_fraud"},
 		{`{"stage":"withdrawal","uid":"u","txn":{"id":"t","amount":60000,"currency":"CNY"}}`,
 			pdp.Deny, "extreme_amount_unclear_purpose,large_amount", "", ""},
+		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":5,"currency":"JPY"}}`,
+			pdp.StepUp, "unsupported_currency", "sms", ""},
 	}
 	for _, c := range cases {
 		r, rev, err := decide(t, e, c.body)
@@ -88,13 +90,12 @@ decision := {"step_up": {"v1"}}`}
 	rev1 := e.Revision()
 
 	for name, bad := range map[string]map[string]string{
-		"parse error":     {"p.rego": "package riskpdp\ndecision := {"},
-		"compile error":   {"p.rego": "package riskpdp\ndecision := {\"deny\": undefined_thing}"},
-		"no entrypoint":   {"p.rego": "package other\nx := 1"},
-		"undefined smoke": {"p.rego": "package riskpdp\ndecision := {} if input.stage == \"never\""},
-		"bad document":    {"p.rego": "package riskpdp\ndecision := {\"outcome\": \"maybe\"}"},
-		"unsafe builtin":  {"p.rego": "package riskpdp\ndecision := {\"x\": http.send({\"method\": \"get\", \"url\": \"http://x\"})}"},
-		"empty":           {"README.md": "nothing"},
+		"parse error":    {"p.rego": "package riskpdp\ndecision := {"},
+		"compile error":  {"p.rego": "package riskpdp\ndecision := {\"deny\": undefined_thing}"},
+		"no entrypoint":  {"p.rego": "package other\nx := 1"},
+		"bad document":   {"p.rego": "package riskpdp\ndecision := {\"outcome\": \"maybe\"}"},
+		"unsafe builtin": {"p.rego": "package riskpdp\ndecision := {\"x\": http.send({\"method\": \"get\", \"url\": \"http://x\"})}"},
+		"empty":          {"README.md": "nothing"},
 	} {
 		if err := e.ReloadFrom(mapSource(bad)); err == nil {
 			t.Errorf("%s: reload accepted", name)
@@ -117,14 +118,14 @@ decision := {"step_up": {"v2"}}`}
 }
 
 func TestEvaluationFailures(t *testing.T) {
+	defer func(d time.Duration) { optimizeTimeout = d }(optimizeTimeout)
+	optimizeTimeout = 200 * time.Millisecond
 	// Each policy passes the smoke test (uid "smoke") and fails for uid
 	// "boom" only, as a policy bug met in production would.
 	cases := map[string]struct {
 		rego string
 		want error
 	}{
-		"undefined": {`package riskpdp
-decision := {"outcome": "allow"} if input.uid != "boom"`, ErrUndefined},
 		"bad outcome": {`package riskpdp
 decision := {"outcome": "maybe"} if input.uid == "boom"
 decision := {} if input.uid != "boom"`, ErrInvalidDecision},

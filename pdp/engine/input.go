@@ -13,25 +13,91 @@ var (
 	keyCrossBorder          = ast.StringTerm("cross_border")
 	keyMoney                = ast.StringTerm("money")
 	keyOutflow              = ast.StringTerm("outflow")
+	keyVIP                  = ast.StringTerm("vip")
 )
 
 // term assembles the policy input: the caller's document, the derived facts
-// and whatever enrichment was added.
+// and whatever enrichment was added. Topdown needs it; the fast path looks
+// values up with lookup instead and never builds it.
 func (in *Input) term() *ast.Term {
+	pairs := make([][2]*ast.Term, 0, len(in.pairs)+1+len(in.extra))
+	pairs = append(pairs, in.pairs...)
+	pairs = append(pairs, [2]*ast.Term{keyDerived, in.derivedTerm()})
+	pairs = append(pairs, in.extra...)
+	return ast.NewTerm(ast.NewObject(pairs...))
+}
+
+// lookup resolves a path below input (path[0] is the top-level key) the way
+// term() would, without building the top-level object.
+func (in *Input) lookup(path ast.Ref) *ast.Term {
+	if len(path) == 0 {
+		return in.term()
+	}
+	k, ok := path[0].Value.(ast.String)
+	if !ok {
+		return nil
+	}
+	if k == "derived" {
+		if len(path) == 1 {
+			return in.derivedTerm()
+		}
+		if t := in.derivedField(path[1]); t != nil {
+			return lookupTerms(t, path[2:])
+		}
+		return nil
+	}
+	for _, kv := range in.pairs {
+		if kv[0].Value.(ast.String) == k {
+			return lookupTerms(kv[1], path[1:])
+		}
+	}
+	for _, kv := range in.extra {
+		if kv[0].Value.(ast.String) == k {
+			return lookupTerms(kv[1], path[1:])
+		}
+	}
+	return nil
+}
+
+// derivedField returns one field of input.derived without building the object.
+func (in *Input) derivedField(key *ast.Term) *ast.Term {
+	k, _ := key.Value.(ast.String)
+	d := &in.Derived
+	switch k {
+	case "account_age_days":
+		return floatTerm(d.AccountAgeDays)
+	case "sensitive_change_hours":
+		return floatTerm(d.SensitiveChangeHours)
+	case "ip_foreign":
+		return ast.InternedTerm(d.IPForeign)
+	case "cross_border":
+		return ast.InternedTerm(d.CrossBorder)
+	case "money":
+		return ast.InternedTerm(in.Req.Stage.NeedsTxn())
+	case "outflow":
+		return ast.InternedTerm(in.outflow())
+	case "vip":
+		return ast.InternedTerm(d.VIP)
+	}
+	return nil
+}
+
+func (in *Input) outflow() bool {
+	return in.Req.Stage == pdp.StagePayment || in.Req.Stage == pdp.StageWithdrawal
+}
+
+// derivedTerm builds input.derived.
+func (in *Input) derivedTerm() *ast.Term {
 	d := in.Derived
-	derived := ast.NewObject(
+	return ast.NewTerm(ast.NewObject(
 		[2]*ast.Term{keyAccountAgeDays, floatTerm(d.AccountAgeDays)},
 		[2]*ast.Term{keySensitiveChangeHours, floatTerm(d.SensitiveChangeHours)},
 		[2]*ast.Term{keyIPForeign, ast.InternedTerm(d.IPForeign)},
 		[2]*ast.Term{keyCrossBorder, ast.InternedTerm(d.CrossBorder)},
 		[2]*ast.Term{keyMoney, ast.InternedTerm(in.Req.Stage.NeedsTxn())},
-		[2]*ast.Term{keyOutflow, ast.InternedTerm(in.Req.Stage == pdp.StagePayment || in.Req.Stage == pdp.StageWithdrawal)},
-	)
-	pairs := make([][2]*ast.Term, 0, len(in.pairs)+1+len(in.extra))
-	pairs = append(pairs, in.pairs...)
-	pairs = append(pairs, [2]*ast.Term{keyDerived, ast.NewTerm(derived)})
-	pairs = append(pairs, in.extra...)
-	return ast.NewTerm(ast.NewObject(pairs...))
+		[2]*ast.Term{keyOutflow, ast.InternedTerm(in.outflow())},
+		[2]*ast.Term{keyVIP, ast.InternedTerm(d.VIP)},
+	))
 }
 
 // floatTerm encodes f as a number term; integral values use interned ints.

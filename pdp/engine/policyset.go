@@ -35,9 +35,20 @@ type policySet struct {
 	revision string
 	compiler *ast.Compiler
 	store    storage.Store
-	// query is the compiled decision query: __result__ = data.<entrypoint>.
-	query ast.Body
-	// modules is the number of Rego files, for logs and /health/ready.
+	// query is the serving query: __result__ = data.<hits package>.hits,
+	// optimized unless the optimizer was off, failed or disagreed.
+	query    ast.Body
+	refQuery ast.Body
+	optQuery ast.Body // nil when the optimized module could not be built
+	// optimized reports whether query is the optimized one; notes say
+	// which rules were not specialized, and why.
+	optimized bool
+	// fast evaluates the optimized rules without topdown (fast.go); nil
+	// when the rules are outside its fragment or it disagreed on a smoke
+	// request.
+	fast  *fastProgram
+	notes []string
+	// modules is the number of Rego files, for logs.
 	modules int
 	// dataQueries caches compiled Data API queries by path.
 	dataQueries    sync.Map
@@ -52,9 +63,14 @@ var unsafeBuiltins = map[string]struct{}{
 	"http.send": {}, "net.lookup_ip_addr": {}, "opa.runtime": {}, "trace": {},
 }
 
-// loadPolicySet parses, compiles and prepares the policies and data of src.
-// It does not smoke-test them: see Engine.activate.
-func loadPolicySet(src Source, entrypoint string) (*policySet, error) {
+func newCompiler() *ast.Compiler {
+	return ast.NewCompiler().WithUnsafeBuiltins(unsafeBuiltins).WithEnablePrintStatements(false)
+}
+
+// loadPolicySet parses and compiles the policies and data of src, and
+// generates the hits modules for the decision package pkg (slash-separated,
+// e.g. "riskpdp"). It does not smoke-test them: see Engine.activate.
+func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 	files, revision, err := scan(src.FS)
 	if err != nil {
 		return nil, err
@@ -71,37 +87,87 @@ func loadPolicySet(src Source, entrypoint string) (*policySet, error) {
 		return nil, fmt.Errorf("%s: %w", src.Label, err)
 	}
 	modules := res.ParsedModules()
-	compiler := ast.NewCompiler().
-		WithUnsafeBuiltins(unsafeBuiltins).
-		WithEnablePrintStatements(false)
-	compiler.Compile(modules)
-	if compiler.Failed() {
-		return nil, fmt.Errorf("%s: compile: %w", src.Label, compiler.Errors)
+	base := newCompiler()
+	base.Compile(modules)
+	if base.Failed() {
+		return nil, fmt.Errorf("%s: compile: %w", src.Label, base.Errors)
 	}
 	store := inmem.NewFromObjectWithOpts(res.Documents,
 		inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
-	query, err := compileRuleQuery(compiler, entrypoint)
+	pkgRef, err := dataRef(pkg)
+	if err != nil {
+		return nil, err
+	}
+	ref, opt, support, notes, err := hitsModules(base, store, pkgRef)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Label, err)
 	}
+	ps := &policySet{revision: revision, store: store, modules: len(modules), notes: notes}
 	if manifestRev := readManifestRevision(src.FS); manifestRev != "" {
-		revision = manifestRev
+		ps.revision = manifestRev
 	}
-	return &policySet{revision: revision, compiler: compiler, store: store, query: query, modules: len(modules)}, nil
+	all := make(map[string]*ast.Module, len(modules)+len(support)+2)
+	for k, m := range modules {
+		all[k] = m
+	}
+	all["__pdp/reference.rego"] = ref
+	if optimize {
+		all["__pdp/optimized.rego"] = opt
+		for i, m := range support {
+			all[fmt.Sprintf("__pdp/support%d.rego", i)] = m
+		}
+	}
+	c := newCompiler()
+	if c.Compile(all); c.Failed() && optimize {
+		// The generated module is the optimizer's: never fail a policy set
+		// for it, serve the reference instead.
+		ps.notes = append(ps.notes, fmt.Sprintf("optimized module does not compile: %v", c.Errors))
+		delete(all, "__pdp/optimized.rego")
+		for i := range support {
+			delete(all, fmt.Sprintf("__pdp/support%d.rego", i))
+		}
+		optimize = false
+		c = newCompiler()
+		c.Compile(all)
+	}
+	if c.Failed() {
+		return nil, fmt.Errorf("%s: compile: %w", src.Label, c.Errors)
+	}
+	ps.compiler = c
+	if ps.refQuery, err = compileRuleQuery(c, referencePkg+"/hits"); err != nil {
+		return nil, err
+	}
+	ps.query = ps.refQuery
+	if optimize {
+		if ps.optQuery, err = compileRuleQuery(c, optimizedPkg+"/hits"); err != nil {
+			return nil, err
+		}
+		ps.query, ps.optimized = ps.optQuery, true
+		if ps.fast, err = compileFast(c); err != nil {
+			ps.notes = append(ps.notes, fmt.Sprintf("fast path not used: %v", err))
+			ps.fast = nil
+		}
+	}
+	return ps, nil
 }
 
-// compileRuleQuery compiles `__result__ = data.<path>` for a slash-separated
-// rule path and checks that the rule exists.
-func compileRuleQuery(c *ast.Compiler, rulePath string) (ast.Body, error) {
+// dataRef turns "a/b" into data.a.b.
+func dataRef(path string) (ast.Ref, error) {
 	ref := ast.Ref{ast.DefaultRootDocument}
-	for _, seg := range strings.Split(strings.Trim(rulePath, "/"), "/") {
+	for _, seg := range strings.Split(strings.Trim(path, "/"), "/") {
 		if seg == "" {
-			return nil, fmt.Errorf("entrypoint %q: empty path segment", rulePath)
+			return nil, fmt.Errorf("path %q: empty segment", path)
 		}
 		ref = append(ref, ast.StringTerm(seg))
 	}
-	if len(c.GetRulesForVirtualDocument(ref)) == 0 && len(c.GetRulesWithPrefix(ref)) == 0 {
-		return nil, fmt.Errorf("entrypoint %s is not defined by any rule", ref)
+	return ref, nil
+}
+
+// compileRuleQuery compiles `__result__ = data.<path>`.
+func compileRuleQuery(c *ast.Compiler, rulePath string) (ast.Body, error) {
+	ref, err := dataRef(rulePath)
+	if err != nil {
+		return nil, err
 	}
 	body := ast.NewBody(ast.Equality.Expr(ast.NewTerm(resultVar), ast.NewTerm(ref)))
 	return c.QueryCompiler().Compile(body)

@@ -41,6 +41,9 @@ type Derived struct {
 	IPForeign bool
 	// CrossBorder: the ship-to country differs from the home country.
 	CrossBorder bool
+	// VIP: the account is a VIP (account.vip; later also the VIP list).
+	// Always true or false, so rules can index on it.
+	VIP bool
 	// The policy also sees derived.money (every stage but login) and
 	// derived.outflow (payment, withdrawal): flags to index rules on.
 }
@@ -151,6 +154,10 @@ func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
 		return nil, pdp.Errorf(pdp.CodeMissingField, "txn.id", "is required for stage %s", in.Req.Stage)
 	case in.Req.HasTxn && in.Req.Txn.Amount < 0 && in.Req.Stage.NeedsTxn():
 		return nil, pdp.Errorf(pdp.CodeMissingField, "txn.amount", "is required for stage %s", in.Req.Stage)
+	case in.Req.HasTxn && in.Req.Txn.Currency == "" && in.Req.Stage.NeedsTxn():
+		// An amount means nothing without its currency: thresholds are
+		// per currency.
+		return nil, pdp.Errorf(pdp.CodeMissingField, "txn.currency", "is required for stage %s", in.Req.Stage)
 	}
 	if in.Req.Txn.Amount < 0 {
 		in.Req.Txn.Amount = 0 // a login may carry a txn without an amount
@@ -173,12 +180,15 @@ func (in *Input) derive() {
 	home := r.Account.HomeCountry
 	in.Derived.IPForeign = home != "" && r.Device.IPCountry != "" && r.Device.IPCountry != home
 	in.Derived.CrossBorder = home != "" && r.Txn.ShipCountry != "" && r.Txn.ShipCountry != home
+	in.Derived.VIP = r.Account.VIP.IsTrue()
 }
 
 // NoteSensitiveChange folds a sensitive change at time at into the derived
-// facts (the latest change wins).
+// facts (the latest change wins). Hours are rounded to hundredths: exact
+// enough for any window, and short decimals keep OPA's number comparisons
+// on their fast path (more than 15 significant digits fall back to big.Rat).
 func (in *Input) NoteSensitiveChange(at time.Time) {
-	h := math.Max(0, in.Now.Sub(at).Hours())
+	h := math.Round(math.Max(0, in.Now.Sub(at).Hours())*100) / 100
 	if in.Derived.SensitiveChangeHours < 0 || h < in.Derived.SensitiveChangeHours {
 		in.Derived.SensitiveChangeHours = h
 	}

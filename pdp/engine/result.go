@@ -10,26 +10,28 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
-// Result is the typed decision. The policy's decision document is:
+// Result is the typed decision. The sidecar builds it from the rules of the
+// decision package (data.riskpdp by default):
 //
-//	{
-//	  "deny":        set of reason entries,   // any entry → deny
-//	  "step_up":     set of reason entries,   // any entry → step_up
-//	  "methods":     {reason: [method, ...]}, // step-up methods per reason
-//	  "outcome":     "allow|step_up|deny",    // optional, can only make it stricter
-//	  "reasons":     [code, ...],             // optional extra codes for the log
-//	  "obligations": set of obligation objects,
-//	  "warning":     "code",                  // optional user-facing warning
-//	  "limit":       {...}                    // optional cap to report
-//	}
+//	deny        partial set of reason entries   any entry → deny
+//	step_up     partial set of reason entries   any entry → step_up
+//	obligations partial set of obligation objects
+//	methods     {reason: [method, ...]}         step-up methods per reason (optional)
+//	outcome     "allow|step_up|deny"            optional; can only make it stricter
+//	reasons     [code, ...]                     optional extra codes for the log
+//	warning     "code"                          optional user-facing warning
+//	limit       {...}                           optional cap to report
+//	decision    {...}                           optional: the same keys in one object
 //
-// A reason entry is a code string, or an object {"reason": code} with an
-// optional "methods" (step_up) or "warning" (deny). Every key is optional;
-// an empty document means allow.
+// A reason entry is a code string, or an object {"reason": code} with
+// optional "methods" (step-up methods), "warning" (a user-facing warning
+// code) and "flag" (flag the case for follow-up under that name, e.g.
+// "key_tracking"). A package with none of the reason rules firing means
+// allow.
 //
-// The sidecar, not the policy, folds the reason sets into one outcome:
-// deny beats step_up beats allow. This keeps the aggregation out of Rego,
-// where each extra rule costs microseconds, and it cannot be got wrong.
+// The sidecar, not the policy, folds the reasons into one outcome: deny beats
+// step_up beats allow. This keeps the aggregation out of Rego, where every
+// rule costs microseconds, and it cannot be got wrong.
 type Result struct {
 	Outcome     pdp.Outcome
 	Reasons     []string
@@ -42,93 +44,186 @@ type Result struct {
 // DefaultStepUpMethods are used when no step-up reason names a method.
 var DefaultStepUpMethods = []string{"sms"}
 
-// parseResult converts the decision document into a Result. Anything the
-// sidecar cannot act on exactly is an error, so that a policy bug falls back
-// instead of being half-applied.
-func parseResult(t *ast.Term) (Result, error) {
-	r, err := parseDocument(t)
+// collector accumulates hits into a Result.
+type collector struct {
+	r         Result
+	explicit  pdp.Outcome
+	deny      []reasonEntry
+	step      []reasonEntry
+	methodMap ast.Object
+}
+
+// hit is one [name, value] pair of the hits set, parsed. The fast program
+// parses its constant hits once, at load.
+type hit struct {
+	key        *ast.Term // the [name, value] pair as the policy produced it
+	name       string
+	entry      reasonEntry    // deny, step_up
+	obligation pdp.Obligation // obligations
+	outcome    pdp.Outcome    // outcome
+	reasons    []string       // reasons
+	warning    string         // warning
+	limit      *pdp.Limit     // limit
+	methods    ast.Object     // methods
+	decision   []hit          // decision: its keys, as hits
+	ignore     bool           // the never-matching placeholder
+}
+
+// parseHits converts the hits set ([name, value] pairs) into a Result.
+// Anything the sidecar cannot act on exactly is an error, so that a policy
+// bug falls back instead of being half-applied.
+func parseHits(t *ast.Term) (Result, error) {
+	var c collector
+	err := each(t, func(e *ast.Term) error {
+		a, ok := e.Value.(*ast.Array)
+		if !ok || a.Len() != 2 {
+			if e.Value.Compare(ast.String("__never")) == 0 {
+				return nil
+			}
+			return fmt.Errorf("malformed hit %v", e)
+		}
+		name, _ := a.Elem(0).Value.(ast.String)
+		h, err := parseHit(string(name), a.Elem(1))
+		if err != nil {
+			return err
+		}
+		c.add(&h)
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrInvalidDecision, err)
+	}
+	return c.result()
+}
+
+// result finishes the collection and wraps errors as ErrInvalidDecision.
+func (c *collector) result() (Result, error) {
+	r, err := c.finish()
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrInvalidDecision, err)
 	}
 	return r, nil
 }
 
-func parseDocument(t *ast.Term) (Result, error) {
-	var r Result
-	var explicit pdp.Outcome
-	var deny, step []reasonEntry
-	var methodMap ast.Object
-	err := objectFields(t, func(key string, v *ast.Term) (err error) {
-		switch key {
-		case "deny":
-			deny, err = reasonEntries(v)
-		case "step_up":
-			step, err = reasonEntries(v)
-		case "methods":
-			m, ok := v.Value.(ast.Object)
-			if !ok {
-				return fmt.Errorf("methods: want an object of reason → [methods]")
-			}
-			methodMap = m
-		case "outcome":
-			s, _ := v.Value.(ast.String)
-			o, ok := pdp.ParseOutcome(string(s))
-			if !ok {
-				return fmt.Errorf("outcome %v is not allow, step_up or deny", v)
-			}
-			explicit = o
-		case "reasons":
-			var extra []string
-			extra, err = stringList(v)
-			r.Reasons = append(r.Reasons, extra...)
-		case "warning":
-			s, ok := v.Value.(ast.String)
-			if !ok {
-				return fmt.Errorf("warning must be a string code")
-			}
-			r.Warning = string(s)
-		case "limit":
-			if o, ok := v.Value.(ast.Object); ok && o.Len() == 0 {
-				return nil // {} means no limit
-			}
-			r.Limit, err = parseLimit(v)
-		case "obligations":
-			r.Obligations, err = parseObligations(v)
-		default:
-			return fmt.Errorf("unknown key %q", key)
+// parseHit parses the value of one rule.
+func parseHit(name string, v *ast.Term) (h hit, err error) {
+	h.name = name
+	switch name {
+	case "deny", "step_up":
+		h.entry, err = parseReasonEntry(v)
+	case "obligations":
+		h.obligation, err = parseObligation(v)
+	case "methods":
+		m, ok := v.Value.(ast.Object)
+		if !ok {
+			return h, fmt.Errorf("methods: want an object of reason → [methods]")
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", key, err)
+		h.methods = m
+	case "outcome":
+		s, _ := v.Value.(ast.String)
+		o, ok := pdp.ParseOutcome(string(s))
+		if !ok {
+			return h, fmt.Errorf("outcome %v is not allow, step_up or deny", v)
 		}
-		return nil
-	})
-	if err != nil {
-		return r, err
+		h.outcome = o
+	case "reasons":
+		h.reasons, err = stringList(v)
+	case "warning":
+		s, ok := v.Value.(ast.String)
+		if !ok {
+			return h, fmt.Errorf("warning must be a string code")
+		}
+		h.warning = string(s)
+	case "limit":
+		if o, ok := v.Value.(ast.Object); ok && o.Len() == 0 {
+			return h, nil // {} means no limit
+		}
+		h.limit, err = parseLimit(v)
+	case "decision":
+		err = objectFields(v, func(key string, v *ast.Term) error {
+			if key == "deny" || key == "step_up" || key == "obligations" {
+				return each(v, func(e *ast.Term) error {
+					sub, err := parseHit(key, e)
+					h.decision = append(h.decision, sub)
+					return err
+				})
+			}
+			if !contains(completeRules, key) || key == "decision" {
+				return fmt.Errorf("unknown key %q", key)
+			}
+			sub, err := parseHit(key, v)
+			h.decision = append(h.decision, sub)
+			return err
+		})
+	default:
+		h.ignore = true
 	}
+	if err != nil {
+		return h, fmt.Errorf("%s: %w", name, err)
+	}
+	return h, nil
+}
+
+// add folds one hit into the result.
+func (c *collector) add(h *hit) {
+	switch h.name {
+	case "deny":
+		c.deny = append(c.deny, h.entry)
+	case "step_up":
+		c.step = append(c.step, h.entry)
+	case "obligations":
+		c.r.Obligations = append(c.r.Obligations, h.obligation)
+	case "methods":
+		c.methodMap = h.methods
+	case "outcome":
+		c.explicit = pdp.Stricter(c.explicit, h.outcome)
+	case "reasons":
+		c.r.Reasons = append(c.r.Reasons, h.reasons...)
+	case "warning":
+		c.r.Warning = h.warning
+	case "limit":
+		if h.limit != nil {
+			c.r.Limit = h.limit
+		}
+	case "decision":
+		for i := range h.decision {
+			c.add(&h.decision[i])
+		}
+	}
+}
+
+// finish derives the outcome, the reasons and the methods.
+func (c *collector) finish() (Result, error) {
+	r := c.r
 	r.Outcome = pdp.Allow
-	if len(step) > 0 {
+	if len(c.step) > 0 {
 		r.Outcome = pdp.StepUp
 	}
-	if len(deny) > 0 {
+	if len(c.deny) > 0 {
 		r.Outcome = pdp.Deny
 	}
-	if explicit.Valid() {
-		r.Outcome = pdp.Stricter(r.Outcome, explicit)
+	if c.explicit.Valid() {
+		r.Outcome = pdp.Stricter(r.Outcome, c.explicit)
 	}
-	for _, e := range deny {
+	for _, e := range c.deny {
 		r.Reasons = append(r.Reasons, e.reason)
 		if e.warning != "" && r.Warning == "" {
 			r.Warning = e.warning
 		}
 	}
-	for _, e := range step {
+	for _, e := range append(c.deny, c.step...) {
+		if e.flag != "" {
+			r.Obligations = append(r.Obligations, pdp.Obligation{Type: pdp.ObligationFlag, Kind: e.flag, Reason: e.reason})
+		}
+	}
+	for _, e := range c.step {
 		r.Reasons = append(r.Reasons, e.reason)
 		if r.Outcome != pdp.StepUp {
 			continue
 		}
 		r.Methods = append(r.Methods, e.methods...)
-		if len(e.methods) == 0 && methodMap != nil {
-			if ms := methodMap.Get(ast.StringTerm(e.reason)); ms != nil {
+		if len(e.methods) == 0 && c.methodMap != nil {
+			if ms := c.methodMap.Get(ast.StringTerm(e.reason)); ms != nil {
 				list, err := stringList(ms)
 				if err != nil {
 					return r, fmt.Errorf("methods[%s]: %w", e.reason, err)
@@ -149,48 +244,44 @@ type reasonEntry struct {
 	reason  string
 	methods []string
 	warning string
+	flag    string
 }
 
-// reasonEntries reads a set or array of reason entries.
-func reasonEntries(t *ast.Term) ([]reasonEntry, error) {
-	var out []reasonEntry
-	err := each(t, func(e *ast.Term) error {
-		if s, ok := e.Value.(ast.String); ok {
-			out = append(out, reasonEntry{reason: string(s)})
-			return nil
-		}
-		var re reasonEntry
-		err := objectFields(e, func(k string, v *ast.Term) (err error) {
-			switch k {
-			case "reason":
-				s, ok := v.Value.(ast.String)
-				if !ok {
-					return fmt.Errorf("reason must be a string")
-				}
-				re.reason = string(s)
-			case "methods":
-				re.methods, err = stringList(v)
-			case "warning":
-				s, ok := v.Value.(ast.String)
-				if !ok {
-					return fmt.Errorf("warning must be a string")
-				}
-				re.warning = string(s)
-			default:
-				return fmt.Errorf("unknown reason field %q", k)
+// parseReasonEntry reads a code string or {"reason", "methods", "warning"}.
+func parseReasonEntry(e *ast.Term) (reasonEntry, error) {
+	if s, ok := e.Value.(ast.String); ok {
+		return reasonEntry{reason: string(s)}, nil
+	}
+	var re reasonEntry
+	err := objectFields(e, func(k string, v *ast.Term) (err error) {
+		switch k {
+		case "reason":
+			s, ok := v.Value.(ast.String)
+			if !ok {
+				return fmt.Errorf("reason must be a string")
 			}
-			return err
-		})
-		if err != nil {
-			return err
+			re.reason = string(s)
+		case "methods":
+			re.methods, err = stringList(v)
+		case "warning", "flag":
+			s, ok := v.Value.(ast.String)
+			if !ok {
+				return fmt.Errorf("%s must be a string", k)
+			}
+			if k == "warning" {
+				re.warning = string(s)
+			} else {
+				re.flag = string(s)
+			}
+		default:
+			return fmt.Errorf("unknown reason field %q", k)
 		}
-		if re.reason == "" {
-			return fmt.Errorf("reason entry without a reason: %v", e)
-		}
-		out = append(out, re)
-		return nil
+		return err
 	})
-	return out, err
+	if err == nil && re.reason == "" {
+		err = fmt.Errorf("reason entry without a reason: %v", e)
+	}
+	return re, err
 }
 
 // each calls fn for every element of an array or set.
@@ -298,19 +389,6 @@ func parseLimit(t *ast.Term) (*pdp.Limit, error) {
 }
 
 var freezeKinds = map[string]bool{"temporary": true, "review": true, "permanent": true}
-
-func parseObligations(t *ast.Term) ([]pdp.Obligation, error) {
-	var out []pdp.Obligation
-	err := each(t, func(e *ast.Term) error {
-		o, err := parseObligation(e)
-		if err != nil {
-			return err
-		}
-		out = append(out, o)
-		return nil
-	})
-	return out, err
-}
 
 func parseObligation(e *ast.Term) (pdp.Obligation, error) {
 	var o pdp.Obligation

@@ -11,6 +11,12 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
+// parseResult reads a decision document as if the package defined it as
+// its decision rule.
+func parseResult(doc *ast.Term) (Result, error) {
+	return parseHits(ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"), doc)))
+}
+
 func TestParseResult(t *testing.T) {
 	cases := []struct {
 		doc                       string

@@ -28,7 +28,7 @@ func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config
 	m := metrics.New()
 	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
-		Entrypoint: cfg.Policies.Entrypoint, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
+		Package: cfg.Policies.Package, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
 	if err != nil {
 		tb.Fatal(err)
 	}

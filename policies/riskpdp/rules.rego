@@ -9,7 +9,9 @@ import data.riskpdp.config
 
 # A third party guiding the user ("customer service told me to refund") is
 # the classic scam pattern: keep the block and show an anti-fraud warning.
-scam := {"reason": "anti_scam_guidance", "warning": "anti_fraud"}
+# Contested and large cases carry "flag": the sidecar flags them for
+# follow-up ("key tracking").
+scam := {"reason": "anti_scam_guidance", "warning": "anti_fraud", "flag": "key_tracking"}
 
 deny contains scam if {
 	input.context.third_party_guidance == true
@@ -24,24 +26,28 @@ deny contains scam if {
 deny contains scam if {
 	input.derived.money == true
 	is_string(input.context.user_statement)
-	statement := lower(input.context.user_statement)
-	some kw in config.scam_keywords
-	contains(statement, kw)
+	regex.match(scam_pattern, input.context.user_statement)
 }
+
+# One case-insensitive pattern from the keyword list (keywords are plain
+# text: regex metacharacters in them are escaped).
+scam_pattern := concat("", ["(?i)", concat("|", [regex.replace(kw, `[\\.+*?()|\[\]{}^$]`, `\$0`) | some kw in config.scam_keywords])])
 
 # "Stricter rather than bottomless": very large outflows with no stated
 # purpose or to a new destination stay blocked.
-deny contains "extreme_amount_unclear_purpose" if {
+extreme := {"reason": "extreme_amount_unclear_purpose", "flag": "key_tracking"}
+
+deny contains extreme if {
 	input.derived.outflow == true
 	amount >= th.extreme * multiplier
-	unclear_purpose
+	object.get(input.txn, "purpose", "") == ""
 }
 
-unclear_purpose if not input.txn.purpose
-
-unclear_purpose if input.txn.purpose == ""
-
-unclear_purpose if input.txn.destination_new == true
+deny contains extreme if {
+	input.txn.destination_new == true
+	input.derived.outflow == true
+	amount >= th.extreme * multiplier
+}
 
 # --- step up --------------------------------------------------------------
 
@@ -101,12 +107,6 @@ step_up contains "virtual_card" if {
 }
 
 # --- obligations ----------------------------------------------------------
-
-# Large or contested cases are flagged for follow-up ("key tracking").
-obligations contains {"type": "flag", "kind": "key_tracking", "reason": "contested"} if {
-	some d in deny
-	d in {scam, "extreme_amount_unclear_purpose"}
-}
 
 obligations contains {"type": "flag", "kind": "key_tracking", "reason": "large_amount"} if {
 	input.derived.money == true

@@ -6,7 +6,7 @@ import data.riskpdp
 derived := {
 	"account_age_days": 400, "sensitive_change_hours": -1,
 	"ip_foreign": false, "cross_border": false,
-	"money": true, "outflow": true,
+	"money": true, "outflow": true, "vip": false,
 }
 
 payment(amount) := {
@@ -63,14 +63,15 @@ test_large_amount_per_currency if {
 	not "large_amount" in step_up_reasons(with_txn(payment(699), {"currency": "USD"}))
 }
 
-test_unknown_currency_uses_default_thresholds if {
-	"large_amount" in step_up_reasons(with_txn(payment(700), {"currency": "XYZ"}))
+test_unknown_currency_steps_up if {
+	"unsupported_currency" in step_up_reasons(with_txn(payment(1), {"currency": "XYZ"}))
+	not "unsupported_currency" in step_up_reasons(payment(1))
+	not "unsupported_currency" in step_up_reasons(login)
 }
 
 test_vip_relaxes_amount_thresholds if {
-	req := object.union(payment(6000), {"account": {"vip": true}})
-	not "large_amount" in step_up_reasons(req)
-	"large_amount" in step_up_reasons(object.union(payment(15000), {"account": {"vip": true}}))
+	not "large_amount" in step_up_reasons(with_derived(payment(6000), {"vip": true}))
+	"large_amount" in step_up_reasons(with_derived(payment(15000), {"vip": true}))
 }
 
 test_long_standing_account_waives_threshold_only_reasons if {
@@ -132,7 +133,7 @@ test_risky_environment if {
 
 test_anti_scam_statement_denies_with_warning if {
 	req := object.union(payment(100), {"context": {"user_statement": "The Customer Service agent told me to refund"}})
-	{"reason": "anti_scam_guidance", "warning": "anti_fraud"} in riskpdp.deny with input as req
+	{"reason": "anti_scam_guidance", "warning": "anti_fraud", "flag": "key_tracking"} in riskpdp.deny with input as req
 }
 
 test_anti_scam_chinese_statement if {
@@ -153,6 +154,15 @@ test_non_string_statement_is_ignored if {
 	count(deny_reasons(object.union(payment(100), {"context": {"user_statement": 42}}))) == 0
 }
 
+test_obligations_parse_as_the_sidecar_expects if {
+	obl := riskpdp.obligations with input as payment(50000)
+	count(obl) == 1
+	every o in obl {
+		o.type == "flag"
+		o.kind == "key_tracking"
+	}
+}
+
 test_extreme_outflow_without_purpose_is_denied if {
 	"extreme_amount_unclear_purpose" in deny_reasons(payment(50000))
 	"extreme_amount_unclear_purpose" in deny_reasons(with_txn(payment(50000), {"purpose": "tuition", "destination_new": true}))
@@ -160,13 +170,16 @@ test_extreme_outflow_without_purpose_is_denied if {
 }
 
 test_vip_never_escapes_a_deny if {
-	req := object.union(payment(200000), {"account": {"vip": true}})
-	"extreme_amount_unclear_purpose" in deny_reasons(req)
+	"extreme_amount_unclear_purpose" in deny_reasons(with_derived(payment(200000), {"vip": true}))
 }
 
 test_contested_and_large_cases_are_flagged if {
 	obl := riskpdp.obligations with input as payment(50000)
-	{"type": "flag", "kind": "key_tracking", "reason": "contested"} in obl
 	{"type": "flag", "kind": "key_tracking", "reason": "large_amount"} in obl
 	count(riskpdp.obligations) == 0 with input as payment(100)
+	denies := riskpdp.deny with input as payment(50000)
+	count(denies) > 0
+	every d in denies {
+		d.flag == "key_tracking"
+	}
 }

@@ -1,0 +1,603 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+)
+
+// A fastProgram evaluates the optimized hits rules without topdown.
+//
+// After partial evaluation (hits.go) the rules of a typical risk policy are
+// in a small fragment of Rego: equalities between input paths and
+// constants, locals bound from input paths, built-in calls on them, and
+// negations of those or of support rules. Topdown spends a few thousand
+// instructions on each such expression (unification, bindings, plugging);
+// this program resolves every input path once, preselects the rules whose
+// string/boolean equalities hold with bitsets (as OPA's rule index would),
+// and runs the few remaining steps directly. Built-ins are OPA's own
+// implementations (topdown.GetBuiltin), called as topdown calls them, so
+// comparisons, regexes and the rest keep their exact semantics.
+//
+// A policy set gets a fast program only when every hits rule and support
+// rule is in the fragment; otherwise topdown serves it. Every load checks
+// that the fast program and topdown agree on the smoke requests, and a
+// differential fuzz test holds the two to the same answers.
+type fastProgram struct {
+	paths   []ast.Ref // ground input paths, resolved once per evaluation
+	pathIdx map[string]int
+	rules   []*fastRule
+	index   []pathIndex // per path: the equality guards of the rules
+	words   int         // length of the rule bitsets
+	support []*fastSupport
+	supIdx  map[string]int
+	maxVars int
+	calls   bool // some step calls a built-in
+}
+
+type pathIndex struct {
+	eq  map[string][]uint64 // guard value key → rules that require it
+	any []uint64            // rules without a guard on the path
+}
+
+type fastRule struct {
+	hit   *hit
+	steps []fastStep
+	nvars int
+}
+
+type fastSupport struct {
+	bodies [][]fastStep
+	nvars  int
+}
+
+type stepKind uint8
+
+const (
+	stepTruthy  stepKind = iota + 1 // operand is defined and not false
+	stepEq                          // operand = operand (binds an unbound var)
+	stepCall                        // built-in call, optional output operand
+	stepSupport                     // a support rule holds
+)
+
+type fastStep struct {
+	kind    stepKind
+	negated bool
+	args    []operand
+	out     *operand // stepCall with an output
+	fn      topdown.BuiltinFunc
+	loc     *ast.Location
+	sup     int // stepSupport
+}
+
+type operandKind uint8
+
+const (
+	opConst operandKind = iota + 1
+	opVar
+	opPath   // ground input path, resolved once
+	opDynRef // input path with variable keys
+)
+
+type operand struct {
+	kind operandKind
+	term *ast.Term // opConst
+	slot int       // opVar
+	path int       // opPath
+	ref  ast.Ref   // opDynRef: input.a[x]
+	refs []operand // opDynRef: the keys
+}
+
+// errNotFast reports a construct outside the fragment.
+type errNotFast struct{ why string }
+
+func (e errNotFast) Error() string { return e.why }
+
+func notFast(format string, args ...any) error {
+	return errNotFast{fmt.Sprintf(format, args...)}
+}
+
+// compileFast builds the fast program for the optimized hits module, or
+// says why it cannot.
+func compileFast(c *ast.Compiler) (*fastProgram, error) {
+	p := &fastProgram{pathIdx: map[string]int{}, supIdx: map[string]int{}}
+	hitsRef := ast.MustParseRef("data." + optimizedPkg + ".hits")
+	interned := map[string]*hit{}
+	for _, r := range c.GetRulesExact(hitsRef) {
+		key, ok := r.Head.Key.Value.(*ast.Array)
+		if !ok || key.Len() != 2 || !r.Head.Key.IsGround() {
+			if r.Head.Key.Value.Compare(ast.String("__never")) == 0 {
+				continue
+			}
+			return nil, notFast("rule head %v is not a constant", r.Head.Key)
+		}
+		if r.Else != nil || len(r.Head.Args) > 0 {
+			return nil, notFast("rule %v has else or arguments", r.Head.Key)
+		}
+		name, _ := key.Elem(0).Value.(ast.String)
+		h, ok := interned[r.Head.Key.String()]
+		if !ok {
+			parsed, err := parseHit(string(name), key.Elem(1))
+			if err != nil {
+				return nil, fmt.Errorf("hit %v: %w", r.Head.Key, err)
+			}
+			parsed.key = r.Head.Key
+			h = &parsed
+			interned[r.Head.Key.String()] = h
+		}
+		fr := &fastRule{hit: h}
+		vars := map[ast.Var]int{}
+		steps, err := p.compileBody(c, r.Body, vars)
+		if err != nil {
+			return nil, err
+		}
+		fr.steps, fr.nvars = steps, len(vars)
+		p.maxVars = max(p.maxVars, fr.nvars)
+		p.rules = append(p.rules, fr)
+	}
+	p.buildIndex()
+	return p, nil
+}
+
+// compileBody compiles a rule body; vars maps locals to slots.
+func (p *fastProgram) compileBody(c *ast.Compiler, body ast.Body, vars map[ast.Var]int) ([]fastStep, error) {
+	steps := make([]fastStep, 0, len(body))
+	for _, e := range body {
+		if len(e.With) > 0 {
+			return nil, notFast("with modifier in %v", e)
+		}
+		s, err := p.compileExpr(c, e, vars)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, s)
+	}
+	return steps, nil
+}
+
+func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var]int) (fastStep, error) {
+	s := fastStep{negated: e.Negated, loc: e.Location}
+	switch t := e.Terms.(type) {
+	case *ast.Term:
+		if ref, ok := t.Value.(ast.Ref); ok && ref.HasPrefix(ast.Ref{ast.DefaultRootDocument, ast.StringTerm(partialNS)}) {
+			idx, err := p.compileSupport(c, ref)
+			if err != nil {
+				return s, err
+			}
+			s.kind, s.sup = stepSupport, idx
+			return s, nil
+		}
+		op, err := p.operand(t, vars, false)
+		if err != nil {
+			return s, err
+		}
+		s.kind, s.args = stepTruthy, []operand{op}
+		return s, nil
+	case []*ast.Term:
+		if e.IsEquality() {
+			l, r := t[1], t[2]
+			_, lv := l.Value.(ast.Var)
+			_, rv := r.Value.(ast.Var)
+			if rv && !lv { // keep an unbound var on the left
+				l, r = r, l
+			}
+			lo, err := p.operand(l, vars, !e.Negated)
+			if err != nil {
+				return s, err
+			}
+			ro, err := p.operand(r, vars, false)
+			if err != nil {
+				return s, err
+			}
+			s.kind, s.args = stepEq, []operand{lo, ro}
+			return s, nil
+		}
+		name := e.Operator().String()
+		bi, ok := ast.BuiltinMap[name]
+		fn := topdown.GetBuiltin(name)
+		if !ok || fn == nil {
+			return s, notFast("call to %s", name)
+		}
+		if name == "print" || name == "trace" || name == "internal.print" {
+			return s, notFast("call to %s", name)
+		}
+		arity := bi.Decl.Arity()
+		ops := t[1:]
+		if bi.Decl.Result() == nil && len(ops) != arity || len(ops) < arity || len(ops) > arity+1 {
+			return s, notFast("call to %s with %d operands", name, len(ops))
+		}
+		s.kind, s.fn = stepCall, fn
+		p.calls = true
+		for _, o := range ops[:arity] {
+			op, err := p.operand(o, vars, false)
+			if err != nil {
+				return s, err
+			}
+			s.args = append(s.args, op)
+		}
+		if len(ops) == arity+1 {
+			out, err := p.operand(ops[arity], vars, !e.Negated)
+			if err != nil {
+				return s, err
+			}
+			s.out = &out
+		}
+		return s, nil
+	}
+	return s, notFast("expression %v", e)
+}
+
+// operand compiles a term. mayBind lets a new var be bound here (the left
+// side of an equality or a call's output); otherwise vars must be bound.
+func (p *fastProgram) operand(t *ast.Term, vars map[ast.Var]int, mayBind bool) (operand, error) {
+	switch v := t.Value.(type) {
+	case ast.Var:
+		if slot, ok := vars[v]; ok {
+			return operand{kind: opVar, slot: slot}, nil
+		}
+		if !mayBind {
+			return operand{}, notFast("unbound variable %v", v)
+		}
+		slot := len(vars)
+		vars[v] = slot
+		return operand{kind: opVar, slot: slot}, nil
+	case ast.Ref:
+		if !v[0].Equal(ast.InputRootDocument) {
+			return operand{}, notFast("reference %v", v)
+		}
+		if v.IsGround() {
+			key := v.String()
+			idx, ok := p.pathIdx[key]
+			if !ok {
+				idx = len(p.paths)
+				p.paths = append(p.paths, v)
+				p.pathIdx[key] = idx
+			}
+			return operand{kind: opPath, path: idx}, nil
+		}
+		op := operand{kind: opDynRef, ref: v}
+		for _, k := range v[1:] {
+			ko, err := p.operand(k, vars, false)
+			if err != nil {
+				return operand{}, err
+			}
+			op.refs = append(op.refs, ko)
+		}
+		return op, nil
+	}
+	if !t.IsGround() || ast.IsComprehension(t.Value) {
+		return operand{}, notFast("term %v", t)
+	}
+	return operand{kind: opConst, term: t}, nil
+}
+
+// compileSupport compiles a support rule (data.__pdp_partial.x), a complete
+// boolean rule whose bodies are alternatives.
+func (p *fastProgram) compileSupport(c *ast.Compiler, ref ast.Ref) (int, error) {
+	key := ref.String()
+	if idx, ok := p.supIdx[key]; ok {
+		return idx, nil
+	}
+	rules := c.GetRulesExact(ref)
+	if len(rules) == 0 {
+		return 0, notFast("support rule %v not found", ref)
+	}
+	sup := &fastSupport{}
+	idx := len(p.support)
+	p.support = append(p.support, sup)
+	p.supIdx[key] = idx
+	for _, r := range rules {
+		if r.Else != nil || len(r.Head.Args) > 0 || r.Head.Value == nil || !r.Head.Value.Equal(ast.InternedTerm(true)) {
+			return 0, notFast("support rule %v is not a plain boolean rule", ref)
+		}
+		vars := map[ast.Var]int{}
+		steps, err := p.compileBody(c, r.Body, vars)
+		if err != nil {
+			return 0, err
+		}
+		sup.bodies = append(sup.bodies, steps)
+		sup.nvars = max(sup.nvars, len(vars))
+	}
+	p.maxVars = max(p.maxVars, sup.nvars)
+	return idx, nil
+}
+
+// buildIndex extracts each rule's leading equalities between a ground input
+// path and a string or boolean constant (the guards) into per-path bitsets.
+// Only the leading ones: a guard after a call would skip a call topdown
+// makes, and with it a built-in error topdown would report.
+func (p *fastProgram) buildIndex() {
+	p.words = (len(p.rules) + 63) / 64
+	p.index = make([]pathIndex, len(p.paths))
+	for i := range p.index {
+		p.index[i] = pathIndex{eq: map[string][]uint64{}, any: make([]uint64, p.words)}
+	}
+	for ri, r := range p.rules {
+		guarded := map[int]bool{}
+		n := 0
+		for _, s := range r.steps {
+			path, key, ok := guardOf(s)
+			if !ok || guarded[path] {
+				break
+			}
+			bits := p.index[path].eq[key]
+			if bits == nil {
+				bits = make([]uint64, p.words)
+				p.index[path].eq[key] = bits
+			}
+			bits[ri/64] |= 1 << (ri % 64)
+			guarded[path] = true
+			n++
+		}
+		r.steps = r.steps[n:]
+		for path := range p.index {
+			if !guarded[path] {
+				p.index[path].any[ri/64] |= 1 << (ri % 64)
+			}
+		}
+	}
+}
+
+// guardOf recognizes `input.path = "const"` (or a boolean constant).
+func guardOf(s fastStep) (int, string, bool) {
+	if s.kind != stepEq || s.negated {
+		return 0, "", false
+	}
+	a, b := s.args[0], s.args[1]
+	if a.kind == opConst {
+		a, b = b, a
+	}
+	if a.kind != opPath || b.kind != opConst {
+		return 0, "", false
+	}
+	key, ok := valueKey(b.term.Value)
+	return a.path, key, ok
+}
+
+// valueKey is the index key of strings and booleans: exact equality on
+// these is exact equality of the key.
+func valueKey(v ast.Value) (string, bool) {
+	switch x := v.(type) {
+	case ast.String:
+		return "s" + string(x), true
+	case ast.Boolean:
+		if x {
+			return "t", true
+		}
+		return "f", true
+	}
+	return "", false
+}
+
+// fastEval is the state of one evaluation.
+type fastEval struct {
+	p       *fastProgram
+	input   *Input
+	vals    []*ast.Term // resolved paths (nil: undefined)
+	vars    []*ast.Term
+	sup     []int8 // support memo: 0 unknown, 1 true, -1 false
+	bctx    topdown.BuiltinContext
+	berrs   []error
+	cand    []uint64
+	fired   []*hit
+	scratch []*ast.Term
+}
+
+// eval runs the program on input and returns the hits that fired, in rule
+// order, without duplicates. Built-in errors make it fail, as topdown with
+// strict built-in errors does.
+func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, cancel topdown.Cancel) ([]*hit, error) {
+	e := fastEval{
+		p:     p,
+		input: input,
+		vals:  make([]*ast.Term, len(p.paths)),
+		vars:  make([]*ast.Term, p.maxVars),
+		sup:   make([]int8, len(p.support)),
+		cand:  make([]uint64, p.words),
+	}
+	if p.calls {
+		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
+			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}}
+	}
+	for i, path := range p.paths {
+		e.vals[i] = input.lookup(path[1:])
+	}
+	for i := range e.cand {
+		e.cand[i] = ^uint64(0)
+	}
+	for i, idx := range p.index {
+		var eq []uint64
+		if v := e.vals[i]; v != nil {
+			if key, ok := valueKey(v.Value); ok {
+				eq = idx.eq[key]
+			}
+		}
+		for w := range e.cand {
+			m := idx.any[w]
+			if eq != nil {
+				m |= eq[w]
+			}
+			e.cand[w] &= m
+		}
+	}
+	for ri, r := range p.rules {
+		if e.cand[ri/64]&(1<<(ri%64)) == 0 {
+			continue
+		}
+		if cancel != nil && cancel.Cancelled() {
+			return nil, ErrTimeout
+		}
+		clear(e.vars[:r.nvars])
+		if e.run(r.steps) && !containsHit(e.fired, r.hit) {
+			e.fired = append(e.fired, r.hit)
+		}
+	}
+	if len(e.berrs) > 0 {
+		return nil, fmt.Errorf("evaluate: %w", e.berrs[0])
+	}
+	return e.fired, nil
+}
+
+func containsHit(hs []*hit, h *hit) bool {
+	for _, x := range hs {
+		if x == h {
+			return true
+		}
+	}
+	return false
+}
+
+// run evaluates steps in order and reports whether all hold.
+func (e *fastEval) run(steps []fastStep) bool {
+	for i := range steps {
+		if e.step(&steps[i]) == steps[i].negated {
+			return false
+		}
+	}
+	return true
+}
+
+// step reports whether the (un-negated) expression holds. Bindings made by
+// a negated expression are not kept, as in Rego.
+func (e *fastEval) step(s *fastStep) bool {
+	switch s.kind {
+	case stepTruthy:
+		v := e.value(s.args[0])
+		return v != nil && !v.Equal(ast.InternedTerm(false))
+	case stepEq:
+		a, b := s.args[0], s.args[1]
+		if a.kind == opVar && e.vars[a.slot] == nil {
+			v := e.value(b)
+			if v == nil {
+				return false
+			}
+			if !s.negated {
+				e.vars[a.slot] = v
+			}
+			return true
+		}
+		av, bv := e.value(a), e.value(b)
+		return av != nil && bv != nil && av.Equal(bv)
+	case stepSupport:
+		return e.support(s.sup)
+	case stepCall:
+		return e.call(s)
+	}
+	return false
+}
+
+func (e *fastEval) call(s *fastStep) bool {
+	args := e.scratch[:0]
+	for _, a := range s.args {
+		v := e.value(a)
+		if v == nil {
+			return false // an undefined operand makes the call undefined
+		}
+		args = append(args, v)
+	}
+	e.scratch = args
+	ok := false
+	err := s.fn(e.bctx, args, func(out *ast.Term) error {
+		if s.out == nil {
+			ok = !out.Equal(ast.InternedTerm(false))
+			return nil
+		}
+		if s.out.kind == opVar && e.vars[s.out.slot] == nil {
+			if !s.negated {
+				e.vars[s.out.slot] = out
+			}
+			ok = true
+			return nil
+		}
+		want := e.value(*s.out)
+		ok = want != nil && want.Equal(out)
+		return nil
+	})
+	if err != nil {
+		if t, isHalt := err.(topdown.Halt); isHalt {
+			err = t.Err
+		}
+		e.berrs = append(e.berrs, err)
+		return false
+	}
+	return ok
+}
+
+func (e *fastEval) support(idx int) bool {
+	if m := e.sup[idx]; m != 0 {
+		return m > 0
+	}
+	sup := e.p.support[idx]
+	saved := append([]*ast.Term(nil), e.vars[:sup.nvars]...)
+	holds := false
+	for _, body := range sup.bodies {
+		clear(e.vars[:sup.nvars])
+		if e.run(body) {
+			holds = true
+			break
+		}
+	}
+	copy(e.vars, saved)
+	if holds {
+		e.sup[idx] = 1
+	} else {
+		e.sup[idx] = -1
+	}
+	return holds
+}
+
+// value resolves an operand, nil when undefined.
+func (e *fastEval) value(o operand) *ast.Term {
+	switch o.kind {
+	case opConst:
+		return o.term
+	case opVar:
+		return e.vars[o.slot]
+	case opPath:
+		return e.vals[o.path]
+	case opDynRef:
+		keys := make(ast.Ref, len(o.refs))
+		for i, k := range o.refs {
+			if keys[i] = e.value(k); keys[i] == nil {
+				return nil
+			}
+		}
+		return e.input.lookup(keys)
+	}
+	return nil
+}
+
+func lookupTerms(t *ast.Term, keys []*ast.Term) *ast.Term {
+	for _, k := range keys {
+		if t == nil {
+			return nil
+		}
+		switch v := t.Value.(type) {
+		case ast.Object:
+			t = v.Get(k)
+		case *ast.Array:
+			n, ok := k.Value.(ast.Number)
+			if !ok {
+				return nil
+			}
+			i, ok := n.Int()
+			if !ok || i < 0 || i >= v.Len() {
+				return nil
+			}
+			t = v.Elem(i)
+		case ast.Set:
+			if !v.Contains(k) {
+				return nil
+			}
+			t = k
+		default:
+			return nil
+		}
+	}
+	return t
+}

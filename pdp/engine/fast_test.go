@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// genRequest builds a valid decide request from a seed, covering every
+// field the reference policy reads and values on both sides of its
+// thresholds.
+func genRequest(seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
+	var b strings.Builder
+	stage := pick("login", "order", "payment", "withdrawal", "repayment")
+	fmt.Fprintf(&b, `{"stage":%q,"uid":"u-%d"`, stage, r.IntN(50))
+	if r.IntN(4) > 0 {
+		fmt.Fprintf(&b, `,"device":{"id":"d-%d","ip_country":%q`, r.IntN(9), pick("CN", "SG", "US", "DE"))
+		for _, f := range []string{"new", "emulator", "rooted", "proxy"} {
+			if r.IntN(3) == 0 {
+				fmt.Fprintf(&b, `,%q:%v`, f, r.IntN(2) == 0)
+			}
+		}
+		b.WriteString("}")
+	}
+	if stage != "login" || r.IntN(5) == 0 {
+		amounts := []float64{0, 1, 99.5, 299, 300, 650, 699, 700, 950, 1000, 1999, 2000, 2100, 4999, 5000, 6800.25,
+			9000, 15000, 49999.99, 50000, 150000, 2e6}
+		fmt.Fprintf(&b, `,"txn":{"id":"t-%d","amount":%v,"currency":%q`, r.IntN(99), amounts[r.IntN(len(amounts))],
+			pick("CNY", "USD", "EUR", "SGD", "HKD", "JPY", "cny"))
+		if r.IntN(4) > 0 {
+			fmt.Fprintf(&b, `,"category":%q`, pick("daily_goods", "digital", "phone", "jewellery", "gift_card", "electronics", "travel", "groceries", "toys"))
+		}
+		if r.IntN(3) == 0 {
+			fmt.Fprintf(&b, `,"payment_method":%q`, pick("card", "virtual_card", "wallet"))
+		}
+		if r.IntN(3) == 0 {
+			fmt.Fprintf(&b, `,"ship_country":%q`, pick("CN", "US", "SG"))
+		}
+		if r.IntN(3) == 0 {
+			fmt.Fprintf(&b, `,"purpose":%q`, pick("", "tuition", "rent"))
+		}
+		if r.IntN(4) == 0 {
+			fmt.Fprintf(&b, `,"destination_new":%v`, r.IntN(2) == 0)
+		}
+		b.WriteString("}")
+	}
+	if r.IntN(4) > 0 {
+		fmt.Fprintf(&b, `,"account":{"home_country":%q`, pick("CN", "SG", "US"))
+		if r.IntN(3) > 0 {
+			days := []int{0, 3, 6, 7, 100, 729, 730, 2000}[r.IntN(8)]
+			fmt.Fprintf(&b, `,"created_at":%q`, time.Now().Add(-time.Duration(days)*24*time.Hour-time.Hour).UTC().Format(time.RFC3339))
+		}
+		if r.IntN(3) == 0 {
+			fmt.Fprintf(&b, `,"vip":%v`, r.IntN(2) == 0)
+		}
+		if r.IntN(3) == 0 {
+			hours := []int{1, 71, 73, 500}[r.IntN(4)]
+			fmt.Fprintf(&b, `,"recent_changes":[{"kind":%q,"at":%q}]`, pick("phone_change", "password_reset", "profile_change"),
+				time.Now().Add(-time.Duration(hours)*time.Hour).UTC().Format(time.RFC3339))
+		}
+		b.WriteString("}")
+	}
+	if r.IntN(4) == 0 {
+		fmt.Fprintf(&b, `,"context":{%q:%s}`, pick("third_party_guidance", "remote_assistance", "user_statement", "channel"),
+			pick("true", "false", `"the police said my account is unsafe"`, `"buying a gift"`, `7`, `"客服让我退款"`))
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// TestFastPathMatchesTopdown holds the fast program, topdown on the
+// optimized rules and topdown on the policy as written to the same answers.
+func TestFastPathMatchesTopdown(t *testing.T) {
+	n := 4000
+	if testing.Short() {
+		n = 500
+	}
+	fast, plain := newEngine(t, testSource(), time.Second)
+	_ = plain
+	ref, err := New(Options{Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ref.Close)
+	if ps := fast.cur.Load(); ps.fast == nil || !ps.optimized {
+		t.Fatalf("reference policy not on the fast path: %v", ps.notes)
+	}
+	outcomes := map[pdp.Outcome]int{}
+	for seed := uint64(0); seed < uint64(n); seed++ {
+		body := genRequest(seed)
+		outcomes[compareEngines(t, fast, ref, body)]++
+	}
+	for o := pdp.Allow; o <= pdp.Deny; o++ {
+		if outcomes[o] < n/20 {
+			t.Errorf("generator too narrow: %v", outcomes)
+		}
+	}
+}
+
+func FuzzFastPathMatchesTopdown(f *testing.F) {
+	f.Add(uint64(1))
+	f.Add(uint64(42))
+	fast, err := New(Options{Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ref, err := New(Options{Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, seed uint64) { compareEngines(t, fast, ref, genRequest(seed)) })
+}
+
+func compareEngines(t *testing.T, fast, ref *Engine, body string) pdp.Outcome {
+	t.Helper()
+	in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+	if err != nil {
+		t.Fatalf("generator made a bad request %s: %v", body, err)
+	}
+	ctx := context.Background()
+	want, _, err := ref.Evaluate(ctx, in)
+	if err != nil {
+		t.Fatalf("reference: %s: %v", body, err)
+	}
+	got, _, err := fast.Evaluate(ctx, in)
+	if err != nil {
+		t.Fatalf("fast: %s: %v", body, err)
+	}
+	ps := fast.cur.Load()
+	opt, err := fast.evalTerm(ctx, ps, ps.optQuery, in.term(), in.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaTopdown, err := parseHits(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(viaTopdown, want) {
+		t.Fatalf("%s\n fast:     %+v\n optimized: %+v\n as written: %+v", body, got, viaTopdown, want)
+	}
+	return want.Outcome
+}
+
+// TestFastPathFragment checks small policies on both evaluators: those in
+// the fragment must run on the fast path and agree with topdown, the others
+// must be served by topdown.
+func TestFastPathFragment(t *testing.T) {
+	inputs := []string{
+		`{"stage":"login","uid":"u"}`,
+		`{"stage":"payment","uid":"u","txn":{"id":"t","amount":10,"currency":"CNY","category":"x"}}`,
+		`{"stage":"payment","uid":"boom","txn":{"id":"t","amount":900,"currency":"USD"},"device":{"new":false},"context":{"n":"12","tags":["a","b"],"k":"tags"}}`,
+		`{"stage":"order","uid":"u","txn":{"id":"t","amount":5000,"currency":"EUR","purpose":""},"device":{"new":true,"id":"d"},"context":{"n":12}}`,
+	}
+	cases := []struct {
+		name, rego string
+		fast       bool
+	}{
+		{"negations and undefined", `package riskpdp
+step_up contains "no_device" if not input.device
+step_up contains "not_new" if not input.device.new
+step_up contains "other_currency" if { input.stage == "payment"; not input.txn.currency == "CNY" }
+deny contains "purpose_empty" if input.txn.purpose == ""`, true},
+		{"support rule", `package riskpdp
+trusted if { input.device.new == false; input.txn.amount < 1000 }
+step_up contains "untrusted" if { input.derived.money == true; not trusted }`, true},
+		{"calls with output and dynamic refs", `package riskpdp
+step_up contains r if { n := to_number(input.context.n); n > 10; r := "big_n" }
+deny contains "tagged" if { k := input.context.k; count(input.context[k]) == 2 }
+step_up contains "upper" if upper(input.uid) == "BOOM"`, true},
+		{"builtin error falls back", `package riskpdp
+step_up contains "n" if { input.txn.currency == "USD"; to_number(input.uid) > 0 }`, true},
+		{"comprehension", `package riskpdp
+step_up contains "many" if count([x | some x in input.context.tags]) > 1`, false},
+		{"user function", `package riskpdp
+f(x) := y if y := x * 2
+step_up contains "f" if f(input.txn.amount) > 10`, true},
+		{"with", `package riskpdp
+g if input.uid == "u"
+step_up contains "w" if g with input.uid as "u"`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, _ := newEngine(t, mapSource(map[string]string{"p.rego": c.rego}), time.Second)
+			ref, err := New(Options{Source: mapSource(map[string]string{"p.rego": c.rego}), Package: "riskpdp",
+				EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			if ps := e.cur.Load(); (ps.fast != nil) != c.fast {
+				t.Fatalf("fast path = %v, want %v (notes %v)", ps.fast != nil, c.fast, ps.notes)
+			}
+			for _, body := range inputs {
+				in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _, gerr := e.Evaluate(context.Background(), in)
+				want, _, werr := ref.Evaluate(context.Background(), in)
+				if (gerr == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s:\n got  %+v %v\n want %+v %v", body, got, gerr, want, werr)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+)
+
+// The sidecar reads a decision package (data.riskpdp by default) through one
+// generated rule, hits: a set of [name, value] pairs gathered from the
+// package's rules. Reading one set costs one rule-index lookup instead of one
+// per rule, and it is where the optimizer plugs in.
+//
+// The rules the sidecar reads from the package:
+var (
+	// reasonSets are partial sets: every element is a hit.
+	reasonSets = []string{"deny", "step_up", "obligations"}
+	// completeRules are optional complete rules: their value is a hit.
+	completeRules = []string{"outcome", "reasons", "warning", "limit", "methods", "decision"}
+)
+
+const (
+	// optimizedPkg holds hits specialized by partial evaluation;
+	// referencePkg holds hits read straight from the package. Both are
+	// compiled; the second is the fallback and the yardstick.
+	optimizedPkg = "__pdp_optimized"
+	referencePkg = "__pdp_reference"
+	partialNS    = "__pdp_partial"
+	// maxResidualQueries bounds what partial evaluation may generate for
+	// one rule before the optimizer gives up on it.
+	maxResidualQueries = 4096
+)
+
+// optimizeTimeout bounds partial evaluation of one rule. PE computes what
+// does not depend on the input at load time, so a policy with an expensive
+// constant would otherwise hold up a reload; past the budget the rule is
+// served as written.
+var optimizeTimeout = 2 * time.Second
+
+// hitsModules generates the reference and the optimized hits modules for
+// the decision package pkg. The optimized module specializes each reason
+// set by partial evaluation with the data known and the input unknown:
+// data lookups and arithmetic become constants and every residual rule
+// starts with equalities on the input that OPA's rule index can use (one
+// rule per currency, per category, ...). Rules it cannot specialize are
+// read as in the reference module.
+//
+// The rules are built as AST, not printed and parsed again: the printer
+// writes every wildcard as "_", which would turn a join into independent
+// matches.
+func hitsModules(c *ast.Compiler, store storage.Store, pkg ast.Ref) (ref, opt *ast.Module, support []*ast.Module, notes []string, err error) {
+	ref = newHitsModule(referencePkg)
+	opt = newHitsModule(optimizedPkg)
+	found := 0
+	for _, name := range append(append([]string{}, reasonSets...), completeRules...) {
+		path := append(pkg.Copy(), ast.StringTerm(name))
+		if len(c.GetRulesExact(path)) == 0 {
+			continue
+		}
+		found++
+		isSet := contains(reasonSets, name)
+		read := readRule(name, path, isSet)
+		addHit(ref, name, ast.VarTerm("__x"), read)
+		queries, sup, why := specialize(c, store, path, isSet)
+		if why != "" {
+			notes = append(notes, fmt.Sprintf("%s: %s", name, why))
+			addHit(opt, name, ast.VarTerm("__x"), read)
+			continue
+		}
+		for _, q := range queries {
+			head, body := hoistBinding(q)
+			addHit(opt, name, head, body)
+		}
+		support = append(support, sup...)
+	}
+	if found == 0 {
+		return nil, nil, nil, nil, fmt.Errorf("package %s defines none of %s", pkg, strings.Join(append(append([]string{}, reasonSets...), completeRules...), ", "))
+	}
+	return ref, opt, support, notes, nil
+}
+
+// newHitsModule returns a module with a rule that never matches, so that
+// hits is defined (as an empty set) whatever the package holds.
+func newHitsModule(pkg string) *ast.Module {
+	m := ast.MustParseModuleWithOpts(fmt.Sprintf("package %s\n\nhits contains \"__never\" if input.__pdp_never == \"__never\"\n", pkg),
+		ast.ParserOptions{RegoVersion: ast.RegoV1})
+	return m
+}
+
+var hitTemplate = ast.MustParseRuleWithOpts(`hits contains [__name, __x] if { true }`, ast.ParserOptions{RegoVersion: ast.RegoV1})
+
+// addHit appends `hits contains [name, head] if { body }` to m.
+func addHit(m *ast.Module, name string, head *ast.Term, body ast.Body) {
+	r := hitTemplate.Copy()
+	r.Head.Key = ast.ArrayTerm(ast.StringTerm(name), head)
+	if len(body) == 0 {
+		body = ast.NewBody(ast.NewExpr(ast.BooleanTerm(true)))
+	}
+	r.Body = body
+	r.Module = m
+	m.Rules = append(m.Rules, r)
+}
+
+// readRule is the body that reads a package rule as it is.
+func readRule(name string, path ast.Ref, isSet bool) ast.Body {
+	x := ast.VarTerm("__x")
+	if isSet {
+		// data.pkg.deny[__x] iterates over the set's elements.
+		return ast.NewBody(ast.NewExpr(ast.NewTerm(append(path.Copy(), x))))
+	}
+	return ast.NewBody(ast.Equality.Expr(x, ast.NewTerm(path)))
+}
+
+// hoistBinding moves a constant `__x = value` into the rule head and drops
+// the `_ = value` partial evaluation leaves for partial-set keys.
+func hoistBinding(q ast.Body) (*ast.Term, ast.Body) {
+	head := ast.VarTerm("__x")
+	var exprs []*ast.Expr
+	for _, e := range q {
+		if e.IsEquality() && len(e.With) == 0 && !e.Negated {
+			l, r := e.Operand(0), e.Operand(1)
+			if v, ok := l.Value.(ast.Var); ok && v == "__x" && r.IsGround() && head.Equal(ast.VarTerm("__x")) {
+				head = r
+				continue
+			}
+			if v, ok := l.Value.(ast.Var); ok && v.IsWildcard() && r.IsGround() {
+				continue
+			}
+		}
+		exprs = append(exprs, e.Copy())
+	}
+	return head, ast.NewBody(exprs...)
+}
+
+// specialize partially evaluates one rule of the package. A non-empty
+// reason says why it could not.
+func specialize(c *ast.Compiler, store storage.Store, path ast.Ref, isSet bool) ([]ast.Body, []*ast.Module, string) {
+	target := ast.NewTerm(path)
+	if isSet {
+		target = ast.NewTerm(append(path.Copy(), ast.VarTerm("$_")))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), optimizeTimeout)
+	defer cancel()
+	pq, err := rego.New(
+		rego.Compiler(c),
+		rego.Store(store),
+		rego.ParsedQuery(ast.NewBody(ast.Equality.Expr(ast.VarTerm("__x"), target))),
+		rego.Unknowns([]string{"input"}),
+		rego.PartialNamespace(partialNS),
+	).Partial(ctx)
+	if err != nil {
+		return nil, nil, fmt.Sprintf("partial evaluation failed: %v", err)
+	}
+	if len(pq.Queries) > maxResidualQueries {
+		return nil, nil, fmt.Sprintf("partial evaluation produced %d rules (limit %d)", len(pq.Queries), maxResidualQueries)
+	}
+	if !isSet && len(pq.Queries) != 1 {
+		// A complete rule may only be read as a whole: several residual
+		// queries could produce several values where the rule would have
+		// produced a conflict error.
+		return nil, nil, "depends on the input in more than one way"
+	}
+	return pq.Queries, pq.Support, ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
