@@ -1,6 +1,7 @@
 package velocity
 
 import (
+	"hash/crc32"
 	"math"
 	"strconv"
 	"testing"
@@ -48,3 +49,5 @@ func modes(t *testing.T, f func(t *testing.T, small uint8)) {
 func itoa(i int) string { return strconv.Itoa(i) }
 func nan() float64      { return math.NaN() }
 func inf() float64      { return math.Inf(1) }
+
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
