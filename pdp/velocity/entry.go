@@ -26,7 +26,7 @@ type entry struct {
 	ref   bool   // CLOCK reference bit: touched since the hand last passed
 	n     uint8  // small-mode events in secs/amts
 	login uint8  // bit i: small event i is a login
-	nids  uint8  // ids held inline (when set == 0)
+	nids  uint8  // distinct ids held, inline in ids or in the idSet
 	secs  [smallCap]uint32
 	amts  [smallCap]float64
 	ids   [setInline]seen
@@ -40,11 +40,9 @@ type entry struct {
 // second it was last seen with this key.
 type seen struct{ id, sec uint32 }
 
-// idSet holds the distinct ids of a key that saw more than setInline.
-type idSet struct {
-	n   uint32
-	ids [SetCap]seen
-}
+// idSet holds the distinct ids of a key that saw more than setInline; the
+// entry's nids counts them. 512 bytes.
+type idSet [SetCap]seen
 
 // expired reports that nothing e holds counts at c any more.
 func (e *entry) expired(c clock) bool { return !in24h(e.last, c) }

@@ -42,8 +42,7 @@ func (t *Tracker) clear(seed sipKey) {
 		s := &t.shards[i]
 		s.mu.Lock()
 		s.keys = make(map[uint64]int32)
-		s.entries, s.wins, s.sets = pool[entry]{}, pool[windows]{}, pool[idSet]{}
-		s.fails, s.spends = pool[failures]{}, pool[spending]{}
+		s.initPools()
 		s.hand = 0
 		s.mu.Unlock()
 	}
@@ -241,13 +240,13 @@ func (s *shard) restore(r *record) {
 	s.keys[r.e.hash] = i
 	e := s.entries.at(i)
 	*e = r.e
-	e.ref, e.nids, e.ids, e.win, e.set, e.fail, e.spend = false, 0, [setInline]seen{}, 0, 0, 0, 0
+	e.ref, e.ids, e.win, e.set, e.fail, e.spend = false, [setInline]seen{}, 0, 0, 0, 0
+	e.nids = uint8(r.nids)
 	if r.nids <= setInline {
-		e.nids = uint8(copy(e.ids[:], r.ids[:r.nids]))
+		copy(e.ids[:], r.ids[:r.nids])
 	} else {
 		e.set = s.sets.alloc()
-		st := s.sets.at(e.set)
-		st.n = uint32(copy(st.ids[:], r.ids[:r.nids]))
+		copy(s.sets.at(e.set)[:], r.ids[:r.nids])
 	}
 	if r.parts&partWindows != 0 {
 		e.win = s.wins.alloc()
