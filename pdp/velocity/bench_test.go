@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,11 +97,10 @@ func BenchmarkObserveParallel(b *testing.B) {
 	z.warm(tr, base)
 	b.ReportAllocs()
 	b.ResetTimer()
-	var next int32
+	var next atomic.Int32
 	b.RunParallel(func(pb *testing.PB) {
 		var v pdp.Velocity
-		i := int(next) * 1_000_003
-		next++ // racy on purpose? no: RunParallel calls body serially per goroutine start
+		i := int(next.Add(1)) * 1_000_003 // each goroutine walks the draws from its own offset
 		for pb.Next() {
 			i++
 			tr.Observe(base.Add(time.Duration(i)*time.Microsecond), z.obs(i), &v)

@@ -3,6 +3,7 @@ package velocity
 import (
 	"hash/crc32"
 	"math"
+	"math/bits"
 	"strconv"
 	"testing"
 	"time"
@@ -51,3 +52,5 @@ func nan() float64      { return math.NaN() }
 func inf() float64      { return math.Inf(1) }
 
 func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+func mulHi(a, b uint64) (uint64, uint64) { return bits.Mul64(a, b) }

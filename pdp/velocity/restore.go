@@ -250,7 +250,9 @@ func (s *shard) restore(r *record) {
 	}
 	if r.parts&partWindows != 0 {
 		e.win = s.wins.alloc()
-		*s.wins.at(e.win) = r.w
+		w := s.wins.at(e.win)
+		*w = r.w
+		w.retotal()
 	}
 	if r.parts&partFailures != 0 {
 		e.fail = s.fails.alloc()
@@ -258,7 +260,9 @@ func (s *shard) restore(r *record) {
 	}
 	if r.parts&partSpending != 0 {
 		e.spend = s.spends.alloc()
-		*s.spends.at(e.spend) = r.sp
+		sp := s.spends.at(e.spend)
+		*sp = r.sp
+		sp.total = sum(sp.a[:])
 	}
 }
 
@@ -329,7 +333,7 @@ func (d *decoder) entry(r *record) {
 		d.f64s(w.a1m[:])
 		d.u32s(w.n1h[:])
 		d.f64s(w.a1h[:])
-		d.u32s(w.l1h[:])
+		d.u32s(w.lg1h[:])
 		d.u32s(w.n24h[:])
 		d.f64s(w.a24h[:])
 	}

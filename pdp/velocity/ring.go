@@ -75,6 +75,15 @@ func advance[T uint32 | float64](s []T, head, cur uint32) {
 	}
 }
 
+// sum adds up all slots of s: the total of a ring at its head.
+func sum[T uint32 | float64](s []T) T {
+	var t T
+	for _, x := range s {
+		t += x
+	}
+	return t
+}
+
 // total sums the slots of ring s (newest bucket head) that count at current
 // bucket cur: buckets cur-(n-1) .. head. A cur before head is read as head.
 func total[T uint32 | float64](s []T, head, cur uint32) T {

@@ -31,17 +31,21 @@ func (s *shard) init(max int, small uint8) {
 	s.initPools()
 }
 
-// initPools empties the pools. Chunk lengths are chosen to fill a Go size
-// class: entries 128 × 112 = 14336 bytes, windows 32 × 680 = 21760 and
-// idSets 32 × 512 = 16384 exactly; spending 64 × 208 = 13312 in 13568
-// (2% lost); failures 32 × 464 = 14848 in 16384 (9%, rare). A shard that
-// may hold fewer keys gets chunks of its limit rounded up to a power of two.
+// initPools empties the pools. Chunk lengths fill a Go size class:
+//
+//	entries  128 × 112 = 14336 in 14336
+//	windows   34 × 720 = 24480 in 24576 (0.4% lost)
+//	idSets    32 × 512 = 16384 in 16384
+//	failures  35 × 464 = 16240 in 16384 (0.9%)
+//	spending  66 × 216 = 14256 in 14336 (0.6%)
+//
+// A shard that may hold fewer keys gets chunks of its limit.
 func (s *shard) initPools() {
-	s.entries.init(7, s.max)
-	s.wins.init(5, s.max)
-	s.sets.init(5, s.max)
-	s.fails.init(5, s.max)
-	s.spends.init(6, s.max)
+	s.entries.init(128, s.max)
+	s.wins.init(34, s.max)
+	s.sets.init(32, s.max)
+	s.fails.init(35, s.max)
+	s.spends.init(66, s.max)
 }
 
 // get returns the entry of h, or nil.

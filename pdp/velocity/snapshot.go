@@ -137,7 +137,7 @@ func (s *shard) appendEntry(b []byte, e *entry) []byte {
 		b = appendF64s(b, w.a1m[:])
 		b = appendU32s(b, w.n1h[:]...)
 		b = appendF64s(b, w.a1h[:])
-		b = appendU32s(b, w.l1h[:]...)
+		b = appendU32s(b, w.lg1h[:]...)
 		b = appendU32s(b, w.n24h[:]...)
 		b = appendF64s(b, w.a24h[:])
 	}
