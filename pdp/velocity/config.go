@@ -13,9 +13,9 @@ type Config struct {
 	// MaxKeys caps the keys tracked, UIDs, devices and IPs together.
 	// Default 1,000,000. Each shard holds at most MaxKeys/Shards keys and
 	// evicts one (CLOCK, an approximate LRU) to admit another, so the total
-	// never exceeds MaxKeys. A cold key costs about 140 bytes, a busy one
-	// about 820 (see the package doc). Must be at least Shards and at most
-	// 1<<31.
+	// never exceeds MaxKeys. A key seen once costs about 140 bytes, a busy
+	// one about 870 (see the package doc). Must be at least Shards and at
+	// most 1<<31.
 	MaxKeys int
 	// Shards is the number of independently locked parts of the key space,
 	// a power of two up to 65536. Default: the smallest power of two at

@@ -19,8 +19,9 @@ const maxSkew = 10 * time.Minute
 // Restore loads a snapshot written by Snapshot into t, which must hold no
 // keys, and replaces t's hash key with the snapshot's. Data that no window
 // counts at now is dropped; keys beyond the per-shard limit of t's
-// configuration are dropped too (counted in Stats.Evictions). On error t is
-// left empty with its own hash key.
+// configuration are dropped too (counted in Stats.Evictions). A snapshot
+// written more than maxSkew (10 minutes) after now is refused. On error t
+// is left empty with its own hash key.
 //
 // Restore must not run concurrently with other calls on t (except the
 // sweeper): call it before serving.

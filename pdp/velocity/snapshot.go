@@ -51,8 +51,9 @@ var (
 // Snapshot writes every key to w so that Restore can rebuild the windows
 // after a restart. Each shard is locked for snapshotBatch entries at a time,
 // so a snapshot taken while requests flow is consistent per key, not across
-// keys (a key moved during the snapshot may appear twice; Restore keeps the
-// newer). Write it at shutdown, after the last request, for an exact copy.
+// keys: a key created or evicted during the snapshot may be missing or
+// appear twice (Restore keeps the newer copy). Write it at shutdown, after
+// the last request, for an exact copy.
 func (t *Tracker) Snapshot(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var crc uint32
