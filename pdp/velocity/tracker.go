@@ -1,0 +1,244 @@
+package velocity
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// Observation is one request as the tracker records it.
+type Observation struct {
+	// UID, Device and IP are the keys; an empty one is skipped.
+	UID, Device, IP string
+	// Amount is the money moved. Non-finite or negative amounts count as
+	// a request of amount 0. Ignored for logins.
+	Amount float64
+	// Login marks a login: it counts in Logins1h instead of Count/Amount.
+	Login bool
+}
+
+// Stats are counters of a tracker's bookkeeping.
+type Stats struct {
+	Keys        int    // keys tracked now
+	Evictions   uint64 // live keys removed to admit others (or dropped by Restore)
+	Expirations uint64 // keys removed because nothing they held counted any more
+}
+
+// Tracker counts requests per UID, device and IP over sliding windows. It is
+// safe for concurrent use.
+type Tracker struct {
+	seed   sipKey
+	keys   [3]sipKey // per key kind, derived from seed
+	shards []shard
+	shift  uint  // shard of hash h is h >> shift
+	small  uint8 // small-mode capacity (smallCap; tests lower it)
+	// latest is the largest Unix second any write has used. It is raised
+	// before the write, so every entry's last is at most latest.
+	latest atomic.Uint32
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// Key kinds, separating the hash spaces of UIDs, devices and IPs.
+const (
+	kindUID = iota
+	kindDevice
+	kindIP
+)
+
+// ErrUnknownFailureKind is returned by RecordFailure for a kind outside
+// pdp.FailurePayment .. pdp.FailureLogin.
+var ErrUnknownFailureKind = errors.New("velocity: unknown failure kind")
+
+// New returns a tracker configured by cfg, and starts its sweeper unless
+// cfg.SweepInterval is negative (then Close is optional).
+func New(cfg Config) (*Tracker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand crashes the program instead)
+	t := &Tracker{
+		shards: make([]shard, cfg.Shards),
+		shift:  uint(64 - bits.TrailingZeros(uint(cfg.Shards))),
+		small:  smallCap,
+	}
+	t.setSeed(sipKey{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])})
+	per := cfg.MaxKeys / cfg.Shards
+	for i := range t.shards {
+		t.shards[i].init(per, t.small)
+	}
+	if cfg.SweepInterval > 0 {
+		t.stop, t.done = make(chan struct{}), make(chan struct{})
+		go t.sweepLoop(cfg.SweepInterval)
+	}
+	return t, nil
+}
+
+func (t *Tracker) setSeed(k sipKey) {
+	t.seed = k
+	for kind := range t.keys {
+		t.keys[kind] = sipKey{k.k0, k.k1 ^ uint64(kind+1)*0x9e3779b97f4a7c15}
+	}
+}
+
+func (t *Tracker) hash(kind int, s string) uint64 { return sipHash(t.keys[kind], s) }
+
+func (t *Tracker) shardOf(h uint64) *shard { return &t.shards[h>>t.shift] }
+
+// tick converts now for a write and raises latest.
+func (t *Tracker) tick(now time.Time) uint32 {
+	sec := unixSec(now)
+	for {
+		l := t.latest.Load()
+		if sec <= l || t.latest.CompareAndSwap(l, sec) {
+			return sec
+		}
+	}
+}
+
+// Observe records one request at now and fills out with the counts of its
+// keys including this request. Each key is updated and read under one lock
+// hold. Empty Device or IP leave their parts of out zero; out.Failures and
+// out.Spent24h are read for the UID. Allocation-free for known keys.
+func (t *Tracker) Observe(now time.Time, obs Observation, out *pdp.Velocity) {
+	*out = pdp.Velocity{}
+	sec := t.tick(now)
+	amount := obs.Amount
+	if !(amount > 0) || amount > math.MaxFloat64 {
+		amount = 0
+	}
+	var hu, hd uint64
+	if obs.UID != "" {
+		hu = t.hash(kindUID, obs.UID)
+	}
+	if obs.Device != "" {
+		hd = t.hash(kindDevice, obs.Device)
+	}
+	if obs.UID != "" {
+		s := t.shardOf(hu)
+		s.mu.Lock()
+		e, c := s.touch(hu, sec)
+		s.record(e, c, amount, obs.Login)
+		if obs.Device != "" {
+			s.see(e, uint32(hd), c)
+		}
+		s.counts(e, c, &out.UID)
+		out.UIDDevices1h = s.distinct(e, c)
+		s.uidParts(e, c, out)
+		s.mu.Unlock()
+	}
+	if obs.Device != "" {
+		s := t.shardOf(hd)
+		s.mu.Lock()
+		e, c := s.touch(hd, sec)
+		s.record(e, c, amount, obs.Login)
+		if obs.UID != "" {
+			s.see(e, uint32(hu), c)
+		}
+		s.counts(e, c, &out.Device)
+		out.DeviceUIDs1h = s.distinct(e, c)
+		s.mu.Unlock()
+	}
+	if obs.IP != "" {
+		hi := t.hash(kindIP, obs.IP)
+		s := t.shardOf(hi)
+		s.mu.Lock()
+		e, c := s.touch(hi, sec)
+		s.record(e, c, amount, obs.Login)
+		s.counts(e, c, &out.IP)
+		s.mu.Unlock()
+	}
+}
+
+// Read fills out with the counts of the keys at now without recording
+// anything (not even recency for eviction). Unknown or empty keys read as
+// zero.
+func (t *Tracker) Read(now time.Time, uid, device, ip string, out *pdp.Velocity) {
+	*out = pdp.Velocity{}
+	sec := unixSec(now)
+	if uid != "" {
+		h := t.hash(kindUID, uid)
+		s := t.shardOf(h)
+		s.mu.Lock()
+		if e := s.get(h); e != nil {
+			c := clockAt(max(sec, e.last))
+			s.counts(e, c, &out.UID)
+			out.UIDDevices1h = s.distinct(e, c)
+			s.uidParts(e, c, out)
+		}
+		s.mu.Unlock()
+	}
+	if device != "" {
+		h := t.hash(kindDevice, device)
+		s := t.shardOf(h)
+		s.mu.Lock()
+		if e := s.get(h); e != nil {
+			c := clockAt(max(sec, e.last))
+			s.counts(e, c, &out.Device)
+			out.DeviceUIDs1h = s.distinct(e, c)
+		}
+		s.mu.Unlock()
+	}
+	if ip != "" {
+		h := t.hash(kindIP, ip)
+		s := t.shardOf(h)
+		s.mu.Lock()
+		if e := s.get(h); e != nil {
+			s.counts(e, clockAt(max(sec, e.last)), &out.IP)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// RecordFailure records a failed payment, PIN entry or login of uid at now.
+// An empty uid is ignored.
+func (t *Tracker) RecordFailure(now time.Time, uid string, kind pdp.FailureKind) error {
+	if kind < pdp.FailurePayment || kind > pdp.FailureLogin {
+		return fmt.Errorf("%w %d", ErrUnknownFailureKind, kind)
+	}
+	if uid == "" {
+		return nil
+	}
+	sec := t.tick(now)
+	h := t.hash(kindUID, uid)
+	s := t.shardOf(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, c := s.touch(h, sec)
+	if e.fail == 0 {
+		e.fail = s.fails.alloc()
+	}
+	s.fails.at(e.fail).add(c, int(kind-pdp.FailurePayment))
+	return nil
+}
+
+// RecordSpend adds amount to the 24h spending of uid (read as Spent24h),
+// for a money movement that was allowed. An empty uid, or an amount that
+// is not finite and positive, is ignored.
+func (t *Tracker) RecordSpend(now time.Time, uid string, amount float64) {
+	if uid == "" || !(amount > 0) || amount > math.MaxFloat64 {
+		return
+	}
+	sec := t.tick(now)
+	h := t.hash(kindUID, uid)
+	s := t.shardOf(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, c := s.touch(h, sec)
+	if e.spend == 0 {
+		e.spend = s.spends.alloc()
+	}
+	s.spends.at(e.spend).add(c, amount)
+}
