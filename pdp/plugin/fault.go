@@ -44,6 +44,9 @@ func (k FaultKind) String() string {
 
 func (k FaultKind) Error() string { return "plugin fault: " + k.String() }
 
+
+
+
 // counts reports whether the kind is the plugin's fault (and so counts
 // towards quarantine).
 func (k FaultKind) counts() bool { return k >= FaultTrap && k <= FaultMemory }

@@ -195,3 +195,42 @@ func TestQuarantine(t *testing.T) {
 		t.Fatalf("one fault after a success quarantined again: %+v", st)
 	}
 }
+
+// TestWasmTraps: real WebAssembly faults from a hand-written module (the Go
+// SDK turns Go panics into abi.ScoreError): unreachable, unbounded
+// recursion and an out-of-bounds load, each replaced and counted; the set
+// keeps serving.
+func TestWasmTraps(t *testing.T) {
+	amountGT0 := []byte{0x41, 0x80, 0x08, 0x2b, 0x03, 0x00} // f64.load (i32.const 1024)
+	amountGT0 = append(amountGT0, f64Const(0)...)
+	amountGT0 = append(amountGT0, 0x64, 0x04, 0x40) // f64.gt; if
+	tests := []struct {
+		name string
+		then []byte // executed when amount > 0
+		want FaultKind
+	}{
+		{"unreachable", []byte{0x00}, FaultTrap},
+		// Each call costs fuel at its entry: the fuel runs out first.
+		{"unbounded recursion", []byte{0x10, 0x02, 0x1a}, FaultTimeout},                 // call score; drop
+		{"out-of-bounds load", []byte{0x41, 0x7f, 0x28, 0x02, 0x00, 0x1a}, FaultMemory}, // i32.load (i32.const -1); drop
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := append(append(append([]byte{}, amountGT0...), tt.then...), 0x0b)
+			body = append(body, f64Const(0.5)...)
+			h := newHost(t, testConfig(t), writeTiny(t, tinyModule{version: 1, score: body}, tinyManifest))
+			r, _ := scoreOne(t, h, behave(0, 1))
+			want := tt.want
+			if r.Err != want || !r.FailClosed {
+				t.Fatalf("got %+v, want %v", r, want)
+			}
+			waitInstances(t, h, 2)
+			if r, _ := scoreOne(t, h, behave(0, 0)); r.Err != nil || r.Score != 0.5 {
+				t.Fatalf("after the trap: %+v", r)
+			}
+			if st := h.Stats()[0]; st.Fault(want) != 1 || st.Replaced != 1 || st.Calls != 2 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}

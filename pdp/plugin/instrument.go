@@ -17,7 +17,7 @@ import (
 //     (unreachable) when the fuel is 0 and otherwise decrements it. Every
 //     unbounded execution passes one of those points, so a call that starts
 //     with fuel F runs at most F function entries plus loop iterations. The
-//     host sets F before each call; the shared watchdog sets it to 0 to stop
+//     host sets F before each call; the shared watchdog sets it to 1 to stop
 //     a call that overran its time budget.
 //   - It adds a second i32 global, exported as growExport, that records the
 //     result of the last memory.grow, so a trap after a refused growth is

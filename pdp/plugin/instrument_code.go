@@ -45,29 +45,37 @@ const yieldEvery = 1 << 14
 
 // fuelCheck is:
 //
+//	fuel--
 //	if fuel&(yieldEvery-1) == 0 {
 //		if fuel == 0 { trip = 1; unreachable }
 //		memory.grow(0) // yield to Go
 //	}
-//	fuel--
+//
+// The common path is one load, a subtraction, a store, an and and a
+// branch. To stop a call the watchdog stores 1: the next check traps.
 func fuelCheck(g globals) []byte {
-	b := append([]byte{0x23}, appendU32(nil, g.fuel)...) // global.get fuel
-	b = append(b, 0x41, 0xff, 0xff, 0x00, 0x71, 0x45)    // i32.const 16383; i32.and; i32.eqz
-	b = append(b, 0x04, 0x40, 0x23)                      // if; global.get fuel
-	b = appendU32(b, g.fuel)
+	f := appendU32(nil, g.fuel)
+	b := append([]byte{0x23}, f...)        // global.get fuel
+	b = append(b, 0x41, 0x01, 0x6b, 0x24) // i32.const 1; i32.sub; global.set fuel
+	b = append(b, f...)
+	b = append(b, 0x23) // global.get fuel
+	b = append(b, f...)
+	b = append(b, 0x41, 0xff, 0xff, 0x00, 0x71, 0x45) // i32.const 16383; i32.and; i32.eqz
+	b = append(b, 0x04, 0x40, 0x23)                   // if; global.get fuel
+	b = append(b, f...)
 	b = append(b, 0x45, 0x04, 0x40, 0x41, 0x01, 0x24) // i32.eqz; if; i32.const 1; global.set trip
 	b = appendU32(b, g.trip)
 	b = append(b, 0x00, 0x0b)                   // unreachable; end
 	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0; memory.grow; drop
-	b = append(b, 0x0b, 0x23)                   // end; global.get fuel
-	b = appendU32(b, g.fuel)
-	b = append(b, 0x41, 0x01, 0x6b, 0x24) // i32.const 1; i32.sub; global.set fuel
-	return appendU32(b, g.fuel)
+	return append(b, 0x0b)                      // end
 }
+
+// stopFuel is what the watchdog stores to stop a call.
+const stopFuel = 1
 
 // fuelFor returns the value the host stores in the fuel global for a
 // budget of n units: n rounded up so that the first yield comes after
-// yieldEvery-1 units, not at once.
+// yieldEvery-1 units, not at once; the call traps after that many checks.
 func fuelFor(n uint32) uint64 { return uint64(n) | (yieldEvery - 1) }
 
 // growRecord follows memory.grow: global.set g; global.get g.
@@ -95,7 +103,11 @@ func rewriteBody(out, b, check, after []byte) ([]byte, error) {
 		}
 	}
 	out = append(out, b[:r.pos]...)
-	out = append(out, check...)
+	if r.pos < len(b) && b[r.pos] != 0x03 {
+		// A body that starts with a loop gets its check from the loop
+		// head at once (Go's compiler starts most functions so).
+		out = append(out, check...)
+	}
 	for !r.eof() {
 		start := r.pos
 		op, err := r.byte()

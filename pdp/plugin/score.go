@@ -129,6 +129,9 @@ func (p *plugin) call(in *instance, f *Features) (score float64, mask uint64, _ 
 		return 0, 0, FaultMemory
 	}
 	mask = binary.LittleEndian.Uint64(view[abi.ReasonsOffset:])
+	if score == abi.ScoreError {
+		return 0, 0, FaultTrap
+	}
 	if !(score >= 0 && score <= 1) || mask&^p.validMask != 0 {
 		return 0, 0, FaultGarbage
 	}

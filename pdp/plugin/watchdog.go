@@ -8,8 +8,8 @@ import (
 // watchdog is the one goroutine per set that stops calls running past
 // their time budget. It samples every instance each interval: a running
 // call (odd generation) seen again with the same generation at least its
-// budget after it was first seen is marked killed and its fuel zeroed, so
-// the guest traps at its next function entry or loop head. It never stops
+// budget after it was first seen is marked killed and its fuel set to
+// stopFuel, so the guest traps at its next function entry or loop head. It never stops
 // a call early: the first sighting is after the call started. It stops it
 // at most budget + 2 intervals after its start, provided the watchdog gets
 // a CPU; the fuel bounds the call when it does not (see RATIONALE).
@@ -61,13 +61,13 @@ func (in *instance) watch(now int64) {
 		in.wdGen = 0 // idle
 	case v&killBit != 0:
 		// Stopped but still running: the guest's decrement may have raced
-		// with our store, so assert the zero again.
-		in.fuel.Set(0)
+		// with our store, so store again.
+		in.fuel.Set(stopFuel)
 	case v != in.wdGen:
 		in.wdGen, in.wdSince = v, now // a call we have not seen before
 	case now-in.wdSince >= in.budget.Load():
 		if in.run.CompareAndSwap(v, v|killBit) {
-			in.fuel.Set(0)
+			in.fuel.Set(stopFuel)
 		}
 	}
 }

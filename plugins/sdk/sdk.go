@@ -27,9 +27,17 @@ func abiVersion() int32 { return abi.Version }
 func buffer() int32 { return int32(uintptr(unsafe.Pointer(&exchange))) }
 
 //go:wasmexport riskpdp_score
-func score() float64 {
+func score() (s float64) {
+	// A panic is reported as abi.ScoreError: the host counts a trap
+	// without the Go runtime printing a trace and exiting, which takes
+	// milliseconds.
+	defer func() {
+		if recover() != nil {
+			s = abi.ScoreError
+		}
+	}()
 	if scorer == nil {
-		panic("riskpdp sdk: no scorer registered; call sdk.Register in an init function")
+		return abi.ScoreError // sdk.Register was not called in an init function
 	}
 	s, r := scorer((*Features)(unsafe.Pointer(&exchange)))
 	exchange[abi.Slots] = uint64(r)

@@ -21,7 +21,8 @@ const (
 	// The host calls it once per instance and caches the address.
 	BufferExport = "riskpdp_buffer"
 	// ScoreExport is `() -> f64`: read the features from the buffer, write
-	// the reason bitmask to ReasonsOffset, return the score in [0, 1].
+	// the reason bitmask to ReasonsOffset, return the score in [0, 1], or
+	// ScoreError.
 	ScoreExport = "riskpdp_score"
 	// MemoryExport is the guest's linear memory.
 	MemoryExport = "memory"
@@ -32,6 +33,10 @@ const (
 	// instruments it; a guest must not export names with this prefix.
 	ReservedPrefix = "__riskpdp"
 )
+
+// ScoreError is the score a guest returns to report that it failed (the Go
+// SDK returns it for a recovered panic). The host counts it as a trap.
+const ScoreError = -1
 
 // Layout of the exchange buffer. Slot i (a little-endian float64) holds
 // feature i at byte offset 8*i. The record can grow to Slots features

@@ -194,3 +194,49 @@ func hashSources(tb testing.TB, root string, dirs []string, exts, extra string) 
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24]
 }
+
+// Example is one example plugin under plugins/examples.
+type Example struct {
+	Name string // manifest name
+	Dir  string // source directory, relative to the module root
+	C    string // C source file in Dir; empty for Go plugins
+}
+
+// Examples are the example plugins.
+var Examples = []Example{
+	{Name: "habit_deviation", Dir: "plugins/examples/habit"},
+	{Name: "device_risk", Dir: "plugins/examples/device"},
+	{Name: "fraud_model", Dir: "plugins/examples/model"},
+	{Name: "velocity_burst", Dir: "plugins/examples/burst_c", C: "burst.c"},
+}
+
+// InstallExamples builds the given examples (all when none are named) and
+// installs them into a new temporary plugin directory, which it returns.
+// C examples need clang (see RequireClang).
+func InstallExamples(tb testing.TB, names ...string) string {
+	tb.Helper()
+	root := Root(tb)
+	dir := tb.TempDir()
+	for _, ex := range Examples {
+		if len(names) > 0 && !contains(names, ex.Name) {
+			continue
+		}
+		var module string
+		if ex.C != "" {
+			module = BuildC(tb, filepath.Join(ex.Dir, ex.C))
+		} else {
+			module = BuildGo(tb, ex.Dir)
+		}
+		Install(tb, dir, ex.Name, module, filepath.Join(root, ex.Dir, "manifest.yaml"))
+	}
+	return dir
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
