@@ -44,30 +44,25 @@ func (k FaultKind) String() string {
 
 func (k FaultKind) Error() string { return "plugin fault: " + k.String() }
 
-
-
-
 // counts reports whether the kind is the plugin's fault (and so counts
 // towards quarantine).
 func (k FaultKind) counts() bool { return k >= FaultTrap && k <= FaultMemory }
 
-// classify maps the outcome of a call to a fault kind. err is the call's
-// error, killed is set when the watchdog marked the call, tripped when the
-// fuel check stopped it (fuel exhausted or zeroed by the watchdog), and
-// grewNot when the guest's last memory.grow was refused at the cap.
+// classify maps a failed call (err not nil) to a fault kind. tripped is
+// set when the fuel check stopped the guest (fuel exhausted, or stopped by
+// the watchdog), grewNot when the guest's last memory.grow was refused at
+// the cap.
 //
-// Time spent in wazero after the guest trapped (building the error with
-// its stack trace takes up to milliseconds) counts against the budget, so
-// a call the watchdog marked is a timeout only when the fuel check stopped
-// it or it returned normally; a guest fault keeps its own kind.
-func classify(err error, killed, tripped, grewNot bool) FaultKind {
+// Whether the watchdog marked the call does not matter: time spent in
+// wazero after the guest trapped (building the error and its stack trace
+// takes up to milliseconds) counts against the budget, so a guest fault
+// keeps its own kind, and a stop by the watchdog shows as tripped.
+func classify(err error, tripped, grewNot bool) FaultKind {
 	switch {
 	case grewNot:
 		return FaultMemory // whatever followed, running out of memory came first
 	case tripped:
 		return FaultTimeout
-	case err == nil && killed:
-		return FaultTimeout // returned, but past its budget
 	case strings.Contains(err.Error(), "out of bounds memory access"):
 		return FaultMemory
 	}

@@ -37,7 +37,9 @@ func waitInstances(tb testing.TB, h *Host, n int) {
 // serving afterwards.
 func TestRuntimeFaults(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.TimeBudget = 50 * time.Millisecond
+	// Generous: growing a Go guest to its cap takes tens of milliseconds
+	// (its GC runs at each step), more under the race detector.
+	cfg.TimeBudget = 250 * time.Millisecond
 	cfg.Fuel = 1 << 30 // let the watchdog, not the fuel, stop the spin
 	cfg.MemoryLimit = 8 << 20
 	cfg.QuarantineAfter = 100
@@ -108,7 +110,7 @@ func TestFuelBoundsWithoutWatchdog(t *testing.T) {
 func TestRunawayDoesNotStallOthers(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.PoolSize = 3
-	cfg.TimeBudget = 10 * time.Millisecond
+	cfg.TimeBudget = 50 * time.Millisecond
 	cfg.QuarantineAfter = 1000
 	h := faultyHost(t, FailOpen, cfg)
 	var stop atomic.Bool

@@ -46,14 +46,26 @@ const killBit = 1 << 63
 const initFuel = 1 << 30
 
 // call runs fn with the given fuel under the watchdog. killed reports that
-// the watchdog stopped it.
+// the watchdog marked the call as over its budget.
+//
+// A marked call that still returned normally keeps its result: it finished
+// before reaching a fuel check, and the delay may well have been the host's
+// (descheduling, a GC pause) rather than the guest's. The instance stays
+// usable: the next call sets the fuel again, after the watchdog's last
+// store, since both happen under the pool's mutex.
 func (in *instance) call(ctx context.Context, fn api.Function, fuel uint32) (err error, killed bool) {
 	in.fuel.Set(fuelFor(fuel))
 	g := in.run.Load() + 1
 	in.run.Store(g)
 	err = fn.CallWithStack(ctx, in.stack[:])
-	killed = !in.run.CompareAndSwap(g, g+1)
-	return err, killed
+	if in.run.CompareAndSwap(g, g+1) {
+		return err, false
+	}
+	if err == nil {
+		in.run.Store(g + 1)
+		return nil, false
+	}
+	return err, true
 }
 
 // newInstance instantiates p's module and runs its set-up: _initialize,

@@ -55,7 +55,7 @@ const yieldEvery = 1 << 14
 // branch. To stop a call the watchdog stores 1: the next check traps.
 func fuelCheck(g globals) []byte {
 	f := appendU32(nil, g.fuel)
-	b := append([]byte{0x23}, f...)        // global.get fuel
+	b := append([]byte{0x23}, f...)       // global.get fuel
 	b = append(b, 0x41, 0x01, 0x6b, 0x24) // i32.const 1; i32.sub; global.set fuel
 	b = append(b, f...)
 	b = append(b, 0x23) // global.get fuel

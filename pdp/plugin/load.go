@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -185,14 +186,28 @@ func (s *Set) moduleConfig(p *plugin) wazero.ModuleConfig {
 	return mc
 }
 
-// logWriter turns guest stderr writes into log records.
+// logWriter turns guest stderr into one log record per line (Go guests
+// write a line in many pieces). Lines are cut at 4 KiB.
 type logWriter struct {
 	log    *slog.Logger
 	plugin string
+	mu     sync.Mutex
+	line   []byte
 }
 
 func (w *logWriter) Write(b []byte) (int, error) {
-	w.log.Info("plugin stderr", "plugin", w.plugin, "text", strings.TrimRight(string(b), "\n"))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range b {
+		if c == '\n' || len(w.line) >= 4<<10 {
+			w.log.Info("plugin stderr", "plugin", w.plugin, "line", string(w.line))
+			w.line = w.line[:0]
+			if c == '\n' {
+				continue
+			}
+		}
+		w.line = append(w.line, c)
+	}
 	return len(b), nil
 }
 

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +161,24 @@ func TestReloadRefusedKeepsOldSet(t *testing.T) {
 	}
 	if out := held.Score(behave(0, 1), nil); out[0].Err != FaultUnavailable {
 		t.Fatalf("closed set scored: %+v", out[0])
+	}
+}
+
+func TestLogWriterLines(t *testing.T) {
+	var buf strings.Builder
+	w := &logWriter{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == "time" {
+				return slog.Attr{}
+			}
+			return a
+		}})), plugin: "p"}
+	for _, s := range []string{"pan", "ic: ", "boom\nsecond", " line\n"} {
+		w.Write([]byte(s))
+	}
+	want := "level=INFO msg=\"plugin stderr\" plugin=p line=\"panic: boom\"\n" +
+		"level=INFO msg=\"plugin stderr\" plugin=p line=\"second line\"\n"
+	if buf.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 }

@@ -134,18 +134,21 @@ func (p *plugin) replaceLocked() {
 	}()
 }
 
-// close closes every instance. In-flight calls must have finished (the
-// set's reference count guarantees it); waiters are woken and fail.
+// closePool closes the free instances. In-flight calls must have finished
+// (the set's reference count guarantees it); instances still being
+// instantiated are closed by their own goroutine, which sees closed;
+// waiters are woken and fail.
 func (p *plugin) closePool(ctx context.Context) {
 	pl := &p.pool
 	pl.mu.Lock()
 	pl.closed = true
-	pl.count = pl.pending // those finish, see closed and close themselves
-	all := pl.all
-	pl.all, pl.free = nil, nil
+	pl.count = pl.pending
+	free := pl.free
+	pl.free = nil
+	pl.all = slices.DeleteFunc(pl.all, func(x *instance) bool { return slices.Contains(free, x) })
 	pl.mu.Unlock()
 	pl.cond.Broadcast()
-	for _, in := range all {
+	for _, in := range free {
 		_ = in.mod.Close(ctx)
 	}
 }

@@ -120,9 +120,8 @@ func (p *plugin) call(in *instance, f *Features) (score float64, mask uint64, _ 
 	}
 	binary.LittleEndian.PutUint64(view[abi.ReasonsOffset:], 0)
 
-	err, killed := in.call(p.set.ctx, in.score, p.fuel)
-	if err != nil || killed {
-		return 0, 0, classify(err, killed, in.trip.Get() != 0, uint32(in.grow.Get()) == 0xffffffff)
+	if err, _ := in.call(p.set.ctx, in.score, p.fuel); err != nil {
+		return 0, 0, classify(err, in.trip.Get() != 0, uint32(in.grow.Get()) == 0xffffffff)
 	}
 	score = math.Float64frombits(in.stack[0])
 	if view, ok = in.mem.Read(in.buf, abi.BufferSize); !ok {

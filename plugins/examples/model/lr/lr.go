@@ -12,22 +12,22 @@ import (
 
 // The model's inputs, derived from the features by Inputs.
 const (
-	InLogAmount       = iota // log1p(amount) / 10
-	InHabitRatio             // log1p(amount / habit mean) / 4
-	InNewDevice              // device_new
-	InForeignIP              // ip_foreign
-	InCrossBorder            // cross_border
-	InNewDeviceForeign       // device_new AND ip_foreign
-	InUIDVelocity            // log1p(uid_count_1h) / 3
-	InDeviceUIDs             // log1p(device_uids_1h - 1) / 2
-	InFailures               // log1p(payment + pin failures in the hour) / 2
-	InRecentChange           // a sensitive change in the last 24 hours
-	InRiskyCategory          // digital, gift card, phone, jewellery, electronics, gaming, crypto
-	InVirtualCard            // payment by virtual card
-	InYoungAccount           // account younger than 30 days (0.5 when unknown)
-	InNight                  // 00:00 to 05:59 UTC
-	InVIP                    // vip
-	InNewCategory            // a category the UID rarely buys (share < 5% over 10+ operations)
+	InLogAmount        = iota // log1p(amount) / 10
+	InHabitRatio              // log1p(amount / habit mean) / 4
+	InNewDevice               // device_new
+	InForeignIP               // ip_foreign
+	InCrossBorder             // cross_border
+	InNewDeviceForeign        // device_new AND ip_foreign
+	InUIDVelocity             // log1p(uid_count_1h) / 3
+	InDeviceUIDs              // log1p(device_uids_1h - 1) / 2
+	InFailures                // log1p(payment + pin failures in the hour) / 2
+	InRecentChange            // a sensitive change in the last 24 hours
+	InRiskyCategory           // digital, gift card, phone, jewellery, electronics, gaming, crypto
+	InVirtualCard             // payment by virtual card
+	InYoungAccount            // account younger than 30 days (0.5 when unknown)
+	InNight                   // 00:00 to 05:59 UTC
+	InVIP                     // vip
+	InNewCategory             // a category the UID rarely buys (share < 5% over 10+ operations)
 
 	NumInputs
 )
