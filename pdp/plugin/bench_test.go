@@ -67,6 +67,7 @@ func BenchmarkScore(b *testing.B) {
 func BenchmarkScoreParallel(b *testing.B) {
 	h := newHost(b, testConfig(b), goExampleDir(b))
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		f := benchFeatures()
 		out := h.Score(f, nil)
@@ -136,6 +137,42 @@ func BenchmarkCall(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkOverhead isolates the host's per-call cost on a guest that does
+// nothing (returns a constant): Set.Score against a bare CallWithStack of
+// the same module without instrumentation.
+func BenchmarkOverhead(b *testing.B) {
+	ctx := context.Background()
+	mod := tinyModule{version: 1}
+	b.Run("bare-call", func(b *testing.B) {
+		rt := wazero.NewRuntime(ctx)
+		defer rt.Close(ctx)
+		m, err := rt.Instantiate(ctx, mod.bytes())
+		if err != nil {
+			b.Fatal(err)
+		}
+		fn := m.ExportedFunction(abi.ScoreExport)
+		stack := make([]uint64, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := fn.CallWithStack(ctx, stack); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("set-score", func(b *testing.B) {
+		h := newHost(b, testConfig(b), writeTiny(b, mod, tinyManifest))
+		s := h.Acquire()
+		defer s.Release()
+		f := benchFeatures()
+		out := s.Score(f, nil)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			out = s.Score(f, out[:0])
+		}
+	})
 }
 
 // BenchmarkMarshal compares writing only the declared features (what the

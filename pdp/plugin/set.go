@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -116,12 +117,17 @@ func buildSet(ctx context.Context, cfg *Config, cache wazero.CompilationCache, m
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, s.rt); err != nil {
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
+	// Compile in parallel (wazero compiles a Go guest in about a second
+	// cold), then check names in manifest order.
+	plugins := make([]*plugin, len(manifests))
+	if err := parallel(len(manifests), func(i int) (err error) {
+		plugins[i], err = s.compilePlugin(ctx, manifests[i])
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	h := sha256.New()
-	for _, path := range manifests {
-		p, err := s.compilePlugin(ctx, path)
-		if err != nil {
-			return nil, err
-		}
+	for _, p := range plugins {
 		for _, q := range s.plugins {
 			if q.name == p.name {
 				return nil, fmt.Errorf("plugin name %s is used by two manifests", p.name)
@@ -135,12 +141,34 @@ func buildSet(ctx context.Context, cfg *Config, cache wazero.CompilationCache, m
 	slices.SortFunc(s.plugins, func(a, b *plugin) int { return strings.Compare(a.name, b.name) })
 	s.revision = hex.EncodeToString(h.Sum(nil))[:12]
 	s.wd = startWatchdog(cfg.WatchdogInterval, s.plugins)
-	for _, p := range s.plugins {
-		if err := p.fillPool(ctx); err != nil {
-			return nil, err
-		}
+	if err := parallel(len(s.plugins), func(i int) error { return s.plugins[i].fillPool(ctx) }); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines and returns the
+// error of the lowest index that failed.
+func parallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs[i] = f(i)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Score runs every plugin of the set on f, appending one Result per plugin,

@@ -13,8 +13,6 @@
 package main
 
 import (
-	"math"
-
 	"github.com/riskpdp/riskpdp/pdp/plugin/abi"
 	"github.com/riskpdp/riskpdp/plugins/sdk"
 )
@@ -40,14 +38,14 @@ func score(f *sdk.Features) (float64, sdk.Reasons) {
 		return 0.1, thinHistory
 	}
 	mean, std := f[abi.HabitAmountMean], f[abi.HabitAmountStd]
-	scale := math.Max(std, math.Max(0.25*mean, 1))
+	scale := max(std, max(0.25*mean, 1))
 	z := (amount - mean) / scale
-	ratio := amount / math.Max(mean, 1)
+	ratio := amount / max(mean, 1)
 
 	var r sdk.Reasons
 	a := sdk.Saturate(z-2, 4)
 	if ratio > 10 {
-		a = math.Max(a, sdk.Saturate(ratio-5, 10))
+		a = max(a, sdk.Saturate(ratio-5, 10))
 	}
 	switch {
 	case z > 8 || ratio > 10:
@@ -66,7 +64,7 @@ func score(f *sdk.Features) (float64, sdk.Reasons) {
 				r |= highRiskCategoryShift
 			}
 		}
-		c *= math.Min(n/20, 1)
+		c *= min(n/20, 1)
 	}
 	return sdk.Clamp01(1 - (1-a)*(1-c)), r
 }

@@ -41,7 +41,7 @@ var Features = []abi.Feature{abi.Amount, abi.HabitAmountMean, abi.DeviceNew, abi
 
 // Inputs derives the model's inputs from a feature record.
 func Inputs(f *abi.Features, x *[NumInputs]float64) {
-	amount := math.Max(f[abi.Amount], 0)
+	amount := max(f[abi.Amount], 0)
 	x[InLogAmount] = math.Log1p(amount) / 10
 	x[InHabitRatio] = 0
 	if mean := f[abi.HabitAmountMean]; mean > 0 {
@@ -51,9 +51,9 @@ func Inputs(f *abi.Features, x *[NumInputs]float64) {
 	x[InForeignIP] = f[abi.IPForeign]
 	x[InCrossBorder] = f[abi.CrossBorder]
 	x[InNewDeviceForeign] = f[abi.DeviceNew] * f[abi.IPForeign]
-	x[InUIDVelocity] = math.Log1p(math.Max(f[abi.UIDCount1h], 0)) / 3
-	x[InDeviceUIDs] = math.Log1p(math.Max(f[abi.DeviceUIDs1h]-1, 0)) / 2
-	x[InFailures] = math.Log1p(math.Max(f[abi.PaymentFailures1h]+f[abi.PINFailures1h], 0)) / 2
+	x[InUIDVelocity] = math.Log1p(max(f[abi.UIDCount1h], 0)) / 3
+	x[InDeviceUIDs] = math.Log1p(max(f[abi.DeviceUIDs1h]-1, 0)) / 2
+	x[InFailures] = math.Log1p(max(f[abi.PaymentFailures1h]+f[abi.PINFailures1h], 0)) / 2
 	h := f[abi.HoursSinceSensitiveChange]
 	x[InRecentChange] = b2f(h >= 0 && h < 24)
 	switch int(f[abi.CategoryCode]) {
