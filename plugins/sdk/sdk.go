@@ -1,0 +1,45 @@
+//go:build wasip1
+
+package sdk
+
+import (
+	"unsafe"
+
+	"github.com/riskpdp/riskpdp/pdp/plugin/abi"
+)
+
+// exchange is the buffer the host writes features into: abi.Slots feature
+// slots followed by the reason mask. A global, so the Go runtime never
+// moves it and the host can cache its address.
+var exchange [abi.Slots + 1]uint64
+
+var scorer Scorer
+
+// Register installs the plugin's scoring function. Call it from an init
+// function: with -buildmode=c-shared the runtime runs package
+// initialization in _initialize and never calls main.
+func Register(s Scorer) { scorer = s }
+
+//go:wasmexport riskpdp_abi_version
+func abiVersion() int32 { return abi.Version }
+
+//go:wasmexport riskpdp_buffer
+func buffer() int32 { return int32(uintptr(unsafe.Pointer(&exchange))) }
+
+//go:wasmexport riskpdp_score
+func score() (s float64) {
+	// A panic is reported as abi.ScoreError: the host counts a trap
+	// without the Go runtime printing a trace and exiting, which takes
+	// milliseconds.
+	defer func() {
+		if recover() != nil {
+			s = abi.ScoreError
+		}
+	}()
+	if scorer == nil {
+		return abi.ScoreError // sdk.Register was not called in an init function
+	}
+	s, r := scorer((*Features)(unsafe.Pointer(&exchange)))
+	exchange[abi.Slots] = uint64(r)
+	return s
+}
