@@ -14,7 +14,17 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/pdp ./pdp/cmd/pdp
 
 ## test: everything CI checks — format, vet, policies, Go tests (race), short fuzzing
-test: check policy-test gotest fuzz-short
+test: deps check policy-test gotest fuzz-short
+
+## deps: install the system tools the tests use (clang/lld build the C example plugin)
+APT_PKGS := clang lld
+deps:
+	@missing=""; for c in clang wasm-ld; do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $(APT_PKGS) with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS) >/dev/null; \
+	fi
 
 ## check: gofmt, go vet, go.mod tidy
 check:

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -243,6 +244,43 @@ func TestServeHotReload(t *testing.T) {
 	_, d := s.decide(allowBody)
 	rev1 := d["policy_revision"]
 
+	// Traffic runs through every reload below: no request may fail.
+	stop := make(chan struct{})
+	var served, failed atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := http.Post(s.url+"/v1/decide", "application/json", strings.NewReader(stepUpBody))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+				} else {
+					served.Add(1)
+				}
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+		if failed.Load() != 0 || served.Load() == 0 {
+			t.Errorf("during reloads: %d served, %d failed", served.Load(), failed.Load())
+		}
+	}()
+
 	// Break a file: decisions keep flowing from the old revision and the
 	// failed reload is counted.
 	rules := filepath.Join(dir, "riskpdp", "rules.rego")
@@ -264,9 +302,27 @@ func TestServeHotReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { _, d := s.decide(allowBody); return d["policy_revision"] != rev1 })
-	if code := s.shutdown(); code != 0 {
-		t.Fatalf("exit %d", code)
+}
+
+func TestServeReloadOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
+	cfg := filepath.Join(t.TempDir(), "pdp.yaml")
+	os.WriteFile(cfg, []byte("policies:\n  watch: false\n"), 0o644)
+	s := startSidecar(t, "--policies", dir, "--config", cfg)
+	_, d := s.decide(allowBody)
+	rev1 := d["policy_revision"]
+	data := filepath.Join(dir, "riskpdp", "config", "data.json")
+	b, _ := os.ReadFile(data)
+	os.WriteFile(data, []byte(strings.Replace(string(b), `"vip_multiplier": 3`, `"vip_multiplier": 4`, 1)), 0o644)
+	time.Sleep(300 * time.Millisecond)
+	if _, d := s.decide(allowBody); d["policy_revision"] != rev1 {
+		t.Fatal("reloaded without a signal while watch is off")
 	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, d := s.decide(allowBody); return d["policy_revision"] != rev1 })
 }
 
 func TestServeGracefulShutdown(t *testing.T) {

@@ -15,7 +15,7 @@ var paymentBody = []byte(`{"request_id":"r-1","stage":"payment","uid":"u-1001",
 
 func newTestEngine(tb testing.TB) *Engine {
 	tb.Helper()
-	e, err := New(Options{
+	e, err := New(Options{Logger: quiet,
 		Source:      testSource(),
 		Package:     "riskpdp",
 		EvalTimeout: 50 * time.Millisecond,

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -22,6 +23,9 @@ func testSource() Source {
 	return Source{FS: policies.FS, Label: "embedded"}
 }
 
+// quiet discards the engine's log in tests and benchmarks.
+var quiet = slog.New(slog.DiscardHandler)
+
 func mapSource(files map[string]string) Source {
 	fsys := fstest.MapFS{}
 	for name, body := range files {
@@ -33,7 +37,7 @@ func mapSource(files map[string]string) Source {
 func newEngine(t *testing.T, src Source, timeout time.Duration) (*Engine, []error) {
 	t.Helper()
 	var reloads []error
-	e, err := New(Options{Source: src, Package: "riskpdp", EvalTimeout: timeout,
+	e, err := New(Options{Logger: quiet, Source: src, Package: "riskpdp", EvalTimeout: timeout,
 		Limits: testLimits, OnReload: func(_ string, err error) { reloads = append(reloads, err) }})
 	if err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func TestFastPathMatchesTopdown(t *testing.T) {
 	}
 	fast, plain := newEngine(t, testSource(), time.Second)
 	_ = plain
-	ref, err := New(Options{Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
+	ref, err := New(Options{Logger: quiet, Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +108,11 @@ func TestFastPathMatchesTopdown(t *testing.T) {
 func FuzzFastPathMatchesTopdown(f *testing.F) {
 	f.Add(uint64(1))
 	f.Add(uint64(42))
-	fast, err := New(Options{Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits})
+	fast, err := New(Options{Logger: quiet, Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits})
 	if err != nil {
 		f.Fatal(err)
 	}
-	ref, err := New(Options{Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
+	ref, err := New(Options{Logger: quiet, Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -189,7 +189,7 @@ step_up contains "w" if g with input.uid as "u"`, false},
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e, _ := newEngine(t, mapSource(map[string]string{"p.rego": c.rego}), time.Second)
-			ref, err := New(Options{Source: mapSource(map[string]string{"p.rego": c.rego}), Package: "riskpdp",
+			ref, err := New(Options{Logger: quiet, Source: mapSource(map[string]string{"p.rego": c.rego}), Package: "riskpdp",
 				EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -27,13 +28,13 @@ func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config
 	cfg := config.Default()
 	m := metrics.New()
 	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
+	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
 		Package: cfg.Policies.Package, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(eng.Close)
-	return decide.New(decide.Options{Engine: eng, Metrics: m, Limits: limits, Messages: cfg.Messages}), m, cfg
+	return decide.New(decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: m, Limits: limits, Messages: cfg.Messages}), m, cfg
 }
 
 // BenchmarkDecidePath is the in-process decision: decode → evaluate → encode.
