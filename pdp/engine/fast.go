@@ -63,7 +63,23 @@ const (
 	stepEq                          // operand = operand (binds an unbound var)
 	stepCall                        // built-in call, optional output operand
 	stepSupport                     // a support rule holds
+	stepCompare                     // gt/gte/lt/lte/equal/neq without an output
 )
+
+// Comparison operators of stepCompare, mirroring topdown's comparison
+// built-ins (Value.Compare, Term.Equal) exactly.
+const (
+	cmpGT uint8 = iota + 1
+	cmpGTE
+	cmpLT
+	cmpLTE
+	cmpEqual
+	cmpNotEqual
+)
+
+var comparisons = map[string]uint8{
+	"gt": cmpGT, "gte": cmpGTE, "lt": cmpLT, "lte": cmpLTE, "equal": cmpEqual, "neq": cmpNotEqual,
+}
 
 type fastStep struct {
 	kind    stepKind
@@ -72,7 +88,8 @@ type fastStep struct {
 	out     *operand // stepCall with an output
 	fn      topdown.BuiltinFunc
 	loc     *ast.Location
-	sup     int // stepSupport
+	sup     int   // stepSupport
+	cmp     uint8 // stepCompare
 }
 
 type operandKind uint8
@@ -141,7 +158,53 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 		p.rules = append(p.rules, fr)
 	}
 	p.buildIndex()
+	p.resolveMethods(interned)
 	return p, nil
+}
+
+// resolveMethods gives every step_up hit without methods of its own the
+// methods a constant methods rule names for it, once at load, so that no
+// request looks them up. It applies only when methods is a constant (one
+// rule with no steps left after indexing).
+func (p *fastProgram) resolveMethods(hits map[string]*hit) {
+	var methods *hit
+	for _, r := range p.rules {
+		if r.hit.name != "methods" {
+			continue
+		}
+		if methods != nil || len(r.steps) > 0 || !p.always(r) {
+			return
+		}
+		methods = r.hit
+	}
+	if methods == nil {
+		return
+	}
+	for _, h := range hits {
+		if h.name != "step_up" || len(h.entry.methods) > 0 {
+			continue
+		}
+		if ms := methods.methods.Get(ast.StringTerm(h.entry.reason)); ms != nil {
+			if list, err := stringList(ms); err == nil && len(list) > 0 {
+				h.entry.methods = list
+			}
+		}
+	}
+}
+
+// always reports whether rule r has no guard on any path.
+func (p *fastProgram) always(r *fastRule) bool {
+	for ri, x := range p.rules {
+		if x != r {
+			continue
+		}
+		for _, idx := range p.index {
+			if idx.any[ri/64]&(1<<(ri%64)) == 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // compileBody compiles a rule body; vars maps locals to slots.
@@ -212,7 +275,11 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 			return s, notFast("call to %s with %d operands", name, len(ops))
 		}
 		s.kind, s.fn = stepCall, fn
-		p.calls = true
+		if op, ok := comparisons[name]; ok && len(ops) == arity {
+			s.kind, s.cmp = stepCompare, op
+		} else {
+			p.calls = true
+		}
 		for _, o := range ops[:arity] {
 			op, err := p.operand(o, vars, false)
 			if err != nil {
@@ -487,6 +554,25 @@ func (e *fastEval) step(s *fastStep) bool {
 		return e.support(s.sup)
 	case stepCall:
 		return e.call(s)
+	case stepCompare:
+		a, b := e.value(s.args[0]), e.value(s.args[1])
+		if a == nil || b == nil {
+			return false
+		}
+		switch s.cmp {
+		case cmpGT:
+			return a.Value.Compare(b.Value) > 0
+		case cmpGTE:
+			return a.Value.Compare(b.Value) >= 0
+		case cmpLT:
+			return a.Value.Compare(b.Value) < 0
+		case cmpLTE:
+			return a.Value.Compare(b.Value) <= 0
+		case cmpEqual:
+			return a.Equal(b)
+		case cmpNotEqual:
+			return !a.Equal(b)
+		}
 	}
 	return false
 }

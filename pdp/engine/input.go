@@ -20,8 +20,10 @@ var (
 // and whatever enrichment was added. Topdown needs it; the fast path looks
 // values up with lookup instead and never builds it.
 func (in *Input) term() *ast.Term {
-	pairs := make([][2]*ast.Term, 0, len(in.pairs)+1+len(in.extra))
-	pairs = append(pairs, in.pairs...)
+	pairs := make([][2]*ast.Term, 0, len(in.top)+1+len(in.extra))
+	for i := range in.top {
+		pairs = append(pairs, [2]*ast.Term{in.top[i].key, in.top[i].value()})
+	}
 	pairs = append(pairs, [2]*ast.Term{keyDerived, in.derivedTerm()})
 	pairs = append(pairs, in.extra...)
 	return ast.NewTerm(ast.NewObject(pairs...))
@@ -46,10 +48,20 @@ func (in *Input) lookup(path ast.Ref) *ast.Term {
 		}
 		return nil
 	}
-	for _, kv := range in.pairs {
-		if kv[0].Value.(ast.String) == k {
-			return lookupTerms(kv[1], path[1:])
+	for i := range in.top {
+		m := &in.top[i]
+		if m.key.Value.(ast.String) != k {
+			continue
 		}
+		if m.val != nil || len(path) == 1 {
+			return lookupTerms(m.value(), path[1:])
+		}
+		for _, kv := range m.members {
+			if kv[0].Equal(path[1]) {
+				return lookupTerms(kv[1], path[2:])
+			}
+		}
+		return nil
 	}
 	for _, kv := range in.extra {
 		if kv[0].Value.(ast.String) == k {

@@ -24,9 +24,29 @@ type Input struct {
 	// Body is the request body as received, for the decision log.
 	Body []byte
 
-	pairs [][2]*ast.Term
+	// top holds the request's top-level members. The known objects
+	// (device, txn, account) keep their members as a list: the fast path
+	// reads them by a scan that is cheaper than hashing, and only topdown
+	// needs them as OPA objects (term).
+	top []member
 	// extra carries enrichment objects until evaluation.
 	extra [][2]*ast.Term
+}
+
+// member is a top-level input member: a value, or an object kept as its
+// member list until needed.
+type member struct {
+	key     *ast.Term
+	val     *ast.Term
+	members [][2]*ast.Term
+}
+
+// value returns the member as a term, building the object once.
+func (m *member) value() *ast.Term {
+	if m.val == nil {
+		m.val = ast.NewTerm(ast.NewObject(m.members...))
+	}
+	return m.val
 }
 
 // Derived are facts the sidecar computes once so that policies and plugins
@@ -95,12 +115,13 @@ var changeKinds = map[string]bool{
 
 // DecodeRequest decodes and validates a decide request body.
 func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
-	in := &Input{Now: now, Body: body, pairs: make([][2]*ast.Term, 0, 10)}
+	in := &Input{Now: now, Body: body, top: make([]member, 0, 8)}
 	in.Derived = Derived{AccountAgeDays: -1, SensitiveChangeHours: -1}
 	p := &parser{buf: body, maxDepth: lim.MaxDepth, path: make([]pathElem, 0, 8)}
 	var seenStage, seenUID bool
 	err := p.objectKeys(func(key string, kt *ast.Term) *pdp.Error {
 		var t *ast.Term
+		var ms [][2]*ast.Term
 		var err *pdp.Error
 		switch key {
 		case "request_id":
@@ -114,12 +135,12 @@ func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
 			seenUID = true
 			in.Req.UID, t, err = p.ident(128, true)
 		case "device":
-			t, err = p.device(&in.Req.Device)
+			ms, err = p.device(&in.Req.Device)
 		case "txn":
 			in.Req.HasTxn = true
-			t, err = p.txn(&in.Req.Txn, lim.MaxAmount)
+			ms, err = p.txn(&in.Req.Txn, lim.MaxAmount)
 		case "account":
-			t, err = p.account(&in.Req.Account)
+			ms, err = p.account(&in.Req.Account)
 		case "context":
 			if p.peek() != '{' {
 				return p.err(pdp.CodeWrongType, "must be an object")
@@ -134,7 +155,7 @@ func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
 		if err != nil {
 			return err
 		}
-		in.pairs = append(in.pairs, [2]*ast.Term{kt, t})
+		in.top = append(in.top, member{key: kt, val: t, members: ms})
 		return nil
 	})
 	if err == nil {
@@ -313,8 +334,9 @@ func (p *parser) amount(max float64) (float64, *ast.Term, *pdp.Error) {
 }
 
 // members parses an object whose keys are all known: fields maps a key to
-// the parser of its value. Unknown and reserved keys are errors.
-func (p *parser) members(fields func(key string) (*ast.Term, *pdp.Error, bool)) (*ast.Term, *pdp.Error) {
+// the parser of its value. Unknown keys are errors. It returns the members;
+// objectTerm makes them an OPA object.
+func (p *parser) members(fields func(key string) (*ast.Term, *pdp.Error, bool)) ([][2]*ast.Term, *pdp.Error) {
 	if p.peek() != '{' {
 		return nil, p.err(pdp.CodeWrongType, "must be an object")
 	}
@@ -333,10 +355,13 @@ func (p *parser) members(fields func(key string) (*ast.Term, *pdp.Error, bool)) 
 	if err != nil {
 		return nil, err
 	}
-	return ast.NewTerm(ast.NewObject(pairs...)), nil
+	if pairs == nil {
+		pairs = [][2]*ast.Term{} // an empty object is still an object
+	}
+	return pairs, nil
 }
 
-func (p *parser) device(d *pdp.Device) (*ast.Term, *pdp.Error) {
+func (p *parser) device(d *pdp.Device) ([][2]*ast.Term, *pdp.Error) {
 	return p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
 		known = true
 		switch key {
@@ -369,7 +394,7 @@ func (p *parser) device(d *pdp.Device) (*ast.Term, *pdp.Error) {
 	})
 }
 
-func (p *parser) txn(x *pdp.Txn, maxAmount float64) (*ast.Term, *pdp.Error) {
+func (p *parser) txn(x *pdp.Txn, maxAmount float64) ([][2]*ast.Term, *pdp.Error) {
 	x.Amount = -1 // marks "absent" until DecodeRequest checks it
 	return p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
 		known = true
@@ -424,7 +449,7 @@ func isBIN(s string) bool {
 	return true
 }
 
-func (p *parser) account(a *pdp.Account) (*ast.Term, *pdp.Error) {
+func (p *parser) account(a *pdp.Account) ([][2]*ast.Term, *pdp.Error) {
 	return p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
 		known = true
 		switch key {
@@ -459,7 +484,7 @@ func (p *parser) changes(out *[]pdp.AccountChange) (*ast.Term, *pdp.Error) {
 		}
 		var c pdp.AccountChange
 		var seenKind, seenAt bool
-		t, err := p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
+		ms, err := p.members(func(key string) (t *ast.Term, err *pdp.Error, known bool) {
 			known = true
 			switch key {
 			case "kind":
@@ -486,7 +511,7 @@ func (p *parser) changes(out *[]pdp.AccountChange) (*ast.Term, *pdp.Error) {
 			return pdp.Errorf(pdp.CodeMissingField, p.field()+".at", "is required")
 		}
 		*out = append(*out, c)
-		elems = append(elems, t)
+		elems = append(elems, ast.NewTerm(ast.NewObject(ms...)))
 		return nil
 	})
 	if err != nil {

@@ -24,12 +24,16 @@ var representative = []byte(`{"request_id":"r-1","stage":"payment","uid":"u-1001
  "context":{"channel":"app","session_age_s":120}}`)
 
 func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config) {
+	return newServiceOpt(tb, true)
+}
+
+func newServiceOpt(tb testing.TB, optimize bool) (*decide.Service, *metrics.Metrics, config.Config) {
 	tb.Helper()
 	cfg := config.Default()
 	m := metrics.New()
 	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
-		Package: cfg.Policies.Package, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
+		Package: cfg.Policies.Package, NoOptimize: !optimize, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -37,9 +41,16 @@ func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config
 	return decide.New(decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: m, Limits: limits, Messages: cfg.Messages}), m, cfg
 }
 
-// BenchmarkDecidePath is the in-process decision: decode → evaluate → encode.
+// BenchmarkDecidePath is the in-process decision: decode → evaluate → encode,
+// with the policy specialized and on the fast path (the default) and, as the
+// peer, evaluated by OPA's topdown as written (policies.optimize: false).
 func BenchmarkDecidePath(b *testing.B) {
-	svc, _, _ := newService(b)
+	b.Run("optimized", func(b *testing.B) { benchDecide(b, true) })
+	b.Run("opa-topdown", func(b *testing.B) { benchDecide(b, false) })
+}
+
+func benchDecide(b *testing.B, optimize bool) {
+	svc, _, _ := newServiceOpt(b, optimize)
 	ctx := context.Background()
 	buf := make([]byte, 0, 1024)
 	b.ReportAllocs()
