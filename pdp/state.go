@@ -1,0 +1,276 @@
+package pdp
+
+import "time"
+
+// Risk state: what the sidecar remembers between decisions (lists, freezes,
+// probation, limits, verifications, account events, known devices) and the
+// audit journal of operator actions. pdp/state keeps it durable; the types
+// here are what the decision path and the operator API exchange.
+
+// SubjectKind is what a list entry is about.
+type SubjectKind uint8
+
+// Subject kinds.
+const (
+	SubjectUID SubjectKind = iota + 1
+	SubjectDevice
+	SubjectIP
+	SubjectCardBIN
+)
+
+var subjectNames = [...]string{"", "uid", "device", "ip", "card_bin"}
+
+// String returns the wire name (uid, device, ip, card_bin).
+func (k SubjectKind) String() string {
+	if k >= SubjectUID && k <= SubjectCardBIN {
+		return subjectNames[k]
+	}
+	return "unknown"
+}
+
+// ParseSubjectKind maps a wire name to its kind.
+func ParseSubjectKind(s string) (SubjectKind, bool) {
+	for i := SubjectUID; i <= SubjectCardBIN; i++ {
+		if subjectNames[i] == s {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// ListKind is the list an entry belongs to.
+type ListKind uint8
+
+// Lists. A subject may be on several (an IP on the block list and the
+// allow list is blocked: deny lists win in the reference policy).
+const (
+	ListBlock ListKind = iota + 1 // blocklist (for IPs: the threat list)
+	ListAllow                     // allow list: exempt from some rules
+	ListVIP                       // VIP: relaxed thresholds, never past a blocklist
+)
+
+var listNames = [...]string{"", "block", "allow", "vip"}
+
+// String returns the wire name (block, allow, vip).
+func (l ListKind) String() string {
+	if l >= ListBlock && l <= ListVIP {
+		return listNames[l]
+	}
+	return "unknown"
+}
+
+// ParseListKind maps a wire name to its list.
+func ParseListKind(s string) (ListKind, bool) {
+	for i := ListBlock; i <= ListVIP; i++ {
+		if listNames[i] == s {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// ListEntry puts a subject on a list, optionally until Expires.
+type ListEntry struct {
+	List    ListKind
+	Subject SubjectKind
+	Value   string
+	Reason  string
+	Expires time.Time // zero: no expiry
+	Created time.Time
+	Actor   Actor
+}
+
+// Active reports whether the entry is in force at t.
+func (e ListEntry) Active(t time.Time) bool { return e.Expires.IsZero() || t.Before(e.Expires) }
+
+// Reputation is what the lists say about one subject at decision time.
+type Reputation struct {
+	Blocked, Allowed, VIP bool
+	// Reason of the block entry, for operators (never shown to users).
+	BlockReason string
+}
+
+// Actor is who made a change: an operator (with the ticket they cite) or
+// the sidecar itself carrying out a policy obligation.
+type Actor struct {
+	Operator string // "pdp" for obligations
+	Ticket   string
+	Reason   string
+}
+
+// FreezeKind is how a freeze ends.
+type FreezeKind uint8
+
+// Freeze kinds (001): temporary freezes lift themselves, review freezes
+// wait for an operator, permanent ones are bans.
+const (
+	FreezeTemporary FreezeKind = iota + 1
+	FreezeReview
+	FreezePermanent
+)
+
+var freezeNames = [...]string{"", "temporary", "review", "permanent"}
+
+// String returns the wire name.
+func (k FreezeKind) String() string {
+	if k >= FreezeTemporary && k <= FreezePermanent {
+		return freezeNames[k]
+	}
+	return "unknown"
+}
+
+// ParseFreezeKind maps a wire name to its kind.
+func ParseFreezeKind(s string) (FreezeKind, bool) {
+	for i := FreezeTemporary; i <= FreezePermanent; i++ {
+		if freezeNames[i] == s {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Freeze blocks an account. With Functions set it is a grey freeze: only
+// those stages are denied (e.g. withdrawals), the others keep working.
+type Freeze struct {
+	Kind      FreezeKind
+	Functions []Stage // empty: every stage
+	Since     time.Time
+	Until     time.Time // temporary freezes; zero otherwise
+	// Rule, TxnID and DecisionID trace the freeze to what caused it.
+	Rule       string
+	TxnID      string
+	DecisionID string
+	Actor      Actor
+}
+
+// Active reports whether the freeze is in force at t.
+func (f Freeze) Active(t time.Time) bool { return f.Until.IsZero() || t.Before(f.Until) }
+
+// Covers reports whether the freeze applies to stage s.
+func (f Freeze) Covers(s Stage) bool {
+	if len(f.Functions) == 0 {
+		return true
+	}
+	for _, x := range f.Functions {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Probation follows a release (002): for its duration large transactions
+// need a fresh two-factor step-up.
+type Probation struct {
+	Since, Until time.Time
+	Reason       string
+}
+
+// Active reports whether probation is in force at t.
+func (p Probation) Active(t time.Time) bool { return !p.Until.IsZero() && t.Before(p.Until) }
+
+// AccountEvent is something the payment service reported about an account.
+type AccountEvent struct {
+	Kind     string // password_reset, phone_change, pay_password_change, profile_change, login_failed, pin_failed, payment_failed
+	At       time.Time
+	DeviceID string
+}
+
+// KnownDevice is a device the UID has used.
+type KnownDevice struct {
+	ID                  string
+	FirstSeen, LastSeen time.Time
+}
+
+// AccountState is the durable state of one UID.
+type AccountState struct {
+	UID       string
+	Freezes   []Freeze // full and grey freezes, active or expired-but-not-yet-swept
+	Probation Probation
+	Limits    []Limit
+	Events    []AccountEvent // recent, bounded
+	Devices   []KnownDevice  // recent, bounded
+	Flags     []CaseFlag     // follow-up flags
+}
+
+// CaseFlag marks a case for follow-up ("key tracking").
+type CaseFlag struct {
+	Kind       string
+	Reason     string
+	TxnID      string
+	DecisionID string
+	At         time.Time
+}
+
+// VerificationResult is the outcome of one verification method.
+type VerificationResult uint8
+
+// Verification results.
+const (
+	VerificationPassed VerificationResult = iota + 1
+	VerificationFailed
+	VerificationRefused
+)
+
+var verificationNames = [...]string{"", "passed", "failed", "refused"}
+
+// String returns the wire name.
+func (v VerificationResult) String() string {
+	if v >= VerificationPassed && v <= VerificationRefused {
+		return verificationNames[v]
+	}
+	return "unknown"
+}
+
+// ParseVerificationResult maps a wire name to its result.
+func ParseVerificationResult(s string) (VerificationResult, bool) {
+	for i := VerificationPassed; i <= VerificationRefused; i++ {
+		if verificationNames[i] == s {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Verification records the results reported for one challenge.
+type Verification struct {
+	ChallengeID string
+	UID, TxnID  string
+	Methods     []string // the methods the challenge asked for
+	Results     map[string]VerificationResult
+	Expires     time.Time // of the challenge
+	UpdatedAt   time.Time
+}
+
+// Status summarizes the results: failed or refused if any method failed
+// or was refused, passed when every method passed, pending otherwise.
+func (v Verification) Status() string {
+	pending := false
+	for _, m := range v.Methods {
+		switch v.Results[m] {
+		case VerificationFailed:
+			return "failed"
+		case VerificationRefused:
+			return "refused"
+		case VerificationPassed:
+		default:
+			pending = true
+		}
+	}
+	if pending || len(v.Methods) == 0 {
+		return "pending"
+	}
+	return "passed"
+}
+
+// AuditRecord is one entry of the append-only journal of operator actions
+// (and of what the sidecar did on a policy's behalf).
+type AuditRecord struct {
+	Seq    uint64
+	At     time.Time
+	Actor  Actor
+	Action string // list.put, list.delete, freeze, release, limit.set, ...
+	UID    string // the account concerned, if any
+	Target string // e.g. "block/device/d-77"
+	Detail string // JSON of the change
+}
