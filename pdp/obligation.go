@@ -32,6 +32,9 @@ type Obligation struct {
 	Functions []Stage
 	// Limit is the limit to set (ObligationLimit).
 	Limit *Limit
+	// Probation is the probation a temporary freeze leaves behind when it
+	// lifts itself (zero: none).
+	Probation time.Duration
 	// Reason is the internal reason code recorded with the action.
 	Reason string
 }

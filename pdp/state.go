@@ -141,6 +141,9 @@ type Freeze struct {
 	TxnID      string
 	DecisionID string
 	Actor      Actor
+	// ProbationAfter is the probation a temporary freeze leaves behind
+	// when it lifts itself (002: release → 24 h probation).
+	ProbationAfter time.Duration
 }
 
 // Active reports whether the freeze is in force at t.

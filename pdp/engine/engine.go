@@ -148,7 +148,7 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) (Result, string, error
 		if err != nil {
 			return Result{}, ps.revision, err
 		}
-		var c collector
+		c := collector{passed: in.Enrich.Verification.Passed}
 		for _, h := range hits {
 			c.add(h)
 		}
@@ -159,7 +159,7 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) (Result, string, error
 	if err != nil {
 		return Result{}, ps.revision, err
 	}
-	r, err := parseHits(t)
+	r, err := parseHits(t, in.Enrich.Verification.Passed)
 	return r, ps.revision, err
 }
 
@@ -199,7 +199,7 @@ func (e *Engine) smoke(ps *policySet) error {
 		input := in.term()
 		ref, err := e.evalTerm(ctx, ps, ps.refQuery, input, now)
 		if err == nil {
-			_, err = parseHits(ref)
+			_, err = parseHits(ref, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("smoke evaluation (%s): %w", in.Req.Stage, err)

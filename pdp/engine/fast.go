@@ -46,9 +46,13 @@ type pathIndex struct {
 }
 
 type fastRule struct {
-	hit   *hit
+	hit   *hit // constant head, parsed at load
 	steps []fastStep
 	nvars int
+	// dynHead is the slot of the variable the head key is bound to when
+	// the head depends on the input (parsed when the rule fires); -1 when
+	// the head is constant.
+	dynHead int
 }
 
 type fastSupport struct {
@@ -97,17 +101,19 @@ type operandKind uint8
 const (
 	opConst operandKind = iota + 1
 	opVar
-	opPath   // ground input path, resolved once
-	opDynRef // input path with variable keys
+	opPath     // ground input path, resolved once
+	opDynRef   // input path with variable keys
+	opTemplate // composite constant with bound variables inside
 )
 
 type operand struct {
 	kind operandKind
-	term *ast.Term // opConst
-	slot int       // opVar
-	path int       // opPath
-	ref  ast.Ref   // opDynRef: input.a[x]
-	refs []operand // opDynRef: the keys
+	term *ast.Term       // opConst
+	slot int             // opVar
+	path int             // opPath
+	ref  ast.Ref         // opDynRef: input.a[x]
+	refs []operand       // opDynRef: the keys
+	vars map[ast.Var]int // opTemplate: the slots of the variables in term
 }
 
 // errNotFast reports a construct outside the fragment.
@@ -126,15 +132,30 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 	hitsRef := ast.MustParseRef("data." + optimizedPkg + ".hits")
 	interned := map[string]*hit{}
 	for _, r := range c.GetRulesExact(hitsRef) {
-		key, ok := r.Head.Key.Value.(*ast.Array)
-		if !ok || key.Len() != 2 || !r.Head.Key.IsGround() {
-			if r.Head.Key.Value.Compare(ast.String("__never")) == 0 {
-				continue
-			}
-			return nil, notFast("rule head %v is not a constant", r.Head.Key)
-		}
 		if r.Else != nil || len(r.Head.Args) > 0 {
 			return nil, notFast("rule %v has else or arguments", r.Head.Key)
+		}
+		if r.Head.Key.Value.Compare(ast.String("__never")) == 0 {
+			continue
+		}
+		if v, ok := r.Head.Key.Value.(ast.Var); ok {
+			// The head depends on the input: the body binds it.
+			vars := map[ast.Var]int{}
+			steps, err := p.compileBody(c, r.Body, vars)
+			if err != nil {
+				return nil, err
+			}
+			slot, bound := vars[v]
+			if !bound {
+				return nil, notFast("rule head %v is not bound by its body", v)
+			}
+			p.rules = append(p.rules, &fastRule{steps: steps, nvars: len(vars), dynHead: slot})
+			p.maxVars = max(p.maxVars, len(vars))
+			continue
+		}
+		key, ok := r.Head.Key.Value.(*ast.Array)
+		if !ok || key.Len() != 2 || !r.Head.Key.IsGround() {
+			return nil, notFast("rule head %v is not a constant", r.Head.Key)
 		}
 		name, _ := key.Elem(0).Value.(ast.String)
 		h, ok := interned[r.Head.Key.String()]
@@ -147,7 +168,7 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 			h = &parsed
 			interned[r.Head.Key.String()] = h
 		}
-		fr := &fastRule{hit: h}
+		fr := &fastRule{hit: h, dynHead: -1}
 		vars := map[ast.Var]int{}
 		steps, err := p.compileBody(c, r.Body, vars)
 		if err != nil {
@@ -169,6 +190,9 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 func (p *fastProgram) resolveMethods(hits map[string]*hit) {
 	var methods *hit
 	for _, r := range p.rules {
+		if r.hit == nil {
+			continue // a dynamic head: cannot be a constant methods rule
+		}
 		if r.hit.name != "methods" {
 			continue
 		}
@@ -337,10 +361,29 @@ func (p *fastProgram) operand(t *ast.Term, vars map[ast.Var]int, mayBind bool) (
 		}
 		return op, nil
 	}
-	if !t.IsGround() || ast.IsComprehension(t.Value) {
+	if ast.IsComprehension(t.Value) {
 		return operand{}, notFast("term %v", t)
 	}
-	return operand{kind: opConst, term: t}, nil
+	if t.IsGround() {
+		return operand{kind: opConst, term: t}, nil
+	}
+	// A composite with variables inside: every one must be bound already.
+	op := operand{kind: opTemplate, term: t, vars: map[ast.Var]int{}}
+	var err error
+	ast.WalkTerms(t, func(x *ast.Term) bool {
+		switch v := x.Value.(type) {
+		case ast.Var:
+			slot, ok := vars[v]
+			if !ok {
+				err = notFast("unbound variable %v in %v", v, t)
+			}
+			op.vars[v] = slot
+		case ast.Ref, ast.Call:
+			err = notFast("term %v", t)
+		}
+		return err != nil
+	})
+	return op, err
 }
 
 // compileSupport compiles a support rule (data.__pdp_partial.x), a complete
@@ -500,8 +543,18 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 			return nil, ErrTimeout
 		}
 		clear(e.vars[:r.nvars])
-		if e.run(r.steps) && !containsHit(e.fired, r.hit) {
-			e.fired = append(e.fired, r.hit)
+		if !e.run(r.steps) {
+			continue
+		}
+		h := r.hit
+		if r.dynHead >= 0 {
+			var err error
+			if h, err = dynamicHit(e.vars[r.dynHead]); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrInvalidDecision, err)
+			}
+		}
+		if !containsHit(e.fired, h) {
+			e.fired = append(e.fired, h)
 		}
 	}
 	if len(e.berrs) > 0 {
@@ -512,11 +565,23 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 
 func containsHit(hs []*hit, h *hit) bool {
 	for _, x := range hs {
-		if x == h {
+		if x == h || x.key.Equal(h.key) {
 			return true
 		}
 	}
 	return false
+}
+
+// dynamicHit parses a head key computed at run time.
+func dynamicHit(key *ast.Term) (*hit, error) {
+	a, ok := key.Value.(*ast.Array)
+	if !ok || a.Len() != 2 {
+		return nil, fmt.Errorf("malformed hit %v", key)
+	}
+	name, _ := a.Elem(0).Value.(ast.String)
+	h, err := parseHit(string(name), a.Elem(1))
+	h.key = key
+	return &h, err
 }
 
 // run evaluates steps in order and reports whether all hold.
@@ -646,6 +711,8 @@ func (e *fastEval) value(o operand) *ast.Term {
 		return e.vars[o.slot]
 	case opPath:
 		return e.vals[o.path]
+	case opTemplate:
+		return plug(o.term, func(v ast.Var) *ast.Term { return e.vars[o.vars[v]] })
 	case opDynRef:
 		keys := make(ast.Ref, len(o.refs))
 		for i, k := range o.refs {
@@ -656,6 +723,48 @@ func (e *fastEval) value(o operand) *ast.Term {
 		return e.input.lookup(keys)
 	}
 	return nil
+}
+
+// plug copies t with its variables replaced by their values; nil when one
+// is unbound.
+func plug(t *ast.Term, value func(ast.Var) *ast.Term) *ast.Term {
+	switch v := t.Value.(type) {
+	case ast.Var:
+		return value(v)
+	case *ast.Array:
+		elems := make([]*ast.Term, v.Len())
+		for i := range elems {
+			if elems[i] = plug(v.Elem(i), value); elems[i] == nil {
+				return nil
+			}
+		}
+		return ast.ArrayTerm(elems...)
+	case ast.Object:
+		pairs := make([][2]*ast.Term, 0, v.Len())
+		ok := true
+		v.Foreach(func(k, x *ast.Term) {
+			pk, px := plug(k, value), plug(x, value)
+			ok = ok && pk != nil && px != nil
+			pairs = append(pairs, [2]*ast.Term{pk, px})
+		})
+		if !ok {
+			return nil
+		}
+		return ast.ObjectTerm(pairs...)
+	case ast.Set:
+		elems := make([]*ast.Term, 0, v.Len())
+		ok := true
+		v.Foreach(func(x *ast.Term) {
+			px := plug(x, value)
+			ok = ok && px != nil
+			elems = append(elems, px)
+		})
+		if !ok {
+			return nil
+		}
+		return ast.SetTerm(elems...)
+	}
+	return t
 }
 
 func lookupTerms(t *ast.Term, keys []*ast.Term) *ast.Term {

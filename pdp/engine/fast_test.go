@@ -76,6 +76,35 @@ func genRequest(seed uint64) string {
 	return b.String()
 }
 
+// genEnrichment fills what the decision service would add, from a seed.
+func genEnrichment(seed uint64, in *Input) {
+	r := rand.New(rand.NewPCG(seed^0x5bd1e995, seed))
+	if r.IntN(5) == 0 {
+		return // state off
+	}
+	in.Enrich.HasReputation = true
+	for i := range in.Enrich.Reputation {
+		in.Enrich.Reputation[i] = pdp.Reputation{Blocked: r.IntN(12) == 0, Allowed: r.IntN(8) == 0, VIP: r.IntN(8) == 0}
+	}
+	n := func(xs ...uint32) uint32 { return xs[r.IntN(len(xs))] }
+	v := &pdp.Velocity{
+		UIDDevices1h: n(1, 3, 4), DeviceUIDs1h: n(1, 3, 4), Spent24h: []float64{0, 800, 9999.5}[r.IntN(3)],
+		Failures: pdp.Failures{Payment1h: n(0, 4, 5), PIN1h: n(0, 4, 5), Login1h: n(0, 4, 5)},
+	}
+	v.UID = pdp.WindowCounts{Count1m: n(1, 5, 6), Count1h: n(1, 30), Amount1h: []float64{100, 15000, 14999.99}[r.IntN(3)]}
+	in.Enrich.Velocity = v
+	if r.IntN(3) == 0 {
+		st := []string{"pending", "passed", "failed", "refused"}[r.IntN(4)]
+		in.Enrich.Verification = VerificationView{Status: st, Methods: []string{"face", "sms"}, Passed: []string{"face"}}
+	}
+	a := &AccountView{Frozen: r.IntN(10) == 0, StageRestricted: r.IntN(10) == 0, Probation: r.IntN(5) == 0,
+		EverFrozen: r.IntN(5) == 0, KnownDevices: r.IntN(4)}
+	if r.IntN(4) == 0 {
+		a.DailyAmount, a.MaxAmount, a.LimitCurrency = []float64{0, 1000}[r.IntN(2)], []float64{0, 500}[r.IntN(2)], "CNY"
+	}
+	in.Enrich.Account = a
+}
+
 // TestFastPathMatchesTopdown holds the fast program, topdown on the
 // optimized rules and topdown on the policy as written to the same answers.
 func TestFastPathMatchesTopdown(t *testing.T) {
@@ -95,8 +124,7 @@ func TestFastPathMatchesTopdown(t *testing.T) {
 	}
 	outcomes := map[pdp.Outcome]int{}
 	for seed := uint64(0); seed < uint64(n); seed++ {
-		body := genRequest(seed)
-		outcomes[compareEngines(t, fast, ref, body)]++
+		outcomes[compareEngines(t, fast, ref, seed)]++
 	}
 	for o := pdp.Allow; o <= pdp.Deny; o++ {
 		if outcomes[o] < n/20 {
@@ -116,15 +144,17 @@ func FuzzFastPathMatchesTopdown(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, seed uint64) { compareEngines(t, fast, ref, genRequest(seed)) })
+	f.Fuzz(func(t *testing.T, seed uint64) { compareEngines(t, fast, ref, seed) })
 }
 
-func compareEngines(t *testing.T, fast, ref *Engine, body string) pdp.Outcome {
+func compareEngines(t *testing.T, fast, ref *Engine, seed uint64) pdp.Outcome {
 	t.Helper()
+	body := genRequest(seed)
 	in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
 	if err != nil {
 		t.Fatalf("generator made a bad request %s: %v", body, err)
 	}
+	genEnrichment(seed, in)
 	ctx := context.Background()
 	want, _, err := ref.Evaluate(ctx, in)
 	if err != nil {
@@ -139,12 +169,12 @@ func compareEngines(t *testing.T, fast, ref *Engine, body string) pdp.Outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viaTopdown, err := parseHits(opt)
+	viaTopdown, err := parseHits(opt, in.Enrich.Verification.Passed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(viaTopdown, want) {
-		t.Fatalf("%s\n fast:     %+v\n optimized: %+v\n as written: %+v", body, got, viaTopdown, want)
+		t.Fatalf("%s\n%s\n fast:     %+v\n optimized: %+v\n as written: %+v", body, in.term(), got, viaTopdown, want)
 	}
 	return want.Outcome
 }

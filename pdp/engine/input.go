@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"encoding/json"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"math"
+	"strconv"
 
 	"github.com/riskpdp/riskpdp/pdp"
 )
@@ -20,12 +23,12 @@ var (
 // and whatever enrichment was added. Topdown needs it; the fast path looks
 // values up with lookup instead and never builds it.
 func (in *Input) term() *ast.Term {
-	pairs := make([][2]*ast.Term, 0, len(in.top)+1+len(in.extra))
+	pairs := make([][2]*ast.Term, 0, len(in.top)+6)
 	for i := range in.top {
 		pairs = append(pairs, [2]*ast.Term{in.top[i].key, in.top[i].value()})
 	}
 	pairs = append(pairs, [2]*ast.Term{keyDerived, in.derivedTerm()})
-	pairs = append(pairs, in.extra...)
+	pairs = append(pairs, in.enrichPairs()...)
 	return ast.NewTerm(ast.NewObject(pairs...))
 }
 
@@ -63,12 +66,26 @@ func (in *Input) lookup(path ast.Ref) *ast.Term {
 		}
 		return nil
 	}
-	for _, kv := range in.extra {
-		if kv[0].Value.(ast.String) == k {
-			return lookupTerms(kv[1], path[1:])
-		}
+	if t, ok := in.lookupEnrich(path); ok {
+		return t
 	}
 	return nil
+}
+
+// SetDeviceNew records that the device is new (or not) when the caller did
+// not say: the policy then sees input.device.new as if it had been sent.
+func (in *Input) SetDeviceNew(isNew bool) {
+	if in.Req.Device.New != pdp.Unset {
+		return
+	}
+	in.Req.Device.New = pdp.OptBoolOf(isNew)
+	for i := range in.top {
+		m := &in.top[i]
+		if m.key.Value.Compare(ast.String("device")) == 0 && m.val == nil {
+			m.members = append(m.members, [2]*ast.Term{keyNew, ast.InternedTerm(isNew)})
+			return
+		}
+	}
 }
 
 // derivedField returns one field of input.derived without building the object.
@@ -112,10 +129,14 @@ func (in *Input) derivedTerm() *ast.Term {
 	))
 }
 
-// floatTerm encodes f as a number term; integral values use interned ints.
+// floatTerm encodes f as a number term, rounded to millionths (sums of
+// decimal amounts carry binary noise such as 6899.750000000001; short
+// decimals also keep OPA's comparisons on their fast path). Integral
+// values use interned ints.
 func floatTerm(f float64) *ast.Term {
+	f = math.Round(f*1e6) / 1e6
 	if f == float64(int(f)) && f > -1e15 && f < 1e15 {
 		return ast.InternedTerm(int(f))
 	}
-	return ast.FloatNumberTerm(f)
+	return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'f', -1, 64)))
 }

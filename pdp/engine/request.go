@@ -29,8 +29,8 @@ type Input struct {
 	// reads them by a scan that is cheaper than hashing, and only topdown
 	// needs them as OPA objects (term).
 	top []member
-	// extra carries enrichment objects until evaluation.
-	extra [][2]*ast.Term
+	// Enrich is filled in by the decision service before evaluation.
+	Enrich Enrichment
 }
 
 // member is a top-level input member: a value, or an object kept as its

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -33,8 +34,11 @@ import (
 // step_up beats allow. This keeps the aggregation out of Rego, where every
 // rule costs microseconds, and it cannot be got wrong.
 type Result struct {
-	Outcome     pdp.Outcome
-	Reasons     []string
+	Outcome pdp.Outcome
+	Reasons []string
+	// Satisfied are step-up reasons a passed verification answered: the
+	// transaction's verification passed every method they ask for.
+	Satisfied   []string
 	Methods     []string
 	Warning     string
 	Limit       *pdp.Limit
@@ -44,8 +48,13 @@ type Result struct {
 // DefaultStepUpMethods are used when no step-up reason names a method.
 var DefaultStepUpMethods = []string{"sms"}
 
+// ReasonStepUpVerified marks a release after a passed verification.
+const ReasonStepUpVerified = "step_up_verified"
+
 // collector accumulates hits into a Result.
 type collector struct {
+	// passed are the methods this transaction's verification passed.
+	passed    []string
 	r         Result
 	explicit  pdp.Outcome
 	deny      []reasonEntry
@@ -72,8 +81,8 @@ type hit struct {
 // parseHits converts the hits set ([name, value] pairs) into a Result.
 // Anything the sidecar cannot act on exactly is an error, so that a policy
 // bug falls back instead of being half-applied.
-func parseHits(t *ast.Term) (Result, error) {
-	var c collector
+func parseHits(t *ast.Term, passed []string) (Result, error) {
+	c := collector{passed: passed}
 	err := each(t, func(e *ast.Term) error {
 		a, ok := e.Value.(*ast.Array)
 		if !ok || a.Len() != 2 {
@@ -216,26 +225,51 @@ func (c *collector) finish() (Result, error) {
 			r.Obligations = append(r.Obligations, pdp.Obligation{Type: pdp.ObligationFlag, Kind: e.flag, Reason: e.reason})
 		}
 	}
+	// "Verify first, release after": a step-up reason whose methods the
+	// transaction's verification passed is satisfied.
+	open := 0
 	for _, e := range c.step {
-		r.Reasons = append(r.Reasons, e.reason)
-		if r.Outcome != pdp.StepUp {
-			continue
-		}
-		r.Methods = append(r.Methods, e.methods...)
-		if len(e.methods) == 0 && c.methodMap != nil {
+		methods := e.methods
+		if len(methods) == 0 && c.methodMap != nil {
 			if ms := c.methodMap.Get(ast.StringTerm(e.reason)); ms != nil {
 				list, err := stringList(ms)
 				if err != nil {
 					return r, fmt.Errorf("methods[%s]: %w", e.reason, err)
 				}
-				r.Methods = append(r.Methods, list...)
+				methods = list
 			}
 		}
+		if len(methods) == 0 {
+			methods = DefaultStepUpMethods
+		}
+		if len(c.passed) > 0 && subset(methods, c.passed) {
+			r.Satisfied = append(r.Satisfied, e.reason)
+			continue
+		}
+		open++
+		r.Reasons = append(r.Reasons, e.reason)
+		r.Methods = append(r.Methods, methods...)
+	}
+	if r.Outcome == pdp.StepUp && open == 0 && !c.explicit.Valid() {
+		r.Outcome = pdp.Allow
+	}
+	if r.Outcome != pdp.StepUp {
+		r.Methods = nil
+	}
+	if len(r.Satisfied) > 0 && r.Outcome == pdp.Allow {
+		r.Reasons = append(r.Reasons, ReasonStepUpVerified)
 	}
 	r.Reasons = sortedUnique(r.Reasons)
 	r.Methods = sortedUnique(r.Methods)
+	r.Satisfied = sortedUnique(r.Satisfied)
+	slices.SortStableFunc(r.Obligations, func(a, b pdp.Obligation) int {
+		return strings.Compare(string(a.Type)+"\x00"+a.Kind+"\x00"+a.Reason, string(b.Type)+"\x00"+b.Kind+"\x00"+b.Reason)
+	})
 	if r.Outcome == pdp.StepUp && len(r.Methods) == 0 {
 		r.Methods = DefaultStepUpMethods
+	}
+	if r.Reasons == nil {
+		r.Reasons = []string{}
 	}
 	return r, nil
 }
@@ -298,6 +332,16 @@ func each(t *ast.Term, fn func(*ast.Term) error) error {
 		return v.Iter(fn)
 	}
 	return fmt.Errorf("want an array or a set")
+}
+
+// subset reports whether every element of a is in b.
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedUnique(s []string) []string {
@@ -405,6 +449,8 @@ func parseObligation(e *ast.Term) (pdp.Obligation, error) {
 			o.Reason = string(s)
 		case "duration":
 			o.Duration, err = duration(v)
+		case "probation":
+			o.Probation, err = duration(v)
 		case "functions":
 			var names []string
 			names, err = stringList(v)

@@ -14,7 +14,7 @@ import (
 // parseResult reads a decision document as if the package defined it as
 // its decision rule.
 func parseResult(doc *ast.Term) (Result, error) {
-	return parseHits(ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"), doc)))
+	return parseHits(ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"), doc)), nil)
 }
 
 func TestParseResult(t *testing.T) {
@@ -48,6 +48,35 @@ func TestParseResult(t *testing.T) {
 	}
 }
 
+func TestVerificationSatisfiesStepUps(t *testing.T) {
+	doc := ast.MustParseTerm(`{"step_up": [{"reason": "large_amount", "methods": ["face"]}, {"reason": "probation", "methods": ["face", "sms"]}]}`)
+	wrap := ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"), doc))
+	for _, c := range []struct {
+		passed                      []string
+		outcome                     pdp.Outcome
+		reasons, satisfied, methods string
+	}{
+		{nil, pdp.StepUp, "large_amount,probation", "", "face,sms"},
+		{[]string{"face"}, pdp.StepUp, "probation", "large_amount", "face,sms"},
+		{[]string{"face", "sms"}, pdp.Allow, "step_up_verified", "large_amount,probation", ""},
+	} {
+		r, err := parseHits(wrap, c.passed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome != c.outcome || strings.Join(r.Reasons, ",") != c.reasons ||
+			strings.Join(r.Satisfied, ",") != c.satisfied || strings.Join(r.Methods, ",") != c.methods {
+			t.Errorf("passed %v: %+v", c.passed, r)
+		}
+	}
+	// A deny is never answered by a verification.
+	r, _ := parseHits(ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"),
+		ast.MustParseTerm(`{"deny": ["blocked"], "step_up": [{"reason": "x", "methods": ["face"]}]}`))), []string{"face"})
+	if r.Outcome != pdp.Deny {
+		t.Errorf("deny answered by a verification: %+v", r)
+	}
+}
+
 func TestParseObligationsAndLimits(t *testing.T) {
 	r, err := parseResult(ast.MustParseTerm(`{"obligations": [
 		{"type": "freeze", "kind": "temporary", "duration": "30m", "reason": "velocity"},
@@ -58,9 +87,13 @@ func TestParseObligationsAndLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := r.Obligations
-	if len(o) != 5 || o[0].Duration != 30*time.Minute || o[1].Functions[0] != pdp.StageWithdrawal ||
-		o[1].Duration != time.Hour || o[2].Limit.DailyAmount != 5000 || o[2].Limit.Duration != 24*time.Hour ||
+	o := map[pdp.ObligationType]pdp.Obligation{}
+	for _, x := range r.Obligations {
+		o[x.Type] = x
+	}
+	if len(r.Obligations) != 5 || o[pdp.ObligationFreeze].Duration != 30*time.Minute ||
+		o[pdp.ObligationRestrict].Functions[0] != pdp.StageWithdrawal || o[pdp.ObligationRestrict].Duration != time.Hour ||
+		o[pdp.ObligationLimit].Limit.DailyAmount != 5000 || o[pdp.ObligationLimit].Limit.Duration != 24*time.Hour ||
 		r.Limit.MaxAmount != 100 {
 		t.Fatalf("%+v", r)
 	}

@@ -39,9 +39,13 @@ amount := input.txn.amount
 # a tight threshold do not apply to them (000 §2.2).
 trusted if {
 	input.derived.account_age_days >= config.long_standing_days
+	not input.account_state.ever_frozen
 	not recent_sensitive_change
 	not input.device.new
 }
+
+# The allow list exempts an account from threshold-only rules.
+trusted if input.reputation.uid.allowed == true
 
 recent_sensitive_change if {
 	input.derived.sensitive_change_hours >= 0

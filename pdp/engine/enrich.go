@@ -1,0 +1,283 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// Enrichment is what the sidecar knows about a request beyond the request
+// itself; the decision service fills it in before evaluation. The policy
+// sees it under input.reputation, input.velocity, input.verification,
+// input.account_state and input.scores (see enrichSchema for every field).
+//
+// It stays typed: the fast path reads single values through the schema
+// without building anything, and topdown gets OPA objects built from the
+// same schema only when it needs them, so the two views cannot disagree.
+type Enrichment struct {
+	// Reputation of the uid, device, IP and card BIN, when state is on.
+	Reputation    [4]pdp.Reputation
+	HasReputation bool
+	// Velocity counted from the traffic, including this request.
+	Velocity *pdp.Velocity
+	// Verification of this transaction's step-up challenge, if any.
+	Verification VerificationView
+	// Account is the durable state of the UID, when state is on.
+	Account *AccountView
+	// Scores of the plugins that answered, by plugin.
+	Scores []Score
+}
+
+// Subject indexes of Enrichment.Reputation.
+const (
+	RepUID = iota
+	RepDevice
+	RepIP
+	RepCardBIN
+)
+
+// VerificationView is input.verification.
+type VerificationView struct {
+	// Status is none, pending, passed, failed, refused or expired.
+	Status      string
+	ChallengeID string
+	Methods     []string // asked for
+	Passed      []string // passed so far
+}
+
+// AccountView is input.account_state: the account's state as it applies
+// to this request.
+type AccountView struct {
+	Frozen          bool   // a full freeze is in force
+	FreezeKind      string // temporary, review, permanent ("" when not frozen)
+	FrozenUntil     time.Time
+	StageRestricted bool     // a grey freeze denies this request's stage
+	Restricted      []string // stages a grey freeze denies
+	Probation       bool
+	ProbationUntil  time.Time
+	// Limit in force (zero values: none).
+	DailyAmount, MaxAmount float64
+	LimitCurrency          string
+	// EverFrozen: the account has been frozen before (within what the
+	// state keeps), part of "a long clean history".
+	EverFrozen   bool
+	KnownDevices int
+}
+
+// Score is one plugin's answer under input.scores.<plugin>.
+type Score struct {
+	Plugin  string
+	Score   float64
+	Reasons []string
+}
+
+// field describes one key of the enrichment document: a leaf with a
+// getter, or an object of sub-fields. A nil getter result means the key is
+// absent.
+type field struct {
+	name    *ast.Term
+	get     func(in *Input) *ast.Term
+	sub     []field
+	present func(in *Input) bool // objects: whether the key is there at all
+}
+
+func leaf(name string, get func(in *Input) *ast.Term) field {
+	return field{name: ast.StringTerm(name), get: get}
+}
+
+func object(name string, present func(in *Input) bool, sub ...field) field {
+	return field{name: ast.StringTerm(name), sub: sub, present: present}
+}
+
+func boolTerm(b bool) *ast.Term { return ast.InternedTerm(b) }
+
+func uintTerm(n uint32) *ast.Term { return ast.InternedTerm(int(n)) }
+
+func stringsTerm(ss []string) *ast.Term {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+func timeTerm(t time.Time) *ast.Term {
+	if t.IsZero() {
+		return nil
+	}
+	return ast.StringTerm(t.UTC().Format(time.RFC3339))
+}
+
+func reputationFields(i int) []field {
+	return []field{
+		leaf("blocked", func(in *Input) *ast.Term { return boolTerm(in.Enrich.Reputation[i].Blocked) }),
+		leaf("allowed", func(in *Input) *ast.Term { return boolTerm(in.Enrich.Reputation[i].Allowed) }),
+		leaf("vip", func(in *Input) *ast.Term { return boolTerm(in.Enrich.Reputation[i].VIP) }),
+	}
+}
+
+func windowFields(w func(v *pdp.Velocity) *pdp.WindowCounts) []field {
+	return []field{
+		leaf("count_1m", func(in *Input) *ast.Term { return uintTerm(w(in.Enrich.Velocity).Count1m) }),
+		leaf("count_1h", func(in *Input) *ast.Term { return uintTerm(w(in.Enrich.Velocity).Count1h) }),
+		leaf("count_24h", func(in *Input) *ast.Term { return uintTerm(w(in.Enrich.Velocity).Count24h) }),
+		leaf("amount_1m", func(in *Input) *ast.Term { return floatTerm(w(in.Enrich.Velocity).Amount1m) }),
+		leaf("amount_1h", func(in *Input) *ast.Term { return floatTerm(w(in.Enrich.Velocity).Amount1h) }),
+		leaf("amount_24h", func(in *Input) *ast.Term { return floatTerm(w(in.Enrich.Velocity).Amount24h) }),
+		leaf("logins_1h", func(in *Input) *ast.Term { return uintTerm(w(in.Enrich.Velocity).Logins1h) }),
+	}
+}
+
+func hasVelocity(in *Input) bool { return in.Enrich.Velocity != nil }
+
+func hasAccount(in *Input) bool { return in.Enrich.Account != nil }
+
+func acct(in *Input) *AccountView { return in.Enrich.Account }
+
+// enrichSchema is the whole enrichment document.
+var enrichSchema = []field{
+	object("reputation", func(in *Input) bool { return in.Enrich.HasReputation },
+		object("uid", nil, reputationFields(RepUID)...),
+		object("device", nil, reputationFields(RepDevice)...),
+		object("ip", nil, reputationFields(RepIP)...),
+		object("card_bin", nil, reputationFields(RepCardBIN)...),
+	),
+	object("velocity", hasVelocity,
+		object("uid", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.UID })...),
+		object("device", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.Device })...),
+		object("ip", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.IP })...),
+		leaf("uid_devices_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.UIDDevices1h) }),
+		leaf("device_uids_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.DeviceUIDs1h) }),
+		leaf("spent_24h", func(in *Input) *ast.Term { return floatTerm(in.Enrich.Velocity.Spent24h) }),
+		object("failures", nil,
+			leaf("payment_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.Payment1h) }),
+			leaf("payment_24h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.Payment24h) }),
+			leaf("pin_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.PIN1h) }),
+			leaf("pin_24h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.PIN24h) }),
+			leaf("login_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.Login1h) }),
+			leaf("login_24h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.Login24h) }),
+		),
+	),
+	object("verification", func(in *Input) bool { return in.Enrich.Verification.Status != "" },
+		leaf("status", func(in *Input) *ast.Term { return ast.StringTerm(in.Enrich.Verification.Status) }),
+		leaf("challenge_id", func(in *Input) *ast.Term {
+			if in.Enrich.Verification.ChallengeID == "" {
+				return nil
+			}
+			return ast.StringTerm(in.Enrich.Verification.ChallengeID)
+		}),
+		leaf("methods", func(in *Input) *ast.Term { return stringsTerm(in.Enrich.Verification.Methods) }),
+		leaf("passed", func(in *Input) *ast.Term { return stringsTerm(in.Enrich.Verification.Passed) }),
+	),
+	object("account_state", hasAccount,
+		leaf("frozen", func(in *Input) *ast.Term { return boolTerm(acct(in).Frozen) }),
+		leaf("freeze_kind", func(in *Input) *ast.Term {
+			if acct(in).FreezeKind == "" {
+				return nil
+			}
+			return ast.StringTerm(acct(in).FreezeKind)
+		}),
+		leaf("frozen_until", func(in *Input) *ast.Term { return timeTerm(acct(in).FrozenUntil) }),
+		leaf("stage_restricted", func(in *Input) *ast.Term { return boolTerm(acct(in).StageRestricted) }),
+		leaf("restricted", func(in *Input) *ast.Term { return stringsTerm(acct(in).Restricted) }),
+		leaf("probation", func(in *Input) *ast.Term { return boolTerm(acct(in).Probation) }),
+		leaf("probation_until", func(in *Input) *ast.Term { return timeTerm(acct(in).ProbationUntil) }),
+		leaf("ever_frozen", func(in *Input) *ast.Term { return boolTerm(acct(in).EverFrozen) }),
+		leaf("known_devices", func(in *Input) *ast.Term { return ast.InternedTerm(acct(in).KnownDevices) }),
+		object("limit", func(in *Input) bool {
+			return acct(in).DailyAmount > 0 || acct(in).MaxAmount > 0
+		},
+			leaf("daily_amount", func(in *Input) *ast.Term { return floatTerm(acct(in).DailyAmount) }),
+			leaf("max_amount", func(in *Input) *ast.Term { return floatTerm(acct(in).MaxAmount) }),
+			leaf("currency", func(in *Input) *ast.Term { return ast.StringTerm(acct(in).LimitCurrency) }),
+		),
+	),
+	{name: ast.StringTerm("scores"), present: func(in *Input) bool { return len(in.Enrich.Scores) > 0 }},
+}
+
+// enrichField finds the schema field named by key among fields.
+func enrichField(fields []field, key *ast.Term) *field {
+	for i := range fields {
+		if fields[i].name.Equal(key) {
+			return &fields[i]
+		}
+	}
+	return nil
+}
+
+// lookupEnrich resolves a path whose first key is an enrichment key, or
+// reports ok=false when path[0] is not one.
+func (in *Input) lookupEnrich(path ast.Ref) (t *ast.Term, ok bool) {
+	f := enrichField(enrichSchema, path[0])
+	if f == nil {
+		return nil, false
+	}
+	if f.present != nil && !f.present(in) {
+		return nil, true
+	}
+	if f.name.Value.Compare(ast.String("scores")) == 0 {
+		return lookupTerms(in.scoresTerm(), path[1:]), true
+	}
+	for _, k := range path[1:] {
+		if f.get != nil { // a leaf has no keys below it
+			return nil, true
+		}
+		sub := enrichField(f.sub, k)
+		if sub == nil {
+			return nil, true
+		}
+		if sub.present != nil && !sub.present(in) {
+			return nil, true
+		}
+		f = sub
+	}
+	return in.fieldTerm(f), true
+}
+
+// fieldTerm builds the value of a schema field.
+func (in *Input) fieldTerm(f *field) *ast.Term {
+	if f.get != nil {
+		return f.get(in)
+	}
+	if f.name.Value.Compare(ast.String("scores")) == 0 {
+		return in.scoresTerm()
+	}
+	pairs := make([][2]*ast.Term, 0, len(f.sub))
+	for i := range f.sub {
+		s := &f.sub[i]
+		if s.present != nil && !s.present(in) {
+			continue
+		}
+		if v := in.fieldTerm(s); v != nil {
+			pairs = append(pairs, [2]*ast.Term{s.name, v})
+		}
+	}
+	return ast.NewTerm(ast.NewObject(pairs...))
+}
+
+// enrichPairs are the enrichment members of the full input document.
+func (in *Input) enrichPairs() [][2]*ast.Term {
+	var pairs [][2]*ast.Term
+	for i := range enrichSchema {
+		f := &enrichSchema[i]
+		if f.present != nil && !f.present(in) {
+			continue
+		}
+		pairs = append(pairs, [2]*ast.Term{f.name, in.fieldTerm(f)})
+	}
+	return pairs
+}
+
+// scoresTerm builds input.scores: {plugin: {"score": s, "reasons": [...]}}.
+func (in *Input) scoresTerm() *ast.Term {
+	pairs := make([][2]*ast.Term, 0, len(in.Enrich.Scores))
+	for _, s := range in.Enrich.Scores {
+		pairs = append(pairs, [2]*ast.Term{ast.StringTerm(s.Plugin), ast.ObjectTerm(
+			[2]*ast.Term{ast.StringTerm("score"), floatTerm(s.Score)},
+			[2]*ast.Term{ast.StringTerm("reasons"), stringsTerm(s.Reasons)},
+		)})
+	}
+	return ast.NewTerm(ast.NewObject(pairs...))
+}

@@ -1,0 +1,113 @@
+# State rules: over what the sidecar remembers (lists, freezes, probation,
+# limits, verifications) and counts (velocity). The sidecar adds these
+# documents to the input: reputation, account_state, verification,
+# velocity (see the README's input reference).
+package riskpdp
+
+import data.riskpdp.config
+
+# --- lists: a blocklist is never waived, not even for VIP accounts ----------
+
+deny contains "blocklisted_uid" if input.reputation.uid.blocked == true
+
+deny contains "blocklisted_device" if input.reputation.device.blocked == true
+
+deny contains "threat_ip" if input.reputation.ip.blocked == true
+
+deny contains "blocklisted_card_bin" if input.reputation.card_bin.blocked == true
+
+# --- freezes and restrictions ---------------------------------------------
+
+deny contains "account_frozen" if input.account_state.frozen == true
+
+# A grey freeze denies some functions (e.g. withdrawals) and keeps others.
+deny contains "function_restricted" if input.account_state.stage_restricted == true
+
+# Probation after a release (002): large transactions need a fresh two-factor
+# verification.
+step_up contains {"reason": "probation_large_amount", "methods": ["face", "sms"]} if {
+	input.account_state.probation == true
+	input.derived.money == true
+	amount >= th.probation_large
+}
+
+# Short-term limits set at release time.
+deny contains "limit_exceeded" if {
+	input.derived.money == true
+	input.account_state.limit.max_amount > 0
+	amount > input.account_state.limit.max_amount
+}
+
+deny contains "daily_limit_exceeded" if {
+	input.derived.money == true
+	input.account_state.limit.daily_amount > 0
+	input.velocity.spent_24h + amount > input.account_state.limit.daily_amount
+}
+
+# --- verification ("verify first, release after") ---------------------------
+
+# A failed or refused check keeps the block. A passed one satisfies the
+# step-up reasons whose methods it covers (the sidecar does that); the
+# release comes with a daily cap (000 §3.3).
+deny contains "verification_failed" if input.verification.status == "failed"
+
+deny contains "verification_refused" if input.verification.status == "refused"
+
+obligations contains {
+	"type": "limit",
+	"reason": "conditional_release",
+	"limit": {
+		"daily_amount": th.large * config.conditional_release.daily_cap_multiplier,
+		"currency": input.txn.currency,
+		"duration": config.conditional_release.duration,
+	},
+} if {
+	input.verification.status == "passed"
+	input.derived.money == true
+}
+
+# --- velocity ---------------------------------------------------------------
+
+# More than N money movements in a minute: block and freeze for a while
+# (001), then probation.
+deny contains {"reason": "high_frequency", "flag": "key_tracking"} if {
+	input.derived.money == true
+	input.velocity.uid.count_1m > config.velocity.max_txn_per_minute
+}
+
+obligations contains {
+	"type": "freeze", "kind": "temporary", "reason": "high_frequency",
+	"duration": config.freeze.temporary_duration,
+	"probation": config.freeze.probation_duration,
+} if {
+	input.derived.money == true
+	input.velocity.uid.count_1m > config.velocity.max_txn_per_minute
+}
+
+step_up contains "repeated_large_amounts" if {
+	input.derived.money == true
+	input.velocity.uid.amount_1h >= th.large * config.velocity.large_amount_hour_multiple
+}
+
+step_up contains "many_accounts_on_device" if {
+	input.velocity.device_uids_1h > config.velocity.max_uids_per_device_hour
+}
+
+step_up contains "many_devices_for_account" if {
+	input.velocity.uid_devices_1h > config.velocity.max_devices_per_uid_hour
+}
+
+step_up contains "payment_failures" if {
+	input.derived.money == true
+	input.velocity.failures.payment_1h >= config.velocity.max_payment_failures_hour
+}
+
+deny contains "pin_lockout" if {
+	input.derived.money == true
+	input.velocity.failures.pin_1h >= config.velocity.pin_lockout_failures
+}
+
+step_up contains "login_failures" if {
+	input.stage == "login"
+	input.velocity.failures.login_1h >= config.velocity.max_login_failures_hour
+}

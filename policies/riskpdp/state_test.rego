@@ -1,0 +1,121 @@
+package riskpdp_test
+
+import data.riskpdp
+
+# The enrichment documents the sidecar adds, in their neutral form.
+clean_state := {
+	"reputation": {
+		"uid": {"blocked": false, "allowed": false, "vip": false},
+		"device": {"blocked": false, "allowed": false, "vip": false},
+		"ip": {"blocked": false, "allowed": false, "vip": false},
+		"card_bin": {"blocked": false, "allowed": false, "vip": false},
+	},
+	"account_state": {
+		"frozen": false, "stage_restricted": false, "restricted": [],
+		"probation": false, "ever_frozen": false, "known_devices": 1,
+	},
+	"velocity": {
+		"uid": {"count_1m": 1, "count_1h": 1, "count_24h": 1, "amount_1m": 100, "amount_1h": 100, "amount_24h": 100, "logins_1h": 0},
+		"device": {"count_1m": 1, "count_1h": 1, "count_24h": 1, "amount_1m": 100, "amount_1h": 100, "amount_24h": 100, "logins_1h": 0},
+		"ip": {"count_1m": 1, "count_1h": 1, "count_24h": 1, "amount_1m": 100, "amount_1h": 100, "amount_24h": 100, "logins_1h": 0},
+		"uid_devices_1h": 1, "device_uids_1h": 1, "spent_24h": 0,
+		"failures": {"payment_1h": 0, "payment_24h": 0, "pin_1h": 0, "pin_24h": 0, "login_1h": 0, "login_24h": 0},
+	},
+}
+
+stateful(req) := object.union(req, clean_state)
+
+with_state(req, patch) := object.union(stateful(req), patch)
+
+test_clean_state_adds_no_reason if {
+	count(step_up_reasons(stateful(payment(120)))) == 0
+	count(deny_reasons(stateful(payment(120)))) == 0
+}
+
+# SOP: a blocklisted device is denied, whatever else holds.
+test_blocklisted_subjects_are_denied if {
+	"blocklisted_device" in deny_reasons(with_state(payment(10), {"reputation": {"device": {"blocked": true}}}))
+	"blocklisted_uid" in deny_reasons(with_state(login, {"reputation": {"uid": {"blocked": true}}}))
+	"threat_ip" in deny_reasons(with_state(payment(10), {"reputation": {"ip": {"blocked": true}}}))
+	"blocklisted_card_bin" in deny_reasons(with_state(payment(10), {"reputation": {"card_bin": {"blocked": true}}}))
+}
+
+# SOP: VIP relaxes thresholds but never escapes a blocklist.
+test_vip_never_escapes_a_blocklist if {
+	req := with_derived(with_state(payment(6000), {"reputation": {"device": {"blocked": true}, "uid": {"vip": true}}}), {"vip": true})
+	"blocklisted_device" in deny_reasons(req)
+	not "large_amount" in step_up_reasons(req)
+}
+
+test_allow_list_waives_threshold_only_rules if {
+	req := with_state(payment(6000), {"reputation": {"uid": {"allowed": true}}})
+	not "large_amount" in step_up_reasons(req)
+	"new_device_foreign_ip" in step_up_reasons(object.union(with_derived(req, {"ip_foreign": true}), {"device": {"new": true}}))
+}
+
+test_ever_frozen_accounts_are_not_trusted if {
+	req := with_derived(payment(6000), {"account_age_days": 2000})
+	not "large_amount" in step_up_reasons(stateful(req))
+	"large_amount" in step_up_reasons(with_state(req, {"account_state": {"ever_frozen": true}}))
+}
+
+# SOP: a frozen account is denied; a grey freeze only denies its functions.
+test_frozen_account_is_denied if {
+	"account_frozen" in deny_reasons(with_state(payment(10), {"account_state": {"frozen": true, "freeze_kind": "review"}}))
+	"function_restricted" in deny_reasons(with_state(payment(10), {"account_state": {"stage_restricted": true}}))
+	not "function_restricted" in deny_reasons(with_state(payment(10), {"account_state": {"restricted": ["withdrawal"]}}))
+}
+
+# SOP: probation after a release: large amounts need face and SMS.
+test_probation_requires_two_factors_for_large_amounts if {
+	req := with_state(payment(1000), {"account_state": {"probation": true}})
+	entries := riskpdp.step_up with input as req
+	{"reason": "probation_large_amount", "methods": ["face", "sms"]} in entries
+	not "probation_large_amount" in step_up_reasons(with_state(payment(999), {"account_state": {"probation": true}}))
+}
+
+# SOP: short-term limits.
+test_limits if {
+	"limit_exceeded" in deny_reasons(with_state(payment(600), {"account_state": {"limit": {"max_amount": 500}}}))
+	not "limit_exceeded" in deny_reasons(with_state(payment(500), {"account_state": {"limit": {"max_amount": 500}}}))
+	daily := {"account_state": {"limit": {"daily_amount": 1000}}, "velocity": {"spent_24h": 800}}
+	"daily_limit_exceeded" in deny_reasons(with_state(payment(300), daily))
+	not "daily_limit_exceeded" in deny_reasons(with_state(payment(200), daily))
+}
+
+# SOP: failed or refused face check → deny; passed → conditional release.
+test_verification_outcomes if {
+	"verification_failed" in deny_reasons(with_state(payment(6000), {"verification": {"status": "failed"}}))
+	"verification_refused" in deny_reasons(with_state(payment(6000), {"verification": {"status": "refused"}}))
+	passed := with_state(payment(6000), {"verification": {"status": "passed", "methods": ["face"], "passed": ["face"]}})
+	count(deny_reasons(passed)) == 0
+	obl := riskpdp.obligations with input as passed
+	some o in obl
+	o.type == "limit"
+	o.limit.daily_amount == 10000
+	o.limit.currency == "CNY"
+}
+
+# SOP: more than 5 payments in a minute → deny and a 30-minute freeze.
+test_high_frequency_freezes if {
+	req := with_state(payment(10), {"velocity": {"uid": {"count_1m": 6}}})
+	"high_frequency" in deny_reasons(req)
+	obl := riskpdp.obligations with input as req
+	{"type": "freeze", "kind": "temporary", "reason": "high_frequency", "duration": "30m", "probation": "24h"} in obl
+	not "high_frequency" in deny_reasons(with_state(payment(10), {"velocity": {"uid": {"count_1m": 5}}}))
+}
+
+test_promotion_relaxes_frequency_by_data if {
+	req := with_state(payment(10), {"velocity": {"uid": {"count_1m": 6}}})
+	not "high_frequency" in deny_reasons(req) with data.riskpdp.config.velocity.max_txn_per_minute as 20
+}
+
+test_velocity_rules if {
+	"repeated_large_amounts" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"amount_1h": 15000}}}))
+	"many_accounts_on_device" in step_up_reasons(with_state(login, {"velocity": {"device_uids_1h": 4}}))
+	"many_devices_for_account" in step_up_reasons(with_state(login, {"velocity": {"uid_devices_1h": 4}}))
+	"payment_failures" in step_up_reasons(with_state(payment(10), {"velocity": {"failures": {"payment_1h": 5}}}))
+	"pin_lockout" in deny_reasons(with_state(payment(10), {"velocity": {"failures": {"pin_1h": 5}}}))
+	"login_failures" in step_up_reasons(with_state(login, {"velocity": {"failures": {"login_1h": 5}}}))
+	not "login_failures" in step_up_reasons(with_state(payment(10), {"velocity": {"failures": {"login_1h": 5}}}))
+}
