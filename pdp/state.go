@@ -194,6 +194,7 @@ type AccountState struct {
 	Events    []AccountEvent // recent, bounded
 	Devices   []KnownDevice  // recent, bounded
 	Flags     []CaseFlag     // follow-up flags
+	Habit     Habit          // spending habit, from allowed money movements
 }
 
 // CaseFlag marks a case for follow-up ("key tracking").

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -252,13 +253,15 @@ func TestServeHotReload(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for n := 0; ; n++ {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				resp, err := http.Post(s.url+"/v1/decide", "application/json", strings.NewReader(stepUpBody))
+				// Other UIDs than the assertions', so velocity rules stay quiet.
+				body := strings.Replace(stepUpBody, `"uid":"u-1001"`, fmt.Sprintf(`"uid":"load-%d-%d"`, i, n), 1)
+				resp, err := http.Post(s.url+"/v1/decide", "application/json", strings.NewReader(body))
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -341,7 +344,8 @@ func TestServeGracefulShutdown(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := c.Post(s.url+"/v1/decide", "application/json", strings.NewReader(stepUpBody))
+				body := strings.Replace(stepUpBody, `"uid":"u-1001"`, fmt.Sprintf(`"uid":"drain-%d"`, rand.Int()), 1)
+				resp, err := c.Post(s.url+"/v1/decide", "application/json", strings.NewReader(body))
 				if err != nil {
 					return // the listener is closed: the sidecar stopped accepting
 				}

@@ -32,9 +32,57 @@ type Config struct {
 	Server   Server   `yaml:"server"`
 	Policies Policies `yaml:"policies"`
 	Limits   Limits   `yaml:"limits"`
+	StepUp   StepUp   `yaml:"step_up"`
+	Velocity Velocity `yaml:"velocity"`
+	Plugins  Plugins  `yaml:"plugins"`
 	Log      Log      `yaml:"log"`
 	Messages Messages `yaml:"messages"`
 }
+
+// StepUp configures the step-up loop.
+type StepUp struct {
+	// ChallengeTTL is how long a step-up challenge can be answered.
+	// Default 10m.
+	ChallengeTTL Duration `yaml:"challenge_ttl"`
+	// VerificationTTL is how long a reported verification result counts
+	// when the operation is decided again. Default 30m.
+	VerificationTTL Duration `yaml:"verification_ttl"`
+}
+
+// Velocity configures the in-process velocity windows (pdp/velocity).
+type Velocity struct {
+	// Enabled counts traffic per UID, device and IP. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// MaxKeys bounds the tracked UIDs, devices and IPs together (about
+	// 150 bytes each, ~900 once busy); the coldest are evicted. Default
+	// 1000000.
+	MaxKeys int `yaml:"max_keys"`
+}
+
+// Plugins configures the WASM scoring plugins (pdp/plugin).
+type Plugins struct {
+	// Dir holds NAME.wasm modules next to their NAME.yaml manifests,
+	// watched for changes. Default "" (no plugins).
+	Dir string `yaml:"dir"`
+	// CacheDir keeps compiled machine code across restarts. Default the
+	// user cache directory; "off" disables it.
+	CacheDir string `yaml:"cache_dir"`
+	// PoolSize is the instances per plugin. Default GOMAXPROCS+1.
+	PoolSize int `yaml:"pool_size"`
+	// TimeBudget is the default and ceiling of a call. Default 2ms.
+	TimeBudget Duration `yaml:"time_budget"`
+	// MemoryLimit is the default and ceiling of a plugin's memory, in
+	// bytes. Default 33554432 (32 MiB).
+	MemoryLimit int64 `yaml:"memory_limit"`
+	// Grants are the capabilities (clock, random, stderr) each plugin may
+	// use, by name ("*": all). Default none.
+	Grants map[string][]string `yaml:"grants"`
+	// FailureModes overrides a manifest's failure mode (open, closed).
+	FailureModes map[string]string `yaml:"failure_modes"`
+}
+
+// On reports whether velocity counting is on.
+func (v Velocity) On() bool { return v.Enabled == nil || *v.Enabled }
 
 // Server tunes the HTTP listener.
 type Server struct {
@@ -130,8 +178,10 @@ func Default() Config {
 			Fallback:    "step_up",
 			EvalTimeout: Duration(50 * time.Millisecond),
 		},
-		Limits: Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
-		Log:    Log{Level: "info", Format: "json"},
+		Limits:   Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
+		StepUp:   StepUp{ChallengeTTL: Duration(10 * time.Minute), VerificationTTL: Duration(30 * time.Minute)},
+		Velocity: Velocity{MaxKeys: 1_000_000},
+		Log:      Log{Level: "info", Format: "json"},
 		Messages: Messages{
 			StepUp: "Please verify your identity to continue.",
 			Deny:   "The system found a risk in this operation and has stopped it.",
@@ -186,6 +236,7 @@ func (c *Config) Validate() error {
 		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
 		"server.idle_timeout": c.Server.IdleTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
 		"policies.eval_timeout": c.Policies.EvalTimeout,
+		"step_up.challenge_ttl": c.StepUp.ChallengeTTL, "step_up.verification_ttl": c.StepUp.VerificationTTL,
 	} {
 		if d <= 0 {
 			bad(name, "must be positive, got %s", d)
@@ -208,6 +259,17 @@ func (c *Config) Validate() error {
 	}
 	if !(c.Limits.MaxAmount > 0) || math.IsInf(c.Limits.MaxAmount, 0) {
 		bad("limits.max_amount", "must be a positive finite number")
+	}
+	if c.Velocity.MaxKeys < 1024 {
+		bad("velocity.max_keys", "must be at least 1024")
+	}
+	if c.Plugins.PoolSize < 0 || c.Plugins.TimeBudget < 0 || c.Plugins.MemoryLimit < 0 {
+		bad("plugins", "pool_size, time_budget and memory_limit must not be negative")
+	}
+	for name, mode := range c.Plugins.FailureModes {
+		if mode != "open" && mode != "closed" {
+			bad("plugins.failure_modes."+name, "must be open or closed")
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -6,7 +6,9 @@ package decide
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
+	"github.com/riskpdp/riskpdp/pdp/plugin"
+	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
 
 // ReasonPDPError is the reason code of a fallback decision.
@@ -30,6 +34,14 @@ type Service struct {
 	messages config.Messages
 	log      *slog.Logger
 	now      func() time.Time
+
+	state    State             // nil: no risk state
+	velocity *velocity.Tracker // nil: no velocity
+	plugins  *plugin.Host      // nil: no plugins
+	signer   signer
+	// challengeTTL is how long a step-up challenge can be answered;
+	// verificationTTL how long a reported result counts for retries.
+	challengeTTL, verificationTTL time.Duration
 }
 
 // Options configure a Service.
@@ -42,10 +54,17 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now returns the decision time; defaults to time.Now.
 	Now func() time.Time
+	// State, Velocity and Plugins are optional.
+	State    State
+	Velocity *velocity.Tracker
+	Plugins  *plugin.Host
+	// ChallengeTTL defaults to 10 minutes, VerificationTTL to 30 minutes.
+	ChallengeTTL, VerificationTTL time.Duration
 }
 
-// New returns a Service.
-func New(o Options) *Service {
+// New returns a Service. With state, step-up challenges are signed with a
+// key the state keeps, so they stay valid across restarts.
+func New(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -55,9 +74,30 @@ func New(o Options) *Service {
 	if !o.Fallback.Valid() || o.Fallback == pdp.Allow {
 		o.Fallback = pdp.StepUp
 	}
+	if o.ChallengeTTL <= 0 {
+		o.ChallengeTTL = 10 * time.Minute
+	}
+	if o.VerificationTTL <= 0 {
+		o.VerificationTTL = 30 * time.Minute
+	}
 	uuid.EnableRandPool()
-	return &Service{eng: o.Engine, metrics: o.Metrics, limits: o.Limits, fallback: o.Fallback,
-		messages: o.Messages, log: o.Logger, now: o.Now}
+	s := &Service{eng: o.Engine, metrics: o.Metrics, limits: o.Limits, fallback: o.Fallback,
+		messages: o.Messages, log: o.Logger, now: o.Now,
+		state: o.State, velocity: o.Velocity, plugins: o.Plugins,
+		challengeTTL: o.ChallengeTTL, verificationTTL: o.VerificationTTL}
+	if o.State != nil {
+		key, err := o.State.Secret(context.Background(), "challenge")
+		if err != nil {
+			return nil, fmt.Errorf("challenge key: %w", err)
+		}
+		s.signer = signer{key: key}
+	} else {
+		s.signer = signer{key: make([]byte, 32)}
+		if _, err := rand.Read(s.signer.key); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Decide answers one decide request. It returns a *pdp.Error for input the
@@ -72,27 +112,57 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 	in.Req.Traceparent = traceparent
 	d := &pdp.Decision{ID: newID(), RequestID: in.Req.RequestID}
 
-	res, rev, err := s.eng.Evaluate(ctx, in)
-	d.PolicyRevision = rev
+	acct, err := s.enrich(in)
 	if err != nil {
-		cause := fallbackCause(err)
-		s.metrics.Fallback(cause)
-		s.log.Warn("decision fell back", "cause", cause, "error", err,
-			"decision_id", d.ID, "stage", in.Req.Stage.String(), "revision", rev)
-		res = engine.Result{Outcome: s.fallback, Reasons: []string{ReasonPDPError}}
-		if s.fallback == pdp.StepUp {
+		if e := (*pdp.Error)(nil); errors.As(err, &e) {
+			return nil, e // the caller's mistake, e.g. a foreign challenge_id
+		}
+	}
+	var res engine.Result
+	var closed string
+	if err == nil {
+		closed = s.score(in, acct)
+		res, d.PolicyRevision, err = s.eng.Evaluate(ctx, in)
+	}
+	if err != nil {
+		res = s.fallbackResult(d, in, err)
+	}
+	if closed != "" && !d.Fallback {
+		// A closed-mode plugin could not answer: never less strict than a
+		// step-up.
+		res.Outcome = pdp.Stricter(res.Outcome, pdp.StepUp)
+		res.Reasons = append(res.Reasons, ReasonPluginUnavailable)
+		if res.Outcome == pdp.StepUp && len(res.Methods) == 0 {
 			res.Methods = engine.DefaultStepUpMethods
 		}
-		d.Fallback = true
 	}
-	s.answer(d, &res)
+	s.answer(d, &res, in.Now)
+	s.after(ctx, in, acct, d, &res)
 	d.Took = s.now().Sub(start)
 	s.metrics.Decision(in.Req.Stage, d.Outcome, d.Took)
 	return d, nil
 }
 
+// ReasonPluginUnavailable is added when a closed-mode plugin failed.
+const ReasonPluginUnavailable = "plugin_unavailable"
+
+// fallbackResult is the answer when the decision could not be made: the
+// configured fallback (never allow), counted and logged with its cause.
+func (s *Service) fallbackResult(d *pdp.Decision, in *engine.Input, err error) engine.Result {
+	cause := fallbackCause(err)
+	s.metrics.Fallback(cause)
+	s.log.Warn("decision fell back", "cause", cause, "error", err,
+		"decision_id", d.ID, "stage", in.Req.Stage.String(), "revision", d.PolicyRevision)
+	res := engine.Result{Outcome: s.fallback, Reasons: []string{ReasonPDPError}}
+	if s.fallback == pdp.StepUp {
+		res.Methods = engine.DefaultStepUpMethods
+	}
+	d.Fallback = true
+	return res
+}
+
 // answer fills the decision from the policy result.
-func (s *Service) answer(d *pdp.Decision, r *engine.Result) {
+func (s *Service) answer(d *pdp.Decision, r *engine.Result, now time.Time) {
 	d.Outcome = r.Outcome
 	d.Reasons = r.Reasons
 	if d.Reasons == nil {
@@ -100,6 +170,17 @@ func (s *Service) answer(d *pdp.Decision, r *engine.Result) {
 	}
 	d.Obligations = r.Obligations
 	d.Limit = r.Limit
+	for _, o := range r.Obligations {
+		if o.Type == pdp.ObligationLimit && d.Limit == nil {
+			// A conditional release answers with the cap it sets.
+			l := *o.Limit
+			if l.Duration <= 0 {
+				l.Duration = defaultLimitDuration
+			}
+			l.Until = now.Add(l.Duration)
+			d.Limit = &l
+		}
+	}
 	switch r.Outcome {
 	case pdp.StepUp:
 		d.StepUp = &pdp.StepUpChallenge{Methods: r.Methods}
@@ -129,6 +210,8 @@ func fallbackCause(err error) string {
 		return "invalid_decision"
 	case errors.Is(err, engine.ErrNoPolicy):
 		return "no_policy"
+	case errors.Is(err, errState):
+		return "state"
 	}
 	return "eval_error"
 }

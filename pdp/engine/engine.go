@@ -272,6 +272,24 @@ func (e *Engine) EvalData(ctx context.Context, path string, body []byte, now tim
 	return b, true, err
 }
 
+// CheckJSON validates body as one JSON object under the sidecar's rules
+// (strict syntax, bounded depth, no duplicate keys, no secret-looking keys,
+// no card numbers): the same rules for every endpoint. Errors are
+// *pdp.Error naming the field.
+func CheckJSON(body []byte, maxDepth int) error {
+	p := &parser{buf: body, maxDepth: maxDepth}
+	if p.peek() != '{' {
+		return p.syntaxErr("expected a JSON object")
+	}
+	if _, err := p.object(); err != nil {
+		return err
+	}
+	if err := p.end(); err != nil {
+		return err
+	}
+	return nil
+}
+
 // decodeDataInput parses an OPA Data API body. Keys other than "input" are
 // ignored, as OPA does.
 func decodeDataInput(body []byte, maxDepth int) (*ast.Term, error) {

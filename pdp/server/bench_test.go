@@ -38,7 +38,11 @@ func newServiceOpt(tb testing.TB, optimize bool) (*decide.Service, *metrics.Metr
 		tb.Fatal(err)
 	}
 	tb.Cleanup(eng.Close)
-	return decide.New(decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: m, Limits: limits, Messages: cfg.Messages}), m, cfg
+	svc, err := decide.New(decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: m, Limits: limits, Messages: cfg.Messages})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, m, cfg
 }
 
 // BenchmarkDecidePath is the in-process decision: decode → evaluate → encode,

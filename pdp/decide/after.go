@@ -1,0 +1,152 @@
+package decide
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/engine"
+)
+
+// Defaults for obligations that do not name a duration.
+const (
+	defaultLimitDuration = 24 * time.Hour
+	defaultProbation     = 24 * time.Hour
+	deviceSeenRefresh    = time.Hour // how stale last_seen may get before it is rewritten
+	obligationActor      = "pdp"
+)
+
+// after carries out what the decision implies: a challenge for a step-up,
+// the policy's obligations, remembering the device, counting the spend and
+// learning the habit. State writes here are async: visible to the next
+// decision at once, persisted by the store's group commit.
+func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.AccountState, d *pdp.Decision, res *engine.Result) {
+	r := &in.Req
+	now := in.Now
+	if d.Outcome == pdp.StepUp && d.StepUp != nil {
+		d.StepUp.ExpiresAt = now.Add(s.challengeTTL).Truncate(time.Second)
+		d.StepUp.ChallengeID = s.signer.issue(r.UID, subjectOf(r), d.StepUp.Methods, d.StepUp.ExpiresAt)
+	}
+	moneyAllowed := d.Outcome == pdp.Allow && r.Stage.NeedsTxn() && r.Txn.Amount > 0
+	if moneyAllowed && s.velocity != nil {
+		s.velocity.RecordSpend(now, r.UID, r.Txn.Amount)
+	}
+	if s.state == nil || acct == nil {
+		return
+	}
+	obligations := d.Obligations
+	newDevice := r.Device.ID != "" && deviceStale(acct, r.Device.ID, now)
+	if len(obligations) == 0 && !newDevice && !moneyAllowed {
+		return
+	}
+	var audit *pdp.AuditRecord
+	if len(obligations) > 0 {
+		detail, _ := json.Marshal(obligationDetails(obligations))
+		audit = &pdp.AuditRecord{At: now, Actor: pdp.Actor{Operator: obligationActor, Reason: "policy obligation"},
+			Action: "obligations", UID: r.UID, Target: "decision/" + d.ID, Detail: string(detail)}
+	}
+	_, err := s.state.Change(ctx, r.UID, false, audit, func(a *pdp.AccountState) error {
+		for _, o := range obligations {
+			applyObligation(a, o, in, d.ID)
+		}
+		if newDevice {
+			rememberDevice(a, r.Device.ID, now)
+		}
+		if moneyAllowed {
+			a.Habit.Observe(r.Txn.Amount, r.Txn.Category)
+		}
+		return nil
+	})
+	if err != nil {
+		s.metrics.Fallback("obligation_write")
+		s.log.Error("carrying out the decision failed", "decision_id", d.ID, "uid", r.UID, "error", err)
+	}
+}
+
+// applyObligation changes the account as the obligation asks.
+func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *engine.Input, decisionID string) {
+	now := in.Now
+	actor := pdp.Actor{Operator: obligationActor, Reason: o.Reason}
+	trace := func(f *pdp.Freeze) {
+		f.Since, f.Rule, f.TxnID, f.DecisionID, f.Actor = now, o.Reason, in.Req.Txn.ID, decisionID, actor
+	}
+	switch o.Type {
+	case pdp.ObligationFreeze:
+		kind, _ := pdp.ParseFreezeKind(o.Kind)
+		f := pdp.Freeze{Kind: kind, ProbationAfter: o.Probation}
+		if kind == pdp.FreezeTemporary {
+			f.Until = now.Add(o.Duration)
+		}
+		trace(&f)
+		a.Freezes = append(a.Freezes, f)
+	case pdp.ObligationRestrict:
+		f := pdp.Freeze{Kind: pdp.FreezeTemporary, Functions: o.Functions}
+		if o.Duration > 0 {
+			f.Until = now.Add(o.Duration)
+		} else {
+			f.Kind = pdp.FreezeReview
+		}
+		trace(&f)
+		a.Freezes = append(a.Freezes, f)
+	case pdp.ObligationLimit:
+		l := *o.Limit
+		if l.Duration <= 0 {
+			l.Duration = defaultLimitDuration
+		}
+		l.Until = now.Add(l.Duration)
+		a.Limits = append(a.Limits, l)
+	case pdp.ObligationProbation:
+		dur := o.Duration
+		if dur <= 0 {
+			dur = defaultProbation
+		}
+		a.Probation = pdp.Probation{Since: now, Until: now.Add(dur), Reason: o.Reason}
+	case pdp.ObligationFlag:
+		a.Flags = append(a.Flags, pdp.CaseFlag{Kind: o.Kind, Reason: o.Reason, TxnID: in.Req.Txn.ID, DecisionID: decisionID, At: now})
+	}
+}
+
+// deviceStale reports whether the device is new to the account or its
+// last-seen time is old enough to be worth a write.
+func deviceStale(a *pdp.AccountState, id string, now time.Time) bool {
+	for _, d := range a.Devices {
+		if d.ID == id {
+			return now.Sub(d.LastSeen) > deviceSeenRefresh
+		}
+	}
+	return true
+}
+
+func rememberDevice(a *pdp.AccountState, id string, now time.Time) {
+	for i := range a.Devices {
+		if a.Devices[i].ID == id {
+			a.Devices[i].LastSeen = now
+			return
+		}
+	}
+	a.Devices = append(a.Devices, pdp.KnownDevice{ID: id, FirstSeen: now, LastSeen: now})
+}
+
+// obligationDetail is an obligation as the audit journal records it.
+type obligationDetail struct {
+	Type      string   `json:"type"`
+	Kind      string   `json:"kind,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
+	Duration  string   `json:"duration,omitempty"`
+	Functions []string `json:"functions,omitempty"`
+}
+
+func obligationDetails(obs []pdp.Obligation) []obligationDetail {
+	out := make([]obligationDetail, len(obs))
+	for i, o := range obs {
+		out[i] = obligationDetail{Type: string(o.Type), Kind: o.Kind, Reason: o.Reason}
+		if o.Duration > 0 {
+			out[i].Duration = o.Duration.String()
+		}
+		for _, f := range o.Functions {
+			out[i].Functions = append(out[i].Functions, f.String())
+		}
+	}
+	return out
+}

@@ -1,0 +1,86 @@
+package decide
+
+import (
+	"sync"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/plugin"
+	"github.com/riskpdp/riskpdp/pdp/plugin/abi"
+)
+
+// resultPool recycles the per-decision plugin result slices.
+var resultPool = sync.Pool{New: func() any { s := make([]plugin.Result, 0, 8); return &s }}
+
+// score runs the scoring plugins on the request's features and adds their
+// answers to input.scores. It returns the name of a closed-mode plugin that
+// failed ("" when none did): the decision may then not be less strict than
+// a step-up. An open-mode plugin that failed is simply absent.
+func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
+	if s.plugins == nil {
+		return ""
+	}
+	f := plugin.NewFeatures()
+	var h *pdp.Habit
+	if acct != nil {
+		h = &acct.Habit
+	}
+	fillFeatures(&f, in, h)
+	buf := resultPool.Get().(*[]plugin.Result)
+	defer resultPool.Put(buf)
+	res := s.plugins.Score(&f, (*buf)[:0])
+	*buf = res
+	closed := ""
+	for _, r := range res {
+		switch {
+		case r.Err == nil:
+			in.Enrich.Scores = append(in.Enrich.Scores, engine.Score{Plugin: r.Plugin, Score: r.Score, Reasons: r.Reasons})
+		case r.FailClosed && closed == "":
+			closed = r.Plugin
+		}
+	}
+	return closed
+}
+
+// fillFeatures writes the feature record from what the policy sees: the
+// request, the facts the engine derived, the enrichment. One source for
+// both, so a plugin and a rule never disagree on, say, "foreign IP".
+func fillFeatures(f *plugin.Features, in *engine.Input, h *pdp.Habit) {
+	r := &in.Req
+	d := &in.Derived
+	b := func(x bool) float64 {
+		if x {
+			return 1
+		}
+		return 0
+	}
+	f[abi.Stage] = float64(r.Stage)
+	if r.HasTxn {
+		f[abi.Amount] = r.Txn.Amount
+		f[abi.CategoryCode] = float64(abi.CategoryCodeOf(r.Txn.Category))
+		f[abi.PaymentMethodCode] = float64(abi.MethodCodeOf(r.Txn.PaymentMethod))
+	}
+	f[abi.AccountAgeDays] = d.AccountAgeDays
+	f[abi.HoursSinceSensitiveChange] = d.SensitiveChangeHours
+	f[abi.IPForeign] = b(d.IPForeign)
+	f[abi.CrossBorder] = b(d.CrossBorder)
+	f[abi.VIP] = b(d.VIP)
+	f[abi.DeviceNew] = b(r.Device.New.IsTrue())
+	f[abi.HourOfDay] = float64(in.Now.UTC().Hour())
+	if in.Enrich.Velocity != nil {
+		plugin.FillVelocity(f, in.Enrich.Velocity)
+	}
+	if in.Enrich.HasReputation {
+		rep := &in.Enrich.Reputation
+		f[abi.UIDBlocked] = b(rep[engine.RepUID].Blocked)
+		f[abi.DeviceBlocked] = b(rep[engine.RepDevice].Blocked)
+		f[abi.IPThreat] = b(rep[engine.RepIP].Blocked)
+		f[abi.CardBINBlocked] = b(rep[engine.RepCardBIN].Blocked)
+	}
+	if h != nil && h.Count > 0 {
+		f[abi.HabitCount] = float64(h.Count)
+		f[abi.HabitAmountMean] = h.Mean
+		f[abi.HabitAmountStd] = h.Std()
+		f[abi.HabitCategoryShare] = h.Share(r.Txn.Category)
+	}
+}

@@ -1,0 +1,104 @@
+package decide
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/engine"
+)
+
+// State is the durable risk state the decision path reads and writes;
+// pdp/state implements it (through an adapter in the CLI wiring).
+type State interface {
+	Reputation(kind pdp.SubjectKind, value string, now time.Time) (pdp.Reputation, error)
+	Account(uid string, now time.Time) (*pdp.AccountState, error)
+	Verification(uid, subject string) (pdp.Verification, bool, error)
+	PutVerification(ctx context.Context, v pdp.Verification) error
+	// Change applies fn to the account. A sync change is durable (with its
+	// audit record) when Change returns; an async one is visible to every
+	// later read at once and persisted by the store's group commit, so the
+	// decision path never waits for a disk.
+	Change(ctx context.Context, uid string, sync bool, audit *pdp.AuditRecord, fn func(*pdp.AccountState) error) (*pdp.AccountState, error)
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// freezeRank orders freeze kinds by severity.
+func freezeRank(k pdp.FreezeKind) int {
+	switch k {
+	case pdp.FreezePermanent:
+		return 3
+	case pdp.FreezeReview:
+		return 2
+	case pdp.FreezeTemporary:
+		return 1
+	}
+	return 0
+}
+
+// accountView reads the account state as it applies to a request at stage
+// at time now: the strictest full freeze in force, the stages grey freezes
+// deny, probation (explicit, or left behind by a temporary freeze that
+// lifted itself), the limit in force.
+func accountView(a *pdp.AccountState, stage pdp.Stage, now time.Time) *engine.AccountView {
+	v := &engine.AccountView{EverFrozen: len(a.Freezes) > 0, KnownDevices: len(a.Devices)}
+	probationUntil := time.Time{}
+	if a.Probation.Active(now) {
+		probationUntil = a.Probation.Until
+	}
+	for _, f := range a.Freezes {
+		if !f.Active(now) {
+			if f.Kind == pdp.FreezeTemporary && f.ProbationAfter > 0 && !f.Until.IsZero() {
+				if until := f.Until.Add(f.ProbationAfter); now.Before(until) && until.After(probationUntil) {
+					probationUntil = until
+				}
+			}
+			continue
+		}
+		if len(f.Functions) > 0 {
+			for _, s := range f.Functions {
+				if name := s.String(); !slices.Contains(v.Restricted, name) {
+					v.Restricted = append(v.Restricted, name)
+				}
+			}
+			if f.Covers(stage) {
+				v.StageRestricted = true
+			}
+			continue
+		}
+		if freezeRank(f.Kind) > freezeRank(kindOf(v.FreezeKind)) {
+			v.Frozen, v.FreezeKind, v.FrozenUntil = true, f.Kind.String(), f.Until
+		}
+	}
+	if !probationUntil.IsZero() {
+		v.Probation, v.ProbationUntil = true, probationUntil
+	}
+	for _, l := range a.Limits {
+		if !l.Until.IsZero() && !now.Before(l.Until) {
+			continue
+		}
+		if l.DailyAmount > 0 && (v.DailyAmount == 0 || l.DailyAmount < v.DailyAmount) {
+			v.DailyAmount, v.LimitCurrency = l.DailyAmount, l.Currency
+		}
+		if l.MaxAmount > 0 && (v.MaxAmount == 0 || l.MaxAmount < v.MaxAmount) {
+			v.MaxAmount, v.LimitCurrency = l.MaxAmount, l.Currency
+		}
+	}
+	return v
+}
+
+func kindOf(name string) pdp.FreezeKind {
+	k, _ := pdp.ParseFreezeKind(name)
+	return k
+}
+
+// knowsDevice reports whether the UID has used the device before.
+func knowsDevice(a *pdp.AccountState, id string) bool {
+	for _, d := range a.Devices {
+		if d.ID == id {
+			return true
+		}
+	}
+	return false
+}
