@@ -15,6 +15,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,11 +33,48 @@ type Config struct {
 	Server   Server   `yaml:"server"`
 	Policies Policies `yaml:"policies"`
 	Limits   Limits   `yaml:"limits"`
+	State    State    `yaml:"state"`
+	Admin    Admin    `yaml:"admin"`
 	StepUp   StepUp   `yaml:"step_up"`
 	Velocity Velocity `yaml:"velocity"`
 	Plugins  Plugins  `yaml:"plugins"`
 	Log      Log      `yaml:"log"`
 	Messages Messages `yaml:"messages"`
+}
+
+// State configures the durable risk state (pdp/state): lists, freezes,
+// limits, verifications, account events, the audit journal.
+type State struct {
+	// Enabled keeps risk state. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// Path is the state file (bbolt). Default $XDG_STATE_HOME/riskpdp/state.db
+	// (~/.local/state/riskpdp/state.db).
+	Path string `yaml:"path"`
+	// CacheMaxCost bounds the in-memory cache in front of the file, in
+	// bytes. Default 67108864 (64 MiB).
+	CacheMaxCost int64 `yaml:"cache_max_cost"`
+	// CacheTTL bounds how long an entry is served from the cache without
+	// being read again. Default 5m.
+	CacheTTL Duration `yaml:"cache_ttl"`
+	// NegativeTTL bounds how long "nothing known" is cached. Default 30s.
+	NegativeTTL Duration `yaml:"negative_ttl"`
+	// FlushInterval is how often what decisions change (freezes from
+	// obligations, new devices) is committed to the file; a crash loses at
+	// most this much of it. Default 10ms.
+	FlushInterval Duration `yaml:"flush_interval"`
+}
+
+// On reports whether risk state is kept.
+func (s State) On() bool { return s.Enabled == nil || *s.Enabled }
+
+// Admin configures the operator API.
+type Admin struct {
+	// Addr is its listener, HOST:PORT or unix:/path. Default
+	// 127.0.0.1:9192.
+	Addr string `yaml:"addr"`
+	// TokenFile holds the bearer tokens, one per line: "<token> [read|write]
+	// [name]". The operator API is served only when it is set. Default "".
+	TokenFile string `yaml:"token_file"`
 }
 
 // StepUp configures the step-up loop.
@@ -178,7 +216,10 @@ func Default() Config {
 			Fallback:    "step_up",
 			EvalTimeout: Duration(50 * time.Millisecond),
 		},
-		Limits:   Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
+		Limits: Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
+		State: State{Path: DefaultStatePath(), CacheMaxCost: 64 << 20, CacheTTL: Duration(5 * time.Minute),
+			NegativeTTL: Duration(30 * time.Second), FlushInterval: Duration(10 * time.Millisecond)},
+		Admin:    Admin{Addr: "127.0.0.1:9192"},
 		StepUp:   StepUp{ChallengeTTL: Duration(10 * time.Minute), VerificationTTL: Duration(30 * time.Minute)},
 		Velocity: Velocity{MaxKeys: 1_000_000},
 		Log:      Log{Level: "info", Format: "json"},
@@ -191,6 +232,19 @@ func Default() Config {
 			},
 		},
 	}
+}
+
+// DefaultStatePath is $XDG_STATE_HOME/riskpdp/state.db, or under
+// ~/.local/state when XDG_STATE_HOME is unset, or ./pdp-state.db without a
+// home directory.
+func DefaultStatePath() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "riskpdp", "state.db")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "riskpdp", "state.db")
+	}
+	return "pdp-state.db"
 }
 
 // DefaultPolicyDir is the policy directory used when none is configured.
@@ -259,6 +313,25 @@ func (c *Config) Validate() error {
 	}
 	if !(c.Limits.MaxAmount > 0) || math.IsInf(c.Limits.MaxAmount, 0) {
 		bad("limits.max_amount", "must be a positive finite number")
+	}
+	if c.State.On() {
+		if c.State.Path == "" {
+			bad("state.path", "must name the state file")
+		}
+		if c.State.CacheMaxCost < 1<<20 {
+			bad("state.cache_max_cost", "must be at least 1 MiB")
+		}
+		if c.State.CacheTTL <= 0 || c.State.NegativeTTL <= 0 || c.State.FlushInterval <= 0 {
+			bad("state", "cache_ttl, negative_ttl and flush_interval must be positive")
+		}
+	}
+	if c.Admin.TokenFile != "" {
+		if err := checkAddr(c.Admin.Addr); err != nil {
+			bad("admin.addr", "%v", err)
+		}
+		if !c.State.On() {
+			bad("admin.token_file", "the operator API needs risk state (state.enabled)")
+		}
 	}
 	if c.Velocity.MaxKeys < 1024 {
 		bad("velocity.max_keys", "must be at least 1024")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/engine"
 )
 
 // Account events the payment service reports (POST /v1/events), so the
@@ -33,7 +34,7 @@ var ErrNoState = &pdp.Error{Code: pdp.CodeUnavailable, Message: "risk state is n
 // DecodeEvent decodes and validates an event body.
 func DecodeEvent(body []byte, now time.Time) (pdp.AccountEvent, string, error) {
 	var req EventRequest
-	if err := decodeStrict(body, 8, &req); err != nil {
+	if err := engine.DecodeStrict(body, 8, &req); err != nil {
 		return pdp.AccountEvent{}, "", err
 	}
 	switch {

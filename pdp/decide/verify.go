@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/engine"
 )
 
 // VerificationRequest is the body of POST /v1/verifications.
@@ -25,7 +26,7 @@ type VerificationRequest struct {
 // does not undo it (verify first, release after).
 func (s *Service) Verify(ctx context.Context, body []byte) (pdp.Verification, error) {
 	var req VerificationRequest
-	if err := decodeStrict(body, 8, &req); err != nil {
+	if err := engine.DecodeStrict(body, 8, &req); err != nil {
 		return pdp.Verification{}, err
 	}
 	switch {

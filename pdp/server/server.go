@@ -101,6 +101,8 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWith
 const (
 	epDecide = "decide"
 	epData   = "data"
+	epEvents = "events"
+	epVerify = "verifications"
 	epOther  = "other"
 )
 
@@ -110,6 +112,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case string(path) == "/v1/decide":
 		if s.method(ctx, epDecide, fasthttp.MethodPost) {
 			s.decide(ctx)
+		}
+	case string(path) == "/v1/events":
+		if s.method(ctx, epEvents, fasthttp.MethodPost) && s.jsonBody(ctx, epEvents) {
+			s.event(ctx)
+		}
+	case string(path) == "/v1/verifications":
+		if s.method(ctx, epVerify, fasthttp.MethodPost) && s.jsonBody(ctx, epVerify) {
+			s.verify(ctx)
 		}
 	case bytes.HasPrefix(path, []byte("/v1/data")) && (len(path) == 8 || path[8] == '/'):
 		if s.method(ctx, epData, fasthttp.MethodPost, fasthttp.MethodGet) {
@@ -187,11 +197,7 @@ func (s *Server) data(ctx *fasthttp.RequestCtx, path string) {
 	}
 	result, defined, err := s.svc.Data(ctx, path, body)
 	if err != nil {
-		e := pdp.AsError(err)
-		if e.Code == pdp.CodeInternal {
-			s.log.Error("data API evaluation failed", "path", path, "error", err)
-		}
-		s.fail(ctx, epData, e)
+		s.failLogged(ctx, epData, err)
 		return
 	}
 	if !defined {
@@ -204,6 +210,48 @@ func (s *Server) data(ctx *fasthttp.RequestCtx, path string) {
 	*buf = append(b, '}')
 	writeJSON(ctx, fasthttp.StatusOK, *buf)
 	bufPool.Put(buf)
+}
+
+func (s *Server) event(ctx *fasthttp.RequestCtx) {
+	ev, err := s.svc.Event(ctx, ctx.PostBody())
+	if err != nil {
+		s.failLogged(ctx, epEvents, err)
+		return
+	}
+	b := append([]byte(`{"recorded":true,"kind":`), appendString(nil, ev.Kind)...)
+	b = appendKey(b, "at", false)
+	b = appendTime(b, ev.At)
+	writeJSON(ctx, fasthttp.StatusOK, append(b, '}'))
+}
+
+func (s *Server) verify(ctx *fasthttp.RequestCtx) {
+	v, err := s.svc.Verify(ctx, ctx.PostBody())
+	if err != nil {
+		s.failLogged(ctx, epVerify, err)
+		return
+	}
+	b := append([]byte(`{"status":`), appendString(nil, v.Status())...)
+	b = appendKey(b, "methods", false)
+	b = appendStrings(b, v.Methods)
+	passed := make([]string, 0, len(v.Methods))
+	for _, m := range v.Methods {
+		if v.Results[m] == pdp.VerificationPassed {
+			passed = append(passed, m)
+		}
+	}
+	b = appendKey(b, "passed", false)
+	b = appendStrings(b, passed)
+	writeJSON(ctx, fasthttp.StatusOK, append(b, '}'))
+}
+
+// failLogged answers an error, logging internal ones (their detail never
+// reaches the caller).
+func (s *Server) failLogged(ctx *fasthttp.RequestCtx, ep string, err error) {
+	e := pdp.AsError(err)
+	if e.Code == pdp.CodeInternal {
+		s.log.Error("request failed", "endpoint", ep, "error", err)
+	}
+	s.fail(ctx, ep, e)
 }
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
@@ -237,7 +285,7 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, ep string, e *pdp.Error) {
 	s.metrics.RequestError(ep, e.Code)
 	buf := bufPool.Get().(*[]byte)
 	*buf = appendError((*buf)[:0], e)
-	writeJSON(ctx, statusOf(e.Code), *buf)
+	writeJSON(ctx, StatusOf(e.Code), *buf)
 	bufPool.Put(buf)
 }
 
@@ -258,7 +306,7 @@ func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	s.metrics.RequestError("transport", e.Code)
 	if status == 0 {
-		status = statusOf(e.Code)
+		status = StatusOf(e.Code)
 	}
 	ctx.SetConnectionClose()
 	writeJSON(ctx, status, appendError(nil, e))

@@ -6,8 +6,9 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
-// statusOf maps an error code to its HTTP status: the one place that does.
-func statusOf(code pdp.ErrorCode) int {
+// StatusOf maps an error code to its HTTP status: the one place that does
+// (the operator API uses it too).
+func StatusOf(code pdp.ErrorCode) int {
 	switch code {
 	case pdp.CodeBodyTooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -1,4 +1,4 @@
-package decide
+package engine
 
 import (
 	"bytes"
@@ -7,15 +7,14 @@ import (
 	"strings"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 )
 
-// decodeStrict decodes a small request body into v: the engine's strict
-// JSON rules first (duplicates, secrets, card numbers, depth), then
-// encoding/json with unknown fields refused. Errors are *pdp.Error naming
-// the field.
-func decodeStrict(body []byte, maxDepth int, v any) error {
-	if err := engine.CheckJSON(body, maxDepth); err != nil {
+// DecodeStrict decodes a small request body (events, verifications,
+// operator actions) into v: the sidecar's strict JSON rules first
+// (CheckJSON: duplicates, secrets, card numbers, depth), then encoding/json
+// with unknown fields refused. Errors are *pdp.Error naming the field.
+func DecodeStrict(body []byte, maxDepth int, v any) error {
+	if err := CheckJSON(body, maxDepth); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
