@@ -1,0 +1,94 @@
+// Package decisionlog records every decision off the hot path: a bounded
+// buffer, sinks (rotated JSON-lines files, OPA-compatible HTTP upload),
+// masking of card-like numbers and secret-looking fields, and a sync mode
+// for deployments that must not lose a record.
+package decisionlog
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Record is one decision as the log keeps it. Field names follow OPA's
+// decision log where they apply (decision_id, path, input, result,
+// timestamp, metrics, labels, bundles, trace_id); the rest are the
+// sidecar's own, flat so that log pipelines can index them without parsing
+// the input.
+//
+// Input is the request body as the caller sent it (already checked to hold
+// no secret field or card number); Enrichment is what the sidecar added
+// (derived facts, reputation, velocity, verification, account state,
+// scores). Together they are exactly the policy's input: `pdp replay`
+// rebuilds it from them.
+type Record struct {
+	DecisionID string            `json:"decision_id"`
+	Timestamp  time.Time         `json:"timestamp"`
+	Path       string            `json:"path"` // the decision package, e.g. "riskpdp"
+	Input      json.RawMessage   `json:"input"`
+	Enrichment json.RawMessage   `json:"enrichment,omitempty"`
+	Result     Result            `json:"result"`
+	Bundles    map[string]Bundle `json:"bundles,omitempty"` // the policy revision, as OPA reports bundles
+	Labels     map[string]string `json:"labels,omitempty"`
+	Metrics    map[string]int64  `json:"metrics,omitempty"` // timer_pdp_decide_ns, ...
+	TraceID    string            `json:"trace_id,omitempty"`
+	SpanID     string            `json:"span_id,omitempty"`
+
+	RequestID string  `json:"request_id,omitempty"`
+	Stage     string  `json:"stage"`
+	UID       string  `json:"uid"`
+	TxnID     string  `json:"txn_id,omitempty"`
+	Amount    float64 `json:"amount,omitempty"`
+	Currency  string  `json:"currency,omitempty"`
+	Outcome   string  `json:"outcome"`
+	Fallback  bool    `json:"fallback,omitempty"`
+
+	// Shadow is the answer of the candidate policy set, on records the
+	// shadow evaluation differed on.
+	Shadow *Result `json:"shadow,omitempty"`
+}
+
+// Result is what the decision answered and carried out.
+type Result struct {
+	Outcome      string       `json:"outcome"`
+	Reasons      []string     `json:"reasons"`
+	Satisfied    []string     `json:"satisfied,omitempty"` // step-ups a passed verification answered
+	Methods      []string     `json:"methods,omitempty"`
+	ChallengeID  string       `json:"challenge_id,omitempty"`
+	Warning      string       `json:"warning,omitempty"`
+	Limit        *Limit       `json:"limit,omitempty"`
+	Obligations  []Obligation `json:"obligations,omitempty"`
+	Revision     string       `json:"revision,omitempty"`
+	PolicyErrors string       `json:"error,omitempty"` // why it fell back
+}
+
+// Limit is a cap the decision set or reported.
+type Limit struct {
+	MaxAmount   float64   `json:"max_amount,omitempty"`
+	DailyAmount float64   `json:"daily_amount,omitempty"`
+	Currency    string    `json:"currency,omitempty"`
+	Until       time.Time `json:"until,omitempty"`
+}
+
+// Obligation is an action the decision carried out.
+type Obligation struct {
+	Type      string   `json:"type"`
+	Kind      string   `json:"kind,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
+	Duration  string   `json:"duration,omitempty"`
+	Functions []string `json:"functions,omitempty"`
+}
+
+// Bundle identifies the policy revision, as OPA reports bundles.
+type Bundle struct {
+	Revision string `json:"revision"`
+}
+
+// Flagged reports whether the decision flagged the case for follow-up.
+func (r *Record) Flagged() bool {
+	for _, o := range r.Result.Obligations {
+		if o.Type == "flag" {
+			return true
+		}
+	}
+	return false
+}
