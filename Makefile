@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 OPA   := $(GO) tool opa
 
-.PHONY: run test check lint gotest policy-test fuzz bench build clean
+.PHONY: run test check lint gotest policy-test fuzz bench build clean charts-tools charts-test
 
 ## run: start the sidecar on its embedded defaults (127.0.0.1:9191)
 run:
@@ -13,8 +13,8 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/pdp ./pdp/cmd/pdp
 
-## test: everything CI checks — format, vet, policies, Go tests (race), short fuzzing
-test: deps check policy-test gotest fuzz-short
+## test: everything CI checks — format, vet, policies, Helm charts and image, Go tests (race), short fuzzing
+test: deps check policy-test charts-test gotest fuzz-short
 
 ## deps: install the system tools the tests use (clang/lld build the C example plugin)
 APT_PKGS := clang lld
@@ -38,9 +38,30 @@ policy-test:
 	$(OPA) check --strict policies
 	$(OPA) test policies
 
-## gotest: the Go test suite with the race detector
+## gotest: the Go test suite with the race detector (./charts runs in charts-test)
 gotest:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/charts$$')
+
+## charts-tools: helm and kubectl-validate, pinned, built with go install into .bin/
+## (a few minutes the first time; reinstalled only when the pinned version changes)
+HELM_VERSION             := v3.22.0
+KUBECTL_VALIDATE_VERSION := v0.0.4
+TOOLS_BIN                := $(CURDIR)/.bin
+# install-tool BINARY, PACKAGE, VERSION: go install unless .bin/BINARY is that module version.
+define install-tool
+	@if [ "$$($(GO) version -m $(TOOLS_BIN)/$(1) 2>/dev/null | awk '$$1 == "mod" {print $$3}')" != "$(3)" ]; then \
+		echo "installing $(1) $(3) into .bin/ with go install"; \
+		GOBIN=$(TOOLS_BIN) $(GO) install $(2)@$(3); \
+	fi
+endef
+charts-tools:
+	$(call install-tool,helm,helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+	$(call install-tool,kubectl-validate,sigs.k8s.io/kubectl-validate,$(KUBECTL_VALIDATE_VERSION))
+
+## charts-test: helm lint --strict, helm template (defaults, all-on, variants), kubectl-validate,
+## assertions and binary cross-checks on the manifests, offline image build (see charts/doc.go)
+charts-test: charts-tools
+	HELM=$(TOOLS_BIN)/helm KUBECTL_VALIDATE=$(TOOLS_BIN)/kubectl-validate $(GO) test -count=1 ./charts/
 
 FUZZTIME ?= 10s
 FUZZ_TARGETS := \

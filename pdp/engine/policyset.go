@@ -186,35 +186,51 @@ func excluded(abspath string, info fs.FileInfo, depth int) bool {
 // scan lists the files that make up the policy set and derives a content
 // revision: "sha256:" and the first 12 hex digits of a hash over the sorted
 // paths and contents. Two identical trees have the same revision.
+//
+// Like OPA's loader, scan follows symbolic links to directories: a
+// Kubernetes ConfigMap volume whose items carry paths
+// (riskpdp/config/data.json) shows riskpdp as a link into ..data, and a
+// file behind it must still count towards the revision.
 func scan(fsys fs.FS) (rego int, revision string, err error) {
 	var paths []string
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if excluded(p, info, strings.Count(p, "/")+1) {
+	var walk func(root string, links int) error
+	walk = func(root string, links int) error {
+		return fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if excluded(p, info, strings.Count(p, "/")+1) {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if p != root && d.Type()&fs.ModeSymlink != 0 {
+				if target, err := fs.Stat(fsys, p); err == nil && target.IsDir() {
+					if links >= maxDirLinks {
+						return fmt.Errorf("%s: more than %d nested directory links", p, maxDirLinks)
+					}
+					return walk(p, links+1)
+				}
+			}
 			if d.IsDir() {
-				return fs.SkipDir
+				return nil
+			}
+			switch path.Ext(p) {
+			case ".rego":
+				rego++
+				paths = append(paths, p)
+			case ".json", ".yaml", ".yml":
+				paths = append(paths, p)
 			}
 			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		switch path.Ext(p) {
-		case ".rego":
-			rego++
-			paths = append(paths, p)
-		case ".json", ".yaml", ".yml":
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
+		})
+	}
+	if err := walk(".", 0); err != nil {
 		return 0, "", fmt.Errorf("scan policies: %w", err)
 	}
 	sort.Strings(paths)
@@ -229,6 +245,10 @@ func scan(fsys fs.FS) (rego int, revision string, err error) {
 	}
 	return rego, "sha256:" + hex.EncodeToString(h.Sum(nil))[:12], nil
 }
+
+// maxDirLinks bounds how many directory links scan follows inside one
+// another, so a link cycle fails instead of looping.
+const maxDirLinks = 8
 
 // readManifestRevision returns the revision of an OPA-style .manifest file
 // at the root, if there is one.

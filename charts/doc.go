@@ -1,0 +1,31 @@
+// Package charts holds no code: its tests check the Helm charts in this
+// directory and the container image the repository's Dockerfile defines,
+// offline, as part of `make test`.
+//
+//   - pdp-sidecar is a library chart: named templates that add the pdp
+//     sidecar (container, volumes, config, the app's PDP_URL) to an
+//     application's pod; its values live under .Values.pdp of the app chart,
+//     which depends on it with `alias: pdp`.
+//   - pdp-demo is an application chart using it, with the reference policies.
+//
+// The tests lint both charts (helm lint --strict), render the demo with its
+// defaults, with every option on (pdp-demo/ci/all-on-values.yaml) and in a few
+// variants, validate the manifests against the Kubernetes 1.30 schemas
+// (kubectl-validate, plus the Prometheus Operator CRDs in testdata/crds),
+// assert on them (native sidecar, probes, restricted security context,
+// mounts without subPath, environment), check that wrong values fail with a
+// schema error, and tie the chart to the binary: every rendered flag is one
+// `pdp serve --help` lists, every rendered config file passes the sidecar's
+// strict decoder and Validate, the values schema mirrors pdp/config, and the
+// rendered container starts `pdp serve` (in process, its volumes laid out as
+// the kubelet would) and answers a decision from the ConfigMap's policies.
+// The image test builds the Dockerfile's final stage with go-containerregistry
+// (no Docker engine, no base image) and checks the result.
+//
+// The package lives next to the charts because that is what it tests; it
+// imports pdp/cli and pdp/config, never the other way round.
+//
+// helm and kubectl-validate come from .bin/ (make charts-tools installs them
+// with go install, pinned) or from $HELM / $KUBECTL_VALIDATE. Without them
+// the chart tests skip, unless CI=true, where they fail.
+package charts

@@ -1,0 +1,29 @@
+{{/*
+pdp-sidecar.configFile: the `pdp serve --config` file. It is .Values.pdp.config
+(keys the schema mirrors from pdp/config) plus the keys the chart owns:
+server.shutdown_timeout from lifecycle.drainSeconds, and plugins.cache_dir on
+a writable emptyDir (the root filesystem is read-only). Listeners, paths and
+logging are flags (pdp-sidecar.args).
+*/}}
+{{- define "pdp-sidecar.configFile" -}}
+{{- $p := .Values.pdp -}}
+{{- $cfg := deepCopy ($p.config | default dict) -}}
+{{- $server := get $cfg "server" | default dict -}}
+{{- $_ := set $server "shutdown_timeout" (printf "%ds" (int $p.lifecycle.drainSeconds)) -}}
+{{- $_ := set $cfg "server" $server -}}
+{{- if include "pdp-sidecar.pluginsOn" . -}}
+{{- $plugins := get $cfg "plugins" | default dict -}}
+{{- $_ := set $plugins "cache_dir" (include "pdp-sidecar.cacheDir" .) -}}
+{{- $_ := set $cfg "plugins" $plugins -}}
+{{- end -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{/*
+pdp-sidecar.podAnnotations: annotations for the pod template. The config
+file is read once at start, so its checksum rolls the pods when it changes;
+policies and tokens are reloaded in place and stay out of it.
+*/}}
+{{- define "pdp-sidecar.podAnnotations" -}}
+checksum/pdp-config: {{ include "pdp-sidecar.configFile" . | sha256sum }}
+{{- end -}}
