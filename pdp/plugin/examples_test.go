@@ -190,7 +190,9 @@ func TestTestModuleAndBenchModule(t *testing.T) {
 	if err := BenchModule(ctx, wasm, 2000, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "calls    2000, faults 0") {
+	// Timeouts are reported, not fatal: a 1 ms budget can be missed on a
+	// busy machine. Any other fault fails BenchModule itself.
+	if !strings.Contains(out.String(), "calls    2000, faults 0,") {
 		t.Errorf("BenchModule output:\n%s", out.String())
 	}
 	if err := TestModule(ctx, wasm, []byte(`{"nope": 1}`), &out); err == nil {
