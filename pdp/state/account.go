@@ -1,0 +1,259 @@
+package state
+
+import (
+	"context"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// Bounds UpdateAccount applies after every change, so that an account's
+// record stays small (a few KiB) however long it lives.
+const (
+	// MaxFreezes bounds the freezes kept. Freezes that have expired are
+	// dropped first; beyond the bound the oldest (by Since) go, permanent
+	// freezes last.
+	MaxFreezes = 32
+	// MaxLimits bounds the limits kept; expired limits are dropped, beyond
+	// the bound the first ones go.
+	MaxLimits = 16
+	// MaxEvents and EventMaxAge bound the events: the newest 64 (by At)
+	// that are less than 90 days old.
+	MaxEvents   = 64
+	EventMaxAge = 90 * 24 * time.Hour
+	// MaxDevices bounds the known devices: the 32 seen most recently.
+	MaxDevices = 32
+	// MaxFlags bounds the follow-up flags: the newest 100 (by At).
+	MaxFlags = 100
+)
+
+// backlogFactor × FlushMaxPending pending records (states and audit
+// records) is the backlog at which async writes start waiting for the
+// committer (see UpdateAccount).
+const backlogFactor = 16
+
+// UpdateAccount changes the state of uid: fn receives a private copy of the
+// current state (async changes included) and modifies it freely; an error
+// from fn aborts the update and is returned as is. The result is pruned to
+// the bounds above (expired freezes, limits and probation are removed, the
+// lists trimmed), validated, and becomes the new state, returned as an
+// immutable snapshot.
+//
+// Updates of one UID are serialized (no update is lost, whatever the mode),
+// so fn should be quick and must not call the Store for the same UID.
+//
+// Sync commits the new state and audit (when not nil) in one fsynced
+// transaction before returning; on error nothing changed. Async makes the
+// new state visible to every following read at once and queues it (with
+// audit) for the background committer; it costs no fsync and typically
+// about a microsecond (see the package doc). It waits in two cases only:
+// for a sync update of the same UID being committed, and for backpressure:
+// when more than 16 × FlushMaxPending records wait to be flushed (the
+// committer cannot keep up), it waits for the next flush (at most one
+// second, and not while flushes fail, when waiting would not help), so
+// that a runaway writer can neither grow memory without bound nor starve
+// sync writes.
+//
+// The audit's UID defaults to uid, its At to the Store's clock and its
+// Action to "account.update".
+//
+// ctx is honoured until a sync change is queued for commit.
+func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit *pdp.AuditRecord, fn func(*pdp.AccountState) error) (*pdp.AccountState, error) {
+	if uid == "" || len(uid) > maxValueLen {
+		return nil, invalid("uid of %d bytes", len(uid))
+	}
+	if mode != Sync && mode != Async {
+		return nil, invalid("mode %d", mode)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	h := s.c.key(nsAccount, uid, "")
+	mu := s.uidLock(h)
+	var backlog bool
+	defer func() {
+		if backlog { // after the unlock below
+			s.awaitFlush()
+		}
+	}()
+	mu.Lock()
+	defer mu.Unlock()
+
+	now := s.cfg.Clock()
+	// Under the lock the overlay, when it has the UID, is the latest state;
+	// reading it first keeps the cache out of the async write path.
+	cur, ok := s.ov.get(h, uid)
+	if !ok {
+		var err error
+		if cur, err = s.account(h, uid, now.UnixNano()); err != nil {
+			return nil, err
+		}
+	}
+	st := cloneAccount(cur)
+	if err := fn(st); err != nil {
+		return nil, err
+	}
+	// cur.UID is the Store's own copy of uid (the caller's string may alias
+	// a reused buffer); the overlay and the cache keep it.
+	uid = cur.UID
+	st.UID = uid
+	pruneAccount(st, now)
+	if err := validateAccount(st); err != nil {
+		return nil, err
+	}
+	var rec *pdp.AuditRecord
+	if audit != nil {
+		a := *audit
+		if a.UID == "" {
+			a.UID = uid
+		}
+		if a.At.IsZero() {
+			a.At = now
+		}
+		if a.Action == "" {
+			a.Action = "account.update"
+		}
+		rec = &a
+	}
+	ver := s.ver.Add(1)
+
+	if mode == Async {
+		if !s.enter(h) {
+			return nil, ErrClosed
+		}
+		s.ov.put(h, uid, st, ver, rec)
+		s.c.bump(h)
+		s.exit(h)
+		if p := s.ov.pending(); p >= int64(s.cfg.FlushMaxPending) {
+			s.kickFlush()
+			backlog = p >= int64(s.cfg.FlushMaxPending)*backlogFactor
+		}
+		return st, nil
+	}
+
+	r := &request{after: func() {
+		s.ov.supersede(h, uid, ver)
+		s.c.bump(h)
+		// The caller holds the UID's lock: st stays the latest state until
+		// it returns, so it may be cached under the new generation.
+		s.c.put(h, &centry{ns: nsAccount, k1: uid, gen: s.c.gen(h), until: now.UnixNano() + int64(s.cfg.CacheTTL), acct: st})
+	}}
+	r.batch.put(BucketAccounts, []byte(uid), encodeAccount(st))
+	if rec != nil {
+		if err := s.journal(&r.batch, rec); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.do(ctx, r); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s *Store) journal(b *Batch, a *pdp.AuditRecord) error {
+	data, err := encodeAudit(a)
+	if err != nil {
+		return invalid("audit record: %v", err)
+	}
+	b.Journal = append(b.Journal, JournalEntry{UID: a.UID, Record: data})
+	return nil
+}
+
+// cloneAccount copies everything fn may modify; each slice gets room for
+// one append.
+func cloneAccount(cur *pdp.AccountState) *pdp.AccountState {
+	st := &pdp.AccountState{UID: cur.UID, Probation: cur.Probation}
+	st.Freezes = cloneSlice(cur.Freezes)
+	for i := range st.Freezes {
+		st.Freezes[i].Functions = slices.Clone(st.Freezes[i].Functions)
+	}
+	st.Limits = cloneSlice(cur.Limits)
+	st.Events = cloneSlice(cur.Events)
+	st.Devices = cloneSlice(cur.Devices)
+	st.Flags = cloneSlice(cur.Flags)
+	return st
+}
+
+func cloneSlice[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]T, len(s), len(s)+1)
+	copy(out, s)
+	return out
+}
+
+func pruneAccount(st *pdp.AccountState, now time.Time) {
+	st.Freezes = slices.DeleteFunc(st.Freezes, func(f pdp.Freeze) bool { return !f.Active(now) })
+	if len(st.Freezes) > MaxFreezes {
+		// Newest first, permanent before the others; keep the head.
+		slices.SortStableFunc(st.Freezes, func(a, b pdp.Freeze) int {
+			ap, bp := a.Kind == pdp.FreezePermanent, b.Kind == pdp.FreezePermanent
+			if ap != bp {
+				if ap {
+					return -1
+				}
+				return 1
+			}
+			return b.Since.Compare(a.Since)
+		})
+		st.Freezes = st.Freezes[:MaxFreezes]
+	}
+	st.Limits = slices.DeleteFunc(st.Limits, func(l pdp.Limit) bool { return !l.Until.IsZero() && !now.Before(l.Until) })
+	if n := len(st.Limits); n > MaxLimits {
+		st.Limits = st.Limits[n-MaxLimits:]
+	}
+	if p := st.Probation; !p.Until.IsZero() && !now.Before(p.Until) {
+		st.Probation = pdp.Probation{}
+	}
+	oldest := now.Add(-EventMaxAge)
+	st.Events = slices.DeleteFunc(st.Events, func(e pdp.AccountEvent) bool { return e.At.Before(oldest) })
+	st.Events = keepNewest(st.Events, MaxEvents, func(e pdp.AccountEvent) time.Time { return e.At })
+	st.Devices = keepNewest(st.Devices, MaxDevices, func(d pdp.KnownDevice) time.Time { return d.LastSeen })
+	st.Flags = keepNewest(st.Flags, MaxFlags, func(f pdp.CaseFlag) time.Time { return f.At })
+	st.Freezes = nilIfEmpty(st.Freezes)
+	st.Limits = nilIfEmpty(st.Limits)
+	st.Events = nilIfEmpty(st.Events)
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// keepNewest keeps the n newest elements by at, oldest first; it sorts
+// only when over the bound.
+func keepNewest[T any](s []T, n int, at func(T) time.Time) []T {
+	if len(s) <= n {
+		return s
+	}
+	slices.SortStableFunc(s, func(a, b T) int { return at(a).Compare(at(b)) })
+	return s[len(s)-n:]
+}
+
+// validateAccount refuses what could not be stored faithfully: unknown
+// freeze kinds or stages, amounts that are not finite non-negative numbers.
+func validateAccount(st *pdp.AccountState) error {
+	for _, f := range st.Freezes {
+		if f.Kind < pdp.FreezeTemporary || f.Kind > pdp.FreezePermanent {
+			return invalid("freeze kind %d", f.Kind)
+		}
+		for _, fn := range f.Functions {
+			if !fn.Valid() {
+				return invalid("freeze function %d", fn)
+			}
+		}
+	}
+	for _, l := range st.Limits {
+		if !finite(l.MaxAmount) || !finite(l.DailyAmount) {
+			return invalid("limit amounts %v, %v", l.MaxAmount, l.DailyAmount)
+		}
+	}
+	return nil
+}
+
+func finite(x float64) bool { return x >= 0 && !math.IsInf(x, 0) }

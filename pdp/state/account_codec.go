@@ -1,0 +1,125 @@
+package state
+
+import "github.com/riskpdp/riskpdp/pdp"
+
+// Account records (codec.go format 1, tag 'A'):
+//
+//	uid
+//	freezes    count, each: kind, functions (count, stage bytes), since,
+//	           until, rule, txn id, decision id, actor (operator, ticket,
+//	           reason)
+//	probation  since, until, reason
+//	limits     count, each: max amount, daily amount, currency, duration,
+//	           until
+//	events     count, each: kind, at, device id
+//	devices    count, each: id, first seen, last seen
+//	flags      count, each: kind, reason, txn id, decision id, at
+
+// encodeAccount encodes st; the caller has validated it (validateAccount).
+func encodeAccount(st *pdp.AccountState) []byte {
+	w := enc{b: make([]byte, 0, 64+int(accountSize(st))/2)}
+	w.byte(tagAccount)
+	w.byte(codecVersion)
+	w.str(st.UID)
+	w.uvarint(uint64(len(st.Freezes)))
+	for _, f := range st.Freezes {
+		w.byte(byte(f.Kind))
+		w.uvarint(uint64(len(f.Functions)))
+		for _, s := range f.Functions {
+			w.byte(byte(s))
+		}
+		w.time(f.Since)
+		w.time(f.Until)
+		w.str(f.Rule)
+		w.str(f.TxnID)
+		w.str(f.DecisionID)
+		w.actor(f.Actor)
+	}
+	w.time(st.Probation.Since)
+	w.time(st.Probation.Until)
+	w.str(st.Probation.Reason)
+	w.uvarint(uint64(len(st.Limits)))
+	for _, l := range st.Limits {
+		w.f64(l.MaxAmount)
+		w.f64(l.DailyAmount)
+		w.str(l.Currency)
+		w.dur(l.Duration)
+		w.time(l.Until)
+	}
+	w.uvarint(uint64(len(st.Events)))
+	for _, e := range st.Events {
+		w.str(e.Kind)
+		w.time(e.At)
+		w.str(e.DeviceID)
+	}
+	w.uvarint(uint64(len(st.Devices)))
+	for _, d := range st.Devices {
+		w.str(d.ID)
+		w.time(d.FirstSeen)
+		w.time(d.LastSeen)
+	}
+	w.uvarint(uint64(len(st.Flags)))
+	for _, f := range st.Flags {
+		w.str(f.Kind)
+		w.str(f.Reason)
+		w.str(f.TxnID)
+		w.str(f.DecisionID)
+		w.time(f.At)
+	}
+	return w.b
+}
+
+func decodeAccount(b []byte) (*pdp.AccountState, error) {
+	d := dec{b: b}
+	d.header(tagAccount)
+	st := &pdp.AccountState{UID: d.str()}
+	if n := d.count(10); n > 0 {
+		st.Freezes = make([]pdp.Freeze, n)
+		for i := range st.Freezes {
+			f := &st.Freezes[i]
+			f.Kind = pdp.FreezeKind(d.enum("freeze kind", byte(pdp.FreezeTemporary), byte(pdp.FreezePermanent)))
+			if m := d.count(1); m > 0 {
+				f.Functions = make([]pdp.Stage, m)
+				for j := range f.Functions {
+					f.Functions[j] = pdp.Stage(d.enum("stage", byte(pdp.StageLogin), byte(pdp.StageRepayment)))
+				}
+			}
+			f.Since, f.Until = d.time(), d.time()
+			f.Rule, f.TxnID, f.DecisionID = d.str(), d.str(), d.str()
+			f.Actor = d.actor()
+		}
+	}
+	st.Probation.Since, st.Probation.Until, st.Probation.Reason = d.time(), d.time(), d.str()
+	if n := d.count(19); n > 0 {
+		st.Limits = make([]pdp.Limit, n)
+		for i := range st.Limits {
+			l := &st.Limits[i]
+			l.MaxAmount, l.DailyAmount, l.Currency, l.Duration, l.Until = d.f64(), d.f64(), d.str(), d.dur(), d.time()
+		}
+	}
+	if n := d.count(3); n > 0 {
+		st.Events = make([]pdp.AccountEvent, n)
+		for i := range st.Events {
+			e := &st.Events[i]
+			e.Kind, e.At, e.DeviceID = d.str(), d.time(), d.str()
+		}
+	}
+	if n := d.count(3); n > 0 {
+		st.Devices = make([]pdp.KnownDevice, n)
+		for i := range st.Devices {
+			dv := &st.Devices[i]
+			dv.ID, dv.FirstSeen, dv.LastSeen = d.str(), d.time(), d.time()
+		}
+	}
+	if n := d.count(5); n > 0 {
+		st.Flags = make([]pdp.CaseFlag, n)
+		for i := range st.Flags {
+			f := &st.Flags[i]
+			f.Kind, f.Reason, f.TxnID, f.DecisionID, f.At = d.str(), d.str(), d.str(), d.str(), d.time()
+		}
+	}
+	if err := d.end("account"); err != nil {
+		return nil, err
+	}
+	return st, nil
+}

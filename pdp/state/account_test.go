@@ -1,0 +1,173 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+func TestUpdateAccount(t *testing.T) {
+	for _, mode := range []Mode{Sync, Async} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			s, clk, _ := openTest(t)
+			now := clk.Now()
+			freeze := pdp.Freeze{Kind: pdp.FreezeTemporary, Functions: []pdp.Stage{pdp.StageWithdrawal}, Since: now, Until: now.Add(30 * time.Minute), Rule: "burst", TxnID: "t-1"}
+			st, err := s.UpdateAccount(bg, "u-1", mode, &pdp.AuditRecord{Action: "freeze", Actor: pdp.Actor{Operator: "pdp"}}, func(a *pdp.AccountState) error {
+				if a.UID != "u-1" || len(a.Freezes) != 0 {
+					t.Errorf("fn got %+v, want empty state of u-1", a)
+				}
+				a.Freezes = append(a.Freezes, freeze)
+				a.Devices = append(a.Devices, pdp.KnownDevice{ID: "d-1", FirstSeen: now, LastSeen: now})
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := mustAccount(t, s, "u-1", now)
+			if len(got.Freezes) != 1 || got.Freezes[0].Rule != "burst" || len(got.Devices) != 1 || len(st.Freezes) != 1 {
+				t.Errorf("Account after update = %+v, returned %+v", got, st)
+			}
+			// fn error aborts and is returned as is.
+			errAbort := errors.New("abort")
+			if _, err := s.UpdateAccount(bg, "u-1", mode, &pdp.AuditRecord{}, func(a *pdp.AccountState) error {
+				a.Freezes = nil
+				return errAbort
+			}); err != errAbort {
+				t.Errorf("aborted update error = %v", err)
+			}
+			if a := mustAccount(t, s, "u-1", now); len(a.Freezes) != 1 {
+				t.Errorf("aborted update changed the state: %+v", a)
+			}
+			// The previous snapshot is not modified by a later update.
+			if _, err := s.UpdateAccount(bg, "u-1", mode, nil, func(a *pdp.AccountState) error {
+				a.Freezes[0].Rule = "changed"
+				a.Freezes[0].Functions[0] = pdp.StageLogin
+				a.Devices = a.Devices[:0]
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if st.Freezes[0].Rule != "burst" || st.Freezes[0].Functions[0] != pdp.StageWithdrawal || len(st.Devices) != 1 {
+				t.Errorf("old snapshot modified: %+v", st)
+			}
+			if err := s.Flush(bg); err != nil {
+				t.Fatal(err)
+			}
+			recs := journal(t, s, JournalFilter{UID: "u-1"})
+			if len(recs) != 1 || recs[0].Action != "freeze" || recs[0].UID != "u-1" || !recs[0].At.Equal(now) {
+				t.Errorf("journal = %+v, want one freeze record", recs)
+			}
+		})
+	}
+}
+
+func TestUpdateAccountRefuses(t *testing.T) {
+	s, _, _ := openTest(t)
+	tests := []struct {
+		name string
+		uid  string
+		mode Mode
+		fn   func(*pdp.AccountState)
+	}{
+		{"empty uid", "", Sync, func(*pdp.AccountState) {}},
+		{"long uid", strings.Repeat("u", maxValueLen+1), Async, func(*pdp.AccountState) {}},
+		{"no mode", "u", 0, func(*pdp.AccountState) {}},
+		{"freeze kind", "u", Async, func(a *pdp.AccountState) { a.Freezes = []pdp.Freeze{{Kind: 9}} }},
+		{"freeze stage", "u", Sync, func(a *pdp.AccountState) {
+			a.Freezes = []pdp.Freeze{{Kind: pdp.FreezeReview, Functions: []pdp.Stage{42}}}
+		}},
+		{"NaN limit", "u", Async, func(a *pdp.AccountState) { a.Limits = []pdp.Limit{{MaxAmount: math.NaN()}} }},
+		{"Inf limit", "u", Sync, func(a *pdp.AccountState) { a.Limits = []pdp.Limit{{DailyAmount: math.Inf(1)}} }},
+		{"negative limit", "u", Async, func(a *pdp.AccountState) { a.Limits = []pdp.Limit{{MaxAmount: -1}} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.UpdateAccount(bg, tt.uid, tt.mode, &pdp.AuditRecord{}, func(a *pdp.AccountState) error { tt.fn(a); return nil })
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	if a := mustAccount(t, s, "u", t0); len(a.Freezes)+len(a.Limits) != 0 {
+		t.Errorf("refused updates left %+v", a)
+	}
+	if s.Stats().OverlayPending != 0 {
+		t.Error("refused async update is pending")
+	}
+}
+
+func TestUpdateAccountBounds(t *testing.T) {
+	s, clk, _ := openTest(t)
+	now := clk.Now()
+	st, err := s.UpdateAccount(bg, "u-b", Sync, nil, func(a *pdp.AccountState) error {
+		for i := range 200 {
+			at := now.Add(-time.Duration(i) * time.Hour)
+			a.Events = append(a.Events, pdp.AccountEvent{Kind: "login_failed", At: at})
+			a.Devices = append(a.Devices, pdp.KnownDevice{ID: fmt.Sprint("d-", i), LastSeen: at})
+			a.Flags = append(a.Flags, pdp.CaseFlag{Kind: "follow_up", At: at})
+			a.Limits = append(a.Limits, pdp.Limit{MaxAmount: float64(i), Until: now.Add(time.Duration(i-100) * time.Hour)})
+			kind := pdp.FreezeTemporary
+			if i%50 == 0 {
+				kind = pdp.FreezePermanent
+			}
+			a.Freezes = append(a.Freezes, pdp.Freeze{Kind: kind, Since: at, Until: now.Add(time.Duration(i-100) * time.Minute)})
+		}
+		a.Events = append(a.Events, pdp.AccountEvent{Kind: "ancient", At: now.Add(-EventMaxAge - time.Second)})
+		a.Probation = pdp.Probation{Since: now.Add(-48 * time.Hour), Until: now.Add(-24 * time.Hour)}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Events) != MaxEvents || !st.Events[MaxEvents-1].At.Equal(now) || !st.Events[0].At.Equal(now.Add(-63*time.Hour)) {
+		t.Errorf("events: %d kept, newest %v, oldest %v", len(st.Events), st.Events[len(st.Events)-1].At, st.Events[0].At)
+	}
+	if len(st.Devices) != MaxDevices || st.Devices[MaxDevices-1].ID != "d-0" || st.Devices[0].ID != "d-31" {
+		t.Errorf("devices: %d kept, %s..%s", len(st.Devices), st.Devices[0].ID, st.Devices[len(st.Devices)-1].ID)
+	}
+	if len(st.Flags) != MaxFlags {
+		t.Errorf("flags: %d kept", len(st.Flags))
+	}
+	if len(st.Limits) != MaxLimits || st.Limits[0].MaxAmount != 200-MaxLimits {
+		t.Errorf("limits: %d kept, first %v", len(st.Limits), st.Limits[0].MaxAmount)
+	}
+	for _, l := range st.Limits {
+		if !now.Before(l.Until) {
+			t.Errorf("expired limit kept: %+v", l)
+		}
+	}
+	if len(st.Freezes) != MaxFreezes {
+		t.Errorf("freezes: %d kept", len(st.Freezes))
+	}
+	perm := 0
+	for _, f := range st.Freezes {
+		if !f.Active(now) {
+			t.Errorf("expired freeze kept: %+v", f)
+		}
+		if f.Kind == pdp.FreezePermanent {
+			perm++
+		}
+	}
+	if perm != 1 { // i = 150: older than the 31 newest, kept for being permanent
+		t.Errorf("%d permanent freezes kept, want 1", perm)
+	}
+	if st.Probation != (pdp.Probation{}) {
+		t.Errorf("expired probation kept: %+v", st.Probation)
+	}
+	if a := mustAccount(t, s, "u-b", now); len(a.Events) != MaxEvents {
+		t.Errorf("stored account has %d events", len(a.Events))
+	}
+}
+
+func TestAccountUnknown(t *testing.T) {
+	s, _, _ := openTest(t)
+	a := mustAccount(t, s, "u-none", t0)
+	if a.UID != "u-none" || a.Freezes != nil || a.Events != nil {
+		t.Errorf("unknown account = %+v, want empty with UID", a)
+	}
+}

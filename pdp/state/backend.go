@@ -1,0 +1,107 @@
+package state
+
+import (
+	"errors"
+)
+
+// Backend is the durable store under the cache: the only copy of the state
+// that counts. The embedded bbolt file (OpenBolt) is the default; a shared
+// backend (Redis, for replicas that must agree) implements the same four
+// methods. Implementations must be safe for concurrent use; the Store calls
+// Commit from one goroutine at a time.
+//
+// Keys and values are opaque bytes chosen by the Store (layout in keys.go),
+// with one exception the backend owns: the audit journal. Commit appends
+// Batch.Journal records under sequence numbers it assigns, and maintains
+// two buckets the Store reads with Scan:
+//
+//	BucketJournal       8-byte big-endian seq           → record
+//	BucketJournalByUID  uvarint(len uid) uid, 8-byte seq → empty
+//
+// Sequence numbers start at 1, increase by one per record and are never
+// reused, also across restarts.
+type Backend interface {
+	// Get reads keys of one bucket from one consistent snapshot and calls fn
+	// with each value in order (nil when the key is absent). The value is
+	// valid only during fn; fn must not call the Backend.
+	Get(b Bucket, keys [][]byte, fn func(i int, value []byte) error) error
+	// Scan calls fn for every key of bucket b that starts with prefix and is
+	// not before from (nil: from the first key with the prefix), in key
+	// order, until fn returns ErrStop (Scan then returns nil) or another
+	// error (returned). fn runs outside any storage transaction and may call
+	// the Backend; key and value are valid only during fn. Consecutive calls
+	// may see writes committed meanwhile (no snapshot across the scan).
+	Scan(b Bucket, prefix, from []byte, fn func(key, value []byte) error) error
+	// Commit applies the writes in order and appends the journal records,
+	// all in one atomic transaction that is durable (fsynced) when Commit
+	// returns nil. On error nothing of the batch is applied. It returns the
+	// sequence number of the first journal record (0 without records).
+	Commit(b *Batch) (firstSeq uint64, err error)
+	// Close releases the backend. Further calls fail.
+	Close() error
+}
+
+// ErrStop ends a Scan early without error.
+var ErrStop = errors.New("stop scan")
+
+// Bucket names a keyspace of the backend.
+type Bucket uint8
+
+// Buckets.
+const (
+	BucketMeta          Bucket = iota + 1 // format version and housekeeping
+	BucketLists                           // list entries (listKey)
+	BucketExpiry                          // expiry index (expiryKey → empty)
+	BucketAccounts                        // account state by UID
+	BucketVerifications                   // verifications (verificationKey)
+	BucketSecrets                         // named random keys
+	BucketJournal                         // audit journal by seq (owned by Commit)
+	BucketJournalByUID                    // journal index by UID (owned by Commit)
+	numBuckets
+)
+
+var bucketNames = [numBuckets]string{"", "meta", "lists", "expiry", "accounts", "verifications", "secrets", "journal", "journal_uid"}
+
+// String returns the bucket's name (also its name in the bbolt file).
+func (b Bucket) String() string {
+	if b > 0 && b < numBuckets {
+		return bucketNames[b]
+	}
+	return "unknown"
+}
+
+// Batch is what one Commit applies.
+type Batch struct {
+	Writes  []Write
+	Journal []JournalEntry
+}
+
+// Write puts Value under Key in Bucket, or deletes Key when Delete is set.
+type Write struct {
+	Bucket Bucket
+	Key    []byte
+	Value  []byte
+	Delete bool
+}
+
+// JournalEntry is one encoded audit record and the UID it is indexed under
+// ("" for none).
+type JournalEntry struct {
+	UID    string
+	Record []byte
+}
+
+func (b *Batch) put(bk Bucket, key, value []byte) {
+	b.Writes = append(b.Writes, Write{Bucket: bk, Key: key, Value: value})
+}
+
+func (b *Batch) del(bk Bucket, key []byte) {
+	b.Writes = append(b.Writes, Write{Bucket: bk, Key: key, Delete: true})
+}
+
+func (b *Batch) empty() bool { return len(b.Writes) == 0 && len(b.Journal) == 0 }
+
+func (b *Batch) append(o *Batch) {
+	b.Writes = append(b.Writes, o.Writes...)
+	b.Journal = append(b.Journal, o.Journal...)
+}

@@ -1,0 +1,191 @@
+package state
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// benchStore holds one subject of each kind on a list, an account with a
+// typical history and a verification.
+func benchStore(b *testing.B, mods ...func(*Config)) (*Store, time.Time) {
+	b.Helper()
+	s, clk, _ := openTest(b, mods...)
+	now := clk.Now()
+	mustPut(b, s, block(pdp.SubjectDevice, "d-bench", "farm"))
+	mustPut(b, s, pdp.ListEntry{List: pdp.ListVIP, Subject: pdp.SubjectUID, Value: "u-bench"})
+	if _, err := s.UpdateAccount(bg, "u-bench", Sync, nil, typicalAccount(now)); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.PutVerification(bg, pdp.Verification{UID: "u-bench", TxnID: "t-bench", Methods: []string{"sms"},
+		Results: map[string]pdp.VerificationResult{"sms": pdp.VerificationPassed}}); err != nil {
+		b.Fatal(err)
+	}
+	return s, now
+}
+
+// typicalAccount: a few events and devices, one expired freeze.
+func typicalAccount(now time.Time) func(*pdp.AccountState) error {
+	return func(a *pdp.AccountState) error {
+		for i := range 6 {
+			a.Events = append(a.Events, pdp.AccountEvent{Kind: "login_failed", At: now.Add(-time.Duration(i) * time.Hour), DeviceID: "d-1"})
+		}
+		for i := range 3 {
+			a.Devices = append(a.Devices, pdp.KnownDevice{ID: fmt.Sprint("d-", i), FirstSeen: now.Add(-720 * time.Hour), LastSeen: now})
+		}
+		a.Flags = append(a.Flags, pdp.CaseFlag{Kind: "follow_up", Reason: "large_amount", TxnID: "t-0", At: now})
+		return nil
+	}
+}
+
+func hotRead(b *testing.B, s *Store, now time.Time) {
+	for _, k := range [...]struct {
+		kind pdp.SubjectKind
+		v    string
+	}{{pdp.SubjectUID, "u-bench"}, {pdp.SubjectDevice, "d-bench"}, {pdp.SubjectIP, "10.0.0.1"}, {pdp.SubjectCardBIN, "411111"}} {
+		if _, err := s.Reputation(k.kind, k.v, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.Account("u-bench", now); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := s.Verification("u-bench", "t-bench", now); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkHotRead is what one decision reads: four reputations, the
+// account and the verification, all cache hits.
+func BenchmarkHotRead(b *testing.B) {
+	s, now := benchStore(b)
+	hotRead(b, s, now)
+	s.c.rc.Wait()
+	hits := s.Stats().CacheHits
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		hotRead(b, s, now)
+	}
+	b.StopTimer()
+	if got := s.Stats().CacheHits - hits; got < 6*uint64(b.N) {
+		b.Fatalf("%d hits in %d ops: not all reads were hits", got, b.N)
+	}
+}
+
+func BenchmarkHotReadParallel(b *testing.B) {
+	s, now := benchStore(b)
+	hotRead(b, s, now)
+	s.c.rc.Wait()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			hotRead(b, s, now)
+		}
+	})
+}
+
+// BenchmarkReputationMiss reads a blocklisted subject whose cache entry was
+// just invalidated: three list keys from bbolt, one JSON decode, one Set.
+func BenchmarkReputationMiss(b *testing.B) {
+	s, now := benchStore(b)
+	h := s.c.key(uint8(pdp.SubjectDevice), "d-bench", "")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.c.bump(h)
+		if r, err := s.Reputation(pdp.SubjectDevice, "d-bench", now); err != nil || !r.Blocked {
+			b.Fatal(r, err)
+		}
+	}
+}
+
+// BenchmarkAccountMiss reads the typical account from bbolt.
+func BenchmarkAccountMiss(b *testing.B) {
+	s, now := benchStore(b)
+	h := s.c.key(nsAccount, "u-bench", "")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.c.bump(h)
+		if _, err := s.Account("u-bench", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPutListEntrySync is an operator's list change: one fsynced
+// transaction with its audit record.
+func BenchmarkPutListEntrySync(b *testing.B) {
+	s, _ := benchStore(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := s.PutListEntry(bg, block(pdp.SubjectIP, fmt.Sprint("10.1.", i/256%256, ".", i%256), "feed"), pdp.AuditRecord{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkUpdateAccountAsync applies a freeze obligation asynchronously
+// to an account with a typical history, as the decision path does after
+// reading it:
+//
+//   - warm: the account the decision just read (in CPU cache);
+//   - cold: one of 1000 accounts in turn (memory-bound copy);
+//   - audited: warm, with an audit record, committer running (every 10 ms
+//     it encodes and journals what accumulated; on 2 cores it competes
+//     with the caller, so this is throughput, not latency).
+//
+// Except "audited" the committer does not run during the loop.
+func BenchmarkUpdateAccountAsync(b *testing.B) {
+	freeze := func(now time.Time) func(a *pdp.AccountState) error {
+		return func(a *pdp.AccountState) error {
+			a.Freezes = append(a.Freezes[:0], pdp.Freeze{Kind: pdp.FreezeTemporary, Since: now, Until: now.Add(30 * time.Minute), Rule: "burst"})
+			return nil
+		}
+	}
+	idle := func(c *Config) { c.FlushInterval = time.Hour; c.FlushMaxPending = 1 << 30 }
+	b.Run("warm", func(b *testing.B) {
+		s, now := benchStore(b, idle)
+		fn := freeze(now)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.UpdateAccount(bg, "u-bench", Async, nil, fn); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cold", func(b *testing.B) {
+		s, now := benchStore(b, idle)
+		uids := make([]string, 1000)
+		for i := range uids {
+			uids[i] = fmt.Sprint("u-", i)
+			if _, err := s.UpdateAccount(bg, uids[i], Async, nil, typicalAccount(now)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		fn := freeze(now)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := s.UpdateAccount(bg, uids[i%len(uids)], Async, nil, fn); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("audited", func(b *testing.B) {
+		s, now := benchStore(b)
+		fn := freeze(now)
+		audit := &pdp.AuditRecord{Action: "freeze", Actor: pdp.Actor{Operator: "pdp"}, Detail: `{"rule":"burst"}`}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.UpdateAccount(bg, "u-bench", Async, audit, fn); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,338 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// formatKey in BucketMeta holds formatVersion; a file without it is not a
+// state file, one with another value is refused.
+var (
+	formatKey     = []byte("format")
+	formatVersion = []byte("riskpdp-state/1")
+	openedKey     = []byte("opened")
+)
+
+// scanChunk is how many keys Scan copies out of one read transaction. A
+// long-lived bbolt read transaction blocks a writer that must grow the
+// memory map, so scans never hold one while their callback runs.
+const scanChunk = 512
+
+type boltBackend struct {
+	db   *bolt.DB
+	path string
+}
+
+var _ Backend = (*boltBackend)(nil)
+
+// OpenBolt opens the state file at path, creating it if it does not exist,
+// and returns it as a Backend. lockTimeout bounds the wait for the file lock
+// held by another process (0 waits forever).
+//
+// It refuses, with an error naming the file and the cause, anything it
+// cannot vouch for rather than start empty: a file that is empty, is not a
+// bbolt file, fails its checksums, is truncated, carries another format
+// version, cannot be read or cannot be written (a write transaction is
+// committed before OpenBolt returns). A new file is built under a temporary
+// name and renamed into place, so a crash during creation never leaves an
+// empty file at path.
+func OpenBolt(path string, lockTimeout time.Duration) (Backend, error) {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := createBolt(path, lockTimeout); err != nil {
+			return nil, fmt.Errorf("create state file %s: %w", path, err)
+		}
+		if info, err = os.Stat(path); err != nil {
+			return nil, fmt.Errorf("state file %s: %w", path, err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	case info.IsDir():
+		return nil, fmt.Errorf("state file %s is a directory", path)
+	case info.Size() == 0:
+		return nil, fmt.Errorf("state file %s is empty (truncated?); refusing to start without state: restore it or remove it to start afresh", path)
+	}
+	db, err := openBoltFile(path, lockTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	b := &boltBackend{db: db, path: path}
+	if err := b.verify(info.Size()); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// openBoltFile opens the file with faults on its memory map turned into
+// panics and recovered: bbolt reads pages through mmap, and a page beyond
+// the end of a truncated file raises SIGBUS, which would otherwise kill the
+// process.
+func openBoltFile(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("damaged file: a page could not be read (truncated or corrupt): %v", p)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
+}
+
+func createBolt(path string, lockTimeout time.Duration) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".new-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_ = f.Close()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for b := Bucket(1); b < numBuckets; b++ {
+			if _, err := tx.CreateBucket([]byte(b.String())); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte(BucketMeta.String())).Put(formatKey, formatVersion)
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// verify checks what can be checked without reading every page: the file
+// is at least as long as its meta page says, it is a state file of our
+// format, and it accepts a write transaction.
+func (b *boltBackend) verify(fileSize int64) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("damaged file: a page could not be read (truncated or corrupt): %v", p)
+		}
+	}()
+	err = b.db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > fileSize {
+			return fmt.Errorf("truncated: %d bytes, its pages need %d", fileSize, tx.Size())
+		}
+		meta := tx.Bucket([]byte(BucketMeta.String()))
+		if meta == nil {
+			return errors.New("not a risk state file (no meta bucket)")
+		}
+		if v := meta.Get(formatKey); !bytes.Equal(v, formatVersion) {
+			return fmt.Errorf("unsupported format %q (this build reads %q)", v, formatVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = b.db.Update(func(tx *bolt.Tx) error {
+		for bk := Bucket(1); bk < numBuckets; bk++ {
+			if _, err := tx.CreateBucketIfNotExists([]byte(bk.String())); err != nil {
+				return err
+			}
+		}
+		stamp := time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)
+		return tx.Bucket([]byte(BucketMeta.String())).Put(openedKey, stamp)
+	})
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	return nil
+}
+
+// guard turns a panic inside bbolt (a damaged page met at run time) into an
+// error instead of a crash of the sidecar.
+func guard(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("state file damaged: %v", p)
+	}
+}
+
+func (b *boltBackend) bucket(tx *bolt.Tx, bk Bucket) (*bolt.Bucket, error) {
+	bb := tx.Bucket([]byte(bk.String()))
+	if bb == nil {
+		return nil, fmt.Errorf("state file: bucket %s missing", bk)
+	}
+	return bb, nil
+}
+
+func (b *boltBackend) Get(bk Bucket, keys [][]byte, fn func(int, []byte) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(&err)
+	return b.db.View(func(tx *bolt.Tx) error {
+		bb, err := b.bucket(tx, bk)
+		if err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if err := fn(i, bb.Get(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (b *boltBackend) Scan(bk Bucket, prefix, from []byte, fn func(k, v []byte) error) error {
+	if from == nil || bytes.Compare(from, prefix) < 0 {
+		from = prefix
+	}
+	type span struct{ k, v, end int }
+	var (
+		spans []span
+		buf   []byte
+	)
+	add := func(k, v []byte) {
+		s := len(buf)
+		buf = append(append(buf, k...), v...)
+		spans = append(spans, span{s, s + len(k), len(buf)})
+	}
+	for next := append([]byte{}, from...); next != nil; {
+		spans, buf = spans[:0], buf[:0]
+		var err error
+		if next, err = b.scanChunk(bk, prefix, next, add); err != nil {
+			return err
+		}
+		for _, sp := range spans {
+			if err := fn(buf[sp.k:sp.v:sp.v], buf[sp.v:sp.end:sp.end]); err != nil {
+				if errors.Is(err, ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scanChunk copies up to scanChunk pairs from one read transaction and
+// returns the key to resume at (nil when the prefix is exhausted).
+func (b *boltBackend) scanChunk(bk Bucket, prefix, from []byte, add func(k, v []byte)) (next []byte, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(&err)
+	err = b.db.View(func(tx *bolt.Tx) error {
+		bb, err := b.bucket(tx, bk)
+		if err != nil {
+			return err
+		}
+		c := bb.Cursor()
+		n := 0
+		for k, v := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if n == scanChunk {
+				next = bytes.Clone(k)
+				return nil
+			}
+			add(k, v)
+			n++
+		}
+		return nil
+	})
+	return next, err
+}
+
+func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(&err)
+	err = b.db.Update(func(tx *bolt.Tx) error {
+		var bks [numBuckets]*bolt.Bucket
+		for bk := Bucket(1); bk < numBuckets; bk++ {
+			bb, err := b.bucket(tx, bk)
+			if err != nil {
+				return err
+			}
+			bks[bk] = bb
+		}
+		// bbolt keeps the keys a transaction inserts into one leaf in one
+		// growing slice until commit: inserting them in key order keeps
+		// each insert cheap (a large unsorted batch is quadratic). The sort
+		// is stable, so of two writes of one key the later still wins.
+		writes := slices.Clone(batch.Writes)
+		slices.SortStableFunc(writes, func(a, b Write) int {
+			if a.Bucket != b.Bucket {
+				return int(a.Bucket) - int(b.Bucket)
+			}
+			return bytes.Compare(a.Key, b.Key)
+		})
+		for _, w := range writes {
+			if w.Bucket == 0 || w.Bucket >= numBuckets || w.Bucket == BucketJournal || w.Bucket == BucketJournalByUID {
+				return fmt.Errorf("commit: write to bucket %d refused", w.Bucket)
+			}
+			var err error
+			if w.Delete {
+				err = bks[w.Bucket].Delete(w.Key)
+			} else {
+				err = bks[w.Bucket].Put(w.Key, w.Value)
+			}
+			if err != nil {
+				return fmt.Errorf("commit %s: %w", w.Bucket, err)
+			}
+		}
+		var index [][]byte
+		for i, j := range batch.Journal {
+			seq, err := bks[BucketJournal].NextSequence()
+			if err != nil {
+				return err
+			}
+			if i == 0 {
+				first = seq
+			}
+			if err := bks[BucketJournal].Put(seqKey(seq), j.Record); err != nil {
+				return fmt.Errorf("commit journal: %w", err)
+			}
+			if j.UID != "" {
+				index = append(index, journalUIDKey(j.UID, seq))
+			}
+		}
+		slices.SortFunc(index, bytes.Compare)
+		for _, k := range index {
+			if err := bks[BucketJournalByUID].Put(k, []byte{}); err != nil {
+				return fmt.Errorf("commit journal index: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return first, nil
+}
+
+func (b *boltBackend) Close() error { return b.db.Close() }

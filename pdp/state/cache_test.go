@@ -1,0 +1,219 @@
+package state
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// A cached reputation never outlives the entry it came from.
+func TestCachedEntryExpires(t *testing.T) {
+	s, clk, _ := openTest(t, func(c *Config) { c.CacheTTL = time.Hour })
+	now := clk.Now()
+	mustPut(t, s, pdp.ListEntry{List: pdp.ListBlock, Subject: pdp.SubjectDevice, Value: "d-1", Expires: now.Add(10 * time.Second)})
+	mustPut(t, s, pdp.ListEntry{List: pdp.ListAllow, Subject: pdp.SubjectDevice, Value: "d-1"})
+	tests := []struct {
+		at      time.Duration
+		blocked bool
+	}{{0, true}, {9 * time.Second, true}, {10*time.Second - 1, true}, {10 * time.Second, false}, {time.Minute, false}}
+	for _, tt := range tests {
+		for range 2 {
+			r := mustRep(t, s, pdp.SubjectDevice, "d-1", now.Add(tt.at))
+			if r.Blocked != tt.blocked || !r.Allowed {
+				t.Errorf("at +%v: %+v, want blocked %v and allowed", tt.at, r, tt.blocked)
+			}
+		}
+	}
+}
+
+// The TTLs bound staleness against writes made behind the Store's back
+// (another replica on a shared backend).
+func TestCacheTTLs(t *testing.T) {
+	s, fb, clk := openFault(t, func(c *Config) { c.CacheTTL = time.Minute; c.NegativeTTL = 5 * time.Second })
+	now := clk.Now()
+	external := func(e pdp.ListEntry) {
+		data := encodeListEntry(&e)
+		if _, err := fb.Backend.Commit(&Batch{Writes: []Write{{Bucket: BucketLists, Key: listKey(e.List, e.Subject, e.Value), Value: data}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Negative entry: "nothing known" for NegativeTTL.
+	if mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now).Blocked {
+		t.Fatal("blocked before any entry")
+	}
+	external(block(pdp.SubjectIP, "9.9.9.9", "v1"))
+	if mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now.Add(4*time.Second)).Blocked {
+		t.Error("negative entry not served within NegativeTTL")
+	}
+	if r := mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now.Add(5*time.Second)); r.BlockReason != "v1" {
+		t.Errorf("after NegativeTTL: %+v, want the external entry", r)
+	}
+	// Positive entry: for CacheTTL from when it was read.
+	external(block(pdp.SubjectIP, "9.9.9.9", "v2"))
+	if r := mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now.Add(time.Minute)); r.BlockReason != "v1" {
+		t.Errorf("within CacheTTL: %+v, want cached v1", r)
+	}
+	if r := mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now.Add(5*time.Second+time.Minute)); r.BlockReason != "v2" {
+		t.Errorf("after CacheTTL: %+v, want v2", r)
+	}
+}
+
+func TestNegativeCaching(t *testing.T) {
+	s, fb, clk := openFault(t)
+	now := clk.Now()
+	mustRep(t, s, pdp.SubjectUID, "u-0", now)
+	mustAccount(t, s, "u-0", now)
+	if _, ok, _ := s.Verification("u-0", "t-0", now); ok {
+		t.Fatal("verification found")
+	}
+	s.c.rc.Wait()
+	fb.failGet.Store(true) // only the cache can answer now
+	defer fb.failGet.Store(false)
+	if r, err := s.Reputation(pdp.SubjectUID, "u-0", now); err != nil || r != (pdp.Reputation{}) {
+		t.Errorf("negative reputation not cached: %+v, %v", r, err)
+	}
+	if a, err := s.Account("u-0", now); err != nil || a.UID != "u-0" {
+		t.Errorf("negative account not cached: %+v, %v", a, err)
+	}
+	if _, ok, err := s.Verification("u-0", "t-0", now); ok || err != nil {
+		t.Errorf("negative verification not cached: %v, %v", ok, err)
+	}
+	if _, err := s.Reputation(pdp.SubjectUID, "u-other", now); err == nil {
+		t.Error("a miss did not reach the failing backend")
+	}
+}
+
+// Every write path makes the next read see the write, also when the old
+// value was cached.
+func TestWritesInvalidateCache(t *testing.T) {
+	s, clk, _ := openTest(t, func(c *Config) { c.CacheTTL = time.Hour; c.NegativeTTL = time.Hour })
+	now := clk.Now()
+	rep := func(v string) pdp.Reputation { return mustRep(t, s, pdp.SubjectDevice, v, now) }
+	reason := func(uid string) string { return mustAccount(t, s, uid, now).Probation.Reason }
+	verified := func(uid string) string {
+		v, _, err := s.Verification(uid, "t", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Status()
+	}
+	setReason := func(uid string, mode Mode, r string) {
+		if _, err := s.UpdateAccount(bg, uid, mode, nil, func(a *pdp.AccountState) error { a.Probation.Reason = r; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name        string
+		read        func() string
+		write       func()
+		before, aft string
+	}{
+		{"put", func() string { return fmt.Sprint(rep("d-put").Blocked) },
+			func() { mustPut(t, s, block(pdp.SubjectDevice, "d-put", "")) }, "false", "true"},
+		{"put replaces", func() string { return rep("d-put").BlockReason },
+			func() { mustPut(t, s, block(pdp.SubjectDevice, "d-put", "new")) }, "", "new"},
+		{"import", func() string { return fmt.Sprint(rep("d-imp").Blocked) }, func() {
+			if err := s.PutListEntries(bg, []pdp.ListEntry{block(pdp.SubjectDevice, "d-imp", "")}, pdp.AuditRecord{}); err != nil {
+				t.Fatal(err)
+			}
+		}, "false", "true"},
+		{"delete", func() string { return fmt.Sprint(rep("d-put").Blocked) }, func() {
+			if _, err := s.DeleteListEntry(bg, pdp.ListBlock, pdp.SubjectDevice, "d-put", pdp.AuditRecord{}); err != nil {
+				t.Fatal(err)
+			}
+		}, "true", "false"},
+		{"account sync new", func() string { return reason("u-s") }, func() { setReason("u-s", Sync, "a") }, "", "a"},
+		{"account sync", func() string { return reason("u-s") }, func() { setReason("u-s", Sync, "b") }, "a", "b"},
+		{"account async new", func() string { return reason("u-a") }, func() { setReason("u-a", Async, "a") }, "", "a"},
+		{"account async", func() string { return reason("u-a") }, func() { setReason("u-a", Async, "b") }, "a", "b"},
+		{"account async after flush", func() string { return reason("u-a") }, func() {
+			if err := s.Flush(bg); err != nil {
+				t.Fatal(err)
+			}
+			setReason("u-a", Async, "c")
+		}, "b", "c"},
+		{"account sync after async", func() string { return reason("u-a") }, func() { setReason("u-a", Sync, "d") }, "c", "d"},
+		{"verification new", func() string { return verified("u-v") }, func() {
+			if err := s.PutVerification(bg, pdp.Verification{UID: "u-v", TxnID: "t", Methods: []string{"sms"}}); err != nil {
+				t.Fatal(err)
+			}
+		}, "pending", "pending"},
+		{"verification", func() string { return verified("u-v") }, func() {
+			if err := s.PutVerification(bg, pdp.Verification{UID: "u-v", TxnID: "t", Methods: []string{"sms"},
+				Results: map[string]pdp.VerificationResult{"sms": pdp.VerificationFailed}}); err != nil {
+				t.Fatal(err)
+			}
+		}, "pending", "failed"},
+	}
+	for _, tt := range tests {
+		if got := tt.read(); got != tt.before {
+			t.Fatalf("%s: before the write read %q, want %q", tt.name, got, tt.before)
+		}
+		s.c.rc.Wait() // the fill is applied
+		hits := s.Stats().CacheHits
+		got := tt.read()
+		// Async changes not yet flushed are read from the overlay, not cached.
+		if got != tt.before || (s.Stats().CacheHits != hits+1 && s.Stats().OverlayPending == 0) {
+			t.Fatalf("%s: second read %q (want %q) was not a cache hit", tt.name, got, tt.before)
+		}
+		tt.write()
+		if got := tt.read(); got != tt.aft {
+			t.Errorf("%s: after the write read %q, want %q", tt.name, got, tt.aft)
+		}
+	}
+}
+
+// A cache far too small for the lists never loses a blocklisted subject.
+func TestEvictionKeepsBlocklist(t *testing.T) {
+	s, clk, _ := openTest(t, func(c *Config) { c.CacheMaxCost = 4 << 10 })
+	now := clk.Now()
+	const n = 3000
+	var es []pdp.ListEntry
+	for i := range n {
+		es = append(es, block(pdp.SubjectDevice, fmt.Sprint("d-", i), "r"))
+	}
+	if err := s.PutListEntries(bg, es, pdp.AuditRecord{}); err != nil {
+		t.Fatal(err)
+	}
+	for pass := range 3 {
+		for i := range n {
+			if !mustRep(t, s, pdp.SubjectDevice, fmt.Sprint("d-", i), now).Blocked {
+				t.Fatalf("pass %d: d-%d not blocked", pass, i)
+			}
+			if mustRep(t, s, pdp.SubjectDevice, fmt.Sprint("x-", i), now).Blocked {
+				t.Fatalf("pass %d: x-%d blocked", pass, i)
+			}
+		}
+	}
+	st := s.Stats()
+	if st.CacheEvictions+st.CacheSetsRejected+st.CacheSetsDropped == 0 || st.CacheCost > 4<<10 {
+		t.Errorf("cache of 4 KiB held %d bytes, %d evictions, %d rejected sets", st.CacheCost, st.CacheEvictions, st.CacheSetsRejected)
+	}
+	t.Logf("stats: %+v", st)
+}
+
+// The states a flush or a sync write commits are cached: reading them
+// back does not touch the store.
+func TestCommitsSeedCache(t *testing.T) {
+	s, fb, clk := openFault(t, func(c *Config) { c.FlushInterval = time.Hour })
+	now := clk.Now()
+	set := func(uid string, mode Mode) {
+		if _, err := s.UpdateAccount(bg, uid, mode, nil, func(a *pdp.AccountState) error { a.Probation.Reason = uid; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("u-async", Async)
+	set("u-sync", Sync)
+	if err := s.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	s.c.rc.Wait()
+	fb.failGet.Store(true)
+	for _, uid := range []string{"u-async", "u-sync"} {
+		if a, err := s.Account(uid, now); err != nil || a.Probation.Reason != uid {
+			t.Errorf("Account(%s) after commit = %+v, %v; want it from the cache", uid, a, err)
+		}
+	}
+}

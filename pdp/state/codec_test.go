@@ -1,0 +1,118 @@
+package state
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/format1")
+
+var golden = struct {
+	list  pdp.ListEntry
+	acct  pdp.AccountState
+	verif pdp.Verification
+	audit pdp.AuditRecord
+}{
+	list: pdp.ListEntry{List: pdp.ListBlock, Subject: pdp.SubjectCardBIN, Value: "411111", Reason: "skimming ring",
+		Expires: t0.Add(90 * 24 * time.Hour), Created: t0, Actor: pdp.Actor{Operator: "alice", Ticket: "RISK-12", Reason: "bank notice"}},
+	acct: pdp.AccountState{
+		UID: "u-42",
+		Freezes: []pdp.Freeze{
+			{Kind: pdp.FreezeTemporary, Since: t0, Until: t0.Add(30 * time.Minute), Rule: "burst_payments", TxnID: "t-9", DecisionID: "01J0",
+				Actor: pdp.Actor{Operator: "pdp"}},
+			{Kind: pdp.FreezePermanent, Functions: []pdp.Stage{pdp.StageWithdrawal, pdp.StageRepayment}, Since: t0.Add(-time.Hour), Actor: pdp.Actor{Operator: "bob", Ticket: "KYC-1"}},
+		},
+		Probation: pdp.Probation{Since: t0, Until: t0.Add(24 * time.Hour), Reason: "released after face"},
+		Limits:    []pdp.Limit{{MaxAmount: 500, DailyAmount: 2000.25, Currency: "CNY", Duration: 24 * time.Hour, Until: t0.Add(24 * time.Hour)}},
+		Events:    []pdp.AccountEvent{{Kind: "password_reset", At: t0.Add(-2 * time.Hour), DeviceID: "d-1"}, {Kind: "phone_change", At: t0.Add(-time.Hour)}},
+		Devices:   []pdp.KnownDevice{{ID: "d-1", FirstSeen: t0.Add(-720 * time.Hour), LastSeen: t0.Add(123456789)}},
+		Flags:     []pdp.CaseFlag{{Kind: "key_tracking", Reason: "large_amount", TxnID: "t-9", DecisionID: "01J0", At: t0}},
+	},
+	verif: pdp.Verification{ChallengeID: "c-7", UID: "u-42", TxnID: "t-9", Methods: []string{"sms", "face"},
+		Results: map[string]pdp.VerificationResult{"sms": pdp.VerificationPassed, "face": pdp.VerificationFailed},
+		Expires: t0.Add(5 * time.Minute), UpdatedAt: t0.Add(time.Minute)},
+	audit: pdp.AuditRecord{Seq: 7, At: t0, Actor: pdp.Actor{Operator: "alice", Ticket: "RISK-12"}, Action: "list.put",
+		Target: "block/card_bin/411111", Detail: `{"list":"block"}`},
+}
+
+// Format 1 is pinned by golden files: records written by this build must
+// decode in every later one, and this build must still write them the same.
+func TestGoldenRecords(t *testing.T) {
+	auditJSON, err := encodeAudit(&golden.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []struct {
+		name   string
+		data   []byte
+		decode func([]byte) (any, error)
+		want   any
+	}{
+		{"list.bin", encodeListEntry(&golden.list), func(b []byte) (any, error) { return decodeListEntry(b) }, golden.list},
+		{"account.bin", encodeAccount(&golden.acct), func(b []byte) (any, error) {
+			a, err := decodeAccount(b)
+			if err != nil {
+				return nil, err
+			}
+			return *a, nil
+		}, golden.acct},
+		{"verification.bin", encodeVerification(&golden.verif), func(b []byte) (any, error) { return decodeVerification(b) }, golden.verif},
+		{"audit.json", auditJSON, func(b []byte) (any, error) { return decodeAudit(7, b) }, golden.audit},
+	}
+	for _, f := range files {
+		path := filepath.Join("testdata", "format1", f.name)
+		if *update {
+			must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+			must(t, os.WriteFile(path, f.data, 0o644))
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create)", err)
+		}
+		if !bytes.Equal(f.data, want) {
+			t.Errorf("%s: encoding changed:\n got %x\nwant %x", f.name, f.data, want)
+		}
+		got, err := f.decode(want)
+		if err != nil || !reflect.DeepEqual(got, f.want) {
+			t.Errorf("%s: decoded %+v, %v\nwant %+v", f.name, got, err, f.want)
+		}
+	}
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	list := encodeListEntry(&golden.list)
+	acct := encodeAccount(&golden.acct)
+	tests := []struct {
+		name string
+		b    []byte
+		dec  func([]byte) error
+	}{
+		{"empty", nil, decList},
+		{"wrong tag", acct, decList},
+		{"wrong version", append([]byte{tagList, 2}, list[2:]...), decList},
+		{"unknown list", append([]byte{tagList, 1, 9}, list[3:]...), decList},
+		{"truncated", list[:len(list)-1], decList},
+		{"trailing", append(bytes.Clone(list), 0), decList},
+		{"huge count", append([]byte{tagAccount, 1, 0}, 0xff, 0xff, 0xff, 0xff, 0x0f), decAcct},
+		{"account truncated", acct[:len(acct)/2], decAcct},
+		{"bad nanoseconds", append([]byte{tagList, 1, 1, 1, 1, 'x', 0}, 3, 0x80, 0x94, 0xeb, 0xdc, 0x03), decList},
+		{"audit not json", []byte("{"), func(b []byte) error { _, err := decodeAudit(1, b); return err }},
+		{"audit version", []byte(`{"v":2}`), func(b []byte) error { _, err := decodeAudit(1, b); return err }},
+		{"verification without uid", encodeVerification(&pdp.Verification{TxnID: "t"}), func(b []byte) error { _, err := decodeVerification(b); return err }},
+	}
+	for _, tt := range tests {
+		if err := tt.dec(tt.b); err == nil {
+			t.Errorf("%s: decoded", tt.name)
+		}
+	}
+}
+
+func decList(b []byte) error { _, err := decodeListEntry(b); return err }
+func decAcct(b []byte) error { _, err := decodeAccount(b); return err }

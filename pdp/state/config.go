@@ -1,0 +1,125 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures a Store. The zero value of every field but Path means
+// its default; Validate reports what cannot work.
+type Config struct {
+	// Path of the bbolt state file; created (with its directory's
+	// permissions permitting) when it does not exist. Required unless
+	// Backend is set.
+	Path string
+	// Backend replaces the bbolt file (Path is then ignored); the Store
+	// closes it on Close. For a shared backend and for tests.
+	Backend Backend
+
+	// CacheMaxCost bounds the cache in bytes (approximate: the cost of an
+	// entry is an estimate of its size plus ristretto's per-item overhead).
+	// Default 64 MiB. The cache also keeps about 3 bytes of admission
+	// counters per 64 bytes of CacheMaxCost (3 MiB at the default).
+	CacheMaxCost int64
+	// CacheTTL bounds how long an entry is served from the cache. Writes
+	// through this Store invalidate at once, so the TTL only bounds how
+	// stale a read can be after a change made outside this process (a
+	// shared backend written by another replica). Default 1 minute.
+	CacheTTL time.Duration
+	// NegativeTTL is CacheTTL for "nothing known" (no list entry, no
+	// account, no verification). Default 10 seconds.
+	NegativeTTL time.Duration
+
+	// FlushInterval is how often the background committer writes pending
+	// async changes in one transaction. It is the crash window: async
+	// writes younger than FlushInterval plus one commit may be lost on
+	// SIGKILL or power loss. Default 10 ms.
+	FlushInterval time.Duration
+	// FlushMaxPending starts a flush before FlushInterval elapses once this
+	// many UIDs have unflushed async changes. Default 1024.
+	FlushMaxPending int
+	// SweepInterval is how often expired list entries and verifications
+	// past their retention are deleted from the file (reads ignore them
+	// before that). Default 1 minute; negative disables the sweeper (Sweep
+	// still works).
+	SweepInterval time.Duration
+
+	// LockTimeout bounds the wait for the file lock another process holds
+	// on Path. Default 1 second; negative waits forever.
+	LockTimeout time.Duration
+
+	// Clock is the time for audit records, account pruning, the sweeper and
+	// Verification's cache expiry. Reads that take a time use that time.
+	// Default time.Now.
+	Clock func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultCacheMaxCost    = 64 << 20
+	DefaultCacheTTL        = time.Minute
+	DefaultNegativeTTL     = 10 * time.Second
+	DefaultFlushInterval   = 10 * time.Millisecond
+	DefaultFlushMaxPending = 1024
+	DefaultSweepInterval   = time.Minute
+	DefaultLockTimeout     = time.Second
+)
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Path == "" && c.Backend == nil {
+		errs = append(errs, errors.New("path: required"))
+	}
+	if c.CacheMaxCost < 0 {
+		errs = append(errs, fmt.Errorf("cache max cost: %d is negative", c.CacheMaxCost))
+	}
+	if c.CacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("cache ttl: %v is negative", c.CacheTTL))
+	}
+	if c.NegativeTTL < 0 {
+		errs = append(errs, fmt.Errorf("negative ttl: %v is negative", c.NegativeTTL))
+	}
+	if c.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush interval: %v is negative", c.FlushInterval))
+	}
+	if c.FlushMaxPending < 0 {
+		errs = append(errs, fmt.Errorf("flush max pending: %d is negative", c.FlushMaxPending))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("state config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.CacheMaxCost == 0 {
+		c.CacheMaxCost = DefaultCacheMaxCost
+	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = DefaultCacheTTL
+	}
+	if c.NegativeTTL == 0 {
+		c.NegativeTTL = DefaultNegativeTTL
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.FlushMaxPending == 0 {
+		c.FlushMaxPending = DefaultFlushMaxPending
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
+	switch {
+	case c.LockTimeout == 0:
+		c.LockTimeout = DefaultLockTimeout
+	case c.LockTimeout < 0:
+		c.LockTimeout = 0 // bbolt: wait forever
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	return c
+}

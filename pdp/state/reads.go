@@ -1,0 +1,179 @@
+package state
+
+import (
+	"strings"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+var lists = [3]pdp.ListKind{pdp.ListBlock, pdp.ListAllow, pdp.ListVIP}
+
+// Reputation returns what the lists say about one subject at now: entries
+// that have expired at now do not count. A cache hit costs no allocation;
+// a miss reads the three lists from the backend in one snapshot and caches
+// the result until the earliest expiry among the entries found, CacheTTL
+// (NegativeTTL when no entry applies) or the next write of the subject,
+// whichever comes first. An unknown subject kind is an error.
+func (s *Store) Reputation(kind pdp.SubjectKind, value string, now time.Time) (pdp.Reputation, error) {
+	if kind < pdp.SubjectUID || kind > pdp.SubjectCardBIN {
+		return pdp.Reputation{}, invalid("subject kind %d", kind)
+	}
+	ns := uint8(kind)
+	h := s.c.key(ns, value, "")
+	if !s.enter(h) {
+		return pdp.Reputation{}, ErrClosed
+	}
+	defer s.exit(h)
+	g := s.c.gen(h)
+	n := now.UnixNano()
+	if e := s.c.get(h, ns, value, "", n); e != nil {
+		return e.rep, nil
+	}
+	var keys [3][]byte
+	for i, l := range lists {
+		keys[i] = listKey(l, kind, value)
+	}
+	var rep pdp.Reputation
+	until, known := int64(1<<63-1), false
+	err := s.be.Get(BucketLists, keys[:], func(i int, v []byte) error {
+		if v == nil {
+			return nil
+		}
+		e, err := decodeListEntry(v)
+		if err != nil {
+			return err
+		}
+		if !e.Active(now) {
+			return nil
+		}
+		known = true
+		if !e.Expires.IsZero() {
+			until = min(until, e.Expires.UnixNano())
+		}
+		switch lists[i] {
+		case pdp.ListBlock:
+			rep.Blocked, rep.BlockReason = true, e.Reason
+		case pdp.ListAllow:
+			rep.Allowed = true
+		case pdp.ListVIP:
+			rep.VIP = true
+		}
+		return nil
+	})
+	if err != nil {
+		return pdp.Reputation{}, err
+	}
+	s.c.put(h, &centry{ns: ns, k1: strings.Clone(value), gen: g, until: min(until, n+int64(s.ttl(known))), rep: rep})
+	return rep, nil
+}
+
+func (s *Store) ttl(known bool) time.Duration {
+	if known {
+		return s.cfg.CacheTTL
+	}
+	return s.cfg.NegativeTTL
+}
+
+// Account returns the state of uid as of the latest write, async writes
+// included. The snapshot is shared and immutable: callers must not modify
+// it or anything it points to. Nothing known yields an empty state with
+// UID set. Freezes, limits and probation that have expired may still be
+// present (they are pruned by the next write): check Active(now). A cache
+// hit costs no allocation.
+func (s *Store) Account(uid string, now time.Time) (*pdp.AccountState, error) {
+	h := s.c.key(nsAccount, uid, "")
+	return s.account(h, uid, now.UnixNano())
+}
+
+func (s *Store) account(h uint64, uid string, n int64) (*pdp.AccountState, error) {
+	if !s.enter(h) {
+		return nil, ErrClosed
+	}
+	defer s.exit(h)
+	g := s.c.gen(h)
+	if e := s.c.get(h, nsAccount, uid, "", n); e != nil {
+		return e.acct, nil
+	}
+	if st, ok := s.ov.get(h, uid); ok {
+		return st, nil // not cached: the overlay is as fast, the flush seeds the cache
+	}
+	// The caller's string may alias a reused buffer: what is kept is a copy.
+	uid = strings.Clone(uid)
+	var st *pdp.AccountState
+	err := s.be.Get(BucketAccounts, [][]byte{[]byte(uid)}, func(_ int, v []byte) error {
+		if v == nil {
+			return nil
+		}
+		var err error
+		if st, err = decodeAccount(v); err == nil {
+			st.UID = uid
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	known := st != nil
+	if !known {
+		st = &pdp.AccountState{UID: uid}
+	}
+	s.c.put(h, &centry{ns: nsAccount, k1: uid, gen: g, until: n + int64(s.ttl(known)), acct: st})
+	return st, nil
+}
+
+// Verification returns the verification recorded for (uid, txnID); now
+// only serves the cache's expiry (as for the other reads, the caller's
+// decision time saves a clock read). The Results and Methods are shared:
+// callers must not modify them. Verifications are kept until
+// VerificationRetention after their challenge expired.
+func (s *Store) Verification(uid, txnID string, now time.Time) (pdp.Verification, bool, error) {
+	h := s.c.key(nsVerification, uid, txnID)
+	if !s.enter(h) {
+		return pdp.Verification{}, false, ErrClosed
+	}
+	defer s.exit(h)
+	g := s.c.gen(h)
+	n := now.UnixNano()
+	if e := s.c.get(h, nsVerification, uid, txnID, n); e != nil {
+		if e.verif == nil {
+			return pdp.Verification{}, false, nil
+		}
+		return *e.verif, true, nil
+	}
+	var v *pdp.Verification
+	err := s.be.Get(BucketVerifications, [][]byte{verificationKey(uid, txnID)}, func(_ int, b []byte) error {
+		if b == nil {
+			return nil
+		}
+		d, err := decodeVerification(b)
+		v = &d
+		return err
+	})
+	if err != nil {
+		return pdp.Verification{}, false, err
+	}
+	s.c.put(h, &centry{ns: nsVerification, k1: strings.Clone(uid), k2: strings.Clone(txnID), gen: g, until: n + int64(s.ttl(v != nil)), verif: v})
+	if v == nil {
+		return pdp.Verification{}, false, nil
+	}
+	return *v, true, nil
+}
+
+// enter registers a call that may touch the cache, the overlay, the
+// commit queue or the backend; it fails once Close has begun. Close waits
+// for the registered calls before it flushes and closes anything
+// (ristretto's Close, for one, is not safe against concurrent use). The
+// counter is striped by key hash so that concurrent reads of different
+// keys do not contend.
+func (s *Store) enter(h uint64) bool {
+	c := &s.inflight[h%uint64(len(s.inflight))].n
+	c.Add(1)
+	if s.closed.Load() {
+		c.Add(^uint64(0))
+		return false
+	}
+	return true
+}
+
+func (s *Store) exit(h uint64) { s.inflight[h%uint64(len(s.inflight))].n.Add(^uint64(0)) }

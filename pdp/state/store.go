@@ -1,0 +1,221 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors.
+var (
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("state store closed")
+	// ErrInvalid wraps arguments a write refuses (unknown list or subject
+	// kind, empty or oversized value, non-finite amount, ...).
+	ErrInvalid = errors.New("invalid state argument")
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Mode selects how UpdateAccount persists a change.
+type Mode uint8
+
+// Write modes.
+const (
+	// Sync commits the change (and its audit record) in one fsynced
+	// transaction before returning.
+	Sync Mode = iota + 1
+	// Async makes the change visible at once through the overlay and
+	// leaves persisting it to the background committer: no fsync on the
+	// caller's path, lost on a crash within the flush window.
+	Async
+)
+
+// Store is the risk state: a bounded cache in front of the durable
+// backend, with an overlay of async changes. All methods are safe for
+// concurrent use.
+type Store struct {
+	cfg Config
+	be  Backend
+	c   *cache
+	ov  overlay
+
+	// locks serialize UpdateAccount per UID stripe.
+	locks [256]struct {
+		sync.Mutex
+		_ [56]byte
+	}
+	ver atomic.Uint64 // account write versions
+
+	closed   atomic.Bool
+	inflight striped // calls that may touch the cache, overlay, queue or backend (enter, exit)
+
+	reqs     chan *request
+	kick     chan struct{}
+	quit     chan struct{}
+	stopped  chan struct{}
+	finalErr error // the last flush's, set by run before stopped closes
+
+	flushed      atomic.Pointer[chan struct{}] // closed after each flush
+	flushFailing atomic.Bool
+
+	secrets sync.Map // name → []byte
+
+	stats struct {
+		flushes, flushErrors    atomic.Uint64
+		asyncWaits              atomic.Uint64
+		syncCommits, syncErrors atomic.Uint64
+		swept                   atomic.Uint64
+		mu                      sync.Mutex
+		lastFlushErr            string
+		lastFlushErrAt          time.Time
+	}
+}
+
+// Open opens the state at cfg.Path (or cfg.Backend) and starts the
+// background committer. It fails, naming the file and the cause, on a
+// file it cannot trust or use (see OpenBolt); it never starts empty in
+// place of an existing file.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	be := cfg.Backend
+	if be == nil {
+		var err error
+		if be, err = OpenBolt(cfg.Path, cfg.LockTimeout); err != nil {
+			return nil, err
+		}
+	}
+	c, err := newCache(cfg.CacheMaxCost)
+	if err != nil {
+		_ = be.Close()
+		return nil, fmt.Errorf("state cache: %w", err)
+	}
+	s := &Store{
+		cfg:     cfg,
+		be:      be,
+		c:       c,
+		reqs:    make(chan *request, 256),
+		kick:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	ch := make(chan struct{})
+	s.flushed.Store(&ch)
+	go s.run()
+	return s, nil
+}
+
+// Close flushes every pending async change, stops the committer and closes
+// the backend and the cache. It returns the final flush's error, if any
+// (the changes it could not write are lost). Close is idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	// Calls that entered before closed was set finish; later ones fail.
+	// After this no read touches the cache or the backend, and no write
+	// reaches the overlay or the queue.
+	for i := 0; s.inflight.load() != 0; i++ {
+		if i < 100 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(100 * time.Microsecond) // a long Journal scan
+		}
+	}
+	close(s.quit)
+	<-s.stopped
+	err := s.finalErr
+	if cerr := s.be.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close state backend: %w", cerr))
+	}
+	s.c.close()
+	return err
+}
+
+// Flush writes every pending async change now and returns the flush's
+// error. Async changes are flushed in the background anyway; Flush is for
+// a graceful stop and for tests.
+func (s *Store) Flush(ctx context.Context) error {
+	return s.do(ctx, &request{flush: true})
+}
+
+// do hands r to the committer and waits for its result. The context is
+// honoured until r is queued; after that the call waits for the commit so
+// that its result is never ambiguous.
+func (s *Store) do(ctx context.Context, r *request) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.done = make(chan error, 1)
+	if !s.enter(0) {
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		s.exit(0)
+		return ctx.Err()
+	}
+	s.exit(0)
+	return <-r.done
+}
+
+// uidLock returns the mutex serializing account writes of h's stripe.
+func (s *Store) uidLock(h uint64) *sync.Mutex { return &s.locks[(h>>8)%uint64(len(s.locks))].Mutex }
+
+// Stats are counters of a Store since Open.
+type Stats struct {
+	// Cache: hits served, misses (including entries refused as stale or
+	// expired), evictions, sets ristretto dropped or its admission policy
+	// rejected, and the cost currently held.
+	CacheHits, CacheMisses, CacheEvictions uint64
+	CacheSetsDropped, CacheSetsRejected    uint64
+	CacheCost                              uint64
+	// OverlayPending is the number of UIDs with async changes not yet
+	// persisted.
+	OverlayPending int
+	// Flushes counts successful flushes of async changes, FlushErrors the
+	// failed ones (the changes stay pending and are retried).
+	Flushes, FlushErrors uint64
+	LastFlushError       string
+	LastFlushErrorAt     time.Time
+	// SyncCommits and SyncErrors count sync writes.
+	SyncCommits, SyncErrors uint64
+	// AsyncWaits counts async writes that waited for a flush because the
+	// backlog exceeded 16 × FlushMaxPending records.
+	AsyncWaits uint64
+	// Swept counts records the sweeper deleted.
+	Swept uint64
+}
+
+// Stats returns the current counters.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		CacheHits:         s.c.hits.load(),
+		CacheMisses:       s.c.misses.load(),
+		CacheEvictions:    s.c.evictions.Load(),
+		CacheSetsDropped:  s.c.dropped.Load(),
+		CacheSetsRejected: s.c.rejected.Load(),
+		CacheCost:         uint64(max(s.c.rc.MaxCost()-s.c.rc.RemainingCost(), 0)),
+		OverlayPending:    int(s.ov.len()),
+		Flushes:           s.stats.flushes.Load(),
+		FlushErrors:       s.stats.flushErrors.Load(),
+		SyncCommits:       s.stats.syncCommits.Load(),
+		SyncErrors:        s.stats.syncErrors.Load(),
+		AsyncWaits:        s.stats.asyncWaits.Load(),
+		Swept:             s.stats.swept.Load(),
+	}
+	s.stats.mu.Lock()
+	st.LastFlushError, st.LastFlushErrorAt = s.stats.lastFlushErr, s.stats.lastFlushErrAt
+	s.stats.mu.Unlock()
+	return st
+}

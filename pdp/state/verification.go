@@ -1,0 +1,50 @@
+package state
+
+import (
+	"context"
+	"time"
+	"unicode/utf8"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// VerificationRetention is how long a verification is kept after its
+// challenge expired (after its UpdatedAt when it has no expiry); the
+// sweeper deletes it then.
+const VerificationRetention = 24 * time.Hour
+
+// PutVerification records v under (v.UID, v.TxnID), replacing what was
+// there, in one fsynced transaction before it returns. UpdatedAt defaults
+// to the Store's clock. Results must be known values; UID and TxnID are
+// required. Verification results are not journaled (the decision that
+// used them is logged by the decision log).
+func (s *Store) PutVerification(ctx context.Context, v pdp.Verification) error {
+	for _, f := range []string{v.UID, v.TxnID} {
+		if f == "" || len(f) > maxValueLen || !utf8.ValidString(f) {
+			return invalid("verification uid %q, txn %q", v.UID, v.TxnID)
+		}
+	}
+	for m, r := range v.Results {
+		if r < pdp.VerificationPassed || r > pdp.VerificationRefused {
+			return invalid("verification result %d for %q", r, m)
+		}
+	}
+	if v.UpdatedAt.IsZero() {
+		v.UpdatedAt = s.cfg.Clock()
+	}
+	data := encodeVerification(&v)
+	key := verificationKey(v.UID, v.TxnID)
+	h := s.c.key(nsVerification, v.UID, v.TxnID)
+	r := &request{after: func() { s.c.bump(h) }}
+	r.batch.put(BucketVerifications, key, data)
+	r.batch.put(BucketExpiry, expiryKey(verificationDue(&v), BucketVerifications, key), []byte{})
+	return s.do(ctx, r)
+}
+
+// verificationDue is when the sweeper deletes v.
+func verificationDue(v *pdp.Verification) time.Time {
+	if !v.Expires.IsZero() {
+		return v.Expires.Add(VerificationRetention)
+	}
+	return v.UpdatedAt.Add(VerificationRetention)
+}
