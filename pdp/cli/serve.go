@@ -2,23 +2,27 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/admin"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/server"
+	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
 	"github.com/riskpdp/riskpdp/pdp/watch"
 	"github.com/riskpdp/riskpdp/policies"
@@ -106,6 +110,16 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if plugins != nil {
 		defer plugins.Close()
 	}
+	store, err := newState(cfg, m)
+	if err != nil {
+		return err
+	}
+	if store != nil {
+		defer store.Close() // last: flushes what decisions changed
+		if tracker != nil {
+			restoreVelocity(tracker, velocitySnapshotPath(cfg.State.Path), log)
+		}
+	}
 
 	fallback, _ := pdp.ParseOutcome(cfg.Policies.Fallback)
 	opts := decide.Options{Engine: eng, Metrics: m, Limits: limits, Fallback: fallback,
@@ -114,14 +128,24 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if plugins != nil {
 		opts.Plugins = plugins
 	}
+	var ready []server.ReadyCheck
+	if store != nil {
+		opts.State = store
+		ready = append(ready, stateReady(store))
+	}
 	svc, err := decide.New(opts)
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Options{Config: cfg, Service: svc, Metrics: m, Logger: log})
+	srv := server.New(server.Options{Config: cfg, Service: svc, Metrics: m, Logger: log, Ready: ready})
 	ln, err := server.Listen(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	adm, err := startAdmin(cfg, store, tracker, eng, log)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 
 	reload := func() {
@@ -155,11 +179,93 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	log.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D())
 	defer cancel()
+	if adm != nil {
+		_ = adm.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if tracker != nil && store != nil {
+		if err := saveVelocity(tracker, velocitySnapshotPath(cfg.State.Path)); err != nil {
+			log.Warn("velocity snapshot not saved", "error", err)
+		}
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// newState opens the risk state; a corrupt or unwritable file is an error
+// (the sidecar never starts with empty state in place of a broken one).
+func newState(cfg config.Config, m *metrics.Metrics) (*state.Store, error) {
+	sc := cfg.State
+	if !sc.On() {
+		return nil, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(sc.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	st, err := state.Open(state.Config{Path: sc.Path, CacheMaxCost: sc.CacheMaxCost, CacheTTL: sc.CacheTTL.D(),
+		NegativeTTL: sc.NegativeTTL.D(), FlushInterval: sc.FlushInterval.D()})
+	if err != nil {
+		return nil, fmt.Errorf("open risk state %s: %w", sc.Path, err)
+	}
+	m.Register(metrics.StateCollector(st.Stats))
+	return st, nil
+}
+
+// stateReady fails readiness while committing what decisions changed keeps
+// failing (the changes stay pending and are retried).
+func stateReady(st *state.Store) server.ReadyCheck {
+	return func() error {
+		s := st.Stats()
+		if s.FlushErrors > 0 && time.Since(s.LastFlushErrorAt) < time.Minute && s.OverlayPending > 0 {
+			return fmt.Errorf("risk state: commits failing: %s", s.LastFlushError)
+		}
+		return nil
+	}
+}
+
+// startAdmin serves the operator API when a token file is configured.
+func startAdmin(cfg config.Config, store *state.Store, tracker *velocity.Tracker, eng *engine.Engine, log *slog.Logger) (*admin.Server, error) {
+	if cfg.Admin.TokenFile == "" {
+		return nil, nil
+	}
+	tokens, err := admin.LoadTokens(cfg.Admin.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	probationPath := cfg.Policies.Package + "/config/freeze/probation_duration"
+	adm := admin.New(admin.Options{Store: store, Velocity: tracker, Tokens: tokens, Logger: log,
+		Probation: func() time.Duration { return policyDuration(eng, probationPath, 24*time.Hour) }})
+	ln, err := server.Listen(cfg.Admin.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Admin.Addr, err)
+	}
+	go func() {
+		if err := adm.Serve(ln); err != nil {
+			log.Error("operator API stopped", "error", err)
+		}
+	}()
+	log.Info("operator API", "addr", cfg.Admin.Addr)
+	return adm, nil
+}
+
+// policyDuration reads a duration string from the policy data (e.g. the
+// probation a release starts), or returns def.
+func policyDuration(eng *engine.Engine, path string, def time.Duration) time.Duration {
+	b, ok, err := eng.EvalData(context.Background(), path, nil, time.Now())
+	if err != nil || !ok {
+		return def
+	}
+	var s string
+	if json.Unmarshal(b, &s) != nil {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return def
+	}
+	return d
 }
 
 // newEngine loads the policies; it returns the watched directory ("" for

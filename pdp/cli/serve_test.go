@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,7 +62,11 @@ func startSidecar(t *testing.T, args ...string) *sidecar {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sidecar{t: t, url: "http://" + addr, done: make(chan int, 1), stop: cancel, logs: &syncBuffer{}}
 	go func() {
-		s.done <- Run(ctx, append([]string{"serve", "--addr", addr, "--log-format", "text"}, args...), io.Discard, s.logs)
+		base := []string{"serve", "--addr", addr, "--log-format", "text"}
+		if !slices.Contains(args, "--state") {
+			base = append(base, "--state", filepath.Join(t.TempDir(), "state.db"))
+		}
+		s.done <- Run(ctx, append(base, args...), io.Discard, s.logs)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

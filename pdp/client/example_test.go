@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -22,7 +23,9 @@ func startSidecar() (addr string, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		cli.Run(ctx, []string{"serve", "--addr", addr, "--policies", "../../policies"}, io.Discard, io.Discard)
+		state, _ := os.MkdirTemp("", "pdp-example")
+		defer os.RemoveAll(state)
+		cli.Run(ctx, []string{"serve", "--addr", addr, "--policies", "../../policies", "--state", state + "/state.db"}, io.Discard, io.Discard)
 		close(done)
 	}()
 	for i := 0; i < 200; i++ {

@@ -54,9 +54,10 @@ type State struct {
 	// bytes. Default 67108864 (64 MiB).
 	CacheMaxCost int64 `yaml:"cache_max_cost"`
 	// CacheTTL bounds how long an entry is served from the cache without
-	// being read again. Default 5m.
+	// being read again. Writes through the sidecar invalidate at once; the
+	// TTL bounds staleness after changes made elsewhere. Default 1m.
 	CacheTTL Duration `yaml:"cache_ttl"`
-	// NegativeTTL bounds how long "nothing known" is cached. Default 30s.
+	// NegativeTTL bounds how long "nothing known" is cached. Default 10s.
 	NegativeTTL Duration `yaml:"negative_ttl"`
 	// FlushInterval is how often what decisions change (freezes from
 	// obligations, new devices) is committed to the file; a crash loses at
@@ -217,8 +218,8 @@ func Default() Config {
 			EvalTimeout: Duration(50 * time.Millisecond),
 		},
 		Limits: Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
-		State: State{Path: DefaultStatePath(), CacheMaxCost: 64 << 20, CacheTTL: Duration(5 * time.Minute),
-			NegativeTTL: Duration(30 * time.Second), FlushInterval: Duration(10 * time.Millisecond)},
+		State: State{Path: DefaultStatePath(), CacheMaxCost: 64 << 20, CacheTTL: Duration(time.Minute),
+			NegativeTTL: Duration(10 * time.Second), FlushInterval: Duration(10 * time.Millisecond)},
 		Admin:    Admin{Addr: "127.0.0.1:9192"},
 		StepUp:   StepUp{ChallengeTTL: Duration(10 * time.Minute), VerificationTTL: Duration(30 * time.Minute)},
 		Velocity: Velocity{MaxKeys: 1_000_000},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // Defaults for obligations that do not name a duration.
@@ -36,7 +37,10 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 		return
 	}
 	obligations := d.Obligations
-	newDevice := r.Device.ID != "" && deviceStale(acct, r.Device.ID, now)
+	// A device joins the account's history only with an allowed operation:
+	// an attempt that was stepped up or denied must not make an attacker's
+	// device "known".
+	newDevice := d.Outcome == pdp.Allow && r.Device.ID != "" && deviceStale(acct, r.Device.ID, now)
 	if len(obligations) == 0 && !newDevice && !moneyAllowed {
 		return
 	}
@@ -46,7 +50,7 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 		audit = &pdp.AuditRecord{At: now, Actor: pdp.Actor{Operator: obligationActor, Reason: "policy obligation"},
 			Action: "obligations", UID: r.UID, Target: "decision/" + d.ID, Detail: string(detail)}
 	}
-	_, err := s.state.Change(ctx, r.UID, false, audit, func(a *pdp.AccountState) error {
+	_, err := s.state.UpdateAccount(ctx, r.UID, state.Async, audit, func(a *pdp.AccountState) error {
 		for _, o := range obligations {
 			applyObligation(a, o, in, d.ID)
 		}

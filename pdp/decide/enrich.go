@@ -83,7 +83,7 @@ func (s *Service) verification(in *engine.Input) error {
 		}
 		// An expired challenge is not an error: the retry steps up again.
 	}
-	v, ok, err := s.state.Verification(r.UID, subject)
+	v, ok, err := s.state.Verification(r.UID, subject, in.Now)
 	if err != nil {
 		return fmt.Errorf("%w: verification: %v", errState, err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // Account events the payment service reports (POST /v1/events), so the
@@ -76,7 +77,7 @@ func (s *Service) Event(ctx context.Context, body []byte) (pdp.AccountEvent, err
 	if s.state == nil {
 		return ev, ErrNoState
 	}
-	if _, err := s.state.Change(ctx, uid, true, nil, func(a *pdp.AccountState) error {
+	if _, err := s.state.UpdateAccount(ctx, uid, state.Sync, nil, func(a *pdp.AccountState) error {
 		a.Events = append(a.Events, ev)
 		return nil
 	}); err != nil {

@@ -7,22 +7,24 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
-// State is the durable risk state the decision path reads and writes;
-// pdp/state implements it (through an adapter in the CLI wiring).
+// State is the durable risk state the decision path reads and writes.
 type State interface {
 	Reputation(kind pdp.SubjectKind, value string, now time.Time) (pdp.Reputation, error)
 	Account(uid string, now time.Time) (*pdp.AccountState, error)
-	Verification(uid, subject string) (pdp.Verification, bool, error)
+	Verification(uid, subject string, now time.Time) (pdp.Verification, bool, error)
 	PutVerification(ctx context.Context, v pdp.Verification) error
-	// Change applies fn to the account. A sync change is durable (with its
-	// audit record) when Change returns; an async one is visible to every
-	// later read at once and persisted by the store's group commit, so the
-	// decision path never waits for a disk.
-	Change(ctx context.Context, uid string, sync bool, audit *pdp.AuditRecord, fn func(*pdp.AccountState) error) (*pdp.AccountState, error)
+	// UpdateAccount applies fn to the account. A state.Sync change is
+	// durable (with its audit record) when it returns; a state.Async one is
+	// visible to every later read at once and persisted by the store's
+	// group commit, so the decision path never waits for a disk.
+	UpdateAccount(ctx context.Context, uid string, mode state.Mode, audit *pdp.AuditRecord, fn func(*pdp.AccountState) error) (*pdp.AccountState, error)
 	Secret(ctx context.Context, name string) ([]byte, error)
 }
+
+var _ State = (*state.Store)(nil)
 
 // freezeRank orders freeze kinds by severity.
 func freezeRank(k pdp.FreezeKind) int {

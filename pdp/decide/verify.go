@@ -56,18 +56,17 @@ func (s *Service) Verify(ctx context.Context, body []byte) (pdp.Verification, er
 	case !slices.Contains(c.Methods, req.Method):
 		return pdp.Verification{}, pdp.Errorf(pdp.CodeInvalidValue, "method", "the challenge asked for %v", c.Methods)
 	}
-	v, found, err := s.state.Verification(c.UID, c.Subject)
+	prev, found, err := s.state.Verification(c.UID, c.Subject, now)
 	if err != nil {
 		return pdp.Verification{}, errors.Join(errState, err)
 	}
-	if !found || v.ChallengeID != c.ID {
-		// A new challenge for the subject: results of an earlier one for
-		// the same operation carry over (a passed face check stays passed,
-		// a failure stays a failure).
-		prev := v.Results
-		v = pdp.Verification{ChallengeID: c.ID, UID: c.UID, TxnID: c.Subject, Methods: c.Methods,
-			Results: map[string]pdp.VerificationResult{}, Expires: c.Expires}
-		for m, r := range prev {
+	// The store shares its copy: build a new record. Results of an earlier
+	// challenge for the same operation carry over (a passed face check
+	// stays passed, a failure stays a failure).
+	v := pdp.Verification{ChallengeID: c.ID, UID: c.UID, TxnID: c.Subject, Methods: c.Methods,
+		Results: make(map[string]pdp.VerificationResult, len(c.Methods)), Expires: c.Expires}
+	if found {
+		for m, r := range prev.Results {
 			v.Results[m] = r
 		}
 	}

@@ -93,3 +93,26 @@ func FuzzParserMatchesEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeStrict: small request bodies (events, verifications, operator
+// actions) either decode or fail with a *pdp.Error; never a panic.
+func FuzzDecodeStrict(f *testing.F) {
+	f.Add([]byte(`{"uid":"u","kind":"pin_failed"}`))
+	f.Add([]byte(`{"uid":1}`))
+	f.Add([]byte(`{"uid":"u","uid":"v"}`))
+	f.Add([]byte(`{"password":"x"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v struct {
+			UID  string   `json:"uid"`
+			Kind string   `json:"kind"`
+			N    float64  `json:"n"`
+			L    []string `json:"l"`
+		}
+		if err := DecodeStrict(b, 8, &v); err != nil {
+			var e *pdp.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("untyped error %v", err)
+			}
+		}
+	})
+}

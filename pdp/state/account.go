@@ -12,10 +12,13 @@ import (
 // Bounds UpdateAccount applies after every change, so that an account's
 // record stays small (a few KiB) however long it lives.
 const (
-	// MaxFreezes bounds the freezes kept. Freezes that have expired are
-	// dropped first; beyond the bound the oldest (by Since) go, permanent
-	// freezes last.
-	MaxFreezes = 32
+	// MaxFreezes bounds the freezes kept. Freezes that ended stay as
+	// history for FreezeHistory after they end (an account that was frozen
+	// is not "clean", and a temporary freeze's probation is derived from
+	// it); beyond the bound, ended freezes go before active ones, the
+	// oldest (by Since) first, permanent freezes last.
+	MaxFreezes    = 32
+	FreezeHistory = 365 * 24 * time.Hour
 	// MaxLimits bounds the limits kept; expired limits are dropped, beyond
 	// the bound the first ones go.
 	MaxLimits = 16
@@ -186,10 +189,19 @@ func cloneSlice[T any](s []T) []T {
 }
 
 func pruneAccount(st *pdp.AccountState, now time.Time) {
-	st.Freezes = slices.DeleteFunc(st.Freezes, func(f pdp.Freeze) bool { return !f.Active(now) })
+	st.Freezes = slices.DeleteFunc(st.Freezes, func(f pdp.Freeze) bool {
+		return !f.Active(now) && now.Sub(f.Until.Add(f.ProbationAfter)) > FreezeHistory
+	})
 	if len(st.Freezes) > MaxFreezes {
-		// Newest first, permanent before the others; keep the head.
+		// Active before ended, permanent before the others, newest first;
+		// keep the head.
 		slices.SortStableFunc(st.Freezes, func(a, b pdp.Freeze) int {
+			if aa, ba := a.Active(now), b.Active(now); aa != ba {
+				if aa {
+					return -1
+				}
+				return 1
+			}
 			ap, bp := a.Kind == pdp.FreezePermanent, b.Kind == pdp.FreezePermanent
 			if ap != bp {
 				if ap {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -169,5 +170,42 @@ func TestAccountUnknown(t *testing.T) {
 	a := mustAccount(t, s, "u-none", t0)
 	if a.UID != "u-none" || a.Freezes != nil || a.Events != nil {
 		t.Errorf("unknown account = %+v, want empty with UID", a)
+	}
+}
+
+// Ended freezes stay as history (an account that was frozen is not
+// "clean"; a temporary freeze's probation is derived from it) until
+// FreezeHistory after they end, probation included.
+func TestEndedFreezesStayAsHistory(t *testing.T) {
+	s, clk, _ := openTest(t)
+	ctx := context.Background()
+	now := clk.Now()
+	_, err := s.UpdateAccount(ctx, "u", Sync, nil, func(a *pdp.AccountState) error {
+		a.Freezes = append(a.Freezes,
+			pdp.Freeze{Kind: pdp.FreezeTemporary, Since: now, Until: now.Add(time.Minute), ProbationAfter: 24 * time.Hour},
+			pdp.Freeze{Kind: pdp.FreezeReview, Since: now, Until: now.Add(time.Second)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	touch := func(time.Time) *pdp.AccountState {
+		a, err := s.UpdateAccount(ctx, "u", Sync, nil, func(*pdp.AccountState) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	clk.Add(time.Hour)
+	if a := touch(clk.Now()); len(a.Freezes) != 2 {
+		t.Fatalf("ended freezes pruned at once: %+v", a.Freezes)
+	}
+	clk.Add(FreezeHistory + 2*time.Second - time.Hour)
+	if a := touch(clk.Now()); len(a.Freezes) != 1 || a.Freezes[0].Kind != pdp.FreezeTemporary {
+		t.Fatalf("history kept past FreezeHistory (or the probation's freeze dropped too early): %+v", a.Freezes)
+	}
+	clk.Add(25*time.Hour - 2*time.Second)
+	if a := touch(clk.Now()); len(a.Freezes) != 0 {
+		t.Fatalf("history never pruned: %+v", a.Freezes)
 	}
 }

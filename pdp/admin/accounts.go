@@ -1,0 +1,256 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/state"
+)
+
+// accountView is an account's full state as operators read it.
+type accountView struct {
+	UID       string             `json:"uid"`
+	Lists     map[string]bool    `json:"lists"`
+	Frozen    bool               `json:"frozen"`
+	Freezes   []freezeView       `json:"freezes"`
+	Probation *probationView     `json:"probation,omitempty"`
+	Limits    []pdp.Limit        `json:"limits"`
+	Events    []pdp.AccountEvent `json:"recent_events"`
+	Devices   []pdp.KnownDevice  `json:"devices"`
+	Flags     []pdp.CaseFlag     `json:"flags"`
+	Habit     pdp.Habit          `json:"habit"`
+	Velocity  *pdp.Velocity      `json:"velocity,omitempty"`
+}
+
+type freezeView struct {
+	Kind       string     `json:"kind"`
+	Functions  []string   `json:"functions,omitempty"`
+	Active     bool       `json:"active"`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until,omitempty"`
+	Rule       string     `json:"rule,omitempty"`
+	TxnID      string     `json:"txn_id,omitempty"`
+	DecisionID string     `json:"decision_id,omitempty"`
+	By         pdp.Actor  `json:"by"`
+}
+
+type probationView struct {
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason,omitempty"`
+	Active bool      `json:"active"`
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) error {
+	uid := r.PathValue("uid")
+	now := s.o.Now()
+	a, err := s.o.Store.Account(uid, now)
+	if err != nil {
+		return err
+	}
+	rep, err := s.o.Store.Reputation(pdp.SubjectUID, uid, now)
+	if err != nil {
+		return err
+	}
+	v := accountView{UID: uid, Lists: map[string]bool{"block": rep.Blocked, "allow": rep.Allowed, "vip": rep.VIP},
+		Limits: a.Limits, Events: a.Events, Devices: a.Devices, Flags: a.Flags, Habit: a.Habit, Freezes: []freezeView{}}
+	for _, f := range a.Freezes {
+		fv := freezeView{Kind: f.Kind.String(), Active: f.Active(now), Since: f.Since, Rule: f.Rule, TxnID: f.TxnID,
+			DecisionID: f.DecisionID, By: f.Actor}
+		if !f.Until.IsZero() {
+			until := f.Until
+			fv.Until = &until
+		}
+		for _, st := range f.Functions {
+			fv.Functions = append(fv.Functions, st.String())
+		}
+		v.Frozen = v.Frozen || (fv.Active && len(f.Functions) == 0)
+		v.Freezes = append(v.Freezes, fv)
+	}
+	if !a.Probation.Until.IsZero() {
+		v.Probation = &probationView{Since: a.Probation.Since, Until: a.Probation.Until, Reason: a.Probation.Reason,
+			Active: a.Probation.Active(now)}
+	}
+	if s.o.Velocity != nil {
+		vel := new(pdp.Velocity)
+		s.o.Velocity.Read(now, uid, "", "", vel)
+		v.Velocity = vel
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// change applies fn to the account durably, journaling the action first.
+func (s *Server) change(r *http.Request, c caller, a action, name, what string, fn func(*pdp.AccountState) error) (*pdp.AccountState, error) {
+	uid := r.PathValue("uid")
+	audit := &pdp.AuditRecord{At: s.o.Now(), Actor: a.actor(), Action: name, UID: uid, Target: "account/" + uid,
+		Detail: detail(map[string]any{"change": what, "token": c.token})}
+	return s.o.Store.UpdateAccount(r.Context(), uid, state.Sync, audit, fn)
+}
+
+type freezeRequest struct {
+	action
+	Kind      string   `json:"kind"`
+	Duration  string   `json:"duration"`
+	Functions []string `json:"functions"`
+}
+
+// freeze freezes an account: temporary (with a duration), review (until an
+// operator releases it) or permanent; with functions, a grey freeze that
+// denies only those stages.
+func (s *Server) freeze(w http.ResponseWriter, r *http.Request, c caller) error {
+	var req freezeRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	kind, ok := pdp.ParseFreezeKind(req.Kind)
+	if !ok {
+		return pdp.Errorf(pdp.CodeInvalidValue, "kind", "must be temporary, review or permanent")
+	}
+	now := s.o.Now()
+	f := pdp.Freeze{Kind: kind, Since: now, Actor: req.actor()}
+	if kind == pdp.FreezeTemporary {
+		d, err := time.ParseDuration(req.Duration)
+		if err != nil || d <= 0 {
+			return pdp.Errorf(pdp.CodeInvalidValue, "duration", "a temporary freeze needs a positive duration such as \"30m\"")
+		}
+		f.Until = now.Add(d)
+		f.ProbationAfter = s.o.Probation() // the release it lifts itself into starts one
+	} else if req.Duration != "" {
+		return pdp.Errorf(pdp.CodeInvalidValue, "duration", "only a temporary freeze has a duration")
+	}
+	for _, name := range req.Functions {
+		st, ok := pdp.ParseStage(name)
+		if !ok {
+			return pdp.Errorf(pdp.CodeInvalidValue, "functions", "unknown function %q (want a stage)", name)
+		}
+		f.Functions = append(f.Functions, st)
+	}
+	a, err := s.change(r, c, req.action, "freeze", fmt.Sprintf("%s freeze %v", kind, req.Functions), func(a *pdp.AccountState) error {
+		a.Freezes = append(a.Freezes, f)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "frozen": true, "kind": kind.String()})
+	return nil
+}
+
+type releaseRequest struct {
+	action
+	// Probation overrides the probation the release starts ("0s": none).
+	Probation string `json:"probation"`
+}
+
+// release lifts every freeze in force (they stay in the history) and starts
+// a probation (002): large transactions need a fresh two-factor step-up.
+func (s *Server) release(w http.ResponseWriter, r *http.Request, c caller) error {
+	var req releaseRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	prob := s.o.Probation()
+	if req.Probation != "" {
+		d, err := time.ParseDuration(req.Probation)
+		if err != nil || d < 0 {
+			return pdp.Errorf(pdp.CodeInvalidValue, "probation", "must be a duration such as \"24h\"")
+		}
+		prob = d
+	}
+	now := s.o.Now()
+	lifted := 0
+	a, err := s.change(r, c, req.action, "release", "release, probation "+prob.String(), func(a *pdp.AccountState) error {
+		for i := range a.Freezes {
+			if a.Freezes[i].Active(now) {
+				a.Freezes[i].Until = now
+				lifted++
+			}
+		}
+		if lifted == 0 {
+			return pdp.Errorf(pdp.CodeConflict, "", "the account is not frozen")
+		}
+		if prob > 0 {
+			a.Probation = pdp.Probation{Since: now, Until: now.Add(prob), Reason: "release: " + req.Reason}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "released": lifted, "probation_until": a.Probation.Until})
+	return nil
+}
+
+type limitRequest struct {
+	action
+	DailyAmount float64 `json:"daily_amount"`
+	MaxAmount   float64 `json:"max_amount"`
+	Currency    string  `json:"currency"`
+	Duration    string  `json:"duration"`
+}
+
+// setLimit sets a short-term limit (000 §3.3: a cap on large payments).
+func (s *Server) setLimit(w http.ResponseWriter, r *http.Request, c caller) error {
+	var req limitRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	switch {
+	case req.DailyAmount < 0 || req.MaxAmount < 0 || req.DailyAmount == 0 && req.MaxAmount == 0:
+		return pdp.Errorf(pdp.CodeInvalidValue, "daily_amount", "set daily_amount and/or max_amount, both positive")
+	case len(req.Currency) != 3:
+		return pdp.Errorf(pdp.CodeInvalidValue, "currency", "must be an ISO 4217 code such as \"CNY\"")
+	}
+	d := 24 * time.Hour
+	if req.Duration != "" {
+		var err error
+		if d, err = time.ParseDuration(req.Duration); err != nil || d <= 0 {
+			return pdp.Errorf(pdp.CodeInvalidValue, "duration", "must be a positive duration such as \"24h\"")
+		}
+	}
+	l := pdp.Limit{DailyAmount: req.DailyAmount, MaxAmount: req.MaxAmount, Currency: req.Currency, Duration: d,
+		Until: s.o.Now().Add(d)}
+	a, err := s.change(r, c, req.action, "limit.set", detail(l), func(a *pdp.AccountState) error {
+		a.Limits = append(a.Limits, l)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "limit": l})
+	return nil
+}
+
+// clearLimit ends every limit in force.
+func (s *Server) clearLimit(w http.ResponseWriter, r *http.Request, c caller) error {
+	var req action
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	now := s.o.Now()
+	a, err := s.change(r, c, req, "limit.clear", "clear limits", func(a *pdp.AccountState) error {
+		a.Limits = slices.DeleteFunc(a.Limits, func(l pdp.Limit) bool { return l.Until.IsZero() || now.Before(l.Until) })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "limits": a.Limits})
+	return nil
+}

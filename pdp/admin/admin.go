@@ -1,0 +1,176 @@
+// Package admin is the operator API: lists, freezes and releases, limits,
+// an account's full state and the audit journal. It listens apart from the
+// decision API (loopback or a Unix socket by default), requires a bearer
+// token for everything (read tokens may only read), and appends every
+// change to the durable audit journal before it answers.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/server"
+	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/velocity"
+)
+
+// maxBody bounds an operator request body.
+const maxBody = 64 << 10
+
+// Options configure the operator API.
+type Options struct {
+	Store    *state.Store
+	Velocity *velocity.Tracker // optional: an account's velocity
+	Tokens   *Tokens
+	// Probation returns the probation a release starts when the operator
+	// names none (the policy data's freeze.probation_duration).
+	Probation func() time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Server is the operator API.
+type Server struct {
+	o   Options
+	srv *http.Server
+}
+
+// New builds the operator API.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Probation == nil {
+		o.Probation = func() time.Duration { return 24 * time.Hour }
+	}
+	s := &Server{o: o}
+	mux := http.NewServeMux()
+	s.route(mux, "GET /admin/v1/accounts/{uid}", RoleRead, s.getAccount)
+	s.route(mux, "POST /admin/v1/accounts/{uid}/freeze", RoleWrite, s.freeze)
+	s.route(mux, "POST /admin/v1/accounts/{uid}/release", RoleWrite, s.release)
+	s.route(mux, "PUT /admin/v1/accounts/{uid}/limit", RoleWrite, s.setLimit)
+	s.route(mux, "DELETE /admin/v1/accounts/{uid}/limit", RoleWrite, s.clearLimit)
+	s.route(mux, "GET /admin/v1/lists/{list}/{kind}", RoleRead, s.listEntries)
+	s.route(mux, "PUT /admin/v1/lists/{list}/{kind}/{value}", RoleWrite, s.putEntry)
+	s.route(mux, "DELETE /admin/v1/lists/{list}/{kind}/{value}", RoleWrite, s.deleteEntry)
+	s.route(mux, "GET /admin/v1/journal", RoleRead, s.journal)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, pdp.Errorf(pdp.CodeNotFound, "", "no route %s %s", r.Method, r.URL.Path))
+	})
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+	return s
+}
+
+// caller is who is calling: the token's name, kept in the journal next to
+// the operator the body names.
+type caller struct {
+	token string
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c caller) error
+
+// route registers h behind authentication: no or an unknown token → 401,
+// a read token on a write route → 403.
+func (s *Server) route(mux *http.ServeMux, pattern string, need Role, h handler) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		role, name, ok := s.o.Tokens.check(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pdp-admin"`)
+			writeError(w, pdp.Errorf(pdp.CodeUnauthorized, "", "a valid bearer token is required"))
+			return
+		}
+		if role < need {
+			writeError(w, pdp.Errorf(pdp.CodeForbidden, "", "this token may only read"))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := h(w, r, caller{token: name}); err != nil {
+			e := pdp.AsError(err)
+			if e.Code == pdp.CodeInternal {
+				s.o.Logger.Error("operator request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+				e = &pdp.Error{Code: pdp.CodeInternal, Message: "the change could not be made durable; nothing was changed"}
+			}
+			writeError(w, e)
+		}
+	})
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops the server gracefully.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// action is the part every change carries: who, why, and the ticket.
+type action struct {
+	Operator string `json:"operator"`
+	Reason   string `json:"reason"`
+	Ticket   string `json:"ticket"`
+}
+
+func (a action) check() error {
+	switch {
+	case a.Operator == "":
+		return pdp.Errorf(pdp.CodeMissingField, "operator", "is required: who makes this change")
+	case a.Reason == "":
+		return pdp.Errorf(pdp.CodeMissingField, "reason", "is required: why this change is made")
+	case len(a.Operator) > 128 || len(a.Reason) > 1024 || len(a.Ticket) > 128:
+		return pdp.Errorf(pdp.CodeInvalidValue, "", "operator, reason or ticket too long")
+	}
+	return nil
+}
+
+func (a action) actor() pdp.Actor {
+	return pdp.Actor{Operator: a.Operator, Reason: a.Reason, Ticket: a.Ticket}
+}
+
+// decode reads a JSON body into v under the sidecar's strict rules.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return pdp.Errorf(pdp.CodeBodyTooLarge, "", "request body over %d bytes", maxBody)
+		}
+		return pdp.Errorf(pdp.CodeMalformedJSON, "", "could not read the body: %v", err)
+	}
+	return engine.DecodeStrict(body, 8, v)
+}
+
+// detail renders a change for the journal.
+func detail(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *pdp.Error) {
+	type body struct {
+		Code    pdp.ErrorCode `json:"code"`
+		Message string        `json:"message"`
+		Field   string        `json:"field,omitempty"`
+	}
+	writeJSON(w, server.StatusOf(e.Code), map[string]body{"error": {e.Code, e.Message, e.Field}})
+}

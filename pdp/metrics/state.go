@@ -1,0 +1,59 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskpdp/riskpdp/pdp/state"
+)
+
+// stateCollector exports the risk state's counters at scrape time.
+type stateCollector struct {
+	stats func() state.Stats
+	descs map[string]*prometheus.Desc
+}
+
+// StateCollector reads stats at every scrape.
+func StateCollector(stats func() state.Stats) prometheus.Collector {
+	c := &stateCollector{stats: stats, descs: map[string]*prometheus.Desc{}}
+	for name, help := range map[string]string{
+		"cache_hits_total":      "Risk state reads served from the cache.",
+		"cache_misses_total":    "Risk state reads that went to the store.",
+		"cache_evictions_total": "Risk state cache evictions.",
+		"cache_cost_bytes":      "Approximate bytes the risk state cache holds.",
+		"pending_accounts":      "Accounts with changes from decisions not yet committed to the file.",
+		"flushes_total":         "Commits of changes from decisions.",
+		"flush_errors_total":    "Failed commits of changes from decisions (kept pending and retried).",
+		"sync_commits_total":    "Durable writes (operator actions, events, verifications).",
+		"sync_errors_total":     "Durable writes that failed (the call failed too).",
+		"swept_total":           "Expired records deleted by the sweeper.",
+	} {
+		c.descs[name] = prometheus.NewDesc(namespace+"_state_"+name, help, nil, nil)
+	}
+	return c
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	counter := func(name string, v uint64) {
+		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.CounterValue, float64(v))
+	}
+	gauge := func(name string, v float64) {
+		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.GaugeValue, v)
+	}
+	counter("cache_hits_total", s.CacheHits)
+	counter("cache_misses_total", s.CacheMisses)
+	counter("cache_evictions_total", s.CacheEvictions)
+	gauge("cache_cost_bytes", float64(s.CacheCost))
+	gauge("pending_accounts", float64(s.OverlayPending))
+	counter("flushes_total", s.Flushes)
+	counter("flush_errors_total", s.FlushErrors)
+	counter("sync_commits_total", s.SyncCommits)
+	counter("sync_errors_total", s.SyncErrors)
+	counter("swept_total", s.Swept)
+}
