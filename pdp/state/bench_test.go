@@ -70,7 +70,9 @@ func BenchmarkHotRead(b *testing.B) {
 		hotRead(b, s, now)
 	}
 	b.StopTimer()
-	if got := s.Stats().CacheHits - hits; got < 6*uint64(b.N) {
+	// All hits, give or take one iteration (ristretto applies the warm-up
+	// fills asynchronously; a read or two may race them).
+	if got := s.Stats().CacheHits - hits; got+6 < 6*uint64(b.N) {
 		b.Fatalf("%d hits in %d ops: not all reads were hits", got, b.N)
 	}
 }

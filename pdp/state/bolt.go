@@ -85,7 +85,14 @@ func openBoltFile(path string, lockTimeout time.Duration) (db *bolt.DB, err erro
 			db, err = nil, fmt.Errorf("damaged file: a page could not be read (truncated or corrupt): %v", p)
 		}
 	}()
-	return bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
+	return bolt.Open(path, 0o600, boltOptions(lockTimeout))
+}
+
+// boltOptions: the map freelist (as etcd uses) keeps allocation cheap in a
+// large file; the freelist is still synced on every commit (bbolt's
+// default), which keeps Open fast instead of scanning the whole file.
+func boltOptions(lockTimeout time.Duration) *bolt.Options {
+	return &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType}
 }
 
 func createBolt(path string, lockTimeout time.Duration) (err error) {
@@ -101,7 +108,7 @@ func createBolt(path string, lockTimeout time.Duration) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
-	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(tmp, 0o600, boltOptions(lockTimeout))
 	if err != nil {
 		return err
 	}

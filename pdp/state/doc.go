@@ -134,30 +134,35 @@
 //
 // # Measured
 //
-// On the 2-vCPU machine this was written on, shared with other work (so
-// take the figures as orders of magnitude), go test -bench, Go 1.26:
+// On the 2-vCPU machine this was written on, shared with other work (the
+// ranges are the spread of -count=5 runs, the low end on a quiet machine),
+// go test -bench, Go 1.26:
 //
-//	hot read: 4 × Reputation + Account + Verification, all hits   ~0.6–1.1 µs, 0 allocs
-//	Reputation miss from bbolt (decode, refill)                    ~4–5 µs
-//	Account miss from bbolt (typical account, ~0.5 KiB)            ~6 µs
-//	UpdateAccount Async, warm account, caller's cost               ~1.6 µs, 5 allocs
-//	UpdateAccount Sync / PutListEntry (fsync)                      ~0.9–1.1 ms
+//	hot read: 4 × Reputation + Account + Verification, all hits   0.6–1.2 µs, 0 allocs
+//	  the same from 2 goroutines (ns per op overall)              0.5–0.55 µs
+//	Reputation miss from bbolt (3 keys, decode, refill)           3–5 µs, 23 allocs
+//	Account miss from bbolt (typical account, 10 list entries)    6–7 µs, 36 allocs
+//	UpdateAccount Async, caller's cost, warm account              1.6–2.5 µs, 5 allocs
+//	UpdateAccount Async, one of 1000 accounts in turn             1.9–2.9 µs, 5 allocs
+//	PutListEntry (Sync: one fsynced transaction)                  0.9–1.0 ms
 //
-// An async write costs about a microsecond and a half, of which two
-// thirds is the deep copy that makes fn safe (see RATIONALE); it does no
-// I/O and takes no lock but the UID's and one overlay shard's. The
-// committer then spends a few microseconds per change and audit record in
-// the background.
+// A hit is about 100–150 ns, two thirds of it in ristretto's Get (its
+// access buffer and shard lock). An async write does no I/O and takes only
+// the UID's lock and an overlay shard's; two thirds of its cost is the deep
+// copy that makes fn safe (see RATIONALE), most of that allocation and GC
+// at the benchmark's rate of half a million writes a second. The committer
+// then spends a few microseconds per change and audit record in the
+// background.
 //
 // One million block entries (BenchmarkMillionEntries, loaded in 10
-// transactions of 100k, about 8 s): the file is 196 MiB (205 bytes per
+// transactions of 100k, 7–13 s): the file is 196 MiB (205 bytes per
 // entry); with the store open and the cache cold the heap holds 5.5 MiB
-// (the store keeps nothing per entry in memory; bbolt maps the file). A
-// uniform random read over the million costs about 8–10 µs (73% misses)
-// with the default 64 MiB cache, which then holds 84 MiB of live heap (120
-// MiB of spans: churn fragments it), and about 10 µs (97% misses) with an
-// 8 MiB cache (12 MiB live). Reads over a hot 100k subset hit 88–90% and
-// cost about 3 µs, with 29 MiB live.
+// (nothing per entry: bbolt maps the file). Uniform random reads over the
+// million cost about 8–10 µs with the default 64 MiB cache (27% hits),
+// which then holds 84 MiB of live heap (120 MiB of spans: the churn
+// fragments it), and about 10 µs with an 8 MiB cache (3% hits, 12 MiB
+// live). Reads over a hot 100k subset hit 88–90% and cost about 3 µs, with
+// 29 MiB live.
 //
 // # RATIONALE
 //

@@ -220,3 +220,36 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A committer that cannot keep up slows async writers down instead of
+// letting the backlog grow without bound.
+func TestAsyncBackpressure(t *testing.T) {
+	s, _, _ := openFault(t, func(c *Config) { c.FlushInterval = time.Hour; c.FlushMaxPending = 2 })
+	release, held := make(chan struct{}), make(chan struct{})
+	go s.do(bg, &request{job: func(Backend) (*Batch, func(), error) { close(held); <-release; return nil, nil, nil }})
+	<-held
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2*backlogFactor + 8 {
+			if _, err := s.UpdateAccount(bg, "u-"+strings.Repeat("x", i), Async, nil, func(*pdp.AccountState) error { return nil }); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	waitFor(t, func() bool { return s.Stats().AsyncWaits > 0 })
+	select {
+	case <-done:
+		t.Fatal("writer ran past the backlog bound while the committer was held")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("writer still blocked after the committer resumed")
+	}
+	if p := s.Stats().OverlayPending; p > 2*backlogFactor+8 {
+		t.Errorf("%d pending", p)
+	}
+}

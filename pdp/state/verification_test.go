@@ -66,6 +66,14 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := len(journal(t, s, JournalFilter{}))
+	// Cache what the sweeps will delete, as read at now (still valid then).
+	if !mustRep(t, s, pdp.SubjectIP, "1.1.1.1", now).Blocked {
+		t.Fatal("1.1.1.1 not blocked")
+	}
+	if _, ok, _ := s.Verification("u-1", "t-1", now); !ok {
+		t.Fatal("verification not found")
+	}
+	s.c.rc.Wait()
 
 	clk.Add(30 * time.Second)
 	if n, err := s.Sweep(bg); err != nil || n != 1 {
@@ -74,12 +82,15 @@ func TestSweep(t *testing.T) {
 	if !mustRep(t, s, pdp.SubjectUID, "u-1", clk.Now()).VIP {
 		t.Error("re-put entry swept by its stale index entry")
 	}
+	if mustRep(t, s, pdp.SubjectIP, "1.1.1.1", now).Blocked {
+		t.Error("swept entry still served from the cache")
+	}
 	clk.Add(VerificationRetention + time.Hour)
 	if n, err := s.Sweep(bg); err != nil || n != 3 {
 		t.Fatalf("Sweep a day later = %d, %v; want 3 (2.2.2.2, u-1, verification)", n, err)
 	}
-	if _, ok, _ := s.Verification("u-1", "t-1", clk.Now()); ok {
-		t.Error("verification found after its retention was swept")
+	if _, ok, _ := s.Verification("u-1", "t-1", now); ok {
+		t.Error("swept verification still served from the cache")
 	}
 	es, err := s.ListEntries(bg, pdp.ListBlock, pdp.SubjectIP, "", 10)
 	if err != nil || len(es) != 1 || es[0].Value != "3.3.3.3" {
