@@ -140,7 +140,7 @@ func TestSOPWalk(t *testing.T) {
 	}
 	// Verifications for unknown, foreign or altered challenges change nothing.
 	for body, want := range map[string]int{
-		`{"challenge_id":"c1.nope.nope","method":"face","result":"passed"}`:                         404,
+		`{"challenge_id":"c1.nope.nope","method":"face","result":"passed"}`:                             404,
 		fmt.Sprintf(`{"challenge_id":%q,"method":"face","result":"passed","uid":"u-other"}`, challenge): 403,
 		fmt.Sprintf(`{"challenge_id":%q,"method":"retina","result":"passed"}`, challenge):               400,
 		fmt.Sprintf(`{"challenge_id":%q,"method":"face","result":"maybe"}`, challenge):                  400,

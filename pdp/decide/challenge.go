@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -34,7 +36,14 @@ type challenge struct {
 }
 
 // signer issues and checks challenge tokens.
-type signer struct{ key []byte }
+type signer struct {
+	key  []byte
+	macs *sync.Pool // of hash.Hash (HMAC-SHA256 under key), reset before use
+}
+
+func newSigner(key []byte) signer {
+	return signer{key: key, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
 
 // subjectOf is what a challenge is bound to besides the UID: the
 // transaction, or for a login (no transaction) the device.
@@ -60,9 +69,12 @@ func (s signer) issue(uid, subject string, methods []string, expires time.Time) 
 }
 
 func (s signer) mac(payload []byte) []byte {
-	h := hmac.New(sha256.New, s.key)
+	h := s.macs.Get().(hash.Hash)
+	h.Reset()
 	h.Write(payload)
-	return h.Sum(nil)[:16]
+	sum := h.Sum(make([]byte, 0, sha256.Size))[:16]
+	s.macs.Put(h)
+	return sum
 }
 
 // Challenge token errors; the verification API reports them as 4xx.

@@ -8,7 +8,7 @@ import (
 )
 
 func TestChallengeTokens(t *testing.T) {
-	s := signer{key: []byte("0123456789abcdef0123456789abcdef")}
+	s := newSigner([]byte("0123456789abcdef0123456789abcdef"))
 	now := time.Unix(1_800_000_000, 0)
 	tok := s.issue("u-1", "t-9", []string{"face", "sms"}, now.Add(10*time.Minute))
 	c, err := s.open(tok, now)
@@ -18,7 +18,7 @@ func TestChallengeTokens(t *testing.T) {
 	if _, err := s.open(tok, now.Add(10*time.Minute)); !errors.Is(err, errChallengeExpired) {
 		t.Fatalf("expired token: %v", err)
 	}
-	other := signer{key: []byte("another key another key another k")}
+	other := newSigner([]byte("another key another key another k"))
 	if _, err := other.open(tok, now); !errors.Is(err, errChallengeInvalid) {
 		t.Fatalf("token under another key: %v", err)
 	}
@@ -38,7 +38,7 @@ func TestChallengeTokens(t *testing.T) {
 }
 
 func FuzzChallengeOpen(f *testing.F) {
-	s := signer{key: []byte("0123456789abcdef0123456789abcdef")}
+	s := newSigner([]byte("0123456789abcdef0123456789abcdef"))
 	now := time.Unix(1_800_000_000, 0)
 	f.Add(s.issue("u", "t", []string{"face"}, now.Add(time.Minute)))
 	f.Add("c1.AAAAAAAAAAA.AAAA")

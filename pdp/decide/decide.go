@@ -90,12 +90,13 @@ func New(o Options) (*Service, error) {
 		if err != nil {
 			return nil, fmt.Errorf("challenge key: %w", err)
 		}
-		s.signer = signer{key: key}
+		s.signer = newSigner(key)
 	} else {
-		s.signer = signer{key: make([]byte, 32)}
-		if _, err := rand.Read(s.signer.key); err != nil {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
+		s.signer = newSigner(key)
 	}
 	return s, nil
 }

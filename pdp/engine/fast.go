@@ -30,6 +30,7 @@ import (
 // differential fuzz test holds the two to the same answers.
 type fastProgram struct {
 	paths   []ast.Ref // ground input paths, resolved once per evaluation
+	resolve []resolver
 	pathIdx map[string]int
 	rules   []*fastRule
 	index   []pathIndex // per path: the equality guards of the rules
@@ -347,6 +348,7 @@ func (p *fastProgram) operand(t *ast.Term, vars map[ast.Var]int, mayBind bool) (
 			if !ok {
 				idx = len(p.paths)
 				p.paths = append(p.paths, v)
+				p.resolve = append(p.resolve, compilePath(v[1:]))
 				p.pathIdx[key] = idx
 			}
 			return operand{kind: opPath, path: idx}, nil
@@ -514,8 +516,8 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
 			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}}
 	}
-	for i, path := range p.paths {
-		e.vals[i] = input.lookup(path[1:])
+	for i, r := range p.resolve {
+		e.vals[i] = r(input)
 	}
 	for i := range e.cand {
 		e.cand[i] = ^uint64(0)

@@ -88,6 +88,95 @@ func (in *Input) SetDeviceNew(isNew bool) {
 	}
 }
 
+// resolver reads one ground path of the input. Resolving a path against
+// the request and the enrichment schema happens once, when the fast
+// program is compiled; evaluations only call the resolver.
+type resolver func(in *Input) *ast.Term
+
+// compilePath returns the resolver of a ground path below input.
+func compilePath(path ast.Ref) resolver {
+	if len(path) == 0 {
+		return func(in *Input) *ast.Term { return in.term() }
+	}
+	k, ok := path[0].Value.(ast.String)
+	if !ok {
+		return func(*Input) *ast.Term { return nil }
+	}
+	if k == "derived" && len(path) >= 2 {
+		key, rest := path[1], path[2:]
+		return func(in *Input) *ast.Term { return lookupTerms(in.derivedField(key), rest) }
+	}
+	if f := enrichField(enrichSchema, path[0]); f != nil {
+		return compileEnrichPath(f, path[1:])
+	}
+	if len(path) >= 2 {
+		sub, ok := path[1].Value.(ast.String)
+		rest := path[2:]
+		if ok {
+			// A member of a request object (device, txn, ...): compare
+			// strings, not terms.
+			return func(in *Input) *ast.Term {
+				for i := range in.top {
+					m := &in.top[i]
+					if m.key.Value.(ast.String) != k {
+						continue
+					}
+					if m.val != nil {
+						return lookupTerms(m.val, path[1:])
+					}
+					for _, kv := range m.members {
+						if kv[0].Value.(ast.String) == sub {
+							return lookupTerms(kv[1], rest)
+						}
+					}
+					return nil
+				}
+				return nil
+			}
+		}
+	}
+	return func(in *Input) *ast.Term { return in.lookup(path) }
+}
+
+// compileEnrichPath walks the enrichment schema at compile time: the
+// resolver checks the presence of each object on the way and calls the
+// leaf's getter.
+func compileEnrichPath(f *field, path ast.Ref) resolver {
+	presence := []func(*Input) bool{}
+	if f.present != nil {
+		presence = append(presence, f.present)
+	}
+	if f.name.Value.Compare(ast.String("scores")) == 0 {
+		return func(in *Input) *ast.Term {
+			if !f.present(in) {
+				return nil
+			}
+			return lookupTerms(in.scoresTerm(), path)
+		}
+	}
+	for _, k := range path {
+		if f.get != nil {
+			return func(*Input) *ast.Term { return nil } // a leaf has no keys below it
+		}
+		sub := enrichField(f.sub, k)
+		if sub == nil {
+			return func(*Input) *ast.Term { return nil }
+		}
+		if sub.present != nil {
+			presence = append(presence, sub.present)
+		}
+		f = sub
+	}
+	return func(in *Input) *ast.Term {
+		for _, present := range presence {
+			if !present(in) {
+				return nil
+			}
+		}
+		return in.fieldTerm(f)
+	}
+}
+
 // derivedField returns one field of input.derived without building the object.
 func (in *Input) derivedField(key *ast.Term) *ast.Term {
 	k, _ := key.Value.(ast.String)

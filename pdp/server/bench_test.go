@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -12,6 +15,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
+	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/velocity"
 	"github.com/riskpdp/riskpdp/policies"
 )
 
@@ -51,6 +56,68 @@ func newServiceOpt(tb testing.TB, optimize bool) (*decide.Service, *metrics.Metr
 func BenchmarkDecidePath(b *testing.B) {
 	b.Run("optimized", func(b *testing.B) { benchDecide(b, true) })
 	b.Run("opa-topdown", func(b *testing.B) { benchDecide(b, false) })
+	// Risk state on, reads served from its cache (1 000 UIDs, all hot):
+	// the enrichment cost the issue bounds.
+	b.Run("state", func(b *testing.B) { benchEnriched(b, 1000, false) })
+	// State and velocity over 50 000 UIDs: a realistic working set, with
+	// cache misses at every level.
+	b.Run("state+velocity", func(b *testing.B) { benchEnriched(b, 50000, true) })
+}
+
+// benchEnriched is the optimized decision with risk state (and velocity)
+// on: the UIDs are decided once before timing, then cycled through.
+func benchEnriched(b *testing.B, uids int, withVelocity bool) {
+	cfg := config.Default()
+	st, err := state.Open(state.Config{Path: filepath.Join(b.TempDir(), "state.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	var tr *velocity.Tracker
+	if withVelocity {
+		if tr, err = velocity.New(velocity.Config{SweepInterval: -1}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { tr.Close() })
+	}
+	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
+		Package: cfg.Policies.Package, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(eng.Close)
+	opts := decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: metrics.New(),
+		Limits: limits, Messages: cfg.Messages, State: st}
+	if tr != nil {
+		opts.Velocity = tr
+	}
+	svc, err := decide.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([][]byte, uids)
+	for i := range bodies {
+		bodies[i] = bytes.Replace(representative, []byte(`"uid":"u-1001"`), []byte(fmt.Sprintf(`"uid":"u-%d"`, i)), 1)
+	}
+	ctx := context.Background()
+	for _, body := range bodies {
+		if _, err := svc.Decide(ctx, body, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	i := 0
+	for b.Loop() {
+		d, err := svc.Decide(ctx, bodies[i%uids], "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = appendDecision(buf[:0], d)
+		i++
+	}
 }
 
 func benchDecide(b *testing.B, optimize bool) {
