@@ -425,3 +425,13 @@ func copyDir(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+func TestServeRefusesCorruptState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file "), 4096), 0o600)
+	var stderr bytes.Buffer
+	code := Run(context.Background(), []string{"serve", "--addr", freeAddr(t), "--state", path}, io.Discard, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), path) {
+		t.Fatalf("corrupt state: exit %d: %s", code, stderr.String())
+	}
+}

@@ -217,3 +217,10 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -147,12 +147,7 @@ func compileEnrichPath(f *field, path ast.Ref) resolver {
 		presence = append(presence, f.present)
 	}
 	if f.name.Value.Compare(ast.String("scores")) == 0 {
-		return func(in *Input) *ast.Term {
-			if !f.present(in) {
-				return nil
-			}
-			return lookupTerms(in.scoresTerm(), path)
-		}
+		return compileScorePath(path)
 	}
 	for _, k := range path {
 		if f.get != nil {
@@ -174,6 +169,41 @@ func compileEnrichPath(f *field, path ast.Ref) resolver {
 			}
 		}
 		return in.fieldTerm(f)
+	}
+}
+
+// compileScorePath resolves input.scores.<plugin>[.score|.reasons...]
+// straight from the plugin's answer, without building the scores object.
+func compileScorePath(path ast.Ref) resolver {
+	if len(path) < 2 {
+		return func(in *Input) *ast.Term {
+			if len(in.Enrich.Scores) == 0 {
+				return nil
+			}
+			return lookupTerms(in.scoresTerm(), path)
+		}
+	}
+	plugin, ok1 := path[0].Value.(ast.String)
+	field, ok2 := path[1].Value.(ast.String)
+	if !ok1 || !ok2 {
+		return func(*Input) *ast.Term { return nil }
+	}
+	rest := path[2:]
+	return func(in *Input) *ast.Term {
+		for i := range in.Enrich.Scores {
+			sc := &in.Enrich.Scores[i]
+			if sc.Plugin != string(plugin) {
+				continue
+			}
+			switch field {
+			case "score":
+				return lookupTerms(floatTerm(sc.Score), rest)
+			case "reasons":
+				return lookupTerms(stringsTerm(sc.Reasons), rest)
+			}
+			return nil
+		}
+		return nil
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
+	"github.com/riskpdp/riskpdp/pdp/plugin"
+	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
 	"github.com/riskpdp/riskpdp/policies"
@@ -62,6 +64,44 @@ func BenchmarkDecidePath(b *testing.B) {
 	// State and velocity over 50 000 UIDs: a realistic working set, with
 	// cache misses at every level.
 	b.Run("state+velocity", func(b *testing.B) { benchEnriched(b, 50000, true) })
+	// The three Go example plugins scoring every decision.
+	b.Run("plugins", benchPlugins)
+}
+
+func benchPlugins(b *testing.B) {
+	dir := plugintest.InstallExamples(b, "habit_deviation", "device_risk", "fraud_model")
+	h, err := plugin.New(plugin.Config{CacheDir: plugin.CacheOff, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Load(context.Background(), dir); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	cfg := config.Default()
+	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
+		Package: cfg.Policies.Package, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(eng.Close)
+	svc, err := decide.New(decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: metrics.New(),
+		Limits: limits, Messages: cfg.Messages, Plugins: h})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	for b.Loop() {
+		d, err := svc.Decide(ctx, representative, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = appendDecision(buf[:0], d)
+	}
 }
 
 // benchEnriched is the optimized decision with risk state (and velocity)
