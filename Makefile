@@ -47,7 +47,11 @@ FUZZ_TARGETS := \
 	./pdp/engine:FuzzDecodeRequest \
 	./pdp/engine:FuzzParserMatchesEncodingJSON \
 	./pdp/engine:FuzzFastPathMatchesTopdown \
-	./pdp/config:FuzzDecode
+	./pdp/config:FuzzDecode \
+	./pdp/decisionlog:FuzzMaskJSON \
+	./pdp/decisionlog:FuzzReader \
+	./pdp/decisionlog:FuzzAppendRecord \
+	./pdp/decisionlog:FuzzCompactJSON
 
 ## fuzz-short: every fuzz target for $(FUZZTIME) (CI); `make fuzz FUZZTIME=5m` for a long run
 fuzz-short fuzz:
