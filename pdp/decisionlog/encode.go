@@ -204,9 +204,10 @@ func appendTime(b []byte, t time.Time, bad *int) []byte {
 }
 
 // appendRaw writes raw JSON compacted, as encoding/json writes a
-// RawMessage (null when empty); JSON that is not valid becomes null.
+// RawMessage (null when nil); JSON that is not valid, empty included,
+// becomes null.
 func appendRaw(b []byte, raw json.RawMessage, bad *int) []byte {
-	if len(raw) == 0 {
+	if raw == nil {
 		return append(b, "null"...)
 	}
 	out, err := compactJSON(b, raw)

@@ -181,8 +181,10 @@ func (l *Logger) overflow(r *Record) error {
 // buffer and the spill file into the sinks, the file fsynced and its
 // rotated files compressed, the upload queue sent. What cannot be flushed
 // in time is counted (close_timeout, upload_unsent; a spill file stays on
-// disk for the next process) and Close returns an error. Later calls
-// return the first call's result.
+// disk for the next process) and Close returns an error. Pass a deadline:
+// with an upload endpoint that keeps failing, Close retries until ctx
+// ends. Later calls return the first call's result. (lumberjack keeps one
+// idle goroutine per file sink after Close; it has no way to stop it.)
 func (l *Logger) Close(ctx context.Context) error {
 	l.closeOnce.Do(func() { l.closeErr = l.close(ctx) })
 	return l.closeErr
