@@ -16,10 +16,10 @@
 // In async mode (the default) Log is a channel send (about 100 ns, no
 // allocation, BenchmarkLogAsync); a writer goroutine runs Config.Hook,
 // encodes, masks and writes records in batches of up to 512 with one write
-// call each. The writer costs about 17 µs of CPU per typical 1.8 KB record
-// on the busy 2-core machine this was measured on (BenchmarkEncode: a third
-// encoding, two thirds masking), so one core logs some 60,000 records per
-// second. The file is fsynced at each rotation and on Close only: a
+// call each. The writer costs about 17-20 µs of CPU per typical 1.8 KB
+// record on the busy 2-core machine this was measured on (BenchmarkEncode:
+// a third encoding, two thirds masking), so one core logs some 50,000
+// records per second. The file is fsynced at each rotation and on Close only: a
 // process crash loses what is in the buffer, a machine crash also what the
 // kernel had not written back. In sync mode the caller encodes and masks
 // its record, then waits until it is written and fsynced (group commit,
@@ -126,8 +126,8 @@
 // durable, and the caller must treat the decision as unrecorded (the
 // sidecar answers with an error). Concurrent callers share one write and
 // one fsync (groupcommit.go): measured here, one caller waits about 0.5 ms
-// (p50), and 16 callers get about 9 records per fsync and 8 times the
-// throughput of one. A rotation fsyncs the old file and the directory.
+// (p50), and 16 callers get about 8 records per fsync and 9 times the
+// throughput of one (p50 1.3 ms each). A rotation fsyncs the old file and the directory.
 // Rotated files are compressed by lumberjack without fsync: a power cut
 // within the kernel's writeback delay after a compression can lose that
 // backup; set DisableCompression where that matters.
