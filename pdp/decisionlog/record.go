@@ -1,7 +1,3 @@
-// Package decisionlog records every decision off the hot path: a bounded
-// buffer, sinks (rotated JSON-lines files, OPA-compatible HTTP upload),
-// masking of card-like numbers and secret-looking fields, and a sync mode
-// for deployments that must not lose a record.
 package decisionlog
 
 import (
@@ -21,6 +17,11 @@ import (
 // scores). Together they are exactly the policy's input: `pdp replay`
 // rebuilds it from them.
 type Record struct {
+	// Schema is the version of this format, SchemaVersion; the writer sets
+	// it, the caller leaves it zero. Readers skip records of other versions.
+	// (Added with the writer; not an OPA field, OPA ignores it.)
+	Schema int `json:"schema"`
+
 	DecisionID string            `json:"decision_id"`
 	Timestamp  time.Time         `json:"timestamp"`
 	Path       string            `json:"path"` // the decision package, e.g. "riskpdp"
@@ -46,6 +47,9 @@ type Record struct {
 	// shadow evaluation differed on.
 	Shadow *Result `json:"shadow,omitempty"`
 }
+
+// SchemaVersion is the record format this package writes and reads.
+const SchemaVersion = 1
 
 // Result is what the decision answered and carried out.
 type Result struct {

@@ -1,0 +1,158 @@
+package decisionlog
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkLogAsync is the caller's cost of Log in async mode: a channel
+// send, and now and then the wake-up of the writer goroutine, which runs
+// concurrently on the other core. A hook drops every record so that the
+// writer keeps up (encoding costs it about a hundred times more, see
+// BenchmarkEncode) and the buffer never fills: this measures the caller,
+// not the writer's throughput (BenchmarkLogLatency does).
+func BenchmarkLogAsync(b *testing.B) {
+	l := newLogger(b, Config{Path: logPath(b), Hook: func(*Record) error { return ErrDrop }})
+	r := typicalRecord(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Log(r)
+	}
+	b.StopTimer()
+	// Even a writer that does nothing but receive falls behind a caller
+	// in a tight loop; the dropped calls cost about the same (see
+	// BenchmarkLogAsyncFull).
+	st := l.Stats()
+	b.ReportMetric(float64(st.Dropped[DropBufferFull])/float64(st.Received), "dropped/op")
+}
+
+// BenchmarkLogAsyncParallel is BenchmarkLogAsync from GOMAXPROCS callers.
+func BenchmarkLogAsyncParallel(b *testing.B) {
+	l := newLogger(b, Config{Path: logPath(b), Hook: func(*Record) error { return ErrDrop }})
+	r := typicalRecord(1)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			l.Log(r)
+		}
+	})
+}
+
+// BenchmarkLogAsyncFull is the caller's cost when the buffer is full and
+// the default policy drops: the caller never waits.
+func BenchmarkLogAsyncFull(b *testing.B) {
+	w := &memWriter{}
+	w.close()
+	l := newLogger(b, withMem(Config{BufferSize: 16}, w, &memSyncer{}))
+	b.Cleanup(w.open)
+	r := typicalRecord(1)
+	for range 32 {
+		l.Log(r)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Log(r)
+	}
+}
+
+// BenchmarkLogLatency compares the latency Log adds to a decision with no
+// logging, async mode (default drop policy: the writer's throughput is
+// BenchmarkEncode's, so callers in a tight loop fill the buffer; dropped/op
+// says how much) and sync mode (real file, real fsync) for 1, 4 and 16
+// concurrent callers. ns/op is wall time per record (1/throughput);
+// p50-ns and p99-ns are per Log call, timing included (the "none" rows
+// show its cost); in sync mode recs/fsync is the group commit's batching.
+func BenchmarkLogLatency(b *testing.B) {
+	for _, mode := range []string{"none", "async", "sync"} {
+		for _, callers := range []int{1, 4, 16} {
+			b.Run(fmt.Sprintf("%s/callers=%d", mode, callers), func(b *testing.B) {
+				var l *Logger
+				switch mode {
+				case "async":
+					l = newLogger(b, Config{Path: logPath(b)})
+				case "sync":
+					l = newLogger(b, Config{Path: logPath(b), Sync: true})
+				}
+				recs := make([]*Record, callers)
+				for i := range recs {
+					recs[i] = typicalRecord(i)
+				}
+				var next atomic.Int64
+				lat := make([][]time.Duration, callers)
+				for c := range lat {
+					lat[c] = make([]time.Duration, 0, b.N/callers+1)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				for c := range callers {
+					wg.Go(func() {
+						r := recs[c]
+						for next.Add(1) <= int64(b.N) {
+							t0 := time.Now()
+							if l != nil {
+								l.Log(r)
+							}
+							lat[c] = append(lat[c], time.Since(t0))
+						}
+					})
+				}
+				wg.Wait()
+				b.StopTimer()
+				all := slices.Concat(lat...)
+				slices.Sort(all)
+				b.ReportMetric(float64(all[len(all)/2]), "p50-ns")
+				b.ReportMetric(float64(all[len(all)*99/100]), "p99-ns")
+				switch mode {
+				case "sync":
+					st := l.Stats()
+					b.ReportMetric(float64(st.Logged)/float64(max(1, st.SyncCommits)), "recs/fsync")
+				case "async":
+					st := l.Stats()
+					b.ReportMetric(float64(st.Dropped[DropBufferFull])/float64(st.Received), "dropped/op")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkEncode is the writer's cost per record: encode and mask.
+func BenchmarkEncode(b *testing.B) {
+	var l Logger
+	e := newEncoder()
+	r := typicalRecord(1)
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = l.encode(e, buf[:0], r)
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+// BenchmarkMask masks a typical record (about 1.8 KB, nothing to mask:
+// the common case) and a leaky one.
+func BenchmarkMask(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		r    *Record
+	}{{"typical", typicalRecord(1)}, {"leaky", leakyRecord(1)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var l Logger
+			e := newEncoder()
+			line, _ := l.encode(e, nil, tc.r) // already masked; mask the raw encoding instead
+			raw, _ := jsonMarshal(tc.r)
+			_ = line
+			var m masker
+			dst := make([]byte, 0, 4096)
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				m.mask(dst[:0], raw, true)
+			}
+		})
+	}
+}

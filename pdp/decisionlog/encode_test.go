@@ -1,0 +1,166 @@
+package decisionlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stdEncode is what appendRecord must match: encoding/json, HTML escaping
+// off.
+func stdEncode(r *Record) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func checkEncoding(t *testing.T, r *Record) {
+	t.Helper()
+	want, err := stdEncode(r)
+	if err != nil {
+		t.Fatalf("encoding/json: %v", err)
+	}
+	got, bad := appendRecord(nil, r)
+	if bad != 0 || !bytes.Equal(got, want) {
+		t.Fatalf("bad %d\n got %s\nwant %s", bad, got, want)
+	}
+}
+
+func TestAppendRecordMatchesEncodingJSON(t *testing.T) {
+	zone := time.FixedZone("CST", 8*3600)
+	for name, r := range map[string]*Record{
+		"typical": typicalRecord(1),
+		"leaky":   leakyRecord(2),
+		"zero":    {},
+		"small":   smallRecord(3),
+		"everything": {
+			Schema: 1, DecisionID: "d", Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 600, zone), Path: "p",
+			Input: json.RawMessage(" {\n \"a\" : [1, 2.50, \"<&>\"] }\t"), Enrichment: json.RawMessage(`null`),
+			Result: Result{Outcome: "deny", Reasons: []string{}, Satisfied: []string{"a"}, Methods: []string{"face"},
+				ChallengeID: "c", Warning: "w", Limit: &Limit{DailyAmount: 1e21, Currency: "CNY"},
+				Obligations: []Obligation{{Type: "freeze", Kind: "temporary", Duration: "30m", Functions: []string{"withdraw"}}, {}},
+				Revision:    "r", PolicyErrors: "e"},
+			Bundles: map[string]Bundle{"b": {}, "a": {Revision: "1"}},
+			Labels:  map[string]string{"z": "1", "a": "2", "m": ""},
+			Metrics: map[string]int64{"x": -1, "a": math.MaxInt64},
+			TraceID: "t", SpanID: "s", RequestID: "q", Stage: "login", UID: "u", TxnID: "x",
+			Amount: -0.000000123, Currency: "USD", Outcome: "deny", Fallback: true,
+			Shadow: &Result{Outcome: "allow", Limit: &Limit{}},
+		},
+		"strings": {
+			DecisionID: "quote\" back\\ ctl\x00\x01\x1f\b\f\n\r\t del\x7f",
+			Path:       "bad utf8 \xff\xfe end \xe2\x82", UID: "seps \u2028 \u2029 <html> & ok ünïcödé 漢字 😀",
+			Labels: map[string]string{"\xff": "\u2028"},
+		},
+		"floats":        {Amount: 1e-7, Result: Result{Limit: &Limit{MaxAmount: 123456789.125, DailyAmount: 1e20}}},
+		"negative zero": {Amount: math.Copysign(0, -1)},
+	} {
+		t.Run(name, func(t *testing.T) { checkEncoding(t, r) })
+	}
+}
+
+func TestAppendRecordWritesNullForBadValues(t *testing.T) {
+	r := &Record{Input: json.RawMessage(`{"a":`), Enrichment: json.RawMessage(`nope`),
+		Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Amount: math.NaN(),
+		Result: Result{Limit: &Limit{MaxAmount: math.Inf(1)}}}
+	got, bad := appendRecord(nil, r)
+	if bad != 5 || !json.Valid(got) {
+		t.Fatalf("bad %d: %s", bad, got)
+	}
+	for _, want := range []string{`"input":null`, `"enrichment":null`, `"timestamp":null`, `"amount":null`, `"max_amount":null`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("%s missing from %s", want, got)
+		}
+	}
+}
+
+func TestAppendRecordAllocs(t *testing.T) {
+	r := typicalRecord(1)
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = appendRecord(buf[:0], r) }); n > 3 {
+		t.Fatalf("%v allocations per record", n)
+	}
+}
+
+// FuzzAppendRecord builds records from arbitrary strings, numbers and raw
+// JSON and compares appendRecord with encoding/json wherever the latter
+// succeeds; otherwise the output must still be valid JSON.
+func FuzzAppendRecord(f *testing.F) {
+	f.Add("d", "u\x00\xff\u2028", `{"a":1}`, `[1, 2]`, 12.5, int64(7), int64(1700000000123456789), true)
+	f.Add("", "", ``, `nope`, math.Inf(1), int64(-1), int64(-62135596800000000), false)
+	f.Add("<&>", "\\\"", " \n{\"k\" : \"\\u00e9\"}\n", `null`, 1e-9, int64(0), int64(0), true)
+	f.Fuzz(func(t *testing.T, s1, s2, raw1, raw2 string, amount float64, metric, nanos int64, flag bool) {
+		r := &Record{
+			Schema: 1, DecisionID: s1, Timestamp: time.Unix(0, nanos).In(time.FixedZone("z", int(metric%50000))),
+			Path: s2, Input: json.RawMessage(raw1), Enrichment: json.RawMessage(raw2),
+			Result: Result{Outcome: s1, Reasons: []string{s2, s1}, Warning: s2,
+				Limit: &Limit{MaxAmount: amount, Currency: s1}},
+			Labels: map[string]string{s1: s2, s2: s1}, Metrics: map[string]int64{s1: metric},
+			Bundles: map[string]Bundle{s2: {Revision: s1}}, UID: s2, Amount: amount, Fallback: flag,
+		}
+		if flag {
+			r.Shadow = &r.Result
+		}
+		got, bad := appendRecord(nil, r)
+		if !json.Valid(got) {
+			t.Fatalf("invalid JSON: %q", got)
+		}
+		want, err := stdEncode(r)
+		if err != nil {
+			if bad == 0 {
+				t.Fatalf("encoding/json failed (%v) but nothing was written as null", err)
+			}
+			return
+		}
+		if bad != 0 || !bytes.Equal(got, want) {
+			t.Fatalf("bad %d\n got %q\nwant %q", bad, got, want)
+		}
+	})
+}
+
+// FuzzCompactJSON holds compactJSON to encoding/json: it fails exactly when
+// json.Valid does, and otherwise gives json.Compact's bytes.
+func FuzzCompactJSON(f *testing.F) {
+	for _, s := range []string{
+		` {"a" : [1, -2.5e+3, true, false, null, "x\u00e9\n\\"], "b": {}} `, `[]`, `""`, `0`, `-0.0e0`, `01`, `1.`, `.5`,
+		`{"a":1,}`, `[1,]`, `{"a" 1}`, `tru`, `nul`, `"\x"`, "\"\x01\"", `"\u12"`, `{"a":"b"}}`, `[[[[`, "\xff", "\"\xff\"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Add(typicalLine(f))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := compactJSON([]byte("prefix"), in)
+		if valid := json.Valid(in); (err == nil) != valid {
+			t.Fatalf("compactJSON error %v, json.Valid %v: %q", err, valid, in)
+		}
+		if err != nil {
+			return
+		}
+		var want bytes.Buffer
+		want.WriteString("prefix")
+		if err := json.Compact(&want, in); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("\n got %q\nwant %q", got, want.Bytes())
+		}
+	})
+}
+
+func TestCompactJSONDepth(t *testing.T) {
+	deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
+	if _, err := compactJSON(nil, []byte(deep)); err != nil || !json.Valid([]byte(deep)) {
+		t.Fatalf("depth 10000: %v", err)
+	}
+	deeper := "[" + deep + "]"
+	if _, err := compactJSON(nil, []byte(deeper)); err == nil || json.Valid([]byte(deeper)) {
+		t.Fatal("depth 10001 accepted")
+	}
+}

@@ -1,0 +1,89 @@
+package decisionlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// FuzzMaskJSON feeds arbitrary bytes to the masker. It must never panic; on
+// valid JSON its output must be valid JSON holding no card number (by the
+// tests' own detector, findCard) and no secret-keyed value other than
+// "***", null, true or false.
+func FuzzMaskJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"note":"4111 1111 1111 1111","password":"x"}`,
+		`{"a":[{"b":["５５００-0000-0000-0004"]}],"pin":1234,"n":4111111111111111}`,
+		`["\u0034111111111111111","4111\u00201111\u00201111\u00201111"]`,
+		`{"sms\u005fcode":{"x":[1,"2"]},"ok":"2345678 4111111111111111"}`,
+		`"4111111111111111 5500000000000004"`,
+		`{"decision_id":"41111111-1111-1111-4111-111111111111"}`,
+		`{"unterminated":"4111111111111111`, `{]"`, `"\`, `-`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Add(typicalLine(f))
+
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var m masker
+		out, changed := m.mask(nil, in, false)
+		if !changed {
+			out = in
+		}
+		m.mask(nil, in, true) // record mode must not panic either
+		if !json.Valid(in) {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("valid JSON in, invalid out:\n in %q\nout %q", in, out)
+		}
+		if c := findCard(t, out); c != "" {
+			t.Fatalf("card %s left in %q (from %q)", c, out, in)
+		}
+		checkSecretsMasked(t, out)
+	})
+}
+
+// checkSecretsMasked walks the JSON tokens of doc and fails if a key that
+// looks secret (and was not itself rewritten by card masking) has a value
+// other than "***", null, true or false.
+func checkSecretsMasked(t *testing.T, doc []byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var walk func() json.Token
+	walk = func() json.Token {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("token: %v", err)
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
+			for dec.More() {
+				if d == '{' {
+					kt, err := dec.Token()
+					if err != nil {
+						t.Fatalf("key: %v", err)
+					}
+					key := kt.(string)
+					v := walk()
+					if secretKey([]byte(key)) && !strings.Contains(key, "*") {
+						switch v {
+						case "***", nil, true, false:
+						default:
+							t.Fatalf("secret key %q kept %v in %s", key, v, doc)
+						}
+					}
+					continue
+				}
+				walk()
+			}
+			if _, err := dec.Token(); err != nil { // the closing delimiter
+				t.Fatalf("close: %v", err)
+			}
+			return d
+		}
+		return tok
+	}
+	walk()
+}
