@@ -1,5 +1,7 @@
 package decisionlog
 
+import "github.com/riskpdp/riskpdp/pdp"
+
 // Card numbers inside JSON strings.
 //
 // A string is read as a sequence of units, each one character of the decoded
@@ -106,7 +108,7 @@ type cardScan struct {
 // A run is a sequence of groups each separated from the next by exactly one
 // separator unit; anything else ends the run. A card number is a window of
 // consecutive groups of a run holding 13 to 19 digits together, whose first
-// digit is 2 to 6 and whose digits pass the Luhn check. From each group, the
+// digits read as a card number (pdp.IsCardNumber: issuer prefix, Luhn). From each group, the
 // longest such window is taken; the scan goes on after it.
 func (c *cardScan) find(s []byte) {
 	c.digits, c.groups, c.spans = c.digits[:0], c.groups[:0], c.spans[:0]
@@ -149,15 +151,13 @@ func (c *cardScan) flush() {
 	gs := c.groups
 	for s := 0; s < len(gs); {
 		best, total := -1, 0
-		if first := c.digits[gs[s].d0]; first >= 2 && first <= 6 {
-			for e := s; e < len(gs); e++ {
-				total += gs[e].n
-				if total > cardMaxDigits {
-					break
-				}
-				if total >= cardMinDigits && luhn(c.digits[gs[s].d0:gs[e].d0+gs[e].n]) {
-					best = e
-				}
+		for e := s; e < len(gs); e++ {
+			total += gs[e].n
+			if total > cardMaxDigits {
+				break
+			}
+			if total >= cardMinDigits && pdp.IsCardNumber(c.digits[gs[s].d0:gs[e].d0+gs[e].n]) {
+				best = e
 			}
 		}
 		if best < 0 {
@@ -173,24 +173,6 @@ func (c *cardScan) flush() {
 		// Keep the digits the spans refer to: only reset when none do.
 		c.digits = c.digits[:c.spans[len(c.spans)-1].d1]
 	}
-}
-
-// luhn reports whether the digits pass the Luhn (mod 10) check.
-func luhn(digits []byte) bool {
-	sum := 0
-	double := false
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i])
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }
 
 // appendMasked appends the mask of digits: the first 6 and last 4 in ASCII,

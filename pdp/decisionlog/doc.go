@@ -62,9 +62,10 @@
 // digits ０-９ counted as digits) a run is a sequence of digit groups each
 // separated from the next by exactly one space or dash (or the ideographic
 // space / fullwidth hyphen); a card number is a window of consecutive
-// groups of a run holding 13 to 19 digits, the first 2 to 6, that passes
-// the Luhn check. It is replaced by its first 6 and last 4 digits with a
-// '*' for each digit between ("4111 1111 1111 1111" → "411111******1111"),
+// groups of a run holding 13 to 19 digits that read as a card number
+// (pdp.IsCardNumber: an issuer prefix, 3–6 or 2221–2720, and the Luhn
+// check; the request decoder uses the same rule). It is replaced by its
+// first 6 and last 4 digits with a '*' for each digit between ("4111 1111 1111 1111" → "411111******1111"),
 // and the string is searched again until nothing is found (the kept digits
 // can join their neighbours into a new window). Digits next to letters
 // count ("uid4111111111111111" is masked), digits next to more digits do
@@ -75,14 +76,13 @@
 // and, at the top of a record, a trace_id or span_id of W3C shape (32 or 16
 // lower-case hex digits, at least one a-f).
 //
-// The rule is the issue's, and a tenth of all digit strings of the right
-// length and first digit pass Luhn by chance, so it also masks ids that are
-// no card: measured, 10% of date-prefixed 19-digit transaction ids
-// ("T2026112200…"), 10% of 13-digit millisecond Unix times once they start
-// with a 2 (from 2033), 0.08% of 32-hex-digit ids, 0.2% of SHA-256 hex
-// digests (canonical UUIDs and top-level trace ids are exempt, see above).
-// Checking issuer ranges (no card number starts with 20) would remove most
-// of that; it is left to whoever owns the rule.
+// A tenth of all digit strings with an issuer prefix pass Luhn by chance,
+// so the rule also masks some ids that are no card. Measured with the
+// earlier rule (any first digit 2 to 6, so these are upper bounds now):
+// 0.08% of 32-hex-digit ids, 0.2% of SHA-256 hex digests. The issuer
+// prefix spares date-prefixed ids ("T2026112200…") and 13-digit
+// millisecond Unix times until the year 2040, which the earlier rule
+// masked one time in ten.
 //
 // Secret keys: a key is split into lower-case words (at non-alphanumerics
 // and camelCase humps, trailing digits and all-digit words dropped); it is

@@ -1,5 +1,7 @@
 package decisionlog
 
+import "github.com/riskpdp/riskpdp/pdp"
+
 // The masker rewrites JSON text in one pass without building a tree. It
 // copies the input until the first change, so a clean record costs one scan
 // and no copy. It never fails: on malformed input it still ends (every step
@@ -263,7 +265,7 @@ func cardNumber(tok []byte, d *[cardMaxDigits]byte) ([]byte, bool) {
 	if len(tok) > 0 && tok[0] == '-' {
 		tok = tok[1:]
 	}
-	if len(tok) < cardMinDigits || len(tok) > cardMaxDigits || tok[0] < '2' || tok[0] > '6' {
+	if len(tok) < cardMinDigits || len(tok) > cardMaxDigits {
 		return nil, false
 	}
 	for i, c := range tok {
@@ -272,7 +274,7 @@ func cardNumber(tok []byte, d *[cardMaxDigits]byte) ([]byte, bool) {
 		}
 		d[i] = c - '0'
 	}
-	if !luhn(d[:len(tok)]) {
+	if !pdp.IsCardNumber(d[:len(tok)]) {
 		return nil, false
 	}
 	return d[:len(tok)], true

@@ -133,18 +133,3 @@ func TestSecretKey(t *testing.T) {
 		}
 	}
 }
-
-func TestLuhn(t *testing.T) {
-	for s, want := range map[string]bool{
-		"4111111111111111": true, "4111111111111112": false, "378282246310005": true,
-		"6011111111111117": true, "5555555555554444": true, "0": true, "18": true, "19": false,
-	} {
-		d := make([]byte, len(s))
-		for i := range s {
-			d[i] = s[i] - '0'
-		}
-		if got := luhn(d); got != want {
-			t.Errorf("luhn(%s) = %v", s, got)
-		}
-	}
-}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/riskpdp/riskpdp/pdp"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -114,7 +116,7 @@ func cardIn(s string) string {
 			var d []byte
 			for j := i; j < len(run) && len(d) <= 19; j++ {
 				d = append(d, run[j].digits...)
-				if len(d) >= 13 && len(d) <= 19 && d[0] >= 2 && d[0] <= 6 && luhn(d) {
+				if pdp.IsCardNumber(d) {
 					b := make([]byte, len(d))
 					for k := range d {
 						b[k] = '0' + d[k]

@@ -1,6 +1,10 @@
 package decisionlog
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
 
 // Secret-looking keys.
 //
@@ -13,21 +17,34 @@ import "bytes"
 // "password_reset_at" or "pin_failures_1h" (facts about a secret, which the
 // policy uses) are not.
 
-// The lists are a superset of what the request decoder (pdp/engine,
-// secrets.go) refuses, which matches a word anywhere in the key; here only
-// the end counts because the enrichment, which the decoder never sees, has
-// keys such as "pin_1h" (PIN failures in the last hour).
+// The words and pairs are the shared vocabulary (pdp.SecretWords), which
+// the request decoder (pdp/engine, secrets.go) also uses, matching most of
+// them anywhere in a key; here only the end counts because the enrichment,
+// which the decoder never sees, has keys such as "pin_1h" (PIN failures in
+// the last hour). Words ending in a digit ("track1") cannot match here,
+// where trailing digits are dropped; the card scan masks the number such
+// data holds.
 
 // secretWords are secret as the last word of a key.
-var secretWords = map[string]bool{
-	"password": true, "passwd": true, "pwd": true, "passcode": true, "passphrase": true,
-	"pin": true, "pincode": true, "pinblock": true,
-	"cvv": true, "cvc": true, "cvn": true, // not "cid" (Amex), too often a customer id
-	"otp": true, "totp": true, "smscode": true,
-	"pan": true, "cardnumber": true, "cardno": true, "cardnum": true,
-	"expiry": true, "expiration": true, "expdate": true, "expirydate": true,
-	"securitycode": true, "verificationcode": true, "secret": true,
-}
+var secretWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range pdp.SecretWords() {
+		if !isDigit(w[len(w)-1]) {
+			m[w] = true
+		}
+	}
+	return m
+}()
+
+// secretPairs are secret as the last two words of a key, written with a
+// space between them.
+var secretPairs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range pdp.SecretWordPairs() {
+		m[p[0]+" "+p[1]] = true
+	}
+	return m
+}()
 
 // secretEndings are secret at the end of the last word too, for keys
 // written without separators ("newpassword", "paypwd", "cardcvv"). Words
@@ -36,19 +53,6 @@ var secretWords = map[string]bool{
 var secretEndings = []string{
 	"password", "passwd", "passcode", "pwd", "cvv", "cvc", "smscode", "securitycode",
 	"cardnumber", "verifycode", "verificationcode",
-}
-
-// secretPairs are secret as the last two words of a key, written with a
-// space between them.
-var secretPairs = map[string]bool{
-	"sms code": true, "otp code": true, "pin code": true, "cvv code": true,
-	"security code": true, "verification code": true, "verify code": true,
-	"card number": true, "card no": true, "card num": true,
-	"exp date": true, "expiry date": true, "expiration date": true,
-	"exp month": true, "exp year": true, "expiry month": true, "expiry year": true,
-	"expiration month": true, "expiration year": true,
-	"card exp": true, "card expiration": true,
-	"pin number": true, "pin block": true, "auth code": true, "track data": true,
 }
 
 // secretSuffixes are secret at the end of a key in any script: the Chinese

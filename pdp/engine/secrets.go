@@ -1,30 +1,33 @@
 package engine
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
 
 // Secret and card-data detection. The sources (000 §4.1, 003 §3.1) forbid
 // collecting, logging or echoing payment passwords, SMS codes, CVV/expiry or
 // full card numbers, so the decoder refuses them before anything else sees
 // the request.
 
-// secretTokens are key words that mark a field as secret wherever they
-// appear in the key (split on '_', '-', '.', spaces and camelCase).
-var secretTokens = map[string]bool{
-	"password": true, "passwd": true, "pwd": true, "passcode": true, "passphrase": true,
-	"cvv": true, "cvv2": true, "cvc": true, "cvc2": true, "cvn": true, "cid2": true,
-	"otp": true, "totp": true, "pan": true, "cardnumber": true, "cardno": true,
-	"expiry": true, "expiration": true, "smscode": true, "pincode": true,
-}
-
-// secretPairs are two adjacent tokens that together mark a secret.
-var secretPairs = map[[2]string]bool{
-	{"sms", "code"}: true, {"verification", "code"}: true, {"verify", "code"}: true,
-	{"security", "code"}: true, {"auth", "code"}: true, {"card", "number"}: true,
-	{"card", "no"}: true, {"card", "num"}: true, {"exp", "date"}: true,
-	{"exp", "month"}: true, {"exp", "year"}: true, {"pin", "code"}: true,
-	{"pin", "block"}: true, {"pin", "number"}: true, {"track", "data"}: true,
-	{"track1", ""}: true, {"track2", ""}: true,
-}
+// secretWords and secretPairs are the shared vocabulary (pdp.SecretWords).
+var (
+	secretWords = func() map[string]bool {
+		m := map[string]bool{}
+		for _, w := range pdp.SecretWords() {
+			m[w] = true
+		}
+		return m
+	}()
+	secretPairs = func() map[[2]string]bool {
+		m := map[[2]string]bool{}
+		for _, p := range pdp.SecretWordPairs() {
+			m[p] = true
+		}
+		return m
+	}()
+)
 
 // isSecretKey reports whether a JSON key names a secret. "pin" counts only
 // as the last word ("pin", "pay_pin"), so "pin_failures_1h" stays usable.
@@ -33,18 +36,19 @@ func isSecretKey(key string) bool {
 		return false
 	}
 	toks := splitKey(key)
-	for i, t := range toks {
-		if secretTokens[t] {
+	for i, raw := range toks {
+		t := strings.TrimRight(raw, "0123456789") // cvv2 → cvv
+		if i+1 < len(toks) && secretPairs[[2]string{t, strings.TrimRight(toks[i+1], "0123456789")}] {
 			return true
 		}
-		next := ""
-		if i+1 < len(toks) {
-			next = toks[i+1]
-		}
-		if secretPairs[[2]string{t, next}] {
-			return true
-		}
-		if t == "pin" && i == len(toks)-1 {
+		switch {
+		case t == "pin" || t == "pan" || t == "secret":
+			// Only as the last word: "pin_failures_1h" is a fact about a
+			// PIN, not one.
+			if i == len(toks)-1 {
+				return true
+			}
+		case secretWords[t] || secretWords[raw]:
 			return true
 		}
 	}
@@ -89,8 +93,8 @@ func splitKey(key string) []string {
 }
 
 // containsCardNumber reports whether s contains a run of 13 to 19 digits
-// (optionally grouped by single spaces or dashes) that starts like a payment
-// card (2–6) and passes the Luhn check.
+// (optionally grouped by single spaces or dashes) that reads as a payment
+// card number (pdp.IsCardNumber: issuer prefix and Luhn check).
 func containsCardNumber(s string) bool {
 	if len(s) < 13 {
 		return false
@@ -106,7 +110,7 @@ func containsCardNumber(s string) bool {
 			c := s[j]
 			if isDigit(c) {
 				if n < len(digits) {
-					digits[n] = c
+					digits[n] = c - '0'
 				}
 				n++
 				continue
@@ -116,7 +120,7 @@ func containsCardNumber(s string) bool {
 			}
 			break
 		}
-		if n >= 13 && n <= 19 && digits[0] >= '2' && digits[0] <= '6' && luhn(digits[:n]) {
+		if n >= 13 && n <= 19 && pdp.IsCardNumber(digits[:n]) {
 			return true
 		}
 	}
@@ -124,20 +128,3 @@ func containsCardNumber(s string) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func luhn(d []byte) bool {
-	sum := 0
-	double := false
-	for i := len(d) - 1; i >= 0; i-- {
-		v := int(d[i] - '0')
-		if double {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-		double = !double
-	}
-	return sum%10 == 0
-}

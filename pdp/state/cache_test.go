@@ -196,10 +196,20 @@ func TestEvictionKeepsBlocklist(t *testing.T) {
 
 // The states a flush or a sync write commits are cached: reading them
 // back does not touch the store.
+//
+// ristretto admits a new key through a buffer drained by a goroutine; a
+// second Set of a key still in that buffer is rejected, so a commit racing
+// the fill of its own read may not be cached (a later read then misses and
+// reads the store: slower, never stale). The test reads and drains first,
+// so the commit replaces a stored entry, which ristretto does in place.
 func TestCommitsSeedCache(t *testing.T) {
 	s, fb, clk := openFault(t, func(c *Config) { c.FlushInterval = time.Hour })
 	now := clk.Now()
 	set := func(uid string, mode Mode) {
+		if _, err := s.Account(uid, now); err != nil {
+			t.Fatal(err)
+		}
+		s.c.rc.Wait()
 		if _, err := s.UpdateAccount(bg, uid, mode, nil, func(a *pdp.AccountState) error { a.Probation.Reason = uid; return nil }); err != nil {
 			t.Fatal(err)
 		}
