@@ -19,9 +19,9 @@ func fullEnrichment(in *Input, now time.Time) {
 		HasReputation: true,
 		Reputation:    [4]pdp.Reputation{{Blocked: true}, {Allowed: true}, {VIP: true}, {Blocked: true, VIP: true}},
 		Velocity: &pdp.Velocity{
-			UID:    pdp.WindowCounts{Count1m: 1, Count1h: 2, Count24h: 3, Amount1m: 4.5, Amount1h: 6899.75, Amount24h: 7, Logins1h: 8},
-			Device: pdp.WindowCounts{Count1m: 9, Count1h: 10, Count24h: 11, Amount1m: 12, Amount1h: 13, Amount24h: 14, Logins1h: 15},
-			IP:     pdp.WindowCounts{Count1m: 16, Count1h: 17, Count24h: 18, Amount1m: 19, Amount1h: 20, Amount24h: 21, Logins1h: 22},
+			UID:          pdp.WindowCounts{Count1m: 1, Count1h: 2, Count24h: 3, Amount1m: 4.5, Amount1h: 6899.75, Amount24h: 7, Logins1h: 8},
+			Device:       pdp.WindowCounts{Count1m: 9, Count1h: 10, Count24h: 11, Amount1m: 12, Amount1h: 13, Amount24h: 14, Logins1h: 15},
+			IP:           pdp.WindowCounts{Count1m: 16, Count1h: 17, Count24h: 18, Amount1m: 19, Amount1h: 20, Amount24h: 21, Logins1h: 22},
 			UIDDevices1h: 3, DeviceUIDs1h: 4, Spent24h: 999.99,
 			Failures: pdp.Failures{Payment1h: 1, Payment24h: 2, PIN1h: 3, PIN24h: 4, Login1h: 5, Login24h: 6},
 		},
