@@ -135,7 +135,9 @@ func TestDecisionLogSIGTERM(t *testing.T) {
 	const secret = "SECRET-918273"
 	const card = "4111111111111111"
 	bodies := []func(i int) string{
-		func(i int) string { return pay(fmt.Sprintf("u-%d", i%5000), fmt.Sprintf("t-%d", i), float64(i%9000), "") },
+		func(i int) string {
+			return pay(fmt.Sprintf("u-%d", i%5000), fmt.Sprintf("t-%d", i), float64(i%9000), "")
+		},
 		func(i int) string {
 			return fmt.Sprintf(`{"stage":"login","uid":"u-%d","device":{"id":"d-%d","ip":"198.51.100.%d"}}`, i%5000, i%700, i%250)
 		},
