@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,7 +35,8 @@ func BenchmarkDecisionLog(b *testing.B) {
 	b.Run("sync", func(b *testing.B) { benchLog(b, "sync") })
 }
 
-func benchLog(b *testing.B, mode string) {
+// benchOptions are the decide options over the embedded policies.
+func benchOptions(b *testing.B) decide.Options {
 	cfg := config.Default()
 	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
@@ -41,9 +45,14 @@ func benchLog(b *testing.B, mode string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(eng.Close)
-	opts := decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: metrics.New(),
+	return decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: metrics.New(),
 		Limits: limits, Messages: cfg.Messages, Package: cfg.Policies.Package}
+}
+
+func benchLog(b *testing.B, mode string) {
+	opts := benchOptions(b)
 	var l *decisionlog.Logger
+	var err error
 	if mode != "" {
 		l, err = decisionlog.New(decisionlog.Config{Path: filepath.Join(b.TempDir(), "decisions.jsonl"),
 			Overflow: decisionlog.OverflowBlock, BlockTimeout: time.Second, Sync: mode == "sync"})
@@ -86,4 +95,65 @@ func benchLog(b *testing.B, mode string) {
 	}
 	b.ReportMetric(float64(st.Logged)/float64(b.N), "records/op")
 	b.ReportMetric(float64(lost)/float64(b.N), "lost/op")
+}
+
+// BenchmarkShadow is one caller deciding with no shadow and with a shadow
+// policy set (the same policies, a second engine) evaluating 100 % of the
+// decisions on the other core: the live latency percentiles should not
+// move. shadowed/op says the shadow kept up (1) or shed (below 1).
+func BenchmarkShadow(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := map[bool]string{false: "off", true: "100%"}[on]
+		b.Run(name, func(b *testing.B) {
+			opts := benchOptions(b)
+			var sh *decide.Shadow
+			if on {
+				cand := benchOptions(b)
+				sh = decide.NewShadow(decide.ShadowOptions{Engine: cand.Engine, SampleRate: 1, Metrics: opts.Metrics})
+				opts.Shadow = sh
+			}
+			svc, err := decide.New(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			lat := make([]time.Duration, 0, 1<<16)
+			ctx := context.Background()
+			buf := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			benchutil.CPUTime(b)
+			for b.Loop() {
+				t0 := time.Now()
+				d, err := svc.Decide(ctx, representative, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf = appendDecision(buf[:0], d)
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2]), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns")
+			if sh != nil {
+				sh.Close()
+				b.ReportMetric(float64(shadowEvaluated(opts.Metrics))/float64(b.N), "shadowed/op")
+			}
+		})
+	}
+}
+
+// shadowEvaluated sums pdp_shadow_decisions_total over its labels.
+func shadowEvaluated(m *metrics.Metrics) float64 {
+	var buf bytes.Buffer
+	if err := m.Write(&buf); err != nil {
+		panic(err)
+	}
+	var n float64
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.HasPrefix(line, "pdp_shadow_decisions_total{") {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			n += v
+		}
+	}
+	return n
 }
