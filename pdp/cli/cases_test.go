@@ -33,6 +33,12 @@ func TestCaseFollowUp(t *testing.T) {
 	if code, m := s.post("/v1/verifications", "application/json", fmt.Sprintf(`{"challenge_id":%q,"method":"face","result":"failed"}`, challenge)); code != 200 {
 		t.Fatalf("verification: %d %v", code, m)
 	}
+	// The operator's account view lists it.
+	_, acct := s.op("GET", "/admin/v1/accounts/u-case", read, "")
+	if vs, _ := acct["verifications"].([]any); len(vs) != 1 || vs[0].(map[string]any)["challenge_id"] != challenge ||
+		vs[0].(map[string]any)["status"] != "failed" || vs[0].(map[string]any)["results"].(map[string]any)["face"] != "failed" {
+		t.Fatalf("account view verifications: %v", acct["verifications"])
+	}
 	_, d = s.decide(pay("u-case", "t-big", 60000, ""))
 	if d["outcome"] != "deny" || !slices.Contains(reasons(d), "extreme_amount_unclear_purpose") {
 		t.Fatalf("extreme amount: %v", d)
