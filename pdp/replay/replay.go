@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -99,6 +101,9 @@ func New(opts Options) (*Replayer, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("policies: %s is not a directory", opts.Policies)
 	}
+	if err := checkDataLayout(opts.Policies, opts.Package); err != nil {
+		return nil, err
+	}
 	eng, err := engine.New(engine.Options{
 		Source:      engine.Source{FS: os.DirFS(opts.Policies), Label: opts.Policies},
 		Package:     opts.Package,
@@ -115,6 +120,43 @@ func New(opts Options) (*Replayer, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkDataLayout refuses a policy directory whose data files all lie
+// outside the decision package's directory. OPA places data by directory,
+// so the package's own data would land where its policies do not read it,
+// and the candidate would compile, run and silently miss its thresholds:
+// typically the package directory itself given (policies/riskpdp instead
+// of policies). Data outside next to data inside (shared lists) is fine.
+func checkDataLayout(dir, pkg string) error {
+	prefix := strings.Trim(pkg, "/") + "/"
+	var outside string
+	inside := false
+	err := fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("policies: %w", err)
+		}
+		if p != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir // hidden, as the engine's loader skips them
+			}
+			return nil
+		}
+		switch d.Name() {
+		case "data.json", "data.yaml", "data.yml":
+			if strings.HasPrefix(p, prefix) {
+				inside = true
+			} else if outside == "" {
+				outside = p
+			}
+		}
+		return nil
+	})
+	if err == nil && outside != "" && !inside {
+		err = fmt.Errorf("policies %s: data file %s lies outside %s, where the %s policies would not see it (is the directory one level too deep?)",
+			dir, outside, prefix, pkg)
+	}
+	return err
 }
 
 // listFiles expands the log paths into files and sums their sizes.
@@ -147,6 +189,10 @@ func (r *Replayer) listFiles() error {
 
 // Files returns the log files the replay reads, in order.
 func (r *Replayer) Files() []string { return r.files }
+
+// Size returns the total size of the log files, as stored: what
+// Options.Progress counts up to.
+func (r *Replayer) Size() int64 { return r.total }
 
 // Revision returns the candidate policy set's revision.
 func (r *Replayer) Revision() string { return r.eng.Revision() }

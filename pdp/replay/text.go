@@ -104,6 +104,7 @@ func (t *textWriter) matrix(rep *Report) {
 		fmt.Fprintf(tw, "candidate total\t%s\t%s\t%s\t%d\n", countPct(m.Candidate(pdp.Allow), n),
 			countPct(m.Candidate(pdp.StepUp), n), countPct(m.Candidate(pdp.Deny), n), n)
 	})
+	t.printf("transitions: %s\n", transitions(m))
 }
 
 // transitions lists the non-zero changes of a matrix, e.g.

@@ -1,0 +1,202 @@
+// Package replaytest makes decision logs for tests of `pdp replay`: varied
+// decide requests (every stage, amounts across every threshold, young and
+// old accounts, new devices, foreign IPs), decided by the reference
+// policies and written by the decision log, and copies of the reference
+// policies with one value changed.
+package replaytest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/velocity"
+	"github.com/riskpdp/riskpdp/policies"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// T0 is the time of the first generated decision.
+var T0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+
+// CopyPolicies writes the reference policies into a new directory laid
+// out as `pdp serve --policies` expects (riskpdp/ inside), and applies
+// edit (old → new) to config/data.json when old is not "".
+func CopyPolicies(t testing.TB, old, new string) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(policies.FS, "riskpdp", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, p), 0o755)
+		}
+		b, err := fs.ReadFile(policies.FS, p)
+		if err != nil {
+			return err
+		}
+		if old != "" && p == "riskpdp/config/data.json" {
+			if strings.Count(string(b), old) != 1 {
+				return fmt.Errorf("%q is not in data.json exactly once", old)
+			}
+			b = []byte(strings.Replace(string(b), old, new, 1))
+		}
+		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Gen makes varied decide requests: every stage, three currencies,
+// amounts across every threshold, young and old accounts, new devices,
+// foreign IPs, the odd scam statement; a few hundred UIDs so that velocity
+// builds up.
+type Gen struct {
+	r *rand.Rand
+	n int
+}
+
+func NewGen(seed uint64) *Gen {
+	return &Gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+var genCategories = []string{"daily_goods", "groceries", "digital", "electronics", "phone", "jewellery", "gift_card", "travel"}
+
+func (g *Gen) Next(at time.Time) string {
+	r := g.r
+	g.n++
+	uid := fmt.Sprintf("u-%04d", r.IntN(300))
+	stage := []string{"payment", "payment", "payment", "payment", "withdrawal", "order", "order", "login", "repayment", "withdrawal"}[r.IntN(10)]
+	country := "CN"
+	if r.IntN(8) == 0 {
+		country = "SG"
+	}
+	dev := fmt.Sprintf(`"id":"dev-%s-%d","ip":"198.51.100.%d","ip_country":%q`, uid, r.IntN(2), r.IntN(250), country)
+	if x := r.IntN(5); x == 0 {
+		dev += `,"new":true`
+	} else if x == 1 {
+		dev += `,"new":false`
+	}
+	created := at.Add(-time.Duration(r.IntN(3000*24)) * time.Hour).Format(time.RFC3339)
+	account := fmt.Sprintf(`"home_country":"CN","created_at":%q`, created)
+	if r.IntN(10) == 0 {
+		account += `,"vip":true`
+	}
+	if r.IntN(10) == 0 {
+		account += fmt.Sprintf(`,"recent_changes":[{"kind":"password_reset","at":%q}]`, at.Add(-time.Duration(r.IntN(200))*time.Hour).Format(time.RFC3339))
+	}
+	body := fmt.Sprintf(`{"request_id":"r-%d","stage":%q,"uid":%q,"device":{%s},"account":{%s}`, g.n, stage, uid, dev, account)
+	if stage != "login" {
+		cur, top := "CNY", 12000.0
+		switch r.IntN(10) {
+		case 0, 1:
+			cur, top = "USD", 1500
+		case 2:
+			cur, top = "EUR", 1500
+		}
+		amount := float64(r.IntN(int(top*100))) / 100
+		body += fmt.Sprintf(`,"txn":{"id":"T%08d","amount":%g,"currency":%q,"category":%q,"payment_method":"card","ship_country":%q}`,
+			g.n, amount, cur, genCategories[r.IntN(len(genCategories))], []string{"CN", "CN", "CN", "HK"}[r.IntN(4)])
+	}
+	if r.IntN(40) == 0 {
+		body += `,"context":{"user_statement":"customer service told me to move it to a safe account"}`
+	}
+	return body + "}"
+}
+
+// liveSidecar stands in for the decision path until `pdp serve` writes the
+// decision log: it decodes each request as the sidecar does, adds the
+// velocity the sidecar would, evaluates it with the reference policies and
+// logs the record the sidecar logs (input as sent, enrichment, result).
+type liveSidecar struct {
+	eng     *engine.Engine
+	tracker *velocity.Tracker
+	log     *decisionlog.Logger
+	lim     engine.Limits
+}
+
+func newLiveSidecar(t testing.TB, logPath string, maxSizeMiB int) *liveSidecar {
+	t.Helper()
+	lim := engine.Limits{MaxDepth: 16, MaxAmount: 1e12}
+	eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
+		Package: "riskpdp", EvalTimeout: 5 * time.Second, Limits: lim, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eng.Close)
+	tr, err := velocity.New(velocity.Config{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	l, err := decisionlog.New(decisionlog.Config{Path: logPath, MaxSizeMiB: maxSizeMiB, BufferSize: 1 << 16, Overflow: decisionlog.OverflowBlock, BlockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &liveSidecar{eng: eng, tracker: tr, log: l, lim: lim}
+}
+
+func (s *liveSidecar) decide(t testing.TB, body string, at time.Time) {
+	t.Helper()
+	in, err := engine.DecodeRequest([]byte(body), at, s.lim)
+	if err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	r := &in.Req
+	v := new(pdp.Velocity)
+	s.tracker.Observe(at, velocity.Observation{UID: r.UID, Device: r.Device.ID, IP: r.Device.IP,
+		Amount: r.Txn.Amount, Login: !r.Stage.NeedsTxn()}, v)
+	in.Enrich.Velocity = v
+	res, rev, err := s.eng.Evaluate(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrichment, err := in.AppendEnrichment(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &decisionlog.Record{DecisionID: uuid.Must(uuid.NewV7()).String(), Timestamp: at, Path: "riskpdp",
+		Input: []byte(body), Enrichment: enrichment,
+		Result:    decisionlog.Result{Outcome: res.Outcome.String(), Reasons: res.Reasons, Revision: rev},
+		RequestID: r.RequestID, Stage: r.Stage.String(), UID: r.UID, TxnID: r.Txn.ID, Amount: r.Txn.Amount,
+		Currency: r.Txn.Currency, Outcome: res.Outcome.String()}
+	if err := s.log.Log(rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *liveSidecar) close(t testing.TB) {
+	t.Helper()
+	if err := s.log.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// GenerateLog decides n generated requests, two seconds apart, and returns
+// the log's path.
+func GenerateLog(t testing.TB, dir string, n int, maxSizeMiB int) string {
+	t.Helper()
+	path := filepath.Join(dir, "decisions.log")
+	s := newLiveSidecar(t, path, maxSizeMiB)
+	g := NewGen(7)
+	for i := range n {
+		s.decide(t, g.Next(T0.Add(time.Duration(i)*2*time.Second)), T0.Add(time.Duration(i)*2*time.Second))
+	}
+	s.close(t)
+	return path
+}
