@@ -17,11 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/metrics"
+	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
 	"github.com/riskpdp/riskpdp/policies"
 )
@@ -119,20 +120,21 @@ func (g *Gen) Next(at time.Time) string {
 	return body + "}"
 }
 
-// liveSidecar stands in for the decision path until `pdp serve` writes the
-// decision log: it decodes each request as the sidecar does, adds the
-// velocity the sidecar would, evaluates it with the reference policies and
-// logs the record the sidecar logs (input as sent, enrichment, result).
+// liveSidecar is the decision path of `pdp serve --decision-log`: the
+// decide service over the reference policies with velocity, the risk state
+// (a bbolt file) and the decision log on, deciding at a clock the test
+// sets.
 type liveSidecar struct {
-	eng     *engine.Engine
-	tracker *velocity.Tracker
-	log     *decisionlog.Logger
-	lim     engine.Limits
+	svc   *decide.Service
+	log   *decisionlog.Logger
+	state *state.Store
+	now   time.Time
 }
 
 func newLiveSidecar(t testing.TB, logPath string, maxSizeMiB int) *liveSidecar {
 	t.Helper()
-	lim := engine.Limits{MaxDepth: 16, MaxAmount: 1e12}
+	cfg := config.Default()
+	lim := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
 		Package: "riskpdp", EvalTimeout: 5 * time.Second, Limits: lim, Logger: quiet})
 	if err != nil {
@@ -144,39 +146,31 @@ func newLiveSidecar(t testing.TB, logPath string, maxSizeMiB int) *liveSidecar {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	l, err := decisionlog.New(decisionlog.Config{Path: logPath, MaxSizeMiB: maxSizeMiB, BufferSize: 1 << 16, Overflow: decisionlog.OverflowBlock, BlockTimeout: time.Second})
+	st, err := state.Open(state.Config{Path: filepath.Join(filepath.Dir(logPath), "state.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &liveSidecar{eng: eng, tracker: tr, log: l, lim: lim}
+	t.Cleanup(func() { st.Close() })
+	l, err := decisionlog.New(decisionlog.Config{Path: logPath, MaxSizeMiB: maxSizeMiB, BufferSize: 1 << 16,
+		Overflow: decisionlog.OverflowBlock, BlockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &liveSidecar{log: l, state: st}
+	s.svc, err = decide.New(decide.Options{Engine: eng, Metrics: metrics.New(), Limits: lim, Messages: cfg.Messages,
+		Logger: quiet, Now: func() time.Time { return s.now }, State: st, Velocity: tr,
+		DecisionLog: l, Package: "riskpdp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func (s *liveSidecar) decide(t testing.TB, body string, at time.Time) {
 	t.Helper()
-	in, err := engine.DecodeRequest([]byte(body), at, s.lim)
-	if err != nil {
+	s.now = at
+	if _, err := s.svc.Decide(context.Background(), []byte(body), ""); err != nil {
 		t.Fatalf("%s: %v", body, err)
-	}
-	r := &in.Req
-	v := new(pdp.Velocity)
-	s.tracker.Observe(at, velocity.Observation{UID: r.UID, Device: r.Device.ID, IP: r.Device.IP,
-		Amount: r.Txn.Amount, Login: !r.Stage.NeedsTxn()}, v)
-	in.Enrich.Velocity = v
-	res, rev, err := s.eng.Evaluate(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enrichment, err := in.AppendEnrichment(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &decisionlog.Record{DecisionID: uuid.Must(uuid.NewV7()).String(), Timestamp: at, Path: "riskpdp",
-		Input: []byte(body), Enrichment: enrichment,
-		Result:    decisionlog.Result{Outcome: res.Outcome.String(), Reasons: res.Reasons, Revision: rev},
-		RequestID: r.RequestID, Stage: r.Stage.String(), UID: r.UID, TxnID: r.Txn.ID, Amount: r.Txn.Amount,
-		Currency: r.Txn.Currency, Outcome: res.Outcome.String()}
-	if err := s.log.Log(rec); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -184,6 +178,11 @@ func (s *liveSidecar) close(t testing.TB) {
 	t.Helper()
 	if err := s.log.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	for reason, n := range s.log.Stats().Dropped {
+		if n != 0 {
+			t.Fatalf("decision log dropped %d records (%s)", n, reason)
+		}
 	}
 }
 
