@@ -15,14 +15,14 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 )
 
 // ReasonPluginUnavailable is the reason the decision service adds when a
-// closed-mode plugin failed (decide.ReasonPluginUnavailable; a test keeps
-// the two equal).
-const ReasonPluginUnavailable = "plugin_unavailable"
+// closed-mode plugin failed.
+const ReasonPluginUnavailable = decide.ReasonPluginUnavailable
 
 // Options configure a replay.
 type Options struct {

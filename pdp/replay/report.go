@@ -106,7 +106,9 @@ type ReasonCount struct {
 	Candidate int64  `json:"candidate"`
 }
 
-// Issues counts records of one kind and locates the first few.
+// Issues counts records of one kind and locates the first few: the first
+// maxIssues, and the first of every other reason (so that 500 garbled
+// lines do not hide the damaged gzip stream after them).
 type Issues struct {
 	Count    int64            `json:"count"`
 	ByReason map[string]int64 `json:"by_reason,omitempty"`
@@ -132,7 +134,7 @@ func (is *Issues) add(i Issue) {
 		}
 		is.ByReason[i.Reason]++
 	}
-	if len(is.First) < maxIssues {
+	if len(is.First) < maxIssues || i.Reason != "" && is.ByReason[i.Reason] == 1 && len(is.ByReason) <= maxDistinct {
 		is.First = append(is.First, i)
 	}
 }
