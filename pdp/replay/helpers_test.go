@@ -3,11 +3,14 @@ package replay
 import (
 	"context"
 	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/replay/replaytest"
 )
+
+var quiet = slog.New(slog.DiscardHandler)
 
 // Shorthands for the shared test helpers.
 var (
