@@ -29,9 +29,9 @@ type directCount struct {
 	changedIDs []string
 	// reasonsOnly counts decisions whose outcome stayed and reasons did not.
 	reasonsOnly int64
-	bad, legit Rate
-	complaint  Rate
-	unlabelled Rate
+	bad, legit  Rate
+	complaint   Rate
+	unlabelled  Rate
 }
 
 func countDirectly(t *testing.T, recs []*decisionlog.Record, candDir string, labels Labels) directCount {
