@@ -140,7 +140,7 @@ func runReplay(cmd *cobra.Command, args []string) error {
 	defer r.Close()
 	if opts.Progress != nil {
 		bar = progressbar.NewOptions64(max(r.Size(), 1), progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("replay"), progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30),
+			progressbar.OptionSetDescription("replay"), progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true), progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
 	}

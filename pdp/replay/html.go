@@ -100,12 +100,15 @@ func newHTMLView(rep *Report) *htmlView {
 			return group{fmt.Sprintf("%s (%d)", name, of), [2]float64{100 * share(a, of), 100 * share(b, of)}}
 		}
 		fp := v.FP
-		c := barChart([]group{
-			rate("catch: fraud+chargeback stepped up or denied", l.Bad.LiveFlagged, l.Bad.CandidateFlagged, l.Bad.N),
-			rate("catch: fraud+chargeback denied", l.Bad.LiveDenied, l.Bad.CandidateDenied, l.Bad.N),
-			rate("complaints stepped up or denied", l.Complaint.LiveFlagged, l.Complaint.CandidateFlagged, l.Complaint.N),
-			rate("false positives: legit + unlabelled", fp.LiveFlagged, fp.CandidateFlagged, fp.N),
-		}, 100, func(x float64) string { return fmt.Sprintf("%.1f%%", x) })
+		groups := []group{
+			rate("catch: stepped up or denied", l.Bad.LiveFlagged, l.Bad.CandidateFlagged, l.Bad.N),
+			rate("catch: denied", l.Bad.LiveDenied, l.Bad.CandidateDenied, l.Bad.N),
+		}
+		if l.Complaint.N > 0 {
+			groups = append(groups, rate("complaints: stepped up or denied", l.Complaint.LiveFlagged, l.Complaint.CandidateFlagged, l.Complaint.N))
+		}
+		groups = append(groups, rate("false positives: stepped up or denied", fp.LiveFlagged, fp.CandidateFlagged, fp.N))
+		c := barChart(groups, 100, func(x float64) string { return fmt.Sprintf("%.1f%%", x) })
 		v.Labels = &c
 	}
 	return v

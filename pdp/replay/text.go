@@ -189,7 +189,9 @@ func (t *textWriter) labels(l *LabelReport) {
 		}
 		row("catch rate: fraud+chargeback txns stepped up or denied", l.Bad, false)
 		row("  denied", l.Bad, true)
-		row("complaint txns stepped up or denied", l.Complaint, false)
+		if l.Complaint.N > 0 {
+			row("complaint txns stepped up or denied", l.Complaint, false)
+		}
 		row("false-positive rate: legit txns + unlabelled decisions stepped up or denied", fp, false)
 		row("  legit txns", l.Legit, false)
 		row("  unlabelled decisions", l.Unlabelled, false)
