@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -144,11 +146,19 @@ func runReplay(cmd *cobra.Command, args []string) error {
 			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
 	}
-	rep, err := r.Run(cmd.Context())
-	if bar != nil {
-		_ = bar.Finish() // before the report, or after the error
+	// Ctrl-C stops the replay and removes the unfinished outputs.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := r.Run(ctx)
+	if bar != nil && err == nil {
+		_ = bar.Finish() // before the report
+	} else if bar != nil {
+		_ = bar.Exit() // where it stopped
 	}
 	if err != nil {
+		if ctx.Err() != nil && cmd.Context().Err() == nil {
+			return errors.New("interrupted")
+		}
 		return err
 	}
 
