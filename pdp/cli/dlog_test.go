@@ -311,3 +311,68 @@ func readMaybeGzip(t *testing.T, path string) []byte {
 	}
 	return out
 }
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory, for a real
+// "no space left on device"; it skips the test where mounting is not
+// allowed (not root). pdp/decisionlog's diskfull_test covers the same
+// logic with a fake file everywhere.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// TestDecisionLogDiskFull: the decision log's disk fills up under
+// traffic. Decisions keep flowing, the loss is counted on /metrics and
+// shown by /health/ready (degraded, or failing with fail_readiness), and
+// logging resumes by itself once space is freed.
+func TestDecisionLogDiskFull(t *testing.T) {
+	for _, failReadiness := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail_readiness=%v", failReadiness), func(t *testing.T) {
+			disk := mountTmpfs(t, 256<<10)
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "pdp.yaml")
+			writeFile(t, cfg, fmt.Sprintf("decision_log:\n  path: %s/decisions.jsonl\n  fail_readiness: %v\n", disk, failReadiness))
+			s := startSidecar(t, "--config", cfg)
+			filler := filepath.Join(disk, "filler")
+			if err := os.WriteFile(filler, make([]byte, 200<<10), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			metric := func(name string) float64 {
+				_, body := s.get("/metrics")
+				for _, line := range strings.Split(body, "\n") {
+					if strings.HasPrefix(line, name+" ") {
+						v, _ := strconv.ParseFloat(line[len(name)+1:], 64)
+						return v
+					}
+				}
+				t.Fatalf("no metric %s", name)
+				return 0
+			}
+			i := 0
+			decide := func() {
+				i++
+				body := strings.Replace(stepUpBody, `"uid":"u-1001"`, fmt.Sprintf(`"uid":"u-full-%d"`, i), 1)
+				if code, d := s.decide(body); code != 200 || d["outcome"] != "step_up" {
+					t.Fatalf("decision %d while the disk is full: %d %v", i, code, d)
+				}
+			}
+			waitFor(t, func() bool { decide(); return metric(`pdp_decision_log_dropped_total{reason="file_error"}`) > 0 })
+			if metric("pdp_decision_log_sink_errors_total") == 0 || metric("pdp_decision_log_healthy") != 0 {
+				t.Fatal("the failing sink is not visible on /metrics")
+			}
+			code, ready := s.get("/health/ready")
+			if want := map[bool]int{false: 200, true: 503}[failReadiness]; code != want || !strings.Contains(ready, "no space left") {
+				t.Fatalf("/health/ready while the disk is full: %d %s", code, ready)
+			}
+			// Space comes back: records are written again.
+			os.Remove(filler)
+			logged := metric("pdp_decision_log_logged_total")
+			waitFor(t, func() bool { decide(); return metric("pdp_decision_log_logged_total") > logged })
+		})
+	}
+}
