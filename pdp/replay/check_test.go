@@ -16,6 +16,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/replay/replaytest"
 )
 
 // directCount is the check done by hand: every logged input
@@ -120,8 +121,17 @@ func countDirectly(t *testing.T, recs []*decisionlog.Record, candDir string, lab
 func TestReplayMatchesIndependentCount(t *testing.T) {
 	dir := t.TempDir()
 	n := 2000
-	log := generateLog(t, dir, n, 1)
+	log := replaytest.GenerateLogSpec(t, dir, replaytest.LogSpec{N: n, MaxSizeMiB: 1, Verify: true})
 	recs := readRecords(t, log)
+	var verified int
+	for _, rec := range recs {
+		if len(rec.Result.Satisfied) > 0 {
+			verified++
+		}
+	}
+	if verified < 20 {
+		t.Fatalf("%d decisions answered by a verification", verified)
+	}
 	if len(recs) != n {
 		t.Fatalf("%d records", len(recs))
 	}
@@ -214,7 +224,7 @@ func TestReplayMatchesIndependentCount(t *testing.T) {
 	if os.Getenv("REPLAY_SHOW") != "" {
 		t.Log("\n" + text.String())
 	}
-	t.Logf("%d decisions, matrix %v, catch (flagged) %d→%d of %d, false positives %d→%d of %d", n, rep.Matrix,
+	t.Logf("%d decisions (%d answered by a verification), matrix %v, catch (flagged) %d→%d of %d, false positives %d→%d of %d", n, verified, rep.Matrix,
 		l.Bad.LiveFlagged, l.Bad.CandidateFlagged, l.Bad.N, l.FalsePositive().LiveFlagged, l.FalsePositive().CandidateFlagged, l.FalsePositive().N)
 }
 

@@ -12,12 +12,14 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/replay/replaytest"
 )
 
-// The reference policies replayed on their own log change nothing.
+// The reference policies replayed on their own log change nothing, not
+// even on retries answered by a verification.
 func TestReplaySamePolicies(t *testing.T) {
 	dir := t.TempDir()
-	log := generateLog(t, dir, 600, 100)
+	log := replaytest.GenerateLogSpec(t, dir, replaytest.LogSpec{N: 600, MaxSizeMiB: 100, Verify: true})
 	rep := runReplay(t, Options{Policies: copyPolicies(t, "", ""), Logs: []string{log}})
 	if rep.Records != 600 || rep.Compared != 600 || rep.Changed != 0 || rep.ReasonsChanged != 0 {
 		t.Fatalf("records %d compared %d changed %d reasons changed %d; failed %+v, candidate errors %+v",

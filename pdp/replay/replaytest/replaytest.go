@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
@@ -166,11 +167,25 @@ func newLiveSidecar(t testing.TB, logPath string, maxSizeMiB int) *liveSidecar {
 	return s
 }
 
-func (s *liveSidecar) decide(t testing.TB, body string, at time.Time) {
+func (s *liveSidecar) decide(t testing.TB, body string, at time.Time) *pdp.Decision {
 	t.Helper()
 	s.now = at
-	if _, err := s.svc.Decide(context.Background(), []byte(body), ""); err != nil {
+	d, err := s.svc.Decide(context.Background(), []byte(body), "")
+	if err != nil {
 		t.Fatalf("%s: %v", body, err)
+	}
+	return d
+}
+
+// verify reports result for every method of d's challenge.
+func (s *liveSidecar) verify(t testing.TB, d *pdp.Decision, result string, at time.Time) {
+	t.Helper()
+	s.now = at
+	for _, m := range d.StepUp.Methods {
+		body := fmt.Sprintf(`{"challenge_id":%q,"method":%q,"result":%q}`, d.StepUp.ChallengeID, m, result)
+		if _, err := s.svc.Verify(context.Background(), []byte(body)); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
 	}
 }
 
@@ -189,12 +204,44 @@ func (s *liveSidecar) close(t testing.TB) {
 // GenerateLog decides n generated requests, two seconds apart, and returns
 // the log's path.
 func GenerateLog(t testing.TB, dir string, n int, maxSizeMiB int) string {
+	return GenerateLogSpec(t, dir, LogSpec{N: n, MaxSizeMiB: maxSizeMiB})
+}
+
+// LogSpec says what GenerateLogSpec decides.
+type LogSpec struct {
+	// N is the number of decisions (retries included); MaxSizeMiB rotates
+	// the log.
+	N, MaxSizeMiB int
+	// Verify answers a third of the step-ups' challenges (passed four
+	// times in five, else failed) and retries the request, as a payment
+	// service does: the retry's record carries the verification state.
+	Verify bool
+}
+
+// GenerateLogSpec decides generated requests as spec says, two seconds
+// apart, and returns the log's path.
+func GenerateLogSpec(t testing.TB, dir string, spec LogSpec) string {
 	t.Helper()
 	path := filepath.Join(dir, "decisions.log")
-	s := newLiveSidecar(t, path, maxSizeMiB)
+	s := newLiveSidecar(t, path, spec.MaxSizeMiB)
 	g := NewGen(7)
-	for i := range n {
-		s.decide(t, g.Next(T0.Add(time.Duration(i)*2*time.Second)), T0.Add(time.Duration(i)*2*time.Second))
+	at := T0
+	for i := 0; i < spec.N; i++ {
+		at = at.Add(2 * time.Second)
+		body := g.Next(at)
+		d := s.decide(t, body, at)
+		if !spec.Verify || d.StepUp == nil || d.StepUp.ChallengeID == "" || g.r.IntN(3) != 0 || i+1 == spec.N {
+			continue
+		}
+		result := "passed"
+		if g.r.IntN(5) == 0 {
+			result = "failed"
+		}
+		at = at.Add(time.Second)
+		s.verify(t, d, result, at)
+		at = at.Add(time.Second)
+		s.decide(t, body, at)
+		i++
 	}
 	s.close(t)
 	return path
