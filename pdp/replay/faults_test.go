@@ -152,7 +152,8 @@ func TestReplayDamagedLog(t *testing.T) {
 // A record the sidecar logged as a fallback (the policy failed live) has no
 // policy answer to compare with; a record whose input cannot be rebuilt
 // (an enrichment key this version does not know) is counted as failed;
-// both with their line, and the rest is compared.
+// both with their line, and the rest is compared; a decision a failed
+// closed-mode plugin made a step-up stays one.
 func TestReplayFallbackAndUnrebuildable(t *testing.T) {
 	dir := t.TempDir()
 	log := generateLog(t, dir, 50, 100)
@@ -170,11 +171,30 @@ func TestReplayFallbackAndUnrebuildable(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines[4] = append(lines[4], '\n')
+	// Line 15: an allow the sidecar made a step-up because a closed-mode
+	// plugin failed; the candidate gets the same treatment.
+	for i := 14; ; i++ {
+		var r decisionlog.Record
+		if err := json.Unmarshal(lines[i], &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome != "allow" {
+			continue
+		}
+		r.Outcome, r.Result.Outcome = "step_up", "step_up"
+		r.Result.Reasons = append(r.Result.Reasons, ReasonPluginUnavailable)
+		if lines[i], err = json.Marshal(&r); err != nil {
+			t.Fatal(err)
+		}
+		lines[i] = append(lines[i], '\n')
+		break
+	}
 	lines[9] = bytes.Replace(lines[9], []byte(`"enrichment":{`), []byte(`"enrichment":{"from_the_future":1,`), 1)
 	writeFile(t, log, bytes.Join(lines, nil))
 
 	rep := runReplay(t, Options{Policies: copyPolicies(t, "", ""), Logs: []string{log}})
-	if rep.Records != 50 || rep.Compared != 48 || rep.Changed != 0 || rep.Fallback.Count != 1 || rep.Failed.Count != 1 {
+	if rep.Records != 50 || rep.Compared != 48 || rep.Changed != 0 || rep.ReasonsChanged != 0 || rep.PluginUnavailable != 1 ||
+		rep.Fallback.Count != 1 || rep.Failed.Count != 1 {
 		t.Fatalf("records %d compared %d changed %d fallback %+v failed %+v", rep.Records, rep.Compared, rep.Changed, rep.Fallback, rep.Failed)
 	}
 	if rep.Fallback.First[0].Line != 5 || rep.Fallback.First[0].Detail != "policy evaluation timed out" || rep.Failed.First[0].Line != 10 || !strings.Contains(rep.Failed.First[0].Detail, "from_the_future") {
