@@ -91,7 +91,10 @@ func runReplay(cmd *cobra.Command, args []string) error {
 	if show < 0 {
 		return fmt.Errorf("--show: %d is negative", show)
 	}
-	opts := replay.Options{Policies: policiesDir, Package: pkg, Logs: logs, Sample: max(show, 1),
+	if show == 0 {
+		show = -1 // replay.Options: none
+	}
+	opts := replay.Options{Policies: policiesDir, Package: pkg, Logs: logs, Sample: show,
 		Workers: workers, EvalTimeout: evalTimeout}
 	if labelsPath != "" {
 		l, err := replay.LoadLabels(labelsPath)

@@ -99,6 +99,17 @@ func TestReplayCommand(t *testing.T) {
 	if stderr.Len() != 0 {
 		t.Errorf("stderr: %q", stderr.String())
 	}
+
+	// --show 0 lists none, and says so.
+	stdout.Reset()
+	if code := Run(context.Background(), []string{"replay", "--policies", cand, "--show", "0", "--html", html, log}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	page, _ = os.ReadFile(html)
+	if !strings.Contains(stdout.String(), "Changed decisions (0 of "+itoa(rep.Changed)) ||
+		!strings.Contains(string(page), itoa(rep.Changed)+" changed decisions, not listed") {
+		t.Errorf("--show 0:\n%s", stdout.String())
+	}
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

@@ -43,7 +43,7 @@ type Options struct {
 	// JSON (a Change), in log order.
 	Changed io.Writer
 	// Sample is how many changed decisions the report keeps (Report.Sample).
-	// Default 100.
+	// Default (0) 100; negative: none.
 	Sample int
 	// Workers evaluate in parallel. Default GOMAXPROCS.
 	Workers int
@@ -79,9 +79,10 @@ func New(opts Options) (*Replayer, error) {
 	if opts.Package == "" {
 		opts.Package = "riskpdp"
 	}
-	if opts.Sample <= 0 {
+	if opts.Sample == 0 {
 		opts.Sample = 100
 	}
+	opts.Sample = max(opts.Sample, 0)
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}

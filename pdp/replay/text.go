@@ -199,8 +199,8 @@ func (t *textWriter) labels(l *LabelReport) {
 	})
 }
 
-func (t *textWriter) changed(rep *Report, max int) {
-	shown := min(max, len(rep.Sample))
+func (t *textWriter) changed(rep *Report, limit int) {
+	shown := max(0, min(limit, len(rep.Sample)))
 	if rep.Changed == 0 {
 		t.printf("\nNo decision changed outcome.\n")
 		return
