@@ -76,16 +76,8 @@ type Limits struct {
 
 // Well-known keys of the input document, shared by every request.
 var (
-	keyRequestID   = ast.StringTerm("request_id")
-	keyChallengeID = ast.StringTerm("challenge_id")
-	keyStage       = ast.StringTerm("stage")
-	keyUID         = ast.StringTerm("uid")
-	keyDevice      = ast.StringTerm("device")
-	keyTxn         = ast.StringTerm("txn")
-	keyAccount     = ast.StringTerm("account")
-	keyContext     = ast.StringTerm("context")
-	keyDerived     = ast.StringTerm("derived")
-	keyNew         = ast.StringTerm("new")
+	keyDerived = ast.StringTerm("derived")
+	keyNew     = ast.StringTerm("new")
 
 	stageTerms [pdp.NumStages]*ast.Term
 )
