@@ -34,6 +34,7 @@ func FuzzParseHits(f *testing.F) {
 		{`[["limit",{"daily_amount":5000,"currency":"CNY","duration":"24h"}]]`, ``},
 		{`[["obligations",{"type":"freeze","kind":"temporary","duration":"30m","reason":"r"}]]`, ``},
 		{`[["obligations",{"type":"freeze","kind":"temporary","duration":1e300}]]`, ``},
+		{`[["obligations",{"type":"probation","probation":1e300}]]`, ``},
 		{`[["obligations",{"type":"restrict","functions":["withdrawal"]}],["obligations",{"type":"probation","probation":"24h"}]]`, ``},
 		{`[["decision",{"deny":["x"],"step_up":["y"],"methods":{"y":["face"]}}]]`, `face`},
 		{`[["decision",{"outcome":"maybe"}]]`, ``},
