@@ -303,6 +303,8 @@ func (p *parser) timestamp() (time.Time, *ast.Term, *pdp.Error) {
 	return ts, t, nil
 }
 
+var numberZero, _ = numberTerm("0")
+
 // amount parses a non-negative finite number no larger than max.
 func (p *parser) amount(max float64) (float64, *ast.Term, *pdp.Error) {
 	c := p.peek()
@@ -322,7 +324,11 @@ func (p *parser) amount(max float64) (float64, *ast.Term, *pdp.Error) {
 	case v > max:
 		return 0, nil, p.err(pdp.CodeInvalidValue, "must not exceed %g", max)
 	}
-	return v, numberTerm(raw), nil
+	t, _ := numberTerm(raw) // finite: always ok
+	if v == 0 {
+		t = numberZero // "-0", "0.0", "1e-400": all zero
+	}
+	return v + 0, t, nil
 }
 
 // members parses an object whose keys are all known: fields maps a key to

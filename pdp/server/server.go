@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -107,6 +108,7 @@ const (
 )
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	defer s.recoverPanic(ctx)
 	path := ctx.Path()
 	switch {
 	case string(path) == "/v1/decide":
@@ -139,6 +141,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 	default:
 		s.fail(ctx, epOther, pdp.Errorf(pdp.CodeNotFound, "", "no route %s", path))
+	}
+}
+
+// recoverPanic answers 500 for a handler that panicked, logs the stack and
+// counts it: fasthttp does not recover, so without this one request could
+// stop every decision. The decision path has its own recover (the engine
+// turns a panic into the fallback); this is the last line.
+func (s *Server) recoverPanic(ctx *fasthttp.RequestCtx) {
+	if p := recover(); p != nil {
+		s.log.Error("panic serving a request", "path", string(ctx.Path()), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		ctx.Response.Reset()
+		s.fail(ctx, epOther, &pdp.Error{Code: pdp.CodeInternal, Message: "internal error"})
 	}
 }
 
