@@ -61,3 +61,21 @@ func TestEvaluatePanicIsAnError(t *testing.T) {
 		t.Fatalf("Evaluate(nil) = %v, want ErrPanic", err)
 	}
 }
+
+// Identifiers refuse control characters and lone surrogates: found by the
+// bad-input suite, where "u-1\u0000" and "u-\ud800" were decided as
+// ordinary (and distinct) UIDs.
+func TestIdentifiersRefuseControlAndSurrogates(t *testing.T) {
+	for _, uid := range []string{`u-1\u0000`, `u-\ud800`, `u-\udc00x`, `u\n1`, `u\u007f`, `u-\ufffd`} {
+		body := `{"stage":"login","uid":"` + uid + `"}`
+		_, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+		if e := (*pdp.Error)(nil); !errors.As(err, &e) || e.Code != pdp.CodeInvalidValue || e.Field != "uid" {
+			t.Errorf("%s: %v, want invalid_value uid", body, err)
+		}
+	}
+	// Free text keeps its line breaks.
+	body := `{"stage":"withdrawal","uid":"u","txn":{"id":"t","amount":1,"currency":"CNY"},"context":{"user_statement":"line 1\nline 2"}}`
+	if _, err := DecodeRequest([]byte(body), time.Now(), testLimits); err != nil {
+		t.Errorf("free text with a newline: %v", err)
+	}
+}

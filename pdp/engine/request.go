@@ -4,7 +4,9 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -209,7 +211,19 @@ func (in *Input) NoteSensitiveChange(at time.Time) {
 
 // ident parses an identifier string of at most max bytes. Identifiers are
 // exempt from the card-number scan (order ids are often long digit runs).
+// Control characters (NUL included) and U+FFFD (what a lone UTF-16
+// surrogate escape decodes to) are refused: "u-1\u0000" must not be a
+// second name for the blocklisted "u-1" in a policy's eyes.
 func (p *parser) ident(max int, required bool) (string, *ast.Term, *pdp.Error) {
+	s, t, err := p.shortString(max, required)
+	if err == nil && strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == utf8.RuneError }) {
+		return "", nil, p.err(pdp.CodeInvalidValue, "must not contain control characters or lone surrogates")
+	}
+	return s, t, err
+}
+
+// shortString parses a string of at most max bytes.
+func (p *parser) shortString(max int, required bool) (string, *ast.Term, *pdp.Error) {
 	if p.peek() != '"' {
 		return "", nil, p.err(pdp.CodeWrongType, "must be a string")
 	}
@@ -228,7 +242,7 @@ func (p *parser) ident(max int, required bool) (string, *ast.Term, *pdp.Error) {
 
 // text parses a free-form short string (scanned for card numbers).
 func (p *parser) text(max int) (string, *ast.Term, *pdp.Error) {
-	s, t, err := p.ident(max, false)
+	s, t, err := p.shortString(max, false)
 	if err == nil && containsCardNumber(s) {
 		return "", nil, p.err(pdp.CodeCardNumber, "value looks like a full card number")
 	}

@@ -109,6 +109,11 @@ const (
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	defer s.recoverPanic(ctx)
+	if why := framingError(&ctx.Request.Header); why != "" {
+		ctx.SetConnectionClose()
+		s.fail(ctx, "transport", pdp.Errorf(pdp.CodeInvalidValue, "headers", "ambiguous request framing: %s", why))
+		return
+	}
 	path := ctx.Path()
 	switch {
 	case string(path) == "/v1/decide":
