@@ -40,10 +40,10 @@ func TestFaultPluginUnderLoad(t *testing.T) {
 	txn := `"txn":{"id":"t","amount":50,"currency":"CNY","category":"daily_goods"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}`
 	bodies := map[string]string{ // stage → the plugin's misbehaviour
 		"login":      `{"stage":"login","uid":"U","device":{"id":"d-1"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`, // infinite loop
-		"order":      `{"stage":"order","uid":"U",` + txn + `}`,                                                                            // panic (trap)
-		"payment":    `{"stage":"payment","uid":"U",` + txn + `}`,                                                                          // out-of-bounds write
-		"withdrawal": `{"stage":"withdrawal","uid":"U",` + txn + `}`,                                                                       // memory past the cap
-		"repayment":  `{"stage":"repayment","uid":"U",` + txn + `}`,                                                                        // NaN score
+		"order":      `{"stage":"order","uid":"U",` + txn + `}`,                                                                               // panic (trap)
+		"payment":    `{"stage":"payment","uid":"U",` + txn + `}`,                                                                             // out-of-bounds write
+		"withdrawal": `{"stage":"withdrawal","uid":"U",` + txn + `}`,                                                                          // memory past the cap
+		"repayment":  `{"stage":"repayment","uid":"U",` + txn + `}`,                                                                           // NaN score
 	}
 	stages := []string{"login", "order", "payment", "withdrawal", "repayment"}
 	var answered, allows, other atomic.Int64
