@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 OPA   := $(GO) tool opa
 
-.PHONY: run test check deps-report gotest policy-test fuzz fuzz-short bench build clean charts-tools charts-test
+.PHONY: soak run test check deps-report gotest policy-test fuzz fuzz-short bench build clean charts-tools charts-test
 
 ## run: start the sidecar on its embedded defaults (127.0.0.1:9191)
 run:
@@ -85,6 +85,12 @@ fuzz-short fuzz:
 		echo "fuzz ./$$dir $$fn ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x ./$$dir | tail -1; \
 	done
+
+## soak: a real pdp with the full configuration at 70 % of its measured saturation for
+## SOAK_DURATION (10m); writes bench/soak/soak.csv and soak.svg (CI runs a 15 s TestSoak)
+SOAK_DURATION ?= 10m
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) SOAK_OUT=$(CURDIR)/bench/soak $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./pdp/cli/ | grep -v '^time='
 
 ## bench: in-process benchmarks of the decision path
 bench:

@@ -60,15 +60,16 @@ type proc struct {
 
 const faultToken = "fault-write-token-0123456789"
 
-func startProc(t *testing.T, dir, addr, adminAddr string) *proc {
+func startProc(t *testing.T, dir, addr, adminAddr string, extra ...string) *proc {
 	t.Helper()
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte(faultToken+" write chaos\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := &proc{url: "http://" + addr, admin: "http://" + adminAddr, logs: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(buildPDP(t), "serve", "--addr", addr, "--state", filepath.Join(dir, "state.db"),
-		"--admin-addr", adminAddr, "--admin-token-file", tokens, "--log-format", "text")
+	args := []string{"serve", "--addr", addr, "--state", filepath.Join(dir, "state.db"),
+		"--admin-addr", adminAddr, "--admin-token-file", tokens, "--log-format", "text"}
+	p.cmd = exec.Command(buildPDP(t), append(args, extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
