@@ -23,8 +23,9 @@ const stateFaultEnv = "PDP_STATE_FAULT_DIR"
 // then refused with 500 (never acknowledged), counted in
 // pdp_state_sync_errors_total, and decisions go on with every block in
 // force. Once space is back writes succeed again, and after a restart
-// every acknowledged write is there. A read-only bind remount is refused
-// by Linux while bbolt holds the file open for writing, so a full
+// every acknowledged write is there. A read-only remount is refused
+// by Linux while bbolt holds the file open for writing (and a read-only
+// bind mount leaves the open descriptor writable), so a full
 // filesystem is how an unwritable state file is made here; a read-only
 // file at start is refused (state.TestOpenRefusesInaccessibleFiles).
 //
