@@ -77,7 +77,10 @@ charts-test: charts-tools
 FUZZTIME ?= 5s
 
 ## fuzz-short: every fuzz target in the repository for $(FUZZTIME) (CI);
-## `make fuzz FUZZTIME=5m` for a long run. Targets are discovered, never listed.
+## fuzz: the same for 2m each (`make fuzz FUZZTIME=30m` for longer); a crash
+## is written to the package's testdata/fuzz/FuzzXxx/ and fails the run.
+## Targets are discovered, never listed.
+fuzz: FUZZTIME = 2m
 fuzz-short fuzz:
 	@set -eo pipefail; grep -rn --include='*_test.go' '^func Fuzz' pdp charts 2>/dev/null | \
 	sed -E 's|^(.*)/[^/]*_test.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*).*|\1 \2|' | sort | \
