@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 OPA   := $(GO) tool opa
 
-.PHONY: run test check lint gotest policy-test fuzz bench build clean charts-tools charts-test
+.PHONY: soak run test check deps-report gotest policy-test fuzz fuzz-short bench build clean charts-tools charts-test
 
 ## run: start the sidecar on its embedded defaults (127.0.0.1:9191)
 run:
@@ -26,11 +26,20 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS) >/dev/null; \
 	fi
 
-## check: gofmt, go vet, go.mod tidy
+## check: gofmt, go vet, staticcheck (pinned in go.mod; exceptions in staticcheck.conf
+## and //lint:ignore lines, each with its reason), go.mod verified
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	$(GO) mod verify
+
+## deps-report: the Go toolchain and every module compiled into bin/pdp, with
+## its version (what a vulnerability review checks against advisories;
+## govulncheck needs its online database). `go list -m all` is the full graph.
+deps-report:
+	@$(GO) version
+	@$(GO) list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}}{{end}}{{end}}' ./pdp/cmd/pdp | sort -u
 
 ## policy-test: opa fmt/check --strict/test on policies/ with the pinned OPA CLI
 policy-test:
@@ -68,7 +77,10 @@ charts-test: charts-tools
 FUZZTIME ?= 5s
 
 ## fuzz-short: every fuzz target in the repository for $(FUZZTIME) (CI);
-## `make fuzz FUZZTIME=5m` for a long run. Targets are discovered, never listed.
+## fuzz: the same for 2m each (`make fuzz FUZZTIME=30m` for longer); a crash
+## is written to the package's testdata/fuzz/FuzzXxx/ and fails the run.
+## Targets are discovered, never listed.
+fuzz: FUZZTIME = 2m
 fuzz-short fuzz:
 	@set -eo pipefail; grep -rn --include='*_test.go' '^func Fuzz' pdp charts 2>/dev/null | \
 	sed -E 's|^(.*)/[^/]*_test.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*).*|\1 \2|' | sort | \
@@ -76,6 +88,12 @@ fuzz-short fuzz:
 		echo "fuzz ./$$dir $$fn ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x ./$$dir | tail -1; \
 	done
+
+## soak: a real pdp with the full configuration at 70 % of its measured saturation for
+## SOAK_DURATION (10m); writes bench/soak/soak.csv and soak.svg (CI runs a 15 s TestSoak)
+SOAK_DURATION ?= 10m
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) SOAK_OUT=$(CURDIR)/bench/soak $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./pdp/cli/ | grep -v '^time='
 
 ## bench: in-process benchmarks of the decision path
 bench:

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -41,6 +43,8 @@ type Options struct {
 type Server struct {
 	o   Options
 	srv *http.Server
+	// methods are the methods of each route path, while New registers them.
+	methods map[string][]string
 }
 
 // New builds the operator API.
@@ -54,7 +58,7 @@ func New(o Options) *Server {
 	if o.Probation == nil {
 		o.Probation = func() time.Duration { return 24 * time.Hour }
 	}
-	s := &Server{o: o}
+	s := &Server{o: o, methods: map[string][]string{}}
 	mux := http.NewServeMux()
 	s.route(mux, "GET /admin/v1/accounts/{uid}", RoleRead, s.getAccount)
 	s.route(mux, "POST /admin/v1/accounts/{uid}/freeze", RoleWrite, s.freeze)
@@ -68,12 +72,34 @@ func New(o Options) *Server {
 	s.route(mux, "GET /admin/v1/cases", RoleRead, s.cases)
 	s.route(mux, "GET /admin/v1/cases/{uid}", RoleRead, s.caseTrail)
 	s.route(mux, "POST /admin/v1/cases/{uid}/close", RoleWrite, s.closeCase)
+	// A known path with another method: 405 with the error envelope (the
+	// mux's own answer is plain text).
+	for p, methods := range s.methods {
+		allow := strings.Join(methods, ", ")
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, pdp.Errorf(pdp.CodeMethodNotAllowed, "", "use %s", allow))
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, pdp.Errorf(pdp.CodeNotFound, "", "no route %s %s", r.Method, r.URL.Path))
 	})
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+	s.srv = &http.Server{Handler: canonical(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	return s
+}
+
+// canonical answers 404 for a path with empty, "." or ".." segments, which
+// the mux would answer with a redirect to the cleaned path: an operator
+// tool must name the account or list entry it means.
+func canonical(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+			writeError(w, pdp.Errorf(pdp.CodeNotFound, "", "no route %s %s (empty, . or .. path segment)", r.Method, p))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // caller is who is calling: the token's name, kept in the journal next to
@@ -87,6 +113,8 @@ type handler func(w http.ResponseWriter, r *http.Request, c caller) error
 // route registers h behind authentication: no or an unknown token → 401,
 // a read token on a write route → 403.
 func (s *Server) route(mux *http.ServeMux, pattern string, need Role, h handler) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.methods[path] = append(s.methods[path], method)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		role, name, ok := s.o.Tokens.check(r)
 		if !ok {
@@ -101,6 +129,11 @@ func (s *Server) route(mux *http.ServeMux, pattern string, need Role, h handler)
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if err := h(w, r, caller{token: name}); err != nil {
 			e := pdp.AsError(err)
+			if errors.Is(err, state.ErrInvalid) {
+				// The store refused an argument the handler let through:
+				// the caller's input, not an internal fault.
+				e = pdp.Errorf(pdp.CodeInvalidValue, "", "%v", err)
+			}
 			if e.Code == pdp.CodeInternal {
 				s.o.Logger.Error("operator request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 				e = &pdp.Error{Code: pdp.CodeInternal, Message: "the change could not be made durable; nothing was changed"}

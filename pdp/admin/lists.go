@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/state"
@@ -21,8 +22,8 @@ func listPath(r *http.Request, withValue bool) (pdp.ListKind, pdp.SubjectKind, s
 		return 0, 0, "", pdp.Errorf(pdp.CodeNotFound, "kind", "must be uid, device, ip or card_bin")
 	}
 	value := r.PathValue("value")
-	if withValue && (value == "" || len(value) > 128) {
-		return 0, 0, "", pdp.Errorf(pdp.CodeInvalidValue, "value", "must be 1 to 128 bytes")
+	if withValue && (value == "" || len(value) > 128 || !utf8.ValidString(value)) {
+		return 0, 0, "", pdp.Errorf(pdp.CodeInvalidValue, "value", "must be 1 to 128 bytes of UTF-8")
 	}
 	return list, kind, value, nil
 }

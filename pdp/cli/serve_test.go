@@ -68,7 +68,7 @@ func startSidecar(t *testing.T, args ...string) *sidecar {
 		}
 		s.done <- Run(ctx, append(base, args...), io.Discard, s.logs)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // compiling the policy takes ~1 s, many more on a loaded CI machine
 	for {
 		resp, err := http.Get(s.url + "/health/ready")
 		if err == nil {

@@ -22,7 +22,7 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // newTestService builds the decision path over the reference policy with
 // the given options filled in (Engine, Metrics, Limits, Messages, Logger).
-func newTestService(t *testing.T, o Options) *Service {
+func newTestService(t testing.TB, o Options) *Service {
 	t.Helper()
 	cfg := config.Default()
 	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -68,6 +71,11 @@ func FuzzParserMatchesEncodingJSON(f *testing.F) {
 		if perr != nil {
 			switch perr.Code {
 			case pdp.CodeTooDeep, pdp.CodeDuplicateKey, pdp.CodeSecretField, pdp.CodeCardNumber:
+				return
+			case pdp.CodeInvalidValue: // a number beyond float64's range
+				if f, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64); err == nil && !math.IsInf(f, 0) {
+					t.Fatalf("refused %q as out of range", data)
+				}
 				return
 			}
 			if valid {

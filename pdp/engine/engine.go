@@ -136,9 +136,10 @@ func (e *Engine) Unguarded() uint64 { return e.wd.unguarded.Load() }
 
 // Evaluate runs the decision rule on in and returns the typed decision and
 // the revision that produced it. Errors are ErrTimeout, ErrUndefined,
-// ErrInvalidDecision, ErrNoPolicy or an evaluation error: the caller falls
+// ErrInvalidDecision, ErrNoPolicy, ErrPanic or an evaluation error: the caller falls
 // back; it never treats an error as allow.
-func (e *Engine) Evaluate(ctx context.Context, in *Input) (Result, string, error) {
+func (e *Engine) Evaluate(ctx context.Context, in *Input) (_ Result, _ string, err error) {
+	defer recovered(&err)
 	ps := e.cur.Load()
 	if ps == nil {
 		return Result{}, "", ErrNoPolicy
@@ -244,7 +245,8 @@ func (e *Engine) Optimized() bool {
 // EvalData implements OPA's Data API (POST /v1/data/{path}): body is
 // {"input": ...} (or empty), path is slash-separated. It returns the JSON of
 // the result and whether it is defined.
-func (e *Engine) EvalData(ctx context.Context, path string, body []byte, now time.Time) ([]byte, bool, error) {
+func (e *Engine) EvalData(ctx context.Context, path string, body []byte, now time.Time) (_ []byte, _ bool, err error) {
+	defer recovered(&err)
 	ps := e.cur.Load()
 	if ps == nil {
 		return nil, false, ErrNoPolicy

@@ -34,7 +34,7 @@ func mapSource(files map[string]string) Source {
 	return Source{FS: fsys, Label: "test"}
 }
 
-func newEngine(t *testing.T, src Source, timeout time.Duration) (*Engine, []error) {
+func newEngine(t testing.TB, src Source, timeout time.Duration) (*Engine, []error) {
 	t.Helper()
 	var reloads []error
 	e, err := New(Options{Logger: quiet, Source: src, Package: "riskpdp", EvalTimeout: timeout,

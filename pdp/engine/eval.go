@@ -18,7 +18,18 @@ var (
 	ErrUndefined       = errors.New("policy decision is undefined")
 	ErrInvalidDecision = errors.New("policy decision is malformed")
 	ErrNoPolicy        = errors.New("no policy loaded")
+	// ErrPanic wraps a panic inside evaluation (OPA, a builtin, the fast
+	// path), recovered so one request cannot take the sidecar down.
+	ErrPanic = errors.New("policy evaluation panicked")
 )
+
+// recovered turns a panic into ErrPanic in *err; deferred by every
+// evaluation entry point.
+func recovered(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("%w: %v", ErrPanic, p)
+	}
+}
 
 // noopMetrics is shared by every evaluation: timers and counters cost nothing.
 var noopMetrics = metrics.NoOp()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -218,7 +219,11 @@ func (p *parser) value() (*ast.Term, *pdp.Error) {
 		if !p.exempt && containsCardNumber(raw) {
 			return nil, p.err(pdp.CodeCardNumber, "value looks like a full card number; send only card_bin")
 		}
-		return numberTerm(raw), nil
+		t, ok := numberTerm(raw)
+		if !ok {
+			return nil, p.err(pdp.CodeInvalidValue, "number out of range: must be a finite 64-bit float")
+		}
+		return t, nil
 	case c == 't':
 		return ast.InternedTerm(true), p.literal("true")
 	case c == 'f':
@@ -232,11 +237,24 @@ func (p *parser) value() (*ast.Term, *pdp.Error) {
 	}
 }
 
-func numberTerm(raw string) *ast.Term {
+// numberTerm makes a JSON number literal an OPA number. A literal with an
+// exponent is rewritten to its float64 value ("1e2" → "100", "1e-400" →
+// "0"), and one beyond float64's range is refused (ok false): OPA compares
+// numbers through big.Float, which cannot parse an exponent such as
+// "5e-999999999999999999" and panics, so such a literal must never reach
+// a policy. Literals without an exponent are kept exactly.
+func numberTerm(raw string) (*ast.Term, bool) {
 	if t := ast.InternedIntNumberTermFromString(raw); t != nil {
-		return t
+		return t, true
 	}
-	return ast.NumberTerm(json.Number(raw))
+	if strings.ContainsAny(raw, "eE") {
+		v, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil, false
+		}
+		return ast.NumberTerm(json.Number(strconv.FormatFloat(v+0, 'g', -1, 64))), true // v+0: -0 → 0
+	}
+	return ast.NumberTerm(json.Number(raw)), true
 }
 
 func (p *parser) object() (*ast.Term, *pdp.Error) {

@@ -4,7 +4,9 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -79,16 +81,8 @@ type Limits struct {
 
 // Well-known keys of the input document, shared by every request.
 var (
-	keyRequestID   = ast.StringTerm("request_id")
-	keyChallengeID = ast.StringTerm("challenge_id")
-	keyStage       = ast.StringTerm("stage")
-	keyUID         = ast.StringTerm("uid")
-	keyDevice      = ast.StringTerm("device")
-	keyTxn         = ast.StringTerm("txn")
-	keyAccount     = ast.StringTerm("account")
-	keyContext     = ast.StringTerm("context")
-	keyDerived     = ast.StringTerm("derived")
-	keyNew         = ast.StringTerm("new")
+	keyDerived = ast.StringTerm("derived")
+	keyNew     = ast.StringTerm("new")
 
 	stageTerms [pdp.NumStages]*ast.Term
 )
@@ -220,7 +214,19 @@ func (in *Input) NoteSensitiveChange(at time.Time) {
 
 // ident parses an identifier string of at most max bytes. Identifiers are
 // exempt from the card-number scan (order ids are often long digit runs).
+// Control characters (NUL included) and U+FFFD (what a lone UTF-16
+// surrogate escape decodes to) are refused: "u-1\u0000" must not be a
+// second name for the blocklisted "u-1" in a policy's eyes.
 func (p *parser) ident(max int, required bool) (string, *ast.Term, *pdp.Error) {
+	s, t, err := p.shortString(max, required)
+	if err == nil && strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == utf8.RuneError }) {
+		return "", nil, p.err(pdp.CodeInvalidValue, "must not contain control characters or lone surrogates")
+	}
+	return s, t, err
+}
+
+// shortString parses a string of at most max bytes.
+func (p *parser) shortString(max int, required bool) (string, *ast.Term, *pdp.Error) {
 	if p.peek() != '"' {
 		return "", nil, p.err(pdp.CodeWrongType, "must be a string")
 	}
@@ -239,7 +245,7 @@ func (p *parser) ident(max int, required bool) (string, *ast.Term, *pdp.Error) {
 
 // text parses a free-form short string (scanned for card numbers).
 func (p *parser) text(max int) (string, *ast.Term, *pdp.Error) {
-	s, t, err := p.ident(max, false)
+	s, t, err := p.shortString(max, false)
 	if err == nil && containsCardNumber(s) {
 		return "", nil, p.err(pdp.CodeCardNumber, "value looks like a full card number")
 	}
@@ -314,6 +320,8 @@ func (p *parser) timestamp() (time.Time, *ast.Term, *pdp.Error) {
 	return ts, t, nil
 }
 
+var numberZero, _ = numberTerm("0")
+
 // amount parses a non-negative finite number no larger than max.
 func (p *parser) amount(max float64) (float64, *ast.Term, *pdp.Error) {
 	c := p.peek()
@@ -333,7 +341,11 @@ func (p *parser) amount(max float64) (float64, *ast.Term, *pdp.Error) {
 	case v > max:
 		return 0, nil, p.err(pdp.CodeInvalidValue, "must not exceed %g", max)
 	}
-	return v, numberTerm(raw), nil
+	t, _ := numberTerm(raw) // finite: always ok
+	if v == 0 {
+		t = numberZero // "-0", "0.0", "1e-400": all zero
+	}
+	return v + 0, t, nil
 }
 
 // members parses an object whose keys are all known: fields maps a key to

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -403,6 +404,11 @@ func duration(t *ast.Term) (time.Duration, error) {
 		return d, nil
 	case ast.Number:
 		f, err := number(t)
+		if err == nil && f*float64(time.Second) >= math.MaxInt64 {
+			// time.Duration would wrap to a negative span: a policy asking
+			// for centuries would get no freeze, probation or limit at all.
+			err = fmt.Errorf("duration %v seconds is too long", t)
+		}
 		return time.Duration(f * float64(time.Second)), err
 	}
 	return 0, fmt.Errorf("duration must be a string such as \"30m\" or seconds")

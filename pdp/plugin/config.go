@@ -197,6 +197,3 @@ func (c *Config) Validate() error {
 func (c *Config) granted(name string, cp Capability) bool {
 	return slices.Contains(c.Grants[name], cp) || slices.Contains(c.Grants["*"], cp)
 }
-
-// memoryPages is MemoryLimit in wasm pages.
-func (c *Config) memoryPages() uint32 { return uint32(c.MemoryLimit / pageSize) }

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -112,6 +113,12 @@ const (
 )
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	defer s.recoverPanic(ctx)
+	if why := framingError(&ctx.Request.Header); why != "" {
+		ctx.SetConnectionClose()
+		s.fail(ctx, "transport", pdp.Errorf(pdp.CodeInvalidValue, "headers", "ambiguous request framing: %s", why))
+		return
+	}
 	path := ctx.Path()
 	switch {
 	case string(path) == "/v1/decide":
@@ -144,6 +151,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 	default:
 		s.fail(ctx, epOther, pdp.Errorf(pdp.CodeNotFound, "", "no route %s", path))
+	}
+}
+
+// recoverPanic answers 500 for a handler that panicked, logs the stack and
+// counts it: fasthttp does not recover, so without this one request could
+// stop every decision. The decision path has its own recover (the engine
+// turns a panic into the fallback); this is the last line.
+func (s *Server) recoverPanic(ctx *fasthttp.RequestCtx) {
+	if p := recover(); p != nil {
+		s.log.Error("panic serving a request", "path", string(ctx.Path()), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		ctx.Response.Reset()
+		s.fail(ctx, epOther, &pdp.Error{Code: pdp.CodeInternal, Message: "internal error"})
 	}
 }
 
