@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 OPA   := $(GO) tool opa
 
-.PHONY: run test check lint gotest policy-test fuzz bench build clean charts-tools charts-test
+.PHONY: run test check lint gotest policy-test fuzz bench bench-micro bench-smoke build clean charts-tools charts-test
 
 ## run: start the sidecar on its embedded defaults (127.0.0.1:9191)
 run:
@@ -75,9 +75,20 @@ fuzz-short fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x ./$$dir | tail -1; \
 	done
 
-## bench: in-process benchmarks of the decision path
-bench:
+## bench-micro: in-process benchmarks of the decision path
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./pdp/...
+
+## bench: the load harness (bench/): sidecar vs opa run --server vs the fasthttp floor,
+## closed and open loops, scale checks; writes bench/results/ and the table in bench/README.md
+bench: deps
+	$(GO) run ./bench/cmd/pdpbench -out bench/results -readme bench/README.md
+
+## bench-smoke: the harness briefly, at its smallest scale points, with a sanity check of
+## its numbers (never a speed threshold); results go to a temporary directory
+bench-smoke:
+	@out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
+	$(GO) run ./bench/cmd/pdpbench -smoke -out $$out -readme ''
 
 clean:
 	rm -rf bin
