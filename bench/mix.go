@@ -56,7 +56,7 @@ func (c MixConfig) withDefaults() MixConfig {
 	if c.ZipfV < 1 {
 		c.ZipfV = d.ZipfV
 	}
-	if c.Risky < 0 || c.Risky > 1 {
+	if c.Risky <= 0 || c.Risky > 1 {
 		c.Risky = d.Risky
 	}
 	if c.BlockedDevices <= 0 {

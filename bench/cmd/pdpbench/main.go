@@ -27,7 +27,9 @@ import (
 	"github.com/riskpdp/riskpdp/bench"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+func run() int {
 	var o bench.Options
 	var rates, fractions, rules, keys, plugins string
 	flag.StringVar(&o.Root, "root", ".", "module root (holds go.mod, policies/, plugins/)")
@@ -61,14 +63,14 @@ func main() {
 		}
 	}
 	if err != nil {
-		fail(err)
+		return fail(err)
 	}
 	if o.Root, err = filepath.Abs(o.Root); err != nil {
-		fail(err)
+		return fail(err)
 	}
 	if o.Work == "" {
 		if o.Work, err = os.MkdirTemp("", "pdpbench-"); err != nil {
-			fail(err)
+			return fail(err)
 		}
 		defer os.RemoveAll(o.Work)
 	}
@@ -79,20 +81,21 @@ func main() {
 	t0 := time.Now()
 	res, err := bench.RunSuite(ctx, o)
 	if err != nil {
-		fail(err)
+		return fail(err)
 	}
 	if err := bench.Check(res); err != nil {
-		fail(fmt.Errorf("sanity check failed: %w", err))
+		return fail(fmt.Errorf("sanity check failed: %w", err))
 	}
 	for _, g := range res.Goals {
 		fmt.Fprintf(os.Stderr, "goal: %-58s %s  met=%v\n", g.Goal, g.Measured, g.Met)
 	}
 	fmt.Fprintf(os.Stderr, "pdpbench: done in %.0fs; results in %s\n", time.Since(t0).Seconds(), o.Out)
+	return 0
 }
 
-func fail(err error) {
+func fail(err error) int {
 	fmt.Fprintln(os.Stderr, "pdpbench:", err)
-	os.Exit(1)
+	return 1
 }
 
 // parseList parses a comma-separated list into *[]int or *[]float64.
