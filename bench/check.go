@@ -6,8 +6,9 @@ import (
 )
 
 // Check is the smoke run's assertion: the run produced sane numbers. It
-// never compares speed: every target of the main comparison answered
-// every request (no errors, nothing unsent), throughput and percentiles
+// never compares speed (a target that falls behind an open loop's rate
+// leaves requests unsent: that is a result, not a failure): every target
+// of the main comparison answered without errors, throughput and percentiles
 // are positive and ordered (p50 ≤ p90 ≤ p99 ≤ p99.9 ≤ max), server CPU and
 // RSS were sampled, the sidecar's mix produced allow, step_up and deny,
 // OPA answered the same mix with the same outcomes present, and every
@@ -71,9 +72,6 @@ func checkLoad(bad func(string, ...any), name string, l *LoadResult) {
 	}
 	if l.Errors > 0 {
 		bad("%s: %d errors (first: %s)", name, l.Errors, l.ErrorSample)
-	}
-	if l.Unsent > 0 {
-		bad("%s: %d requests never sent (the target fell behind the offered rate)", name, l.Unsent)
 	}
 	p := l.Latency
 	if !(p.P50 > 0 && p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.P999 && p.P999 <= p.Max) {

@@ -124,6 +124,9 @@ func (s *suite) main(ctx context.Context) error {
 	}
 	s.res.Targets = []*TargetResult{pdpRes, opaRes, floorRes}
 	s.res.computeRatios()
+	if n := s.res.outcomeNote(); n != "" {
+		s.res.Notes = append(s.res.Notes, n)
+	}
 	if s.o.Profile {
 		return s.profiles(ctx, p, nPlugins)
 	}

@@ -80,7 +80,10 @@ type LoadResult struct {
 	// TookUs: the sidecar's own took_us, when answers carry it.
 	TookUs   *Percentiles     `json:"took_us,omitempty"`
 	Outcomes map[string]int64 `json:"outcomes"`
-	Usage    *Usage           `json:"server_usage,omitempty"`
+	// Reasons counts the first reason code of each step_up and deny
+	// answer: where the two targets' outcome shares differ, this says why.
+	Reasons map[string]int64 `json:"reasons,omitempty"`
+	Usage   *Usage           `json:"server_usage,omitempty"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -90,7 +93,7 @@ func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 60_000_000, 
 // worker is the state of one sending goroutine.
 type worker struct {
 	lat, svc, lag, took *hdrhistogram.Histogram
-	outcomes            map[string]int64
+	outcomes, reasons   map[string]int64
 	ok, errs            int64
 	errSample           string
 }
@@ -119,6 +122,9 @@ func (w *worker) answer(resp *fasthttp.Response, err error) bool {
 	}
 	w.ok++
 	w.outcomes[outcome]++
+	if outcome != "allow" {
+		w.reasons[outcome+":"+FirstReason(resp.Body())]++
+	}
 	if took >= 0 {
 		_ = w.took.RecordValue(max(took, 1))
 	}
@@ -158,7 +164,7 @@ func Run(l Load) (*LoadResult, error) {
 	due := func(i uint64) time.Time { return start.Add(time.Duration(float64(i) * intervalNs)) }
 	var sent atomic.Uint64
 	for k := range workers {
-		w := &worker{lat: newHist(), took: newHist(), outcomes: map[string]int64{}}
+		w := &worker{lat: newHist(), took: newHist(), outcomes: map[string]int64{}, reasons: map[string]int64{}}
 		if open {
 			w.svc, w.lag = newHist(), newHist()
 		}
@@ -229,6 +235,12 @@ func Run(l Load) (*LoadResult, error) {
 		for k, v := range w.outcomes {
 			res.Outcomes[k] += v
 		}
+		for k, v := range w.reasons {
+			if res.Reasons == nil {
+				res.Reasons = map[string]int64{}
+			}
+			res.Reasons[k] += v
+		}
 	}
 	res.Seconds = finished.Sub(start).Seconds()
 	if open {
@@ -287,4 +299,27 @@ func ParseAnswer(b []byte) (outcome string, took int64, ok bool) {
 		}
 	}
 	return outcome, took, true
+}
+
+// FirstReason returns the first entry of the answer's "reasons" array
+// when it is a plain string code (both the sidecar and the OPA decision
+// rule answer that way), "none" for an empty array and "?" otherwise.
+func FirstReason(b []byte) string {
+	const key = `"reasons":[`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return "?"
+	}
+	rest := b[i+len(key):]
+	if len(rest) > 0 && rest[0] == ']' {
+		return "none"
+	}
+	if len(rest) < 2 || rest[0] != '"' {
+		return "?"
+	}
+	j := bytes.IndexByte(rest[1:], '"')
+	if j <= 0 || j > 64 {
+		return "?"
+	}
+	return string(rest[1 : 1+j])
 }

@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -197,4 +199,46 @@ func (r *Results) computeRatios() {
 				Met: p.Latency.P50 <= bound})
 		}
 	}
+}
+
+// outcomeNote explains a difference in outcome shares between the sidecar
+// and OPA on the same mix: the sidecar's velocity windows, freezes and
+// state are real and fill up as the run replays the mix (Zipf's head
+// accounts send far more per minute than a person does), while OPA gets
+// quiet windows in its input. It names the sidecar's most frequent
+// step_up/deny reasons.
+func (r *Results) outcomeNote() string {
+	pdp, opa := r.target("sidecar"), r.target("opa")
+	if pdp == nil || opa == nil || pdp.Closed == nil || opa.Closed == nil {
+		return ""
+	}
+	share := func(l *LoadResult, o string) float64 {
+		var n int64
+		for _, v := range l.Outcomes {
+			n += v
+		}
+		if n == 0 {
+			return 0
+		}
+		return 100 * float64(l.Outcomes[o]) / float64(n)
+	}
+	type kv struct {
+		k string
+		v int64
+	}
+	var top []kv
+	for k, v := range pdp.Closed.Reasons {
+		top = append(top, kv{k, v})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].v > top[j].v || top[i].v == top[j].v && top[i].k < top[j].k })
+	var parts []string
+	for _, t := range top[:min(len(top), 5)] {
+		parts = append(parts, fmt.Sprintf("%s %.1f%%", t.k, 100*float64(t.v)/float64(max(pdp.Closed.Requests, 1))))
+	}
+	return fmt.Sprintf("Outcomes on the same mix, closed loop: sidecar deny %.1f%% / step_up %.1f%%, OPA deny %.1f%% / step_up %.1f%%. "+
+		"The sidecar's velocity windows, freezes and habits are real and fill up as the run replays the mix in seconds "+
+		"(the Zipf head's accounts send far more per minute than a person can), so its hot accounts hit the velocity "+
+		"limits and get frozen (a durable state write); OPA gets quiet velocity windows in its input. "+
+		"The sidecar's most frequent first reasons: %s.",
+		share(pdp.Closed, "deny"), share(pdp.Closed, "step_up"), share(opa.Closed, "deny"), share(opa.Closed, "step_up"), strings.Join(parts, ", "))
 }

@@ -42,7 +42,7 @@ func run() int {
 	flag.DurationVar(&o.Phase, "phase", 0, "duration of each main phase (default 10s, smoke 1s)")
 	flag.DurationVar(&o.Warmup, "warmup", 0, "warm-up before a target's first phase (default 3s)")
 	flag.DurationVar(&o.ScalePhase, "scale-phase", 0, "duration of each scale-check phase (default 5s)")
-	flag.StringVar(&fractions, "rate-fractions", "", "open-loop rates as fractions of OPA's closed-loop throughput (default 0.25,0.5,0.8)")
+	flag.StringVar(&fractions, "rate-fractions", "", "open-loop rates as fractions of OPA's closed-loop throughput (default 0.1,0.25,0.5)")
 	flag.StringVar(&rates, "rates", "", "additional fixed open-loop rates, req/s")
 	flag.StringVar(&rules, "rules", "", "rule-count scale factors (default 1,10,100)")
 	flag.StringVar(&keys, "state-keys", "", "reputation store sizes (default 10000,100000,1000000)")
