@@ -81,8 +81,9 @@ bench-micro:
 
 ## bench: the load harness (bench/): sidecar vs opa run --server vs the fasthttp floor,
 ## closed and open loops, scale checks; writes bench/results/ and the table in bench/README.md
+BENCH_FLAGS ?=
 bench: deps
-	$(GO) run ./bench/cmd/pdpbench -out bench/results -readme bench/README.md
+	$(GO) run ./bench/cmd/pdpbench -out bench/results -readme bench/README.md $(BENCH_FLAGS)
 
 ## bench-smoke: the harness briefly, at its smallest scale points, with a sanity check of
 ## its numbers (never a speed threshold); results go to a temporary directory

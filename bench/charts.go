@@ -2,9 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot"
@@ -12,6 +14,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
@@ -274,26 +277,44 @@ func scaleChart(r *Results, path string) error {
 	return saveTiles([][]*plot.Plot{row}, 11*vg.Centimeter, 9*vg.Centimeter, path)
 }
 
-// saveTiles draws plots in a grid of w×h cells into an SVG file.
+// saveTiles draws plots in a grid of w×h cells into an SVG file at path
+// and a PNG next to it (same name, .png).
 func saveTiles(plots [][]*plot.Plot, w, h vg.Length, path string) error {
 	rows, cols := len(plots), len(plots[0])
-	img := vgsvg.New(w*vg.Length(cols), h*vg.Length(rows))
-	dc := draw.New(img)
-	t := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 4,
-		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
-	canvases := plot.Align(plots, t, dc)
-	for j := range plots {
-		for i := range plots[j] {
-			if plots[j][i] != nil {
-				plots[j][i].Draw(canvases[j][i])
+	width, height := w*vg.Length(cols), h*vg.Length(rows)
+	png := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(110))}
+	for _, c := range []interface {
+		vg.CanvasSizer
+		io.WriterTo
+	}{vgsvg.New(width, height), png} {
+		dc := draw.New(c)
+		t := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 4,
+			PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
+		canvases := plot.Align(plots, t, dc)
+		for j := range plots {
+			for i := range plots[j] {
+				if plots[j][i] != nil {
+					plots[j][i].Draw(canvases[j][i])
+				}
 			}
 		}
+		out := path
+		if c == png {
+			out = strings.TrimSuffix(path, filepath.Ext(path)) + ".png"
+		}
+		if err := writeTo(out, c); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func writeTo(path string, w io.WriterTo) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if _, err := img.WriteTo(f); err != nil {
+	if _, err := w.WriteTo(f); err != nil {
 		f.Close()
 		return err
 	}
