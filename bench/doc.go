@@ -11,7 +11,7 @@
 // result file, SVG charts (gonum/plot), CPU profiles and a summary table
 // for bench/README.md.
 //
-// The command is bench/cmd/pdpbench (`make bench-load`); README.md in this
+// The command is bench/cmd/pdpbench (`make bench`, `make bench-smoke`); README.md in this
 // directory says what is measured, what differs between the targets and
 // why, and holds the latest numbers.
 package bench

@@ -233,7 +233,7 @@ func (s *suite) sidecar(spec sidecarSpec) (*Server, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		cfg += fmt.Sprintf("plugins:\n  dir: %q\n  cache_dir: %q\n", filepath.Join(dir, "plugins"), filepath.Join(s.o.Work, "plugin-cache"))
+		cfg += fmt.Sprintf("plugins:\n  dir: %q\n  cache_dir: %q\n", filepath.Join(dir, "plugins"), s.pluginCache())
 	}
 	cfgPath := filepath.Join(dir, "pdp.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
@@ -386,4 +386,15 @@ func loadNote(m Machine) string {
 		"every target got a fraction of the CPU, absolute req/s are low and tail latencies include scheduling stalls "+
 		"of the client and the server alike. Ratios and CPU per request (server CPU time over answered requests) are "+
 		"the steadier comparison; rerun `make bench` on an idle machine for absolute numbers.", m.LoadAvg, m.LoadAvgEnd, m.Cores)
+}
+
+// pluginCache is the sidecar's compiled-plugin cache: kept in the user's
+// cache directory across runs (wazero keys it by module and runtime
+// version), so a repeated run does not spend its start-up compiling the
+// same plugins again; the scratch directory when there is none.
+func (s *suite) pluginCache() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "riskpdp-bench", "plugin-cache")
+	}
+	return filepath.Join(s.o.Work, "plugin-cache")
 }
