@@ -47,7 +47,7 @@ func Check(r *Results) error {
 	if r.Ratios.ThroughputVsOPA <= 0 || r.Ratios.ThroughputVsFloor <= 0 {
 		bad("ratios not computed: %+v", r.Ratios)
 	}
-	for _, group := range [][]*ScalePoint{r.Scale.Rules, r.Scale.Reputation, r.Scale.Plugins} {
+	for _, group := range [][]*ScalePoint{r.Scale.Rules, r.Scale.Reputation, r.Scale.Plugins, r.Scale.DecisionLog} {
 		for _, pt := range group {
 			name := fmt.Sprintf("scale %s rules=%d keys=%d plugins=%d", pt.Target, pt.Rules, pt.StateKeys, len(pt.Plugins))
 			if pt.Error != "" {

@@ -165,7 +165,7 @@ func Summary(r *Results, out string) string {
 func scaleSummary(b *strings.Builder, r *Results, out string) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	sc := r.Scale
-	if len(sc.Rules)+len(sc.Reputation)+len(sc.Plugins) == 0 {
+	if len(sc.Rules)+len(sc.Reputation)+len(sc.Plugins)+len(sc.DecisionLog) == 0 {
 		return
 	}
 	w("**Scale checks** (closed loop %d connections, then open loop at %.0f req/s; %.0f s each):\n\n", r.Setup.ClosedConns, sc.OpenRate, r.Setup.ScaleSeconds)
@@ -203,11 +203,14 @@ func scaleSummary(b *strings.Builder, r *Results, out string) {
 		row("reputation", setting, p)
 	}
 	for _, p := range sc.Plugins {
-		setting := fmt.Sprintf("%d plugins", len(p.Plugins))
+		setting := fmt.Sprintf("%d plugin(s)", len(p.Plugins))
 		if len(p.Plugins) > 0 {
 			setting += " (" + strings.Join(p.Plugins, ", ") + ")"
 		}
 		row("plugins", setting, p)
+	}
+	for _, p := range sc.DecisionLog {
+		row("decision log", map[bool]string{true: "on", false: "off"}[p.DecisionLog]+fmt.Sprintf(", %d plugins", len(p.Plugins)), p)
 	}
 	w("\n![scale checks](%s/%s)\n\n", out, ScaleChart)
 }

@@ -104,6 +104,9 @@ type Scale struct {
 	Rules      []*ScalePoint `json:"rules,omitempty"`
 	Reputation []*ScalePoint `json:"reputation,omitempty"`
 	Plugins    []*ScalePoint `json:"plugins,omitempty"`
+	// DecisionLog: the sidecar with every plugin, with and without its
+	// decision log.
+	DecisionLog []*ScalePoint `json:"decision_log,omitempty"`
 	// OpenRate is the offered rate of every scale point's open loop.
 	OpenRate float64 `json:"open_rate"`
 }
@@ -115,6 +118,7 @@ type ScalePoint struct {
 	StateKeys    int         `json:"state_keys"`
 	State        *StateInfo  `json:"state,omitempty"`
 	Plugins      []string    `json:"plugins"`
+	DecisionLog  bool        `json:"decision_log"`
 	StartSeconds float64     `json:"start_seconds"`
 	IdleRSSBytes int64       `json:"idle_rss_bytes"`
 	Closed       *LoadResult `json:"closed,omitempty"`

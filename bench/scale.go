@@ -12,7 +12,7 @@ import (
 // loop and an open loop at one modest rate (latency close to service
 // time); a point that fails to start is recorded with its error.
 func (s *suite) scale(ctx context.Context) error {
-	if len(s.o.RuleFactors)+len(s.o.StateKeys)+len(s.o.PluginCounts) == 0 {
+	if len(s.o.RuleFactors)+len(s.o.StateKeys)+len(s.o.PluginCounts) == 0 && (s.o.NoDecisionLogPoint || !s.dlogFlag) {
 		return nil
 	}
 	rate := 1000.0
@@ -41,7 +41,7 @@ func (s *suite) scale(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		pt := &ScalePoint{Target: "sidecar", Rules: sp.Rules, StateKeys: main.StateKeys, Plugins: names}
+		pt := &ScalePoint{Target: "sidecar", DecisionLog: s.dlogFlag, Rules: sp.Rules, StateKeys: main.StateKeys, Plugins: names}
 		s.res.Scale.Rules = append(s.res.Scale.Rules, s.point(ctx, srv, s.mix, pt, rate))
 		osrv, err := s.opa(op.Dir, false)
 		if err != nil {
@@ -67,7 +67,7 @@ func (s *suite) scale(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		pt := &ScalePoint{Target: "sidecar", Rules: main.Rules, StateKeys: keys, Plugins: names}
+		pt := &ScalePoint{Target: "sidecar", DecisionLog: s.dlogFlag, Rules: main.Rules, StateKeys: keys, Plugins: names}
 		if info, ok := s.stateInfo[keys]; ok {
 			pt.State = &info
 		}
@@ -89,8 +89,20 @@ func (s *suite) scale(ctx context.Context) error {
 		if names == nil {
 			names = []string{}
 		}
-		pt := &ScalePoint{Target: "sidecar", Rules: main.Rules, StateKeys: main.StateKeys, Plugins: names}
+		pt := &ScalePoint{Target: "sidecar", DecisionLog: s.dlogFlag, Rules: main.Rules, StateKeys: main.StateKeys, Plugins: names}
 		s.res.Scale.Plugins = append(s.res.Scale.Plugins, s.point(ctx, srv, s.mix, pt, rate))
+	}
+
+	if s.dlogFlag && !s.o.NoDecisionLogPoint {
+		for _, dlog := range []bool{false, true} {
+			s.logf("scale: decision log %v, %d plugins", dlog, all)
+			srv, names, err := s.sidecar(sidecarSpec{policies: s.policyDir("sidecar-x1"), stateFile: mainState, plugins: all, noDecisionLog: !dlog})
+			if err != nil {
+				return err
+			}
+			pt := &ScalePoint{Target: "sidecar", DecisionLog: dlog, Rules: main.Rules, StateKeys: main.StateKeys, Plugins: names}
+			s.res.Scale.DecisionLog = append(s.res.Scale.DecisionLog, s.point(ctx, srv, s.mix, pt, rate))
+		}
 	}
 	return nil
 }

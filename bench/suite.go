@@ -47,6 +47,9 @@ type Options struct {
 	StateKeys    []int
 	PluginCounts []int
 	NoScale      bool
+	// NoDecisionLogPoint skips the scale point that runs the sidecar
+	// without its decision log (what the log costs).
+	NoDecisionLogPoint bool
 	// Profile captures a CPU profile per target (default on in full runs).
 	Profile bool
 	Mix     MixConfig
@@ -106,6 +109,9 @@ func (o *Options) defaults() {
 		}
 	} else {
 		o.RuleFactors, o.StateKeys, o.PluginCounts = nil, nil, nil
+	}
+	if smoke || o.NoScale {
+		o.NoDecisionLogPoint = true
 	}
 	if o.Mix.Size == 0 && smoke {
 		o.Mix.Size = 5_000
@@ -194,6 +200,8 @@ type sidecarSpec struct {
 	stateFile string // pristine state, copied for this start
 	plugins   int
 	profile   string // CPU profile path: run pdpprof
+	// noDecisionLog starts it without the decision log (a scale point).
+	noDecisionLog bool
 }
 
 // newDir returns a fresh directory for the n-th server.
@@ -240,7 +248,7 @@ func (s *suite) sidecar(spec sidecarSpec) (*Server, []string, error) {
 		return nil, nil, err
 	}
 	args := []string{"serve", "--config", cfgPath}
-	if s.dlogFlag {
+	if s.dlogFlag && !spec.noDecisionLog {
 		args = append(args, "--decision-log", filepath.Join(dir, "decisions.log"))
 	}
 	srv := &Server{Name: "sidecar", Bin: s.bin.PDP, Args: args, Addr: addr, Path: "/v1/decide", Ready: "/health/ready",
