@@ -74,7 +74,7 @@ func spectrum(h *hdrhistogram.Histogram) plotter.XYs {
 }
 
 var percentileTicks = plot.ConstantTicks{
-	{Value: 1, Label: "0%"}, {Value: 2, Label: "50%"}, {Value: 10, Label: "90%"}, {Value: 100, Label: "99%"},
+	{Value: 1, Label: ""}, {Value: 2, Label: "50%"}, {Value: 10, Label: "90%"}, {Value: 100, Label: "99%"},
 	{Value: 1000, Label: "99.9%"}, {Value: 10000, Label: "99.99%"}, {Value: 100000, Label: "99.999%"},
 }
 
