@@ -23,8 +23,8 @@ func testMix(t *testing.T, size int) (MixConfig, []Request) {
 }
 
 func TestGenerateMix(t *testing.T) {
-	cfg, mix := testMix(t, 4000)
-	_, again := testMix(t, 4000)
+	cfg, mix := testMix(t, 1500)
+	_, again := testMix(t, 1500)
 	uids := map[string]int{}
 	stagesSeen := map[string]int{}
 	risky := 0
@@ -59,7 +59,7 @@ func TestGenerateMix(t *testing.T) {
 	for _, n := range uids {
 		top = max(top, n)
 	}
-	if len(uids) < 500 || top < 20 {
+	if len(uids) < 300 || top < 8 {
 		t.Errorf("%d distinct UIDs, the most frequent %d times", len(uids), top)
 	}
 }
