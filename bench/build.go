@@ -58,11 +58,11 @@ func output(ctx context.Context, dir, name string, args ...string) (string, erro
 	return strings.TrimSpace(string(b)), nil
 }
 
-// Build compiles the sidecar (as `make build` does), its profiled twin,
-// the floor, the example plugins, and finds the OPA CLI pinned in go.mod
+// Build compiles the sidecar (as `make build` does), its profiled twin
+// (when profile is set), the floor, the example plugins, and finds the OPA CLI pinned in go.mod
 // (`go tool -n opa` builds it into Go's cache on first use). Repeated
 // runs hit Go's build cache.
-func Build(ctx context.Context, root, dir string, log io.Writer) (*Binaries, error) {
+func Build(ctx context.Context, root, dir string, log io.Writer, profile bool) (*Binaries, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
 		return nil, err
 	}
@@ -72,7 +72,11 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (*Binaries, err
 		Floor:   filepath.Join(dir, "floor"),
 	}
 	noCgo := []string{"CGO_ENABLED=0"}
-	for _, t := range [][2]string{{b.PDP, "./pdp/cmd/pdp"}, {b.PDPProf, "./bench/cmd/pdpprof"}, {b.Floor, "./bench/cmd/floor"}} {
+	targets := [][2]string{{b.PDP, "./pdp/cmd/pdp"}, {b.Floor, "./bench/cmd/floor"}}
+	if profile {
+		targets = append(targets, [2]string{b.PDPProf, "./bench/cmd/pdpprof"})
+	}
+	for _, t := range targets {
 		if err := run(ctx, root, noCgo, log, "go", "build", "-trimpath", "-o", t[0], t[1]); err != nil {
 			return nil, err
 		}

@@ -151,7 +151,7 @@ func RunSuite(ctx context.Context, o Options) (*Results, error) {
 	s := &suite{o: o, res: &Results{Started: time.Now().UTC(), Command: o.Command, Smoke: o.Smoke, Machine: readMachine()}, stateInfo: map[int]StateInfo{}}
 	t0 := time.Now()
 	s.logf("building the sidecar, the floor, the example plugins and the pinned OPA CLI")
-	bin, err := Build(ctx, o.Root, filepath.Join(o.Work, "bin"), nil)
+	bin, err := Build(ctx, o.Root, filepath.Join(o.Work, "bin"), nil, o.Profile)
 	if err != nil {
 		return nil, err
 	}
