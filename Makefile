@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 OPA   := $(GO) tool opa
 
-.PHONY: soak run test check deps-report gotest policy-test fuzz fuzz-short bench build clean charts-tools charts-test
+.PHONY: soak run test check deps-report gotest policy-test fuzz fuzz-short bench bench-micro bench-smoke build clean charts-tools charts-test
 
 ## run: start the sidecar on its embedded defaults (127.0.0.1:9191)
 run:
@@ -14,7 +14,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/pdp ./pdp/cmd/pdp
 
 ## test: everything CI checks — format, vet, policies, Helm charts and image, Go tests (race), short fuzzing
-test: deps check policy-test charts-test gotest fuzz-short
+test: deps check policy-test charts-test gotest fuzz-short bench-smoke
 
 ## deps: install the system tools the tests use (clang/lld build the C example plugin)
 APT_PKGS := clang lld
@@ -82,7 +82,7 @@ FUZZTIME ?= 5s
 ## Targets are discovered, never listed.
 fuzz: FUZZTIME = 2m
 fuzz-short fuzz:
-	@set -eo pipefail; grep -rn --include='*_test.go' '^func Fuzz' pdp charts 2>/dev/null | \
+	@set -eo pipefail; grep -rn --include='*_test.go' '^func Fuzz' pdp charts bench 2>/dev/null | \
 	sed -E 's|^(.*)/[^/]*_test.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*).*|\1 \2|' | sort | \
 	while read -r dir fn; do \
 		echo "fuzz ./$$dir $$fn ($(FUZZTIME))"; \
@@ -95,9 +95,21 @@ SOAK_DURATION ?= 10m
 soak:
 	SOAK_DURATION=$(SOAK_DURATION) SOAK_OUT=$(CURDIR)/bench/soak $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./pdp/cli/ | grep -v '^time='
 
-## bench: in-process benchmarks of the decision path
-bench:
+## bench-micro: in-process benchmarks of the decision path
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./pdp/...
+
+## bench: the load harness (bench/): sidecar vs opa run --server vs the fasthttp floor,
+## closed and open loops, scale checks; writes bench/results/ and the table in bench/README.md
+BENCH_FLAGS ?=
+bench: deps
+	$(GO) run ./bench/cmd/pdpbench -out bench/results -readme bench/README.md $(BENCH_FLAGS)
+
+## bench-smoke: the harness briefly, at its smallest scale points, with a sanity check of
+## its numbers (never a speed threshold); results go to a temporary directory
+bench-smoke:
+	@out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
+	$(GO) run ./bench/cmd/pdpbench -smoke -out $$out -readme ''
 
 clean:
 	rm -rf bin

@@ -1,0 +1,17 @@
+// Package bench is the load harness of issue 6: it starts, on loopback and
+// one after another, the sidecar (`pdp serve` with state, velocity, the
+// example plugins and, when the binary has it, the decision log), `opa run
+// --server` at the version pinned in go.mod with the same policy and data,
+// and a no-op fasthttp handler (the floor), and drives each with the same
+// generated request mix from its own fasthttp client: a closed loop at
+// fixed concurrency (throughput at saturation) and open loops at fixed
+// offered rates (latency from the intended send time, so coordinated
+// omission is corrected; HDR histograms). It then runs the scale checks
+// (rule count, reputation store size, plugin count), and writes a JSON
+// result file, SVG charts (gonum/plot), CPU profiles and a summary table
+// for bench/README.md.
+//
+// The command is bench/cmd/pdpbench (`make bench`, `make bench-smoke`); README.md in this
+// directory says what is measured, what differs between the targets and
+// why, and holds the latest numbers.
+package bench
