@@ -2,11 +2,11 @@ package decisionlog
 
 import (
 	"encoding/json"
-	"math"
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 )
 
 // appendRecord appends r as one line of JSON without the newline: the bytes
@@ -172,22 +172,11 @@ func appendOptFloat(b []byte, key string, f float64, bad *int) []byte {
 }
 
 // appendFloat writes f as encoding/json does; NaN and ±Inf, which it
-// refuses, become null.
+// refuses, become null and count as bad.
 func appendFloat(b []byte, f float64, bad *int) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
+	b, ok := jsonw.AppendFloat(b, f)
+	if !ok {
 		*bad++
-		return append(b, "null"...)
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' { // e-09 → e-9
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
 	}
 	return b
 }
@@ -218,59 +207,7 @@ func appendRaw(b []byte, raw json.RawMessage, bad *int) []byte {
 	return out
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string as encoding/json does without
-// HTML escaping: '"', '\\' and control characters escaped, invalid UTF-8
-// as \ufffd, U+2028 and U+2029 escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		} else if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		} else {
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+func appendString(b []byte, s string) []byte { return jsonw.AppendString(b, s) }
 
 // sortedKeys returns m's keys in order, as encoding/json writes them.
 func sortedKeys[V any](m map[string]V) []string {

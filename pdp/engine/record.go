@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 )
 
 // The policy's input is the caller's request plus what the sidecar added:
@@ -31,24 +33,62 @@ import (
 // them (state, velocity, plugins on).
 
 // AppendEnrichment appends the JSON object of the sidecar's additions to
-// dst. It builds terms and allocates: call it off the decision path (the
-// decision log does, in its writer).
+// dst (on error, dst unchanged). It builds terms and allocates: call it
+// off the decision path (the decision log does, in its writer).
 func (in *Input) AppendEnrichment(dst []byte) ([]byte, error) {
-	pairs := make([][2]*ast.Term, 0, 8)
-	pairs = append(pairs, [2]*ast.Term{keyDerived, in.derivedTerm()})
+	b := append(dst, `{"derived":`...)
+	b, err := appendValue(b, in.derivedTerm().Value)
+	if err != nil {
+		return dst, err
+	}
 	if in.deviceNewSet {
-		pairs = append(pairs, [2]*ast.Term{ast.StringTerm("device_new"), ast.InternedTerm(in.Req.Device.New.IsTrue())})
+		b = append(b, `,"device_new":`...)
+		b = strconv.AppendBool(b, in.Req.Device.New.IsTrue())
 	}
-	pairs = append(pairs, in.enrichPairs()...)
-	v, err := ast.JSON(ast.NewObject(pairs...))
-	if err != nil {
+	if b, err = in.appendFields(b, enrichSchema, false); err != nil {
 		return dst, err
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return dst, err
+	return append(b, '}'), nil
+}
+
+// appendFields writes the members of fs present in the input, as
+// fieldTerm builds them, straight to JSON (no object terms in between),
+// each preceded by a comma unless first.
+func (in *Input) appendFields(b []byte, fs []field, first bool) ([]byte, error) {
+	var err error
+	for i := range fs {
+		f := &fs[i]
+		if f.present != nil && !f.present(in) {
+			continue
+		}
+		var leaf *ast.Term
+		if f.get != nil {
+			if leaf = f.get(in); leaf == nil {
+				continue
+			}
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = jsonw.AppendString(b, string(f.name.Value.(ast.String)))
+		b = append(b, ':')
+		switch {
+		case leaf != nil:
+			b, err = appendValue(b, leaf.Value)
+		case f.sub == nil: // scores
+			b, err = appendValue(b, in.fieldTerm(f).Value)
+		default:
+			b = append(b, '{')
+			if b, err = in.appendFields(b, f.sub, true); err == nil {
+				b = append(b, '}')
+			}
+		}
+		if err != nil {
+			return b, err
+		}
 	}
-	return append(dst, b...), nil
+	return b, nil
 }
 
 // ReplayInput rebuilds the policy input of a logged decision: body is the
