@@ -1,0 +1,105 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// testRedis is a Redis for one test: a real redis-server on a loopback
+// port in a temporary directory, or, where the binary is missing, an
+// in-process miniredis (the test log says which).
+type testRedis struct {
+	t    testing.TB
+	addr string
+	dir  string
+	bin  string
+	cmd  *exec.Cmd
+	mini *miniredis.Miniredis
+}
+
+var announce sync.Once
+
+func startRedis(t testing.TB) *testRedis {
+	t.Helper()
+	r := &testRedis{t: t, dir: t.TempDir()}
+	if bin, err := exec.LookPath("redis-server"); err == nil && os.Getenv("RISKPDP_TEST_MINIREDIS") == "" {
+		r.bin = bin
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.addr = l.Addr().String()
+		l.Close()
+		r.start()
+		announce.Do(func() { t.Logf("using %s", bin) })
+	} else {
+		announce.Do(func() { t.Logf("redis-server not found: using the in-process miniredis") })
+		r.mini = miniredis.NewMiniRedis()
+		if err := r.mini.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r.addr = r.mini.Addr()
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *testRedis) real() bool { return r.mini == nil }
+
+func (r *testRedis) start() {
+	r.t.Helper()
+	if r.mini != nil {
+		if err := r.mini.Restart(); err != nil {
+			r.t.Fatal(err)
+		}
+		return
+	}
+	_, port, _ := net.SplitHostPort(r.addr)
+	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
+		"--logfile", filepath.Join(r.dir, "redis.log"))
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
+	defer c.Close()
+	for i := 0; ; i++ {
+		if err := c.Ping(context.Background()).Err(); err == nil {
+			return
+		} else if i > 200 {
+			log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+			r.t.Fatalf("redis-server on %s did not start: %v\n%s", r.addr, err, log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop kills the server (SIGKILL: an outage, not a maintenance stop).
+func (r *testRedis) stop() {
+	if r.mini != nil {
+		r.mini.Close()
+		return
+	}
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+func (r *testRedis) String() string {
+	if r.real() {
+		return fmt.Sprintf("redis-server %s", r.addr)
+	}
+	return fmt.Sprintf("miniredis %s", r.addr)
+}
