@@ -30,7 +30,8 @@ type Config struct {
 	DialTimeout time.Duration
 	// HealthInterval is how often Redis is pinged; a failed ping marks it
 	// down (reads fail at once), a good one up again. Default 250 ms;
-	// HealthTimeout (default 100 ms) bounds the ping.
+	// HealthTimeout (default 200 ms) bounds the ping; a
+	// refused connection or two slow pings in a row are an outage.
 	HealthInterval, HealthTimeout time.Duration
 	// PoolSize is the connections per node. Default 32.
 	PoolSize int
@@ -42,7 +43,7 @@ const (
 	DefaultReadBudget     = 2 * time.Millisecond
 	DefaultWriteTimeout   = time.Second
 	DefaultHealthInterval = 250 * time.Millisecond
-	DefaultHealthTimeout  = 100 * time.Millisecond
+	DefaultHealthTimeout  = 200 * time.Millisecond
 )
 
 // Validate reports what cannot work.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -127,6 +128,7 @@ func (b *Backend) health() {
 	defer b.done.Done()
 	t := time.NewTicker(b.cfg.HealthInterval)
 	defer t.Stop()
+	slow := 0
 	for {
 		select {
 		case <-b.quit:
@@ -136,7 +138,17 @@ func (b *Backend) health() {
 		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.HealthTimeout)
 		err := b.rdb.Ping(ctx).Err()
 		cancel()
-		b.setUp(err == nil, err)
+		if err == nil {
+			slow = 0
+			b.setUp(true, nil)
+			continue
+		}
+		// One slow ping on a busy host is not an outage; two in a row, or
+		// a refused connection, is.
+		var ne net.Error
+		if slow++; slow >= 2 || !(errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+			b.setUp(false, err)
+		}
 	}
 }
 
@@ -160,13 +172,18 @@ func (b *Backend) setUp(up bool, err error) {
 // a budgeted read, nor a Redis error reply).
 func (b *Backend) fail(err error) {
 	var re redis.Error
-	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &re) {
+	var ne net.Error
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &re) || (errors.As(err, &ne) && ne.Timeout()) {
 		return
 	}
 	b.setUp(false, err)
 }
 
-func (b *Backend) unavailable(op string, err error) error {
+func (b *Backend) unavailable(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		// Out of time, not necessarily down: the health check decides.
+		return fmt.Errorf("%w: redis %s: %v", state.ErrUnavailable, op, ctx.Err())
+	}
 	b.fail(err)
 	return fmt.Errorf("%w: redis %s: %v", state.ErrUnavailable, op, err)
 }
@@ -188,7 +205,7 @@ func (b *Backend) GetFast(bk state.Bucket, keys [][]byte, fn func(int, []byte) e
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ReadBudget)
 	defer cancel()
 	err := b.get(ctx, "read", bk, keys, fn)
-	if errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && ctx.Err() != nil {
 		b.stats.budgetExceeded.Add(1)
 	}
 	return err
@@ -212,7 +229,7 @@ func (b *Backend) get(ctx context.Context, op string, bk state.Bucket, keys [][]
 		_, err = b.rdb.Pipelined(ctx, exec)
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return b.unavailable(op, err)
+		return b.unavailable(ctx, op, err)
 	}
 	for i, c := range cmds {
 		v, err := c.Bytes()
@@ -220,7 +237,7 @@ func (b *Backend) get(ctx context.Context, op string, bk state.Bucket, keys [][]
 		case errors.Is(err, redis.Nil):
 			v = nil
 		case err != nil:
-			return b.unavailable(op, err)
+			return b.unavailable(ctx, op, err)
 		}
 		if err := fn(i, v); err != nil {
 			return err
@@ -252,7 +269,7 @@ func (b *Backend) Scan(bk state.Bucket, prefix, from []byte, fn func(key, value 
 		members, err := b.rdb.ZRangeByLex(ctx, b.indexKey(bk), &redis.ZRangeBy{Min: start, Max: stop, Count: scanPage}).Result()
 		if err != nil {
 			cancel()
-			return b.unavailable("scan", err)
+			return b.unavailable(ctx, "scan", err)
 		}
 		vals := make([][]byte, len(members))
 		keys := make([][]byte, len(members))
@@ -314,7 +331,7 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 	if n := len(batch.Journal); n > 0 {
 		last, err := b.rdb.IncrBy(ctx, b.prefixed("{g}:seq"), int64(n)).Result()
 		if err != nil {
-			return 0, b.unavailable("commit", err)
+			return 0, b.unavailable(ctx, "commit", err)
 		}
 		first = uint64(last) - uint64(n) + 1
 	}
@@ -369,7 +386,7 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 			return nil
 		})
 		if err != nil {
-			return 0, b.unavailable("commit", err)
+			return 0, b.unavailable(ctx, "commit", err)
 		}
 	}
 	if len(batch.Writes) > 0 {
