@@ -193,6 +193,8 @@ func (v *Velocity) sync(now time.Time) {
 	}
 	v.mu.Unlock()
 	if len(batch) == 0 {
+		v.syncs.Add(1)
+		v.lastSync.Store(now.UnixNano())
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
