@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
-var quiet = slog.New(slog.NewTextHandler(os.Stderr, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 // sidecarState opens a Store on the Redis at addr, as one sidecar would.
 func sidecarState(t testing.TB, addr string, cfg Config) (*state.Store, *Backend) {
