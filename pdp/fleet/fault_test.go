@@ -11,6 +11,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decide"
+	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
@@ -19,8 +20,8 @@ import (
 // state_unavailable, never allow), the outage shows in the backend's
 // state, operator writes fail loudly, and everything recovers by itself.
 func TestRedisOutage(t *testing.T) {
-	r := startRedis(t)
-	a := newSidecar(t, "A", r.addr)
+	r := fleettest.Start(t)
+	a := newSidecar(t, "A", r.Addr)
 	if err := a.st.PutListEntry(ctx, block(pdp.SubjectDevice, "d-bad"), alice); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestRedisOutage(t *testing.T) {
 		})
 	}
 	time.Sleep(100 * time.Millisecond)
-	r.stop()
+	r.Stop()
 	within(t, 2*time.Second, "outage noticed", func() bool { return !a.be.Up() })
 	n0, w0 := decided.Load(), warmDenied.Load()
 	time.Sleep(300 * time.Millisecond)
@@ -78,7 +79,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal("DownSince unset during an outage")
 	}
 
-	r.start()
+	r.Start()
 	within(t, 5*time.Second, "recovery", func() bool { return a.be.Up() })
 	within(t, 5*time.Second, "writes after recovery", func() bool {
 		return a.st.PutListEntry(ctx, block(pdp.SubjectIP, "198.51.100.1"), alice) == nil

@@ -79,6 +79,7 @@ func Open(cfg Config, log *slog.Logger) (*Backend, error) {
 		IsClusterMode:         cfg.Cluster,
 		DisableIdentity:       true,
 	}
+	setLogger.Do(func() { redis.SetLogger(redisLog{log}) })
 	b := &Backend{cfg: cfg, rdb: redis.NewUniversalClient(opts), cluster: cfg.Cluster, log: log, quit: make(chan struct{})}
 	if _, err := rand.Read(b.origin[:]); err != nil {
 		return nil, err
@@ -95,6 +96,17 @@ func Open(cfg Config, log *slog.Logger) (*Backend, error) {
 	go b.health()
 	go b.subscriber()
 	return b, nil
+}
+
+var setLogger sync.Once
+
+// redisLog sends go-redis's own messages (reconnect attempts, one a
+// command during an outage) to debug level: the outage itself is logged
+// once by the health checker.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
 }
 
 // Up reports whether Redis answered the last health check.

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
@@ -49,8 +50,8 @@ var alice = pdp.AuditRecord{Actor: pdp.Actor{Operator: "alice", Ticket: "RISK-1"
 // TestStoreOnRedis runs the Store's operations on Redis and finds
 // everything again through a new Store (a restarted sidecar).
 func TestStoreOnRedis(t *testing.T) {
-	r := startRedis(t)
-	st, _ := sidecarState(t, r.addr, Config{})
+	r := fleettest.Start(t)
+	st, _ := sidecarState(t, r.Addr, Config{})
 	now := time.Now()
 	for i := range 300 { // more than a scan page
 		if err := st.PutListEntry(ctx, block(pdp.SubjectDevice, fmt.Sprintf("d-%03d", i)), alice); err != nil {
@@ -81,7 +82,7 @@ func TestStoreOnRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st2, _ := sidecarState(t, r.addr, Config{})
+	st2, _ := sidecarState(t, r.Addr, Config{})
 	rep, err := st2.Reputation(pdp.SubjectDevice, "d-123", now)
 	if err != nil || !rep.Blocked || rep.BlockReason != "fraud ring" {
 		t.Fatalf("reputation after restart: %+v, %v", rep, err)
@@ -126,11 +127,11 @@ func TestStoreOnRedis(t *testing.T) {
 
 // TestSecretFirstWins: sidecars starting together agree on one key.
 func TestSecretFirstWins(t *testing.T) {
-	r := startRedis(t)
+	r := fleettest.Start(t)
 	var keys [4][]byte
 	var stores [4]*state.Store
 	for i := range stores {
-		stores[i], _ = sidecarState(t, r.addr, Config{})
+		stores[i], _ = sidecarState(t, r.Addr, Config{})
 	}
 	done := make(chan error, len(stores))
 	for i, st := range stores {
@@ -156,9 +157,9 @@ func TestSecretFirstWins(t *testing.T) {
 // sidecar B, which had cached "not blocked", through pub/sub, not the TTL.
 // The propagation delay is measured and logged.
 func TestInvalidation(t *testing.T) {
-	r := startRedis(t)
-	a, _ := sidecarState(t, r.addr, Config{})
-	b, bbe := sidecarState(t, r.addr, Config{})
+	r := fleettest.Start(t)
+	a, _ := sidecarState(t, r.Addr, Config{})
+	b, bbe := sidecarState(t, r.Addr, Config{})
 	var delays []time.Duration
 	for i := range 20 {
 		dev := fmt.Sprintf("d-inv-%d", i)
@@ -200,9 +201,9 @@ func TestInvalidation(t *testing.T) {
 // TestExternalWriteInvalidates: the risk platform writes Redis directly
 // and publishes the key; B's cache drops it.
 func TestExternalWriteInvalidates(t *testing.T) {
-	r := startRedis(t)
-	a, abe := sidecarState(t, r.addr, Config{})
-	b, _ := sidecarState(t, r.addr, Config{})
+	r := fleettest.Start(t)
+	a, abe := sidecarState(t, r.Addr, Config{})
+	b, _ := sidecarState(t, r.Addr, Config{})
 	now := time.Now()
 	b.Account("u-x", now)
 	if _, err := a.UpdateAccount(ctx, "u-x", state.Sync, &pdp.AuditRecord{Action: "freeze", Actor: alice.Actor}, func(st *pdp.AccountState) error {
@@ -250,17 +251,17 @@ func TestExternalWriteInvalidates(t *testing.T) {
 // TestReadBudget: with Redis paused, a cache miss answers unknown
 // (state.ErrUnavailable) within about the budget; hits still answer.
 func TestReadBudget(t *testing.T) {
-	r := startRedis(t)
-	if !r.real() {
+	r := fleettest.Start(t)
+	if !r.Real() {
 		t.Skip("miniredis has no CLIENT PAUSE")
 	}
-	st, be := sidecarState(t, r.addr, Config{ReadBudget: 5 * time.Millisecond, HealthInterval: time.Hour})
+	st, be := sidecarState(t, r.Addr, Config{ReadBudget: 5 * time.Millisecond, HealthInterval: time.Hour})
 	now := time.Now()
 	if err := st.PutListEntry(ctx, block(pdp.SubjectIP, "198.51.100.7"), alice); err != nil {
 		t.Fatal(err)
 	}
 	st.Reputation(pdp.SubjectIP, "198.51.100.7", now) // cached
-	admin := redis.NewClient(&redis.Options{Addr: r.addr})
+	admin := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer admin.Close()
 	if err := admin.Do(ctx, "CLIENT", "PAUSE", "500", "ALL").Err(); err != nil {
 		t.Fatal(err)

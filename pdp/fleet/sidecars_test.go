@@ -11,6 +11,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
@@ -88,8 +89,8 @@ func within(t testing.TB, bound time.Duration, what string, cond func() bool) ti
 // TestThreeSidecars: three sidecars and one Redis behave as one decision
 // point.
 func TestThreeSidecars(t *testing.T) {
-	r := startRedis(t)
-	a, b, c := newSidecar(t, "A", r.addr), newSidecar(t, "B", r.addr), newSidecar(t, "C", r.addr)
+	r := fleettest.Start(t)
+	a, b, c := newSidecar(t, "A", r.Addr), newSidecar(t, "B", r.Addr), newSidecar(t, "C", r.Addr)
 
 	// 1. A block through A denies on B, whose cache said "not blocked".
 	if d := b.decide(t, pay("u-dev", "d-mallory", "t-1", 20, "CN", "")); d.Outcome != pdp.Allow {
@@ -166,8 +167,8 @@ func waitSynced(t testing.TB, fleet []*sidecar) {
 // round trips (here 100 ms plus loopback; the assertion allows slack for
 // a loaded test machine and the race detector).
 func TestVelocityStaleness(t *testing.T) {
-	r := startRedis(t)
-	a, b := newSidecar(t, "A", r.addr), newSidecar(t, "B", r.addr)
+	r := fleettest.Start(t)
+	a, b := newSidecar(t, "A", r.Addr), newSidecar(t, "B", r.Addr)
 	now := time.Now()
 	var v pdp.Velocity
 	b.fv.Observe(now, "u-s", "", "", false, &v) // B follows u-s

@@ -1,4 +1,8 @@
-package fleet
+// Package fleettest starts a Redis for tests: a real redis-server on a
+// loopback port in a temporary directory, or, where the binary is missing
+// (or RISKPDP_TEST_MINIREDIS is set), the in-process miniredis; the test
+// log says which. CI installs redis-server (make deps-redis).
+package fleettest
 
 import (
 	"context"
@@ -15,12 +19,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// testRedis is a Redis for one test: a real redis-server on a loopback
+// Redis is a Redis for one test: a real redis-server on a loopback
 // port in a temporary directory, or, where the binary is missing, an
 // in-process miniredis (the test log says which).
-type testRedis struct {
+type Redis struct {
 	t    testing.TB
-	addr string
+	Addr string
 	dir  string
 	bin  string
 	cmd  *exec.Cmd
@@ -29,18 +33,19 @@ type testRedis struct {
 
 var announce sync.Once
 
-func startRedis(t testing.TB) *testRedis {
+// Start starts a Redis, stopped when the test ends.
+func Start(t testing.TB) *Redis {
 	t.Helper()
-	r := &testRedis{t: t, dir: t.TempDir()}
+	r := &Redis{t: t, dir: t.TempDir()}
 	if bin, err := exec.LookPath("redis-server"); err == nil && os.Getenv("RISKPDP_TEST_MINIREDIS") == "" {
 		r.bin = bin
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.addr = l.Addr().String()
+		r.Addr = l.Addr().String()
 		l.Close()
-		r.start()
+		r.Start()
 		announce.Do(func() { t.Logf("using %s", bin) })
 	} else {
 		announce.Do(func() { t.Logf("redis-server not found: using the in-process miniredis") })
@@ -48,15 +53,17 @@ func startRedis(t testing.TB) *testRedis {
 		if err := r.mini.Start(); err != nil {
 			t.Fatal(err)
 		}
-		r.addr = r.mini.Addr()
+		r.Addr = r.mini.Addr()
 	}
-	t.Cleanup(r.stop)
+	t.Cleanup(r.Stop)
 	return r
 }
 
-func (r *testRedis) real() bool { return r.mini == nil }
+// Real reports whether this is a real redis-server.
+func (r *Redis) Real() bool { return r.mini == nil }
 
-func (r *testRedis) start() {
+// Start starts the server again after Stop (same port, same data).
+func (r *Redis) Start() {
 	r.t.Helper()
 	if r.mini != nil {
 		if err := r.mini.Restart(); err != nil {
@@ -64,28 +71,28 @@ func (r *testRedis) start() {
 		}
 		return
 	}
-	_, port, _ := net.SplitHostPort(r.addr)
+	_, port, _ := net.SplitHostPort(r.Addr)
 	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
 		"--logfile", filepath.Join(r.dir, "redis.log"))
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
 	defer c.Close()
 	for i := 0; ; i++ {
 		if err := c.Ping(context.Background()).Err(); err == nil {
 			return
 		} else if i > 200 {
 			log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
-			r.t.Fatalf("redis-server on %s did not start: %v\n%s", r.addr, err, log)
+			r.t.Fatalf("redis-server on %s did not start: %v\n%s", r.Addr, err, log)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// stop kills the server (SIGKILL: an outage, not a maintenance stop).
-func (r *testRedis) stop() {
+// Stop kills the server (SIGKILL: an outage, not a maintenance stop).
+func (r *Redis) Stop() {
 	if r.mini != nil {
 		r.mini.Close()
 		return
@@ -97,9 +104,9 @@ func (r *testRedis) stop() {
 	}
 }
 
-func (r *testRedis) String() string {
-	if r.real() {
-		return fmt.Sprintf("redis-server %s", r.addr)
+func (r *Redis) String() string {
+	if r.Real() {
+		return fmt.Sprintf("redis-server %s", r.Addr)
 	}
-	return fmt.Sprintf("miniredis %s", r.addr)
+	return fmt.Sprintf("miniredis %s", r.Addr)
 }
