@@ -19,7 +19,18 @@ func TestServeOnRedis(t *testing.T) {
 	r := fleettest.Start(t)
 	// A generous budget: the race detector on a loaded machine is slower
 	// than the default 2 ms (TestReadBudget in pdp/fleet tests the budget).
-	s := startSidecar(t, "--config", redisConfig(t, "read_budget: 200ms"), "--redis-addr", r.Addr)
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte(opToken+" write alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := freeAddr(t)
+	s := &sop{sidecar: startSidecar(t, "--config", redisConfig(t, "read_budget: 200ms"), "--redis-addr", r.Addr,
+		"--admin-addr", adminAddr, "--admin-token-file", tokens), admin: "http://" + adminAddr}
+	blockBody := `{"operator":"alice","reason":"emulator farm","ticket":"RISK-1"}`
+	if code, m := s.op("PUT", "/admin/v1/lists/block/device/d-farm", opToken, blockBody); code != 200 {
+		t.Fatalf("block on Redis: %d %v", code, m)
+	}
 	if code, d := s.decide(allowBody); code != 200 || d["outcome"] != "allow" {
 		t.Fatalf("decide on Redis: %d %v", code, d)
 	}
@@ -33,6 +44,9 @@ func TestServeOnRedis(t *testing.T) {
 	})
 	if _, m := s.get("/metrics"); !strings.Contains(m, "pdp_redis_up 0") || !strings.Contains(m, "pdp_redis_outages_total 1") {
 		t.Fatalf("metrics during the outage:\n%.3000s", m)
+	}
+	if code, m := s.op("PUT", "/admin/v1/lists/block/device/d-farm2", opToken, blockBody); code != 500 {
+		t.Fatalf("operator write during the outage: %d %v, want 500", code, m)
 	}
 	code, d := s.decide(strings.Replace(allowBody, `"u-1"`, `"u-new"`, 1))
 	if code != 200 || d["outcome"] == "allow" || !strings.Contains(strings.Join(toStrings(d["reasons"]), ","), "state_unavailable") {
@@ -49,6 +63,9 @@ func TestServeOnRedis(t *testing.T) {
 		code, d := s.decide(strings.Replace(allowBody, `"u-1"`, `"u-newer"`, 1))
 		return code == 200 && d["outcome"] == "allow"
 	})
+	if code, m := s.op("PUT", "/admin/v1/lists/block/device/d-farm2", opToken, blockBody); code != 200 {
+		t.Fatalf("operator write after recovery: %d %v", code, m)
+	}
 }
 
 // TestServeRedisFailReadiness: with redis.fail_readiness the outage fails

@@ -1,7 +1,8 @@
 // Package fleettest starts a Redis for tests: a real redis-server on a
 // loopback port in a temporary directory, or, where the binary is missing
 // (or RISKPDP_TEST_MINIREDIS is set), the in-process miniredis; the test
-// log says which. CI installs redis-server (make deps-redis).
+// log says which. Under CI (CI set) a missing redis-server fails the test:
+// make deps installs it.
 package fleettest
 
 import (
@@ -48,6 +49,9 @@ func Start(t testing.TB) *Redis {
 		r.Start()
 		announce.Do(func() { t.Logf("using %s", bin) })
 	} else {
+		if os.Getenv("CI") != "" && os.Getenv("RISKPDP_TEST_MINIREDIS") == "" {
+			t.Fatal("CI runs the Redis tests on a real redis-server: install it (make deps)")
+		}
 		announce.Do(func() { t.Logf("redis-server not found: using the in-process miniredis") })
 		r.mini = miniredis.NewMiniRedis()
 		if err := r.mini.Start(); err != nil {
