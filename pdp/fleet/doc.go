@@ -49,8 +49,8 @@
 // sequence) by "g"; each bucket index has its own tag. A commit is then
 // one MULTI/EXEC per tag, atomic per account but not across accounts
 // (the journal record and the change it records can be split by a
-// failure between them). Cluster mode is not tested against a real
-// cluster here.
+// failure between them). TestCluster runs the state, invalidation and
+// velocity on a real three-master cluster (redis-server, redis-cli).
 //
 // # Invalidation across the fleet
 //
