@@ -83,10 +83,12 @@ func (s *Store) ttl(known bool) time.Duration {
 // hit costs no allocation.
 func (s *Store) Account(uid string, now time.Time) (*pdp.AccountState, error) {
 	h := s.c.key(nsAccount, uid, "")
-	return s.account(h, uid, now.UnixNano())
+	return s.account(h, uid, now.UnixNano(), true)
 }
 
-func (s *Store) account(h uint64, uid string, n int64) (*pdp.AccountState, error) {
+// account reads the account through the cache; fast bounds a backend
+// read by a Shared backend's budget.
+func (s *Store) account(h uint64, uid string, n int64, fast bool) (*pdp.AccountState, error) {
 	if !s.enter(h) {
 		return nil, ErrClosed
 	}
@@ -101,7 +103,11 @@ func (s *Store) account(h uint64, uid string, n int64) (*pdp.AccountState, error
 	// The caller's string may alias a reused buffer: what is kept is a copy.
 	uid = strings.Clone(uid)
 	var st *pdp.AccountState
-	err := s.read(BucketAccounts, [][]byte{[]byte(uid)}, func(_ int, v []byte) error {
+	get := s.be.Get
+	if fast {
+		get = s.read
+	}
+	err := get(BucketAccounts, [][]byte{[]byte(uid)}, func(_ int, v []byte) error {
 		if v == nil {
 			return nil
 		}
