@@ -17,7 +17,7 @@ import (
 func TestCluster(t *testing.T) {
 	addrs := fleettest.StartCluster(t)
 	open := func() (*state.Store, *Backend) {
-		be, err := Open(Config{Addrs: addrs, Cluster: true, ReadBudget: 100 * time.Millisecond, HealthInterval: 50 * time.Millisecond}, quiet)
+		be, err := Open(Config{Addrs: addrs, Cluster: true, ReadBudget: time.Second, HealthInterval: 50 * time.Millisecond}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
