@@ -69,9 +69,9 @@
 // Measured (TestInvalidation, TestThreeSidecars, loopback, -race, a
 // 2-core machine at load average 12): a block through sidecar A was seen
 // by sidecar B 1.6–20 ms after A's commit call, worst 150 ms; without
-// load about 1 ms. The publish-to-receipt delay, Stats.LastDelay and
-// MaxDelay and the metric
-// pdp_redis_invalidation_delay_seconds report it in production.
+// load about 1 ms. In production Stats.LastDelay and MaxDelay and the
+// metric pdp_redis_invalidation_delay_seconds report the
+// publish-to-receipt delay.
 //
 // # Fleet-wide velocity
 //
