@@ -16,10 +16,11 @@ build:
 ## test: everything CI checks — format, vet, policies, Helm charts and image, Go tests (race), short fuzzing
 test: deps check policy-test charts-test gotest fuzz-short bench-smoke
 
-## deps: install the system tools the tests use (clang/lld build the C example plugin)
-APT_PKGS := clang lld
+## deps: install the system tools the tests use (clang/lld build the C example plugin;
+## redis-server backs the pdp/fleet and Redis serve tests)
+APT_PKGS := clang lld redis-server
 deps:
-	@missing=""; for c in clang wasm-ld; do command -v $$c >/dev/null || missing=1; done; \
+	@missing=""; for c in clang wasm-ld redis-server; do command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing $(APT_PKGS) with apt-get"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

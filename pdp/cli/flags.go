@@ -42,6 +42,8 @@ var settings = []setting{
 		str(func(c *config.Config) *string { return &c.DecisionLog.Path })},
 	{"shadow-policies", "candidate policy directory evaluated in shadow on live traffic (default none)",
 		str(func(c *config.Config) *string { return &c.Shadow.Policies })},
+	{"redis-addr", "Redis HOST:PORT for the risk state shared by a fleet (default none: the state file); comma-separated seed nodes with redis.cluster",
+		func(c *config.Config, v string) error { c.Redis.Addrs = strings.Split(v, ","); return nil }},
 	{"log-level", "log level: debug, info, warn, error (default info)",
 		str(func(c *config.Config) *string { return &c.Log.Level })},
 	{"log-format", "log format: json or text (default json)",

@@ -19,6 +19,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/fleet"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/server"
@@ -110,7 +111,11 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if plugins != nil {
 		defer plugins.Close()
 	}
-	store, err := newState(cfg, m)
+	rbe, err := openRedis(cfg, m, log)
+	if err != nil {
+		return err
+	}
+	store, err := newState(cfg, m, rbe)
 	if err != nil {
 		return err
 	}
@@ -153,6 +158,17 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if store != nil {
 		opts.State = store
 		ready = append(ready, stateReady(store))
+	}
+	if rbe != nil {
+		if cfg.Redis.FailReadiness {
+			ready = append(ready, redisReady(rbe))
+		} else {
+			degraded = append(degraded, redisReady(rbe))
+		}
+		if fv := fleetVelocity(cfg, rbe, m); fv != nil && tracker != nil {
+			defer fv.Close()
+			opts.Fleet = fv
+		}
 	}
 	if dlogReady != nil {
 		if cfg.DecisionLog.FailReadiness {
@@ -232,7 +248,8 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 
 // newState opens the risk state; a corrupt or unwritable file is an error
 // (the sidecar never starts with empty state in place of a broken one).
-func newState(cfg config.Config, m *metrics.Metrics) (*state.Store, error) {
+// With be (Redis), the state is there instead of the file.
+func newState(cfg config.Config, m *metrics.Metrics, be *fleet.Backend) (*state.Store, error) {
 	sc := cfg.State
 	if !sc.On() {
 		return nil, nil
@@ -240,10 +257,18 @@ func newState(cfg config.Config, m *metrics.Metrics) (*state.Store, error) {
 	if err := os.MkdirAll(filepath.Dir(sc.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	st, err := state.Open(state.Config{Path: sc.Path, CacheMaxCost: sc.CacheMaxCost, CacheTTL: sc.CacheTTL.D(),
-		NegativeTTL: sc.NegativeTTL.D(), FlushInterval: sc.FlushInterval.D()})
+	c := state.Config{Path: sc.Path, CacheMaxCost: sc.CacheMaxCost, CacheTTL: sc.CacheTTL.D(),
+		NegativeTTL: sc.NegativeTTL.D(), FlushInterval: sc.FlushInterval.D()}
+	where := sc.Path
+	if be != nil {
+		c.Backend, where = be, "on redis"
+	}
+	st, err := state.Open(c)
 	if err != nil {
-		return nil, fmt.Errorf("open risk state %s: %w", sc.Path, err)
+		if be != nil {
+			_ = be.Close()
+		}
+		return nil, fmt.Errorf("open risk state %s: %w", where, err)
 	}
 	m.Register(metrics.StateCollector(st.Stats))
 	return st, nil

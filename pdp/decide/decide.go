@@ -20,6 +20,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
+	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
 
@@ -38,6 +39,7 @@ type Service struct {
 
 	state    State             // nil: no risk state
 	velocity *velocity.Tracker // nil: no velocity
+	fleet    FleetVelocity     // nil: local velocity only
 	plugins  *plugin.Host      // nil: no plugins
 	signer   signer
 
@@ -65,6 +67,8 @@ type Options struct {
 	State    State
 	Velocity *velocity.Tracker
 	Plugins  *plugin.Host
+	// Fleet merges fleet-wide counts into Velocity's (needs Velocity).
+	Fleet FleetVelocity
 	// ChallengeTTL defaults to 10 minutes, VerificationTTL to 30 minutes.
 	ChallengeTTL, VerificationTTL time.Duration
 
@@ -102,7 +106,7 @@ func New(o Options) (*Service, error) {
 	uuid.EnableRandPool()
 	s := &Service{eng: o.Engine, metrics: o.Metrics, limits: o.Limits, fallback: o.Fallback,
 		messages: o.Messages, log: o.Logger, now: o.Now,
-		state: o.State, velocity: o.Velocity, plugins: o.Plugins,
+		state: o.State, velocity: o.Velocity, fleet: o.Fleet, plugins: o.Plugins,
 		challengeTTL: o.ChallengeTTL, verificationTTL: o.VerificationTTL,
 		dlog: o.DecisionLog, logSync: o.DecisionLogSync, labels: o.LogLabels, path: o.Package, shadow: o.Shadow}
 	if s.path == "" {
@@ -183,6 +187,10 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 	return d, nil
 }
 
+// ReasonStateUnavailable is added to a fallback decision when a shared
+// risk state (Redis) could not answer a cache miss within its budget.
+const ReasonStateUnavailable = "state_unavailable"
+
 // ReasonPluginUnavailable is added when a closed-mode plugin failed.
 const ReasonPluginUnavailable = "plugin_unavailable"
 
@@ -194,6 +202,9 @@ func (s *Service) fallbackResult(d *pdp.Decision, in *engine.Input, err error) e
 	s.log.Warn("decision fell back", "cause", cause, "error", err,
 		"decision_id", d.ID, "stage", in.Req.Stage.String(), "revision", d.PolicyRevision)
 	res := engine.Result{Outcome: s.fallback, Reasons: []string{ReasonPDPError}}
+	if cause == "state_unavailable" {
+		res.Reasons = append(res.Reasons, ReasonStateUnavailable)
+	}
 	if s.fallback == pdp.StepUp {
 		res.Methods = engine.DefaultStepUpMethods
 	}
@@ -250,6 +261,8 @@ func fallbackCause(err error) string {
 		return "invalid_decision"
 	case errors.Is(err, engine.ErrNoPolicy):
 		return "no_policy"
+	case errors.Is(err, state.ErrUnavailable):
+		return "state_unavailable"
 	case errors.Is(err, errState):
 		return "state"
 	}

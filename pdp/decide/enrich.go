@@ -34,7 +34,7 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 			}
 			rep, err := s.state.Reputation(sub.kind, sub.value, now)
 			if err != nil {
-				return nil, fmt.Errorf("%w: reputation: %v", errState, err)
+				return nil, fmt.Errorf("%w: reputation: %w", errState, err)
 			}
 			in.Enrich.Reputation[i] = rep
 		}
@@ -43,7 +43,7 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 
 		var err error
 		if acct, err = s.state.Account(r.UID, now); err != nil {
-			return nil, fmt.Errorf("%w: account: %v", errState, err)
+			return nil, fmt.Errorf("%w: account: %w", errState, err)
 		}
 		in.Enrich.Account = accountView(acct, r.Stage, now)
 		for _, e := range acct.Events {
@@ -62,6 +62,9 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 		v := new(pdp.Velocity)
 		s.velocity.Observe(now, velocity.Observation{UID: r.UID, Device: r.Device.ID, IP: r.Device.IP,
 			Amount: r.Txn.Amount, Login: !r.Stage.NeedsTxn()}, v)
+		if s.fleet != nil {
+			s.fleet.Observe(now, r.UID, r.Device.ID, r.Device.IP, r.Stage.NeedsTxn(), v)
+		}
 		in.Enrich.Velocity = v
 	}
 	return acct, nil
@@ -85,7 +88,7 @@ func (s *Service) verification(in *engine.Input) error {
 	}
 	v, ok, err := s.state.Verification(r.UID, subject, in.Now)
 	if err != nil {
-		return fmt.Errorf("%w: verification: %v", errState, err)
+		return fmt.Errorf("%w: verification: %w", errState, err)
 	}
 	if !ok {
 		return nil

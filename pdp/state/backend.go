@@ -44,6 +44,39 @@ type Backend interface {
 // ErrStop ends a Scan early without error.
 var ErrStop = errors.New("stop scan")
 
+// ErrUnavailable wraps the errors of a backend that could not answer in
+// time or at all (a shared backend out of reach, or slower than its read
+// budget). For a read it means "unknown", not "absent": the decision path
+// lets the policy decide what an unknown state is worth. For a write it
+// means the change was not confirmed.
+var ErrUnavailable = errors.New("risk state unavailable")
+
+// Shared is implemented by a backend that several sidecars use at once
+// (Redis, see pdp/fleet). With one, the Store:
+//
+//   - reads the cache misses of the decision path (Reputation, Account,
+//     Verification) with GetFast, which gives up past the backend's read
+//     budget with an error wrapping ErrUnavailable;
+//   - drops the cache entries of keys the backend reports changed by
+//     other writers, and the whole cache when it may have missed reports.
+//
+// Account writes stay read-modify-write per sidecar: two sidecars updating
+// one account within the invalidation delay can lose one of the updates
+// (last writer wins); see pdp/fleet.
+type Shared interface {
+	Backend
+	// GetFast is Get bounded by the backend's read budget; past it, or
+	// while the backend is known to be unreachable, it fails at once with
+	// an error wrapping ErrUnavailable.
+	GetFast(b Bucket, keys [][]byte, fn func(i int, value []byte) error) error
+	// Watch registers the Store's invalidation callbacks; Open calls it
+	// before any read. changed is called with every key another writer
+	// committed, lost whenever reports may have been missed (the
+	// subscription was re-established). The callbacks are quick and must
+	// not call the Backend.
+	Watch(changed func(b Bucket, key []byte), lost func())
+}
+
 // Bucket names a keyspace of the backend.
 type Bucket uint8
 

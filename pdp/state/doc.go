@@ -17,7 +17,13 @@
 //	         the Backend interface (get, scan by prefix, atomic commit of a
 //	         batch with its journal records, close) that a shared backend
 //	         such as Redis can implement
+//// A shared backend (Shared: Redis, pdp/fleet) serves several sidecars: the
+// decision path's cache misses are read within the backend's budget
+// (ErrUnavailable past it: the state is unknown, not absent), and the
+// backend reports keys other sidecars changed, whose cache entries are
+// then dropped (shared.go).
 //
+
 // The cache is never the only copy of anything: an entry that is evicted,
 // rejected by ristretto's admission policy, expired or invalidated is read
 // again from the overlay or the backend. A blocklisted subject is found

@@ -36,7 +36,7 @@ func (s *Store) Reputation(kind pdp.SubjectKind, value string, now time.Time) (p
 	}
 	var rep pdp.Reputation
 	until, known := int64(1<<63-1), false
-	err := s.be.Get(BucketLists, keys[:], func(i int, v []byte) error {
+	err := s.read(BucketLists, keys[:], func(i int, v []byte) error {
 		if v == nil {
 			return nil
 		}
@@ -83,10 +83,12 @@ func (s *Store) ttl(known bool) time.Duration {
 // hit costs no allocation.
 func (s *Store) Account(uid string, now time.Time) (*pdp.AccountState, error) {
 	h := s.c.key(nsAccount, uid, "")
-	return s.account(h, uid, now.UnixNano())
+	return s.account(h, uid, now.UnixNano(), true)
 }
 
-func (s *Store) account(h uint64, uid string, n int64) (*pdp.AccountState, error) {
+// account reads the account through the cache; fast bounds a backend
+// read by a Shared backend's budget.
+func (s *Store) account(h uint64, uid string, n int64, fast bool) (*pdp.AccountState, error) {
 	if !s.enter(h) {
 		return nil, ErrClosed
 	}
@@ -101,7 +103,11 @@ func (s *Store) account(h uint64, uid string, n int64) (*pdp.AccountState, error
 	// The caller's string may alias a reused buffer: what is kept is a copy.
 	uid = strings.Clone(uid)
 	var st *pdp.AccountState
-	err := s.be.Get(BucketAccounts, [][]byte{[]byte(uid)}, func(_ int, v []byte) error {
+	get := s.be.Get
+	if fast {
+		get = s.read
+	}
+	err := get(BucketAccounts, [][]byte{[]byte(uid)}, func(_ int, v []byte) error {
 		if v == nil {
 			return nil
 		}
@@ -142,7 +148,7 @@ func (s *Store) Verification(uid, txnID string, now time.Time) (pdp.Verification
 		return *e.verif, true, nil
 	}
 	var v *pdp.Verification
-	err := s.be.Get(BucketVerifications, [][]byte{verificationKey(uid, txnID)}, func(_ int, b []byte) error {
+	err := s.read(BucketVerifications, [][]byte{verificationKey(uid, txnID)}, func(_ int, b []byte) error {
 		if b == nil {
 			return nil
 		}

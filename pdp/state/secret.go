@@ -47,6 +47,19 @@ func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.shared != nil {
+		// Another sidecar may have created the key first: a shared
+		// backend keeps the first one (SET NX), and that is the key.
+		if err := s.be.Get(BucketSecrets, [][]byte{[]byte(name)}, func(_ int, v []byte) error {
+			if len(v) != SecretSize {
+				return corrupt("secret "+name, fmt.Errorf("%d bytes", len(v)))
+			}
+			key = slices.Clone(v)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
 	v, _ := s.secrets.LoadOrStore(name, key)
 	return slices.Clone(v.([]byte)), nil
 }

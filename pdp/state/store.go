@@ -43,8 +43,10 @@ const (
 type Store struct {
 	cfg Config
 	be  Backend
-	c   *cache
-	ov  overlay
+	// shared is be when it is a Shared backend, else nil.
+	shared Shared
+	c      *cache
+	ov     overlay
 
 	// locks serialize UpdateAccount per UID stripe.
 	locks [256]struct {
@@ -72,6 +74,8 @@ type Store struct {
 		asyncWaits              atomic.Uint64
 		syncCommits, syncErrors atomic.Uint64
 		swept                   atomic.Uint64
+		invalidations           atomic.Uint64
+		cacheResets             atomic.Uint64
 		mu                      sync.Mutex
 		lastFlushErr            string
 		lastFlushErrAt          time.Time
@@ -110,6 +114,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	ch := make(chan struct{})
 	s.flushed.Store(&ch)
+	s.watch()
 	go s.run()
 	return s, nil
 }
@@ -195,6 +200,10 @@ type Stats struct {
 	AsyncWaits uint64
 	// Swept counts records the sweeper deleted.
 	Swept uint64
+	// With a Shared backend: Invalidations counts keys other writers
+	// changed (their cache entries dropped), CacheResets the times the
+	// whole cache was dropped because reports may have been missed.
+	Invalidations, CacheResets uint64
 }
 
 // Stats returns the current counters.
@@ -213,6 +222,8 @@ func (s *Store) Stats() Stats {
 		SyncErrors:        s.stats.syncErrors.Load(),
 		AsyncWaits:        s.stats.asyncWaits.Load(),
 		Swept:             s.stats.swept.Load(),
+		Invalidations:     s.stats.invalidations.Load(),
+		CacheResets:       s.stats.cacheResets.Load(),
 	}
 	s.stats.mu.Lock()
 	st.LastFlushError, st.LastFlushErrorAt = s.stats.lastFlushErr, s.stats.lastFlushErrAt

@@ -1,0 +1,489 @@
+package fleet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/riskpdp/riskpdp/pdp/state"
+)
+
+// Backend is the risk state on Redis: a state.Backend and state.Shared.
+// All methods are safe for concurrent use.
+type Backend struct {
+	cfg     Config
+	rdb     redis.UniversalClient
+	cluster bool
+	origin  [16]byte // this process, in invalidation messages
+	log     *slog.Logger
+
+	up      atomic.Bool
+	closed  atomic.Bool
+	quit    chan struct{}
+	done    sync.WaitGroup
+	watchMu sync.Mutex
+	changed func(b state.Bucket, key []byte)
+	lost    func()
+	ps      *redis.PubSub
+
+	stats struct {
+		budgetExceeded, unavailable atomic.Uint64
+		outages, recoveries         atomic.Uint64
+		invalReceived, invalSent    atomic.Uint64
+		lastDelay, maxDelay         atomic.Int64 // ns, invalidation propagation
+		downSince                   atomic.Int64 // unix ns, 0 while up
+	}
+}
+
+var (
+	_ state.Backend = (*Backend)(nil)
+	_ state.Shared  = (*Backend)(nil)
+)
+
+// Open connects to Redis (cfg.Addrs), checks that it answers within
+// cfg.DialTimeout, and starts the health checker and the invalidation
+// subscriber. It fails when Redis cannot be reached at start: a sidecar
+// configured for the fleet must not silently start alone.
+func Open(cfg Config, log *slog.Logger) (*Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	opts := &redis.UniversalOptions{
+		Addrs:                 cfg.Addrs,
+		Username:              cfg.Username,
+		Password:              cfg.Password,
+		DB:                    cfg.DB,
+		DialTimeout:           cfg.DialTimeout,
+		ReadTimeout:           cfg.WriteTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		ContextTimeoutEnabled: true,
+		PoolSize:              cfg.PoolSize,
+		MinIdleConns:          cfg.PoolSize / 4,
+		MaxRetries:            -1, // the Store and the committer retry; a budgeted read must not
+		IsClusterMode:         cfg.Cluster,
+		DisableIdentity:       true,
+	}
+	setLogger.Do(func() { redis.SetLogger(redisLog{log}) })
+	b := &Backend{cfg: cfg, rdb: redis.NewUniversalClient(opts), cluster: cfg.Cluster, log: log, quit: make(chan struct{})}
+	if _, err := rand.Read(b.origin[:]); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
+	defer cancel()
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		_ = b.rdb.Close()
+		return nil, fmt.Errorf("redis %v: %w", cfg.Addrs, err)
+	}
+	b.up.Store(true)
+	b.ps = b.rdb.Subscribe(context.Background(), b.channel())
+	b.done.Add(2)
+	go b.health()
+	go b.subscriber()
+	return b, nil
+}
+
+var setLogger sync.Once
+
+// redisLog sends go-redis's own messages (reconnect attempts, one a
+// command during an outage) to debug level: the outage itself is logged
+// once by the health checker.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
+}
+
+// Up reports whether Redis answered the last health check.
+func (b *Backend) Up() bool { return b.up.Load() }
+
+// DownSince is when the current outage began (zero while up).
+func (b *Backend) DownSince() time.Time {
+	if n := b.stats.downSince.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Client is the Redis client, shared with the fleet velocity counters.
+func (b *Backend) Client() redis.UniversalClient { return b.rdb }
+
+// Close stops the background work and closes the connections.
+func (b *Backend) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	close(b.quit)
+	_ = b.ps.Close()
+	b.done.Wait()
+	return b.rdb.Close()
+}
+
+// health pings Redis every HealthInterval: a failed ping marks Redis down
+// (budgeted reads then fail at once), a good one marks it up again.
+func (b *Backend) health() {
+	defer b.done.Done()
+	t := time.NewTicker(b.cfg.HealthInterval)
+	defer t.Stop()
+	slow := 0
+	for {
+		select {
+		case <-b.quit:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.HealthTimeout)
+		err := b.rdb.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			slow = 0
+			b.setUp(true, nil)
+			continue
+		}
+		// One slow ping on a busy host is not an outage; two in a row, or
+		// a refused connection, is.
+		var ne net.Error
+		if slow++; slow >= 2 || !(errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+			b.setUp(false, err)
+		}
+	}
+}
+
+func (b *Backend) setUp(up bool, err error) {
+	if b.up.Swap(up) == up {
+		return
+	}
+	if up {
+		b.stats.recoveries.Add(1)
+		b.log.Info("redis reachable again", "down_for", time.Since(b.DownSince()).Round(time.Millisecond))
+		b.stats.downSince.Store(0)
+		b.resetCache() // reports sent while we were away are lost
+		return
+	}
+	b.stats.outages.Add(1)
+	b.stats.downSince.Store(time.Now().UnixNano())
+	b.log.Error("redis unreachable: decisions use the cache and the fallback; operator writes fail", "error", err)
+}
+
+// fail marks Redis down when err is a connection fault (not a timeout of
+// a budgeted read, nor a Redis error reply).
+func (b *Backend) fail(err error) {
+	var re redis.Error
+	var ne net.Error
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &re) || (errors.As(err, &ne) && ne.Timeout()) {
+		return
+	}
+	b.setUp(false, err)
+}
+
+func (b *Backend) unavailable(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		// Out of time, not necessarily down: the health check decides.
+		return fmt.Errorf("%w: redis %s: %v", state.ErrUnavailable, op, ctx.Err())
+	}
+	b.fail(err)
+	return fmt.Errorf("%w: redis %s: %v", state.ErrUnavailable, op, err)
+}
+
+// Get reads keys of bucket bk (one transaction when they share a slot).
+func (b *Backend) Get(bk state.Bucket, keys [][]byte, fn func(int, []byte) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.WriteTimeout)
+	defer cancel()
+	return b.get(ctx, "get", bk, keys, fn)
+}
+
+// GetFast is Get within the read budget; past it, or while Redis is known
+// to be down, it fails with an error wrapping state.ErrUnavailable.
+func (b *Backend) GetFast(bk state.Bucket, keys [][]byte, fn func(int, []byte) error) error {
+	if !b.up.Load() {
+		b.stats.unavailable.Add(1)
+		return fmt.Errorf("%w: redis down", state.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ReadBudget)
+	defer cancel()
+	err := b.get(ctx, "read", bk, keys, fn)
+	if err != nil && ctx.Err() != nil {
+		b.stats.budgetExceeded.Add(1)
+	}
+	return err
+}
+
+func (b *Backend) get(ctx context.Context, op string, bk state.Bucket, keys [][]byte, fn func(int, []byte) error) error {
+	if b.closed.Load() {
+		return state.ErrClosed
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	exec := func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, b.key(bk, k))
+		}
+		return nil
+	}
+	var err error
+	if len(keys) > 1 && (!b.cluster || sameTag(bk, keys)) {
+		_, err = b.rdb.TxPipelined(ctx, exec)
+	} else {
+		_, err = b.rdb.Pipelined(ctx, exec)
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return b.unavailable(ctx, op, err)
+	}
+	for i, c := range cmds {
+		v, err := c.Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+			v = nil
+		case err != nil:
+			return b.unavailable(ctx, op, err)
+		}
+		if err := fn(i, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanPage is how many keys a Scan reads per round trip.
+const scanPage = 256
+
+// Scan walks the bucket's index (a sorted set ordered by key bytes).
+func (b *Backend) Scan(bk state.Bucket, prefix, from []byte, fn func(key, value []byte) error) error {
+	if b.closed.Load() {
+		return state.ErrClosed
+	}
+	start := "[" + string(prefix)
+	if len(from) > 0 && string(from) > string(prefix) {
+		start = "[" + string(from)
+	} else if len(prefix) == 0 {
+		start = "-"
+	}
+	stop := "+"
+	if end := prefixEnd(prefix); end != nil {
+		stop = "(" + string(end)
+	}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.WriteTimeout)
+		members, err := b.rdb.ZRangeByLex(ctx, b.indexKey(bk), &redis.ZRangeBy{Min: start, Max: stop, Count: scanPage}).Result()
+		if err != nil {
+			cancel()
+			return b.unavailable(ctx, "scan", err)
+		}
+		vals := make([][]byte, len(members))
+		keys := make([][]byte, len(members))
+		for i, m := range members {
+			keys[i] = []byte(m)
+		}
+		err = b.get(ctx, "scan", bk, keys, func(i int, v []byte) error { vals[i] = v; return nil })
+		cancel()
+		if err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if vals[i] == nil {
+				continue // deleted between the index read and the value read
+			}
+			if err := fn(k, vals[i]); err != nil {
+				if errors.Is(err, state.ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(members) < scanPage {
+			return nil
+		}
+		start = "(" + members[len(members)-1]
+	}
+}
+
+// prefixEnd is the first key after every key with prefix (nil: none).
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for len(end) > 0 {
+		if end[len(end)-1] < 0xff {
+			end[len(end)-1]++
+			return end
+		}
+		end = end[:len(end)-1]
+	}
+	return nil
+}
+
+// Commit applies the batch in a MULTI/EXEC transaction (one per hash tag
+// with Redis Cluster), then publishes the changed keys to the other
+// sidecars. Journal sequence numbers are reserved first with INCRBY: a
+// failed commit leaves a gap, never a reused number.
+func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
+	if b.closed.Load() {
+		return 0, state.ErrClosed
+	}
+	for _, w := range batch.Writes {
+		if w.Bucket == 0 || w.Bucket == state.BucketJournal || w.Bucket == state.BucketJournalByUID || w.Bucket.String() == "unknown" {
+			return 0, fmt.Errorf("commit: write to bucket %d refused", w.Bucket)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.WriteTimeout)
+	defer cancel()
+	var first uint64
+	if n := len(batch.Journal); n > 0 {
+		last, err := b.rdb.IncrBy(ctx, b.prefixed("{g}:seq"), int64(n)).Result()
+		if err != nil {
+			return 0, b.unavailable(ctx, "commit", err)
+		}
+		first = uint64(last) - uint64(n) + 1
+	}
+	groups := make(map[string][]func(redis.Pipeliner))
+	add := func(bk state.Bucket, key []byte, f func(redis.Pipeliner)) {
+		t := ""
+		if b.cluster {
+			t = tag(bk, key)
+		}
+		groups[t] = append(groups[t], f)
+	}
+	put := func(bk state.Bucket, key, value []byte, del bool) {
+		k, v := b.key(bk, key), value
+		switch {
+		case del:
+			add(bk, key, func(p redis.Pipeliner) { p.Del(ctx, k) })
+		case bk == state.BucketSecrets:
+			// The first sidecar to create a key wins; the Store reads
+			// back the one kept (see state.Shared).
+			add(bk, key, func(p redis.Pipeliner) { p.SetNX(ctx, k, v, 0) })
+		default:
+			add(bk, key, func(p redis.Pipeliner) { p.Set(ctx, k, v, 0) })
+		}
+		if indexed(bk) {
+			ik, m := b.indexKey(bk), string(key)
+			add(bk, []byte(nil), func(p redis.Pipeliner) {
+				if del {
+					p.ZRem(ctx, ik, m)
+				} else {
+					p.ZAdd(ctx, ik, redis.Z{Member: m})
+				}
+			})
+		}
+	}
+	msg := b.newMessage()
+	for _, w := range batch.Writes {
+		put(w.Bucket, w.Key, w.Value, w.Delete)
+		msg = appendChange(msg, w.Bucket, w.Key)
+	}
+	for i, j := range batch.Journal {
+		seq := first + uint64(i)
+		put(state.BucketJournal, state.SeqKey(seq), j.Record, false)
+		if j.UID != "" {
+			put(state.BucketJournalByUID, state.JournalUIDKey(j.UID, seq), []byte{}, false)
+		}
+	}
+	for _, fs := range groups {
+		_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, f := range fs {
+				f(p)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, b.unavailable(ctx, "commit", err)
+		}
+	}
+	if len(batch.Writes) > 0 {
+		// Best effort: should it fail, the subscribers lose their
+		// connection too and drop their caches when they get it back.
+		if err := b.rdb.Publish(ctx, b.channel(), msg).Err(); err != nil {
+			b.fail(err)
+			b.log.Warn("redis: invalidation not published", "error", err)
+		} else {
+			b.stats.invalSent.Add(1)
+		}
+	}
+	return first, nil
+}
+
+// indexed buckets are those the Store scans.
+func indexed(bk state.Bucket) bool {
+	switch bk {
+	case state.BucketLists, state.BucketExpiry, state.BucketJournal, state.BucketJournalByUID:
+		return true
+	}
+	return false
+}
+
+func (b *Backend) prefixed(s string) string { return b.cfg.Prefix + ":" + s }
+
+func (b *Backend) channel() string { return b.cfg.Prefix + ":invalidate" }
+
+// key is where key of bucket bk lives:
+// prefix:{tag}:bucket:key, the tag grouping one account's keys in a slot.
+func (b *Backend) key(bk state.Bucket, key []byte) string {
+	t := tag(bk, key)
+	out := make([]byte, 0, len(b.cfg.Prefix)+len(t)+len(key)+20)
+	out = append(out, b.cfg.Prefix...)
+	out = append(out, ":{"...)
+	out = append(out, t...)
+	out = append(out, "}:"...)
+	out = strconv.AppendUint(out, uint64(bk), 10)
+	out = append(out, ':')
+	return string(append(out, key...))
+}
+
+func (b *Backend) indexKey(bk state.Bucket) string {
+	return b.cfg.Prefix + ":{i" + strconv.Itoa(int(bk)) + "}:index"
+}
+
+// tag is the hash tag of a key: the hex FNV-1a hash of the account (UID)
+// the key belongs to, so that an account, its UID list entries, its
+// verifications and its journal index share a Redis Cluster slot; of the
+// subject for other list entries; "g" for global keys; the index of the
+// bucket for an index (key nil).
+func tag(bk state.Bucket, key []byte) string {
+	if key == nil {
+		return "i" + strconv.Itoa(int(bk))
+	}
+	id, ok := state.Owner(bk, key)
+	if !ok {
+		return "g"
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	var sum [8]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
+}
+
+func sameTag(bk state.Bucket, keys [][]byte) bool {
+	for _, k := range keys[1:] {
+		if tag(bk, k) != tag(bk, keys[0]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Invalidation message: origin(16) sent(8, unix ns) then per change
+// bucket(1) uvarint(len key) key.
+func (b *Backend) newMessage() []byte {
+	msg := make([]byte, 24, 64)
+	copy(msg, b.origin[:])
+	binary.BigEndian.PutUint64(msg[16:], uint64(time.Now().UnixNano()))
+	return msg
+}
+
+func appendChange(msg []byte, bk state.Bucket, key []byte) []byte {
+	msg = append(msg, byte(bk))
+	msg = binary.AppendUvarint(msg, uint64(len(key)))
+	return append(msg, key...)
+}
