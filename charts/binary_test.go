@@ -101,11 +101,17 @@ func renderedConfig(t *testing.T, m manifests) string {
 // sidecar's own strict decoder (unknown keys are errors) and Validate.
 func TestRenderedConfigDecodes(t *testing.T) {
 	for _, v := range variants {
-		body := renderedConfig(t, render(t, v))
+		m := render(t, v)
+		body := renderedConfig(t, m)
 		cfg := config.Default()
 		if err := config.Decode([]byte(body), &cfg); err != nil {
 			t.Errorf("%s: config.Decode: %v\n%s", v.name, err, body)
 			continue
+		}
+		pod, _ := m.pod(t)
+		pdp, _ := sidecar(t, pod)
+		if mnt, ok := pdp.mount("pdp-redis"); ok != (cfg.Redis.PasswordFile != "") || ok && !strings.HasPrefix(cfg.Redis.PasswordFile, mnt.MountPath+"/") {
+			t.Errorf("%s: redis password Secret mounted %v, redis.password_file %q", v.name, ok, cfg.Redis.PasswordFile)
 		}
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s: Validate: %v\n%s", v.name, err, body)
@@ -117,7 +123,7 @@ func TestRenderedConfigDecodes(t *testing.T) {
 // the values schema must not offer them under pdp.config.
 var chartOwned = []string{"addr", "policies.dir", "state.path", "admin.addr", "admin.token_file",
 	"plugins.dir", "plugins.cache_dir", "log.level", "log.format", "server.shutdown_timeout",
-	"decision_log.path", "shadow.policies"}
+	"decision_log.path", "shadow.policies", "redis.addrs", "redis.password_file"}
 
 // TestValuesSchemaMirrorsConfig: pdp.config in the library's values schema
 // offers exactly the keys of pdp/config.Config the chart does not own.

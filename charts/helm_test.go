@@ -118,6 +118,8 @@ var variants = []variant{
 		"--set", "pdp.decisionLog.enabled=true", "--set", "pdp.decisionLog.volume=persistentVolumeClaim",
 		"--set", "pdp.decisionLog.persistentVolumeClaim.claimName=pdp-decisions",
 		"--set", "pdp.shadow.existingConfigMap=risk-policies-candidate",
+		"--set", "pdp.redis.addrs[0]=redis-0.redis:6379", "--set", "pdp.redis.addrs[1]=redis-1.redis:6379",
+		"--set", "pdp.redis.existingSecret=pdp-redis", "--set", "pdp.config.redis.cluster=true",
 	}, true},
 	// Image volumes arrived in Kubernetes 1.31, after kubectl-validate's
 	// newest schemas: asserted on, not validated.

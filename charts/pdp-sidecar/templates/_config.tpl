@@ -1,8 +1,9 @@
 {{/*
 pdp-sidecar.configFile: the `pdp serve --config` file. It is .Values.pdp.config
 (keys the schema mirrors from pdp/config) plus the keys the chart owns:
-server.shutdown_timeout from lifecycle.drainSeconds, and plugins.cache_dir on
-a writable emptyDir (the root filesystem is read-only). Listeners, paths and
+server.shutdown_timeout from lifecycle.drainSeconds, plugins.cache_dir on
+a writable emptyDir (the root filesystem is read-only), and
+redis.password_file in the mounted redis.existingSecret. Listeners, paths and
 logging are flags (pdp-sidecar.args).
 */}}
 {{- define "pdp-sidecar.configFile" -}}
@@ -15,6 +16,11 @@ logging are flags (pdp-sidecar.args).
 {{- $plugins := get $cfg "plugins" | default dict -}}
 {{- $_ := set $plugins "cache_dir" (include "pdp-sidecar.cacheDir" .) -}}
 {{- $_ := set $cfg "plugins" $plugins -}}
+{{- end -}}
+{{- if $p.redis.existingSecret -}}
+{{- $redis := get $cfg "redis" | default dict -}}
+{{- $_ := set $redis "password_file" (printf "%s/%s" $p.redis.mountPath $p.redis.secretKey) -}}
+{{- $_ := set $cfg "redis" $redis -}}
 {{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}

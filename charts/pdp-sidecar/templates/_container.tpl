@@ -81,6 +81,9 @@ seccompProfile:
 {{- if $p.shadow.existingConfigMap }}
 - --shadow-policies={{ $p.shadow.mountPath }}
 {{- end }}
+{{- with $p.redis.addrs }}
+- --redis-addr={{ join "," . }}
+{{- end }}
 {{- if eq $p.plugins.source "image" }}
 - --plugins={{ $p.plugins.mountPath }}{{ $p.plugins.image.dir | trimSuffix "/" }}
 {{- else if include "pdp-sidecar.pluginsOn" . }}

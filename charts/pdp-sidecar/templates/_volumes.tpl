@@ -61,6 +61,11 @@ sidecar's hot reload and token re-read watch for.
       {{- toYaml . | nindent 6 }}
     {{- end }}
 {{- end }}
+{{- if $p.redis.existingSecret }}
+- name: pdp-redis
+  secret:
+    secretName: {{ $p.redis.existingSecret }}
+{{- end }}
 {{- if $p.admin.enabled }}
 - name: pdp-admin
   secret:
@@ -106,6 +111,11 @@ sidecar's hot reload and token re-read watch for.
 {{- if $p.shadow.existingConfigMap }}
 - name: pdp-shadow
   mountPath: {{ $p.shadow.mountPath }}
+  readOnly: true
+{{- end }}
+{{- if $p.redis.existingSecret }}
+- name: pdp-redis
+  mountPath: {{ $p.redis.mountPath }}
   readOnly: true
 {{- end }}
 {{- if $p.admin.enabled }}
