@@ -3,9 +3,11 @@ package decide
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
 
@@ -34,7 +36,10 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 			}
 			rep, err := s.state.Reputation(sub.kind, sub.value, now)
 			if err != nil {
-				return nil, fmt.Errorf("%w: reputation: %w", errState, err)
+				if err := unknown(in, "reputation", err); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			in.Enrich.Reputation[i] = rep
 		}
@@ -43,16 +48,19 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 
 		var err error
 		if acct, err = s.state.Account(r.UID, now); err != nil {
-			return nil, fmt.Errorf("%w: account: %w", errState, err)
-		}
-		in.Enrich.Account = accountView(acct, r.Stage, now)
-		for _, e := range acct.Events {
-			if sensitiveEvents[e.Kind] {
-				in.NoteSensitiveChange(e.At)
+			if err := unknown(in, "account", err); err != nil {
+				return nil, err
 			}
-		}
-		if r.Device.ID != "" {
-			in.SetDeviceNew(!knowsDevice(acct, r.Device.ID))
+		} else {
+			in.Enrich.Account = accountView(acct, r.Stage, now)
+			for _, e := range acct.Events {
+				if sensitiveEvents[e.Kind] {
+					in.NoteSensitiveChange(e.At)
+				}
+			}
+			if r.Device.ID != "" {
+				in.SetDeviceNew(!knowsDevice(acct, r.Device.ID))
+			}
 		}
 		if err := s.verification(in); err != nil {
 			return nil, err
@@ -68,6 +76,21 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 		in.Enrich.Velocity = v
 	}
 	return acct, nil
+}
+
+// unknown handles a failed read of part of the risk state. A shared store
+// past its read budget (state.ErrUnavailable) leaves that part unknown: it
+// is named in input.state_unknown and the policy decides with the rest (a
+// cached block still denies; the reference policy steps up). Any other
+// failure is an internal fault: the decision falls back.
+func unknown(in *engine.Input, part string, err error) error {
+	if !errors.Is(err, state.ErrUnavailable) {
+		return fmt.Errorf("%w: %s: %w", errState, part, err)
+	}
+	if !slices.Contains(in.Enrich.Unknown, part) {
+		in.Enrich.Unknown = append(in.Enrich.Unknown, part)
+	}
+	return nil
 }
 
 // verification finds the verification of this request's subject (its
@@ -88,7 +111,7 @@ func (s *Service) verification(in *engine.Input) error {
 	}
 	v, ok, err := s.state.Verification(r.UID, subject, in.Now)
 	if err != nil {
-		return fmt.Errorf("%w: verification: %w", errState, err)
+		return unknown(in, "verification", err)
 	}
 	if !ok {
 		return nil

@@ -28,6 +28,11 @@ type Enrichment struct {
 	Account *AccountView
 	// Scores of the plugins that answered, by plugin.
 	Scores []Score
+	// Unknown names the parts of the risk state that could not be read in
+	// time ("reputation", "account", "verification": a shared state store
+	// past its read budget); input.state_unknown, so the policy decides
+	// with what is known.
+	Unknown []string
 }
 
 // Subject indexes of Enrichment.Reputation.
@@ -138,6 +143,8 @@ func acct(in *Input) *AccountView { return in.Enrich.Account }
 
 // enrichSchema is the whole enrichment document.
 var enrichSchema = []field{
+	{name: ast.StringTerm("state_unknown"), present: func(in *Input) bool { return len(in.Enrich.Unknown) > 0 },
+		get: func(in *Input) *ast.Term { return stringsTerm(in.Enrich.Unknown) }},
 	object("reputation", func(in *Input) bool { return in.Enrich.HasReputation },
 		object("uid", nil, reputationFields(RepUID)...),
 		object("device", nil, reputationFields(RepDevice)...),

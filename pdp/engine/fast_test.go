@@ -103,6 +103,12 @@ func genEnrichment(seed uint64, in *Input) {
 		a.DailyAmount, a.MaxAmount, a.LimitCurrency = []float64{0, 1000}[r.IntN(2)], []float64{0, 500}[r.IntN(2)], "CNY"
 	}
 	in.Enrich.Account = a
+	if r.IntN(8) == 0 {
+		in.Enrich.Unknown = []string{[]string{"reputation", "account", "verification"}[r.IntN(3)]}
+		if in.Enrich.Unknown[0] == "account" {
+			in.Enrich.Account = nil
+		}
+	}
 	for _, p := range []string{"fraud_model", "habit_deviation", "device_risk"} {
 		if r.IntN(3) == 0 {
 			in.Enrich.Scores = append(in.Enrich.Scores, Score{Plugin: p, Score: []float64{0.1, 0.69, 0.7, 0.95, 0.97}[r.IntN(5)], Reasons: []string{"x"}})

@@ -171,7 +171,8 @@ type enrichmentJSON struct {
 			Currency    string  `json:"currency"`
 		} `json:"limit"`
 	} `json:"account_state"`
-	Scores map[string]struct {
+	StateUnknown []string `json:"state_unknown"`
+	Scores       map[string]struct {
 		Score   float64  `json:"score"`
 		Reasons []string `json:"reasons"`
 	} `json:"scores"`
@@ -234,6 +235,7 @@ func (e *enrichmentJSON) apply(in *Input) {
 		}
 		en.Account = av
 	}
+	en.Unknown = e.StateUnknown
 	for name, s := range e.Scores {
 		en.Scores = append(en.Scores, Score{Plugin: name, Score: s.Score, Reasons: s.Reasons})
 	}

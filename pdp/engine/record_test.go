@@ -29,7 +29,8 @@ func fullEnrichment(in *Input, now time.Time) {
 		Account: &AccountView{Frozen: true, FreezeKind: "temporary", FrozenUntil: now.Add(time.Hour).Truncate(time.Second),
 			StageRestricted: true, Restricted: []string{"withdrawal"}, Probation: true, ProbationUntil: now.Add(48 * time.Hour).Truncate(time.Second),
 			DailyAmount: 1000, MaxAmount: 500.5, LimitCurrency: "CNY", EverFrozen: true, KnownDevices: 2},
-		Scores: []Score{{Plugin: "fraud_model", Score: 0.97, Reasons: []string{"model_score_high"}}, {Plugin: "device_risk", Score: 0.1, Reasons: []string{}}},
+		Scores:  []Score{{Plugin: "fraud_model", Score: 0.97, Reasons: []string{"model_score_high"}}, {Plugin: "device_risk", Score: 0.1, Reasons: []string{}}},
+		Unknown: []string{"verification"},
 	}
 }
 

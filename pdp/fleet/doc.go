@@ -12,10 +12,11 @@
 // the embedded file). A miss of the decision path (Reputation, Account,
 // Verification) goes to Redis through GetFast, bounded by
 // Config.ReadBudget (default 2 ms): past it, or at once while Redis is
-// known to be down, the read fails with state.ErrUnavailable, the state
-// is unknown, and the decision takes the configured fallback (never
-// allow; step-up by default) with the reasons pdp_error and
-// state_unavailable. The keys of one read share a hash tag and are read
+// known to be down, the read fails with state.ErrUnavailable and that
+// part of the state is unknown: the decision path names it in
+// input.state_unknown and the policy decides with what is known (the
+// reference policy steps up with reason state_unavailable; a block still
+// cached denies). The keys of one read share a hash tag and are read
 // in one MULTI/EXEC (one snapshot).
 //
 // # Writes: Redis first, then the cache

@@ -16,7 +16,7 @@ import (
 )
 
 // TestRedisOutage stops Redis under traffic and starts it again: decisions
-// keep flowing (from the cache, else the fallback with the reason
+// keep flowing (from the cache, else the policy's answer to an unknown state, with the reason
 // state_unavailable, never allow), the outage shows in the backend's
 // state, operator writes fail loudly, and everything recovers by itself.
 func TestRedisOutage(t *testing.T) {

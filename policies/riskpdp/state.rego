@@ -111,3 +111,10 @@ step_up contains "login_failures" if {
 	input.stage == "login"
 	input.velocity.failures.login_1h >= config.velocity.max_login_failures_hour
 }
+
+# --- unknown state ----------------------------------------------------------
+
+# A shared state store (Redis) that could not answer in time names what it
+# could not read in input.state_unknown. What is known still applies (a
+# cached block still denies); what is not known is verified.
+step_up contains "state_unavailable" if count(input.state_unknown) > 0

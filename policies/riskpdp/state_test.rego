@@ -119,3 +119,15 @@ test_velocity_rules if {
 	"login_failures" in step_up_reasons(with_state(login, {"velocity": {"failures": {"login_1h": 5}}}))
 	not "login_failures" in step_up_reasons(with_state(payment(10), {"velocity": {"failures": {"login_1h": 5}}}))
 }
+
+# Shared state past its read budget: what is known applies, the rest is
+# verified: a small payment that would pass steps up, a cached block
+# still denies.
+test_unknown_state_steps_up if {
+	req := with_state(payment(10), {"state_unknown": ["account"]})
+	step_up_reasons(req) == {"state_unavailable"}
+	count(deny_reasons(req)) == 0
+	blocked := with_state(payment(10), {"state_unknown": ["account"], "reputation": {"device": {"blocked": true}}})
+	"blocklisted_device" in deny_reasons(blocked)
+	not "state_unavailable" in step_up_reasons(stateful(payment(10)))
+}
