@@ -94,7 +94,7 @@ fuzz-short fuzz:
 ## SOAK_DURATION (10m); writes bench/soak/soak.csv and soak.svg (CI runs a 15 s TestSoak)
 SOAK_DURATION ?= 10m
 soak:
-	SOAK_DURATION=$(SOAK_DURATION) SOAK_OUT=$(CURDIR)/bench/soak $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./pdp/cli/ | grep -v '^time='
+	set -o pipefail; SOAK_DURATION=$(SOAK_DURATION) SOAK_OUT=$(CURDIR)/bench/soak $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./pdp/cli/ | grep -v '^time='
 
 ## bench-micro: in-process benchmarks of the decision path
 bench-micro:

@@ -50,12 +50,11 @@ func buildPDP(t *testing.T) string {
 }
 
 type proc struct {
-	cmd         *exec.Cmd
-	url, admin  string
-	logs        *syncBuffer
-	exited      chan struct{}
-	exitErr     error
-	tokenHeader string
+	cmd        *exec.Cmd
+	url, admin string
+	logs       *syncBuffer
+	exited     chan struct{}
+	exitErr    error
 }
 
 const faultToken = "fault-write-token-0123456789"
