@@ -65,6 +65,9 @@ func New(o Options) *Server {
 	s.route(mux, "PUT /admin/v1/lists/{list}/{kind}/{value}", RoleWrite, s.putEntry)
 	s.route(mux, "DELETE /admin/v1/lists/{list}/{kind}/{value}", RoleWrite, s.deleteEntry)
 	s.route(mux, "GET /admin/v1/journal", RoleRead, s.journal)
+	s.route(mux, "GET /admin/v1/cases", RoleRead, s.cases)
+	s.route(mux, "GET /admin/v1/cases/{uid}", RoleRead, s.caseTrail)
+	s.route(mux, "POST /admin/v1/cases/{uid}/close", RoleWrite, s.closeCase)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, pdp.Errorf(pdp.CodeNotFound, "", "no route %s %s", r.Method, r.URL.Path))
 	})

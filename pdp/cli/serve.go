@@ -121,23 +121,51 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 		}
 	}
 
+	// The decision log is closed after the server has drained (and the
+	// shadow has logged what it holds), so that every decision answered is
+	// flushed: registered first, its deferred Close runs last of these.
+	dlog, dlogReady, err := newDecisionLog(cfg, eng, m, log)
+	if err != nil {
+		return err
+	}
+	if dlog != nil {
+		defer closeDecisionLog(dlog, cfg.Server.ShutdownTimeout.D(), log)
+	}
+	shadow, shadowEng, err := newShadow(cfg, limits, m, log)
+	if err != nil {
+		return err
+	}
+	if shadow != nil {
+		defer shadowEng.Close()
+		defer shadow.Close()
+	}
+
 	fallback, _ := pdp.ParseOutcome(cfg.Policies.Fallback)
 	opts := decide.Options{Engine: eng, Metrics: m, Limits: limits, Fallback: fallback,
 		Messages: cfg.Messages, Logger: log, Velocity: tracker,
-		ChallengeTTL: cfg.StepUp.ChallengeTTL.D(), VerificationTTL: cfg.StepUp.VerificationTTL.D()}
+		ChallengeTTL: cfg.StepUp.ChallengeTTL.D(), VerificationTTL: cfg.StepUp.VerificationTTL.D(),
+		DecisionLog: dlog, DecisionLogSync: cfg.DecisionLog.Sync, LogLabels: logLabels(cfg.DecisionLog),
+		Package: cfg.Policies.Package, Shadow: shadow}
 	if plugins != nil {
 		opts.Plugins = plugins
 	}
-	var ready []server.ReadyCheck
+	var ready, degraded []server.ReadyCheck
 	if store != nil {
 		opts.State = store
 		ready = append(ready, stateReady(store))
+	}
+	if dlogReady != nil {
+		if cfg.DecisionLog.FailReadiness {
+			ready = append(ready, dlogReady)
+		} else {
+			degraded = append(degraded, dlogReady)
+		}
 	}
 	svc, err := decide.New(opts)
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Options{Config: cfg, Service: svc, Metrics: m, Logger: log, Ready: ready})
+	srv := server.New(server.Options{Config: cfg, Service: svc, Metrics: m, Logger: log, Ready: ready, Degraded: degraded})
 	ln, err := server.Listen(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -150,12 +178,20 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 
 	reload := func() {
 		_ = eng.Reload()
+		if shadowEng != nil {
+			_ = shadowEng.Reload()
+		}
 		if plugins != nil {
 			_ = plugins.Reload(ctx)
 		}
 	}
 	if policyDir != "" && cfg.Policies.WatchEnabled() {
 		if err := watch.Dir(ctx, policyDir, 200*time.Millisecond, log, func() { _ = eng.Reload() }); err != nil {
+			return err
+		}
+	}
+	if shadowEng != nil && cfg.Policies.WatchEnabled() {
+		if err := watch.Dir(ctx, cfg.Shadow.Policies, 200*time.Millisecond, log, func() { _ = shadowEng.Reload() }); err != nil {
 			return err
 		}
 	}

@@ -40,6 +40,9 @@ type Config struct {
 	Plugins  Plugins  `yaml:"plugins"`
 	Log      Log      `yaml:"log"`
 	Messages Messages `yaml:"messages"`
+
+	DecisionLog DecisionLog `yaml:"decision_log"`
+	Shadow      Shadow      `yaml:"shadow"`
 }
 
 // State configures the durable risk state (pdp/state): lists, freezes,
@@ -345,6 +348,7 @@ func (c *Config) Validate() error {
 			bad("plugins.failure_modes."+name, "must be open or closed")
 		}
 	}
+	c.validateDecisionLog(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
@@ -41,14 +42,15 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 	// an attempt that was stepped up or denied must not make an attacker's
 	// device "known".
 	newDevice := d.Outcome == pdp.Allow && r.Device.ID != "" && deviceStale(acct, r.Device.ID, now)
-	if len(obligations) == 0 && !newDevice && !moneyAllowed {
+	// An account with an open case (a flag) has every decision journaled,
+	// so the case trail holds them; so does any decision with obligations.
+	tracked := len(acct.Flags) > 0
+	if len(obligations) == 0 && !newDevice && !moneyAllowed && !tracked {
 		return
 	}
 	var audit *pdp.AuditRecord
-	if len(obligations) > 0 {
-		detail, _ := json.Marshal(obligationDetails(obligations))
-		audit = &pdp.AuditRecord{At: now, Actor: pdp.Actor{Operator: obligationActor, Reason: "policy obligation"},
-			Action: "obligations", UID: r.UID, Target: "decision/" + d.ID, Detail: string(detail)}
+	if len(obligations) > 0 || tracked {
+		audit = decisionAudit(in, d)
 	}
 	_, err := s.state.UpdateAccount(ctx, r.UID, state.Async, audit, func(a *pdp.AccountState) error {
 		for _, o := range obligations {
@@ -132,25 +134,29 @@ func rememberDevice(a *pdp.AccountState, id string, now time.Time) {
 	a.Devices = append(a.Devices, pdp.KnownDevice{ID: id, FirstSeen: now, LastSeen: now})
 }
 
-// obligationDetail is an obligation as the audit journal records it.
-type obligationDetail struct {
-	Type      string   `json:"type"`
-	Kind      string   `json:"kind,omitempty"`
-	Reason    string   `json:"reason,omitempty"`
-	Duration  string   `json:"duration,omitempty"`
-	Functions []string `json:"functions,omitempty"`
+// DecisionDetail is the Detail of a "decision" journal record: the
+// decision in brief (the decision log has it in full).
+type DecisionDetail struct {
+	DecisionID  string                   `json:"decision_id"`
+	Stage       string                   `json:"stage"`
+	TxnID       string                   `json:"txn_id,omitempty"`
+	Amount      float64                  `json:"amount,omitempty"`
+	Currency    string                   `json:"currency,omitempty"`
+	Outcome     string                   `json:"outcome"`
+	Reasons     []string                 `json:"reasons"`
+	Obligations []decisionlog.Obligation `json:"obligations,omitempty"`
+	Revision    string                   `json:"revision,omitempty"`
 }
 
-func obligationDetails(obs []pdp.Obligation) []obligationDetail {
-	out := make([]obligationDetail, len(obs))
-	for i, o := range obs {
-		out[i] = obligationDetail{Type: string(o.Type), Kind: o.Kind, Reason: o.Reason}
-		if o.Duration > 0 {
-			out[i].Duration = o.Duration.String()
-		}
-		for _, f := range o.Functions {
-			out[i].Functions = append(out[i].Functions, f.String())
-		}
+// decisionAudit is the journal record of a decision.
+func decisionAudit(in *engine.Input, d *pdp.Decision) *pdp.AuditRecord {
+	r := &in.Req
+	detail := DecisionDetail{DecisionID: d.ID, Stage: r.Stage.String(), Outcome: d.Outcome.String(),
+		Reasons: d.Reasons, Obligations: obligationsOf(d.Obligations), Revision: d.PolicyRevision}
+	if r.HasTxn {
+		detail.TxnID, detail.Amount, detail.Currency = r.Txn.ID, r.Txn.Amount, r.Txn.Currency
 	}
-	return out
+	b, _ := json.Marshal(detail)
+	return &pdp.AuditRecord{At: in.Now, Actor: pdp.Actor{Operator: obligationActor, Reason: "decision"},
+		Action: "decision", UID: r.UID, Target: "decision/" + d.ID, Detail: string(b)}
 }

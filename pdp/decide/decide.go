@@ -16,6 +16,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
@@ -39,6 +40,12 @@ type Service struct {
 	velocity *velocity.Tracker // nil: no velocity
 	plugins  *plugin.Host      // nil: no plugins
 	signer   signer
+
+	dlog    *decisionlog.Logger // nil: decisions are not logged
+	logSync bool
+	labels  map[string]string
+	path    string  // the decision package, the log's "path"
+	shadow  *Shadow // nil: no shadow policy
 	// challengeTTL is how long a step-up challenge can be answered;
 	// verificationTTL how long a reported result counts for retries.
 	challengeTTL, verificationTTL time.Duration
@@ -60,6 +67,18 @@ type Options struct {
 	Plugins  *plugin.Host
 	// ChallengeTTL defaults to 10 minutes, VerificationTTL to 30 minutes.
 	ChallengeTTL, VerificationTTL time.Duration
+
+	// DecisionLog records every decision (optional); DecisionLogSync says
+	// it is in sync mode (a record that is not durable fails the request).
+	// LogLabels are added to every record; Package is the decision package
+	// (the record's "path").
+	DecisionLog     *decisionlog.Logger
+	DecisionLogSync bool
+	LogLabels       map[string]string
+	Package         string
+	// Shadow evaluates a candidate policy set on sampled decisions
+	// (optional; the caller closes it before the decision log).
+	Shadow *Shadow
 }
 
 // New returns a Service. With state, step-up challenges are signed with a
@@ -84,7 +103,14 @@ func New(o Options) (*Service, error) {
 	s := &Service{eng: o.Engine, metrics: o.Metrics, limits: o.Limits, fallback: o.Fallback,
 		messages: o.Messages, log: o.Logger, now: o.Now,
 		state: o.State, velocity: o.Velocity, plugins: o.Plugins,
-		challengeTTL: o.ChallengeTTL, verificationTTL: o.VerificationTTL}
+		challengeTTL: o.ChallengeTTL, verificationTTL: o.VerificationTTL,
+		dlog: o.DecisionLog, logSync: o.DecisionLogSync, labels: o.LogLabels, path: o.Package, shadow: o.Shadow}
+	if s.path == "" {
+		s.path = "riskpdp"
+	}
+	if o.Shadow != nil {
+		o.Shadow.dlog = o.DecisionLog
+	}
 	if o.State != nil {
 		key, err := o.State.Secret(context.Background(), "challenge")
 		if err != nil {
@@ -106,6 +132,10 @@ func New(o Options) (*Service, error) {
 // fallback decision.
 func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (*pdp.Decision, error) {
 	start := s.now()
+	if s.shadow != nil {
+		s.shadow.enter()
+		defer s.shadow.exit()
+	}
 	in, err := engine.DecodeRequest(body, start, s.limits)
 	if err != nil {
 		return nil, err
@@ -120,13 +150,14 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 		}
 	}
 	var res engine.Result
-	var closed string
+	var closed, cause string
 	if err == nil {
 		closed = s.score(in, acct)
 		res, d.PolicyRevision, err = s.eng.Evaluate(ctx, in)
 	}
 	if err != nil {
 		res = s.fallbackResult(d, in, err)
+		cause = fallbackCause(err)
 	}
 	if closed != "" && !d.Fallback {
 		// A closed-mode plugin could not answer: never less strict than a
@@ -141,6 +172,14 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 	s.after(ctx, in, acct, d, &res)
 	d.Took = s.now().Sub(start)
 	s.metrics.Decision(in.Req.Stage, d.Outcome, d.Took)
+	switch {
+	case s.dlog != nil:
+		if err := s.logDecision(in, d, res.Satisfied, cause, traceparent, closed != ""); err != nil {
+			return nil, err
+		}
+	case s.shadow != nil:
+		s.offerShadow(in, d, closed != "", nil)
+	}
 	return d, nil
 }
 

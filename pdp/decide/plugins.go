@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -34,7 +35,9 @@ func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
 	for _, r := range res {
 		switch {
 		case r.Err == nil:
-			in.Enrich.Scores = append(in.Enrich.Scores, engine.Score{Plugin: r.Plugin, Score: r.Score, Reasons: r.Reasons})
+			// r.Reasons lives in the pooled buffer, reused by the next
+			// decision as soon as this function returns: copy it.
+			in.Enrich.Scores = append(in.Enrich.Scores, engine.Score{Plugin: r.Plugin, Score: r.Score, Reasons: slices.Clone(r.Reasons)})
 		case r.FailClosed && closed == "":
 			closed = r.Plugin
 		}

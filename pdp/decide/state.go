@@ -15,7 +15,7 @@ type State interface {
 	Reputation(kind pdp.SubjectKind, value string, now time.Time) (pdp.Reputation, error)
 	Account(uid string, now time.Time) (*pdp.AccountState, error)
 	Verification(uid, subject string, now time.Time) (pdp.Verification, bool, error)
-	PutVerification(ctx context.Context, v pdp.Verification) error
+	RecordVerification(ctx context.Context, v pdp.Verification, audit *pdp.AuditRecord) error
 	// UpdateAccount applies fn to the account. A state.Sync change is
 	// durable (with its audit record) when it returns; a state.Async one is
 	// visible to every later read at once and persisted by the store's

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 
@@ -75,7 +76,11 @@ func (s *Service) Verify(ctx context.Context, body []byte) (pdp.Verification, er
 	}
 	v.Results[req.Method] = result
 	v.UpdatedAt = now
-	if err := s.state.PutVerification(ctx, v); err != nil {
+	detail, _ := json.Marshal(map[string]string{"challenge_id": c.ID, "method": req.Method,
+		"result": result.String(), "status": v.Status()})
+	audit := &pdp.AuditRecord{At: now, Actor: pdp.Actor{Operator: obligationActor, Reason: "verification reported"},
+		Action: "verification", Target: "txn/" + c.Subject, Detail: string(detail)}
+	if err := s.state.RecordVerification(ctx, v, audit); err != nil {
 		return pdp.Verification{}, errors.Join(errState, err)
 	}
 	return v, nil

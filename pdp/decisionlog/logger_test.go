@@ -170,6 +170,39 @@ func TestHook(t *testing.T) {
 	}
 }
 
+// Finish runs before the hook, off the caller in async mode, and its
+// panic is counted without losing the record.
+func TestFinish(t *testing.T) {
+	path := logPath(t)
+	var sawEnrichment bool
+	l := newLogger(t, Config{Path: path, Hook: func(r *Record) error {
+		sawEnrichment = sawEnrichment || string(r.Enrichment) == `{"late":true}`
+		return nil
+	}})
+	for i := range 2 {
+		r := smallRecord(i)
+		r.Enrichment = nil
+		r.Finish = func(r *Record) {
+			if i == 1 {
+				panic("finish failed")
+			}
+			r.Enrichment = []byte(`{"late":true}`)
+			r.Outcome = "deny"
+		}
+		if err := l.Log(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeLogger(t, l)
+	if st := l.Stats(); st.Logged != 2 || st.HookErrors != 1 {
+		t.Fatalf("logged %d, hook errors %d", st.Logged, st.HookErrors)
+	}
+	recs, _ := readAll(t, path)
+	if len(recs) != 2 || string(recs[0].Enrichment) != `{"late":true}` || recs[0].Outcome != "deny" || !sawEnrichment {
+		t.Fatalf("Finish's fields missing: %+v", recs[0])
+	}
+}
+
 func TestInvalidRawJSONLoggedWithNull(t *testing.T) {
 	path := logPath(t)
 	l := newLogger(t, Config{Path: path})

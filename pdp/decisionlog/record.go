@@ -46,6 +46,14 @@ type Record struct {
 	// Shadow is the answer of the candidate policy set, on records the
 	// shadow evaluation differed on.
 	Shadow *Result `json:"shadow,omitempty"`
+
+	// Finish, if set, runs first when the record is encoded: in the writer
+	// goroutine in async mode (in the caller's in sync mode or when
+	// spilling), before Config.Hook. The caller defers there what is costly
+	// to build, so that Log stays cheap (the sidecar renders Result and
+	// Enrichment from the decision in Finish). A panic in Finish counts as
+	// a hook error; the record is logged with what it has.
+	Finish func(*Record) `json:"-"`
 }
 
 // SchemaVersion is the record format this package writes and reads.

@@ -33,6 +33,13 @@ const (
 // encode runs the hook on r, encodes it and appends the masked line, with
 // its newline, to dst.
 func (l *Logger) encode(e *encoder, dst []byte, r *Record) ([]byte, encResult) {
+	if f := r.Finish; f != nil {
+		r.Finish = nil
+		if err := runHook(func(r *Record) error { f(r); return nil }, r); err != nil {
+			l.c.hookErrors.Add(1)
+			l.c.setErr(err)
+		}
+	}
 	if h := l.cfg.Hook; h != nil {
 		if err := runHook(h, r); err != nil {
 			if errors.Is(err, ErrDrop) {

@@ -79,6 +79,7 @@ func (in *Input) SetDeviceNew(isNew bool) {
 		return
 	}
 	in.Req.Device.New = pdp.OptBoolOf(isNew)
+	in.deviceNewSet = true
 	for i := range in.top {
 		m := &in.top[i]
 		if m.key.Value.Compare(ast.String("device")) == 0 && m.val == nil {
@@ -253,7 +254,9 @@ func (in *Input) derivedTerm() *ast.Term {
 // decimals also keep OPA's comparisons on their fast path). Integral
 // values use interned ints.
 func floatTerm(f float64) *ast.Term {
-	f = math.Round(f*1e6) / 1e6
+	if math.Abs(f) < 1e15 { // larger values have no millionths (and f*1e6 could overflow)
+		f = math.Round(f*1e6) / 1e6
+	}
 	if f == float64(int(f)) && f > -1e15 && f < 1e15 {
 		return ast.InternedTerm(int(f))
 	}

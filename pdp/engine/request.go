@@ -21,7 +21,8 @@ type Input struct {
 	// Derived holds the facts computed from the request (account age, hours
 	// since a sensitive change, ...). Enrichment may refine them.
 	Derived Derived
-	// Body is the request body as received, for the decision log.
+	// Body is the request body as received. It aliases the caller's
+	// buffer: copy it to keep it past the call.
 	Body []byte
 
 	// top holds the request's top-level members. The known objects
@@ -31,6 +32,8 @@ type Input struct {
 	top []member
 	// Enrich is filled in by the decision service before evaluation.
 	Enrich Enrichment
+	// deviceNewSet: SetDeviceNew, not the caller, set device.new.
+	deviceNewSet bool
 }
 
 // member is a top-level input member: a value, or an object kept as its

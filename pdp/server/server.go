@@ -33,6 +33,7 @@ type Server struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	ready   []ReadyCheck
+	warn    []ReadyCheck
 	srv     *fasthttp.Server
 }
 
@@ -45,6 +46,10 @@ type Options struct {
 	// Ready are extra readiness checks (state, bundles, ...); a loaded
 	// policy is always required.
 	Ready []ReadyCheck
+	// Degraded checks are reported by /health/ready without failing it
+	// (e.g. a failing decision log sink when it is not configured to fail
+	// readiness): {"status":"ready","degraded":["..."]}.
+	Degraded []ReadyCheck
 }
 
 // New builds a Server.
@@ -52,7 +57,7 @@ func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Server{svc: o.Service, metrics: o.Metrics, log: o.Logger, ready: o.Ready}
+	s := &Server{svc: o.Service, metrics: o.Metrics, log: o.Logger, ready: o.Ready, warn: o.Degraded}
 	c := o.Config
 	s.srv = &fasthttp.Server{
 		Handler:                       s.handle,
@@ -265,7 +270,23 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
+	b := []byte(`{"status":"ready"`)
+	n := 0
+	for _, check := range s.warn {
+		if err := check(); err != nil {
+			if n == 0 {
+				b = append(b, `,"degraded":[`...)
+			} else {
+				b = append(b, ',')
+			}
+			b = appendString(b, err.Error())
+			n++
+		}
+	}
+	if n > 0 {
+		b = append(b, ']')
+	}
+	writeJSON(ctx, fasthttp.StatusOK, append(b, '}'))
 }
 
 func (s *Server) metricsz(ctx *fasthttp.RequestCtx) {

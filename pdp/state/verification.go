@@ -16,9 +16,16 @@ const VerificationRetention = 24 * time.Hour
 // PutVerification records v under (v.UID, v.TxnID), replacing what was
 // there, in one fsynced transaction before it returns. UpdatedAt defaults
 // to the Store's clock. Results must be known values; UID and TxnID are
-// required. Verification results are not journaled (the decision that
-// used them is logged by the decision log).
+// required. It is RecordVerification without a journal record.
 func (s *Store) PutVerification(ctx context.Context, v pdp.Verification) error {
+	return s.RecordVerification(ctx, v, nil)
+}
+
+// RecordVerification is PutVerification that also appends audit (when not
+// nil) to the journal, in the same transaction: the case trail of an
+// account shows every verification result reported for it. The audit's
+// UID defaults to v.UID and its At to the Store's clock.
+func (s *Store) RecordVerification(ctx context.Context, v pdp.Verification, audit *pdp.AuditRecord) error {
 	for _, f := range []string{v.UID, v.TxnID} {
 		if f == "" || len(f) > maxValueLen || !utf8.ValidString(f) {
 			return invalid("verification uid %q, txn %q", v.UID, v.TxnID)
@@ -38,6 +45,18 @@ func (s *Store) PutVerification(ctx context.Context, v pdp.Verification) error {
 	r := &request{after: func() { s.c.bump(h) }}
 	r.batch.put(BucketVerifications, key, data)
 	r.batch.put(BucketExpiry, expiryKey(verificationDue(&v), BucketVerifications, key), []byte{})
+	if audit != nil {
+		a := *audit
+		if a.UID == "" {
+			a.UID = v.UID
+		}
+		if a.At.IsZero() {
+			a.At = v.UpdatedAt
+		}
+		if err := s.journal(&r.batch, &a); err != nil {
+			return err
+		}
+	}
 	return s.do(ctx, r)
 }
 

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+// The policy's input is the caller's request plus what the sidecar added:
+// the derived facts, device.new when the sidecar worked it out, and the
+// enrichment. The decision log keeps the request as sent and the additions
+// as one JSON object (AppendEnrichment); `pdp replay` puts the two back
+// together (ReplayInput) and evaluates exactly the input the live policy
+// saw.
+//
+// The additions object holds the keys the policy reads under input:
+//
+//	{"derived": {...}, "device_new": true, "reputation": {...},
+//	 "velocity": {...}, "verification": {...}, "account_state": {...},
+//	 "scores": {...}}
+//
+// "device_new" is present only when the sidecar set input.device.new (the
+// caller did not send it); the enrichment keys only when the sidecar had
+// them (state, velocity, plugins on).
+
+// AppendEnrichment appends the JSON object of the sidecar's additions to
+// dst. It builds terms and allocates: call it off the decision path (the
+// decision log does, in its writer).
+func (in *Input) AppendEnrichment(dst []byte) ([]byte, error) {
+	pairs := make([][2]*ast.Term, 0, 8)
+	pairs = append(pairs, [2]*ast.Term{keyDerived, in.derivedTerm()})
+	if in.deviceNewSet {
+		pairs = append(pairs, [2]*ast.Term{ast.StringTerm("device_new"), ast.InternedTerm(in.Req.Device.New.IsTrue())})
+	}
+	pairs = append(pairs, in.enrichPairs()...)
+	v, err := ast.JSON(ast.NewObject(pairs...))
+	if err != nil {
+		return dst, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+// ReplayInput rebuilds the policy input of a logged decision: body is the
+// request as logged, at the decision time, enrichment what AppendEnrichment
+// wrote (empty: the request alone). Derived facts come from the record, not
+// recomputed, since some depend on state the replay does not have (the
+// time of the latest sensitive change).
+func ReplayInput(body []byte, at time.Time, enrichment []byte, lim Limits) (*Input, error) {
+	in, err := DecodeRequest(body, at, lim)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(enrichment)) == 0 || bytes.Equal(bytes.TrimSpace(enrichment), []byte("null")) {
+		return in, nil
+	}
+	var e enrichmentJSON
+	dec := json.NewDecoder(bytes.NewReader(enrichment))
+	dec.DisallowUnknownFields() // a field this version cannot replay is an error, not a silent gap
+	if err := dec.Decode(&e); err != nil {
+		return nil, fmt.Errorf("enrichment: %w", err)
+	}
+	e.apply(in)
+	return in, nil
+}
+
+// enrichmentJSON mirrors the additions object; the round-trip test keeps
+// it in step with enrichSchema.
+type enrichmentJSON struct {
+	Derived *struct {
+		AccountAgeDays       float64 `json:"account_age_days"`
+		SensitiveChangeHours float64 `json:"sensitive_change_hours"`
+		IPForeign            bool    `json:"ip_foreign"`
+		CrossBorder          bool    `json:"cross_border"`
+		Money                bool    `json:"money"`   // from the stage
+		Outflow              bool    `json:"outflow"` // from the stage
+		VIP                  bool    `json:"vip"`
+	} `json:"derived"`
+	DeviceNew  *bool `json:"device_new"`
+	Reputation *struct {
+		UID     reputationJSON `json:"uid"`
+		Device  reputationJSON `json:"device"`
+		IP      reputationJSON `json:"ip"`
+		CardBIN reputationJSON `json:"card_bin"`
+	} `json:"reputation"`
+	Velocity *struct {
+		UID          windowJSON `json:"uid"`
+		Device       windowJSON `json:"device"`
+		IP           windowJSON `json:"ip"`
+		UIDDevices1h uint32     `json:"uid_devices_1h"`
+		DeviceUIDs1h uint32     `json:"device_uids_1h"`
+		Spent24h     float64    `json:"spent_24h"`
+		Failures     struct {
+			Payment1h  uint32 `json:"payment_1h"`
+			Payment24h uint32 `json:"payment_24h"`
+			PIN1h      uint32 `json:"pin_1h"`
+			PIN24h     uint32 `json:"pin_24h"`
+			Login1h    uint32 `json:"login_1h"`
+			Login24h   uint32 `json:"login_24h"`
+		} `json:"failures"`
+	} `json:"velocity"`
+	Verification *struct {
+		Status      string   `json:"status"`
+		ChallengeID string   `json:"challenge_id"`
+		Methods     []string `json:"methods"`
+		Passed      []string `json:"passed"`
+	} `json:"verification"`
+	AccountState *struct {
+		Frozen          bool      `json:"frozen"`
+		FreezeKind      string    `json:"freeze_kind"`
+		FrozenUntil     time.Time `json:"frozen_until"`
+		StageRestricted bool      `json:"stage_restricted"`
+		Restricted      []string  `json:"restricted"`
+		Probation       bool      `json:"probation"`
+		ProbationUntil  time.Time `json:"probation_until"`
+		EverFrozen      bool      `json:"ever_frozen"`
+		KnownDevices    int       `json:"known_devices"`
+		Limit           *struct {
+			DailyAmount float64 `json:"daily_amount"`
+			MaxAmount   float64 `json:"max_amount"`
+			Currency    string  `json:"currency"`
+		} `json:"limit"`
+	} `json:"account_state"`
+	Scores map[string]struct {
+		Score   float64  `json:"score"`
+		Reasons []string `json:"reasons"`
+	} `json:"scores"`
+}
+
+type reputationJSON struct {
+	Blocked bool `json:"blocked"`
+	Allowed bool `json:"allowed"`
+	VIP     bool `json:"vip"`
+}
+
+type windowJSON struct {
+	Count1m   uint32  `json:"count_1m"`
+	Count1h   uint32  `json:"count_1h"`
+	Count24h  uint32  `json:"count_24h"`
+	Amount1m  float64 `json:"amount_1m"`
+	Amount1h  float64 `json:"amount_1h"`
+	Amount24h float64 `json:"amount_24h"`
+	Logins1h  uint32  `json:"logins_1h"`
+}
+
+func (w windowJSON) counts() pdp.WindowCounts {
+	return pdp.WindowCounts{Count1m: w.Count1m, Count1h: w.Count1h, Count24h: w.Count24h,
+		Amount1m: w.Amount1m, Amount1h: w.Amount1h, Amount24h: w.Amount24h, Logins1h: w.Logins1h}
+}
+
+func (r reputationJSON) reputation() pdp.Reputation {
+	return pdp.Reputation{Blocked: r.Blocked, Allowed: r.Allowed, VIP: r.VIP}
+}
+
+// apply sets in's derived facts and enrichment from e.
+func (e *enrichmentJSON) apply(in *Input) {
+	if d := e.Derived; d != nil {
+		in.Derived = Derived{AccountAgeDays: d.AccountAgeDays, SensitiveChangeHours: d.SensitiveChangeHours,
+			IPForeign: d.IPForeign, CrossBorder: d.CrossBorder, VIP: d.VIP}
+	}
+	if e.DeviceNew != nil {
+		in.SetDeviceNew(*e.DeviceNew)
+	}
+	en := &in.Enrich
+	if r := e.Reputation; r != nil {
+		en.HasReputation = true
+		en.Reputation = [4]pdp.Reputation{r.UID.reputation(), r.Device.reputation(), r.IP.reputation(), r.CardBIN.reputation()}
+	}
+	if v := e.Velocity; v != nil {
+		en.Velocity = &pdp.Velocity{UID: v.UID.counts(), Device: v.Device.counts(), IP: v.IP.counts(),
+			UIDDevices1h: v.UIDDevices1h, DeviceUIDs1h: v.DeviceUIDs1h, Spent24h: v.Spent24h,
+			Failures: pdp.Failures{Payment1h: v.Failures.Payment1h, Payment24h: v.Failures.Payment24h,
+				PIN1h: v.Failures.PIN1h, PIN24h: v.Failures.PIN24h, Login1h: v.Failures.Login1h, Login24h: v.Failures.Login24h}}
+	}
+	if v := e.Verification; v != nil {
+		en.Verification = VerificationView{Status: v.Status, ChallengeID: v.ChallengeID, Methods: v.Methods, Passed: v.Passed}
+	}
+	if a := e.AccountState; a != nil {
+		av := &AccountView{Frozen: a.Frozen, FreezeKind: a.FreezeKind, FrozenUntil: a.FrozenUntil,
+			StageRestricted: a.StageRestricted, Restricted: a.Restricted, Probation: a.Probation,
+			ProbationUntil: a.ProbationUntil, EverFrozen: a.EverFrozen, KnownDevices: a.KnownDevices}
+		if l := a.Limit; l != nil {
+			av.DailyAmount, av.MaxAmount, av.LimitCurrency = l.DailyAmount, l.MaxAmount, l.Currency
+		}
+		en.Account = av
+	}
+	for name, s := range e.Scores {
+		en.Scores = append(en.Scores, Score{Plugin: name, Score: s.Score, Reasons: s.Reasons})
+	}
+	// The policy sees scores as an object: order does not matter, sorting
+	// keeps the replay deterministic.
+	slices.SortFunc(en.Scores, func(a, b Score) int { return strings.Compare(a.Plugin, b.Plugin) })
+}
