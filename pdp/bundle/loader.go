@@ -186,6 +186,7 @@ func (l *Loader) Start(ctx context.Context) {
 			} else {
 				retry = 0
 			}
+			l.log.Debug("bundle: next poll", "in", delay, "retry", retry)
 			t := time.NewTimer(delay)
 			select {
 			case <-ctx.Done():

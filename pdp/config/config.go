@@ -43,6 +43,7 @@ type Config struct {
 
 	DecisionLog DecisionLog `yaml:"decision_log"`
 	Shadow      Shadow      `yaml:"shadow"`
+	Bundle      Bundle      `yaml:"bundle"`
 }
 
 // State configures the durable risk state (pdp/state): lists, freezes,
@@ -349,6 +350,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateDecisionLog(bad)
+	c.validateBundle(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
