@@ -240,7 +240,6 @@ func TestServeBundleConfigErrors(t *testing.T) {
 	}
 }
 
-
 // eventually is waitFor with room for a loaded machine (policy compiles
 // under the race detector take seconds).
 func eventually(t *testing.T, logs fmt.Stringer, cond func() bool) {
