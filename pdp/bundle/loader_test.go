@@ -162,7 +162,7 @@ func TestRefusedBundlesKeepTheServingRevision(t *testing.T) {
 
 // badDataBundle is a tarball whose data.json is not JSON (Build would
 // refuse to sign it).
-func badDataBundle(t *testing.T) []byte {
+func badDataBundle(t testing.TB) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := newTarGz(&buf)
