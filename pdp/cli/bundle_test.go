@@ -252,3 +252,30 @@ func eventually(t *testing.T, logs fmt.Stringer, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestBundleBuildCommand(t *testing.T) {
+	dir := t.TempDir()
+	priv, pubFile := signingKey(t, dir, "k")
+	keyFile := filepath.Join(dir, "k.key")
+	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "b.tar.gz")
+	var stdout, stderr syncBuffer
+	code := Run(context.Background(), []string{"bundle", "build", "--policies", filepath.Join("..", "..", "policies"),
+		"--revision", "cmd-7", "--signing-key", keyFile, "-o", out}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "revision cmd-7") {
+		t.Fatalf("exit %d: %s %s", code, stdout.String(), stderr.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &bundleService{body: raw}
+	svc.Server = httptest.NewServer(svc)
+	defer svc.Close()
+	s := startSidecar(t, "--bundle-url", svc.URL+"/b.tar.gz", "--bundle-key", pubFile)
+	if _, d := s.decide(allowBody); d["policy_revision"] != "cmd-7" {
+		t.Fatalf("policy_revision = %v, want cmd-7", d["policy_revision"])
+	}
+}
