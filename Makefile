@@ -38,9 +38,11 @@ policy-test:
 	$(OPA) check --strict policies
 	$(OPA) test policies
 
-## gotest: the Go test suite with the race detector (./charts runs in charts-test)
+## gotest: the Go test suite with the race detector (./charts runs in charts-test),
+## then the 100k-decision SIGTERM log test full size (10k under -race)
 gotest:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/charts$$')
+	$(GO) test -count=1 -run '^TestDecisionLogSIGTERM$$' -v ./pdp/cli/
 
 ## charts-tools: helm and kubectl-validate, pinned, built with go install into .bin/
 ## (a few minutes the first time; reinstalled only when the pinned version changes)

@@ -116,7 +116,8 @@ func TestRenderedConfigDecodes(t *testing.T) {
 // chartOwned are the config keys the chart sets itself (flags or computed);
 // the values schema must not offer them under pdp.config.
 var chartOwned = []string{"addr", "policies.dir", "state.path", "admin.addr", "admin.token_file",
-	"plugins.dir", "plugins.cache_dir", "log.level", "log.format", "server.shutdown_timeout"}
+	"plugins.dir", "plugins.cache_dir", "log.level", "log.format", "server.shutdown_timeout",
+	"decision_log.path", "shadow.policies"}
 
 // TestValuesSchemaMirrorsConfig: pdp.config in the library's values schema
 // offers exactly the keys of pdp/config.Config the chart does not own.

@@ -242,7 +242,8 @@ func TestMounts(t *testing.T) {
 			pdp, _ := sidecar(t, pod)
 			f := pdp.flags(t)
 			for flag, mount := range map[string]string{"config": "pdp-config", "state": "pdp-state",
-				"policies": "pdp-policies", "plugins": "pdp-plugins", "admin-token-file": "pdp-admin"} {
+				"policies": "pdp-policies", "plugins": "pdp-plugins", "admin-token-file": "pdp-admin",
+				"decision-log": "pdp-decision-log", "shadow-policies": "pdp-shadow"} {
 				path, set := f[flag]
 				m, mounted := pdp.mount(mount)
 				if set != mounted {

@@ -115,6 +115,9 @@ var variants = []variant{
 		"--set", "pdp.policies.chartFiles=", "--set", "pdp.policies.existingConfigMap=risk-policies",
 		"--set", "pdp.policies.items[0].key=rules.rego", "--set", "pdp.policies.items[0].path=riskpdp/rules.rego",
 		"--set", "pdp.policies.items[1].key=data.json", "--set", "pdp.policies.items[1].path=riskpdp/config/data.json",
+		"--set", "pdp.decisionLog.enabled=true", "--set", "pdp.decisionLog.volume=persistentVolumeClaim",
+		"--set", "pdp.decisionLog.persistentVolumeClaim.claimName=pdp-decisions",
+		"--set", "pdp.shadow.existingConfigMap=risk-policies-candidate",
 	}, true},
 	// Image volumes arrived in Kubernetes 1.31, after kubectl-validate's
 	// newest schemas: asserted on, not validated.

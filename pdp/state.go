@@ -199,11 +199,11 @@ type AccountState struct {
 
 // CaseFlag marks a case for follow-up ("key tracking").
 type CaseFlag struct {
-	Kind       string
-	Reason     string
-	TxnID      string
-	DecisionID string
-	At         time.Time
+	Kind       string    `json:"kind"`
+	Reason     string    `json:"reason"`
+	TxnID      string    `json:"txn_id,omitempty"`
+	DecisionID string    `json:"decision_id"`
+	At         time.Time `json:"at"`
 }
 
 // VerificationResult is the outcome of one verification method.

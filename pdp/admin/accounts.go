@@ -21,8 +21,11 @@ type accountView struct {
 	Events    []pdp.AccountEvent `json:"recent_events"`
 	Devices   []pdp.KnownDevice  `json:"devices"`
 	Flags     []pdp.CaseFlag     `json:"flags"`
-	Habit     pdp.Habit          `json:"habit"`
-	Velocity  *pdp.Velocity      `json:"velocity,omitempty"`
+	// Verifications are the step-up challenges answered or pending, kept
+	// a day past their expiry.
+	Verifications []verificationView `json:"verifications"`
+	Habit         pdp.Habit          `json:"habit"`
+	Velocity      *pdp.Velocity      `json:"velocity,omitempty"`
 }
 
 type freezeView struct {
@@ -35,6 +38,16 @@ type freezeView struct {
 	TxnID      string     `json:"txn_id,omitempty"`
 	DecisionID string     `json:"decision_id,omitempty"`
 	By         pdp.Actor  `json:"by"`
+}
+
+type verificationView struct {
+	ChallengeID string            `json:"challenge_id"`
+	TxnID       string            `json:"txn_id"`
+	Methods     []string          `json:"methods"`
+	Results     map[string]string `json:"results"`
+	Status      string            `json:"status"`
+	Expires     time.Time         `json:"expires_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
 }
 
 type probationView struct {
@@ -69,6 +82,19 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) er
 		}
 		v.Frozen = v.Frozen || (fv.Active && len(f.Functions) == 0)
 		v.Freezes = append(v.Freezes, fv)
+	}
+	vs, err := s.o.Store.Verifications(uid)
+	if err != nil {
+		return err
+	}
+	v.Verifications = make([]verificationView, 0, len(vs))
+	for _, x := range vs {
+		vv := verificationView{ChallengeID: x.ChallengeID, TxnID: x.TxnID, Methods: x.Methods, Status: x.Status(),
+			Results: make(map[string]string, len(x.Results)), Expires: x.Expires, UpdatedAt: x.UpdatedAt}
+		for m, r := range x.Results {
+			vv.Results[m] = r.String()
+		}
+		v.Verifications = append(v.Verifications, vv)
 	}
 	if !a.Probation.Until.IsZero() {
 		v.Probation = &probationView{Since: a.Probation.Since, Until: a.Probation.Until, Reason: a.Probation.Reason,

@@ -38,7 +38,8 @@ type trailEntry struct {
 	Detail any       `json:"detail,omitempty"`
 }
 
-// decisionFlags returns the flag kinds a "decision" record carries.
+// decisionFlags returns the flag kinds a "decision" record carries, once
+// each (two rules may raise the same kind).
 func decisionFlags(rec *pdp.AuditRecord) []string {
 	if rec.Action != "decision" {
 		return nil
@@ -54,7 +55,7 @@ func decisionFlags(rec *pdp.AuditRecord) []string {
 	}
 	var kinds []string
 	for _, o := range d.Obligations {
-		if o.Type == string(pdp.ObligationFlag) {
+		if o.Type == string(pdp.ObligationFlag) && !slices.Contains(kinds, o.Kind) {
 			kinds = append(kinds, o.Kind)
 		}
 	}

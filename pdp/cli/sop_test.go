@@ -224,3 +224,34 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// A grey freeze (DOMAIN: restrict some functions, keep the rest): an
+// operator freezes withdrawals only; withdrawals are denied, a small
+// payment still goes through; a release lifts it.
+func TestGreyFreeze(t *testing.T) {
+	dir := t.TempDir()
+	policiesWithShortFreeze(t, dir)
+	s := startSOP(t, dir)
+	withdrawal := `{"stage":"withdrawal","uid":"u-grey","device":{"id":"d-u-grey","ip":"203.0.113.7","ip_country":"CN"},
+		"txn":{"id":"w-%d","amount":100,"currency":"CNY"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
+	if code, m := s.op("POST", "/admin/v1/accounts/u-grey/freeze", opToken,
+		`{"kind":"review","functions":["withdrawal"],"operator":"alice","reason":"suspected mule","ticket":"RISK-3"}`); code != 200 {
+		t.Fatalf("grey freeze: %d %v", code, m)
+	}
+	if _, d := s.decide(fmt.Sprintf(withdrawal, 1)); d["outcome"] != "deny" || !slices.Equal(reasons(d), []string{"function_restricted"}) {
+		t.Fatalf("withdrawal under a withdrawal freeze: %v", d)
+	}
+	if _, d := s.decide(pay("u-grey", "t-1", 20, "")); d["outcome"] != "allow" {
+		t.Fatalf("small payment under a withdrawal freeze: %v", d)
+	}
+	if code, acct := s.op("GET", "/admin/v1/accounts/u-grey", opToken, ""); code != 200 || acct["frozen"] != false ||
+		!slices.Equal(toStrings(acct["freezes"].([]any)[0].(map[string]any)["functions"]), []string{"withdrawal"}) {
+		t.Fatalf("account view: %d %v", code, acct)
+	}
+	if code, m := s.op("POST", "/admin/v1/accounts/u-grey/release", opToken, `{"operator":"alice","reason":"cleared","probation":"0s"}`); code != 200 {
+		t.Fatalf("release: %d %v", code, m)
+	}
+	if _, d := s.decide(fmt.Sprintf(withdrawal, 2)); d["outcome"] != "allow" {
+		t.Fatalf("withdrawal after the release: %v", d)
+	}
+}

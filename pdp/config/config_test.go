@@ -81,7 +81,18 @@ func TestValidate(t *testing.T) {
 		"limits.max_amount":     func(c *Config) { c.Limits.MaxAmount = -1 },
 		"log.level":             func(c *Config) { c.Log.Level = "loud" },
 		"policies.package":      func(c *Config) { c.Policies.Package = "/" },
+		"decision_log.overflow": func(c *Config) { c.DecisionLog.Overflow = "ignore" },
+		"decision_log.sync": func(c *Config) {
+			c.DecisionLog.Sync, c.DecisionLog.Upload.URL = true, "https://logs.example/v1"
+		},
+		"decision_log.upload.url":     func(c *Config) { c.DecisionLog.Upload.URL = "ftp://x/y" },
+		"decision_log.block_timeout":  func(c *Config) { c.DecisionLog.BlockTimeout = Duration(2 * time.Second) },
+		"shadow.sample_rate":          func(c *Config) { r := 1.5; c.Shadow.SampleRate = &r },
+		"shadow.queue_size":           func(c *Config) { c.Shadow.QueueSize = -1 },
+		"shadow.policies":             func(c *Config) { c.Policies.Dir, c.Shadow.Policies = "p", "p" },
+		"decision_log (max_size_mib)": func(c *Config) { c.DecisionLog.SpillMaxBytes = -5 },
 	} {
+		field, _, _ = strings.Cut(field, " (")
 		c := Default()
 		mutate(&c)
 		err := c.Validate()
@@ -94,6 +105,7 @@ func TestValidate(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("addr: 127.0.0.1:9191\npolicies:\n  eval_timeout: 10ms\n"))
 	f.Add([]byte("limits: {max_depth: 8}"))
+	f.Add([]byte("decision_log: {path: /tmp/d.jsonl, overflow: spill, sync: true, upload: {url: 'http://x/logs'}}\nshadow: {policies: cand, sample_rate: 0.5}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := Default()
 		if Decode(b, &c) == nil {

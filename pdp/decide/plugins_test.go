@@ -1,6 +1,8 @@
 package decide
 
 import (
+	"time"
+
 	"slices"
 	"testing"
 
@@ -26,7 +28,10 @@ func TestOpenPluginFailureIsIgnored(t *testing.T) {
 }
 
 func TestScoresReachThePolicy(t *testing.T) {
-	s := newTestService(t, Options{Velocity: newTracker(t), Plugins: pluginHost(t, "", "fraud_model", "device_risk", "habit_deviation")})
+	// The model reads the hour of day, the account's age and the time since
+	// the phone change: the decision time is fixed.
+	at := func() time.Time { return time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC) }
+	s := newTestService(t, Options{Velocity: newTracker(t), Plugins: pluginHost(t, "", "fraud_model", "device_risk", "habit_deviation"), Now: at})
 	if d := mustDecide(t, s, cleanPayment); d.Outcome != pdp.Allow {
 		t.Fatalf("a clean payment: %+v", d)
 	}

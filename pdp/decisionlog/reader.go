@@ -66,6 +66,8 @@ type Reader struct {
 
 	skipped int
 	skips   []Skip
+
+	read int64 // bytes read from the files, before decompression
 }
 
 // NewReader reads files in order.
@@ -110,6 +112,12 @@ func (r *Reader) Next() (*Record, error) {
 // Pos returns the file and line of the record Next returned last.
 func (r *Reader) Pos() (file string, line int64) { return r.name, r.recPos }
 
+// BytesRead returns how many bytes were read from the files so far, as
+// stored (compressed files count their compressed bytes): progress against
+// the files' total size. Reading is buffered, so it runs ahead of the
+// records returned by up to 64 KiB.
+func (r *Reader) BytesRead() int64 { return r.read }
+
 // Skipped returns how many lines or files were skipped so far.
 func (r *Reader) Skipped() int { return r.skipped }
 
@@ -146,7 +154,7 @@ func (r *Reader) openNext() bool {
 			r.skip(SkipOpen, err)
 			continue
 		}
-		br := bufio.NewReaderSize(f, 64<<10)
+		br := bufio.NewReaderSize(countingReader{f, &r.read}, 64<<10)
 		if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 			zr, err := gzip.NewReader(br)
 			if err != nil {
@@ -170,6 +178,18 @@ func (r *Reader) closeFile() error {
 	err := r.f.Close()
 	r.f = nil
 	return err
+}
+
+// countingReader adds the bytes it reads to *n.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
 }
 
 // readLine returns the next line without its newline and whether it had

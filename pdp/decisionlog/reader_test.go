@@ -239,3 +239,36 @@ func normalizeJSON(t *testing.T, b []byte) []byte {
 	out, _ := json.Marshal(v)
 	return out
 }
+
+// BytesRead ends at the files' total size as stored, compressed or not.
+func TestReaderBytesRead(t *testing.T) {
+	dir := t.TempDir()
+	plain := lines(t, 0, 500)
+	files := []string{writeFile(t, dir, "a.log", plain), writeFile(t, dir, "b.log.gz", gz(t, plain))}
+	var total int64
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += fi.Size()
+	}
+	rd := NewReader(files)
+	defer rd.Close()
+	var last int64
+	n := 0
+	for {
+		_, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		n++
+		if got := rd.BytesRead(); got < last || got > total {
+			t.Fatalf("record %d: BytesRead %d after %d, total %d", n, got, last, total)
+		}
+		last = rd.BytesRead()
+	}
+	if n != 1000 || rd.BytesRead() != total {
+		t.Fatalf("%d records, BytesRead %d, want %d", n, rd.BytesRead(), total)
+	}
+}

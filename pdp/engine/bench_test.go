@@ -3,15 +3,23 @@ package engine
 import (
 	"context"
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
+	"strings"
 	"testing"
 	"time"
 )
 
-var paymentBody = []byte(`{"request_id":"r-1","stage":"payment","uid":"u-1001",
+// paymentBody's phone change is 14 hours before the benchmark runs (a fixed
+// date would leave the 72-hour window and change the decision measured).
+var paymentBody = paymentWithChangeAt(time.Now().Add(-14 * time.Hour))
+
+// paymentWithChangeAt is a payment with a phone change at t.
+func paymentWithChangeAt(t time.Time) []byte {
+	return []byte(strings.Replace(`{"request_id":"r-1","stage":"payment","uid":"u-1001",
  "device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},
  "txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital","merchant":"m-1","payment_method":"card","ship_country":"CN"},
- "account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z","recent_changes":[{"kind":"phone_change","at":"2026-11-21T10:00:00Z"}]},
- "context":{"channel":"app","session_age_s":120}}`)
+ "account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z","recent_changes":[{"kind":"phone_change","at":"@RECENT@"}]},
+ "context":{"channel":"app","session_age_s":120}}`, "@RECENT@", t.UTC().Format(time.RFC3339), 1))
+}
 
 func newTestEngine(tb testing.TB) *Engine {
 	tb.Helper()

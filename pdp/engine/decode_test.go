@@ -90,7 +90,7 @@ func TestDecodeRejects(t *testing.T) {
 
 func TestDecodeAccepts(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	in, err := DecodeRequest(paymentBody, now, testLimits)
+	in, err := DecodeRequest(paymentWithChangeAt(now.Add(-24*time.Hour)), now, testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func BenchModule(ctx context.Context, wasmPath string, n int, w io.Writer) error
 		out = s.Score(&f, out[:0])
 	}
 	lat := make([]time.Duration, min(n, 100000))
-	var faults, timeouts int
+	var faults, timeouts, quarantined int
 	begin := time.Now()
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
@@ -135,6 +135,8 @@ func BenchModule(ctx context.Context, wasmPath string, n int, w io.Writer) error
 		switch {
 		case out[0].Err == FaultTimeout:
 			timeouts++ // over budget: a slow plugin, or a busy machine
+		case out[0].Err == FaultQuarantined:
+			quarantined++ // after repeated faults or timeouts, counted above
 		case out[0].Err != nil:
 			faults++
 		}
@@ -144,7 +146,7 @@ func BenchModule(ctx context.Context, wasmPath string, n int, w io.Writer) error
 	pct := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
 	fmt.Fprintf(w, "plugin   %s %s, input %s\n", p.name, p.manifest.Version, input)
 	fmt.Fprintf(w, "load     %s (compile with cache, instantiate, smoke test)\n", loaded.Round(time.Microsecond))
-	fmt.Fprintf(w, "calls    %d, faults %d, timeouts %d\n", n, faults, timeouts)
+	fmt.Fprintf(w, "calls    %d, faults %d, timeouts %d, quarantined %d\n", n, faults, timeouts, quarantined)
 	fmt.Fprintf(w, "mean     %s per call (including feature marshaling)\n", total/time.Duration(n))
 	fmt.Fprintf(w, "p50      %s   p99 %s   max %s (each includes ~30ns of clock reads)\n", pct(0.5), pct(0.99), lat[len(lat)-1])
 	if faults > 0 {

@@ -67,3 +67,30 @@ func verificationDue(v *pdp.Verification) time.Time {
 	}
 	return v.UpdatedAt.Add(VerificationRetention)
 }
+
+// MaxListedVerifications bounds Verifications.
+const MaxListedVerifications = 100
+
+// Verifications returns the verifications kept for uid (until the sweeper
+// removes them, VerificationRetention after their challenge expired), in
+// transaction id order, at most MaxListedVerifications. It reads the
+// backend, not the cache: it serves the operator's account view, not
+// decisions.
+func (s *Store) Verifications(uid string) ([]pdp.Verification, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	var out []pdp.Verification
+	err := s.be.Scan(BucketVerifications, appendLenPrefixed(nil, uid), nil, func(_, b []byte) error {
+		v, err := decodeVerification(b)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		if len(out) == MaxListedVerifications {
+			return ErrStop
+		}
+		return nil
+	})
+	return out, err
+}

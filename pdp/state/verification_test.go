@@ -39,6 +39,17 @@ func TestVerification(t *testing.T) {
 			t.Errorf("Verification(%q, %q) found", k[0], k[1])
 		}
 	}
+	// Listing by UID: only that UID's, not a UID it prefixes.
+	other := pdp.Verification{ChallengeID: "c-2", UID: "u-1x", TxnID: "t-1", Methods: []string{"face"}, Expires: t0.Add(time.Minute)}
+	second := pdp.Verification{ChallengeID: "c-3", UID: "u-1", TxnID: "t-3", Methods: []string{"face"}, Expires: t0.Add(time.Minute)}
+	for _, x := range []pdp.Verification{other, second} {
+		if err := s.PutVerification(bg, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if list, err := s.Verifications("u-1"); err != nil || len(list) != 2 || list[0].ChallengeID != "c-1" || list[1].ChallengeID != "c-3" {
+		t.Fatalf("Verifications(u-1) = %+v, %v", list, err)
+	}
 
 	bad := []pdp.Verification{
 		{TxnID: "t"},

@@ -75,6 +75,12 @@ seccompProfile:
 - --policies={{ $p.policies.mountPath }}
 {{- end }}
 - --state={{ $p.state.mountPath }}/state.db
+{{- if $p.decisionLog.enabled }}
+- --decision-log={{ $p.decisionLog.mountPath }}/decisions.jsonl
+{{- end }}
+{{- if $p.shadow.existingConfigMap }}
+- --shadow-policies={{ $p.shadow.mountPath }}
+{{- end }}
 {{- if eq $p.plugins.source "image" }}
 - --plugins={{ $p.plugins.mountPath }}{{ $p.plugins.image.dir | trimSuffix "/" }}
 {{- else if include "pdp-sidecar.pluginsOn" . }}

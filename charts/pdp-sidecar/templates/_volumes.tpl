@@ -42,6 +42,25 @@ sidecar's hot reload and token re-read watch for.
     {{- end }}
     sizeLimit: {{ $p.state.emptyDir.sizeLimit }}
 {{- end }}
+{{- if $p.decisionLog.enabled }}
+- name: pdp-decision-log
+{{- if eq $p.decisionLog.volume "persistentVolumeClaim" }}
+  persistentVolumeClaim:
+    claimName: {{ $p.decisionLog.persistentVolumeClaim.claimName }}
+{{- else }}
+  emptyDir:
+    sizeLimit: {{ $p.decisionLog.emptyDir.sizeLimit }}
+{{- end }}
+{{- end }}
+{{- if $p.shadow.existingConfigMap }}
+- name: pdp-shadow
+  configMap:
+    name: {{ $p.shadow.existingConfigMap }}
+    {{- with $p.shadow.items }}
+    items:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+{{- end }}
 {{- if $p.admin.enabled }}
 - name: pdp-admin
   secret:
@@ -80,6 +99,15 @@ sidecar's hot reload and token re-read watch for.
 {{- end }}
 - name: pdp-state
   mountPath: {{ $p.state.mountPath }}
+{{- if $p.decisionLog.enabled }}
+- name: pdp-decision-log
+  mountPath: {{ $p.decisionLog.mountPath }}
+{{- end }}
+{{- if $p.shadow.existingConfigMap }}
+- name: pdp-shadow
+  mountPath: {{ $p.shadow.mountPath }}
+  readOnly: true
+{{- end }}
 {{- if $p.admin.enabled }}
 - name: pdp-admin
   mountPath: {{ $p.admin.mountPath }}
