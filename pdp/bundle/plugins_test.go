@@ -2,8 +2,10 @@ package bundle
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
@@ -11,7 +13,13 @@ import (
 
 func newHost(t *testing.T) *plugin.Host {
 	t.Helper()
-	h, err := plugin.New(plugin.Config{CacheDir: plugin.CacheOff, PoolSize: 1, Logger: quiet})
+	// The compilation cache the plugin tests share: only the first run on
+	// a machine compiles the guest.
+	cache := plugin.CacheOff
+	if d, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(d, "riskpdp-test", "wazero")
+	}
+	h, err := plugin.New(plugin.Config{CacheDir: cache, PoolSize: 1, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +42,9 @@ func TestBundleOwnsThePluginSet(t *testing.T) {
 
 	// A bundle without plugins activates an empty set.
 	srv := newServer(t, build(t, policyFS(t, nil), nil, "rev-1", good.priv))
-	l := newLoader(t, srv.url(), good.pubFile, "", e, func(c *Config) { c.Plugins = h })
+	// Compiling a Go guest under the race detector on a busy machine takes
+	// a while: the poll's timeout must cover it.
+	l := newLoader(t, srv.url(), good.pubFile, "", e, func(c *Config) { c.Plugins, c.Timeout = h, 3*time.Minute })
 	if err := l.Poll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
