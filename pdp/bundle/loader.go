@@ -129,8 +129,9 @@ func newClient(cfg Config, u *url.URL) (rest.Client, string, error) {
 	if err != nil {
 		return rest.Client{}, "", err
 	}
-	logger := logging.NewLoggerFromSlogHandler(cfg.Logger.Handler(), logging.Warn)
-	client, err := rest.New(b, nil, rest.Logger(logger))
+	// The downloader logs through the client's logger; every failure it
+	// would log also reaches onUpdate, which logs it once with its cause.
+	client, err := rest.New(b, nil, rest.Logger(logging.NewNoOpLogger()))
 	if err != nil {
 		return rest.Client{}, "", fmt.Errorf("bundle client: %w", err)
 	}
