@@ -111,6 +111,16 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if plugins != nil {
 		defer plugins.Close()
 	}
+	bundles, err := startBundle(ctx, cfg, eng, plugins, policyDir != "", m, log)
+	if err != nil {
+		return err
+	}
+	if bundles != nil {
+		defer bundles.close()
+		if bundles.plugins != nil {
+			plugins = bundles.plugins // the bundle's plugin set
+		}
+	}
 	rbe, err := openRedis(cfg, m, log)
 	if err != nil {
 		return err
@@ -150,7 +160,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 		Messages: cfg.Messages, Logger: log, Velocity: tracker,
 		ChallengeTTL: cfg.StepUp.ChallengeTTL.D(), VerificationTTL: cfg.StepUp.VerificationTTL.D(),
 		DecisionLog: dlog, DecisionLogSync: cfg.DecisionLog.Sync, LogLabels: logLabels(cfg.DecisionLog),
-		Package: cfg.Policies.Package, Shadow: shadow}
+		Package: cfg.Policies.Package, BundleName: cfg.Bundle.Name, Shadow: shadow}
 	if plugins != nil {
 		opts.Plugins = plugins
 	}
@@ -177,6 +187,9 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 			degraded = append(degraded, dlogReady)
 		}
 	}
+	if bundles != nil {
+		ready, degraded = append(ready, bundles.ready), append(degraded, bundles.degraded)
+	}
 	svc, err := decide.New(opts)
 	if err != nil {
 		return err
@@ -197,7 +210,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 		if shadowEng != nil {
 			_ = shadowEng.Reload()
 		}
-		if plugins != nil {
+		if plugins != nil && cfg.Plugins.Dir != "" {
 			_ = plugins.Reload(ctx)
 		}
 	}
@@ -211,7 +224,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 			return err
 		}
 	}
-	if plugins != nil {
+	if plugins != nil && cfg.Plugins.Dir != "" {
 		if err := watch.Dir(ctx, cfg.Plugins.Dir, 500*time.Millisecond, log, func() { _ = plugins.Reload(ctx) }); err != nil {
 			return err
 		}
@@ -368,23 +381,7 @@ func newPlugins(ctx context.Context, cfg config.Config, m *metrics.Metrics, log 
 	if pc.Dir == "" {
 		return nil, nil
 	}
-	hc := plugin.Config{Dir: pc.Dir, CacheDir: pc.CacheDir, PoolSize: pc.PoolSize, TimeBudget: pc.TimeBudget.D(),
-		MemoryLimit: pc.MemoryLimit, Logger: log}
-	if len(pc.Grants) > 0 {
-		hc.Grants = map[string][]plugin.Capability{}
-		for name, caps := range pc.Grants {
-			for _, c := range caps {
-				hc.Grants[name] = append(hc.Grants[name], plugin.Capability(c))
-			}
-		}
-	}
-	if len(pc.FailureModes) > 0 {
-		hc.FailureModes = map[string]plugin.FailureMode{}
-		for name, mode := range pc.FailureModes {
-			hc.FailureModes[name] = plugin.FailureMode(mode)
-		}
-	}
-	h, err := plugin.New(hc)
+	h, err := plugin.New(pluginHostConfig(cfg, log))
 	if err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}

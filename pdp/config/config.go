@@ -44,6 +44,7 @@ type Config struct {
 	DecisionLog DecisionLog `yaml:"decision_log"`
 	Shadow      Shadow      `yaml:"shadow"`
 	Redis       Redis       `yaml:"redis"`
+	Bundle      Bundle      `yaml:"bundle"`
 }
 
 // State configures the durable risk state (pdp/state): lists, freezes,
@@ -351,6 +352,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateDecisionLog(bad)
 	c.validateRedis(bad)
+	c.validateBundle(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

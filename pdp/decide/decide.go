@@ -47,6 +47,7 @@ type Service struct {
 	logSync bool
 	labels  map[string]string
 	path    string  // the decision package, the log's "path"
+	bundle  string  // the log's "bundles" key (default path)
 	shadow  *Shadow // nil: no shadow policy
 	// challengeTTL is how long a step-up challenge can be answered;
 	// verificationTTL how long a reported result counts for retries.
@@ -80,6 +81,10 @@ type Options struct {
 	DecisionLogSync bool
 	LogLabels       map[string]string
 	Package         string
+	// BundleName is the key of the record's "bundles" field, OPA's
+	// {"NAME": {"revision": ...}}: the policy bundle's name when policies
+	// come from a bundle service. Default: Package.
+	BundleName string
 	// Shadow evaluates a candidate policy set on sampled decisions
 	// (optional; the caller closes it before the decision log).
 	Shadow *Shadow
@@ -108,9 +113,13 @@ func New(o Options) (*Service, error) {
 		messages: o.Messages, log: o.Logger, now: o.Now,
 		state: o.State, velocity: o.Velocity, fleet: o.Fleet, plugins: o.Plugins,
 		challengeTTL: o.ChallengeTTL, verificationTTL: o.VerificationTTL,
-		dlog: o.DecisionLog, logSync: o.DecisionLogSync, labels: o.LogLabels, path: o.Package, shadow: o.Shadow}
+		dlog: o.DecisionLog, logSync: o.DecisionLogSync, labels: o.LogLabels, path: o.Package, shadow: o.Shadow,
+		bundle: o.BundleName}
 	if s.path == "" {
 		s.path = "riskpdp"
+	}
+	if s.bundle == "" {
+		s.bundle = s.path
 	}
 	if o.Shadow != nil {
 		o.Shadow.dlog = o.DecisionLog

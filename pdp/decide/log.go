@@ -37,7 +37,7 @@ func (s *Service) logDecision(in *engine.Input, d *pdp.Decision, satisfied []str
 			r.Enrichment = e
 		}
 		if d.PolicyRevision != "" {
-			r.Bundles = map[string]decisionlog.Bundle{s.path: {Revision: d.PolicyRevision}}
+			r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: d.PolicyRevision}}
 		}
 		r.Metrics = map[string]int64{"timer_pdp_decide_ns": d.Took.Nanoseconds()}
 		r.TraceID, r.SpanID = parseTraceparent(traceparent)

@@ -79,7 +79,9 @@ func (e *Engine) Close() { e.wd.close() }
 // Reload loads the policy source again and activates it if it passes every
 // check. On failure the current set keeps serving and the error is returned.
 func (e *Engine) Reload() error {
-	return e.ReloadFrom(e.opts.Source)
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	return e.reloadLocked(e.opts.Source)
 }
 
 // ReloadFrom loads src and, if it passes every check, makes it current and
@@ -87,28 +89,77 @@ func (e *Engine) Reload() error {
 func (e *Engine) ReloadFrom(src Source) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
+	return e.reloadLocked(src)
+}
+
+func (e *Engine) reloadLocked(src Source) error {
+	p, err := e.prepare(src)
+	if err != nil {
+		return err
+	}
+	p.activate()
+	return nil
+}
+
+// Prepared is a policy set that has been loaded, compiled and
+// smoke-tested but does not serve yet: Activate makes it current. It lets a
+// caller validate several things (a bundle's policies and its plugins)
+// before switching any of them. A Prepared that is never activated is
+// simply dropped.
+type Prepared struct {
+	e     *Engine
+	ps    *policySet
+	src   Source
+	start time.Time
+}
+
+// Prepare loads, compiles and smoke-tests src without activating it. On
+// failure the error is logged and reported to Options.OnReload like a
+// failed reload, and the current set keeps serving.
+func (e *Engine) Prepare(src Source) (*Prepared, error) {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	return e.prepare(src)
+}
+
+// Revision is the revision the prepared set will serve under.
+func (p *Prepared) Revision() string { return p.ps.revision }
+
+// Activate makes the prepared set current (one atomic pointer store; an
+// evaluation in flight finishes on the set it started with) and its source
+// the source of later reloads.
+func (p *Prepared) Activate() {
+	p.e.reloadMu.Lock()
+	defer p.e.reloadMu.Unlock()
+	p.activate()
+}
+
+// prepare is Prepare with reloadMu held.
+func (e *Engine) prepare(src Source) (*Prepared, error) {
 	start := time.Now()
 	ps, err := loadPolicySet(src, e.opts.Package, !e.opts.NoOptimize)
 	if err == nil {
 		err = e.smoke(ps)
 	}
-	old := e.cur.Load()
 	if err != nil {
-		rev := ""
-		if old != nil {
-			rev = old.revision
-		}
+		rev := e.Revision()
 		e.log.Error("policy load rejected", "source", src.Label, "error", err, "serving_revision", rev)
 		if e.opts.OnReload != nil {
 			e.opts.OnReload(rev, err)
 		}
-		return err
+		return nil, err
 	}
-	e.cur.Store(ps)
-	e.opts.Source = src
+	return &Prepared{e: e, ps: ps, src: src, start: start}, nil
+}
+
+// activate is Activate with reloadMu held.
+func (p *Prepared) activate() {
+	e, ps := p.e, p.ps
+	old := e.cur.Swap(ps)
+	e.opts.Source = p.src
 	if old == nil || old.revision != ps.revision {
-		e.log.Info("policy activated", "source", src.Label, "revision", ps.revision,
-			"modules", ps.modules, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(start).Round(time.Microsecond))
+		e.log.Info("policy activated", "source", p.src.Label, "revision", ps.revision,
+			"modules", ps.modules, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(p.start).Round(time.Microsecond))
 		for _, n := range ps.notes {
 			e.log.Warn("policy rule served without optimization", "revision", ps.revision, "note", n)
 		}
@@ -116,7 +167,6 @@ func (e *Engine) ReloadFrom(src Source) error {
 	if e.opts.OnReload != nil {
 		e.opts.OnReload(ps.revision, nil)
 	}
-	return nil
 }
 
 // Revision returns the revision of the serving policy set ("" if none).

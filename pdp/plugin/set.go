@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -28,6 +29,7 @@ type Set struct {
 	plugins  []*plugin // sorted by name
 	wd       *watchdog
 	revision string
+	built    time.Duration // how long Host.Prepare took, for the log
 
 	refs      atomic.Int64
 	bg        sync.WaitGroup // instance replacements in flight
@@ -140,7 +142,9 @@ func buildSet(ctx context.Context, cfg *Config, cache wazero.CompilationCache, m
 	}
 	slices.SortFunc(s.plugins, func(a, b *plugin) int { return strings.Compare(a.name, b.name) })
 	s.revision = hex.EncodeToString(h.Sum(nil))[:12]
-	s.wd = startWatchdog(cfg.WatchdogInterval, s.plugins)
+	if len(s.plugins) > 0 { // an empty set (a bundle without plugins) has nothing to watch
+		s.wd = startWatchdog(cfg.WatchdogInterval, s.plugins)
+	}
 	if err := parallel(len(s.plugins), func(i int) error { return s.plugins[i].fillPool(ctx) }); err != nil {
 		return nil, err
 	}
