@@ -110,8 +110,10 @@ func TestRenderedConfigDecodes(t *testing.T) {
 		}
 		pod, _ := m.pod(t)
 		pdp, _ := sidecar(t, pod)
-		if mnt, ok := pdp.mount("pdp-redis"); ok != (cfg.Redis.PasswordFile != "") || ok && !strings.HasPrefix(cfg.Redis.PasswordFile, mnt.MountPath+"/") {
-			t.Errorf("%s: redis password Secret mounted %v, redis.password_file %q", v.name, ok, cfg.Redis.PasswordFile)
+		for mount, file := range map[string]string{"pdp-redis": cfg.Redis.PasswordFile, "pdp-bundle": cfg.Bundle.KeyFile} {
+			if mnt, ok := pdp.mount(mount); ok != (file != "") || ok && !strings.HasPrefix(file, mnt.MountPath+"/") {
+				t.Errorf("%s: %s mounted %v, its file in the config %q", v.name, mount, ok, file)
+			}
 		}
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s: Validate: %v\n%s", v.name, err, body)
@@ -123,7 +125,8 @@ func TestRenderedConfigDecodes(t *testing.T) {
 // the values schema must not offer them under pdp.config.
 var chartOwned = []string{"addr", "policies.dir", "state.path", "admin.addr", "admin.token_file",
 	"plugins.dir", "plugins.cache_dir", "log.level", "log.format", "server.shutdown_timeout",
-	"decision_log.path", "shadow.policies", "redis.addrs", "redis.password_file"}
+	"decision_log.path", "shadow.policies", "redis.addrs", "redis.password_file",
+	"bundle.key_file", "bundle.token_file", "bundle.ca_cert_file"}
 
 // TestValuesSchemaMirrorsConfig: pdp.config in the library's values schema
 // offers exactly the keys of pdp/config.Config the chart does not own.

@@ -120,6 +120,8 @@ var variants = []variant{
 		"--set", "pdp.shadow.existingConfigMap=risk-policies-candidate",
 		"--set", "pdp.redis.addrs[0]=redis-0.redis:6379", "--set", "pdp.redis.addrs[1]=redis-1.redis:6379",
 		"--set", "pdp.redis.existingSecret=pdp-redis", "--set", "pdp.config.redis.cluster=true",
+		"--set", "pdp.bundle.existingSecret=pdp-bundle", "--set", "pdp.bundle.tokenKey=token",
+		"--set", "pdp.config.bundle.url=https://bundles.example/riskpdp/bundle.tar.gz",
 	}, true},
 	// Image volumes arrived in Kubernetes 1.31, after kubectl-validate's
 	// newest schemas: asserted on, not validated.

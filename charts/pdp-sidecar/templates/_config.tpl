@@ -3,7 +3,8 @@ pdp-sidecar.configFile: the `pdp serve --config` file. It is .Values.pdp.config
 (keys the schema mirrors from pdp/config) plus the keys the chart owns:
 server.shutdown_timeout from lifecycle.drainSeconds, plugins.cache_dir on
 a writable emptyDir (the root filesystem is read-only), and
-redis.password_file in the mounted redis.existingSecret. Listeners, paths and
+redis.password_file in the mounted redis.existingSecret, and the bundle's
+key_file, token_file and ca_cert_file in the mounted bundle.existingSecret. Listeners, paths and
 logging are flags (pdp-sidecar.args).
 */}}
 {{- define "pdp-sidecar.configFile" -}}
@@ -21,6 +22,15 @@ logging are flags (pdp-sidecar.args).
 {{- $redis := get $cfg "redis" | default dict -}}
 {{- $_ := set $redis "password_file" (printf "%s/%s" $p.redis.mountPath $p.redis.secretKey) -}}
 {{- $_ := set $cfg "redis" $redis -}}
+{{- end -}}
+{{- with $p.bundle.existingSecret -}}
+{{- $bundle := get $cfg "bundle" | default dict -}}
+{{- range $key, $file := dict "key_file" $p.bundle.keyKey "token_file" $p.bundle.tokenKey "ca_cert_file" $p.bundle.caCertKey -}}
+{{- if $file -}}
+{{- $_ := set $bundle $key (printf "%s/%s" $p.bundle.mountPath $file) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $cfg "bundle" $bundle -}}
 {{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}

@@ -61,6 +61,11 @@ sidecar's hot reload and token re-read watch for.
       {{- toYaml . | nindent 6 }}
     {{- end }}
 {{- end }}
+{{- if $p.bundle.existingSecret }}
+- name: pdp-bundle
+  secret:
+    secretName: {{ $p.bundle.existingSecret }}
+{{- end }}
 {{- if $p.redis.existingSecret }}
 - name: pdp-redis
   secret:
@@ -111,6 +116,11 @@ sidecar's hot reload and token re-read watch for.
 {{- if $p.shadow.existingConfigMap }}
 - name: pdp-shadow
   mountPath: {{ $p.shadow.mountPath }}
+  readOnly: true
+{{- end }}
+{{- if $p.bundle.existingSecret }}
+- name: pdp-bundle
+  mountPath: {{ $p.bundle.mountPath }}
   readOnly: true
 {{- end }}
 {{- if $p.redis.existingSecret }}
