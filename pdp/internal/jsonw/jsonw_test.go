@@ -29,7 +29,7 @@ func FuzzAppendString(f *testing.F) {
 }
 
 func FuzzAppendFloat(f *testing.F) {
-	for _, x := range []float64{0, -0.0, 1, -1.5, 1e-7, 1e21, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, 1e-6, 999999999999999999999} {
+	for _, x := range []float64{0, math.Copysign(0, -1), 1, -1.5, 1e-7, 1e21, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, 1e-6, 999999999999999999999} {
 		f.Add(x)
 	}
 	f.Fuzz(func(t *testing.T, x float64) {
