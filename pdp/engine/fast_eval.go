@@ -1,0 +1,327 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+)
+
+// Evaluating a compiled fastProgram (see fast.go for the compiler).
+
+// fastEval is the state of one evaluation.
+type fastEval struct {
+	p       *fastProgram
+	input   *Input
+	vals    []*ast.Term // resolved paths (nil: undefined)
+	vars    []*ast.Term
+	sup     []int8 // support memo: 0 unknown, 1 true, -1 false
+	bctx    topdown.BuiltinContext
+	berrs   []error
+	cand    []uint64
+	fired   []*hit
+	scratch []*ast.Term
+}
+
+// eval runs the program on input and returns the hits that fired, in rule
+// order, without duplicates. Built-in errors make it fail, as topdown with
+// strict built-in errors does.
+func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, cancel topdown.Cancel) ([]*hit, error) {
+	e := fastEval{
+		p:     p,
+		input: input,
+		vals:  make([]*ast.Term, len(p.paths)),
+		vars:  make([]*ast.Term, p.maxVars),
+		sup:   make([]int8, len(p.support)),
+		cand:  make([]uint64, p.words),
+	}
+	if p.calls {
+		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
+			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}}
+	}
+	for i, r := range p.resolve {
+		e.vals[i] = r(input)
+	}
+	for i := range e.cand {
+		e.cand[i] = ^uint64(0)
+	}
+	for i, idx := range p.index {
+		var eq []uint64
+		if v := e.vals[i]; v != nil {
+			if key, ok := valueKey(v.Value); ok {
+				eq = idx.eq[key]
+			}
+		}
+		for w := range e.cand {
+			m := idx.any[w]
+			if eq != nil {
+				m |= eq[w]
+			}
+			e.cand[w] &= m
+		}
+	}
+	for ri, r := range p.rules {
+		if e.cand[ri/64]&(1<<(ri%64)) == 0 {
+			continue
+		}
+		if cancel != nil && cancel.Cancelled() {
+			return nil, ErrTimeout
+		}
+		clear(e.vars[:r.nvars])
+		if !e.run(r.steps) {
+			continue
+		}
+		h := r.hit
+		if r.dynHead >= 0 {
+			var err error
+			if h, err = dynamicHit(e.vars[r.dynHead]); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrInvalidDecision, err)
+			}
+		}
+		if !containsHit(e.fired, h) {
+			e.fired = append(e.fired, h)
+		}
+	}
+	if len(e.berrs) > 0 {
+		return nil, fmt.Errorf("evaluate: %w", e.berrs[0])
+	}
+	return e.fired, nil
+}
+
+func containsHit(hs []*hit, h *hit) bool {
+	for _, x := range hs {
+		if x == h || x.key.Equal(h.key) {
+			return true
+		}
+	}
+	return false
+}
+
+// dynamicHit parses a head key computed at run time.
+func dynamicHit(key *ast.Term) (*hit, error) {
+	a, ok := key.Value.(*ast.Array)
+	if !ok || a.Len() != 2 {
+		return nil, fmt.Errorf("malformed hit %v", key)
+	}
+	name, _ := a.Elem(0).Value.(ast.String)
+	h, err := parseHit(string(name), a.Elem(1))
+	h.key = key
+	return &h, err
+}
+
+// run evaluates steps in order and reports whether all hold.
+func (e *fastEval) run(steps []fastStep) bool {
+	for i := range steps {
+		if e.step(&steps[i]) == steps[i].negated {
+			return false
+		}
+	}
+	return true
+}
+
+// step reports whether the (un-negated) expression holds. Bindings made by
+// a negated expression are not kept, as in Rego.
+func (e *fastEval) step(s *fastStep) bool {
+	switch s.kind {
+	case stepTruthy:
+		v := e.value(s.args[0])
+		return v != nil && !v.Equal(ast.InternedTerm(false))
+	case stepEq:
+		a, b := s.args[0], s.args[1]
+		if a.kind == opVar && e.vars[a.slot] == nil {
+			v := e.value(b)
+			if v == nil {
+				return false
+			}
+			if !s.negated {
+				e.vars[a.slot] = v
+			}
+			return true
+		}
+		av, bv := e.value(a), e.value(b)
+		return av != nil && bv != nil && av.Equal(bv)
+	case stepSupport:
+		return e.support(s.sup)
+	case stepCall:
+		return e.call(s)
+	case stepCompare:
+		a, b := e.value(s.args[0]), e.value(s.args[1])
+		if a == nil || b == nil {
+			return false
+		}
+		switch s.cmp {
+		case cmpGT:
+			return a.Value.Compare(b.Value) > 0
+		case cmpGTE:
+			return a.Value.Compare(b.Value) >= 0
+		case cmpLT:
+			return a.Value.Compare(b.Value) < 0
+		case cmpLTE:
+			return a.Value.Compare(b.Value) <= 0
+		case cmpEqual:
+			return a.Equal(b)
+		case cmpNotEqual:
+			return !a.Equal(b)
+		}
+	}
+	return false
+}
+
+func (e *fastEval) call(s *fastStep) bool {
+	args := e.scratch[:0]
+	for _, a := range s.args {
+		v := e.value(a)
+		if v == nil {
+			return false // an undefined operand makes the call undefined
+		}
+		args = append(args, v)
+	}
+	e.scratch = args
+	ok := false
+	err := s.fn(e.bctx, args, func(out *ast.Term) error {
+		if s.out == nil {
+			ok = !out.Equal(ast.InternedTerm(false))
+			return nil
+		}
+		if s.out.kind == opVar && e.vars[s.out.slot] == nil {
+			if !s.negated {
+				e.vars[s.out.slot] = out
+			}
+			ok = true
+			return nil
+		}
+		want := e.value(*s.out)
+		ok = want != nil && want.Equal(out)
+		return nil
+	})
+	if err != nil {
+		if t, isHalt := err.(topdown.Halt); isHalt {
+			err = t.Err
+		}
+		e.berrs = append(e.berrs, err)
+		return false
+	}
+	return ok
+}
+
+func (e *fastEval) support(idx int) bool {
+	if m := e.sup[idx]; m != 0 {
+		return m > 0
+	}
+	sup := e.p.support[idx]
+	saved := append([]*ast.Term(nil), e.vars[:sup.nvars]...)
+	holds := false
+	for _, body := range sup.bodies {
+		clear(e.vars[:sup.nvars])
+		if e.run(body) {
+			holds = true
+			break
+		}
+	}
+	copy(e.vars, saved)
+	if holds {
+		e.sup[idx] = 1
+	} else {
+		e.sup[idx] = -1
+	}
+	return holds
+}
+
+// value resolves an operand, nil when undefined.
+func (e *fastEval) value(o operand) *ast.Term {
+	switch o.kind {
+	case opConst:
+		return o.term
+	case opVar:
+		return e.vars[o.slot]
+	case opPath:
+		return e.vals[o.path]
+	case opTemplate:
+		return plug(o.term, func(v ast.Var) *ast.Term { return e.vars[o.vars[v]] })
+	case opDynRef:
+		keys := make(ast.Ref, len(o.refs))
+		for i, k := range o.refs {
+			if keys[i] = e.value(k); keys[i] == nil {
+				return nil
+			}
+		}
+		return e.input.lookup(keys)
+	}
+	return nil
+}
+
+// plug copies t with its variables replaced by their values; nil when one
+// is unbound.
+func plug(t *ast.Term, value func(ast.Var) *ast.Term) *ast.Term {
+	switch v := t.Value.(type) {
+	case ast.Var:
+		return value(v)
+	case *ast.Array:
+		elems := make([]*ast.Term, v.Len())
+		for i := range elems {
+			if elems[i] = plug(v.Elem(i), value); elems[i] == nil {
+				return nil
+			}
+		}
+		return ast.ArrayTerm(elems...)
+	case ast.Object:
+		pairs := make([][2]*ast.Term, 0, v.Len())
+		ok := true
+		v.Foreach(func(k, x *ast.Term) {
+			pk, px := plug(k, value), plug(x, value)
+			ok = ok && pk != nil && px != nil
+			pairs = append(pairs, [2]*ast.Term{pk, px})
+		})
+		if !ok {
+			return nil
+		}
+		return ast.ObjectTerm(pairs...)
+	case ast.Set:
+		elems := make([]*ast.Term, 0, v.Len())
+		ok := true
+		v.Foreach(func(x *ast.Term) {
+			px := plug(x, value)
+			ok = ok && px != nil
+			elems = append(elems, px)
+		})
+		if !ok {
+			return nil
+		}
+		return ast.SetTerm(elems...)
+	}
+	return t
+}
+
+func lookupTerms(t *ast.Term, keys []*ast.Term) *ast.Term {
+	for _, k := range keys {
+		if t == nil {
+			return nil
+		}
+		switch v := t.Value.(type) {
+		case ast.Object:
+			t = v.Get(k)
+		case *ast.Array:
+			n, ok := k.Value.(ast.Number)
+			if !ok {
+				return nil
+			}
+			i, ok := n.Int()
+			if !ok || i < 0 || i >= v.Len() {
+				return nil
+			}
+			t = v.Elem(i)
+		case ast.Set:
+			if !v.Contains(k) {
+				return nil
+			}
+			t = k
+		default:
+			return nil
+		}
+	}
+	return t
+}
