@@ -192,12 +192,12 @@ func (b *Backend) fail(err error) {
 }
 
 func (b *Backend) unavailable(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil {
+	if timedOut(ctx, err) {
 		// Out of time, not necessarily down: the health check decides.
-		return fmt.Errorf("%w: redis %s: %v", state.ErrUnavailable, op, ctx.Err())
+		return fmt.Errorf("%w: redis %s: %w", state.ErrUnavailable, op, err)
 	}
 	b.fail(err)
-	return fmt.Errorf("%w: redis %s: %v", state.ErrUnavailable, op, err)
+	return fmt.Errorf("%w: redis %s: %w", state.ErrUnavailable, op, err)
 }
 
 // Get reads keys of bucket bk (one transaction when they share a slot).
@@ -217,10 +217,20 @@ func (b *Backend) GetFast(bk state.Bucket, keys [][]byte, fn func(int, []byte) e
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ReadBudget)
 	defer cancel()
 	err := b.get(ctx, "read", bk, keys, fn)
-	if err != nil && ctx.Err() != nil {
+	if err != nil && timedOut(ctx, err) {
 		b.stats.budgetExceeded.Add(1)
 	}
 	return err
+}
+
+// timedOut reports whether err is ctx's deadline: ctx says so, or the
+// socket's read deadline (set to ctx's) fired a moment before ctx did.
+func timedOut(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (b *Backend) get(ctx context.Context, op string, bk state.Bucket, keys [][]byte, fn func(int, []byte) error) error {
