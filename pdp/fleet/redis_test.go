@@ -262,7 +262,11 @@ func TestReadBudget(t *testing.T) {
 	if err := st.PutListEntry(ctx, block(pdp.SubjectIP, "198.51.100.7"), alice); err != nil {
 		t.Fatal(err)
 	}
-	st.Reputation(pdp.SubjectIP, "198.51.100.7", now) // cached
+	// Cached: ristretto admits a new entry asynchronously, so read until a
+	// read is a hit.
+	for hits := st.Stats().CacheHits; st.Stats().CacheHits == hits; time.Sleep(time.Millisecond) {
+		st.Reputation(pdp.SubjectIP, "198.51.100.7", now)
+	}
 	admin := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer admin.Close()
 	if err := admin.Do(ctx, "CLIENT", "PAUSE", "500", "ALL").Err(); err != nil {

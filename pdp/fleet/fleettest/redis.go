@@ -30,6 +30,10 @@ type Redis struct {
 	bin  string
 	cmd  *exec.Cmd
 	mini *miniredis.Miniredis
+	// hold keeps the port while the server is stopped, so that another
+	// test process cannot start its own Redis there and answer in its
+	// place (clients see a Redis that accepts and never answers: down).
+	hold net.Listener
 }
 
 var announce sync.Once
@@ -75,6 +79,10 @@ func (r *Redis) Start() {
 		}
 		return
 	}
+	if r.hold != nil {
+		r.hold.Close()
+		r.hold = nil
+	}
 	_, port, _ := net.SplitHostPort(r.Addr)
 	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
@@ -105,6 +113,10 @@ func (r *Redis) Stop() {
 		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()
 		r.cmd = nil
+		if ln, err := net.Listen("tcp", r.Addr); err == nil {
+			r.hold = ln
+			r.t.Cleanup(func() { ln.Close() })
+		}
 	}
 }
 
