@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -108,7 +109,7 @@ func New(o Options) (*Service, error) {
 	if o.VerificationTTL <= 0 {
 		o.VerificationTTL = 30 * time.Minute
 	}
-	uuid.EnableRandPool()
+	enableRandPool()
 	s := &Service{eng: o.Engine, metrics: o.Metrics, limits: o.Limits, fallback: o.Fallback,
 		messages: o.Messages, log: o.Logger, now: o.Now,
 		state: o.State, velocity: o.Velocity, fleet: o.Fleet, plugins: o.Plugins,
@@ -277,6 +278,11 @@ func fallbackCause(err error) string {
 	}
 	return "eval_error"
 }
+
+// enableRandPool buffers the randomness of decision ids, once per process:
+// uuid.EnableRandPool writes a global that id generation reads, so calling
+// it for every Service raced with the decisions of another one.
+var enableRandPool = sync.OnceFunc(uuid.EnableRandPool)
 
 // newID returns a time-ordered unique decision id (UUIDv7).
 func newID() string {

@@ -32,7 +32,7 @@ type Redis struct {
 	mini *miniredis.Miniredis
 	// hold keeps the port while the server is stopped, so that another
 	// test process cannot start its own Redis there and answer in its
-	// place (clients see a Redis that accepts and never answers: down).
+	// place (clients see their connection closed at once: down).
 	hold net.Listener
 }
 
@@ -116,6 +116,15 @@ func (r *Redis) Stop() {
 		if ln, err := net.Listen("tcp", r.Addr); err == nil {
 			r.hold = ln
 			r.t.Cleanup(func() { ln.Close() })
+			go func() { // close every connection at once, as a refused one
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
 		}
 	}
 }
