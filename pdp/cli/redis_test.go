@@ -12,7 +12,8 @@ import (
 
 // TestServeOnRedis: two `pdp serve` processes' worth of sidecars on one
 // Redis: a decision works, /metrics shows Redis up; with Redis killed,
-// /health/ready stays 200 but reports degraded, decisions keep coming
+// /health/ready stays 200 but reports degraded (Redis unreachable, commits
+// failing), decisions keep coming
 // (never allow for an unknown subject), and all recovers when Redis is
 // back.
 func TestServeOnRedis(t *testing.T) {
@@ -52,6 +53,12 @@ func TestServeOnRedis(t *testing.T) {
 	if code != 200 || d["outcome"] == "allow" || !strings.Contains(strings.Join(toStrings(d["reasons"]), ","), "state_unavailable") {
 		t.Fatalf("unknown subject during the outage: %d %v", code, d)
 	}
+	// What that decision changed cannot be committed: pending, retried,
+	// reported as degraded like the outage (not a readiness failure).
+	waitFor(t, func() bool {
+		code, body := s.get("/health/ready")
+		return code == 200 && strings.Contains(body, "commits failing")
+	})
 	r.Start()
 	waitFor(t, func() bool {
 		code, body := s.get("/health/ready")

@@ -167,7 +167,13 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	var ready, degraded []server.ReadyCheck
 	if store != nil {
 		opts.State = store
-		ready = append(ready, stateReady(store))
+		if rbe == nil || cfg.Redis.FailReadiness {
+			ready = append(ready, stateReady(store))
+		} else {
+			// Commits go to Redis: failing during an outage, they are
+			// pending and retried, reported like the outage itself.
+			degraded = append(degraded, stateReady(store))
+		}
 	}
 	if rbe != nil {
 		if cfg.Redis.FailReadiness {
@@ -287,8 +293,9 @@ func newState(cfg config.Config, m *metrics.Metrics, be *fleet.Backend) (*state.
 	return st, nil
 }
 
-// stateReady fails readiness while committing what decisions changed keeps
-// failing (the changes stay pending and are retried).
+// stateReady reports that committing what decisions changed keeps failing
+// (the changes stay pending and are retried): it fails readiness on a local
+// state file; on Redis it follows redis.fail_readiness.
 func stateReady(st *state.Store) server.ReadyCheck {
 	return func() error {
 		s := st.Stats()
