@@ -2,7 +2,6 @@ package fleettest
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,31 +19,19 @@ import (
 // servers are killed when the test ends.
 func StartCluster(t testing.TB) []string {
 	t.Helper()
-	srv, err1 := exec.LookPath("redis-server")
+	bin, err1 := exec.LookPath("redis-server")
 	cli, err2 := exec.LookPath("redis-cli")
 	if err1 != nil || err2 != nil {
 		t.Skip("redis-server and redis-cli are needed for a cluster")
 	}
 	var addrs []string
 	for i := range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		_, port, _ := net.SplitHostPort(addr)
 		dir := filepath.Join(t.TempDir(), strconv.Itoa(i))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(srv, "--port", port, "--bind", "127.0.0.1", "--dir", dir, "--cluster-enabled", "yes",
-			"--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log"))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		waitPing(t, addr)
+		addr, srv := launchFree(t, bin, dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "no")
+		t.Cleanup(srv.kill)
 		addrs = append(addrs, addr)
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
@@ -68,19 +55,4 @@ func StartCluster(t testing.TB) []string {
 		c.Close()
 	}
 	return addrs
-}
-
-func waitPing(t testing.TB, addr string) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer c.Close()
-	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		if i > 200 {
-			t.Fatalf("redis-server on %s did not start", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

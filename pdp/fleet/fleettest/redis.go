@@ -6,18 +6,14 @@
 package fleettest
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 )
 
 // Redis is a Redis for one test: a real redis-server on a loopback
@@ -28,7 +24,7 @@ type Redis struct {
 	Addr string
 	dir  string
 	bin  string
-	cmd  *exec.Cmd
+	srv  *server
 	mini *miniredis.Miniredis
 	// hold keeps the port while the server is stopped, so that another
 	// test process cannot start its own Redis there and answer in its
@@ -38,19 +34,17 @@ type Redis struct {
 
 var announce sync.Once
 
+// redisArgs: durable (every write fsynced to the append-only file), so a
+// restart after Stop keeps the data.
+var redisArgs = []string{"--appendonly", "yes", "--appendfsync", "always"}
+
 // Start starts a Redis, stopped when the test ends.
 func Start(t testing.TB) *Redis {
 	t.Helper()
 	r := &Redis{t: t, dir: t.TempDir()}
 	if bin, err := exec.LookPath("redis-server"); err == nil && os.Getenv("RISKPDP_TEST_MINIREDIS") == "" {
 		r.bin = bin
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Addr = l.Addr().String()
-		l.Close()
-		r.Start()
+		r.Addr, r.srv = launchFree(t, bin, r.dir, redisArgs...)
 		announce.Do(func() { t.Logf("using %s", bin) })
 	} else {
 		if os.Getenv("CI") != "" && os.Getenv("RISKPDP_TEST_MINIREDIS") == "" {
@@ -63,7 +57,13 @@ func Start(t testing.TB) *Redis {
 		}
 		r.Addr = r.mini.Addr()
 	}
-	t.Cleanup(r.Stop)
+	t.Cleanup(func() {
+		if r.mini != nil {
+			r.mini.Close()
+		} else if r.srv != nil {
+			r.srv.kill()
+		}
+	})
 	return r
 }
 
@@ -83,24 +83,11 @@ func (r *Redis) Start() {
 		r.hold.Close()
 		r.hold = nil
 	}
-	_, port, _ := net.SplitHostPort(r.Addr)
-	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
-		"--logfile", filepath.Join(r.dir, "redis.log"))
-	if err := r.cmd.Start(); err != nil {
+	srv, err := launch(r.bin, r.dir, r.Addr, redisArgs...)
+	if err != nil {
 		r.t.Fatal(err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
-	defer c.Close()
-	for i := 0; ; i++ {
-		if err := c.Ping(context.Background()).Err(); err == nil {
-			return
-		} else if i > 200 {
-			log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
-			r.t.Fatalf("redis-server on %s did not start: %v\n%s", r.Addr, err, log)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.srv = srv
 }
 
 // Stop kills the server (SIGKILL: an outage, not a maintenance stop).
@@ -109,23 +96,24 @@ func (r *Redis) Stop() {
 		r.mini.Close()
 		return
 	}
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-		if ln, err := net.Listen("tcp", r.Addr); err == nil {
-			r.hold = ln
-			r.t.Cleanup(func() { ln.Close() })
-			go func() { // close every connection at once, as a refused one
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
+	if r.srv != nil {
+		r.srv.kill()
+		r.srv = nil
+		ln, err := net.Listen("tcp", r.Addr)
+		if err != nil {
+			r.t.Fatalf("holding the port of the stopped %s: %v", r, err)
 		}
+		r.hold = ln
+		r.t.Cleanup(func() { ln.Close() })
+		go func() { // close every connection at once, as a refused one
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
 	}
 }
 
