@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,81 +24,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 )
 
-// The decision log end to end: a real `pdp serve` process (this test
-// binary re-executed as the command, see TestMain), decisions over HTTP,
-// a real SIGTERM, then the log files read back.
-
-// serveEnv makes the test binary run `pdp` with the arguments in it
-// (JSON array) instead of the tests.
-const serveEnv = "PDP_TEST_RUN_ARGS"
-
-func TestMain(m *testing.M) {
-	if env := os.Getenv(serveEnv); env != "" {
-		var args []string
-		if err := json.Unmarshal([]byte(env), &args); err != nil {
-			panic(err)
-		}
-		os.Exit(Run(context.Background(), args, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
-// process is a `pdp serve` child process.
-type process struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *syncBuffer
-	done chan error
-}
-
-func startProcess(t *testing.T, args ...string) *process {
-	t.Helper()
-	addr := freeAddr(t)
-	args = append([]string{"serve", "--addr", addr, "--log-format", "text"}, args...)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), serveEnv+"="+mustJSON(args))
-	p := &process{cmd: cmd, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if resp, err := http.Get(p.url + "/health/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("pdp exited (%v):\n%s", err, p.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pdp not ready:\n%s", p.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// terminate sends SIGTERM and waits for a clean exit.
-func (p *process) terminate(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no exit 60 s after SIGTERM:\n%s", p.logs)
-	}
-}
+// The decision log end to end: a real `pdp serve` process (spawn),
+// decisions over HTTP, a real SIGTERM, then the log files read back.
 
 // cardLike finds 13 to 19 digits in a row; pdp.IsCardNumber says which of
 // them are card numbers.
@@ -130,7 +56,7 @@ func TestDecisionLogSIGTERM(t *testing.T) {
   overflow: spill
   labels: {env: test}
 `, logPath))
-	p := startProcess(t, "--config", cfg, "--state", filepath.Join(dir, "state.db"))
+	p := spawn(t, freeAddr(t), "--config", cfg, "--state", filepath.Join(dir, "state.db"))
 
 	const secret = "SECRET-918273"
 	const card = "4111111111111111"
@@ -214,7 +140,7 @@ func TestDecisionLogSIGTERM(t *testing.T) {
 		}()
 	}
 	<-sigterm
-	p.terminate(t)
+	p.stop(t, syscall.SIGTERM, 60*time.Second)
 	wg.Wait()
 	if t.Failed() {
 		return
@@ -280,14 +206,6 @@ func TestDecisionLogSIGTERM(t *testing.T) {
 	if out := p.logs.String(); strings.Contains(out, secret) || strings.Contains(out, card) {
 		t.Fatalf("the service log holds a secret or card number")
 	}
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
 }
 
 // readMaybeGzip returns a log file's content, gunzipped if it is a rotated

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,41 +21,6 @@ import (
 // state file every write the operator API acknowledged is in force, and no
 // decision answered during the fault was an allow for a blocked device.
 
-var (
-	pdpBinOnce sync.Once
-	pdpBin     string
-	pdpBinErr  error
-)
-
-// buildPDP builds bin/pdp once per test binary.
-func buildPDP(t *testing.T) string {
-	t.Helper()
-	pdpBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pdp-fault-bin")
-		if err != nil {
-			pdpBinErr = err
-			return
-		}
-		pdpBin = filepath.Join(dir, "pdp")
-		out, err := exec.Command("go", "build", "-o", pdpBin, "../cmd/pdp").CombinedOutput()
-		if err != nil {
-			pdpBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if pdpBinErr != nil {
-		t.Fatal(pdpBinErr)
-	}
-	return pdpBin
-}
-
-type proc struct {
-	cmd        *exec.Cmd
-	url, admin string
-	logs       *syncBuffer
-	exited     chan struct{}
-	exitErr    error
-}
-
 const faultToken = "fault-write-token-0123456789"
 
 func startProc(t *testing.T, dir, addr, adminAddr string, extra ...string) *proc {
@@ -65,37 +29,10 @@ func startProc(t *testing.T, dir, addr, adminAddr string, extra ...string) *proc
 	if err := os.WriteFile(tokens, []byte(faultToken+" write chaos\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{url: "http://" + addr, admin: "http://" + adminAddr, logs: &syncBuffer{}, exited: make(chan struct{})}
-	args := []string{"serve", "--addr", addr, "--state", filepath.Join(dir, "state.db"),
-		"--admin-addr", adminAddr, "--admin-token-file", tokens, "--log-format", "text"}
-	p.cmd = exec.Command(buildPDP(t), append(args, extra...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exitErr = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if resp, err := http.Get(p.url + "/health/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("pdp exited: %v\n%s", p.exitErr, p.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pdp not ready:\n%s", p.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	args := []string{"--state", filepath.Join(dir, "state.db"), "--admin-addr", adminAddr, "--admin-token-file", tokens}
+	p := spawn(t, addr, append(args, extra...)...)
+	p.admin = "http://" + adminAddr
+	return p
 }
 
 func (p *proc) op(method, path, body string) (int, []byte, error) {
@@ -195,20 +132,10 @@ func faultUnderLoad(t *testing.T, sig syscall.Signal) {
 		}()
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("pdp did not exit")
-	}
+	p.stop(t, sig, 20*time.Second)     // SIGTERM: a clean exit
 	time.Sleep(200 * time.Millisecond) // let the load notice
 	close(stop)
 	wg.Wait()
-	if sig == syscall.SIGTERM && p.exitErr != nil {
-		t.Errorf("SIGTERM: exit %v\n%s", p.exitErr, p.logs)
-	}
 
 	// Restart on the same state: every acknowledged block is there.
 	q := startProc(t, dir, freeAddr(t), freeAddr(t))

@@ -16,7 +16,7 @@ import (
 // new connections, waits for that request, answers it with its decision,
 // then exits 0.
 func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
-	p := startProcess(t, "--state", filepath.Join(t.TempDir(), "state.db"))
+	p := spawn(t, freeAddr(t), "--state", filepath.Join(t.TempDir(), "state.db"))
 	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,10 +42,8 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	select {
-	case err := <-p.done:
-		t.Fatalf("exited (%v) with a request in flight", err)
-	default:
+	if p.hasExited() {
+		t.Fatalf("exited (%v) with a request in flight", p.exitErr)
 	}
 	if _, err := conn.Write([]byte(body[half:])); err != nil {
 		t.Fatal(err)
@@ -59,12 +57,5 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(raw.String(), `"outcome":"step_up"`) {
 		t.Fatalf("in-flight request: %d %s", resp.StatusCode, raw.String())
 	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, p.logs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no exit after the last request:\n%s", p.logs)
-	}
+	p.awaitExit(t, 20*time.Second, true)
 }
