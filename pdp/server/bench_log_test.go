@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
-	"github.com/riskpdp/riskpdp/policies"
 )
 
 // BenchmarkDecisionLog is the decide path with the decision log off, on
@@ -35,22 +31,8 @@ func BenchmarkDecisionLog(b *testing.B) {
 	b.Run("sync", func(b *testing.B) { benchLog(b, "sync") })
 }
 
-// benchOptions are the decide options over the embedded policies.
-func benchOptions(b *testing.B) decide.Options {
-	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
-		Package: cfg.Policies.Package, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(eng.Close)
-	return decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: metrics.New(),
-		Limits: limits, Messages: cfg.Messages, Package: cfg.Policies.Package}
-}
-
 func benchLog(b *testing.B, mode string) {
-	opts := benchOptions(b)
+	opts := benchOptions(b, true)
 	var l *decisionlog.Logger
 	var err error
 	if mode != "" {
@@ -105,10 +87,10 @@ func BenchmarkShadow(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		name := map[bool]string{false: "off", true: "100%"}[on]
 		b.Run(name, func(b *testing.B) {
-			opts := benchOptions(b)
+			opts := benchOptions(b, true)
 			var sh *decide.Shadow
 			if on {
-				cand := benchOptions(b)
+				cand := benchOptions(b, true)
 				sh = decide.NewShadow(decide.ShadowOptions{Engine: cand.Engine, SampleRate: 1, Metrics: opts.Metrics})
 				opts.Shadow = sh
 			}

@@ -40,8 +40,20 @@ func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config
 
 func newServiceOpt(tb testing.TB, optimize bool) (*decide.Service, *metrics.Metrics, config.Config) {
 	tb.Helper()
+	o := benchOptions(tb, optimize)
+	svc, err := decide.New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, o.Metrics, config.Default()
+}
+
+// benchOptions are the decide options over the embedded policies with the
+// default configuration (optimize: the specialized fast path, or OPA's
+// topdown on the policy as written).
+func benchOptions(tb testing.TB, optimize bool) decide.Options {
+	tb.Helper()
 	cfg := config.Default()
-	m := metrics.New()
 	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
 		Package: cfg.Policies.Package, NoOptimize: !optimize, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
@@ -49,11 +61,8 @@ func newServiceOpt(tb testing.TB, optimize bool) (*decide.Service, *metrics.Metr
 		tb.Fatal(err)
 	}
 	tb.Cleanup(eng.Close)
-	svc, err := decide.New(decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: m, Limits: limits, Messages: cfg.Messages})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return svc, m, cfg
+	return decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: metrics.New(),
+		Limits: limits, Messages: cfg.Messages, Package: cfg.Policies.Package}
 }
 
 // BenchmarkDecidePath is the in-process decision: decode → evaluate → encode,
@@ -82,16 +91,9 @@ func benchPlugins(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { h.Close() })
-	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
-		Package: cfg.Policies.Package, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(eng.Close)
-	svc, err := decide.New(decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: metrics.New(),
-		Limits: limits, Messages: cfg.Messages, Plugins: h})
+	o := benchOptions(b, true)
+	o.Plugins = h
+	svc, err := decide.New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,7 +113,6 @@ func benchPlugins(b *testing.B) {
 // benchEnriched is the optimized decision with risk state (and velocity)
 // on: the UIDs are decided once before timing, then cycled through.
 func benchEnriched(b *testing.B, uids int, withVelocity bool) {
-	cfg := config.Default()
 	st, err := state.Open(state.Config{Path: filepath.Join(b.TempDir(), "state.db")})
 	if err != nil {
 		b.Fatal(err)
@@ -124,15 +125,8 @@ func benchEnriched(b *testing.B, uids int, withVelocity bool) {
 		}
 		b.Cleanup(func() { tr.Close() })
 	}
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
-		Package: cfg.Policies.Package, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(eng.Close)
-	opts := decide.Options{Logger: slog.New(slog.DiscardHandler), Engine: eng, Metrics: metrics.New(),
-		Limits: limits, Messages: cfg.Messages, State: st}
+	opts := benchOptions(b, true)
+	opts.State = st
 	if tr != nil {
 		opts.Velocity = tr
 	}
