@@ -21,7 +21,6 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
-	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
 
@@ -197,8 +196,9 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 	return d, nil
 }
 
-// ReasonStateUnavailable is added to a fallback decision when a shared
-// risk state (Redis) could not answer a cache miss within its budget.
+// ReasonStateUnavailable is the reference policy's reason when part of a
+// shared risk state (Redis) could not be read within its budget
+// (input.state_unknown, see enrich.go's unknown).
 const ReasonStateUnavailable = "state_unavailable"
 
 // ReasonPluginUnavailable is added when a closed-mode plugin failed.
@@ -212,9 +212,6 @@ func (s *Service) fallbackResult(d *pdp.Decision, in *engine.Input, err error) e
 	s.log.Warn("decision fell back", "cause", cause, "error", err,
 		"decision_id", d.ID, "stage", in.Req.Stage.String(), "revision", d.PolicyRevision)
 	res := engine.Result{Outcome: s.fallback, Reasons: []string{ReasonPDPError}}
-	if cause == "state_unavailable" {
-		res.Reasons = append(res.Reasons, ReasonStateUnavailable)
-	}
 	if s.fallback == pdp.StepUp {
 		res.Methods = engine.DefaultStepUpMethods
 	}
@@ -271,8 +268,6 @@ func fallbackCause(err error) string {
 		return "invalid_decision"
 	case errors.Is(err, engine.ErrNoPolicy):
 		return "no_policy"
-	case errors.Is(err, state.ErrUnavailable):
-		return "state_unavailable"
 	case errors.Is(err, errState):
 		return "state"
 	}
