@@ -112,17 +112,22 @@ func TestReplayDamagedLog(t *testing.T) {
 			t.Fatalf("skip %d: %+v, the reader's %+v", i, is, sk)
 		}
 	}
+	// What the damaged stream inflated to before its checksum failed is
+	// garbage of any kind (usually "corrupt", but a garbled line can parse
+	// as JSON of another schema); the other skips are exactly the four made.
 	at := map[string]decisionlog.Skip{}
+	made := map[string]int64{}
 	var garbled int64
 	for _, sk := range skips {
-		if sk.File == files[1] && sk.Reason == decisionlog.SkipCorrupt {
+		if sk.File == files[1] && sk.Reason != decisionlog.SkipGzip {
 			garbled++
 			continue
 		}
 		at[sk.Reason] = sk
+		made[sk.Reason]++
 	}
-	if len(skips) != 4+int(garbled) || byReason[decisionlog.SkipGzip] != 1 || byReason[decisionlog.SkipSchema] != 1 ||
-		byReason[decisionlog.SkipCorrupt] != 1+garbled || byReason[decisionlog.SkipTruncated] != 1 {
+	if want := map[string]int64{decisionlog.SkipGzip: 1, decisionlog.SkipSchema: 1, decisionlog.SkipCorrupt: 1,
+		decisionlog.SkipTruncated: 1}; !maps.Equal(made, want) {
 		t.Fatalf("skipped %v", skips)
 	}
 	want := map[string]struct {
