@@ -267,13 +267,19 @@ func (v Verification) Status() string {
 	return "passed"
 }
 
+// ActionDecision is the action of the journal records the decision path
+// adds for case trails (a decision with obligations, or of an account
+// with an open case). Unlike operator actions they are pruned by age and
+// count (state.decision_trail): the decision log is their full record.
+const ActionDecision = "decision"
+
 // AuditRecord is one entry of the append-only journal of operator actions
 // (and of what the sidecar did on a policy's behalf).
 type AuditRecord struct {
 	Seq    uint64
 	At     time.Time
 	Actor  Actor
-	Action string // list.put, list.delete, freeze, release, limit.set, ...
+	Action string // list.put, list.delete, freeze, release, limit.set, ActionDecision, ...
 	UID    string // the account concerned, if any
 	Target string // e.g. "block/device/d-77"
 	Detail string // JSON of the change

@@ -118,11 +118,20 @@ func TestSOPWalk(t *testing.T) {
 	if _, d = s.decide(pay("u-fast", "t-7", 20, "")); !slices.Contains(reasons(d), "account_frozen") {
 		t.Fatalf("frozen account not denied: %v", d)
 	}
+	// Attempts while frozen ask for the freeze again: it is extended, not
+	// stacked, and still points at the payment that caused it.
+	for i := 8; i <= 12; i++ {
+		s.decide(pay("u-fast", fmt.Sprintf("t-%d", i), 20, ""))
+	}
+	_, acct := s.op("GET", "/admin/v1/accounts/u-fast", opToken, "")
+	if fz, _ := acct["freezes"].([]any); len(fz) != 1 || fz[0].(map[string]any)["txn_id"] != "t-6" {
+		t.Fatalf("freezes after repeated attempts: %v", acct["freezes"])
+	}
 	// The freeze lifts itself after its duration (2 s here) and leaves a
 	// probation behind. (The minute's count is still high, so the payment
 	// is denied again, and freezes again, for that.)
 	time.Sleep(2200 * time.Millisecond)
-	_, d = s.decide(pay("u-fast", "t-8", 1500, ""))
+	_, d = s.decide(pay("u-fast", "t-13", 1500, ""))
 	if r := reasons(d); slices.Contains(r, "account_frozen") || !slices.Contains(r, "probation_large_amount") {
 		t.Fatalf("after the temporary freeze: %v", d)
 	}

@@ -3,6 +3,7 @@ package decide
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -70,12 +71,26 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 	}
 }
 
-// applyObligation changes the account as the obligation asks.
+// applyObligation changes the account as the obligation asks. A repeat of
+// an obligation already in force (the same freeze, limit or open flag,
+// as each further attempt of a frozen account asks again) extends it
+// rather than stacking a copy: the account record stays small, and the
+// freeze keeps pointing at the transaction that caused it.
 func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *engine.Input, decisionID string) {
 	now := in.Now
 	actor := pdp.Actor{Operator: obligationActor, Reason: o.Reason}
-	trace := func(f *pdp.Freeze) {
+	freeze := func(f pdp.Freeze) {
+		for i := range a.Freezes {
+			if g := &a.Freezes[i]; g.Kind == f.Kind && g.Rule == o.Reason && slices.Equal(g.Functions, f.Functions) && g.Active(now) {
+				if !g.Until.IsZero() {
+					g.Until = later(g.Until, f.Until)
+				}
+				g.ProbationAfter = max(g.ProbationAfter, f.ProbationAfter)
+				return
+			}
+		}
 		f.Since, f.Rule, f.TxnID, f.DecisionID, f.Actor = now, o.Reason, in.Req.Txn.ID, decisionID, actor
+		a.Freezes = append(a.Freezes, f)
 	}
 	switch o.Type {
 	case pdp.ObligationFreeze:
@@ -84,8 +99,7 @@ func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *engine.Input, de
 		if kind == pdp.FreezeTemporary {
 			f.Until = now.Add(o.Duration)
 		}
-		trace(&f)
-		a.Freezes = append(a.Freezes, f)
+		freeze(f)
 	case pdp.ObligationRestrict:
 		f := pdp.Freeze{Kind: pdp.FreezeTemporary, Functions: o.Functions}
 		if o.Duration > 0 {
@@ -93,14 +107,20 @@ func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *engine.Input, de
 		} else {
 			f.Kind = pdp.FreezeReview
 		}
-		trace(&f)
-		a.Freezes = append(a.Freezes, f)
+		freeze(f)
 	case pdp.ObligationLimit:
 		l := *o.Limit
 		if l.Duration <= 0 {
 			l.Duration = defaultLimitDuration
 		}
 		l.Until = now.Add(l.Duration)
+		for i := range a.Limits {
+			if m := &a.Limits[i]; m.MaxAmount == l.MaxAmount && m.DailyAmount == l.DailyAmount && m.Currency == l.Currency &&
+				m.Duration == l.Duration && now.Before(m.Until) {
+				m.Until = later(m.Until, l.Until)
+				return
+			}
+		}
 		a.Limits = append(a.Limits, l)
 	case pdp.ObligationProbation:
 		dur := o.Duration
@@ -109,8 +129,21 @@ func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *engine.Input, de
 		}
 		a.Probation = pdp.Probation{Since: now, Until: now.Add(dur), Reason: o.Reason}
 	case pdp.ObligationFlag:
+		for _, f := range a.Flags {
+			if f.Kind == o.Kind && f.Reason == o.Reason {
+				return // the case is open already; the journal keeps this decision
+			}
+		}
 		a.Flags = append(a.Flags, pdp.CaseFlag{Kind: o.Kind, Reason: o.Reason, TxnID: in.Req.Txn.ID, DecisionID: decisionID, At: now})
 	}
+}
+
+// later is the later of two expiries.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // deviceStale reports whether the device is new to the account or its
@@ -158,5 +191,5 @@ func decisionAudit(in *engine.Input, d *pdp.Decision) *pdp.AuditRecord {
 	}
 	b, _ := json.Marshal(detail)
 	return &pdp.AuditRecord{At: in.Now, Actor: pdp.Actor{Operator: obligationActor, Reason: "decision"},
-		Action: "decision", UID: r.UID, Target: "decision/" + d.ID, Detail: string(b)}
+		Action: pdp.ActionDecision, UID: r.UID, Target: "decision/" + d.ID, Detail: string(b)}
 }
