@@ -277,7 +277,15 @@ func newState(cfg config.Config, m *metrics.Metrics, be *fleet.Backend) (*state.
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	c := state.Config{Path: sc.Path, CacheMaxCost: sc.CacheMaxCost, CacheTTL: sc.CacheTTL.D(),
-		NegativeTTL: sc.NegativeTTL.D(), FlushInterval: sc.FlushInterval.D()}
+		NegativeTTL: sc.NegativeTTL.D(), FlushInterval: sc.FlushInterval.D(),
+		DecisionTrailMax: sc.DecisionTrail.MaxRecords, DecisionTrailRetention: sc.DecisionTrail.Retention.D()}
+	// 0 in the config is "no bound", in state.Config "the default".
+	if c.DecisionTrailMax == 0 {
+		c.DecisionTrailMax = -1
+	}
+	if c.DecisionTrailRetention == 0 {
+		c.DecisionTrailRetention = -1
+	}
 	where := sc.Path
 	if be != nil {
 		c.Backend, where = be, "on redis"

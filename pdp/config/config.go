@@ -68,6 +68,21 @@ type State struct {
 	// obligations, new devices) is committed to the file; a crash loses at
 	// most this much of it. Default 10ms.
 	FlushInterval Duration `yaml:"flush_interval"`
+	// DecisionTrail bounds the decision records the audit journal keeps
+	// for case trails (operator actions are kept for good).
+	DecisionTrail DecisionTrail `yaml:"decision_trail"`
+}
+
+// DecisionTrail bounds the journal's decision records: the sweeper prunes
+// those further back than MaxRecords journal records or older than
+// Retention. The decision log is their full record.
+type DecisionTrail struct {
+	// MaxRecords: decision records are kept only among the journal's
+	// newest MaxRecords records. Default 250000; 0 sets no count bound.
+	MaxRecords int `yaml:"max_records"`
+	// Retention: decision records older than this are pruned. Default
+	// 720h (30 days); 0 sets no age bound.
+	Retention Duration `yaml:"retention"`
 }
 
 // On reports whether risk state is kept.
@@ -224,7 +239,8 @@ func Default() Config {
 		},
 		Limits: Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
 		State: State{Path: DefaultStatePath(), CacheMaxCost: 64 << 20, CacheTTL: Duration(time.Minute),
-			NegativeTTL: Duration(10 * time.Second), FlushInterval: Duration(10 * time.Millisecond)},
+			NegativeTTL: Duration(10 * time.Second), FlushInterval: Duration(10 * time.Millisecond),
+			DecisionTrail: DecisionTrail{MaxRecords: 250_000, Retention: Duration(30 * 24 * time.Hour)}},
 		Admin:    Admin{Addr: "127.0.0.1:9192"},
 		StepUp:   StepUp{ChallengeTTL: Duration(10 * time.Minute), VerificationTTL: Duration(30 * time.Minute)},
 		Velocity: Velocity{MaxKeys: 1_000_000},
@@ -329,6 +345,9 @@ func (c *Config) Validate() error {
 		}
 		if c.State.CacheTTL <= 0 || c.State.NegativeTTL <= 0 || c.State.FlushInterval <= 0 {
 			bad("state", "cache_ttl, negative_ttl and flush_interval must be positive")
+		}
+		if c.State.DecisionTrail.MaxRecords < 0 || c.State.DecisionTrail.Retention < 0 {
+			bad("state.decision_trail", "max_records and retention must not be negative (0: no bound)")
 		}
 	}
 	if c.Admin.TokenFile != "" {

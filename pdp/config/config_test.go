@@ -29,6 +29,8 @@ policies:
   watch: false
 limits:
   max_body_bytes: 32768
+state:
+  decision_trail: {max_records: 0, retention: 168h}
 messages:
   deny: "Blocked."
   warnings:
@@ -43,7 +45,8 @@ messages:
 	}
 	if c.Addr != "unix:/run/pdp/decide.sock" || c.Policies.Fallback != "deny" || c.Policies.EvalTimeout.D() != 20*time.Millisecond ||
 		c.Policies.WatchEnabled() || c.Limits.MaxBodyBytes != 32768 || c.Limits.MaxDepth != 16 || c.Messages.Deny != "Blocked." ||
-		c.Messages.StepUp == "" || c.Server.ReadTimeout.D() != 5*time.Second {
+		c.Messages.StepUp == "" || c.Server.ReadTimeout.D() != 5*time.Second ||
+		c.State.DecisionTrail != (DecisionTrail{MaxRecords: 0, Retention: Duration(168 * time.Hour)}) {
 		t.Fatalf("%+v", c)
 	}
 }
@@ -91,6 +94,7 @@ func TestValidate(t *testing.T) {
 		"shadow.queue_size":           func(c *Config) { c.Shadow.QueueSize = -1 },
 		"shadow.policies":             func(c *Config) { c.Policies.Dir, c.Shadow.Policies = "p", "p" },
 		"decision_log (max_size_mib)": func(c *Config) { c.DecisionLog.SpillMaxBytes = -5 },
+		"state.decision_trail":        func(c *Config) { c.State.DecisionTrail.MaxRecords = -1 },
 	} {
 		field, _, _ = strings.Cut(field, " (")
 		c := Default()

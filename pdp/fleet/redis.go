@@ -343,7 +343,7 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 		return 0, state.ErrClosed
 	}
 	for _, w := range batch.Writes {
-		if w.Bucket == 0 || w.Bucket == state.BucketJournal || w.Bucket == state.BucketJournalByUID || w.Bucket.String() == "unknown" {
+		if w.Bucket == 0 || !w.Delete && (w.Bucket == state.BucketJournal || w.Bucket == state.BucketJournalByUID) || w.Bucket.String() == "unknown" {
 			return 0, fmt.Errorf("commit: write to bucket %d refused", w.Bucket)
 		}
 	}

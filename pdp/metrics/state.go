@@ -26,6 +26,7 @@ func StateCollector(stats func() state.Stats) prometheus.Collector {
 		"sync_commits_total":    "Durable writes (operator actions, events, verifications).",
 		"sync_errors_total":     "Durable writes that failed (the call failed too).",
 		"swept_total":           "Expired records deleted by the sweeper.",
+		"journal_pruned_total":  "Decision records pruned from the audit journal (state.decision_trail).",
 	} {
 		c.descs[name] = prometheus.NewDesc(namespace+"_state_"+name, help, nil, nil)
 	}
@@ -56,4 +57,5 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter("sync_commits_total", s.SyncCommits)
 	counter("sync_errors_total", s.SyncErrors)
 	counter("swept_total", s.Swept)
+	counter("journal_pruned_total", s.Pruned)
 }

@@ -19,7 +19,9 @@ import (
 //	BucketJournalByUID  uvarint(len uid) uid, 8-byte seq → empty
 //
 // Sequence numbers start at 1, increase by one per record and are never
-// reused, also across restarts.
+// reused, also across restarts. Batch.Writes never put into these two buckets; they
+// may delete from them (the Store's prune of decision records deletes a
+// record and its index entry in one batch).
 type Backend interface {
 	// Get reads keys of one bucket from one consistent snapshot and calls fn
 	// with each value in order (nil when the key is absent). The value is

@@ -287,6 +287,9 @@ func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 			}
 			bks[bk] = bb
 		}
+		// The journal only grows at its end (sequence keys): full pages
+		// instead of bbolt's half-full splits halve its size on disk.
+		bks[BucketJournal].FillPercent = 0.95
 		// bbolt keeps the keys a transaction inserts into one leaf in one
 		// growing slice until commit: inserting them in key order keeps
 		// each insert cheap (a large unsorted batch is quadratic). The sort
@@ -299,7 +302,7 @@ func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 			return bytes.Compare(a.Key, b.Key)
 		})
 		for _, w := range writes {
-			if w.Bucket == 0 || w.Bucket >= numBuckets || w.Bucket == BucketJournal || w.Bucket == BucketJournalByUID {
+			if w.Bucket == 0 || w.Bucket >= numBuckets || !w.Delete && (w.Bucket == BucketJournal || w.Bucket == BucketJournalByUID) {
 				return fmt.Errorf("commit: write to bucket %d refused", w.Bucket)
 			}
 			var err error

@@ -45,6 +45,17 @@ type Config struct {
 	// still works).
 	SweepInterval time.Duration
 
+	// DecisionTrailMax bounds the decision records of the audit journal
+	// (those the decision path adds for case trails, action "decision"):
+	// they are kept only among the journal's newest DecisionTrailMax
+	// records, older ones are pruned by the sweeper. Operator actions and
+	// verifications are never pruned. Default 250 000; negative keeps
+	// them all.
+	DecisionTrailMax int
+	// DecisionTrailRetention prunes decision records older than this.
+	// Default 30 days; negative keeps them regardless of age.
+	DecisionTrailRetention time.Duration
+
 	// LockTimeout bounds the wait for the file lock another process holds
 	// on Path. Default 1 second; negative waits forever.
 	LockTimeout time.Duration
@@ -64,6 +75,9 @@ const (
 	DefaultFlushMaxPending = 1024
 	DefaultSweepInterval   = time.Minute
 	DefaultLockTimeout     = time.Second
+
+	DefaultDecisionTrailMax       = 250_000
+	DefaultDecisionTrailRetention = 30 * 24 * time.Hour
 )
 
 // Validate reports a configuration that cannot work.
@@ -108,6 +122,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FlushMaxPending == 0 {
 		c.FlushMaxPending = DefaultFlushMaxPending
+	}
+	if c.DecisionTrailMax == 0 {
+		c.DecisionTrailMax = DefaultDecisionTrailMax
+	}
+	if c.DecisionTrailRetention == 0 {
+		c.DecisionTrailRetention = DefaultDecisionTrailRetention
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval

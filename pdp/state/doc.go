@@ -1,7 +1,7 @@
 // Package state keeps the sidecar's risk state durable: list entries (block,
 // allow, VIP by UID, device, IP, card BIN), account state (freezes,
 // probation, limits, events, known devices, follow-up flags),
-// verification results, named secrets, and the append-only audit journal.
+// verification results, named secrets, and the audit journal.
 // The decision path reads it on every decision and, through policy
 // obligations, writes to it; the operator API changes lists and accounts.
 //
@@ -43,7 +43,12 @@
 // whose transaction fails is retried request by request, so a write that
 // cannot commit fails alone. The journal is a bbolt bucket keyed by a
 // sequence number that the commit assigns (monotonic, never reused),
-// indexed by UID.
+// indexed by UID. Operator actions stay in it for good; the decision
+// records the decision path adds for case trails (pdp.ActionDecision) are
+// pruned by the sweeper once they are further back than
+// Config.DecisionTrailMax records or older than
+// Config.DecisionTrailRetention, so the file stops growing under steady
+// traffic.
 //
 // Async writes (UpdateAccount in Async mode: what the decision path does on
 // a policy's behalf — apply a freeze, probation, limit or flag, remember a

@@ -64,6 +64,10 @@ type Store struct {
 	stopped  chan struct{}
 	finalErr error // the last flush's, set by run before stopped closes
 
+	// The committer's: the newest journal record this Store committed,
+	// and where the next prune of decision records starts.
+	lastSeq, pruneFrom uint64
+
 	flushed      atomic.Pointer[chan struct{}] // closed after each flush
 	flushFailing atomic.Bool
 
@@ -73,7 +77,7 @@ type Store struct {
 		flushes, flushErrors    atomic.Uint64
 		asyncWaits              atomic.Uint64
 		syncCommits, syncErrors atomic.Uint64
-		swept                   atomic.Uint64
+		swept, pruned           atomic.Uint64
 		invalidations           atomic.Uint64
 		cacheResets             atomic.Uint64
 		mu                      sync.Mutex
@@ -198,8 +202,9 @@ type Stats struct {
 	// AsyncWaits counts async writes that waited for a flush because the
 	// backlog exceeded 16 × FlushMaxPending records.
 	AsyncWaits uint64
-	// Swept counts records the sweeper deleted.
-	Swept uint64
+	// Swept counts expired records the sweeper deleted, Pruned the
+	// decision records it pruned from the journal.
+	Swept, Pruned uint64
 	// With a Shared backend: Invalidations counts keys other writers
 	// changed (their cache entries dropped), CacheResets the times the
 	// whole cache was dropped because reports may have been missed.
@@ -222,6 +227,7 @@ func (s *Store) Stats() Stats {
 		SyncErrors:        s.stats.syncErrors.Load(),
 		AsyncWaits:        s.stats.asyncWaits.Load(),
 		Swept:             s.stats.swept.Load(),
+		Pruned:            s.stats.pruned.Load(),
 		Invalidations:     s.stats.invalidations.Load(),
 		CacheResets:       s.stats.cacheResets.Load(),
 	}

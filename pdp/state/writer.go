@@ -162,7 +162,7 @@ func (s *Store) commitGroup(group []*request) (ovErr error) {
 	for len(chunks) > 1 {
 		c := chunks[0]
 		chunks = chunks[1:]
-		if _, err := s.be.Commit(&c.batch); err != nil {
+		if err := s.commit(&c.batch); err != nil {
 			s.flushFailed(err)
 			ovErr, chunks = err, nil
 			break
@@ -184,7 +184,7 @@ func (s *Store) commitGroup(group []*request) (ovErr error) {
 		s.finish(group, nil, ovErr)
 		return ovErr
 	}
-	_, err := s.be.Commit(&b)
+	err := s.commit(&b)
 	if err == nil {
 		if ov != nil {
 			s.ackOverlay(ov.snaps)
@@ -207,7 +207,7 @@ func (s *Store) commitGroup(group []*request) (ovErr error) {
 	// Retry each part alone: the overlay first (requests were computed
 	// after it), then the requests in order.
 	if ov != nil {
-		if _, err := s.be.Commit(&ov.batch); err == nil {
+		if err := s.commit(&ov.batch); err == nil {
 			s.ackOverlay(ov.snaps)
 		} else {
 			s.flushFailed(err)
@@ -217,7 +217,7 @@ func (s *Store) commitGroup(group []*request) (ovErr error) {
 	for _, r := range group {
 		var rerr error
 		if !r.batch.empty() {
-			_, rerr = s.be.Commit(&r.batch)
+			rerr = s.commit(&r.batch)
 		}
 		s.finish([]*request{r}, rerr, ovErr)
 	}
@@ -321,7 +321,7 @@ func (s *Store) runJob(r *request) {
 		return
 	}
 	if b != nil && !b.empty() {
-		if _, err := s.be.Commit(b); err != nil {
+		if err := s.commit(b); err != nil {
 			s.stats.syncErrors.Add(1)
 			r.done <- err
 			return
@@ -332,4 +332,14 @@ func (s *Store) runJob(r *request) {
 		after()
 	}
 	r.done <- nil
+}
+
+// commit commits b to the backend and notes the newest journal sequence
+// number (the prune of decision records counts back from it).
+func (s *Store) commit(b *Batch) error {
+	first, err := s.be.Commit(b)
+	if err == nil && len(b.Journal) > 0 && first > 0 {
+		s.lastSeq = max(s.lastSeq, first+uint64(len(b.Journal))-1)
+	}
+	return err
 }
