@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path"
 	"strings"
 	"time"
@@ -72,6 +73,11 @@ func New(o Options) *Server {
 	s.route(mux, "GET /admin/v1/cases", RoleRead, s.cases)
 	s.route(mux, "GET /admin/v1/cases/{uid}", RoleRead, s.caseTrail)
 	s.route(mux, "POST /admin/v1/cases/{uid}/close", RoleWrite, s.closeCase)
+	// Go's profiles, for finding where time and memory go in production;
+	// write tokens only (a CPU profile or trace costs the sidecar while it
+	// runs).
+	s.route(mux, "GET /debug/pprof", RoleWrite, profile)
+	s.route(mux, "GET /debug/pprof/{name}", RoleWrite, profile)
 	// A known path with another method: 405 with the error envelope (the
 	// mux's own answer is plain text).
 	for p, methods := range s.methods {
@@ -209,4 +215,23 @@ func writeError(w http.ResponseWriter, e *pdp.Error) {
 		Field   string        `json:"field,omitempty"`
 	}
 	writeJSON(w, server.StatusOf(e.Code), map[string]body{"error": {e.Code, e.Message, e.Field}})
+}
+
+// profile serves net/http/pprof: the index, a named profile (heap,
+// goroutine, allocs, block, mutex, threadcreate), profile (CPU), trace,
+// symbol, cmdline.
+func profile(w http.ResponseWriter, r *http.Request, _ caller) error {
+	switch r.PathValue("name") {
+	case "profile":
+		pprof.Profile(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	default:
+		pprof.Index(w, r)
+	}
+	return nil
 }

@@ -100,6 +100,7 @@ func TestSoak(t *testing.T) {
 		rssMiB, goroutines float64
 		anonMiB, fileMiB   float64 // RSS split: allocated vs mapped files (the bbolt state)
 		stateMiB           float64 // size of the state file
+		heapMiB            float64 // Go heap in use (live and not yet collected)
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -152,6 +153,7 @@ func TestSoak(t *testing.T) {
 				w.stateMiB = float64(fi.Size()) / (1 << 20)
 			}
 			w.goroutines = scrape(p.url, "go_goroutines")
+			w.heapMiB = scrape(p.url, "go_memstats_heap_inuse_bytes") / (1 << 20)
 			windows = append(windows, w)
 			nextWindow = nextWindow.Add(windowLen)
 		}
@@ -163,21 +165,28 @@ func TestSoak(t *testing.T) {
 	if out := os.Getenv("SOAK_OUT"); out != "" {
 		os.MkdirAll(out, 0o755)
 		var csv strings.Builder
-		csv.WriteString("seconds,decisions,errors,late,p50_us,p99_us,rss_mib,rss_anon_mib,rss_file_mib,state_file_mib,goroutines\n")
+		csv.WriteString("seconds,decisions,errors,late,p50_us,p99_us,rss_mib,rss_anon_mib,rss_file_mib,state_file_mib,heap_inuse_mib,goroutines\n")
 		for _, w := range windows {
-			fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%d,%d,%.1f,%.1f,%.1f,%.1f,%.0f\n", w.at.Seconds(), w.n, w.errors, w.late,
-				w.p50.Microseconds(), w.p99.Microseconds(), w.rssMiB, w.anonMiB, w.fileMiB, w.stateMiB, w.goroutines)
+			fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%d,%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.0f\n", w.at.Seconds(), w.n, w.errors, w.late,
+				w.p50.Microseconds(), w.p99.Microseconds(), w.rssMiB, w.anonMiB, w.fileMiB, w.stateMiB, w.heapMiB, w.goroutines)
+		}
+		// The live heap at the end, for `go tool pprof -top bench/soak/heap.pprof`.
+		if code, prof, err := p.op("GET", "/debug/pprof/heap?gc=1", ""); err == nil && code == 200 {
+			os.WriteFile(filepath.Join(out, "heap.pprof"), prof, 0o644)
+		} else {
+			t.Logf("heap profile: %d %v", code, err)
 		}
 		os.WriteFile(filepath.Join(out, "soak.csv"), []byte(csv.String()), 0o644)
 		xs := make([]float64, len(windows))
-		p99, anon, file, st, gr := make([]float64, len(windows)), make([]float64, len(windows)), make([]float64, len(windows)),
-			make([]float64, len(windows)), make([]float64, len(windows))
+		p99, anon, heap, file, st, gr := make([]float64, len(windows)), make([]float64, len(windows)), make([]float64, len(windows)),
+			make([]float64, len(windows)), make([]float64, len(windows)), make([]float64, len(windows))
 		for i, w := range windows {
-			xs[i], p99[i], anon[i], file[i], st[i], gr[i] = w.at.Seconds(), float64(w.p99.Microseconds())/1000, w.anonMiB, w.fileMiB, w.stateMiB, w.goroutines
+			xs[i], p99[i], anon[i], heap[i], file[i], st[i], gr[i] = w.at.Seconds(), float64(w.p99.Microseconds())/1000, w.anonMiB, w.heapMiB,
+				w.fileMiB, w.stateMiB, w.goroutines
 		}
 		title := fmt.Sprintf("soak: %v at %.0f decisions/s (70 %% of %.0f measured), full configuration", duration, rate, saturation)
 		os.WriteFile(filepath.Join(out, "soak.svg"), []byte(svgChart(title, xs,
-			[]series{{"p99 latency (ms)", p99}, {"RSS anonymous (MiB)", anon}, {"RSS file-backed: the mapped state file (MiB)", file},
+			[]series{{"p99 latency (ms)", p99}, {"RSS anonymous (MiB)", anon}, {"Go heap in use (MiB)", heap}, {"RSS file-backed: the mapped state file (MiB)", file},
 				{"state file size (MiB)", st}, {"goroutines", gr}})), 0o644)
 	}
 
