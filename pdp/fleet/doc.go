@@ -16,7 +16,9 @@
 // part of the state is unknown: the decision path names it in
 // input.state_unknown and the policy decides with what is known (the
 // reference policy steps up with reason state_unavailable; a block still
-// cached denies). The keys of one read share a hash tag and are read
+// cached denies, and so does a cached block or freeze past the cache TTL:
+// the Store serves those stale when Redis cannot answer, until their own
+// expiry, TestStaleBlocksDuringOutage). The keys of one read share a hash tag and are read
 // in one MULTI/EXEC (one snapshot).
 //
 // # Writes: Redis first, then the cache

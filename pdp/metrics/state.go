@@ -27,6 +27,7 @@ func StateCollector(stats func() state.Stats) prometheus.Collector {
 		"sync_errors_total":     "Durable writes that failed (the call failed too).",
 		"swept_total":           "Expired records deleted by the sweeper.",
 		"journal_pruned_total":  "Decision records pruned from the audit journal (state.decision_trail).",
+		"stale_served_total":    "Reads the shared state could not answer, answered from a cached block or freeze.",
 	} {
 		c.descs[name] = prometheus.NewDesc(namespace+"_state_"+name, help, nil, nil)
 	}
@@ -58,4 +59,5 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter("sync_errors_total", s.SyncErrors)
 	counter("swept_total", s.Swept)
 	counter("journal_pruned_total", s.Pruned)
+	counter("stale_served_total", s.StaleServed)
 }

@@ -29,9 +29,12 @@ type centry struct {
 	k1, k2 string
 	gen    uint64
 	until  int64
-	rep    pdp.Reputation
-	acct   *pdp.AccountState
-	verif  *pdp.Verification // nil: none
+	// hard is when the cached list entries themselves expire (Unix ns):
+	// a stale block is served during an outage only before it (see stale).
+	hard  int64
+	rep   pdp.Reputation
+	acct  *pdp.AccountState
+	verif *pdp.Verification // nil: none
 }
 
 // cache is a ristretto cache whose entries are validated on every hit
@@ -115,6 +118,16 @@ func (c *cache) get(h uint64, ns uint8, k1, k2 string, now int64) *centry {
 		return nil
 	}
 	c.hits.add(h)
+	return e
+}
+
+// stale returns the entry for the key whatever its generation and age:
+// what this sidecar last knew, for a read the backend cannot answer.
+func (c *cache) stale(h uint64, ns uint8, k1, k2 string) *centry {
+	e, ok := c.rc.Get(h)
+	if !ok || e.ns != ns || e.k1 != k1 || e.k2 != k2 {
+		return nil
+	}
 	return e
 }
 

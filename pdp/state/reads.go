@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -14,7 +15,10 @@ var lists = [3]pdp.ListKind{pdp.ListBlock, pdp.ListAllow, pdp.ListVIP}
 // a miss reads the three lists from the backend in one snapshot and caches
 // the result until the earliest expiry among the entries found, CacheTTL
 // (NegativeTTL when no entry applies) or the next write of the subject,
-// whichever comes first. An unknown subject kind is an error.
+// whichever comes first. An unknown subject kind is an error. When a
+// Shared backend cannot answer a miss, a block cached earlier is still
+// served until the block's own expiry (stale if error: fail closed);
+// anything else is an error wrapping ErrUnavailable.
 func (s *Store) Reputation(kind pdp.SubjectKind, value string, now time.Time) (pdp.Reputation, error) {
 	if kind < pdp.SubjectUID || kind > pdp.SubjectCardBIN {
 		return pdp.Reputation{}, invalid("subject kind %d", kind)
@@ -62,9 +66,16 @@ func (s *Store) Reputation(kind pdp.SubjectKind, value string, now time.Time) (p
 		return nil
 	})
 	if err != nil {
+		// Stale if error, for blocks only: with the shared state out of
+		// reach, a block this sidecar knew still denies (fail closed);
+		// anything else is unknown.
+		if e := s.c.stale(h, ns, value, ""); e != nil && e.rep.Blocked && n < e.hard && errors.Is(err, ErrUnavailable) {
+			s.stats.staleServed.Add(1)
+			return e.rep, nil
+		}
 		return pdp.Reputation{}, err
 	}
-	s.c.put(h, &centry{ns: ns, k1: strings.Clone(value), gen: g, until: min(until, n+int64(s.ttl(known))), rep: rep})
+	s.c.put(h, &centry{ns: ns, k1: strings.Clone(value), gen: g, until: min(until, n+int64(s.ttl(known))), hard: until, rep: rep})
 	return rep, nil
 }
 
@@ -80,10 +91,21 @@ func (s *Store) ttl(known bool) time.Duration {
 // it or anything it points to. Nothing known yields an empty state with
 // UID set. Freezes, limits and probation that have expired may still be
 // present (they are pruned by the next write): check Active(now). A cache
-// hit costs no allocation.
+// hit costs no allocation. As for Reputation's blocks, a cached state with
+// a freeze in force is served when a Shared backend cannot answer.
 func (s *Store) Account(uid string, now time.Time) (*pdp.AccountState, error) {
 	h := s.c.key(nsAccount, uid, "")
-	return s.account(h, uid, now.UnixNano(), true)
+	n := now.UnixNano()
+	st, err := s.account(h, uid, n, true)
+	if err != nil && errors.Is(err, ErrUnavailable) {
+		// Stale if error, for a freeze in force (as for blocks, see
+		// Reputation). Writes never start from a stale state.
+		if e := s.c.stale(h, nsAccount, uid, ""); e != nil && frozen(e.acct, n) {
+			s.stats.staleServed.Add(1)
+			return e.acct, nil
+		}
+	}
+	return st, err
 }
 
 // account reads the account through the cache; fast bounds a backend
@@ -183,3 +205,14 @@ func (s *Store) enter(h uint64) bool {
 }
 
 func (s *Store) exit(h uint64) { s.inflight[h%uint64(len(s.inflight))].n.Add(^uint64(0)) }
+
+// frozen reports whether a freeze of st is in force at n (Unix ns).
+func frozen(st *pdp.AccountState, n int64) bool {
+	t := time.Unix(0, n)
+	for _, f := range st.Freezes {
+		if f.Active(t) {
+			return true
+		}
+	}
+	return false
+}

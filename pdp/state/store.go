@@ -78,6 +78,7 @@ type Store struct {
 		asyncWaits              atomic.Uint64
 		syncCommits, syncErrors atomic.Uint64
 		swept, pruned           atomic.Uint64
+		staleServed             atomic.Uint64
 		invalidations           atomic.Uint64
 		cacheResets             atomic.Uint64
 		mu                      sync.Mutex
@@ -209,6 +210,10 @@ type Stats struct {
 	// changed (their cache entries dropped), CacheResets the times the
 	// whole cache was dropped because reports may have been missed.
 	Invalidations, CacheResets uint64
+	// StaleServed counts reads the backend could not answer (a Shared
+	// backend out of reach) that were answered from a cached block or
+	// freeze past its freshness instead.
+	StaleServed uint64
 }
 
 // Stats returns the current counters.
@@ -228,6 +233,7 @@ func (s *Store) Stats() Stats {
 		AsyncWaits:        s.stats.asyncWaits.Load(),
 		Swept:             s.stats.swept.Load(),
 		Pruned:            s.stats.pruned.Load(),
+		StaleServed:       s.stats.staleServed.Load(),
 		Invalidations:     s.stats.invalidations.Load(),
 		CacheResets:       s.stats.cacheResets.Load(),
 	}
