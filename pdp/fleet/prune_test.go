@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"testing"
-	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
@@ -14,15 +13,7 @@ import (
 // operator actions.
 func TestPruneDecisionTrailOnRedis(t *testing.T) {
 	r := fleettest.Start(t)
-	be, err := Open(Config{Addrs: []string{r.Addr}, ReadBudget: time.Second}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(state.Config{Backend: be, SweepInterval: -1, DecisionTrailMax: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, be := sidecarState(t, r.Addr, Config{}, func(c *state.Config) { c.SweepInterval, c.DecisionTrailMax = -1, 10 })
 	decision := &pdp.AuditRecord{Action: pdp.ActionDecision, Actor: pdp.Actor{Operator: "pdp", Reason: "decision"}}
 	freeze := &pdp.AuditRecord{Action: "freeze", Actor: alice.Actor}
 	for i := range 100 {

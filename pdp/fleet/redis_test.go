@@ -17,8 +17,9 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// sidecarState opens a Store on the Redis at addr, as one sidecar would.
-func sidecarState(t testing.TB, addr string, cfg Config) (*state.Store, *Backend) {
+// sidecarState opens a Store on the Redis at addr, as one sidecar would;
+// mods adjust the Store's config.
+func sidecarState(t testing.TB, addr string, cfg Config, mods ...func(*state.Config)) (*state.Store, *Backend) {
 	t.Helper()
 	cfg.Addrs = []string{addr}
 	if cfg.HealthInterval == 0 {
@@ -33,7 +34,11 @@ func sidecarState(t testing.TB, addr string, cfg Config) (*state.Store, *Backend
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Open(state.Config{Backend: be})
+	sc := state.Config{Backend: be}
+	for _, m := range mods {
+		m(&sc)
+	}
+	st, err := state.Open(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
