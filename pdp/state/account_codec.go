@@ -94,7 +94,7 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 		st.Limits = make([]pdp.Limit, n)
 		for i := range st.Limits {
 			l := &st.Limits[i]
-			l.MaxAmount, l.DailyAmount, l.Currency, l.Duration, l.Until = d.f64(), d.f64(), d.str(), d.dur(), d.time()
+			l.MaxAmount, l.DailyAmount, l.Currency, l.Duration, l.Until = d.amount(), d.amount(), d.str(), d.dur(), d.time()
 		}
 	}
 	if n := d.count(3); n > 0 {

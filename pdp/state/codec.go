@@ -122,13 +122,19 @@ func (d *dec) str() string {
 	return s
 }
 
-func (d *dec) f64() float64 {
+// amount reads a money amount; every amount is validated as a finite
+// non-negative number before it is stored, so anything else is damage.
+func (d *dec) amount() float64 {
 	if len(d.b) < 8 {
 		d.fail(errTruncated)
 		return 0
 	}
 	x := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
 	d.b = d.b[8:]
+	if !finite(x) {
+		d.fail(fmt.Errorf("amount %v is not a finite non-negative number", x))
+		return 0
+	}
 	return x
 }
 

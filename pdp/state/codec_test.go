@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -105,6 +106,12 @@ func TestDecodeRefuses(t *testing.T) {
 		{"bad nanoseconds", append([]byte{tagList, 1, 1, 1, 1, 'x', 0}, 3, 0x80, 0x94, 0xeb, 0xdc, 0x03), decList},
 		{"audit not json", []byte("{"), func(b []byte) error { _, err := decodeAudit(1, b); return err }},
 		{"audit version", []byte(`{"v":2}`), func(b []byte) error { _, err := decodeAudit(1, b); return err }},
+		// Found by FuzzDecodeAccount in CI: a NaN limit decoded and did not
+		// compare equal to itself; amounts are validated before they are
+		// stored, so a non-finite or negative one is damage.
+		{"NaN limit", encodeAccount(&pdp.AccountState{Limits: []pdp.Limit{{MaxAmount: math.NaN()}}}), decAcct},
+		{"negative limit", encodeAccount(&pdp.AccountState{Limits: []pdp.Limit{{DailyAmount: -1}}}), decAcct},
+		{"infinite limit", encodeAccount(&pdp.AccountState{Limits: []pdp.Limit{{MaxAmount: math.Inf(1)}}}), decAcct},
 		{"verification without uid", encodeVerification(&pdp.Verification{TxnID: "t"}), func(b []byte) error { _, err := decodeVerification(b); return err }},
 	}
 	for _, tt := range tests {
