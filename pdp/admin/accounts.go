@@ -196,6 +196,7 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request, c caller) error
 	now := s.o.Now()
 	lifted := 0
 	a, err := s.change(r, c, req.action, "release", "release, probation "+prob.String(), func(a *pdp.AccountState) error {
+		lifted = 0 // fn may run again on a newer state (shared state, see state.UpdateAccount)
 		for i := range a.Freezes {
 			if a.Freezes[i].Active(now) {
 				a.Freezes[i].Until = now

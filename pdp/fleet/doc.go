@@ -23,7 +23,7 @@
 //
 // # Writes: Redis first, then the cache
 //
-// Commit writes a batch in one MULTI/EXEC: values under
+// Commit writes a batch with one Lua script (commitScript): values under
 // prefix:{tag}:bucket:key, a sorted set per scanned bucket (lists, expiry
 // index, journal, journal by UID) that Scan walks in key order with
 // ZRANGEBYLEX, and the audit records under sequence numbers reserved with
@@ -37,11 +37,12 @@
 // appendfsync always for the guarantee of the embedded file (the tests
 // do).
 //
-// Account updates are read-modify-write in each sidecar: two sidecars
-// changing one account within the invalidation delay can lose one of the
-// changes (last writer wins). Obligations on one account rarely come
-// from two pods within milliseconds; conditional writes (WATCH) are the
-// way to close this and are not done.
+// Account writes are conditional (state.Write.If): the script compares the
+// SHA-1 of each such key's stored value with the digest the Store read
+// before it writes anything, and refuses the whole batch otherwise (a
+// *state.ConflictError); the Store then applies its change again to the
+// newer value (state's rebase.go). Two sidecars changing one account at
+// once therefore both take effect (TestConcurrentAccountWrites).
 //
 // # Redis Cluster
 //
@@ -50,7 +51,7 @@
 // its verifications and its journal index share a slot; other list
 // entries are tagged by subject; global keys (secrets, journal records,
 // sequence) by "g"; each bucket index has its own tag. A commit is then
-// one MULTI/EXEC per tag, atomic per account but not across accounts
+// one script per tag, atomic per account but not across accounts
 // (the journal record and the change it records can be split by a
 // failure between them). TestCluster runs the state, invalidation and
 // velocity on a real three-master cluster (redis-server, redis-cli).

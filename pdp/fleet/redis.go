@@ -334,10 +334,15 @@ func prefixEnd(prefix []byte) []byte {
 	return nil
 }
 
-// Commit applies the batch in a MULTI/EXEC transaction (one per hash tag
-// with Redis Cluster), then publishes the changed keys to the other
-// sidecars. Journal sequence numbers are reserved first with INCRBY: a
-// failed commit leaves a gap, never a reused number.
+// Commit applies the batch with one script per hash tag group (one group
+// on a single Redis; one per slot with Redis Cluster), which checks the
+// group's conditions (state.Write.If) before it writes anything, then
+// publishes the changed keys to the other sidecars. Journal sequence
+// numbers are reserved first with INCRBY: a failed commit leaves a gap,
+// never a reused number. With Redis Cluster the groups are separate
+// transactions: a failure or a conflict in one leaves the groups committed
+// before it in place (the Store's retry is idempotent for accounts; the
+// journal may then hold a record twice, never lose one).
 func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 	if b.closed.Load() {
 		return 0, state.ErrClosed
@@ -357,59 +362,80 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 		}
 		first = uint64(last) - uint64(n) + 1
 	}
-	groups := make(map[string][]func(redis.Pipeliner))
-	add := func(bk state.Bucket, key []byte, f func(redis.Pipeliner)) {
+	groups := make(map[string]*commitGroup)
+	var order []*commitGroup // deterministic, as the batch lists them
+	group := func(bk state.Bucket, key []byte) *commitGroup {
 		t := ""
 		if b.cluster {
 			t = tag(bk, key)
 		}
-		groups[t] = append(groups[t], f)
+		g := groups[t]
+		if g == nil {
+			g = &commitGroup{idx: make(map[string]int)}
+			groups[t] = g
+			order = append(order, g)
+		}
+		return g
 	}
-	put := func(bk state.Bucket, key, value []byte, del bool) {
-		k, v := b.key(bk, key), value
+	put := func(w state.Write) {
+		g := group(w.Bucket, w.Key)
+		k := g.key(b.key(w.Bucket, w.Key), w)
+		if w.If != nil {
+			g.conds = append(g.conds, k, digestHex(*w.If))
+		}
 		switch {
-		case del:
-			add(bk, key, func(p redis.Pipeliner) { p.Del(ctx, k) })
-		case bk == state.BucketSecrets:
+		case w.Delete:
+			g.ops = append(g.ops, "d", k)
+		case w.Bucket == state.BucketSecrets:
 			// The first sidecar to create a key wins; the Store reads
 			// back the one kept (see state.Shared).
-			add(bk, key, func(p redis.Pipeliner) { p.SetNX(ctx, k, v, 0) })
+			g.ops = append(g.ops, "n", k, w.Value)
 		default:
-			add(bk, key, func(p redis.Pipeliner) { p.Set(ctx, k, v, 0) })
+			g.ops = append(g.ops, "s", k, w.Value)
 		}
-		if indexed(bk) {
-			ik, m := b.indexKey(bk), string(key)
-			add(bk, []byte(nil), func(p redis.Pipeliner) {
-				if del {
-					p.ZRem(ctx, ik, m)
-				} else {
-					p.ZAdd(ctx, ik, redis.Z{Member: m})
-				}
-			})
+		if indexed(w.Bucket) {
+			ig := group(w.Bucket, nil)
+			ik := ig.key(b.indexKey(w.Bucket), state.Write{})
+			op := "z"
+			if w.Delete {
+				op = "r"
+			}
+			ig.ops = append(ig.ops, op, ik, string(w.Key))
 		}
 	}
 	msg := b.newMessage()
 	for _, w := range batch.Writes {
-		put(w.Bucket, w.Key, w.Value, w.Delete)
+		put(w)
 		msg = appendChange(msg, w.Bucket, w.Key)
 	}
 	for i, j := range batch.Journal {
 		seq := first + uint64(i)
-		put(state.BucketJournal, state.SeqKey(seq), j.Record, false)
+		put(state.Write{Bucket: state.BucketJournal, Key: state.SeqKey(seq), Value: j.Record})
 		if j.UID != "" {
-			put(state.BucketJournalByUID, state.JournalUIDKey(j.UID, seq), []byte{}, false)
+			put(state.Write{Bucket: state.BucketJournalByUID, Key: state.JournalUIDKey(j.UID, seq), Value: []byte{}})
 		}
 	}
-	for _, fs := range groups {
-		_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			for _, f := range fs {
-				f(p)
-			}
-			return nil
-		})
+	var conflict *state.ConflictError
+	for _, g := range order {
+		args := make([]any, 0, 1+len(g.conds)+len(g.ops))
+		args = append(append(append(args, len(g.conds)/2), g.conds...), g.ops...)
+		bad, err := commitScript.Run(ctx, b.rdb, g.keys, args...).Int64Slice()
 		if err != nil {
 			return 0, b.unavailable(ctx, "commit", err)
 		}
+		for _, i := range bad {
+			if i < 1 || int(i) > len(g.writes) {
+				return 0, fmt.Errorf("redis commit: script reported key %d of %d", i, len(g.writes))
+			}
+			if conflict == nil {
+				conflict = &state.ConflictError{}
+			}
+			w := g.writes[i-1]
+			conflict.Keys = append(conflict.Keys, state.BucketKey{Bucket: w.Bucket, Key: w.Key})
+		}
+	}
+	if conflict != nil && len(order) == 1 {
+		return 0, conflict // nothing written: nothing to announce
 	}
 	if len(batch.Writes) > 0 {
 		// Best effort: should it fail, the subscribers lose their
@@ -421,8 +447,75 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 			b.stats.invalSent.Add(1)
 		}
 	}
+	if conflict != nil {
+		return 0, conflict
+	}
 	return first, nil
 }
+
+// commitGroup is what one script call commits: its keys (KEYS, each once),
+// the write that named each key first, the conditions (key index, hex
+// digest) and the operations (op, key index[, value]).
+type commitGroup struct {
+	keys   []string
+	writes []state.Write
+	idx    map[string]int
+	conds  []any
+	ops    []any
+}
+
+// key returns the 1-based index of k in the group's KEYS.
+func (g *commitGroup) key(k string, w state.Write) int {
+	if i, ok := g.idx[k]; ok {
+		return i
+	}
+	g.keys = append(g.keys, k)
+	g.writes = append(g.writes, w)
+	g.idx[k] = len(g.keys)
+	return len(g.keys)
+}
+
+// digestHex is a condition as the script compares it: the hex SHA-1 of
+// the value, "" for absent.
+func digestHex(d state.Digest) string {
+	if d == (state.Digest{}) {
+		return ""
+	}
+	return hex.EncodeToString(d[:])
+}
+
+// commitScript checks every condition of a group against the values before
+// the group, then applies the group's writes, atomically. It returns the
+// (1-based) KEYS indexes whose condition failed; then nothing was written.
+var commitScript = redis.NewScript(`
+local c = tonumber(ARGV[1])
+local bad = {}
+for i = 0, c - 1 do
+  local ki = tonumber(ARGV[2 + 2 * i])
+  local v = redis.call('GET', KEYS[ki])
+  local d = ''
+  if v then d = redis.sha1hex(v) end
+  if d ~= ARGV[3 + 2 * i] then bad[#bad + 1] = ki end
+end
+if #bad > 0 then return bad end
+local i = 2 + 2 * c
+while i <= #ARGV do
+  local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  if op == 'd' then
+    redis.call('DEL', k)
+    i = i + 2
+  else
+    local a = ARGV[i + 2]
+    if op == 's' then redis.call('SET', k, a)
+    elseif op == 'n' then redis.call('SET', k, a, 'NX')
+    elseif op == 'z' then redis.call('ZADD', k, 0, a)
+    elseif op == 'r' then redis.call('ZREM', k, a)
+    else return redis.error_reply('commit script: unknown operation ' .. op) end
+    i = i + 3
+  end
+end
+return bad
+`)
 
 // indexed buckets are those the Store scans.
 func indexed(bk state.Bucket) bool {

@@ -28,6 +28,7 @@ func StateCollector(stats func() state.Stats) prometheus.Collector {
 		"swept_total":           "Expired records deleted by the sweeper.",
 		"journal_pruned_total":  "Decision records pruned from the audit journal (state.decision_trail).",
 		"stale_served_total":    "Reads the shared state could not answer, answered from a cached block or freeze.",
+		"write_conflicts_total": "Account writes the shared state refused because another sidecar changed the account meanwhile (each recomputed and retried).",
 	} {
 		c.descs[name] = prometheus.NewDesc(namespace+"_state_"+name, help, nil, nil)
 	}
@@ -60,4 +61,5 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter("swept_total", s.Swept)
 	counter("journal_pruned_total", s.Pruned)
 	counter("stale_served_total", s.StaleServed)
+	counter("write_conflicts_total", s.WriteConflicts)
 }

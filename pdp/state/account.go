@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -46,7 +47,11 @@ const backlogFactor = 16
 //
 // Updates of one UID are serialized (no update is lost, whatever the mode),
 // so fn should be quick and must not call UpdateAccount (the locks are
-// striped: another UID may share the caller's); reads are fine.
+// striped: another UID may share the caller's); reads are fine. With a
+// Shared backend, updates made through other sidecars are not lost either:
+// fn is applied again to the stored value when another writer changed it
+// meanwhile (see rebase.go), so fn may run more than once, and must change
+// nothing but its argument; a sync fn then runs in the committer.
 //
 // Sync commits the new state and audit (when not nil) in one fsynced
 // transaction before returning; on error nothing changed. Async makes the
@@ -86,6 +91,17 @@ func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit 
 	defer mu.Unlock()
 
 	now := s.cfg.Clock()
+	rec := auditRecord(audit, now)
+	if mode == Sync && s.shared != nil {
+		// The committer computes the change from the stored value (see
+		// rebase.go). uid is kept: a copy, as the caller's string may
+		// alias a reused buffer.
+		uid = strings.Clone(uid)
+		if rec != nil && rec.UID == "" {
+			rec.UID = uid
+		}
+		return s.updateShared(ctx, h, uid, s.ver.Add(1), now, rec, fn)
+	}
 	// Under the lock the overlay, when it has the UID, is the latest state;
 	// reading it first keeps the cache out of the async write path.
 	cur, ok := s.ov.get(h, uid)
@@ -104,23 +120,12 @@ func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit 
 	// a reused buffer); the overlay and the cache keep it.
 	uid = cur.UID
 	st.UID = uid
+	if rec != nil && rec.UID == "" {
+		rec.UID = uid
+	}
 	pruneAccount(st, now)
 	if err := validateAccount(st); err != nil {
 		return nil, err
-	}
-	var rec *pdp.AuditRecord
-	if audit != nil {
-		a := *audit
-		if a.UID == "" {
-			a.UID = uid
-		}
-		if a.At.IsZero() {
-			a.At = now
-		}
-		if a.Action == "" {
-			a.Action = "account.update"
-		}
-		rec = &a
 	}
 	ver := s.ver.Add(1)
 
@@ -128,7 +133,11 @@ func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit 
 		if !s.enter(h) {
 			return nil, ErrClosed
 		}
-		s.ov.put(h, uid, st, ver, rec)
+		var keep func(*pdp.AccountState) error
+		if s.shared != nil {
+			keep = fn // applied again by the flushes (rebase.go)
+		}
+		s.ov.put(h, uid, st, ver, rec, keep)
 		s.c.bump(h)
 		s.exit(h)
 		if p := s.ov.pending(); p >= int64(s.cfg.FlushMaxPending) {
@@ -138,13 +147,7 @@ func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit 
 		return st, nil
 	}
 
-	r := &request{after: func() {
-		s.ov.supersede(h, uid, ver)
-		s.c.bump(h)
-		// The caller holds the UID's lock: st stays the latest state until
-		// it returns, so it may be cached under the new generation.
-		s.c.put(h, &centry{ns: nsAccount, k1: uid, gen: s.c.gen(h), until: now.UnixNano() + int64(s.cfg.CacheTTL), acct: st})
-	}}
+	r := &request{after: func() { s.afterAccountWrite(h, uid, ver, now, st) }}
 	r.batch.put(BucketAccounts, []byte(uid), encodeAccount(st))
 	if rec != nil {
 		if err := s.journal(&r.batch, rec); err != nil {
@@ -155,6 +158,22 @@ func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit 
 		return nil, err
 	}
 	return st, nil
+}
+
+// auditRecord is a copy of audit with the time and the action defaulted
+// (the UID is the caller's to default). nil for none.
+func auditRecord(audit *pdp.AuditRecord, now time.Time) *pdp.AuditRecord {
+	if audit == nil {
+		return nil
+	}
+	a := *audit
+	if a.At.IsZero() {
+		a.At = now
+	}
+	if a.Action == "" {
+		a.Action = "account.update"
+	}
+	return &a
 }
 
 func (s *Store) journal(b *Batch, a *pdp.AuditRecord) error {
@@ -169,7 +188,8 @@ func (s *Store) journal(b *Batch, a *pdp.AuditRecord) error {
 // cloneAccount copies everything fn may modify; each slice gets room for
 // one append.
 func cloneAccount(cur *pdp.AccountState) *pdp.AccountState {
-	st := &pdp.AccountState{UID: cur.UID, Probation: cur.Probation}
+	st := &pdp.AccountState{UID: cur.UID, Probation: cur.Probation, Habit: cur.Habit}
+	st.Habit.Categories = slices.Clone(cur.Habit.Categories)
 	st.Freezes = cloneSlice(cur.Freezes)
 	for i := range st.Freezes {
 		st.Freezes[i].Functions = slices.Clone(st.Freezes[i].Functions)
@@ -266,6 +286,14 @@ func validateAccount(st *pdp.AccountState) error {
 		if !finite(l.MaxAmount) || !finite(l.DailyAmount) {
 			return invalid("limit amounts %v, %v", l.MaxAmount, l.DailyAmount)
 		}
+	}
+	h := &st.Habit
+	ok := finite(h.Mean) && finite(h.Var) && len(h.Categories) <= pdp.MaxHabitCategories
+	for _, c := range h.Categories {
+		ok = ok && finite(c.Weight)
+	}
+	if !ok {
+		return invalid("habit %+v", *h)
 	}
 	return nil
 }

@@ -1,6 +1,11 @@
 package state
 
-import "github.com/riskpdp/riskpdp/pdp"
+import (
+	"fmt"
+	"math"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
 
 // Account records (codec.go format 1, tag 'A'):
 //
@@ -14,6 +19,8 @@ import "github.com/riskpdp/riskpdp/pdp"
 //	events     count, each: kind, at, device id
 //	devices    count, each: id, first seen, last seen
 //	flags      count, each: kind, reason, txn id, decision id, at
+//	habit      only when its count is not 0: count, mean, variance,
+//	           categories (count, each: category, weight)
 
 // encodeAccount encodes st; the caller has validated it (validateAccount).
 func encodeAccount(st *pdp.AccountState) []byte {
@@ -66,6 +73,16 @@ func encodeAccount(st *pdp.AccountState) []byte {
 		w.str(f.DecisionID)
 		w.time(f.At)
 	}
+	if h := &st.Habit; h.Count > 0 {
+		w.uvarint(uint64(h.Count))
+		w.f64(h.Mean)
+		w.f64(h.Var)
+		w.uvarint(uint64(len(h.Categories)))
+		for _, c := range h.Categories {
+			w.str(c.Category)
+			w.f64(c.Weight)
+		}
+	}
 	return w.b
 }
 
@@ -116,6 +133,22 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 		for i := range st.Flags {
 			f := &st.Flags[i]
 			f.Kind, f.Reason, f.TxnID, f.DecisionID, f.At = d.str(), d.str(), d.str(), d.str(), d.time()
+		}
+	}
+	if len(d.b) > 0 && d.err == nil {
+		h := &st.Habit
+		n := d.uvarint()
+		if n == 0 || n > math.MaxUint32 {
+			d.fail(fmt.Errorf("habit count %d", n))
+		}
+		h.Count, h.Mean, h.Var = uint32(n), d.amount(), d.amount()
+		if n := d.count(9); n > pdp.MaxHabitCategories {
+			d.fail(fmt.Errorf("%d habit categories", n))
+		} else if n > 0 {
+			h.Categories = make([]pdp.CategoryWeight, n)
+			for i := range h.Categories {
+				h.Categories[i] = pdp.CategoryWeight{Category: d.str(), Weight: d.amount()}
+			}
 		}
 	}
 	if err := d.end("account"); err != nil {

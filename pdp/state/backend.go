@@ -1,7 +1,9 @@
 package state
 
 import (
+	"crypto/sha1"
 	"errors"
+	"fmt"
 )
 
 // Backend is the durable store under the cache: the only copy of the state
@@ -38,6 +40,9 @@ type Backend interface {
 	// all in one atomic transaction that is durable (fsynced) when Commit
 	// returns nil. On error nothing of the batch is applied. It returns the
 	// sequence number of the first journal record (0 without records).
+	// Writes with a condition (Write.If) are for Shared backends: when one
+	// does not hold, Commit applies nothing and returns a *ConflictError;
+	// a backend with a single writer (bbolt) may ignore conditions.
 	Commit(b *Batch) (firstSeq uint64, err error)
 	// Close releases the backend. Further calls fail.
 	Close() error
@@ -62,9 +67,11 @@ var ErrUnavailable = errors.New("risk state unavailable")
 //   - drops the cache entries of keys the backend reports changed by
 //     other writers, and the whole cache when it may have missed reports.
 //
-// Account writes stay read-modify-write per sidecar: two sidecars updating
-// one account within the invalidation delay can lose one of the updates
-// (last writer wins); see pdp/fleet.
+// Account writes are conditional (Write.If): the Store writes an account
+// only if the backend still holds the value the change was computed from,
+// and on a conflict re-reads it and applies the change again, so two
+// sidecars changing one account at once both take effect (see
+// UpdateAccount). A Shared backend must honour Write.If.
 type Shared interface {
 	Backend
 	// GetFast is Get bounded by the backend's read budget; past it, or
@@ -117,6 +124,45 @@ type Write struct {
 	Key    []byte
 	Value  []byte
 	Delete bool
+	// If, when not nil, is the digest (ValueDigest) that Key's value must
+	// have before the batch for the batch to apply; the zero Digest means
+	// "absent". Conditions are checked against the values before any write
+	// of the batch (with Redis Cluster: of the key's hash-tag group).
+	If *Digest
+}
+
+// Digest identifies a stored value: its SHA-1 (the hash a Redis script
+// can compute), used as a version, not for security. The zero Digest
+// stands for "no value".
+type Digest [sha1.Size]byte
+
+// ValueDigest is the Digest of a stored value (nil: absent).
+func ValueDigest(v []byte) Digest {
+	if v == nil {
+		return Digest{}
+	}
+	return sha1.Sum(v)
+}
+
+// ConflictError is Commit's error when a Write.If did not hold: another
+// writer changed the key since it was read. Nothing was applied (with
+// Redis Cluster: nothing of the hash-tag groups that conflicted; see
+// pdp/fleet).
+type ConflictError struct {
+	Keys []BucketKey
+}
+
+// BucketKey names one key of one bucket.
+type BucketKey struct {
+	Bucket Bucket
+	Key    []byte
+}
+
+func (e *ConflictError) Error() string {
+	if len(e.Keys) == 1 {
+		return fmt.Sprintf("write conflict: %s key %q changed by another writer", e.Keys[0].Bucket, e.Keys[0].Key)
+	}
+	return fmt.Sprintf("write conflict: %d keys changed by other writers", len(e.Keys))
 }
 
 // JournalEntry is one encoded audit record and the UID it is indexed under

@@ -112,12 +112,28 @@ func TestDecodeRefuses(t *testing.T) {
 		{"NaN limit", encodeAccount(&pdp.AccountState{Limits: []pdp.Limit{{MaxAmount: math.NaN()}}}), decAcct},
 		{"negative limit", encodeAccount(&pdp.AccountState{Limits: []pdp.Limit{{DailyAmount: -1}}}), decAcct},
 		{"infinite limit", encodeAccount(&pdp.AccountState{Limits: []pdp.Limit{{MaxAmount: math.Inf(1)}}}), decAcct},
+		{"empty habit section", append(encodeAccount(&pdp.AccountState{UID: "u"}), 0, 0, 0), decAcct},
+		{"too many habit categories", withHabit(pdp.Habit{Count: 1, Categories: make([]pdp.CategoryWeight, pdp.MaxHabitCategories+1)}), decAcct},
+		{"negative habit mean", withHabit(pdp.Habit{Count: 1, Mean: -1}), decAcct},
 		{"verification without uid", encodeVerification(&pdp.Verification{TxnID: "t"}), func(b []byte) error { _, err := decodeVerification(b); return err }},
 	}
 	for _, tt := range tests {
 		if err := tt.dec(tt.b); err == nil {
 			t.Errorf("%s: decoded", tt.name)
 		}
+	}
+}
+
+func withHabit(h pdp.Habit) []byte { return encodeAccount(&pdp.AccountState{UID: "u", Habit: h}) }
+
+// An account with a habit round-trips; one without encodes as format 1
+// always did (TestGoldenRecords).
+func TestHabitRecord(t *testing.T) {
+	a := golden.acct
+	a.Habit = pdp.Habit{Count: 7, Mean: 812.5, Var: 1e4, Categories: []pdp.CategoryWeight{{Category: "digital", Weight: 0.6}, {Category: "travel", Weight: 0.2}}}
+	got, err := decodeAccount(encodeAccount(&a))
+	if err != nil || !reflect.DeepEqual(*got, a) {
+		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 }
 

@@ -21,7 +21,10 @@
 // decision path's cache misses are read within the backend's budget
 // (ErrUnavailable past it: the state is unknown, not absent), and the
 // backend reports keys other sidecars changed, whose cache entries are
-// then dropped (shared.go).
+// then dropped (shared.go). Its account writes are compare-and-set: a
+// change is applied again to the stored value when another sidecar
+// changed the account meanwhile, so no sidecar's change is lost
+// (rebase.go).
 //
 
 // The cache is never the only copy of anything: an entry that is evicted,

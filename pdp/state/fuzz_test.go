@@ -33,6 +33,7 @@ func FuzzDecodeListEntry(f *testing.F) {
 func FuzzDecodeAccount(f *testing.F) {
 	f.Add(encodeAccount(&golden.acct))
 	f.Add(encodeAccount(&pdp.AccountState{UID: "u"}))
+	f.Add(encodeAccount(&pdp.AccountState{UID: "u", Habit: pdp.Habit{Count: 2, Mean: 10, Var: 1, Categories: []pdp.CategoryWeight{{Category: "c", Weight: 0.5}}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := decodeAccount(b)
 		if err != nil {

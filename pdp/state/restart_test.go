@@ -34,6 +34,7 @@ func TestRestart(t *testing.T) {
 					a.Devices = append(a.Devices, pdp.KnownDevice{ID: "d-" + uid, FirstSeen: now, LastSeen: now})
 					a.Limits = append(a.Limits, pdp.Limit{MaxAmount: 100.5, DailyAmount: 1000, Currency: "CNY", Duration: 24 * time.Hour, Until: now.Add(24 * time.Hour)})
 					a.Probation = pdp.Probation{Since: now, Until: now.Add(24 * time.Hour), Reason: "release"}
+					a.Habit.Observe(float64(100+i), "digital")
 					return nil
 				})
 				if err != nil {
@@ -71,4 +72,29 @@ func TestRestart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The spending habit is part of the account: it accumulates over the
+// updates and survives a restart.
+func TestHabitAccumulates(t *testing.T) {
+	s, clk, path := openTest(t)
+	for i := range 5 {
+		if _, err := s.UpdateAccount(bg, "u-h", Async, nil, func(a *pdp.AccountState) error {
+			a.Habit.Observe(float64(100*(i+1)), []string{"digital", "travel"}[i%2])
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(s *Store, when string) {
+		h := mustAccount(t, s, "u-h", clk.Now()).Habit
+		if h.Count != 5 || len(h.Categories) != 2 || h.Categories[0].Category != "digital" || h.Mean <= 100 {
+			t.Fatalf("habit %s: %+v", when, h)
+		}
+	}
+	check(s, "before the restart")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(reopen(t, path, clk), "after the restart")
 }

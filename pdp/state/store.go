@@ -79,6 +79,7 @@ type Store struct {
 		syncCommits, syncErrors atomic.Uint64
 		swept, pruned           atomic.Uint64
 		staleServed             atomic.Uint64
+		conflicts               atomic.Uint64
 		invalidations           atomic.Uint64
 		cacheResets             atomic.Uint64
 		mu                      sync.Mutex
@@ -210,6 +211,10 @@ type Stats struct {
 	// changed (their cache entries dropped), CacheResets the times the
 	// whole cache was dropped because reports may have been missed.
 	Invalidations, CacheResets uint64
+	// WriteConflicts counts account writes a Shared backend refused because
+	// another sidecar had changed the account meanwhile; each was computed
+	// again from the newer value and retried.
+	WriteConflicts uint64
 	// StaleServed counts reads the backend could not answer (a Shared
 	// backend out of reach) that were answered from a cached block or
 	// freeze past its freshness instead.
@@ -234,6 +239,7 @@ func (s *Store) Stats() Stats {
 		Swept:             s.stats.swept.Load(),
 		Pruned:            s.stats.pruned.Load(),
 		StaleServed:       s.stats.staleServed.Load(),
+		WriteConflicts:    s.stats.conflicts.Load(),
 		Invalidations:     s.stats.invalidations.Load(),
 		CacheResets:       s.stats.cacheResets.Load(),
 	}

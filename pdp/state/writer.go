@@ -156,9 +156,17 @@ func (s *Store) flushDone(err error) {
 // transaction (a large overlay goes first in chunks of its own). If that
 // fails and it held more than one part, each part is retried alone, so one
 // bad request fails only itself. It returns the overlay's error.
+//
+// With a Shared backend the overlay is flushed on its own first
+// (flushShared), as its writes are conditional.
 func (s *Store) commitGroup(group []*request) (ovErr error) {
 	defer func() { s.flushDone(ovErr) }()
-	chunks, ovErr := s.encodeOverlay()
+	var chunks []ovChunk
+	if s.shared != nil {
+		ovErr = s.flushShared()
+	} else {
+		chunks, ovErr = s.encodeSnaps(s.ov.snapshot(s.c))
+	}
 	for len(chunks) > 1 {
 		c := chunks[0]
 		chunks = chunks[1:]
@@ -224,11 +232,44 @@ func (s *Store) commitGroup(group []*request) (ovErr error) {
 	return ovErr
 }
 
-// encodeOverlay encodes the pending async changes in chunks. An entry
+// flushShared writes the overlay to a Shared backend: rebased on the
+// values stored now and conditional on them, retried on a conflict (see
+// rebase.go). A conflict that persists is left for the next flush.
+func (s *Store) flushShared() error {
+	for attempt := 1; ; attempt++ {
+		all := s.ov.snapshot(s.c)
+		if len(all) == 0 {
+			return nil
+		}
+		if err := s.rebaseSnaps(all); err != nil {
+			s.flushFailed(err)
+			return err
+		}
+		chunks, encErr := s.encodeSnaps(all)
+		var err error
+		for i := range chunks {
+			if err = s.commit(&chunks[i].batch); err != nil {
+				break
+			}
+			s.ackOverlay(chunks[i].snaps)
+		}
+		if isConflict(err) && attempt < maxConflictRetries {
+			s.stats.conflicts.Add(1)
+			continue
+		}
+		if err != nil {
+			s.flushFailed(err)
+			return err
+		}
+		return encErr
+	}
+}
+
+// encodeSnaps encodes the pending async changes in chunks. An entry
 // whose audit record fails to encode (unreachable in practice) stays
-// pending and is reported.
-func (s *Store) encodeOverlay() ([]ovChunk, error) {
-	all := s.ov.snapshot(s.c)
+// pending and is reported. With a Shared backend the states written are
+// those rebaseSnaps computed, and each is recorded as a try.
+func (s *Store) encodeSnaps(all []ovSnap) ([]ovChunk, error) {
 	if len(all) == 0 {
 		return nil, nil
 	}
@@ -241,7 +282,14 @@ func (s *Store) encodeOverlay() ([]ovChunk, error) {
 	for _, sn := range all {
 		var w Batch
 		if sn.st != nil {
-			w.put(BucketAccounts, []byte(sn.uid), encodeAccount(sn.st))
+			if sn.wrote == nil {
+				sn.wrote = sn.st
+			}
+			v := encodeAccount(sn.wrote)
+			w.Writes = append(w.Writes, Write{Bucket: BucketAccounts, Key: []byte(sn.uid), Value: v, If: sn.cond})
+			if sn.cond != nil {
+				s.ov.tried(sn.h, sn.uid, try{ValueDigest(v), len(sn.fns)})
+			}
 		}
 		ok := true
 		for i := range sn.audits {
@@ -279,7 +327,7 @@ func (s *Store) ackOverlay(snaps []ovSnap) {
 		return
 	}
 	now := s.cfg.Clock().UnixNano()
-	for _, sd := range s.ov.ack(snaps, s.c) {
+	for _, sd := range s.ov.ack(snaps, s.c, s.cfg.Clock()) {
 		s.c.put(sd.h, &centry{ns: nsAccount, k1: sd.uid, gen: sd.gen, until: now + int64(s.cfg.CacheTTL), acct: sd.st})
 	}
 	s.stats.flushes.Add(1)
@@ -314,24 +362,34 @@ func (s *Store) finish(group []*request, err, ovErr error) {
 	}
 }
 
+// runJob runs r's job and commits its batch; a job whose conditional
+// write meets a conflict runs again (it reads the backend anew), up to
+// maxConflictRetries times.
 func (s *Store) runJob(r *request) {
-	b, after, err := r.job(s.be)
-	if err != nil {
-		r.done <- err
-		return
-	}
-	if b != nil && !b.empty() {
-		if err := s.commit(b); err != nil {
-			s.stats.syncErrors.Add(1)
+	for attempt := 1; ; attempt++ {
+		b, after, err := r.job(s.be)
+		if err != nil {
 			r.done <- err
 			return
 		}
-		s.stats.syncCommits.Add(1)
+		if b != nil && !b.empty() {
+			if err := s.commit(b); err != nil {
+				if isConflict(err) && attempt < maxConflictRetries {
+					s.stats.conflicts.Add(1)
+					continue
+				}
+				s.stats.syncErrors.Add(1)
+				r.done <- err
+				return
+			}
+			s.stats.syncCommits.Add(1)
+		}
+		if after != nil {
+			after()
+		}
+		r.done <- nil
+		return
 	}
-	if after != nil {
-		after()
-	}
-	r.done <- nil
 }
 
 // commit commits b to the backend and notes the newest journal sequence
