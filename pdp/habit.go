@@ -8,15 +8,16 @@ import "math"
 // departs sharply from the account's habit"). Each observation weighs
 // HabitAlpha, so the habit follows roughly the last 1/HabitAlpha movements.
 type Habit struct {
-	Count      uint32
-	Mean, Var  float64
-	Categories []CategoryWeight // at most MaxHabitCategories, heaviest first
+	Count      uint32           `json:"count"`
+	Mean       float64          `json:"mean"`
+	Var        float64          `json:"var"`
+	Categories []CategoryWeight `json:"categories,omitempty"` // at most MaxHabitCategories, heaviest first
 }
 
 // CategoryWeight is one category's decayed weight in a Habit.
 type CategoryWeight struct {
-	Category string
-	Weight   float64
+	Category string  `json:"category"`
+	Weight   float64 `json:"weight"`
 }
 
 // Habit tuning.

@@ -127,6 +127,10 @@ func TestSOPWalk(t *testing.T) {
 	if fz, _ := acct["freezes"].([]any); len(fz) != 1 || fz[0].(map[string]any)["txn_id"] != "t-6" {
 		t.Fatalf("freezes after repeated attempts: %v", acct["freezes"])
 	}
+	// The five allowed payments are the account's spending habit.
+	if h, _ := acct["habit"].(map[string]any); h["count"] != 5.0 || h["mean"] != 20.0 {
+		t.Fatalf("habit after five allowed payments of 20: %v", acct["habit"])
+	}
 	// The freeze lifts itself after its duration (2 s here) and leaves a
 	// probation behind. (The minute's count is still high, so the payment
 	// is denied again, and freezes again, for that.)
@@ -212,6 +216,9 @@ func TestSOPWalk(t *testing.T) {
 	code, acct := s.op("GET", "/admin/v1/accounts/u-op", "op-read-token-0123456789", "")
 	if code != 200 || acct["probation"] == nil || len(acct["freezes"].([]any)) != 1 {
 		t.Fatalf("account view: %d %v", code, acct)
+	}
+	if _, acct = s.op("GET", "/admin/v1/accounts/u-fast", opToken, ""); acct["habit"].(map[string]any)["count"] != 5.0 {
+		t.Fatalf("habit lost on restart: %v", acct["habit"])
 	}
 	code, j := s.op("GET", "/admin/v1/journal?uid=u-op", opToken, "")
 	if code != 200 || len(j["records"].([]any)) != 2 {
