@@ -154,8 +154,11 @@ func (s *Store) updateShared(ctx context.Context, h uint64, uid string, ver uint
 	r.job = func(Backend) (*Batch, func(), error) {
 		// Async changes of the account were made before this one: the
 		// flush writes them first (should it fail, they are applied
-		// below and written with this change).
-		_ = s.commitGroup(nil)
+		// below and written with this change). A backend out of reach
+		// fails this write too: no need to wait for it twice.
+		if err := s.commitGroup(nil); errors.Is(err, ErrUnavailable) {
+			return nil, nil, err
+		}
 		base, d, err := s.readAccount(uid)
 		if err != nil {
 			return nil, nil, err
