@@ -32,12 +32,20 @@ func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
 	res := s.plugins.Score(&f, (*buf)[:0])
 	*buf = res
 	closed := ""
+	// r.Reasons lives in the pooled buffer, reused by the next decision as
+	// soon as this function returns: copy them, into one slice for all.
+	n := 0
+	for _, r := range res {
+		n += len(r.Reasons)
+	}
+	reasons := make([]string, 0, n)
+	in.Enrich.Scores = slices.Grow(in.Enrich.Scores, len(res))
 	for _, r := range res {
 		switch {
 		case r.Err == nil:
-			// r.Reasons lives in the pooled buffer, reused by the next
-			// decision as soon as this function returns: copy it.
-			in.Enrich.Scores = append(in.Enrich.Scores, engine.Score{Plugin: r.Plugin, Score: r.Score, Reasons: slices.Clone(r.Reasons)})
+			reasons = append(reasons, r.Reasons...)
+			in.Enrich.Scores = append(in.Enrich.Scores, engine.Score{Plugin: r.Plugin, Score: r.Score,
+				Reasons: reasons[len(reasons)-len(r.Reasons) : len(reasons) : len(reasons)]})
 		case r.FailClosed && closed == "":
 			closed = r.Plugin
 		}

@@ -86,10 +86,18 @@ type field struct {
 	get     func(in *Input) *ast.Term
 	sub     []field
 	present func(in *Input) bool // objects: whether the key is there at all
+	// num is a numeric leaf's value as a float64 (before numValue), for
+	// the fast path's native comparisons; get is floatTerm of the same.
+	num func(in *Input) float64
 }
 
 func leaf(name string, get func(in *Input) *ast.Term) field {
 	return field{name: ast.StringTerm(name), get: get}
+}
+
+// numLeaf is a leaf holding a number: the policy sees floatTerm(num(in)).
+func numLeaf(name string, num func(in *Input) float64) field {
+	return field{name: ast.StringTerm(name), num: num, get: func(in *Input) *ast.Term { return floatTerm(num(in)) }}
 }
 
 func object(name string, present func(in *Input) bool, sub ...field) field {
@@ -97,8 +105,6 @@ func object(name string, present func(in *Input) bool, sub ...field) field {
 }
 
 func boolTerm(b bool) *ast.Term { return ast.InternedTerm(b) }
-
-func uintTerm(n uint32) *ast.Term { return ast.InternedTerm(int(n)) }
 
 func stringsTerm(ss []string) *ast.Term {
 	terms := make([]*ast.Term, len(ss))
@@ -125,13 +131,13 @@ func reputationFields(i int) []field {
 
 func windowFields(w func(v *pdp.Velocity) *pdp.WindowCounts) []field {
 	return []field{
-		leaf("count_1m", func(in *Input) *ast.Term { return uintTerm(w(in.Enrich.Velocity).Count1m) }),
-		leaf("count_1h", func(in *Input) *ast.Term { return uintTerm(w(in.Enrich.Velocity).Count1h) }),
-		leaf("count_24h", func(in *Input) *ast.Term { return uintTerm(w(in.Enrich.Velocity).Count24h) }),
-		leaf("amount_1m", func(in *Input) *ast.Term { return floatTerm(w(in.Enrich.Velocity).Amount1m) }),
-		leaf("amount_1h", func(in *Input) *ast.Term { return floatTerm(w(in.Enrich.Velocity).Amount1h) }),
-		leaf("amount_24h", func(in *Input) *ast.Term { return floatTerm(w(in.Enrich.Velocity).Amount24h) }),
-		leaf("logins_1h", func(in *Input) *ast.Term { return uintTerm(w(in.Enrich.Velocity).Logins1h) }),
+		numLeaf("count_1m", func(in *Input) float64 { return float64(w(in.Enrich.Velocity).Count1m) }),
+		numLeaf("count_1h", func(in *Input) float64 { return float64(w(in.Enrich.Velocity).Count1h) }),
+		numLeaf("count_24h", func(in *Input) float64 { return float64(w(in.Enrich.Velocity).Count24h) }),
+		numLeaf("amount_1m", func(in *Input) float64 { return w(in.Enrich.Velocity).Amount1m }),
+		numLeaf("amount_1h", func(in *Input) float64 { return w(in.Enrich.Velocity).Amount1h }),
+		numLeaf("amount_24h", func(in *Input) float64 { return w(in.Enrich.Velocity).Amount24h }),
+		numLeaf("logins_1h", func(in *Input) float64 { return float64(w(in.Enrich.Velocity).Logins1h) }),
 	}
 }
 
@@ -155,16 +161,16 @@ var enrichSchema = []field{
 		object("uid", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.UID })...),
 		object("device", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.Device })...),
 		object("ip", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.IP })...),
-		leaf("uid_devices_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.UIDDevices1h) }),
-		leaf("device_uids_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.DeviceUIDs1h) }),
-		leaf("spent_24h", func(in *Input) *ast.Term { return floatTerm(in.Enrich.Velocity.Spent24h) }),
+		numLeaf("uid_devices_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.UIDDevices1h) }),
+		numLeaf("device_uids_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.DeviceUIDs1h) }),
+		numLeaf("spent_24h", func(in *Input) float64 { return in.Enrich.Velocity.Spent24h }),
 		object("failures", nil,
-			leaf("payment_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.Payment1h) }),
-			leaf("payment_24h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.Payment24h) }),
-			leaf("pin_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.PIN1h) }),
-			leaf("pin_24h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.PIN24h) }),
-			leaf("login_1h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.Login1h) }),
-			leaf("login_24h", func(in *Input) *ast.Term { return uintTerm(in.Enrich.Velocity.Failures.Login24h) }),
+			numLeaf("payment_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Payment1h) }),
+			numLeaf("payment_24h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Payment24h) }),
+			numLeaf("pin_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.PIN1h) }),
+			numLeaf("pin_24h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.PIN24h) }),
+			numLeaf("login_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Login1h) }),
+			numLeaf("login_24h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Login24h) }),
 		),
 	),
 	object("verification", func(in *Input) bool { return in.Enrich.Verification.Status != "" },
@@ -196,8 +202,8 @@ var enrichSchema = []field{
 		object("limit", func(in *Input) bool {
 			return acct(in).DailyAmount > 0 || acct(in).MaxAmount > 0
 		},
-			leaf("daily_amount", func(in *Input) *ast.Term { return floatTerm(acct(in).DailyAmount) }),
-			leaf("max_amount", func(in *Input) *ast.Term { return floatTerm(acct(in).MaxAmount) }),
+			numLeaf("daily_amount", func(in *Input) float64 { return acct(in).DailyAmount }),
+			numLeaf("max_amount", func(in *Input) float64 { return acct(in).MaxAmount }),
 			leaf("currency", func(in *Input) *ast.Term { return ast.StringTerm(acct(in).LimitCurrency) }),
 		),
 	),

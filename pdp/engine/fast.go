@@ -2,6 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -25,8 +28,10 @@ import (
 // that the fast program and topdown agree on the smoke requests, and a
 // differential fuzz test holds the two to the same answers.
 type fastProgram struct {
-	paths   []ast.Ref // ground input paths, resolved once per evaluation
+	paths   []ast.Ref // ground input paths, resolved at most once per evaluation
 	resolve []resolver
+	nums    []numResolver // per path: its native numeric reader, nil when none
+	guarded []int         // the paths some rule's index guard reads
 	pathIdx map[string]int
 	rules   []*fastRule
 	index   []pathIndex // per path: the equality guards of the rules
@@ -65,6 +70,15 @@ const (
 	stepCall                        // built-in call, optional output operand
 	stepSupport                     // a support rule holds
 	stepCompare                     // gt/gte/lt/lte/equal/neq without an output
+	// stepCompareNum is a stepCompare (gt/gte/lt/lte) between a numeric
+	// path the sidecar computes and a number constant, made on float64s
+	// without building the path's term. Exact: the constant has at most 15
+	// significant digits (see numConst), so ordering it against the
+	// path's value as float64s orders the two decimals the same way.
+	stepCompareNum
+	// stepNumDefined holds when a numeric path is defined (a binding whose
+	// variable only native comparisons read).
+	stepNumDefined
 )
 
 // Comparison operators of stepCompare, mirroring topdown's comparison
@@ -90,7 +104,12 @@ type fastStep struct {
 	fn      topdown.BuiltinFunc
 	loc     *ast.Location
 	sup     int   // stepSupport
-	cmp     uint8 // stepCompare
+	cmp     uint8 // stepCompare, stepCompareNum
+	// stepCompareNum: the path, the constant, and whether the constant is
+	// the left operand.
+	npath     int
+	nconst    float64
+	constLeft bool
 }
 
 type operandKind uint8
@@ -146,6 +165,7 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 			if !bound {
 				return nil, notFast("rule head %v is not bound by its body", v)
 			}
+			p.nativeNumbers(steps, slot)
 			p.rules = append(p.rules, &fastRule{steps: steps, nvars: len(vars), dynHead: slot})
 			p.maxVars = max(p.maxVars, len(vars))
 			continue
@@ -171,6 +191,7 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.nativeNumbers(steps, -1)
 		fr.steps, fr.nvars = steps, len(vars)
 		p.maxVars = max(p.maxVars, fr.nvars)
 		p.rules = append(p.rules, fr)
@@ -308,6 +329,9 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 			}
 			s.args = append(s.args, op)
 		}
+		if s.kind == stepCompare {
+			p.numericCompare(&s, nil)
+		}
 		if len(ops) == arity+1 {
 			out, err := p.operand(ops[arity], vars, !e.Negated)
 			if err != nil {
@@ -318,6 +342,113 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 		return s, nil
 	}
 	return s, notFast("expression %v", e)
+}
+
+// numericCompare turns an ordering comparison between a numeric path (or a
+// variable bound to one: alias maps var slots to paths) and a number
+// constant into a stepCompareNum. It reports whether it did.
+func (p *fastProgram) numericCompare(s *fastStep, alias map[int]int) bool {
+	if s.kind != stepCompare || s.cmp == cmpEqual || s.cmp == cmpNotEqual {
+		return false
+	}
+	a, b := s.args[0], s.args[1]
+	constLeft := a.kind == opConst
+	if constLeft {
+		a, b = b, a
+	}
+	path, ok := a.path, a.kind == opPath
+	if a.kind == opVar {
+		path, ok = alias[a.slot]
+	}
+	if !ok || b.kind != opConst || p.nums[path] == nil {
+		return false
+	}
+	c, ok := numConst(b.term.Value)
+	if !ok {
+		return false
+	}
+	s.kind, s.npath, s.nconst, s.constLeft = stepCompareNum, path, c, constLeft
+	return true
+}
+
+// nativeNumbers rewrites, in one body, the comparisons of variables bound
+// from a numeric path (`x = input.velocity.uid.count_1m; x > 5`, the shape
+// partial evaluation leaves) into stepCompareNum, and a binding used by
+// nothing else into a presence check (stepNumDefined), so that the path's
+// term is never built. keep is a var slot something outside the steps
+// reads (a rule's head), -1 when none.
+func (p *fastProgram) nativeNumbers(steps []fastStep, keep int) {
+	alias := map[int]int{} // var slot → path
+	binding := map[int]int{}
+	for i, s := range steps {
+		if s.kind == stepEq && !s.negated && s.args[0].kind == opVar && s.args[1].kind == opPath && p.nums[s.args[1].path] != nil {
+			if _, seen := alias[s.args[0].slot]; !seen {
+				alias[s.args[0].slot], binding[s.args[0].slot] = s.args[1].path, i
+			}
+		}
+	}
+	if len(alias) == 0 {
+		return
+	}
+	uses := map[int]int{} // var slot → uses outside its binding and native comparisons
+	for i := range steps {
+		if p.numericCompare(&steps[i], alias) {
+			continue
+		}
+		for _, o := range steps[i].args {
+			countVarUses(o, uses)
+		}
+		if steps[i].out != nil {
+			countVarUses(*steps[i].out, uses)
+		}
+	}
+	for slot, i := range binding {
+		uses[slot]-- // the binding itself
+		if uses[slot] == 0 && slot != keep {
+			steps[i] = fastStep{kind: stepNumDefined, npath: alias[slot], loc: steps[i].loc}
+		}
+	}
+}
+
+// countVarUses counts the var slots an operand reads.
+func countVarUses(o operand, uses map[int]int) {
+	switch o.kind {
+	case opVar:
+		uses[o.slot]++
+	case opTemplate:
+		for _, slot := range o.vars {
+			uses[slot]++
+		}
+	case opDynRef:
+		for _, k := range o.refs {
+			countVarUses(k, uses)
+		}
+	}
+}
+
+// numConst is the float64 of a number constant whose ordering against any
+// float64 x is the ordering of the decimals: at most 15 significant digits
+// (DBL_DIG: distinct such decimals read as distinct float64s, and reading
+// is monotonic) in the normal range. x is written by floatTerm as the
+// shortest decimal that reads back as x, so x == c exactly when the two
+// decimals are equal, and otherwise they order as x and c do.
+func numConst(v ast.Value) (float64, bool) {
+	n, ok := v.(ast.Number)
+	if !ok {
+		return 0, false
+	}
+	s := string(n)
+	c, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(c, 0) || math.IsNaN(c) || c != 0 && (math.Abs(c) < 1e-300 || math.Abs(c) > 1e300) {
+		return 0, false
+	}
+	mant := strings.TrimLeft(s, "+-")
+	if i := strings.IndexAny(mant, "eE"); i >= 0 {
+		mant = mant[:i]
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := strings.Trim(whole+frac, "0") // leading and trailing zeros only scale
+	return c, len(digits) <= 15
 }
 
 // operand compiles a term. mayBind lets a new var be bound here (the left
@@ -345,6 +476,7 @@ func (p *fastProgram) operand(t *ast.Term, vars map[ast.Var]int, mayBind bool) (
 				idx = len(p.paths)
 				p.paths = append(p.paths, v)
 				p.resolve = append(p.resolve, compilePath(v[1:]))
+				p.nums = append(p.nums, compileNum(v[1:]))
 				p.pathIdx[key] = idx
 			}
 			return operand{kind: opPath, path: idx}, nil
@@ -408,6 +540,7 @@ func (p *fastProgram) compileSupport(c *ast.Compiler, ref ast.Ref) (int, error) 
 		if err != nil {
 			return 0, err
 		}
+		p.nativeNumbers(steps, -1)
 		sup.bodies = append(sup.bodies, steps)
 		sup.nvars = max(sup.nvars, len(vars))
 	}
@@ -447,6 +580,11 @@ func (p *fastProgram) buildIndex() {
 			if !guarded[path] {
 				p.index[path].any[ri/64] |= 1 << (ri % 64)
 			}
+		}
+	}
+	for path := range p.index {
+		if len(p.index[path].eq) > 0 {
+			p.guarded = append(p.guarded, path)
 		}
 	}
 }

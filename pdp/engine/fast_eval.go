@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -17,7 +19,7 @@ import (
 type fastEval struct {
 	p       *fastProgram
 	input   *Input
-	vals    []*ast.Term // resolved paths (nil: undefined)
+	vals    []*ast.Term // resolved paths (nil: undefined; unresolved: not read yet)
 	vars    []*ast.Term
 	sup     []int8 // support memo: 0 unknown, 1 true, -1 false
 	bctx    topdown.BuiltinContext
@@ -43,15 +45,18 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
 			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}}
 	}
-	for i, r := range p.resolve {
-		e.vals[i] = r(input)
+	// Paths are read when a step first needs them: a rule that fails
+	// early never pays for the values its later steps would read.
+	for i := range e.vals {
+		e.vals[i] = unresolved
 	}
 	for i := range e.cand {
 		e.cand[i] = ^uint64(0)
 	}
-	for i, idx := range p.index {
+	for _, i := range p.guarded {
+		idx := &p.index[i]
 		var eq []uint64
-		if v := e.vals[i]; v != nil {
+		if v := e.path(i); v != nil {
 			if key, ok := valueKey(v.Value); ok {
 				eq = idx.eq[key]
 			}
@@ -90,6 +95,19 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 		return nil, fmt.Errorf("evaluate: %w", e.berrs[0])
 	}
 	return e.fired, nil
+}
+
+// unresolved marks a path not read yet in fastEval.vals.
+var unresolved = &ast.Term{}
+
+// path returns the value of path i, reading it on first use.
+func (e *fastEval) path(i int) *ast.Term {
+	v := e.vals[i]
+	if v == unresolved {
+		v = e.p.resolve[i](e.input)
+		e.vals[i] = v
+	}
+	return v
 }
 
 func containsHit(hs []*hit, h *hit) bool {
@@ -148,25 +166,57 @@ func (e *fastEval) step(s *fastStep) bool {
 		return e.support(s.sup)
 	case stepCall:
 		return e.call(s)
-	case stepCompare:
-		a, b := e.value(s.args[0]), e.value(s.args[1])
-		if a == nil || b == nil {
+	case stepCompareNum:
+		x, ok := e.p.nums[s.npath](e.input)
+		if !ok {
 			return false
 		}
-		switch s.cmp {
-		case cmpGT:
-			return a.Value.Compare(b.Value) > 0
-		case cmpGTE:
-			return a.Value.Compare(b.Value) >= 0
-		case cmpLT:
-			return a.Value.Compare(b.Value) < 0
-		case cmpLTE:
-			return a.Value.Compare(b.Value) <= 0
-		case cmpEqual:
-			return a.Equal(b)
-		case cmpNotEqual:
-			return !a.Equal(b)
+		if math.IsNaN(x) || math.IsInf(x, 0) { // outside numConst's argument: compare the terms
+			if s.constLeft {
+				return compareTerms(s.cmp, s.args[0].term, e.path(s.npath))
+			}
+			return compareTerms(s.cmp, e.path(s.npath), s.args[1].term)
 		}
+		c := cmp.Compare(x, s.nconst)
+		if s.constLeft {
+			c = -c
+		}
+		return ordered(s.cmp, c)
+	case stepCompare:
+		return compareTerms(s.cmp, e.value(s.args[0]), e.value(s.args[1]))
+	case stepNumDefined:
+		_, ok := e.p.nums[s.npath](e.input)
+		return ok
+	}
+	return false
+}
+
+// compareTerms is a comparison built-in on defined operands (false when
+// either is undefined).
+func compareTerms(op uint8, a, b *ast.Term) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	switch op {
+	case cmpEqual:
+		return a.Equal(b)
+	case cmpNotEqual:
+		return !a.Equal(b)
+	}
+	return ordered(op, a.Value.Compare(b.Value))
+}
+
+// ordered applies an ordering comparison to the result of a Compare.
+func ordered(op uint8, c int) bool {
+	switch op {
+	case cmpGT:
+		return c > 0
+	case cmpGTE:
+		return c >= 0
+	case cmpLT:
+		return c < 0
+	case cmpLTE:
+		return c <= 0
 	}
 	return false
 }
@@ -239,7 +289,7 @@ func (e *fastEval) value(o operand) *ast.Term {
 	case opVar:
 		return e.vars[o.slot]
 	case opPath:
-		return e.vals[o.path]
+		return e.path(o.path)
 	case opTemplate:
 		return plug(o.term, func(v ast.Var) *ast.Term { return e.vars[o.vars[v]] })
 	case opDynRef:

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
@@ -111,7 +113,7 @@ func genEnrichment(seed uint64, in *Input) {
 	}
 	for _, p := range []string{"fraud_model", "habit_deviation", "device_risk"} {
 		if r.IntN(3) == 0 {
-			in.Enrich.Scores = append(in.Enrich.Scores, Score{Plugin: p, Score: []float64{0.1, 0.69, 0.7, 0.95, 0.97}[r.IntN(5)], Reasons: []string{"x"}})
+			in.Enrich.Scores = append(in.Enrich.Scores, Score{Plugin: p, Score: []float64{0.1, 0.69, 0.6999994, 0.6999995, 0.7, 0.7000004, 0.95, 0.97}[r.IntN(8)], Reasons: []string{"x"}})
 		}
 	}
 }
@@ -251,5 +253,74 @@ step_up contains "w" if g with input.uid as "u"`, false},
 				}
 			}
 		})
+	}
+}
+
+// TestNumericCompare holds the native float64 comparisons of numbers the
+// sidecar computes (stepCompareNum) to topdown's decimal comparisons, on
+// values at and around the constants, the constant on either side, and
+// constants written in other forms or too precise for the native path.
+func TestNumericCompare(t *testing.T) {
+	rego := `package riskpdp
+step_up contains "gte" if input.scores.m.score >= 0.7
+step_up contains "gt_exp" if input.scores.m.score > 7e-1
+step_up contains "lt_left" if 0.70 < input.scores.m.score
+step_up contains "lte_zeros" if input.scores.m.score <= 0.700000
+deny contains "precise" if input.scores.m.score > 0.7000000000000001
+deny contains "count" if input.velocity.uid.count_1m > 5
+deny contains "amount" if { input.velocity.uid.amount_1h >= 14999.99; input.velocity.spent_24h < 1e4 }
+step_up contains "age" if input.derived.account_age_days < 7
+step_up contains "eq" if input.scores.m.score == 0.7`
+	e, _ := newEngine(t, mapSource(map[string]string{"p.rego": rego}), time.Second)
+	ref, err := New(Options{Logger: quiet, Source: mapSource(map[string]string{"p.rego": rego}), Package: "riskpdp",
+		EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	ps := e.cur.Load()
+	if ps.fast == nil {
+		t.Fatalf("not on the fast path: %v", ps.notes)
+	}
+	native := 0
+	for _, r := range ps.fast.rules {
+		for _, s := range r.steps {
+			if s.kind == stepCompareNum {
+				native++
+			}
+		}
+	}
+	// All but the 16-digit constant and the equality.
+	if native != 8 {
+		t.Errorf("%d native comparisons, want 8", native)
+	}
+	scores := []float64{0, 0.69, 0.6999994, 0.6999995, 0.7, 0.70000049, 0.7000005, 0.7000000000000001, 0.71, 1, -0.7}
+	for i, sc := range scores {
+		in, err := DecodeRequest([]byte(`{"stage":"payment","uid":"u","txn":{"id":"t","amount":10,"currency":"CNY"},"account":{"created_at":"2026-01-01T00:00:00Z"}}`), time.Now(), testLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%3 != 0 {
+			in.Enrich.Scores = []Score{{Plugin: "m", Score: sc}}
+		}
+		w := []pdp.WindowCounts{{Count1m: 5, Amount1h: 14999.989999}, {Count1m: 6, Amount1h: 14999.9899995}, {Amount1h: 15000}}[i%3]
+		in.Enrich.Velocity = &pdp.Velocity{UID: w, Spent24h: []float64{9999.9999995, 9999.9999994, 1e4}[i%3]}
+		got, _, gerr := e.Evaluate(context.Background(), in)
+		want, _, werr := ref.Evaluate(context.Background(), in)
+		if (gerr == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("score %v:\n got  %+v %v\n want %+v %v", sc, got, gerr, want, werr)
+		}
+	}
+}
+
+func TestNumConst(t *testing.T) {
+	for s, ok := range map[string]bool{"0.7": true, "7e-1": true, "-3.50e2": true, "0.000100": true, "1200": true,
+		"123456789012345": true, "1234567890123456": false, "0.7000000000000001": false, "1e400": false, "1e-320": false, "0": true} {
+		if _, got := numConst(ast.Number(s)); got != ok {
+			t.Errorf("numConst(%s) ok = %v, want %v", s, got, ok)
+		}
+	}
+	if _, ok := numConst(ast.String("1")); ok {
+		t.Error("a string is not a number constant")
 	}
 }

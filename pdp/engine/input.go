@@ -208,6 +208,76 @@ func compileScorePath(path ast.Ref) resolver {
 	}
 }
 
+// numResolver reads a numeric leaf of the input as the float64 the policy
+// sees (numValue), ok=false when it is absent.
+type numResolver func(in *Input) (float64, bool)
+
+// compileNum returns the numeric resolver of a ground path below input, or
+// nil when the path is not a number the sidecar computes (the caller's own
+// numbers keep their JSON text and are compared as OPA compares them).
+func compileNum(path ast.Ref) numResolver {
+	if len(path) == 0 {
+		return nil
+	}
+	if path[0].Value.Compare(ast.String("derived")) == 0 {
+		if len(path) != 2 {
+			return nil
+		}
+		if path[1].Value.Compare(ast.String("account_age_days")) == 0 {
+			return func(in *Input) (float64, bool) { return numValue(in.Derived.AccountAgeDays), true }
+		}
+		if path[1].Value.Compare(ast.String("sensitive_change_hours")) == 0 {
+			return func(in *Input) (float64, bool) { return numValue(in.Derived.SensitiveChangeHours), true }
+		}
+		return nil
+	}
+	f := enrichField(enrichSchema, path[0])
+	if f == nil {
+		return nil
+	}
+	if f.name.Value.Compare(ast.String("scores")) == 0 {
+		if len(path) != 3 || path[2].Value.Compare(ast.String("score")) != 0 {
+			return nil
+		}
+		plugin, ok := path[1].Value.(ast.String)
+		if !ok {
+			return nil
+		}
+		return func(in *Input) (float64, bool) {
+			for i := range in.Enrich.Scores {
+				if sc := &in.Enrich.Scores[i]; sc.Plugin == string(plugin) {
+					return numValue(sc.Score), true
+				}
+			}
+			return 0, false
+		}
+	}
+	var presence []func(*Input) bool
+	if f.present != nil {
+		presence = append(presence, f.present)
+	}
+	for _, k := range path[1:] {
+		if f = enrichField(f.sub, k); f == nil {
+			return nil
+		}
+		if f.present != nil {
+			presence = append(presence, f.present)
+		}
+	}
+	num := f.num
+	if num == nil {
+		return nil
+	}
+	return func(in *Input) (float64, bool) {
+		for _, present := range presence {
+			if !present(in) {
+				return 0, false
+			}
+		}
+		return numValue(num(in)), true
+	}
+}
+
 // derivedField returns one field of input.derived without building the object.
 func (in *Input) derivedField(key *ast.Term) *ast.Term {
 	k, _ := key.Value.(ast.String)
@@ -254,11 +324,18 @@ func (in *Input) derivedTerm() *ast.Term {
 // decimals also keep OPA's comparisons on their fast path). Integral
 // values use interned ints.
 func floatTerm(f float64) *ast.Term {
-	if math.Abs(f) < 1e15 { // larger values have no millionths (and f*1e6 could overflow)
-		f = math.Round(f*1e6) / 1e6
-	}
+	f = numValue(f)
 	if f == float64(int(f)) && f > -1e15 && f < 1e15 {
 		return ast.InternedTerm(int(f))
 	}
 	return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'f', -1, 64)))
+}
+
+// numValue is the number the policy sees for f: rounded to millionths.
+// floatTerm writes it as the shortest decimal that reads back as it.
+func numValue(f float64) float64 {
+	if math.Abs(f) < 1e15 { // larger values have no millionths (and f*1e6 could overflow)
+		f = math.Round(f*1e6) / 1e6
+	}
+	return f
 }

@@ -153,6 +153,8 @@ func TestRunawayDoesNotStallOthers(t *testing.T) {
 
 // TestQuarantine: consecutive faults quarantine the plugin without calling
 // it; the back-off doubles while it keeps failing and a success clears it.
+// Its faults are Go panics under the default time budget: the SDK's
+// traceback setting keeps a panicking guest a trap, not a timeout.
 func TestQuarantine(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.QuarantineAfter = 3
@@ -204,8 +206,8 @@ func TestQuarantine(t *testing.T) {
 	}
 }
 
-// TestWasmTraps: real WebAssembly faults from a hand-written module (the Go
-// SDK turns Go panics into abi.ScoreError): unreachable, unbounded
+// TestWasmTraps: real WebAssembly faults from a hand-written module (a Go
+// guest's panic is in TestRuntimeFaults): unreachable, unbounded
 // recursion and an out-of-bounds load, each replaced and counted; the set
 // keeps serving.
 func TestWasmTraps(t *testing.T) {

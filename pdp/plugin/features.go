@@ -18,7 +18,10 @@ type Features = abi.Features
 
 // NewFeatures returns a neutral record: every feature 0 except those whose
 // "unknown" value is -1 (account_age_days, hours_since_sensitive_change).
-func NewFeatures() Features {
+func NewFeatures() Features { return unknownFeatures }
+
+// unknownFeatures is the record with nothing known.
+var unknownFeatures = func() Features {
 	var f Features
 	for i := range f {
 		if abi.KindOf(abi.Feature(i)) == abi.KindUnknown1 {
@@ -26,7 +29,7 @@ func NewFeatures() Features {
 		}
 	}
 	return f
-}
+}()
 
 // maxFeaturesJSON bounds what DecodeFeaturesJSON reads.
 const maxFeaturesJSON = 64 << 10

@@ -82,74 +82,44 @@ func BenchmarkDecidePath(b *testing.B) {
 }
 
 func benchPlugins(b *testing.B) {
-	dir := plugintest.InstallExamples(b, "habit_deviation", "device_risk", "fraud_model")
-	h, err := plugin.New(plugin.Config{CacheDir: plugin.CacheOff, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := h.Load(context.Background(), dir); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { h.Close() })
 	o := benchOptions(b, true)
-	o.Plugins = h
-	svc, err := decide.New(o)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	buf := make([]byte, 0, 1024)
-	b.ReportAllocs()
-	benchutil.CPUTime(b)
-	for b.Loop() {
-		d, err := svc.Decide(ctx, representative, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		buf = appendDecision(buf[:0], d)
-	}
+	o.Plugins = examplePlugins(b)
+	runDecide(b, newDecide(b, o), [][]byte{representative})
 }
 
-// benchEnriched is the optimized decision with risk state (and velocity)
-// on: the UIDs are decided once before timing, then cycled through.
-func benchEnriched(b *testing.B, uids int, withVelocity bool) {
-	st, err := state.Open(state.Config{Path: filepath.Join(b.TempDir(), "state.db")})
+// examplePlugins is a host serving the three Go example plugins.
+func examplePlugins(tb testing.TB) *plugin.Host {
+	tb.Helper()
+	dir := plugintest.InstallExamples(tb, "habit_deviation", "device_risk", "fraud_model")
+	h, err := plugin.New(plugin.Config{CacheDir: plugin.CacheOff, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { st.Close() })
-	var tr *velocity.Tracker
-	if withVelocity {
-		if tr, err = velocity.New(velocity.Config{SweepInterval: -1}); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { tr.Close() })
+	if err := h.Load(context.Background(), dir); err != nil {
+		tb.Fatal(err)
 	}
-	opts := benchOptions(b, true)
-	opts.State = st
-	if tr != nil {
-		opts.Velocity = tr
-	}
-	svc, err := decide.New(opts)
+	tb.Cleanup(func() { h.Close() })
+	return h
+}
+
+func newDecide(tb testing.TB, o decide.Options) *decide.Service {
+	tb.Helper()
+	svc, err := decide.New(o)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	bodies := make([][]byte, uids)
-	for i := range bodies {
-		bodies[i] = bytes.Replace(representative, []byte(`"uid":"u-1001"`), []byte(fmt.Sprintf(`"uid":"u-%d"`, i)), 1)
-	}
+	return svc
+}
+
+// runDecide times svc deciding bodies in turn (decode → evaluate → encode).
+func runDecide(b *testing.B, svc *decide.Service, bodies [][]byte) {
 	ctx := context.Background()
-	for _, body := range bodies {
-		if _, err := svc.Decide(ctx, body, ""); err != nil {
-			b.Fatal(err)
-		}
-	}
 	buf := make([]byte, 0, 1024)
 	b.ReportAllocs()
 	benchutil.CPUTime(b)
 	i := 0
 	for b.Loop() {
-		d, err := svc.Decide(ctx, bodies[i%uids], "")
+		d, err := svc.Decide(ctx, bodies[i%len(bodies)], "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -158,19 +128,48 @@ func benchEnriched(b *testing.B, uids int, withVelocity bool) {
 	}
 }
 
-func benchDecide(b *testing.B, optimize bool) {
-	svc, _, _ := newServiceOpt(b, optimize)
-	ctx := context.Background()
-	buf := make([]byte, 0, 1024)
-	b.ReportAllocs()
-	benchutil.CPUTime(b)
-	for b.Loop() {
-		d, err := svc.Decide(ctx, representative, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		buf = appendDecision(buf[:0], d)
+// benchEnriched is the optimized decision with risk state (and velocity)
+// on: the UIDs are decided once before timing, then cycled through.
+func benchEnriched(b *testing.B, uids int, withVelocity bool) {
+	svc, bodies := enrichedService(b, uids, withVelocity)
+	runDecide(b, svc, bodies)
+}
+
+// enrichedService is a decide service with risk state (and velocity) on and
+// the representative request for uids UIDs, each decided once already so
+// that reads are served from the cache.
+func enrichedService(tb testing.TB, uids int, withVelocity bool) (*decide.Service, [][]byte) {
+	tb.Helper()
+	st, err := state.Open(state.Config{Path: filepath.Join(tb.TempDir(), "state.db")})
+	if err != nil {
+		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { st.Close() })
+	opts := benchOptions(tb, true)
+	opts.State = st
+	if withVelocity {
+		tr, err := velocity.New(velocity.Config{SweepInterval: -1})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { tr.Close() })
+		opts.Velocity = tr
+	}
+	svc := newDecide(tb, opts)
+	bodies := make([][]byte, uids)
+	for i := range bodies {
+		bodies[i] = bytes.Replace(representative, []byte(`"uid":"u-1001"`), []byte(fmt.Sprintf(`"uid":"u-%d"`, i)), 1)
+	}
+	for _, body := range bodies {
+		if _, err := svc.Decide(context.Background(), body, ""); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return svc, bodies
+}
+
+func benchDecide(b *testing.B, optimize bool) {
+	runDecide(b, newDecide(b, benchOptions(b, optimize)), [][]byte{representative})
 }
 
 // BenchmarkHandler adds the fasthttp handler (routing, headers, response)

@@ -35,7 +35,9 @@ const (
 )
 
 // ScoreError is the score a guest returns to report that it failed (the Go
-// SDK returns it for a recovered panic). The host counts it as a trap.
+// SDK returns it when no scoring function is registered; a panic ends a Go
+// guest, which the host also counts as a trap). The host counts it as a
+// trap.
 const ScoreError = -1
 
 // Layout of the exchange buffer. Slot i (a little-endian float64) holds
