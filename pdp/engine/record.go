@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,14 +34,25 @@ import (
 // them (state, velocity, plugins on).
 
 // AppendEnrichment appends the JSON object of the sidecar's additions to
-// dst (on error, dst unchanged). It builds terms and allocates: call it
-// off the decision path (the decision log does, in its writer).
+// dst (on error, dst unchanged). It still builds some terms and allocates:
+// call it off the decision path (the decision log does, in its writer).
 func (in *Input) AppendEnrichment(dst []byte) ([]byte, error) {
-	b := append(dst, `{"derived":`...)
-	b, err := appendValue(b, in.derivedTerm().Value)
+	// input.derived as derivedTerm builds it, its keys in order.
+	d := &in.Derived
+	b := append(dst, `{"derived":{"account_age_days":`...)
+	b, err := appendNum(b, d.AccountAgeDays)
 	if err != nil {
 		return dst, err
 	}
+	b = strconv.AppendBool(append(b, `,"cross_border":`...), d.CrossBorder)
+	b = strconv.AppendBool(append(b, `,"ip_foreign":`...), d.IPForeign)
+	b = strconv.AppendBool(append(b, `,"money":`...), in.Req.Stage.NeedsTxn())
+	b = strconv.AppendBool(append(b, `,"outflow":`...), in.outflow())
+	if b, err = appendNum(append(b, `,"sensitive_change_hours":`...), d.SensitiveChangeHours); err != nil {
+		return dst, err
+	}
+	b = strconv.AppendBool(append(b, `,"vip":`...), d.VIP)
+	b = append(b, '}')
 	if in.deviceNewSet {
 		b = append(b, `,"device_new":`...)
 		b = strconv.AppendBool(b, in.Req.Device.New.IsTrue())
@@ -62,7 +74,7 @@ func (in *Input) appendFields(b []byte, fs []field, first bool) ([]byte, error) 
 			continue
 		}
 		var leaf *ast.Term
-		if f.get != nil {
+		if f.get != nil && f.num == nil {
 			if leaf = f.get(in); leaf == nil {
 				continue
 			}
@@ -74,10 +86,12 @@ func (in *Input) appendFields(b []byte, fs []field, first bool) ([]byte, error) 
 		b = jsonw.AppendString(b, string(f.name.Value.(ast.String)))
 		b = append(b, ':')
 		switch {
+		case f.num != nil:
+			b, err = appendNum(b, f.num(in))
 		case leaf != nil:
 			b, err = appendValue(b, leaf.Value)
 		case f.sub == nil: // scores
-			b, err = appendValue(b, in.fieldTerm(f).Value)
+			b, err = in.appendScores(b)
 		default:
 			b = append(b, '{')
 			if b, err = in.appendFields(b, f.sub, true); err == nil {
@@ -89,6 +103,51 @@ func (in *Input) appendFields(b []byte, fs []field, first bool) ([]byte, error) 
 		}
 	}
 	return b, nil
+}
+
+// appendNum writes a numeric leaf as its term (floatTerm) would be written.
+func appendNum(b []byte, f float64) ([]byte, error) {
+	f = numValue(f)
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return b, fmt.Errorf("number %v is not a JSON number", f)
+	case f == float64(int(f)) && f > -1e15 && f < 1e15:
+		return strconv.AppendInt(b, int64(f), 10), nil
+	}
+	return strconv.AppendFloat(b, f, 'f', -1, 64), nil
+}
+
+// appendScores writes input.scores as scoresTerm builds it: plugins in name
+// order, each {"reasons": [...], "score": n} (an object's keys in order).
+// Plugin names are unique (a set refuses duplicates; replay reads a map).
+func (in *Input) appendScores(b []byte) ([]byte, error) {
+	order := make([]int, len(in.Enrich.Scores))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(in.Enrich.Scores[x].Plugin, in.Enrich.Scores[y].Plugin) })
+	b = append(b, '{')
+	var err error
+	for n, i := range order {
+		sc := &in.Enrich.Scores[i]
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = jsonw.AppendString(b, sc.Plugin)
+		b = append(b, `:{"reasons":[`...)
+		for j, r := range sc.Reasons {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = jsonw.AppendString(b, r)
+		}
+		b = append(b, `],"score":`...)
+		if b, err = appendNum(b, sc.Score); err != nil {
+			return b, err
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
 }
 
 // ReplayInput rebuilds the policy input of a logged decision: body is the

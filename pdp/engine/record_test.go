@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +146,55 @@ func FuzzReplayInput(f *testing.F) {
 			t.Fatalf("not stable:\n%v\n%v", back.term(), in.term())
 		}
 	})
+}
+
+// TestAppendEnrichmentMatchesTerms: the directly written additions are the
+// policy input's terms as JSON (ast.JSON, then encoding/json), number text
+// included, over generated enrichments.
+func TestAppendEnrichmentMatchesTerms(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for seed := uint64(0); seed < 400; seed++ {
+		in, err := DecodeRequest([]byte(genRequest(seed)), now, testLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seed%50 == 0 {
+			fullEnrichment(in, now)
+		} else {
+			genEnrichment(seed, in)
+		}
+		if in.Enrich.Velocity != nil && seed%3 == 0 {
+			in.Enrich.Velocity.UID.Amount1h = []float64{1e15 + 0.5, -0.0000004, 123.4567894, 2e20}[seed/3%4]
+		}
+		got, err := in.AppendEnrichment(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs := append([][2]*ast.Term{{keyDerived, in.derivedTerm()}}, in.enrichPairs()...)
+		if in.deviceNewSet {
+			pairs = append(pairs, [2]*ast.Term{ast.StringTerm("device_new"), ast.BooleanTerm(in.Req.Device.New.IsTrue())})
+		}
+		v, err := ast.JSON(ast.NewObject(pairs...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		for _, x := range []struct {
+			b []byte
+			v *any
+		}{{got, &g}, {want, &w}} {
+			d := json.NewDecoder(bytes.NewReader(x.b))
+			d.UseNumber()
+			if err := d.Decode(x.v); err != nil {
+				t.Fatalf("seed %d: %v in %s", seed, err, x.b)
+			}
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("seed %d:\n got  %s\n want %s", seed, got, want)
+		}
+	}
 }
