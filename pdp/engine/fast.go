@@ -376,7 +376,10 @@ func (p *fastProgram) numericCompare(s *fastStep, alias map[int]int) bool {
 // partial evaluation leaves) into stepCompareNum, and a binding used by
 // nothing else into a presence check (stepNumDefined), so that the path's
 // term is never built. keep is a var slot something outside the steps
-// reads (a rule's head), -1 when none.
+// reads (a rule's head), -1 when none. If the variable was bound before
+// that equality (by another step), the equality is a check: a comparison
+// reading the path then reads a value equal to the variable's, and the
+// check stays, since the earlier step counts as a use.
 func (p *fastProgram) nativeNumbers(steps []fastStep, keep int) {
 	alias := map[int]int{} // var slot → path
 	binding := map[int]int{}

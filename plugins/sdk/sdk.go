@@ -18,7 +18,7 @@ var scorer Scorer
 
 // A panic ends the guest (see score): print its message only. The full
 // goroutine traceback takes milliseconds to format in WebAssembly, which
-// would turn a trap into a timeout against a 1 ms budget.
+// would turn a trap into a timeout against a budget of a millisecond or two.
 func init() { debug.SetTraceback("none") }
 
 // Register installs the plugin's scoring function. Call it from an init
