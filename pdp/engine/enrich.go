@@ -227,26 +227,17 @@ func (in *Input) lookupEnrich(path ast.Ref) (t *ast.Term, ok bool) {
 	if f == nil {
 		return nil, false
 	}
-	if f.present != nil && !f.present(in) {
-		return nil, true
-	}
 	if f.name.Value.Compare(ast.String("scores")) == 0 {
+		if len(in.Enrich.Scores) == 0 {
+			return nil, true
+		}
 		return lookupTerms(in.scoresTerm(), path[1:]), true
 	}
-	for _, k := range path[1:] {
-		if f.get != nil { // a leaf has no keys below it
-			return nil, true
-		}
-		sub := enrichField(f.sub, k)
-		if sub == nil {
-			return nil, true
-		}
-		if sub.present != nil && !sub.present(in) {
-			return nil, true
-		}
-		f = sub
+	leaf, presence := enrichLeaf(f, path[1:])
+	if leaf == nil || !allPresent(presence, in) {
+		return nil, true
 	}
-	return in.fieldTerm(f), true
+	return in.fieldTerm(leaf), true
 }
 
 // fieldTerm builds the value of a schema field.

@@ -143,34 +143,60 @@ func compilePath(path ast.Ref) resolver {
 // resolver checks the presence of each object on the way and calls the
 // leaf's getter.
 func compileEnrichPath(f *field, path ast.Ref) resolver {
-	presence := []func(*Input) bool{}
-	if f.present != nil {
-		presence = append(presence, f.present)
-	}
 	if f.name.Value.Compare(ast.String("scores")) == 0 {
 		return compileScorePath(path)
 	}
-	for _, k := range path {
-		if f.get != nil {
-			return func(*Input) *ast.Term { return nil } // a leaf has no keys below it
-		}
-		sub := enrichField(f.sub, k)
-		if sub == nil {
-			return func(*Input) *ast.Term { return nil }
-		}
-		if sub.present != nil {
-			presence = append(presence, sub.present)
-		}
-		f = sub
+	f, presence := enrichLeaf(f, path)
+	if f == nil {
+		return func(*Input) *ast.Term { return nil }
 	}
 	return func(in *Input) *ast.Term {
-		for _, present := range presence {
-			if !present(in) {
-				return nil
-			}
+		if !allPresent(presence, in) {
+			return nil
 		}
 		return in.fieldTerm(f)
 	}
+}
+
+// enrichLeaf walks path below the enrichment field f: the field it names
+// (nil when the schema has no such key, or the path goes below a leaf) and
+// the presence checks of the objects on the way, f's included.
+func enrichLeaf(f *field, path ast.Ref) (*field, []func(*Input) bool) {
+	var presence []func(*Input) bool
+	if f.present != nil {
+		presence = append(presence, f.present)
+	}
+	for _, k := range path {
+		if f.get != nil {
+			return nil, nil // a leaf has no keys below it
+		}
+		if f = enrichField(f.sub, k); f == nil {
+			return nil, nil
+		}
+		if f.present != nil {
+			presence = append(presence, f.present)
+		}
+	}
+	return f, presence
+}
+
+func allPresent(presence []func(*Input) bool, in *Input) bool {
+	for _, present := range presence {
+		if !present(in) {
+			return false
+		}
+	}
+	return true
+}
+
+// score returns the answer of the named plugin, nil when it did not answer.
+func (in *Input) score(plugin string) *Score {
+	for i := range in.Enrich.Scores {
+		if sc := &in.Enrich.Scores[i]; sc.Plugin == plugin {
+			return sc
+		}
+	}
+	return nil
 }
 
 // compileScorePath resolves input.scores.<plugin>[.score|.reasons...]
@@ -191,18 +217,14 @@ func compileScorePath(path ast.Ref) resolver {
 	}
 	rest := path[2:]
 	return func(in *Input) *ast.Term {
-		for i := range in.Enrich.Scores {
-			sc := &in.Enrich.Scores[i]
-			if sc.Plugin != string(plugin) {
-				continue
-			}
-			switch field {
-			case "score":
-				return lookupTerms(floatTerm(sc.Score), rest)
-			case "reasons":
-				return lookupTerms(stringsTerm(sc.Reasons), rest)
-			}
+		sc := in.score(string(plugin))
+		switch {
+		case sc == nil:
 			return nil
+		case field == "score":
+			return lookupTerms(floatTerm(sc.Score), rest)
+		case field == "reasons":
+			return lookupTerms(stringsTerm(sc.Reasons), rest)
 		}
 		return nil
 	}
@@ -244,35 +266,20 @@ func compileNum(path ast.Ref) numResolver {
 			return nil
 		}
 		return func(in *Input) (float64, bool) {
-			for i := range in.Enrich.Scores {
-				if sc := &in.Enrich.Scores[i]; sc.Plugin == string(plugin) {
-					return numValue(sc.Score), true
-				}
+			if sc := in.score(string(plugin)); sc != nil {
+				return numValue(sc.Score), true
 			}
 			return 0, false
 		}
 	}
-	var presence []func(*Input) bool
-	if f.present != nil {
-		presence = append(presence, f.present)
-	}
-	for _, k := range path[1:] {
-		if f = enrichField(f.sub, k); f == nil {
-			return nil
-		}
-		if f.present != nil {
-			presence = append(presence, f.present)
-		}
-	}
-	num := f.num
-	if num == nil {
+	f, presence := enrichLeaf(f, path[1:])
+	if f == nil || f.num == nil {
 		return nil
 	}
+	num := f.num
 	return func(in *Input) (float64, bool) {
-		for _, present := range presence {
-			if !present(in) {
-				return 0, false
-			}
+		if !allPresent(presence, in) {
+			return 0, false
 		}
 		return numValue(num(in)), true
 	}
@@ -325,11 +332,14 @@ func (in *Input) derivedTerm() *ast.Term {
 // values use interned ints.
 func floatTerm(f float64) *ast.Term {
 	f = numValue(f)
-	if f == float64(int(f)) && f > -1e15 && f < 1e15 {
+	if isInt(f) {
 		return ast.InternedTerm(int(f))
 	}
 	return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'f', -1, 64)))
 }
+
+// isInt reports whether f (a numValue) is written as an integer.
+func isInt(f float64) bool { return f == float64(int(f)) && f > -1e15 && f < 1e15 }
 
 // numValue is the number the policy sees for f: rounded to millionths.
 // floatTerm writes it as the shortest decimal that reads back as it.

@@ -111,7 +111,7 @@ func appendNum(b []byte, f float64) ([]byte, error) {
 	switch {
 	case math.IsNaN(f) || math.IsInf(f, 0):
 		return b, fmt.Errorf("number %v is not a JSON number", f)
-	case f == float64(int(f)) && f > -1e15 && f < 1e15:
+	case isInt(f):
 		return strconv.AppendInt(b, int64(f), 10), nil
 	}
 	return strconv.AppendFloat(b, f, 'f', -1, 64), nil
