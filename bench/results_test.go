@@ -93,3 +93,17 @@ func TestResultsPipeline(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 }
+
+// TestLoadNote: only the load before the run marks it as shared; the
+// run's own load at the end does not.
+func TestLoadNote(t *testing.T) {
+	for _, c := range []struct {
+		start, end string
+		want       bool
+	}{{"0.20", "2.16", false}, {"2.00", "1.00", false}, {"3.10", "2.50", true}, {"", "9", false}} {
+		got := loadNote(Machine{Cores: 2, LoadAvg: c.start, LoadAvgEnd: c.end}) != ""
+		if got != c.want {
+			t.Errorf("load %s → %s: note = %v, want %v", c.start, c.end, got, c.want)
+		}
+	}
+}

@@ -378,16 +378,14 @@ func stageShares(mix []Request) string {
 	return strings.Join(parts, ", ")
 }
 
-// loadNote warns when the machine was busy with other work during the
-// run: absolute numbers then undercount every target, and CPU per
-// request is the steadier comparison.
+// loadNote warns when the machine was busy with other work when the run
+// started: absolute numbers then undercount every target, and CPU per
+// request is the steadier comparison. Only the load at the start tells:
+// at the end the one-minute average is mostly the run's own (it keeps
+// both cores busy).
 func loadNote(m Machine) string {
-	busy := func(la string) bool {
-		var one float64
-		_, err := fmt.Sscanf(la, "%f", &one)
-		return err == nil && one > float64(m.Cores)
-	}
-	if !busy(m.LoadAvg) && !busy(m.LoadAvgEnd) {
+	var one float64
+	if _, err := fmt.Sscanf(m.LoadAvg, "%f", &one); err != nil || one <= float64(m.Cores) {
 		return ""
 	}
 	return fmt.Sprintf("The machine was shared with other work (load average %s at the start, %s at the end, on %d cores): "+
