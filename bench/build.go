@@ -193,7 +193,7 @@ func loadAvg() string {
 func versions(ctx context.Context, root string, b *Binaries) map[string]string {
 	v := map[string]string{"go": runtime.Version()}
 	if s, err := output(ctx, root, b.PDP, "version"); err == nil {
-		v["pdp"] = firstLine(s)
+		v["pdp"] = strings.TrimPrefix(firstLine(s), "pdp ") // "pdp dev" → "dev", as "Version: " for OPA
 	}
 	if s, err := output(ctx, root, b.OPA, "version"); err == nil {
 		v["opa"] = strings.TrimPrefix(firstLine(s), "Version: ")
