@@ -329,9 +329,6 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 			}
 			s.args = append(s.args, op)
 		}
-		if s.kind == stepCompare {
-			p.numericCompare(&s, nil)
-		}
 		if len(ops) == arity+1 {
 			out, err := p.operand(ops[arity], vars, !e.Negated)
 			if err != nil {
@@ -371,11 +368,11 @@ func (p *fastProgram) numericCompare(s *fastStep, alias map[int]int) bool {
 	return true
 }
 
-// nativeNumbers rewrites, in one body, the comparisons of variables bound
-// from a numeric path (`x = input.velocity.uid.count_1m; x > 5`, the shape
-// partial evaluation leaves) into stepCompareNum, and a binding used by
-// nothing else into a presence check (stepNumDefined), so that the path's
-// term is never built. keep is a var slot something outside the steps
+// nativeNumbers rewrites, in one body, the ordering comparisons of a
+// numeric path, or of a variable bound from one (`x = input.velocity.uid.
+// count_1m; x > 5`, the shape partial evaluation leaves), with a constant
+// into stepCompareNum, and a binding used by nothing else into a presence
+// check (stepNumDefined), so that the path's term is never built. keep is a var slot something outside the steps
 // reads (a rule's head), -1 when none. If the variable was bound before
 // that equality (by another step), the equality is a check: a comparison
 // reading the path then reads a value equal to the variable's, and the
@@ -389,9 +386,6 @@ func (p *fastProgram) nativeNumbers(steps []fastStep, keep int) {
 				alias[s.args[0].slot], binding[s.args[0].slot] = s.args[1].path, i
 			}
 		}
-	}
-	if len(alias) == 0 {
-		return
 	}
 	uses := map[int]int{} // var slot → uses outside its binding and native comparisons
 	for i := range steps {

@@ -34,18 +34,11 @@ var representative = []byte(strings.Replace(`{"request_id":"r-1","stage":"paymen
  "account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z","recent_changes":[{"kind":"phone_change","at":"@RECENT@"}]},
  "context":{"channel":"app","session_age_s":120}}`, "@RECENT@", time.Now().Add(-14*time.Hour).UTC().Format(time.RFC3339), 1))
 
+// newService is the default decide service, its metrics and configuration.
 func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config) {
-	return newServiceOpt(tb, true)
-}
-
-func newServiceOpt(tb testing.TB, optimize bool) (*decide.Service, *metrics.Metrics, config.Config) {
 	tb.Helper()
-	o := benchOptions(tb, optimize)
-	svc, err := decide.New(o)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return svc, o.Metrics, config.Default()
+	o := benchOptions(tb, true)
+	return newDecide(tb, o), o.Metrics, config.Default()
 }
 
 // benchOptions are the decide options over the embedded policies with the

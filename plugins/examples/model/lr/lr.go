@@ -77,7 +77,7 @@ func Inputs(f *abi.Features, x *[NumInputs]float64) {
 
 // log1pTable holds math.Log1p of the small whole numbers: the count inputs
 // are counts, mostly small, and Log1p runs in software in a Go WebAssembly
-// guest (~0.15 µs a call). Same values, so the fitted weights apply.
+// guest. Same values (TestLog1pCount), so the fitted weights apply.
 var log1pTable = func() (t [64]float64) {
 	for i := range t {
 		t[i] = math.Log1p(float64(i))
