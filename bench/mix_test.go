@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,5 +130,22 @@ func TestReplaceBetween(t *testing.T) {
 	}
 	if _, err := replaceBetween([]byte("no markers"), "x"); err == nil {
 		t.Fatal("no error without markers")
+	}
+}
+
+// The OPA inputs value amounts at the reference policy's own rates.
+func TestPolicyRatesAreTheReferencePolicys(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "policies", "riskpdp", "config", "data.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct {
+		Rates map[string]float64 `json:"rates"`
+	}
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(data.Rates, policyRates) {
+		t.Fatalf("bench rates %v, the reference policy's %v", policyRates, data.Rates)
 	}
 }

@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// policyRates are the reference policy's rates (policies/riskpdp/config):
+// what one unit of each currency is worth in its base currency, CNY.
+var policyRates = map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8, "SGD": 5.3, "HKD": 0.91}
+
 // opaInput is the input document OPA gets for wr: the request as sent,
 // plus what the sidecar would have added itself, because `opa run
 // --server` has no state, velocity windows or plugins. A service using
@@ -47,11 +51,18 @@ func opaInput(c *MixConfig, wr *wireRequest, a *account, risk string) map[string
 		}
 	}
 	crossBorder := wr.Txn != nil && wr.Txn.ShipCountry != "" && wr.Txn.ShipCountry != a.home.code
+	amount := 0.0 // in the policy's base currency, as the sidecar hands it over
+	if wr.Txn != nil {
+		amount = round2(wr.Txn.Amount * policyRates[wr.Txn.Currency])
+	}
 	in["derived"] = map[string]any{
 		"account_age_days":       ageDays,
+		"amount_base":            amount,
 		"sensitive_change_hours": sensitive,
 		"ip_foreign":             wr.Device.IPCountry != a.home.code,
+		"ip_domestic":            wr.Device.IPCountry == a.home.code,
 		"cross_border":           crossBorder,
+		"device_known":           !wr.Device.New,
 		"money":                  money,
 		"outflow":                outflow,
 		"vip":                    a.vip,
@@ -68,10 +79,6 @@ func opaInput(c *MixConfig, wr *wireRequest, a *account, risk string) map[string
 	h := fnv.New64a()
 	h.Write([]byte(wr.RequestID))
 	x := h.Sum64()
-	amount := 0.0
-	if wr.Txn != nil {
-		amount = wr.Txn.Amount
-	}
 	n1h := 1 + int(x%4)
 	n24h := n1h + int((x>>8)%12)
 	window := func(n1m, n1h, n24h int) map[string]any {

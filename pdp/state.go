@@ -187,7 +187,11 @@ type KnownDevice struct {
 
 // AccountState is the durable state of one UID.
 type AccountState struct {
-	UID       string
+	UID string
+	// FirstSeen is when the sidecar first decided for the UID (zero:
+	// never recorded). It is the account age the sidecar can vouch for
+	// when the caller sends no account.created_at.
+	FirstSeen time.Time
 	Freezes   []Freeze // full and grey freezes, active or expired-but-not-yet-swept
 	Probation Probation
 	Limits    []Limit
@@ -236,28 +240,95 @@ func ParseVerificationResult(s string) (VerificationResult, bool) {
 	return 0, false
 }
 
-// Verification records the results reported for one challenge.
+// Verification records the results reported for the step-up challenges of
+// one operation, and what they were issued for.
+//
+// "Verify first, release after" releases exactly what was verified: a
+// verification is kept under (UID, Subject), where Subject names the
+// operation by stage (VerificationSubject), and it binds the stage, the
+// transaction, its amount and currency, and the device the challenge was
+// issued for. A retry that differs in any of them is not released by it.
 type Verification struct {
 	ChallengeID string
-	UID, TxnID  string
-	Methods     []string // the methods the challenge asked for
-	Results     map[string]VerificationResult
-	Expires     time.Time // of the challenge
-	UpdatedAt   time.Time
+	UID         string
+	// Subject is the operation's key: VerificationSubject of the binding.
+	Subject string
+	// Binding is what the challenge was issued for. Bound is false for a
+	// record written before bindings existed: it releases nothing.
+	Binding VerificationBinding
+	Bound   bool
+	Methods []string // the methods the challenge asked for
+	Results map[string]VerificationResult
+	Expires time.Time // of the challenge
+	// UpdatedAt is when the last result was reported.
+	UpdatedAt time.Time
 }
 
+// VerificationBinding is the operation a step-up challenge was issued for.
+// A login is bound to its device; a money movement to its transaction,
+// amount, currency and device.
+type VerificationBinding struct {
+	Stage    Stage
+	TxnID    string
+	Amount   float64
+	Currency string
+	DeviceID string
+}
+
+// VerificationSubject is the key part of an operation's verification: the
+// stage and the transaction id, or for a login the device, so that a login
+// check never satisfies a payment (a payment whose txn.id is "login:d" is
+// "payment:login:d") and an order's check never releases a withdrawal.
+func VerificationSubject(b VerificationBinding) string {
+	if b.Stage == StageLogin {
+		return "login:" + b.DeviceID
+	}
+	return b.Stage.String() + ":" + b.TxnID
+}
+
+// Mismatch names the first field in which the operation o differs from the
+// binding b ("stage", "txn", "amount", "currency", "device"), or "" when o
+// is the operation b was issued for.
+func (b VerificationBinding) Mismatch(o VerificationBinding) string {
+	switch {
+	case b.Stage != o.Stage:
+		return "stage"
+	case b.TxnID != o.TxnID:
+		return "txn"
+	case b.Amount != o.Amount:
+		return "amount"
+	case b.Currency != o.Currency:
+		return "currency"
+	case b.DeviceID != o.DeviceID:
+		return "device"
+	}
+	return ""
+}
+
+// Sticky reports whether a result can never be undone by a later one for
+// the same operation: a failed or refused check stays failed.
+func (r VerificationResult) Sticky() bool { return r == VerificationFailed || r == VerificationRefused }
+
 // Status summarizes the results: failed or refused if any method failed
-// or was refused, passed when every method passed, pending otherwise.
+// or was refused (a method the current challenge asks for or one an
+// earlier challenge of the operation asked for: a failure stays), passed
+// when every method asked for passed, pending otherwise.
 func (v Verification) Status() string {
-	pending := false
-	for _, m := range v.Methods {
-		switch v.Results[m] {
+	refused := false
+	for _, r := range v.Results {
+		switch r {
 		case VerificationFailed:
 			return "failed"
 		case VerificationRefused:
-			return "refused"
-		case VerificationPassed:
-		default:
+			refused = true
+		}
+	}
+	if refused {
+		return "refused"
+	}
+	pending := false
+	for _, m := range v.Methods {
+		if v.Results[m] != VerificationPassed {
 			pending = true
 		}
 	}

@@ -41,13 +41,20 @@ type freezeView struct {
 }
 
 type verificationView struct {
-	ChallengeID string            `json:"challenge_id"`
-	TxnID       string            `json:"txn_id"`
-	Methods     []string          `json:"methods"`
-	Results     map[string]string `json:"results"`
-	Status      string            `json:"status"`
-	Expires     time.Time         `json:"expires_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	ChallengeID string `json:"challenge_id"`
+	// Subject is the operation's key; the fields after it are what the
+	// challenge was issued for (absent for a record of an older version).
+	Subject   string            `json:"subject"`
+	Stage     string            `json:"stage,omitempty"`
+	TxnID     string            `json:"txn_id,omitempty"`
+	Amount    *float64          `json:"amount,omitempty"`
+	Currency  string            `json:"currency,omitempty"`
+	DeviceID  string            `json:"device_id,omitempty"`
+	Methods   []string          `json:"methods"`
+	Results   map[string]string `json:"results"`
+	Status    string            `json:"status"`
+	Expires   time.Time         `json:"expires_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 type probationView struct {
@@ -89,8 +96,14 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) er
 	}
 	v.Verifications = make([]verificationView, 0, len(vs))
 	for _, x := range vs {
-		vv := verificationView{ChallengeID: x.ChallengeID, TxnID: x.TxnID, Methods: x.Methods, Status: x.Status(),
+		vv := verificationView{ChallengeID: x.ChallengeID, Subject: x.Subject, Methods: x.Methods, Status: x.Status(),
 			Results: make(map[string]string, len(x.Results)), Expires: x.Expires, UpdatedAt: x.UpdatedAt}
+		if b := x.Binding; x.Bound {
+			vv.Stage, vv.TxnID, vv.Currency, vv.DeviceID = b.Stage.String(), b.TxnID, b.Currency, b.DeviceID
+			if b.Stage != pdp.StageLogin {
+				vv.Amount = &b.Amount
+			}
+		}
 		for m, r := range x.Results {
 			vv.Results[m] = r.String()
 		}

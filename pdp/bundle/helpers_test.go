@@ -92,21 +92,17 @@ func policyFS(tb testing.TB, data []byte) fs.FS {
 	return m
 }
 
-// withLarge returns the policies' data with thresholds.USD.large set to v.
+// withLarge returns the policies' data with thresholds.large set to v.
 func withLarge(tb testing.TB, v string) []byte {
 	b, err := fs.ReadFile(policies.FS, "riskpdp/config/data.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	old := []byte(`"USD": {
-      "medium": 300,
-      "large": 700,`)
-	if !bytes.Contains(b, old) {
-		tb.Fatal("data.json: USD thresholds not found")
+	old := []byte(`"large": 5000,`)
+	if bytes.Count(b, old) != 1 {
+		tb.Fatal("data.json: the large threshold not found")
 	}
-	return bytes.Replace(b, old, []byte(`"USD": {
-      "medium": 300,
-      "large": `+v+`,`), 1)
+	return bytes.Replace(b, old, []byte(`"large": `+v+`,`), 1)
 }
 
 // build returns a bundle of fsys (and plugins) with revision rev, signed
@@ -188,10 +184,10 @@ func newEngine(tb testing.TB) *engine.Engine {
 	return e
 }
 
-// large is the USD large threshold the engine serves.
+// large is the large threshold the engine serves.
 func large(tb testing.TB, e *engine.Engine) string {
 	tb.Helper()
-	b, ok, err := e.EvalData(tb.Context(), "riskpdp/config/thresholds/USD/large", nil, time.Now())
+	b, ok, err := e.EvalData(tb.Context(), "riskpdp/config/thresholds/large", nil, time.Now())
 	if err != nil || !ok {
 		tb.Fatalf("EvalData: %s %v %v", b, ok, err)
 	}

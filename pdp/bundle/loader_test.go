@@ -40,8 +40,8 @@ func TestSignedBundleActivatesAndNotModified(t *testing.T) {
 	if err := l.Ready(); err == nil {
 		t.Fatal("Ready before the first bundle: want an error")
 	}
-	if got := large(t, e); got != "700" {
-		t.Fatalf("before the bundle: large = %s, want 700 (embedded)", got)
+	if got := large(t, e); got != "5000" {
+		t.Fatalf("before the bundle: large = %s, want 5000 (embedded)", got)
 	}
 	if err := l.Poll(t.Context()); err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func sameDecision(a, b []byte) bool {
 // truncatedField is the JSON path of the key a truncated body ends on.
 func truncatedField(b string) string {
 	key := b[strings.LastIndex(b[:len(b)-2], `"`)+1 : len(b)-2]
-	for _, parent := range []string{"txn", "account"} {
+	for _, parent := range []string{"device", "txn", "account"} {
 		if i := strings.Index(b, `"`+parent+`":{`); i >= 0 && !strings.Contains(b[i:], "}") {
 			return parent + "." + key
 		}
@@ -92,9 +92,11 @@ func startHostile(t *testing.T) *sidecar {
 // user, so velocity rules (many payments by one UID) never mask the answer.
 var uids atomic.Int64
 
-// freshUID gives body (an allowBody variant) a UID of its own.
+// freshUID gives body (an allowBody variant) a UID and a device of its own.
 func freshUID(body string) string {
-	return strings.Replace(body, `"uid":"u-1"`, fmt.Sprintf(`"uid":"bad-%d"`, uids.Add(1)), 1)
+	n := uids.Add(1)
+	body = strings.Replace(body, `"id":"d-1"`, fmt.Sprintf(`"id":"bad-dev-%d"`, n), 1)
+	return strings.Replace(body, `"uid":"u-1"`, fmt.Sprintf(`"uid":"bad-%d"`, n), 1)
 }
 
 func (s *sidecar) send(path, ctype, body string) (int, []byte) {

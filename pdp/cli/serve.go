@@ -160,7 +160,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 		Messages: cfg.Messages, Logger: log, Velocity: tracker,
 		ChallengeTTL: cfg.StepUp.ChallengeTTL.D(), VerificationTTL: cfg.StepUp.VerificationTTL.D(),
 		DecisionLog: dlog, DecisionLogSync: cfg.DecisionLog.Sync, LogLabels: logLabels(cfg.DecisionLog),
-		Package: cfg.Policies.Package, BundleName: cfg.Bundle.Name, Shadow: shadow}
+		Package: cfg.Policies.Package, BundleName: cfg.Bundle.Name, Shadow: shadow, DataExpose: cfg.DataAPI.Expose}
 	if plugins != nil {
 		opts.Plugins = plugins
 	}

@@ -136,7 +136,7 @@ func (s *sidecar) get(path string) (int, string) {
 
 // The README's curl examples, one per outcome.
 var (
-	allowBody  = `{"request_id":"r-allow","stage":"payment","uid":"u-1","txn":{"id":"t-1","amount":120,"currency":"CNY","category":"daily_goods"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
+	allowBody  = `{"request_id":"r-allow","stage":"payment","uid":"u-1","device":{"id":"d-1","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":"t-1","amount":120,"currency":"CNY","category":"daily_goods"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
 	stepUpBody = `{"request_id":"r-step","stage":"payment","uid":"u-1001","device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},"txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital"},"account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z"}}`
 	denyBody   = `{"request_id":"r-deny","stage":"withdrawal","uid":"u-7","txn":{"id":"t-3","amount":900,"currency":"CNY"},"context":{"user_statement":"A customer service agent told me to move my money to a safe account"}}`
 )
@@ -186,7 +186,7 @@ func TestServeBadInput(t *testing.T) {
 		{"/v1/decide", "text/plain", `{"stage":"login","uid":"u"}`, 415, "unsupported_media_type", ""},
 		{"/v1/decide", "application/json", `{"stage":"login","uid":"u","x":"` + strings.Repeat("a", 70000) + `"}`, 413, "body_too_large", ""},
 		{"/v1/nope", "application/json", `{}`, 404, "not_found", ""},
-		{"/v1/data/riskpdp/decision", "application/json", `{"input": [`, 400, "malformed_json", ""},
+		{"/v1/data/riskpdp/deny", "application/json", `{"input": [`, 400, "malformed_json", ""},
 	}
 	for _, c := range cases {
 		status, m := s.post(c.path, c.ctype, c.body)
@@ -231,15 +231,35 @@ func TestServeHealthMetricsAndData(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	// OPA Data API: same request an OPA sidecar would get.
-	in := fmt.Sprintf(`{"input": %s}`, strings.Replace(stepUpBody, `"stage"`,
-		`"derived":{"money":true,"outflow":true,"vip":false,"ip_foreign":true,"account_age_days":2000,"sensitive_change_hours":-1},"stage"`, 1))
-	status, res := s.post("/v1/data/riskpdp/step_up", "application/json", in)
-	if got, _ := res["result"].([]any); status != 200 || len(got) != 2 {
-		t.Fatalf("data API: %d %v", status, res)
+	// OPA Data API: the request an OPA sidecar would get, decided on the
+	// same input as /v1/decide (enriched by the sidecar).
+	req := strings.Replace(stepUpBody, `"uid":"u-1001"`, `"uid":"u-data"`, 1)
+	status, res := s.post("/v1/data/riskpdp/step_up", "application/json", fmt.Sprintf(`{"input": %s}`, req))
+	_, d := s.decide(req)
+	got, _ := res["result"].([]any)
+	if want, _ := d["reasons"].([]any); status != 200 || len(got) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("data API: %d %v; /v1/decide answered %v", status, res, d)
 	}
-	if status, res := s.post("/v1/data/riskpdp/no_such_rule", "application/json", `{}`); status != 200 || len(res) != 0 {
-		t.Fatalf("undefined data path: %d %v", status, res)
+	for _, c := range []struct {
+		path, body  string
+		status      int
+		code, field string
+	}{
+		// What the sidecar computes may not be sent, here either.
+		{"/v1/data/riskpdp/step_up", `{"input":{"stage":"login","uid":"u","derived":{"vip":true}}}`, 400, "reserved_field", "input.derived"},
+		{"/v1/data/riskpdp/step_up", `{"input":{"stage":"payment","uid":"u"}}`, 400, "missing_field", "input.txn"},
+		{"/v1/data/riskpdp/step_up", `{}`, 400, "missing_field", "input"},
+		// Only the decision package's rules: not its data, not the rest.
+		{"/v1/data/riskpdp/no_such_rule", `{}`, 403, "forbidden", "path"},
+		{"/v1/data/riskpdp/config/thresholds", `{}`, 403, "forbidden", "path"},
+		{"/v1/data/riskpdp", `{}`, 403, "forbidden", "path"},
+		{"/v1/data", `{}`, 403, "forbidden", "path"},
+	} {
+		status, m := s.post(c.path, "application/json", c.body)
+		e, _ := m["error"].(map[string]any)
+		if status != c.status || e == nil || e["code"] != c.code || e["field"] != c.field {
+			t.Errorf("%s %s: %d %v", c.path, c.body, status, m)
+		}
 	}
 }
 

@@ -46,12 +46,13 @@ func Example() {
 	defer c.Close()
 
 	isNew := true
+	opened := time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC)
 	d, err := c.Decide(context.Background(), &client.Request{
 		Stage:   pdp.StagePayment,
 		UID:     "u-1001",
 		Device:  &client.Device{ID: "d-77", IP: "203.0.113.7", IPCountry: "SG", New: &isNew},
 		Txn:     &client.Txn{ID: "t-9", Amount: 6800, Currency: "CNY", Category: "digital"},
-		Account: &client.Account{HomeCountry: "CN"},
+		Account: &client.Account{HomeCountry: "CN", CreatedAt: &opened},
 	})
 	var refused *client.Error
 	switch {

@@ -45,6 +45,7 @@ type Config struct {
 	Shadow      Shadow      `yaml:"shadow"`
 	Redis       Redis       `yaml:"redis"`
 	Bundle      Bundle      `yaml:"bundle"`
+	DataAPI     DataAPI     `yaml:"data_api"`
 }
 
 // State configures the durable risk state (pdp/state): lists, freezes,
@@ -372,6 +373,7 @@ func (c *Config) Validate() error {
 	c.validateDecisionLog(bad)
 	c.validateRedis(bad)
 	c.validateBundle(bad)
+	c.validateDataAPI(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -29,11 +29,14 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 	now := in.Now
 	if d.Outcome == pdp.StepUp && d.StepUp != nil {
 		d.StepUp.ExpiresAt = now.Add(s.challengeTTL).Truncate(time.Second)
-		d.StepUp.ChallengeID = s.signer.issue(r.UID, subjectOf(r), d.StepUp.Methods, d.StepUp.ExpiresAt)
+		d.StepUp.ChallengeID = s.signer.issue(r.UID, bindingOf(r), d.StepUp.Methods, d.StepUp.ExpiresAt)
 	}
 	moneyAllowed := d.Outcome == pdp.Allow && r.Stage.NeedsTxn() && r.Txn.Amount > 0
+	// Spend and habit are kept in base units (the policy's rates), so that
+	// amounts in different currencies add up.
+	base := in.Derived.AmountBase
 	if moneyAllowed && s.velocity != nil {
-		s.velocity.RecordSpend(now, r.UID, r.Txn.Amount)
+		s.velocity.RecordSpend(now, r.UID, base)
 	}
 	if s.state == nil || acct == nil {
 		return
@@ -46,7 +49,10 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 	// An account with an open case (a flag) has every decision journaled,
 	// so the case trail holds them; so does any decision with obligations.
 	tracked := len(acct.Flags) > 0
-	if len(obligations) == 0 && !newDevice && !moneyAllowed && !tracked {
+	// The first decision for a UID records when the sidecar first saw it:
+	// the account age it vouches for when the caller sends none.
+	firstSight := acct.FirstSeen.IsZero()
+	if len(obligations) == 0 && !newDevice && !moneyAllowed && !tracked && !firstSight {
 		return
 	}
 	var audit *pdp.AuditRecord
@@ -61,7 +67,10 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 			rememberDevice(a, r.Device.ID, now)
 		}
 		if moneyAllowed {
-			a.Habit.Observe(r.Txn.Amount, r.Txn.Category)
+			a.Habit.Observe(base, r.Txn.Category)
+		}
+		if a.FirstSeen.IsZero() {
+			a.FirstSeen = firstSeen(a, now)
 		}
 		return nil
 	})
@@ -192,4 +201,86 @@ func decisionAudit(in *engine.Input, d *pdp.Decision) *pdp.AuditRecord {
 	b, _ := json.Marshal(detail)
 	return &pdp.AuditRecord{At: in.Now, Actor: pdp.Actor{Operator: obligationActor, Reason: "decision"},
 		Action: pdp.ActionDecision, UID: r.UID, Target: "decision/" + d.ID, Detail: string(b)}
+}
+
+// coverRelease makes every limit an allowed money movement sets cover that
+// very movement: a cap is for what follows a release (000 §3.3: a daily cap
+// on further large payments), so its daily amount is raised to the day's
+// spend plus the released amount, and its per-operation amount to the
+// released amount, where they are lower (converted into the limit's
+// currency). A verified 98 000 CNY order released with a 10 000 daily cap
+// is therefore not over its own cap, and the cap then stops the next
+// payment of the day. The obligations are copied, never changed in place
+// (a policy's constant results are shared).
+func coverRelease(res *engine.Result, in *engine.Input) {
+	r := &in.Req
+	if !r.Stage.NeedsTxn() {
+		return
+	}
+	spent := 0.0
+	if v := in.Enrich.Velocity; v != nil {
+		spent = v.Spent24h
+	}
+	var out []pdp.Obligation
+	for i, o := range res.Obligations {
+		if o.Type != pdp.ObligationLimit || o.Limit == nil {
+			continue
+		}
+		l := *o.Limit
+		daily := in.Rates.CoverIn(spent+in.Derived.AmountBase, l.Currency)
+		single := in.Rates.CoverIn(in.Derived.AmountBase, l.Currency)
+		if !(l.DailyAmount > 0 && l.DailyAmount < daily) && !(l.MaxAmount > 0 && l.MaxAmount < single) {
+			continue
+		}
+		if l.DailyAmount > 0 {
+			l.DailyAmount = max(l.DailyAmount, daily)
+		}
+		if l.MaxAmount > 0 {
+			l.MaxAmount = max(l.MaxAmount, single)
+		}
+		if out == nil {
+			out = slices.Clone(res.Obligations)
+		}
+		out[i].Limit = &l
+	}
+	if out != nil {
+		res.Obligations = out
+	}
+}
+
+// ReasonReleaseOverCap is the reason of a decision the policy allowed while
+// announcing a limit the operation itself exceeds.
+const ReasonReleaseOverCap = "release_over_cap"
+
+// holdToCap keeps a release within the limit it announces: an allowed money
+// movement whose answer carries a limit (a conditional release's cap, or
+// the policy's limit) must fit in it, the amount under max_amount and the
+// day's spend plus the amount under daily_amount, converted to the
+// request's currency. One that does not is denied: the policy contradicted
+// itself, and the stricter reading wins (counted in
+// pdp_release_over_cap_total).
+func (s *Service) holdToCap(d *pdp.Decision, in *engine.Input) {
+	r := &in.Req
+	l := d.Limit
+	if d.Outcome != pdp.Allow || l == nil || !r.Stage.NeedsTxn() {
+		return
+	}
+	spent := 0.0
+	if v := in.Enrich.Velocity; v != nil {
+		spent = v.Spent24h
+	}
+	// Converted caps carry rounding: a cap that covers the operation to
+	// the millionth covers it.
+	exceeds := func(x, cap float64) bool { return x > cap*(1+1e-12)+1e-6 }
+	amount := in.Derived.AmountBase
+	over := (l.MaxAmount > 0 && exceeds(amount, in.Rates.CapToBase(l.MaxAmount, l.Currency))) ||
+		(l.DailyAmount > 0 && exceeds(spent+amount, in.Rates.CapToBase(l.DailyAmount, l.Currency)))
+	if !over {
+		return
+	}
+	s.metrics.ReleaseOverCap()
+	d.Outcome, d.Message, d.StepUp = pdp.Deny, s.messages.Deny, nil
+	d.Reasons = append(slices.DeleteFunc(slices.Clone(d.Reasons), func(x string) bool { return x == engine.ReasonStepUpVerified }), ReasonReleaseOverCap)
+	d.Obligations = slices.DeleteFunc(slices.Clone(d.Obligations), func(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit })
+	d.Limit = nil
 }

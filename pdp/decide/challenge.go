@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -15,22 +16,31 @@ import (
 )
 
 // Step-up challenges are stateless: the challenge id is a token that binds
-// the UID, the transaction, the methods and the expiry under an HMAC with a
-// key the state keeps. Issuing one costs no write on the decision path;
-// what is stored is the verification result, when the payment service
-// reports it. A forged, altered, expired or foreign token is rejected.
+// the UID, the operation (pdp.VerificationBinding: stage, transaction,
+// amount, currency, device), the methods and the expiry under an HMAC with
+// a key the state keeps. Issuing one costs no write on the decision path;
+// what is stored is the verification result, with the binding the token
+// carries, when the payment service reports it. A forged, altered, expired
+// or foreign token is rejected.
 //
-// Token: "c1." + base64url(payload) + "." + base64url(hmac[:16]) where
-// payload is expiry (8 bytes, Unix seconds) followed by uid, subject and
-// methods joined by 0x1f.
+// Token: "c2." + base64url(payload) + "." + base64url(hmac[:16]), where the
+// payload is the expiry (8 bytes, Unix seconds, big-endian), the stage (1
+// byte), the uid, the transaction id, the amount (8 bytes, IEEE 754
+// big-endian), the currency, the device id, the number of methods and the
+// methods; strings and the count are uvarint-length-prefixed, so no value
+// can run into the next. Tokens of the first format ("c1.", which bound
+// the transaction id alone) are no longer accepted.
 
-const challengePrefix = "c1."
+const challengePrefix = "c2."
+
+// maxChallengeLen bounds a token: identifiers are at most 128 bytes each.
+const maxChallengeLen = 2048
 
 // challenge is a decoded challenge token.
 type challenge struct {
 	ID      string
 	UID     string
-	Subject string // the transaction id, or "login:<device>" for logins
+	Binding pdp.VerificationBinding
 	Methods []string
 	Expires time.Time
 }
@@ -45,24 +55,35 @@ func newSigner(key []byte) signer {
 	return signer{key: key, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
 }
 
-// subjectOf is what a challenge is bound to besides the UID: the
-// transaction, or for a login (no transaction) the device.
-func subjectOf(r *pdp.Request) string {
-	if r.HasTxn && r.Txn.ID != "" {
-		return r.Txn.ID
+// bindingOf is the operation a request is about: for a login its device,
+// for every other stage its transaction, amount, currency and device.
+func bindingOf(r *pdp.Request) pdp.VerificationBinding {
+	if r.Stage == pdp.StageLogin {
+		return pdp.VerificationBinding{Stage: r.Stage, DeviceID: r.Device.ID}
 	}
-	return "login:" + r.Device.ID
+	return pdp.VerificationBinding{Stage: r.Stage, TxnID: r.Txn.ID, Amount: r.Txn.Amount, Currency: r.Txn.Currency, DeviceID: r.Device.ID}
 }
 
-func (s signer) issue(uid, subject string, methods []string, expires time.Time) string {
-	payload := make([]byte, 8, 8+len(uid)+len(subject)+16*len(methods))
-	binary.BigEndian.PutUint64(payload, uint64(expires.Unix()))
-	payload = append(payload, uid...)
-	payload = append(payload, 0x1f)
-	payload = append(payload, subject...)
+func appendField(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func (s signer) issue(uid string, bd pdp.VerificationBinding, methods []string, expires time.Time) string {
+	n := 8 + 1 + 8 + 6*binary.MaxVarintLen16 + len(uid) + len(bd.TxnID) + len(bd.Currency) + len(bd.DeviceID)
 	for _, m := range methods {
-		payload = append(payload, 0x1f)
-		payload = append(payload, m...)
+		n += binary.MaxVarintLen16 + len(m)
+	}
+	payload := make([]byte, 8, n)
+	binary.BigEndian.PutUint64(payload, uint64(expires.Unix()))
+	payload = append(payload, byte(bd.Stage))
+	payload = appendField(payload, uid)
+	payload = appendField(payload, bd.TxnID)
+	payload = binary.BigEndian.AppendUint64(payload, math.Float64bits(bd.Amount))
+	payload = appendField(payload, bd.Currency)
+	payload = appendField(payload, bd.DeviceID)
+	payload = binary.AppendUvarint(payload, uint64(len(methods)))
+	for _, m := range methods {
+		payload = appendField(payload, m)
 	}
 	enc := base64.RawURLEncoding
 	return challengePrefix + enc.EncodeToString(payload) + "." + enc.EncodeToString(s.mac(payload))
@@ -83,10 +104,45 @@ var (
 	errChallengeExpired = errors.New("challenge expired")
 )
 
+// payloadReader reads a token payload; a short or malformed one sets bad.
+type payloadReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *payloadReader) fixed(n int) []byte {
+	if len(r.b) < n {
+		r.bad = true
+		return make([]byte, n)
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *payloadReader) uvarint() uint64 {
+	v, w := binary.Uvarint(r.b)
+	if w <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[w:]
+	return v
+}
+
+func (r *payloadReader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.bad = true
+		return ""
+	}
+	return string(r.fixed(int(n)))
+}
+
 // open checks a token's MAC and expiry and decodes it.
 func (s signer) open(token string, now time.Time) (challenge, error) {
 	rest, ok := strings.CutPrefix(token, challengePrefix)
-	if !ok || len(token) > 1024 {
+	if !ok || len(token) > maxChallengeLen {
 		return challenge{}, errChallengeInvalid
 	}
 	p64, m64, ok := strings.Cut(rest, ".")
@@ -96,19 +152,29 @@ func (s signer) open(token string, now time.Time) (challenge, error) {
 	enc := base64.RawURLEncoding.Strict() // one spelling per token
 	payload, err1 := enc.DecodeString(p64)
 	mac, err2 := enc.DecodeString(m64)
-	if err1 != nil || err2 != nil || len(payload) < 9 || !hmac.Equal(mac, s.mac(payload)) {
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(payload)) {
 		return challenge{}, errChallengeInvalid
 	}
-	parts := strings.Split(string(payload[8:]), "\x1f")
-	if len(parts) < 3 {
-		return challenge{}, errChallengeInvalid
+	r := payloadReader{b: payload}
+	c := challenge{ID: token}
+	c.Expires = time.Unix(int64(binary.BigEndian.Uint64(r.fixed(8))), 0)
+	c.Binding.Stage = pdp.Stage(r.fixed(1)[0])
+	c.UID = r.str()
+	c.Binding.TxnID = r.str()
+	c.Binding.Amount = math.Float64frombits(binary.BigEndian.Uint64(r.fixed(8)))
+	c.Binding.Currency = r.str()
+	c.Binding.DeviceID = r.str()
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.bad = true
 	}
-	c := challenge{
-		ID:      token,
-		UID:     parts[0],
-		Subject: parts[1],
-		Methods: parts[2:],
-		Expires: time.Unix(int64(binary.BigEndian.Uint64(payload[:8])), 0),
+	for i := uint64(0); i < n && !r.bad; i++ {
+		c.Methods = append(c.Methods, r.str())
+	}
+	if r.bad || len(r.b) > 0 || !c.Binding.Stage.Valid() || len(c.Methods) == 0 {
+		// A token this signer made always reads back whole: anything
+		// else was not issued by it.
+		return challenge{}, errChallengeInvalid
 	}
 	if !now.Before(c.Expires) {
 		return c, errChallengeExpired

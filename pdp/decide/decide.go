@@ -49,6 +49,9 @@ type Service struct {
 	path    string  // the decision package, the log's "path"
 	bundle  string  // the log's "bundles" key (default path)
 	shadow  *Shadow // nil: no shadow policy
+	// dataExpose are the normalized paths the Data API serves besides the
+	// decision package's rules.
+	dataExpose []string
 	// challengeTTL is how long a step-up challenge can be answered;
 	// verificationTTL how long a reported result counts for retries.
 	challengeTTL, verificationTTL time.Duration
@@ -88,6 +91,9 @@ type Options struct {
 	// Shadow evaluates a candidate policy set on sampled decisions
 	// (optional; the caller closes it before the decision log).
 	Shadow *Shadow
+	// DataExpose lists the data paths the Data API serves besides the
+	// decision package's rules (config.DataAPI.Expose).
+	DataExpose []string
 }
 
 // New returns a Service. With state, step-up challenges are signed with a
@@ -120,6 +126,9 @@ func New(o Options) (*Service, error) {
 	}
 	if s.bundle == "" {
 		s.bundle = s.path
+	}
+	for _, p := range o.DataExpose {
+		s.dataExpose = append(s.dataExpose, config.DataPath(p))
 	}
 	if o.Shadow != nil {
 		o.Shadow.dlog = o.DecisionLog
@@ -154,9 +163,10 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 		return nil, err
 	}
 	in.Req.Traceparent = traceparent
+	in.SetRates(s.eng.Rates())
 	d := &pdp.Decision{ID: newID(), RequestID: in.Req.RequestID}
 
-	acct, err := s.enrich(in)
+	acct, err := s.enrich(in, true)
 	if err != nil {
 		if e := (*pdp.Error)(nil); errors.As(err, &e) {
 			return nil, e // the caller's mistake, e.g. a foreign challenge_id
@@ -181,7 +191,11 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 			res.Methods = engine.DefaultStepUpMethods
 		}
 	}
+	if res.Outcome == pdp.Allow {
+		coverRelease(&res, in)
+	}
 	s.answer(d, &res, in.Now)
+	s.holdToCap(d, in)
 	s.after(ctx, in, acct, d, &res)
 	d.Took = s.now().Sub(start)
 	s.metrics.Decision(in.Req.Stage, d.Outcome, d.Took)
@@ -290,8 +304,3 @@ func newID() string {
 
 // Ready reports whether the service can decide (a policy is loaded).
 func (s *Service) Ready() bool { return s.eng.Ready() }
-
-// Data evaluates an OPA Data API request.
-func (s *Service) Data(ctx context.Context, path string, body []byte) ([]byte, bool, error) {
-	return s.eng.EvalData(ctx, path, body, s.now())
-}

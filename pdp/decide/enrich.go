@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/engine"
@@ -19,9 +20,17 @@ var sensitiveEvents = map[string]bool{"password_reset": true, "phone_change": tr
 
 // enrich adds what the sidecar knows to the policy input: reputation,
 // account state, verification, velocity. It returns the account state it
-// read (nil without state). A *pdp.Error is the caller's mistake; any other
-// error means the state could not be read.
-func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
+// read (nil without state, or when it could not be read). A *pdp.Error is
+// the caller's mistake; any other error means the state could not be read.
+//
+// What the sidecar knows beats what the caller claims: with risk state on,
+// VIP status comes from the VIP list (account.vip relaxes nothing), a
+// device is known only when the account has used it (device.new: false
+// from the caller does not make it known), and an account's age is the
+// time since the sidecar first saw it when the caller sends no
+// account.created_at. observe says whether this request counts in the
+// velocity windows (a read-only evaluation, the Data API, does not).
+func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, error) {
 	r := &in.Req
 	now := in.Now
 	var acct *pdp.AccountState
@@ -44,7 +53,9 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 			in.Enrich.Reputation[i] = rep
 		}
 		in.Enrich.HasReputation = true
-		in.Derived.VIP = in.Derived.VIP || in.Enrich.Reputation[engine.RepUID].VIP
+		in.Derived.VIP = in.Enrich.Reputation[engine.RepUID].VIP
+		// Known only if the account's devices say so (below).
+		in.Derived.DeviceKnown = false
 
 		var err error
 		if acct, err = s.state.Account(r.UID, now); err != nil {
@@ -52,15 +63,16 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 				return nil, err
 			}
 		} else {
-			in.Enrich.Account = accountView(acct, r.Stage, now)
+			in.Enrich.Account = accountView(acct, r.Stage, in.Rates, now)
 			for _, e := range acct.Events {
 				if sensitiveEvents[e.Kind] {
 					in.NoteSensitiveChange(e.At)
 				}
 			}
 			if r.Device.ID != "" {
-				in.SetDeviceNew(!knowsDevice(acct, r.Device.ID))
+				in.SetDeviceKnown(knowsDevice(acct, r.Device.ID))
 			}
+			in.NoteFirstSeen(firstSeen(acct, now))
 		}
 		if err := s.verification(in); err != nil {
 			return nil, err
@@ -68,14 +80,34 @@ func (s *Service) enrich(in *engine.Input) (*pdp.AccountState, error) {
 	}
 	if s.velocity != nil {
 		v := new(pdp.Velocity)
-		s.velocity.Observe(now, velocity.Observation{UID: r.UID, Device: r.Device.ID, IP: r.Device.IP,
-			Amount: r.Txn.Amount, Login: !r.Stage.NeedsTxn()}, v)
+		obs := velocity.Observation{UID: r.UID, Device: r.Device.ID, IP: r.Device.IP,
+			Amount: in.Derived.AmountBase, Login: !r.Stage.NeedsTxn()}
+		if observe {
+			s.velocity.Observe(now, obs, v)
+		} else {
+			s.velocity.Peek(now, obs, v)
+		}
 		if s.fleet != nil {
-			s.fleet.Observe(now, r.UID, r.Device.ID, r.Device.IP, r.Stage.NeedsTxn(), v)
+			s.fleet.Observe(now, r.UID, r.Device.ID, r.Device.IP, r.Stage.NeedsTxn() && observe, v)
 		}
 		in.Enrich.Velocity = v
 	}
 	return acct, nil
+}
+
+// firstSeen is when the sidecar first saw the account: its record, else
+// the first use of its oldest known device, else now (never seen before).
+func firstSeen(a *pdp.AccountState, now time.Time) time.Time {
+	if !a.FirstSeen.IsZero() {
+		return a.FirstSeen
+	}
+	first := now
+	for _, d := range a.Devices {
+		if !d.FirstSeen.IsZero() && d.FirstSeen.Before(first) {
+			first = d.FirstSeen
+		}
+	}
+	return first
 }
 
 // unknown handles a failed read of part of the risk state. A shared store
@@ -93,38 +125,59 @@ func unknown(in *engine.Input, part string, err error) error {
 	return nil
 }
 
-// verification finds the verification of this request's subject (its
-// transaction, or for a login its device) and, when the caller names a
-// challenge, checks the challenge is this request's.
+// verification finds the verification of this request's operation (its
+// stage and transaction, or for a login its device). It releases only the
+// operation it was issued for: a retry that differs in amount, currency or
+// device (pdp.VerificationBinding) is decided afresh, counted in
+// pdp_challenge_mismatch_total; a failed or refused check of the
+// transaction stays in force whatever the retry. A challenge the caller
+// names must be this account's; one of another operation is counted and
+// does not count for anything.
 func (s *Service) verification(in *engine.Input) error {
 	r := &in.Req
-	subject := subjectOf(r)
+	b := bindingOf(r)
 	if r.ChallengeID != "" {
 		c, err := s.signer.open(r.ChallengeID, in.Now)
 		switch {
 		case errors.Is(err, errChallengeInvalid):
 			return pdp.Errorf(pdp.CodeInvalidValue, "challenge_id", "unknown challenge")
-		case err == nil && (c.UID != r.UID || c.Subject != subject):
-			return pdp.Errorf(pdp.CodeInvalidValue, "challenge_id", "the challenge belongs to another operation")
+		case c.UID != r.UID:
+			return pdp.Errorf(pdp.CodeInvalidValue, "challenge_id", "the challenge belongs to another account")
+		case err == nil && pdp.VerificationSubject(c.Binding) != pdp.VerificationSubject(b):
+			// A challenge of another operation (another stage or
+			// transaction) releases nothing; one of this operation is
+			// checked with its stored verification below. An expired
+			// challenge is not an error: the retry steps up again.
+			s.metrics.ChallengeMismatch(c.Binding.Mismatch(b))
 		}
-		// An expired challenge is not an error: the retry steps up again.
 	}
-	v, ok, err := s.state.Verification(r.UID, subject, in.Now)
+	v, ok, err := s.state.Verification(r.UID, pdp.VerificationSubject(b), in.Now)
 	if err != nil {
 		return unknown(in, "verification", err)
 	}
 	if !ok {
 		return nil
 	}
-	view := engine.VerificationView{Status: v.Status(), ChallengeID: v.ChallengeID, Methods: v.Methods}
-	for _, m := range v.Methods {
-		if v.Results[m] == pdp.VerificationPassed {
-			view.Passed = append(view.Passed, m)
+	status := v.Status()
+	failed := status == "failed" || status == "refused"
+	same := v.Bound && v.Binding.Mismatch(b) == ""
+	if !same {
+		if v.Bound {
+			s.metrics.ChallengeMismatch(v.Binding.Mismatch(b))
+		}
+		if !failed {
+			return nil // another operation's check: decided afresh
 		}
 	}
-	if in.Now.After(v.UpdatedAt.Add(s.verificationTTL)) {
-		// Too old to release anything; a failure still counts.
-		if view.Status == "passed" || view.Status == "pending" {
+	view := engine.VerificationView{Status: status, ChallengeID: v.ChallengeID, Methods: v.Methods}
+	if same && !failed {
+		for _, m := range v.Methods {
+			if v.Results[m] == pdp.VerificationPassed {
+				view.Passed = append(view.Passed, m)
+			}
+		}
+		if in.Now.After(v.UpdatedAt.Add(s.verificationTTL)) {
+			// Too old to release anything.
 			view.Status, view.Passed = "expired", nil
 		}
 	}

@@ -241,7 +241,7 @@ func TestShadowComparesAndLogs(t *testing.T) {
 	sh := NewShadow(ShadowOptions{Engine: cand, SampleRate: 1, Metrics: m, Logger: quiet})
 	l, path := newLog(t, decisionlog.Config{})
 	s := newTestService(t, Options{DecisionLog: l, Shadow: sh})
-	withdrawal := `{"stage":"withdrawal","uid":"u-2","txn":{"id":"w-1","amount":50,"currency":"CNY"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
+	withdrawal := `{"stage":"withdrawal","uid":"u-2","device":{"id":"d-2","ip_country":"CN"},"txn":{"id":"w-1","amount":50,"currency":"CNY"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
 	dw := mustDecide(t, s, withdrawal)
 	dp := mustDecide(t, s, cleanPayment)
 	sh.Close()

@@ -16,7 +16,10 @@ var resultPool = sync.Pool{New: func() any { s := make([]plugin.Result, 0, 8); r
 // score runs the scoring plugins on the request's features and adds their
 // answers to input.scores. It returns the name of a closed-mode plugin that
 // failed ("" when none did): the decision may then not be less strict than
-// a step-up. An open-mode plugin that failed is simply absent.
+// a step-up. A plugin that failed is absent from input.scores and named in
+// input.scores_unavailable, so that the policy can ask for the check the
+// score would have made (the reference policy steps up a money movement
+// the fraud model could have denied).
 func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
 	if s.plugins == nil {
 		return ""
@@ -29,7 +32,7 @@ func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
 	fillFeatures(&f, in, h)
 	buf := resultPool.Get().(*[]plugin.Result)
 	defer resultPool.Put(buf)
-	res := s.plugins.Score(&f, (*buf)[:0])
+	res := s.plugins.Score(&f, plugin.Source{UID: in.Req.UID, Device: in.Req.Device.ID}, (*buf)[:0])
 	*buf = res
 	closed := ""
 	// r.Reasons lives in the pooled buffer, reused by the next decision as
@@ -46,8 +49,11 @@ func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
 			reasons = append(reasons, r.Reasons...)
 			in.Enrich.Scores = append(in.Enrich.Scores, engine.Score{Plugin: r.Plugin, Score: r.Score,
 				Reasons: reasons[len(reasons)-len(r.Reasons) : len(reasons) : len(reasons)]})
-		case r.FailClosed && closed == "":
-			closed = r.Plugin
+		default:
+			in.Enrich.Unavailable = append(in.Enrich.Unavailable, r.Plugin)
+			if r.FailClosed && closed == "" {
+				closed = r.Plugin
+			}
 		}
 	}
 	return closed
@@ -67,7 +73,7 @@ func fillFeatures(f *plugin.Features, in *engine.Input, h *pdp.Habit) {
 	}
 	f[abi.Stage] = float64(r.Stage)
 	if r.HasTxn {
-		f[abi.Amount] = r.Txn.Amount
+		f[abi.Amount] = in.Derived.AmountBase // the habit's unit
 		f[abi.CategoryCode] = float64(abi.CategoryCodeOf(r.Txn.Category))
 		f[abi.PaymentMethodCode] = float64(abi.MethodCodeOf(r.Txn.PaymentMethod))
 	}

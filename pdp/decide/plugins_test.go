@@ -10,7 +10,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 )
 
-const cleanPayment = `{"stage":"payment","uid":"u-1","txn":{"id":"t-1","amount":50,"currency":"CNY","category":"daily_goods"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
+const cleanPayment = `{"stage":"payment","uid":"u-1","device":{"id":"d-1","ip_country":"CN"},"txn":{"id":"t-1","amount":50,"currency":"CNY","category":"daily_goods"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
 
 func TestClosedPluginFailureStepsUp(t *testing.T) {
 	s := newTestService(t, Options{Plugins: pluginHost(t, plugin.FailClosed)})

@@ -15,7 +15,10 @@ type State interface {
 	Reputation(kind pdp.SubjectKind, value string, now time.Time) (pdp.Reputation, error)
 	Account(uid string, now time.Time) (*pdp.AccountState, error)
 	Verification(uid, subject string, now time.Time) (pdp.Verification, bool, error)
-	RecordVerification(ctx context.Context, v pdp.Verification, audit *pdp.AuditRecord) error
+	// UpdateVerification applies fn to the stored verification of (uid,
+	// subject) atomically (see state.Store.UpdateVerification).
+	UpdateVerification(ctx context.Context, uid, subject string, fn func(cur *pdp.Verification) (pdp.Verification, error),
+		audit func(v *pdp.Verification) *pdp.AuditRecord) (pdp.Verification, error)
 	// UpdateAccount applies fn to the account. A state.Sync change is
 	// durable (with its audit record) when it returns; a state.Async one is
 	// visible to every later read at once and persisted by the store's
@@ -42,8 +45,10 @@ func freezeRank(k pdp.FreezeKind) int {
 // accountView reads the account state as it applies to a request at stage
 // at time now: the strictest full freeze in force, the stages grey freezes
 // deny, probation (explicit, or left behind by a temporary freeze that
-// lifted itself), the limit in force.
-func accountView(a *pdp.AccountState, stage pdp.Stage, now time.Time) *engine.AccountView {
+// lifted itself), and the strictest limit in force, in base units
+// (converted with rates, so that limits set in different currencies
+// compare; a currency without a rate counts strictly).
+func accountView(a *pdp.AccountState, stage pdp.Stage, rates *pdp.Rates, now time.Time) *engine.AccountView {
 	v := &engine.AccountView{EverFrozen: len(a.Freezes) > 0, KnownDevices: len(a.Devices)}
 	probationUntil := time.Time{}
 	if a.Probation.Active(now) {
@@ -80,11 +85,15 @@ func accountView(a *pdp.AccountState, stage pdp.Stage, now time.Time) *engine.Ac
 		if !l.Until.IsZero() && !now.Before(l.Until) {
 			continue
 		}
-		if l.DailyAmount > 0 && (v.DailyAmount == 0 || l.DailyAmount < v.DailyAmount) {
-			v.DailyAmount, v.LimitCurrency = l.DailyAmount, l.Currency
+		daily, most, cur := rates.CapToBase(l.DailyAmount, l.Currency), rates.CapToBase(l.MaxAmount, l.Currency), l.Currency
+		if rates != nil {
+			cur = rates.Base()
 		}
-		if l.MaxAmount > 0 && (v.MaxAmount == 0 || l.MaxAmount < v.MaxAmount) {
-			v.MaxAmount, v.LimitCurrency = l.MaxAmount, l.Currency
+		if daily > 0 && (v.DailyAmount == 0 || daily < v.DailyAmount) {
+			v.DailyAmount, v.LimitCurrency = daily, cur
+		}
+		if most > 0 && (v.MaxAmount == 0 || most < v.MaxAmount) {
+			v.MaxAmount, v.LimitCurrency = most, cur
 		}
 	}
 	return v

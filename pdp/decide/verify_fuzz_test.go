@@ -47,8 +47,9 @@ func FuzzVerify(f *testing.F) {
 	f.Cleanup(func() { st.Close() })
 	s := newTestService(f, Options{State: st, Now: func() time.Time { return now }})
 	methods := []string{"face", "sms"}
-	c1 := s.signer.issue("u-1", "t-1", methods, now.Add(10*time.Minute))
-	cx := s.signer.issue("u-1", "t-2", methods, now.Add(-time.Second))
+	b1 := pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-1", Amount: 6000, Currency: "CNY", DeviceID: "d-1"}
+	c1 := s.signer.issue("u-1", b1, methods, now.Add(10*time.Minute))
+	cx := s.signer.issue("u-1", pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-2", Amount: 1, Currency: "CNY"}, methods, now.Add(-time.Second))
 	stuck := map[string]pdp.VerificationResult{} // methods that failed or were refused
 
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -62,7 +63,7 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		if v.UID != "u-1" || v.TxnID != "t-1" || v.ChallengeID != c1 || !slices.Equal(v.Methods, methods) {
+		if v.UID != "u-1" || v.Subject != "payment:t-1" || !v.Bound || v.Binding != b1 || v.ChallengeID != c1 || !slices.Equal(v.Methods, methods) {
 			t.Fatalf("%q: accepted for another challenge: %+v", body, v)
 		}
 		for m, r := range v.Results {
@@ -76,7 +77,7 @@ func FuzzVerify(f *testing.F) {
 				stuck[m] = r
 			}
 		}
-		got, found, err := st.Verification("u-1", "t-1", now)
+		got, found, err := st.Verification("u-1", "payment:t-1", now)
 		if err != nil || !found || got.Status() != v.Status() {
 			t.Fatalf("%q: stored %+v (%v, %v), answered %+v", body, got, found, err, v)
 		}

@@ -140,6 +140,13 @@ func appendResult(b []byte, r *Result, bad *int) []byte {
 	}
 	b = appendOptString(b, `,"revision":`, r.Revision)
 	b = appendOptString(b, `,"error":`, r.PolicyErrors)
+	if len(r.Data) > 0 {
+		b = append(b, `,"data":`...)
+		b = appendRaw(b, r.Data, bad)
+	}
+	if r.Undefined {
+		b = append(b, `,"undefined":true`...)
+	}
 	return append(b, '}')
 }
 

@@ -71,6 +71,11 @@ type Result struct {
 	Obligations  []Obligation `json:"obligations,omitempty"`
 	Revision     string       `json:"revision,omitempty"`
 	PolicyErrors string       `json:"error,omitempty"` // why it fell back
+	// Data is the result of a Data API query (a record whose path is the
+	// queried data path; Outcome is empty: it is not a decision), and
+	// Undefined says the query's result was undefined.
+	Data      json.RawMessage `json:"data,omitempty"`
+	Undefined bool            `json:"undefined,omitempty"`
 }
 
 // Limit is a cap the decision set or reported.

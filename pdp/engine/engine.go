@@ -141,6 +141,9 @@ func (e *Engine) prepare(src Source) (*Prepared, error) {
 	if err == nil {
 		err = e.smoke(ps)
 	}
+	if err == nil {
+		ps.rates, err = e.loadRates(ps)
+	}
 	if err != nil {
 		rev := e.Revision()
 		e.log.Error("policy load rejected", "source", src.Label, "error", err, "serving_revision", rev)

@@ -55,7 +55,12 @@ func decide(t *testing.T, e *Engine, body string) (Result, string, error) {
 	return e.Evaluate(context.Background(), in)
 }
 
-const payment = `{"stage":"payment","uid":"u","txn":{"id":"t","amount":100,"currency":"CNY"}}`
+// payment is a small payment from a device in the account's home country
+// (without risk state, the caller's device.new: false counts).
+const payment = `{"stage":"payment","uid":"u","device":{"id":"d","ip_country":"CN","new":false},"txn":{"id":"t","amount":100,"currency":"CNY"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
+
+// home is the device and account of payment, for the other cases.
+const home = `"device":{"id":"d","ip_country":"CN","new":false},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}`
 
 func TestReferencePolicyOutcomes(t *testing.T) {
 	e, _ := newEngine(t, testSource(), time.Second)
@@ -68,12 +73,22 @@ func TestReferencePolicyOutcomes(t *testing.T) {
 	}{
 		{payment, pdp.Allow, "", "", ""},
 		{string(paymentBody), pdp.StepUp, "large_amount,new_device_foreign_ip,sensitive_change_before_large_amount", "face,sms", ""},
-		{`{"stage":"withdrawal","uid":"u","txn":{"id":"t","amount":900,"currency":"CNY"},"context":{"third_party_guidance":true}}`,
+		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY"},"context":{"third_party_guidance":true}}`,
 			pdp.Deny, "anti_scam_guidance", "", "anti_fraud"},
-		{`{"stage":"withdrawal","uid":"u","txn":{"id":"t","amount":60000,"currency":"CNY"}}`,
+		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":60000,"currency":"CNY"}}`,
 			pdp.Deny, "extreme_amount_unclear_purpose,large_amount", "", ""},
-		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":5,"currency":"JPY"}}`,
+		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":5,"currency":"JPY"}}`,
 			pdp.StepUp, "unsupported_currency", "sms", ""},
+		// A missing field is never evidence of safety: no device, no
+		// account, no home country, device.new not said.
+		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":100,"currency":"CNY"}}`,
+			pdp.StepUp, "new_device_foreign_ip", "face", ""},
+		{`{"stage":"payment","uid":"u","device":{"id":"d","ip_country":"CN","new":false},"txn":{"id":"t","amount":2000,"currency":"CNY"}}`,
+			pdp.StepUp, "new_account_large_amount", "sms", ""},
+		{`{"stage":"payment","uid":"u","device":{"id":"d","ip_country":"CN"},"txn":{"id":"t","amount":100,"currency":"CNY"},"account":{"created_at":"2020-01-01T00:00:00Z"}}`,
+			pdp.StepUp, "new_device_foreign_ip", "face", ""},
+		{`{"stage":"payment","uid":"u","device":{"id":"d"},"txn":{"id":"t","amount":100,"currency":"CNY"},` + home[len(`"device":{"id":"d","ip_country":"CN","new":false},`):] + `}`,
+			pdp.StepUp, "new_device_foreign_ip", "face", ""},
 	}
 	for _, c := range cases {
 		r, rev, err := decide(t, e, c.body)

@@ -28,6 +28,9 @@ type Enrichment struct {
 	Account *AccountView
 	// Scores of the plugins that answered, by plugin.
 	Scores []Score
+	// Unavailable names the plugins that did not answer (a fault, a
+	// quarantine): input.scores_unavailable, {name: true}.
+	Unavailable []string
 	// Unknown names the parts of the risk state that could not be read in
 	// time ("reputation", "account", "verification": a shared state store
 	// past its read budget); input.state_unknown, so the policy decides
@@ -208,6 +211,19 @@ var enrichSchema = []field{
 		),
 	),
 	{name: ast.StringTerm("scores"), present: func(in *Input) bool { return len(in.Enrich.Scores) > 0 }},
+	{name: ast.StringTerm("scores_unavailable"), present: func(in *Input) bool { return len(in.Enrich.Unavailable) > 0 },
+		get: func(in *Input) *ast.Term { return trueSetTerm(in.Enrich.Unavailable) }},
+}
+
+// trueSetTerm is {name: true} for each name: an object, so that a rule can
+// test one name with an equality (input.scores_unavailable.fraud_model ==
+// true) that OPA's rule index and the fast path use.
+func trueSetTerm(names []string) *ast.Term {
+	pairs := make([][2]*ast.Term, len(names))
+	for i, n := range names {
+		pairs[i] = [2]*ast.Term{ast.StringTerm(n), ast.InternedTerm(true)}
+	}
+	return ast.NewTerm(ast.NewObject(pairs...))
 }
 
 // enrichField finds the schema field named by key among fields.
@@ -233,11 +249,11 @@ func (in *Input) lookupEnrich(path ast.Ref) (t *ast.Term, ok bool) {
 		}
 		return lookupTerms(in.scoresTerm(), path[1:]), true
 	}
-	leaf, presence := enrichLeaf(f, path[1:])
+	leaf, presence, rest := enrichLeaf(f, path[1:])
 	if leaf == nil || !allPresent(presence, in) {
 		return nil, true
 	}
-	return in.fieldTerm(leaf), true
+	return lookupTerms(in.fieldTerm(leaf), rest), true
 }
 
 // fieldTerm builds the value of a schema field.

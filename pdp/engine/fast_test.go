@@ -24,7 +24,7 @@ func genRequest(seed uint64) string {
 	stage := pick("login", "order", "payment", "withdrawal", "repayment")
 	fmt.Fprintf(&b, `{"stage":%q,"uid":"u-%d"`, stage, r.IntN(50))
 	if r.IntN(4) > 0 {
-		fmt.Fprintf(&b, `,"device":{"id":"d-%d","ip_country":%q`, r.IntN(9), pick("CN", "SG", "US", "DE"))
+		fmt.Fprintf(&b, `,"device":{"id":"d-%d","ip_country":%q`, r.IntN(9), pick("CN", "CN", "CN", "SG", "US", "DE"))
 		for _, f := range []string{"new", "emulator", "rooted", "proxy"} {
 			if r.IntN(3) == 0 {
 				fmt.Fprintf(&b, `,%q:%v`, f, r.IntN(2) == 0)
@@ -54,9 +54,9 @@ func genRequest(seed uint64) string {
 		}
 		b.WriteString("}")
 	}
-	if r.IntN(4) > 0 {
-		fmt.Fprintf(&b, `,"account":{"home_country":%q`, pick("CN", "SG", "US"))
-		if r.IntN(3) > 0 {
+	if r.IntN(6) > 0 {
+		fmt.Fprintf(&b, `,"account":{"home_country":%q`, pick("CN", "CN", "CN", "SG", "US"))
+		if r.IntN(5) > 0 {
 			days := []int{0, 3, 6, 7, 100, 729, 730, 2000}[r.IntN(8)]
 			fmt.Fprintf(&b, `,"created_at":%q`, time.Now().Add(-time.Duration(days)*24*time.Hour-time.Hour).UTC().Format(time.RFC3339))
 		}
@@ -91,9 +91,9 @@ func genEnrichment(seed uint64, in *Input) {
 	n := func(xs ...uint32) uint32 { return xs[r.IntN(len(xs))] }
 	v := &pdp.Velocity{
 		UIDDevices1h: n(1, 3, 4), DeviceUIDs1h: n(1, 3, 4), Spent24h: []float64{0, 800, 9999.5}[r.IntN(3)],
-		Failures: pdp.Failures{Payment1h: n(0, 4, 5), PIN1h: n(0, 4, 5), Login1h: n(0, 4, 5)},
+		Failures: pdp.Failures{Payment1h: n(0, 0, 4, 5), PIN1h: n(0, 0, 4, 5), Login1h: n(0, 0, 4, 5)},
 	}
-	v.UID = pdp.WindowCounts{Count1m: n(1, 5, 6), Count1h: n(1, 30), Amount1h: []float64{100, 15000, 14999.99}[r.IntN(3)]}
+	v.UID = pdp.WindowCounts{Count1m: n(1, 1, 5, 6), Count1h: n(1, 30), Amount1h: []float64{100, 100, 15000, 14999.99}[r.IntN(4)]}
 	in.Enrich.Velocity = v
 	if r.IntN(3) == 0 {
 		st := []string{"pending", "passed", "failed", "refused"}[r.IntN(4)]
@@ -105,6 +105,12 @@ func genEnrichment(seed uint64, in *Input) {
 		a.DailyAmount, a.MaxAmount, a.LimitCurrency = []float64{0, 1000}[r.IntN(2)], []float64{0, 500}[r.IntN(2)], "CNY"
 	}
 	in.Enrich.Account = a
+	if in.Req.Device.ID != "" {
+		in.SetDeviceKnown(r.IntN(6) > 0)
+	}
+	if r.IntN(2) == 0 {
+		in.NoteFirstSeen(in.Now.Add(-time.Duration([]int{0, 3, 6, 7, 100, 729, 730, 2000}[r.IntN(8)]) * 24 * time.Hour))
+	}
 	if r.IntN(8) == 0 {
 		in.Enrich.Unknown = []string{[]string{"reputation", "account", "verification"}[r.IntN(3)]}
 		if in.Enrich.Unknown[0] == "account" {
@@ -114,6 +120,20 @@ func genEnrichment(seed uint64, in *Input) {
 	for _, p := range []string{"fraud_model", "habit_deviation", "device_risk"} {
 		if r.IntN(3) == 0 {
 			in.Enrich.Scores = append(in.Enrich.Scores, Score{Plugin: p, Score: []float64{0.1, 0.69, 0.6999994, 0.6999995, 0.7, 0.7000004, 0.95, 0.97}[r.IntN(8)], Reasons: []string{"x"}})
+		}
+		if r.IntN(6) == 0 {
+			in.Enrich.Unavailable = append(in.Enrich.Unavailable, p)
+		}
+	}
+	if r.IntN(4) == 0 {
+		// A clean history (most real traffic): what makes an allow.
+		in.Enrich.Reputation = [4]pdp.Reputation{}
+		v.UID, v.Failures, v.UIDDevices1h, v.DeviceUIDs1h = pdp.WindowCounts{Count1m: 1, Count1h: 1}, pdp.Failures{}, 1, 1
+		in.Enrich.Verification, in.Enrich.Unknown, in.Enrich.Unavailable = VerificationView{}, nil, nil
+		in.Enrich.Account = &AccountView{KnownDevices: 1}
+		in.Enrich.Scores = nil
+		if in.Req.Device.ID != "" {
+			in.SetDeviceKnown(true)
 		}
 	}
 }

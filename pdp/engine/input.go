@@ -11,9 +11,12 @@ import (
 
 var (
 	keyAccountAgeDays       = ast.StringTerm("account_age_days")
+	keyAmountBase           = ast.StringTerm("amount_base")
 	keySensitiveChangeHours = ast.StringTerm("sensitive_change_hours")
 	keyIPForeign            = ast.StringTerm("ip_foreign")
+	keyIPDomestic           = ast.StringTerm("ip_domestic")
 	keyCrossBorder          = ast.StringTerm("cross_border")
+	keyDeviceKnown          = ast.StringTerm("device_known")
 	keyMoney                = ast.StringTerm("money")
 	keyOutflow              = ast.StringTerm("outflow")
 	keyVIP                  = ast.StringTerm("vip")
@@ -72,20 +75,39 @@ func (in *Input) lookup(path ast.Ref) *ast.Term {
 	return nil
 }
 
-// SetDeviceNew records that the device is new (or not) when the caller did
-// not say: the policy then sees input.device.new as if it had been sent.
-func (in *Input) SetDeviceNew(isNew bool) {
-	if in.Req.Device.New != pdp.Unset {
+// SetDeviceKnown records what the risk state says of the request's device:
+// whether the account has used it before. What the sidecar knows beats
+// what the caller claims, in one direction only: a caller may call a known
+// device new (raising the risk), never an unknown one known. So
+// input.derived.device_known is known && the caller did not say new, and
+// input.device.new is set to true for an unknown device even when the
+// caller sent false (and to the sidecar's answer when the caller sent
+// nothing), as if the caller had sent it.
+func (in *Input) SetDeviceKnown(known bool) {
+	in.Derived.DeviceKnown = known && in.Req.Device.New != pdp.True
+	if in.Req.Device.ID == "" || (known && in.Req.Device.New != pdp.Unset) || in.Req.Device.New == pdp.True {
 		return
 	}
+	in.setDeviceNew(!known)
+}
+
+// setDeviceNew makes input.device.new isNew, replacing the caller's value.
+func (in *Input) setDeviceNew(isNew bool) {
 	in.Req.Device.New = pdp.OptBoolOf(isNew)
 	in.deviceNewSet = true
 	for i := range in.top {
 		m := &in.top[i]
-		if m.key.Value.Compare(ast.String("device")) == 0 && m.val == nil {
-			m.members = append(m.members, [2]*ast.Term{keyNew, ast.InternedTerm(isNew)})
-			return
+		if m.key.Value.Compare(ast.String("device")) != 0 || m.val != nil {
+			continue
 		}
+		for j := range m.members {
+			if m.members[j][0].Equal(keyNew) {
+				m.members[j][1] = ast.InternedTerm(isNew)
+				return
+			}
+		}
+		m.members = append(m.members, [2]*ast.Term{keyNew, ast.InternedTerm(isNew)})
+		return
 	}
 }
 
@@ -146,7 +168,7 @@ func compileEnrichPath(f *field, path ast.Ref) resolver {
 	if f.name.Value.Compare(ast.String("scores")) == 0 {
 		return compileScorePath(path)
 	}
-	f, presence := enrichLeaf(f, path)
+	f, presence, rest := enrichLeaf(f, path)
 	if f == nil {
 		return func(*Input) *ast.Term { return nil }
 	}
@@ -154,30 +176,32 @@ func compileEnrichPath(f *field, path ast.Ref) resolver {
 		if !allPresent(presence, in) {
 			return nil
 		}
-		return in.fieldTerm(f)
+		return lookupTerms(in.fieldTerm(f), rest)
 	}
 }
 
 // enrichLeaf walks path below the enrichment field f: the field it names
-// (nil when the schema has no such key, or the path goes below a leaf) and
-// the presence checks of the objects on the way, f's included.
-func enrichLeaf(f *field, path ast.Ref) (*field, []func(*Input) bool) {
+// (nil when the schema has no such key), the presence checks of the objects
+// on the way, f's included, and the rest of the path below a leaf, which
+// is looked up in the leaf's value (a key of input.scores_unavailable, an
+// element of input.verification.methods).
+func enrichLeaf(f *field, path ast.Ref) (*field, []func(*Input) bool, ast.Ref) {
 	var presence []func(*Input) bool
 	if f.present != nil {
 		presence = append(presence, f.present)
 	}
-	for _, k := range path {
+	for i, k := range path {
 		if f.get != nil {
-			return nil, nil // a leaf has no keys below it
+			return f, presence, path[i:]
 		}
 		if f = enrichField(f.sub, k); f == nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if f.present != nil {
 			presence = append(presence, f.present)
 		}
 	}
-	return f, presence
+	return f, presence, nil
 }
 
 func allPresent(presence []func(*Input) bool, in *Input) bool {
@@ -251,6 +275,9 @@ func compileNum(path ast.Ref) numResolver {
 		if path[1].Value.Compare(ast.String("sensitive_change_hours")) == 0 {
 			return func(in *Input) (float64, bool) { return numValue(in.Derived.SensitiveChangeHours), true }
 		}
+		if path[1].Value.Compare(ast.String("amount_base")) == 0 {
+			return func(in *Input) (float64, bool) { return numValue(in.Derived.AmountBase), true }
+		}
 		return nil
 	}
 	f := enrichField(enrichSchema, path[0])
@@ -272,8 +299,8 @@ func compileNum(path ast.Ref) numResolver {
 			return 0, false
 		}
 	}
-	f, presence := enrichLeaf(f, path[1:])
-	if f == nil || f.num == nil {
+	f, presence, rest := enrichLeaf(f, path[1:])
+	if f == nil || f.num == nil || len(rest) > 0 {
 		return nil
 	}
 	num := f.num
@@ -292,12 +319,18 @@ func (in *Input) derivedField(key *ast.Term) *ast.Term {
 	switch k {
 	case "account_age_days":
 		return floatTerm(d.AccountAgeDays)
+	case "amount_base":
+		return floatTerm(d.AmountBase)
 	case "sensitive_change_hours":
 		return floatTerm(d.SensitiveChangeHours)
 	case "ip_foreign":
 		return ast.InternedTerm(d.IPForeign)
 	case "cross_border":
 		return ast.InternedTerm(d.CrossBorder)
+	case "ip_domestic":
+		return ast.InternedTerm(d.IPDomestic)
+	case "device_known":
+		return ast.InternedTerm(d.DeviceKnown)
 	case "money":
 		return ast.InternedTerm(in.Req.Stage.NeedsTxn())
 	case "outflow":
@@ -317,9 +350,12 @@ func (in *Input) derivedTerm() *ast.Term {
 	d := in.Derived
 	return ast.NewTerm(ast.NewObject(
 		[2]*ast.Term{keyAccountAgeDays, floatTerm(d.AccountAgeDays)},
+		[2]*ast.Term{keyAmountBase, floatTerm(d.AmountBase)},
 		[2]*ast.Term{keySensitiveChangeHours, floatTerm(d.SensitiveChangeHours)},
 		[2]*ast.Term{keyIPForeign, ast.InternedTerm(d.IPForeign)},
+		[2]*ast.Term{keyIPDomestic, ast.InternedTerm(d.IPDomestic)},
 		[2]*ast.Term{keyCrossBorder, ast.InternedTerm(d.CrossBorder)},
+		[2]*ast.Term{keyDeviceKnown, ast.InternedTerm(d.DeviceKnown)},
 		[2]*ast.Term{keyMoney, ast.InternedTerm(in.Req.Stage.NeedsTxn())},
 		[2]*ast.Term{keyOutflow, ast.InternedTerm(in.outflow())},
 		[2]*ast.Term{keyVIP, ast.InternedTerm(d.VIP)},

@@ -18,6 +18,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/riskpdp/riskpdp/pdp"
 )
 
 // Source says where a policy set comes from: a file system (a directory
@@ -50,6 +52,12 @@ type policySet struct {
 	notes []string
 	// modules is the number of Rego files, for logs.
 	modules int
+	// rates is the set's currency rate table (rates.go), nil without one.
+	rates *pdp.Rates
+	// pkgPath is the decision package as a data path ("riskpdp"); rules
+	// the names of the rules its modules define (the Data API serves them).
+	pkgPath string
+	rules   map[string]bool
 	// dataQueries caches compiled Data API queries by path.
 	dataQueries    sync.Map
 	dataQueryCount atomic.Int64
@@ -103,7 +111,8 @@ func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Label, err)
 	}
-	ps := &policySet{revision: revision, store: store, modules: len(modules), notes: notes}
+	ps := &policySet{revision: revision, store: store, modules: len(modules), notes: notes,
+		pkgPath: strings.Trim(pkg, "/"), rules: ruleNames(modules, pkgRef)}
 	if manifestRev := readManifestRevision(src.FS); manifestRev != "" {
 		ps.revision = manifestRev
 	}

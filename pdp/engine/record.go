@@ -44,7 +44,12 @@ func (in *Input) AppendEnrichment(dst []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	if b, err = appendNum(append(b, `,"amount_base":`...), d.AmountBase); err != nil {
+		return dst, err
+	}
 	b = strconv.AppendBool(append(b, `,"cross_border":`...), d.CrossBorder)
+	b = strconv.AppendBool(append(b, `,"device_known":`...), d.DeviceKnown)
+	b = strconv.AppendBool(append(b, `,"ip_domestic":`...), d.IPDomestic)
 	b = strconv.AppendBool(append(b, `,"ip_foreign":`...), d.IPForeign)
 	b = strconv.AppendBool(append(b, `,"money":`...), in.Req.Stage.NeedsTxn())
 	b = strconv.AppendBool(append(b, `,"outflow":`...), in.outflow())
@@ -177,13 +182,16 @@ func ReplayInput(body []byte, at time.Time, enrichment []byte, lim Limits) (*Inp
 // it in step with enrichSchema.
 type enrichmentJSON struct {
 	Derived *struct {
-		AccountAgeDays       float64 `json:"account_age_days"`
-		SensitiveChangeHours float64 `json:"sensitive_change_hours"`
-		IPForeign            bool    `json:"ip_foreign"`
-		CrossBorder          bool    `json:"cross_border"`
-		Money                bool    `json:"money"`   // from the stage
-		Outflow              bool    `json:"outflow"` // from the stage
-		VIP                  bool    `json:"vip"`
+		AccountAgeDays       float64  `json:"account_age_days"`
+		AmountBase           *float64 `json:"amount_base"`
+		SensitiveChangeHours float64  `json:"sensitive_change_hours"`
+		IPForeign            bool     `json:"ip_foreign"`
+		IPDomestic           bool     `json:"ip_domestic"`
+		CrossBorder          bool     `json:"cross_border"`
+		DeviceKnown          bool     `json:"device_known"`
+		Money                bool     `json:"money"`   // from the stage
+		Outflow              bool     `json:"outflow"` // from the stage
+		VIP                  bool     `json:"vip"`
 	} `json:"derived"`
 	DeviceNew  *bool `json:"device_new"`
 	Reputation *struct {
@@ -230,8 +238,9 @@ type enrichmentJSON struct {
 			Currency    string  `json:"currency"`
 		} `json:"limit"`
 	} `json:"account_state"`
-	StateUnknown []string `json:"state_unknown"`
-	Scores       map[string]struct {
+	StateUnknown      []string        `json:"state_unknown"`
+	ScoresUnavailable map[string]bool `json:"scores_unavailable"`
+	Scores            map[string]struct {
 		Score   float64  `json:"score"`
 		Reasons []string `json:"reasons"`
 	} `json:"scores"`
@@ -266,10 +275,14 @@ func (r reputationJSON) reputation() pdp.Reputation {
 func (e *enrichmentJSON) apply(in *Input) {
 	if d := e.Derived; d != nil {
 		in.Derived = Derived{AccountAgeDays: d.AccountAgeDays, SensitiveChangeHours: d.SensitiveChangeHours,
-			IPForeign: d.IPForeign, CrossBorder: d.CrossBorder, VIP: d.VIP}
+			IPForeign: d.IPForeign, IPDomestic: d.IPDomestic, CrossBorder: d.CrossBorder, DeviceKnown: d.DeviceKnown, VIP: d.VIP,
+			AmountBase: in.Derived.AmountBase} // a record without one: the amount
+		if d.AmountBase != nil {
+			in.Derived.AmountBase = *d.AmountBase
+		}
 	}
 	if e.DeviceNew != nil {
-		in.SetDeviceNew(*e.DeviceNew)
+		in.setDeviceNew(*e.DeviceNew)
 	}
 	en := &in.Enrich
 	if r := e.Reputation; r != nil {
@@ -295,6 +308,12 @@ func (e *enrichmentJSON) apply(in *Input) {
 		en.Account = av
 	}
 	en.Unknown = e.StateUnknown
+	for name, ok := range e.ScoresUnavailable {
+		if ok {
+			en.Unavailable = append(en.Unavailable, name)
+		}
+	}
+	slices.Sort(en.Unavailable)
 	for name, s := range e.Scores {
 		en.Scores = append(en.Scores, Score{Plugin: name, Score: s.Score, Reasons: s.Reasons})
 	}

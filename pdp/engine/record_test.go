@@ -16,7 +16,7 @@ import (
 // fullEnrichment sets every field of the enrichment schema to a value
 // other than its zero.
 func fullEnrichment(in *Input, now time.Time) {
-	in.SetDeviceNew(true)
+	in.SetDeviceKnown(false)
 	in.NoteSensitiveChange(now.Add(-90 * time.Minute))
 	in.Enrich = Enrichment{
 		HasReputation: true,
@@ -32,8 +32,9 @@ func fullEnrichment(in *Input, now time.Time) {
 		Account: &AccountView{Frozen: true, FreezeKind: "temporary", FrozenUntil: now.Add(time.Hour).Truncate(time.Second),
 			StageRestricted: true, Restricted: []string{"withdrawal"}, Probation: true, ProbationUntil: now.Add(48 * time.Hour).Truncate(time.Second),
 			DailyAmount: 1000, MaxAmount: 500.5, LimitCurrency: "CNY", EverFrozen: true, KnownDevices: 2},
-		Scores:  []Score{{Plugin: "fraud_model", Score: 0.97, Reasons: []string{"model_score_high"}}, {Plugin: "device_risk", Score: 0.1, Reasons: []string{}}},
-		Unknown: []string{"verification"},
+		Scores:      []Score{{Plugin: "fraud_model", Score: 0.97, Reasons: []string{"model_score_high"}}, {Plugin: "device_risk", Score: 0.1, Reasons: []string{}}},
+		Unknown:     []string{"verification"},
+		Unavailable: []string{"habit_deviation"},
 	}
 }
 

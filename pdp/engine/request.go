@@ -26,6 +26,9 @@ type Input struct {
 	// Body is the request body as received. It aliases the caller's
 	// buffer: copy it to keep it past the call.
 	Body []byte
+	// Rates is the rate table the decision converts amounts with (the
+	// policy set's, see Engine.Rates; SetRates); nil converts nothing.
+	Rates *pdp.Rates
 
 	// top holds the request's top-level members. The known objects
 	// (device, txn, account) keep their members as a list: the fast path
@@ -34,7 +37,8 @@ type Input struct {
 	top []member
 	// Enrich is filled in by the decision service before evaluation.
 	Enrich Enrichment
-	// deviceNewSet: SetDeviceNew, not the caller, set device.new.
+	// deviceNewSet: the sidecar, not the caller, set device.new
+	// (SetDeviceKnown).
 	deviceNewSet bool
 }
 
@@ -57,18 +61,35 @@ func (m *member) value() *ast.Term {
 // Derived are facts the sidecar computes once so that policies and plugins
 // agree on them. The policy sees them under input.derived.
 type Derived struct {
-	// AccountAgeDays is the account age in days, -1 when unknown.
+	// AccountAgeDays is the account age in days: from account.created_at,
+	// else from the time the sidecar first saw the account (NoteFirstSeen);
+	// -1 when neither is known.
 	AccountAgeDays float64
 	// SensitiveChangeHours is the time since the latest password reset,
 	// phone change or payment-password change, -1 when none is known.
 	SensitiveChangeHours float64
-	// IPForeign: the IP country differs from the home country.
+	// IPForeign: the IP country is known and not known to be the home
+	// country (a request without account.home_country counts as foreign:
+	// a missing field is never evidence of safety).
 	IPForeign bool
-	// CrossBorder: the ship-to country differs from the home country.
+	// IPDomestic: the IP country and the home country are both known and
+	// the same: the positive evidence a rule that waives a check needs.
+	IPDomestic bool
+	// CrossBorder: the ship-to country is known and not known to be the
+	// home country.
 	CrossBorder bool
-	// VIP: the account is a VIP (account.vip; later also the VIP list).
-	// Always true or false, so rules can index on it.
+	// DeviceKnown: the sidecar has seen the account use this device before
+	// (with risk state off: the caller said device.new is false), and the
+	// caller does not say it is new. A missing device is not known.
+	DeviceKnown bool
+	// VIP: the account is a VIP: on the VIP list when risk state is on
+	// (the caller's account.vip relaxes nothing then), account.vip without
+	// risk state. Always true or false, so rules can index on it.
 	VIP bool
+	// AmountBase is the request's amount in the base currency of the
+	// policy's rates (SetRates; the amount itself without a rate table, 0
+	// for a login): every amount the policy compares is in base units.
+	AmountBase float64
 	// The policy also sees derived.money (every stage but login) and
 	// derived.outflow (payment, withdrawal): flags to index rules on.
 }
@@ -124,7 +145,7 @@ func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
 		case "request_id":
 			in.Req.RequestID, t, err = p.ident(128, false)
 		case "challenge_id":
-			in.Req.ChallengeID, t, err = p.ident(128, false)
+			in.Req.ChallengeID, t, err = p.ident(2048, false)
 		case "stage":
 			seenStage = true
 			t, err = p.stage(&in.Req.Stage)
@@ -188,17 +209,44 @@ func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
 func (in *Input) derive() {
 	r := &in.Req
 	if !r.Account.CreatedAt.IsZero() {
-		in.Derived.AccountAgeDays = math.Max(0, math.Floor(in.Now.Sub(r.Account.CreatedAt).Hours()/24))
+		in.Derived.AccountAgeDays = ageDays(in.Now, r.Account.CreatedAt)
 	}
 	for _, c := range r.Account.RecentChanges {
 		if sensitiveChanges[c.Kind] {
 			in.NoteSensitiveChange(c.At)
 		}
 	}
-	home := r.Account.HomeCountry
-	in.Derived.IPForeign = home != "" && r.Device.IPCountry != "" && r.Device.IPCountry != home
-	in.Derived.CrossBorder = home != "" && r.Txn.ShipCountry != "" && r.Txn.ShipCountry != home
+	home, ipc, ship := r.Account.HomeCountry, r.Device.IPCountry, r.Txn.ShipCountry
+	in.Derived.IPForeign = ipc != "" && ipc != home
+	in.Derived.IPDomestic = ipc != "" && ipc == home
+	in.Derived.CrossBorder = ship != "" && ship != home
+	in.Derived.DeviceKnown = r.Device.ID != "" && r.Device.New == pdp.False
 	in.Derived.VIP = r.Account.VIP.IsTrue()
+	in.SetRates(nil)
+}
+
+// SetRates sets the rate table the request's amounts convert with, and
+// input.derived.amount_base.
+func (in *Input) SetRates(r *pdp.Rates) {
+	in.Rates = r
+	if in.Req.Stage.NeedsTxn() {
+		in.Derived.AmountBase = r.ToBase(in.Req.Txn.Amount, in.Req.Txn.Currency)
+	}
+}
+
+// ageDays is the age in whole days at now of something that began at t.
+func ageDays(now, t time.Time) float64 { return math.Max(0, math.Floor(now.Sub(t).Hours()/24)) }
+
+// NoteFirstSeen sets the account's age from t, the time the sidecar first
+// saw the account, when the caller sent no account.created_at. The
+// caller's date counts when it is sent: the sidecar cannot know when an
+// account was opened, only that it existed when it first saw it; without
+// either the age is unknown (-1), which the reference policy treats as a
+// new account.
+func (in *Input) NoteFirstSeen(t time.Time) {
+	if in.Req.Account.CreatedAt.IsZero() && !t.IsZero() {
+		in.Derived.AccountAgeDays = ageDays(in.Now, t)
+	}
 }
 
 // NoteSensitiveChange folds a sensitive change at time at into the derived

@@ -77,7 +77,7 @@ func TestStoreOnRedis(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutVerification(ctx, pdp.Verification{ChallengeID: "c-1", UID: "u-1", TxnID: "t-1", Methods: []string{"face"},
+	if err := st.PutVerification(ctx, pdp.Verification{ChallengeID: "c-1", UID: "u-1", Subject: "t-1", Methods: []string{"face"},
 		Results: map[string]pdp.VerificationResult{"face": pdp.VerificationPassed}, Expires: now.Add(time.Hour), UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}

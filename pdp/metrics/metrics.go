@@ -28,6 +28,7 @@ type Metrics struct {
 	errors    *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
 	revision  *prometheus.GaugeVec
+	integrity *integrity
 
 	mu      sync.Mutex
 	lastRev string
@@ -75,6 +76,7 @@ func New() *Metrics {
 	}, []string{"revision"})
 	m.reg.MustRegister(decisions, m.latency, m.fallbacks, m.errors, m.reloads, m.revision,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.integrity = newIntegrity(m.reg)
 	return m
 }
 

@@ -47,11 +47,11 @@ func BenchmarkScore(b *testing.B) {
 			s := h.Acquire()
 			defer s.Release()
 			f := benchFeatures()
-			out := s.Score(f, nil)
+			out := s.Score(f, Source{}, nil)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				out = s.Score(f, out[:0])
+				out = s.Score(f, Source{}, out[:0])
 			}
 			b.StopTimer()
 			for _, r := range out {
@@ -70,9 +70,9 @@ func BenchmarkScoreParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		f := benchFeatures()
-		out := h.Score(f, nil)
+		out := h.Score(f, Source{}, nil)
 		for pb.Next() {
-			out = h.Score(f, out[:0])
+			out = h.Score(f, Source{}, out[:0])
 		}
 	})
 }
@@ -166,11 +166,11 @@ func BenchmarkOverhead(b *testing.B) {
 		s := h.Acquire()
 		defer s.Release()
 		f := benchFeatures()
-		out := s.Score(f, nil)
+		out := s.Score(f, Source{}, nil)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			out = s.Score(f, out[:0])
+			out = s.Score(f, Source{}, out[:0])
 		}
 	})
 }

@@ -69,9 +69,11 @@ type Config struct {
 	// name. Default: the manifest decides.
 	FailureModes map[string]FailureMode
 
-	// QuarantineAfter is the number of consecutive faults that quarantine
-	// a plugin: it is not called, and its results carry
-	// FaultQuarantined, until the back-off has passed. Default 5.
+	// QuarantineAfter is the number of distinct accounts, and of distinct
+	// devices, whose requests must have faulted since the plugin's last
+	// success for it to be quarantined: it is not called, and its results
+	// carry FaultQuarantined, until the back-off has passed (see
+	// quarantine.go). Default 5.
 	QuarantineAfter int
 
 	// QuarantineBase is the first back-off; each further quarantine

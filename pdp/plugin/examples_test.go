@@ -106,7 +106,7 @@ func checkGolden(t *testing.T, h *Host) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r := s.Score(&f, nil)[i]
+				r := s.Score(&f, Source{}, nil)[i]
 				if r.Err != nil || r.Score < g.min || r.Score > g.max {
 					t.Fatalf("score %v err %v, want [%v, %v]", r.Score, r.Err, g.min, g.max)
 				}

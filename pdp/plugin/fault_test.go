@@ -119,7 +119,7 @@ func TestRunawayDoesNotStallOthers(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for !stop.Load() {
-			h.Score(behave(1, 0), nil)
+			h.Score(behave(1, 0), newSource(), nil)
 		}
 	}()
 	var worst time.Duration
@@ -129,7 +129,7 @@ func TestRunawayDoesNotStallOthers(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for h.Stats()[0].Fault(FaultTimeout) < 5 && time.Now().Before(deadline) {
 		start := time.Now()
-		out = h.Score(behave(0, 100), out[:0])
+		out = h.Score(behave(0, 100), newSource(), out[:0])
 		worst = max(worst, time.Since(start))
 		if out[0].Err == FaultTimeout {
 			late++
@@ -203,6 +203,61 @@ func TestQuarantine(t *testing.T) {
 	scoreOne(t, h, trap)
 	if st := h.Stats()[0]; !st.QuarantinedUntil.IsZero() {
 		t.Fatalf("one fault after a success quarantined again: %+v", st)
+	}
+}
+
+// TestQuarantineNeedsDistinctSources: faults one account provokes, or one
+// device, however many, never quarantine a plugin for everyone (five
+// crafted requests used to); faults from as many distinct accounts and
+// devices as QuarantineAfter do. After the back-off, a fault from a source
+// already counted does not re-enter quarantine; one from a new source does.
+func TestQuarantineNeedsDistinctSources(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.QuarantineAfter = 3
+	cfg.QuarantineBase = 100 * time.Millisecond
+	h := faultyHost(t, FailOpen, cfg)
+	trap := behave(2, 0)
+	quarantined := func() bool { return h.Stats()[0].Quarantines > 0 }
+	attackers := []struct {
+		name string
+		src  func(i int) Source
+	}{
+		{"one account, one device", func(int) Source { return Source{UID: "u-evil", Device: "d-evil"} }},
+		{"one account, many devices", func(i int) Source { return Source{UID: "u-evil", Device: fmt.Sprintf("d-%d", i)} }},
+		{"many accounts, one device", func(i int) Source { return Source{UID: fmt.Sprintf("u-%d", i), Device: "d-farm"} }},
+		{"many accounts, no device", func(i int) Source { return Source{UID: fmt.Sprintf("u-%d", i)} }},
+	}
+	for _, a := range attackers {
+		for i := range 50 {
+			// A trap, or a timeout when a busy machine delays it.
+			if r, _ := scoreFrom(t, h, trap, a.src(i)); r.Err != FaultTrap && r.Err != FaultTimeout {
+				t.Fatalf("%s, call %d: %+v", a.name, i, r)
+			}
+		}
+		if quarantined() {
+			t.Fatalf("%s quarantined the plugin for everyone: %+v", a.name, h.Stats()[0])
+		}
+		if r, _ := scoreOne(t, h, behave(0, 100)); r.Err != nil { // clears the record
+			t.Fatalf("after %s: %+v", a.name, r)
+		}
+	}
+	srcs := []Source{{"u-a", "d-a"}, {"u-b", "d-b"}, {"u-c", "d-c"}}
+	for _, src := range srcs {
+		scoreFrom(t, h, trap, src)
+	}
+	if !quarantined() {
+		t.Fatalf("faults from %d accounts and devices did not quarantine: %+v", len(srcs), h.Stats()[0])
+	}
+	time.Sleep(110 * time.Millisecond)
+	for _, src := range srcs {
+		scoreFrom(t, h, trap, src)
+	}
+	if st := h.Stats()[0]; st.Quarantines != 1 {
+		t.Fatalf("a fault from a source already counted re-entered quarantine: %+v", st)
+	}
+	scoreOne(t, h, trap)
+	if st := h.Stats()[0]; st.Quarantines != 2 {
+		t.Fatalf("a fault from a new source after the back-off did not re-enter: %+v", st)
 	}
 }
 

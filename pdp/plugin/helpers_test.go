@@ -2,11 +2,13 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,11 +102,28 @@ func behave(b, amount float64) *Features {
 	return &f
 }
 
-// scoreOne scores f and returns the single result and how long it took.
+// nextSource makes every scoreOne call come from another account and
+// device, as the calls of a sidecar's traffic do.
+var nextSource atomic.Uint64
+
+// scoreOne scores f for a source no call used before and returns the
+// single result and how long it took.
 func scoreOne(tb testing.TB, h *Host, f *Features) (Result, time.Duration) {
 	tb.Helper()
+	return scoreFrom(tb, h, f, newSource())
+}
+
+func newSource() Source {
+	n := nextSource.Add(1)
+	return Source{UID: fmt.Sprintf("u-%d", n), Device: fmt.Sprintf("d-%d", n)}
+}
+
+// scoreFrom scores f for src and returns the single result and how long it
+// took.
+func scoreFrom(tb testing.TB, h *Host, f *Features, src Source) (Result, time.Duration) {
+	tb.Helper()
 	start := time.Now()
-	out := h.Score(f, nil)
+	out := h.Score(f, src, nil)
 	took := time.Since(start)
 	if len(out) != 1 {
 		tb.Fatalf("got %d results, want 1", len(out))

@@ -164,12 +164,12 @@ func (h *Host) Acquire() *Set {
 
 // Score is Acquire, Set.Score and Release in one call; with no set loaded
 // it returns out unchanged.
-func (h *Host) Score(f *Features, out []Result) []Result {
+func (h *Host) Score(f *Features, src Source, out []Result) []Result {
 	s := h.Acquire()
 	if s == nil {
 		return out
 	}
-	out = s.Score(f, out)
+	out = s.Score(f, src, out)
 	s.Release()
 	return out
 }

@@ -59,9 +59,9 @@ func TestNoHostCallsPerScore(t *testing.T) {
 		t.Fatal("the listener saw no host call at all: it is not attached")
 	}
 	before := calls.n.Load()
-	out := h.Score(benchFeatures(), nil)
+	out := h.Score(benchFeatures(), Source{}, nil)
 	for range 1000 {
-		out = h.Score(benchFeatures(), out[:0])
+		out = h.Score(benchFeatures(), Source{}, out[:0])
 	}
 	for _, r := range out {
 		if r.Err != nil {

@@ -148,7 +148,7 @@ func TestReloadRefusedKeepsOldSet(t *testing.T) {
 		t.Fatalf("new set not serving: %+v", r)
 	}
 	// The old set still answers for the holder, then closes on release.
-	if out := held.Score(behave(0, 1), nil); out[0].Err != nil || out[0].Score != 0.5 {
+	if out := held.Score(behave(0, 1), Source{}, nil); out[0].Err != nil || out[0].Score != 0.5 {
 		t.Fatalf("held old set: %+v", out[0])
 	}
 	held.Release()
@@ -159,7 +159,7 @@ func TestReloadRefusedKeepsOldSet(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if out := held.Score(behave(0, 1), nil); out[0].Err != FaultUnavailable {
+	if out := held.Score(behave(0, 1), Source{}, nil); out[0].Err != FaultUnavailable {
 		t.Fatalf("closed set scored: %+v", out[0])
 	}
 }

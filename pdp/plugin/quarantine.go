@@ -1,23 +1,42 @@
 package plugin
 
 import (
+	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// quarantine tracks a plugin's consecutive faults. After
-// Config.QuarantineAfter of them the plugin is not called for a back-off
-// that starts at QuarantineBase and doubles with every quarantine that
-// follows without a successful call in between, up to QuarantineMax. When
-// the back-off ends, calls go through again; one more fault re-enters
-// quarantine, a success clears the record.
-type quarantine struct {
-	until       atomic.Int64 // Unix nanoseconds; 0 when not quarantined
-	consecutive atomic.Uint32
-	mu          sync.Mutex
-	level       uint // quarantines since the last success, under mu
+// Source is who a scoring call is for: the request's account and device.
+// Quarantine counts faults by source, so that one caller cannot switch a
+// plugin off for everyone.
+type Source struct {
+	UID, Device string
 }
+
+// quarantine tracks a plugin's faults since its last successful call.
+// Once they come from Config.QuarantineAfter distinct accounts and as many
+// distinct devices (a request without a device counts as one device), the
+// plugin is not called for a back-off that starts at QuarantineBase and
+// doubles with every quarantine that follows without a successful call in
+// between, up to QuarantineMax. Faults a single account or device provokes
+// (a crafted request that makes the plugin trap) never quarantine it for
+// everyone. When the back-off ends, calls go through again; one more fault
+// from an account and a device not yet counted re-enters quarantine, and a
+// success clears the record.
+type quarantine struct {
+	until  atomic.Int64 // Unix nanoseconds; 0 when not quarantined
+	faults atomic.Uint32
+	mu     sync.Mutex
+	level  uint // quarantines since the last success, under mu
+	// uids and devices are hashes of the distinct sources of the faults
+	// since the last success (at most QuarantineAfter each), under mu.
+	uids, devices []uint64
+}
+
+// sourceSeed keys the source hashes (a process-wide random seed).
+var sourceSeed = maphash.MakeSeed()
 
 // quarantined reports whether the plugin must not be called now. It reads
 // the clock only while a quarantine is set.
@@ -34,25 +53,48 @@ func (p *plugin) quarantined() bool {
 }
 
 func (p *plugin) succeeded() {
-	if p.q.consecutive.Load() == 0 {
+	if p.q.faults.Load() == 0 {
 		return
 	}
-	p.q.consecutive.Store(0)
+	p.q.faults.Store(0)
 	p.q.mu.Lock()
 	p.q.level = 0
+	p.q.uids, p.q.devices = p.q.uids[:0], p.q.devices[:0]
 	p.q.mu.Unlock()
 }
 
-func (p *plugin) failed(k FaultKind) {
-	cfg := p.set.cfg
-	n := p.q.consecutive.Add(1)
-	if n < uint32(cfg.QuarantineAfter) {
-		return
+// remember adds h to set, the newest last, keeping the n newest, and
+// reports whether h was new to it.
+func remember(set *[]uint64, h uint64, n int) bool {
+	if slices.Contains(*set, h) {
+		return false
 	}
+	if len(*set) >= n {
+		*set = append((*set)[:0], (*set)[len(*set)-n+1:]...)
+	}
+	*set = append(*set, h)
+	return true
+}
+
+func (p *plugin) failed(k FaultKind, src Source) {
+	cfg := p.set.cfg
+	n := p.q.faults.Add(1)
+	after := cfg.QuarantineAfter
 	p.q.mu.Lock()
 	defer p.q.mu.Unlock()
-	if p.q.until.Load() != 0 {
-		return // a concurrent fault got here first
+	newUID := remember(&p.q.uids, maphash.String(sourceSeed, src.UID), after)
+	newDevice := remember(&p.q.devices, maphash.String(sourceSeed, src.Device), after)
+	switch {
+	case p.q.until.Load() != 0:
+		return // quarantined already (by a concurrent fault)
+	case p.q.level > 0:
+		// Quarantined before, with no success since: one more fault
+		// re-enters, if its account and device are new ones.
+		if !newUID || !newDevice {
+			return
+		}
+	case len(p.q.uids) < after || len(p.q.devices) < after:
+		return
 	}
 	d := cfg.QuarantineBase
 	for i := uint(0); i < p.q.level && d < cfg.QuarantineMax; i++ {
@@ -61,11 +103,9 @@ func (p *plugin) failed(k FaultKind) {
 	d = min(d, cfg.QuarantineMax)
 	p.q.level++
 	p.q.until.Store(time.Now().Add(d).UnixNano())
-	// One more fault after the back-off re-enters quarantine.
-	p.q.consecutive.Store(uint32(cfg.QuarantineAfter) - 1)
 	p.ctr.quarantines.Add(1)
 	cfg.Logger.Warn("plugin quarantined", "plugin", p.name, "last_fault", k.String(),
-		"consecutive_faults", n, "for", d)
+		"faults", n, "distinct_sources", after, "for", d)
 }
 
 // quarantinedUntil returns the end of the current quarantine, or zero.

@@ -65,19 +65,19 @@ type plugin struct {
 	ctr  *counters
 }
 
-// score runs the plugin on f and fills r. It does not allocate when r's
-// Reasons has enough capacity.
-func (p *plugin) score(f *Features, r *Result) {
+// score runs the plugin on f for src and fills r. It does not allocate
+// when r's Reasons has enough capacity.
+func (p *plugin) score(f *Features, src Source, r *Result) {
 	reasons := r.Reasons[:0]
 	*r = Result{Plugin: p.name}
 	if p.quarantined() {
-		p.fail(r, FaultQuarantined)
+		p.fail(r, FaultQuarantined, src)
 		r.Reasons = reasons
 		return
 	}
 	in := p.acquire()
 	if in == nil {
-		p.fail(r, FaultUnavailable)
+		p.fail(r, FaultUnavailable, src)
 		r.Reasons = reasons
 		return
 	}
@@ -85,7 +85,7 @@ func (p *plugin) score(f *Features, r *Result) {
 	score, mask, fk := p.call(in, f)
 	if fk != 0 {
 		p.discard(in)
-		p.fail(r, fk)
+		p.fail(r, fk, src)
 		r.Reasons = reasons
 		return
 	}
@@ -98,12 +98,12 @@ func (p *plugin) score(f *Features, r *Result) {
 	r.Reasons = reasons
 }
 
-func (p *plugin) fail(r *Result, k FaultKind) {
+func (p *plugin) fail(r *Result, k FaultKind, src Source) {
 	r.Err = k
 	r.FailClosed = p.mode == FailClosed
 	p.ctr.faults[k].Add(1)
 	if k.counts() {
-		p.failed(k)
+		p.failed(k, src)
 	}
 }
 

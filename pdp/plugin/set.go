@@ -175,11 +175,12 @@ func parallel(n int, f func(i int) error) error {
 	return nil
 }
 
-// Score runs every plugin of the set on f, appending one Result per plugin,
+// Score runs every plugin of the set on f for src (whose faults count
+// towards quarantine by source), appending one Result per plugin,
 // in name order, to out. It does not allocate when out has the capacity
 // and its Results' Reasons slices have capacity from an earlier call, so
 // reuse out across decisions. Safe for concurrent use.
-func (s *Set) Score(f *Features, out []Result) []Result {
+func (s *Set) Score(f *Features, src Source, out []Result) []Result {
 	for _, p := range s.plugins {
 		n := len(out)
 		if n < cap(out) {
@@ -187,7 +188,7 @@ func (s *Set) Score(f *Features, out []Result) []Result {
 		} else {
 			out = append(out, Result{})
 		}
-		p.score(f, &out[n])
+		p.score(f, src, &out[n])
 	}
 	return out
 }

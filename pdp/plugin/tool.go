@@ -74,7 +74,7 @@ func TestModule(ctx context.Context, wasmPath string, featuresJSON []byte, w io.
 		fmt.Fprintf(w, "note     not declared by the manifest, so not passed: %s\n", strings.Join(ignored, ", "))
 	}
 	start = time.Now()
-	out := s.Score(&f, nil)
+	out := s.Score(&f, Source{}, nil)
 	took := time.Since(start)
 	r := out[0]
 	if r.Err != nil {
@@ -121,14 +121,14 @@ func BenchModule(ctx context.Context, wasmPath string, n int, w io.Writer) error
 	}
 	out := make([]Result, 0, 1)
 	for range min(n, 1000) { // warm up
-		out = s.Score(&f, out[:0])
+		out = s.Score(&f, Source{}, out[:0])
 	}
 	lat := make([]time.Duration, min(n, 100000))
 	var faults, timeouts, quarantined int
 	begin := time.Now()
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
-		out = s.Score(&f, out[:0])
+		out = s.Score(&f, Source{}, out[:0])
 		if i < len(lat) {
 			lat[i] = time.Since(t0)
 		}

@@ -73,6 +73,9 @@ func (a *aggregator) add(it *item) error {
 		i.Detail = it.rec.Result.PolicyErrors
 		a.rep.Fallback.add(i)
 		return nil
+	case kindDataQuery:
+		a.rep.DataQueries++
+		return nil
 	case kindFailed:
 		a.rep.Failed.add(issue())
 		return nil

@@ -50,7 +50,7 @@ func TestReplayMemoryFlat(t *testing.T) {
 	var small, large uint64
 	var rep *Report
 	small, rep = liveHeapDuring(t, opts)
-	if rep.Records != 2000 || rep.Changed < 200 {
+	if rep.Records != 2000 || rep.Changed < 100 {
 		t.Fatalf("records %d changed %d", rep.Records, rep.Changed)
 	}
 	opts.Logs = copies

@@ -211,6 +211,7 @@ type kind uint8
 const (
 	kindCompared kind = iota
 	kindFallback
+	kindDataQuery
 	kindFailed
 	kindCandidateError
 )
@@ -339,6 +340,10 @@ func (r *Replayer) evaluate(ctx context.Context, it *item) {
 	defer func() { rec.Input, rec.Enrichment = nil, nil }() // not needed past here
 	if rec.Fallback {
 		it.kind = kindFallback
+		return
+	}
+	if rec.Result.Outcome == "" && (len(rec.Result.Data) > 0 || rec.Result.Undefined) {
+		it.kind = kindDataQuery
 		return
 	}
 	live, ok := pdp.ParseOutcome(rec.Result.Outcome)

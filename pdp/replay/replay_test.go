@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,9 +38,10 @@ func TestReplaySamePolicies(t *testing.T) {
 }
 
 // expected is an independent count, from the log records alone, of what
-// lowering the CNY "large" threshold from 5000 to 3000 must change: the
-// large_amount rule newly fires on money movements of 3000·m to 5000·m CNY
-// (m = 3 for VIP accounts) by accounts that are not trusted, and
+// lowering the "large" threshold from 5000 to 3000 (base currency, CNY)
+// must change: the large_amount rule newly fires on money movements worth
+// 3000·m to 5000·m CNY (m = 3 for VIP accounts; the amount converted at
+// the policy's rates) by accounts that are not trusted, and
 // repeated_large_amounts on money movements whose UID moved 9000 to 15000
 // CNY in the hour (three times the large threshold).
 type expected struct {
@@ -53,9 +55,9 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 	var e expected
 	for _, rec := range recs {
 		var in struct {
-			Device struct {
-				New *bool `json:"new"`
-			} `json:"device"`
+			Txn struct {
+				Currency string `json:"currency"`
+			} `json:"txn"`
 		}
 		var en struct {
 			Derived struct {
@@ -63,8 +65,8 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 				VIP            bool    `json:"vip"`
 				AgeDays        float64 `json:"account_age_days"`
 				SensitiveHours float64 `json:"sensitive_change_hours"`
+				DeviceKnown    bool    `json:"device_known"`
 			} `json:"derived"`
-			DeviceNew  *bool `json:"device_new"`
 			Reputation struct {
 				UID struct {
 					Allowed bool `json:"allowed"`
@@ -92,17 +94,18 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 			e.liveRep++
 		}
 		d := en.Derived
-		if !d.Money || rec.Currency != "CNY" {
+		if !d.Money {
 			continue
 		}
 		mult := 1.0
 		if d.VIP {
 			mult = 3
 		}
-		deviceNew := (in.Device.New != nil && *in.Device.New) || (en.DeviceNew != nil && *en.DeviceNew)
+		rate := map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8}[in.Txn.Currency]
+		amount := math.Round(rec.Amount*rate*1e6) / 1e6 // the sidecar's amount_base, as the policy sees it
 		recentChange := d.SensitiveHours >= 0 && d.SensitiveHours < 72
-		trusted := (d.AgeDays >= 730 && !en.AccountState.EverFrozen && !recentChange && !deviceNew) || en.Reputation.UID.Allowed
-		large := rec.Amount >= 3000*mult && rec.Amount < 5000*mult && !trusted
+		trusted := (d.AgeDays >= 730 && !en.AccountState.EverFrozen && !recentChange && d.DeviceKnown) || en.Reputation.UID.Allowed
+		large := amount >= 3000*mult && amount < 5000*mult && !trusted
 		repeated := en.Velocity.UID.Amount1h >= 9000 && en.Velocity.UID.Amount1h < 15000
 		if large {
 			e.large++

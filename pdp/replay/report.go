@@ -52,6 +52,9 @@ type Report struct {
 	// Fallback are records whose live decision fell back on an internal
 	// fault: there is no policy answer to compare with.
 	Fallback Issues `json:"fallback"`
+	// DataQueries counts records of Data API queries (POST /v1/data):
+	// rule values the service asked for, not decisions; not compared.
+	DataQueries int64 `json:"data_queries"`
 	// Failed are records whose input could not be rebuilt.
 	Failed Issues `json:"failed"`
 	// CandidateErrors are records the candidate policy failed to decide

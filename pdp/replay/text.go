@@ -64,8 +64,8 @@ func (t *textWriter) summary(rep *Report) {
 		rep.Records, len(rep.Files), files, clean(rep.Policies), clean(rep.Revision))
 	t.printf("compared %d, outcome changed %s, same outcome with other reasons %d\n",
 		rep.Compared, countPct(rep.Changed, rep.Compared), rep.ReasonsChanged)
-	t.printf("not compared: %d skipped lines, %d live fallbacks, %d inputs not rebuilt, %d candidate errors\n",
-		rep.Skipped.Count, rep.Fallback.Count, rep.Failed.Count, rep.CandidateErrors.Count)
+	t.printf("not compared: %d skipped lines, %d live fallbacks, %d inputs not rebuilt, %d candidate errors, %d data queries\n",
+		rep.Skipped.Count, rep.Fallback.Count, rep.Failed.Count, rep.CandidateErrors.Count, rep.DataQueries)
 	for _, x := range []struct {
 		name string
 		is   *Issues

@@ -188,7 +188,7 @@ func (s *Store) journal(b *Batch, a *pdp.AuditRecord) error {
 // cloneAccount copies everything fn may modify; each slice gets room for
 // one append.
 func cloneAccount(cur *pdp.AccountState) *pdp.AccountState {
-	st := &pdp.AccountState{UID: cur.UID, Probation: cur.Probation, Habit: cur.Habit}
+	st := &pdp.AccountState{UID: cur.UID, FirstSeen: cur.FirstSeen, Probation: cur.Probation, Habit: cur.Habit}
 	st.Habit.Categories = slices.Clone(cur.Habit.Categories)
 	st.Freezes = cloneSlice(cur.Freezes)
 	for i := range st.Freezes {

@@ -7,9 +7,11 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
-// Account records (codec.go format 1, tag 'A'):
+// Account records (codec.go, tag 'A', version 2; version 1 lacks the
+// first-seen time):
 //
 //	uid
+//	first seen (version 2)
 //	freezes    count, each: kind, functions (count, stage bytes), since,
 //	           until, rule, txn id, decision id, actor (operator, ticket,
 //	           reason)
@@ -26,8 +28,9 @@ import (
 func encodeAccount(st *pdp.AccountState) []byte {
 	w := enc{b: make([]byte, 0, 64+int(accountSize(st))/2)}
 	w.byte(tagAccount)
-	w.byte(codecVersion)
+	w.byte(accountVersion)
 	w.str(st.UID)
+	w.time(st.FirstSeen)
 	w.uvarint(uint64(len(st.Freezes)))
 	for _, f := range st.Freezes {
 		w.byte(byte(f.Kind))
@@ -88,8 +91,11 @@ func encodeAccount(st *pdp.AccountState) []byte {
 
 func decodeAccount(b []byte) (*pdp.AccountState, error) {
 	d := dec{b: b}
-	d.header(tagAccount)
+	version := d.headerUpTo(tagAccount, accountVersion)
 	st := &pdp.AccountState{UID: d.str()}
+	if version >= 2 {
+		st.FirstSeen = d.time()
+	}
 	if n := d.count(10); n > 0 {
 		st.Freezes = make([]pdp.Freeze, n)
 		for i := range st.Freezes {

@@ -19,7 +19,7 @@ func benchStore(b *testing.B, mods ...func(*Config)) (*Store, time.Time) {
 	if _, err := s.UpdateAccount(bg, "u-bench", Sync, nil, typicalAccount(now)); err != nil {
 		b.Fatal(err)
 	}
-	if err := s.PutVerification(bg, pdp.Verification{UID: "u-bench", TxnID: "t-bench", Methods: []string{"sms"},
+	if err := s.PutVerification(bg, pdp.Verification{UID: "u-bench", Subject: "t-bench", Methods: []string{"sms"},
 		Results: map[string]pdp.VerificationResult{"sms": pdp.VerificationPassed}}); err != nil {
 		b.Fatal(err)
 	}

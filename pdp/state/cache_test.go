@@ -136,12 +136,12 @@ func TestWritesInvalidateCache(t *testing.T) {
 		}, "b", "c"},
 		{"account sync after async", func() string { return reason("u-a") }, func() { setReason("u-a", Sync, "d") }, "c", "d"},
 		{"verification new", func() string { return verified("u-v") }, func() {
-			if err := s.PutVerification(bg, pdp.Verification{UID: "u-v", TxnID: "t", Methods: []string{"sms"}}); err != nil {
+			if err := s.PutVerification(bg, pdp.Verification{UID: "u-v", Subject: "t", Methods: []string{"sms"}}); err != nil {
 				t.Fatal(err)
 			}
 		}, "pending", "pending"},
 		{"verification", func() string { return verified("u-v") }, func() {
-			if err := s.PutVerification(bg, pdp.Verification{UID: "u-v", TxnID: "t", Methods: []string{"sms"},
+			if err := s.PutVerification(bg, pdp.Verification{UID: "u-v", Subject: "t", Methods: []string{"sms"},
 				Results: map[string]pdp.VerificationResult{"sms": pdp.VerificationFailed}}); err != nil {
 				t.Fatal(err)
 			}

@@ -18,7 +18,8 @@ import (
 // years, stay JSON (record.go).
 //
 // A record starts with a tag byte ('L', 'A', 'V') and the format version
-// (1). Then, in the order of the Go fields (see the encoders below):
+// of its kind (a newer version adds fields; the decoder still reads the
+// older ones). Then, in the order of the Go fields (see the encoders below):
 //
 //	uvarint   counts and string lengths (a string is its length, then bytes)
 //	byte      enumerations, by their pdp value (ListKind, SubjectKind, Stage,
@@ -37,6 +38,11 @@ const (
 	tagAccount      = 'A'
 	tagVerification = 'V'
 	codecVersion    = 1
+	// accountVersion 2 adds the first-seen time after the UID.
+	accountVersion = 2
+	// verificationVersion 2 adds the binding (stage, transaction, amount,
+	// currency, device; a 0 stage byte when unbound) after the subject.
+	verificationVersion = 2
 )
 
 type enc struct{ b []byte }
@@ -172,10 +178,16 @@ func (d *dec) actor() pdp.Actor {
 	return pdp.Actor{Operator: d.str(), Ticket: d.str(), Reason: d.str()}
 }
 
-func (d *dec) header(tag byte) {
-	if t, v := d.byte(), d.byte(); d.err == nil && (t != tag || v != codecVersion) {
-		d.fail(fmt.Errorf("tag %q version %d, want %q version %d", t, v, tag, codecVersion))
+func (d *dec) header(tag byte) { d.headerUpTo(tag, codecVersion) }
+
+// headerUpTo reads the header of a record of tag whose versions run from 1
+// to max, and returns the version.
+func (d *dec) headerUpTo(tag, max byte) byte {
+	t, v := d.byte(), d.byte()
+	if d.err == nil && (t != tag || v < 1 || v > max) {
+		d.fail(fmt.Errorf("tag %q version %d, want %q version 1 to %d", t, v, tag, max))
 	}
+	return v
 }
 
 func (d *dec) end(what string) error {
@@ -230,12 +242,22 @@ func decodeListEntry(b []byte) (pdp.ListEntry, error) {
 }
 
 func encodeVerification(v *pdp.Verification) []byte {
-	w := enc{b: make([]byte, 0, 64)}
+	w := enc{b: make([]byte, 0, 96)}
 	w.byte(tagVerification)
-	w.byte(codecVersion)
+	w.byte(verificationVersion)
 	w.str(v.ChallengeID)
 	w.str(v.UID)
-	w.str(v.TxnID)
+	w.str(v.Subject)
+	if v.Bound {
+		b := &v.Binding
+		w.byte(byte(b.Stage))
+		w.str(b.TxnID)
+		w.f64(b.Amount)
+		w.str(b.Currency)
+		w.str(b.DeviceID)
+	} else {
+		w.byte(0)
+	}
 	w.uvarint(uint64(len(v.Methods)))
 	for _, m := range v.Methods {
 		w.str(m)
@@ -257,8 +279,14 @@ func encodeVerification(v *pdp.Verification) []byte {
 
 func decodeVerification(b []byte) (pdp.Verification, error) {
 	d := dec{b: b}
-	d.header(tagVerification)
-	v := pdp.Verification{ChallengeID: d.str(), UID: d.str(), TxnID: d.str()}
+	version := d.headerUpTo(tagVerification, verificationVersion)
+	v := pdp.Verification{ChallengeID: d.str(), UID: d.str(), Subject: d.str()}
+	if version >= 2 {
+		if st := pdp.Stage(d.enum("stage", 0, byte(pdp.StageRepayment))); st != 0 {
+			v.Bound = true
+			v.Binding = pdp.VerificationBinding{Stage: st, TxnID: d.str(), Amount: d.amount(), Currency: d.str(), DeviceID: d.str()}
+		}
+	}
 	if n := d.count(1); n > 0 {
 		v.Methods = make([]string, n)
 		for i := range v.Methods {
@@ -274,8 +302,11 @@ func decodeVerification(b []byte) (pdp.Verification, error) {
 	}
 	v.Expires = d.time()
 	v.UpdatedAt = d.time()
-	if d.err == nil && (v.UID == "" || v.TxnID == "") {
-		d.fail(errors.New("uid or txn missing"))
+	if d.err == nil && (v.UID == "" || v.Subject == "") {
+		d.fail(errors.New("uid or subject missing"))
+	}
+	if d.err == nil && v.Bound && pdp.VerificationSubject(v.Binding) != v.Subject {
+		d.fail(errors.New("subject does not match the binding"))
 	}
 	if err := d.end("verification"); err != nil {
 		return pdp.Verification{}, err

@@ -13,7 +13,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/format1")
+var update = flag.Bool("update", false, "rewrite the golden files of this build in testdata")
 
 var golden = struct {
 	list  pdp.ListEntry
@@ -36,40 +36,52 @@ var golden = struct {
 		Devices:   []pdp.KnownDevice{{ID: "d-1", FirstSeen: t0.Add(-720 * time.Hour), LastSeen: t0.Add(123456789)}},
 		Flags:     []pdp.CaseFlag{{Kind: "key_tracking", Reason: "large_amount", TxnID: "t-9", DecisionID: "01J0", At: t0}},
 	},
-	verif: pdp.Verification{ChallengeID: "c-7", UID: "u-42", TxnID: "t-9", Methods: []string{"sms", "face"},
+	verif: pdp.Verification{ChallengeID: "c-7", UID: "u-42", Subject: "t-9", Methods: []string{"sms", "face"},
 		Results: map[string]pdp.VerificationResult{"sms": pdp.VerificationPassed, "face": pdp.VerificationFailed},
 		Expires: t0.Add(5 * time.Minute), UpdatedAt: t0.Add(time.Minute)},
 	audit: pdp.AuditRecord{Seq: 7, At: t0, Actor: pdp.Actor{Operator: "alice", Ticket: "RISK-12"}, Action: "list.put",
 		Target: "block/card_bin/411111", Detail: `{"list":"block"}`},
 }
 
-// Format 1 is pinned by golden files: records written by this build must
-// decode in every later one, and this build must still write them the same.
+// The formats are pinned by golden files: records written by this build
+// must decode in every later one, and this build must still write them the
+// same. testdata/format1 holds records of the first version of each kind
+// (still decoded); testdata/format2 the account and verification records
+// this build writes (version 2: first-seen time, binding).
 func TestGoldenRecords(t *testing.T) {
 	auditJSON, err := encodeAudit(&golden.audit)
 	if err != nil {
 		t.Fatal(err)
 	}
+	decAccount := func(b []byte) (any, error) {
+		a, err := decodeAccount(b)
+		if err != nil {
+			return nil, err
+		}
+		return *a, nil
+	}
+	decVerif := func(b []byte) (any, error) { return decodeVerification(b) }
+	acct2, verif2 := golden.acct, golden.verif
+	acct2.FirstSeen = t0.Add(-400 * 24 * time.Hour)
+	verif2.Subject = "payment:t-9"
+	verif2.Bound = true
+	verif2.Binding = pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-9", Amount: 6800.5, Currency: "CNY", DeviceID: "d-1"}
 	files := []struct {
 		name   string
-		data   []byte
+		data   []byte // nil: an older version this build only decodes
 		decode func([]byte) (any, error)
 		want   any
 	}{
-		{"list.bin", encodeListEntry(&golden.list), func(b []byte) (any, error) { return decodeListEntry(b) }, golden.list},
-		{"account.bin", encodeAccount(&golden.acct), func(b []byte) (any, error) {
-			a, err := decodeAccount(b)
-			if err != nil {
-				return nil, err
-			}
-			return *a, nil
-		}, golden.acct},
-		{"verification.bin", encodeVerification(&golden.verif), func(b []byte) (any, error) { return decodeVerification(b) }, golden.verif},
-		{"audit.json", auditJSON, func(b []byte) (any, error) { return decodeAudit(7, b) }, golden.audit},
+		{"format1/list.bin", encodeListEntry(&golden.list), func(b []byte) (any, error) { return decodeListEntry(b) }, golden.list},
+		{"format1/account.bin", nil, decAccount, golden.acct},
+		{"format1/verification.bin", nil, decVerif, golden.verif},
+		{"format1/audit.json", auditJSON, func(b []byte) (any, error) { return decodeAudit(7, b) }, golden.audit},
+		{"format2/account.bin", encodeAccount(&acct2), decAccount, acct2},
+		{"format2/verification.bin", encodeVerification(&verif2), decVerif, verif2},
 	}
 	for _, f := range files {
-		path := filepath.Join("testdata", "format1", f.name)
-		if *update {
+		path := filepath.Join("testdata", f.name)
+		if *update && f.data != nil {
 			must(t, os.MkdirAll(filepath.Dir(path), 0o755))
 			must(t, os.WriteFile(path, f.data, 0o644))
 		}
@@ -77,7 +89,7 @@ func TestGoldenRecords(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v (run with -update to create)", err)
 		}
-		if !bytes.Equal(f.data, want) {
+		if f.data != nil && !bytes.Equal(f.data, want) {
 			t.Errorf("%s: encoding changed:\n got %x\nwant %x", f.name, f.data, want)
 		}
 		got, err := f.decode(want)
@@ -115,7 +127,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"empty habit section", append(encodeAccount(&pdp.AccountState{UID: "u"}), 0, 0, 0), decAcct},
 		{"too many habit categories", withHabit(pdp.Habit{Count: 1, Categories: make([]pdp.CategoryWeight, pdp.MaxHabitCategories+1)}), decAcct},
 		{"negative habit mean", withHabit(pdp.Habit{Count: 1, Mean: -1}), decAcct},
-		{"verification without uid", encodeVerification(&pdp.Verification{TxnID: "t"}), func(b []byte) error { _, err := decodeVerification(b); return err }},
+		{"verification without uid", encodeVerification(&pdp.Verification{Subject: "t"}), func(b []byte) error { _, err := decodeVerification(b); return err }},
 	}
 	for _, tt := range tests {
 		if err := tt.dec(tt.b); err == nil {

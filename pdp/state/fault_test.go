@@ -36,7 +36,7 @@ func TestSyncWriteFailure(t *testing.T) {
 			})
 			return err
 		}},
-		{"PutVerification", func() error { return s.PutVerification(bg, pdp.Verification{UID: "u-1", TxnID: "t-1"}) }},
+		{"PutVerification", func() error { return s.PutVerification(bg, pdp.Verification{UID: "u-1", Subject: "t-1"}) }},
 		{"Secret", func() error { _, err := s.Secret(bg, "k"); return err }},
 	}
 	for _, w := range writes {

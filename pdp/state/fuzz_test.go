@@ -49,7 +49,7 @@ func FuzzDecodeAccount(f *testing.F) {
 
 func FuzzDecodeVerification(f *testing.F) {
 	f.Add(encodeVerification(&golden.verif))
-	f.Add(encodeVerification(&pdp.Verification{UID: "u", TxnID: "t"}))
+	f.Add(encodeVerification(&pdp.Verification{UID: "u", Subject: "t"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := decodeVerification(b)
 		if err != nil {

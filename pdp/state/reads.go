@@ -150,27 +150,27 @@ func (s *Store) account(h uint64, uid string, n int64, fast bool) (*pdp.AccountS
 	return st, nil
 }
 
-// Verification returns the verification recorded for (uid, txnID); now
+// Verification returns the verification recorded for (uid, subject); now
 // only serves the cache's expiry (as for the other reads, the caller's
 // decision time saves a clock read). The Results and Methods are shared:
 // callers must not modify them. Verifications are kept until
 // VerificationRetention after their challenge expired.
-func (s *Store) Verification(uid, txnID string, now time.Time) (pdp.Verification, bool, error) {
-	h := s.c.key(nsVerification, uid, txnID)
+func (s *Store) Verification(uid, subject string, now time.Time) (pdp.Verification, bool, error) {
+	h := s.c.key(nsVerification, uid, subject)
 	if !s.enter(h) {
 		return pdp.Verification{}, false, ErrClosed
 	}
 	defer s.exit(h)
 	g := s.c.gen(h)
 	n := now.UnixNano()
-	if e := s.c.get(h, nsVerification, uid, txnID, n); e != nil {
+	if e := s.c.get(h, nsVerification, uid, subject, n); e != nil {
 		if e.verif == nil {
 			return pdp.Verification{}, false, nil
 		}
 		return *e.verif, true, nil
 	}
 	var v *pdp.Verification
-	err := s.read(BucketVerifications, [][]byte{verificationKey(uid, txnID)}, func(_ int, b []byte) error {
+	err := s.read(BucketVerifications, [][]byte{verificationKey(uid, subject)}, func(_ int, b []byte) error {
 		if b == nil {
 			return nil
 		}
@@ -181,7 +181,7 @@ func (s *Store) Verification(uid, txnID string, now time.Time) (pdp.Verification
 	if err != nil {
 		return pdp.Verification{}, false, err
 	}
-	s.c.put(h, &centry{ns: nsVerification, k1: strings.Clone(uid), k2: strings.Clone(txnID), gen: g, until: n + int64(s.ttl(v != nil)), verif: v})
+	s.c.put(h, &centry{ns: nsVerification, k1: strings.Clone(uid), k2: strings.Clone(subject), gen: g, until: n + int64(s.ttl(v != nil)), verif: v})
 	if v == nil {
 		return pdp.Verification{}, false, nil
 	}

@@ -18,7 +18,7 @@ func TestRestart(t *testing.T) {
 			now := clk.Now()
 			mustPut(t, s, block(pdp.SubjectDevice, "d-1", "farm"))
 			mustPut(t, s, pdp.ListEntry{List: pdp.ListAllow, Subject: pdp.SubjectIP, Value: "10.0.0.1", Expires: now.Add(time.Hour)})
-			v := pdp.Verification{UID: "u-0", TxnID: "t-0", Methods: []string{"face"}, Results: map[string]pdp.VerificationResult{"face": pdp.VerificationRefused}, UpdatedAt: now}
+			v := pdp.Verification{UID: "u-0", Subject: "t-0", Methods: []string{"face"}, Results: map[string]pdp.VerificationResult{"face": pdp.VerificationRefused}, UpdatedAt: now}
 			if err := s.PutVerification(bg, v); err != nil {
 				t.Fatal(err)
 			}

@@ -131,7 +131,7 @@ func (s *Store) expiryJob(be Backend, now time.Time) (b *Batch, after func(), re
 				if err != nil {
 					return err
 				}
-				due, h = verificationDue(&ver), s.c.key(nsVerification, ver.UID, ver.TxnID)
+				due, h = verificationDue(&ver), s.c.key(nsVerification, ver.UID, ver.Subject)
 			}
 			return nil
 		}); err != nil {

@@ -12,7 +12,7 @@ import (
 func TestVerification(t *testing.T) {
 	s, clk, _ := openTest(t)
 	v := pdp.Verification{
-		ChallengeID: "c-1", UID: "u-1", TxnID: "t-1", Methods: []string{"sms", "face"},
+		ChallengeID: "c-1", UID: "u-1", Subject: "t-1", Methods: []string{"sms", "face"},
 		Results: map[string]pdp.VerificationResult{"sms": pdp.VerificationPassed}, Expires: t0.Add(5 * time.Minute),
 	}
 	if _, ok, err := s.Verification("u-1", "t-1", clk.Now()); ok || err != nil {
@@ -40,8 +40,8 @@ func TestVerification(t *testing.T) {
 		}
 	}
 	// Listing by UID: only that UID's, not a UID it prefixes.
-	other := pdp.Verification{ChallengeID: "c-2", UID: "u-1x", TxnID: "t-1", Methods: []string{"face"}, Expires: t0.Add(time.Minute)}
-	second := pdp.Verification{ChallengeID: "c-3", UID: "u-1", TxnID: "t-3", Methods: []string{"face"}, Expires: t0.Add(time.Minute)}
+	other := pdp.Verification{ChallengeID: "c-2", UID: "u-1x", Subject: "t-1", Methods: []string{"face"}, Expires: t0.Add(time.Minute)}
+	second := pdp.Verification{ChallengeID: "c-3", UID: "u-1", Subject: "t-3", Methods: []string{"face"}, Expires: t0.Add(time.Minute)}
 	for _, x := range []pdp.Verification{other, second} {
 		if err := s.PutVerification(bg, x); err != nil {
 			t.Fatal(err)
@@ -52,10 +52,10 @@ func TestVerification(t *testing.T) {
 	}
 
 	bad := []pdp.Verification{
-		{TxnID: "t"},
+		{Subject: "t"},
 		{UID: "u"},
-		{UID: "u", TxnID: "t", Results: map[string]pdp.VerificationResult{"sms": 0}},
-		{UID: "u", TxnID: "t", Results: map[string]pdp.VerificationResult{"sms": 7}},
+		{UID: "u", Subject: "t", Results: map[string]pdp.VerificationResult{"sms": 0}},
+		{UID: "u", Subject: "t", Results: map[string]pdp.VerificationResult{"sms": 7}},
 	}
 	for _, b := range bad {
 		if err := s.PutVerification(bg, b); !errors.Is(err, ErrInvalid) {
@@ -73,7 +73,7 @@ func TestSweep(t *testing.T) {
 	// Re-put with a later expiry: the first index entry must not delete it.
 	mustPut(t, s, pdp.ListEntry{List: pdp.ListVIP, Subject: pdp.SubjectUID, Value: "u-1", Expires: now.Add(5 * time.Second)})
 	mustPut(t, s, pdp.ListEntry{List: pdp.ListVIP, Subject: pdp.SubjectUID, Value: "u-1", Expires: now.Add(time.Hour)})
-	if err := s.PutVerification(bg, pdp.Verification{UID: "u-1", TxnID: "t-1", Expires: now.Add(time.Minute)}); err != nil {
+	if err := s.PutVerification(bg, pdp.Verification{UID: "u-1", Subject: "t-1", Expires: now.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	before := len(journal(t, s, JournalFilter{}))

@@ -231,3 +231,39 @@ func TestAgainstModel(t *testing.T) {
 		}
 	}
 }
+
+// Peek reports exactly what Observe reports for the same observation, and
+// changes nothing: the next Observe answers as if Peek had not been called.
+func TestPeekIsObserveWithoutRecording(t *testing.T) {
+	mk := func() *Tracker {
+		tr, err := New(Config{SweepInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr
+	}
+	a, b := mk(), mk()
+	rng := rand.New(rand.NewPCG(7, 9))
+	ts := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		ts = ts.Add(time.Duration(rng.IntN(90)) * time.Second)
+		obs := Observation{UID: fmt.Sprintf("u-%d", rng.IntN(20)), Device: fmt.Sprintf("d-%d", rng.IntN(30)),
+			IP: fmt.Sprintf("ip-%d", rng.IntN(10)), Amount: float64(rng.IntN(1000)), Login: rng.IntN(5) == 0}
+		if rng.IntN(7) == 0 {
+			obs.Device = ""
+		}
+		var peeked, observed pdp.Velocity
+		a.Peek(ts, obs, &peeked)
+		a.Observe(ts, obs, &observed)
+		var want pdp.Velocity
+		b.Observe(ts, obs, &want)
+		if peeked != want || observed != want {
+			t.Fatalf("step %d %+v:\n peek    %+v\n observe %+v\n want    %+v", i, obs, peeked, observed, want)
+		}
+		if rng.IntN(3) == 0 {
+			a.RecordSpend(ts, obs.UID, 5)
+			b.RecordSpend(ts, obs.UID, 5)
+		}
+	}
+}

@@ -202,6 +202,67 @@ func (t *Tracker) Read(now time.Time, uid, device, ip string, out *pdp.Velocity)
 	}
 }
 
+// Peek fills out with the counts Observe(now, obs, out) would report,
+// without recording anything: the request counts in its own windows as it
+// would once observed (one more operation, its amount, its device among
+// the UID's and its UID among the device's), so a read-only evaluation
+// meets each threshold exactly where a decision would.
+func (t *Tracker) Peek(now time.Time, obs Observation, out *pdp.Velocity) {
+	t.Read(now, obs.UID, obs.Device, obs.IP, out)
+	amount := obs.Amount
+	if !(amount > 0) || amount > math.MaxFloat64 {
+		amount = 0
+	}
+	include := func(w *pdp.WindowCounts) {
+		if obs.Login {
+			w.Logins1h++
+			return
+		}
+		w.Count1m++
+		w.Count1h++
+		w.Count24h++
+		w.Amount1m += amount
+		w.Amount1h += amount
+		w.Amount24h += amount
+	}
+	sec := unixSec(now)
+	if obs.UID != "" {
+		include(&out.UID)
+		if obs.Device != "" && !t.sawWith(kindUID, obs.UID, uint32(t.hash(kindDevice, obs.Device)), sec) {
+			out.UIDDevices1h = min(out.UIDDevices1h+1, SetCap)
+		}
+	}
+	if obs.Device != "" {
+		include(&out.Device)
+		if obs.UID != "" && !t.sawWith(kindDevice, obs.Device, uint32(t.hash(kindUID, obs.UID)), sec) {
+			out.DeviceUIDs1h = min(out.DeviceUIDs1h+1, SetCap)
+		}
+	}
+	if obs.IP != "" {
+		include(&out.IP)
+	}
+}
+
+// sawWith reports whether the key (of kind) has id among the ids it saw in
+// the hour before sec.
+func (t *Tracker) sawWith(kind int, key string, id uint32, sec uint32) bool {
+	h := t.hash(kind, key)
+	s := t.shardOf(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.get(h)
+	if e == nil {
+		return false
+	}
+	c := clockAt(max(sec, e.last))
+	for _, x := range s.ids(e) {
+		if x.id == id && in1h(x.sec, c) {
+			return true
+		}
+	}
+	return false
+}
+
 // RecordFailure records a failed payment, PIN entry or login of uid at now.
 // An empty uid is ignored.
 func (t *Tracker) RecordFailure(now time.Time, uid string, kind pdp.FailureKind) error {

@@ -6,6 +6,13 @@
 #   methods). It derives the outcome itself: deny beats step_up beats allow.
 #   Thresholds live in config/data.json (data.riskpdp.config).
 #
+#   Every amount the rules compare is in the base currency of `rates`
+#   (config.base_currency): the sidecar adds the request's amount converted
+#   (input.derived.amount_base; a currency without a rate is valued as the
+#   most valuable one, never as zero) and hands velocity sums, the day's
+#   spend and account limits over in base units too. A threshold has one
+#   value whatever the currency an operation is made in.
+#
 #   Written for speed: every rule starts with an equality on the input
 #   (stage, a derived flag, a device flag) that OPA's rule index uses, and
 #   helpers avoid `else` so that the sidecar's optimizer can specialize
@@ -16,14 +23,17 @@ import data.riskpdp.config
 
 methods := config.methods
 
-# th holds the thresholds of the request's currency (the sidecar requires
-# a currency for every money stage). A currency without thresholds steps up
-# rather than slipping under every amount rule.
-th := config.thresholds[input.txn.currency]
+# rates is the value of one unit of each currency in the base currency.
+# The sidecar reads it (data.riskpdp.rates) to convert amounts.
+rates := config.rates
 
+# th holds the thresholds, in the base currency.
+th := config.thresholds
+
+# A currency without a rate is valued strictly by the sidecar, and verified.
 step_up contains "unsupported_currency" if {
 	input.derived.money == true
-	not config.thresholds[input.txn.currency]
+	not config.rates[input.txn.currency]
 }
 
 # multiplier relaxes amount thresholds for VIP accounts; it never relaxes a
@@ -32,16 +42,20 @@ multiplier := config.vip_multiplier if input.derived.vip == true
 
 multiplier := 1 if input.derived.vip == false
 
-amount := input.txn.amount
+# amount is the request's amount in the base currency.
+amount := input.derived.amount_base
 
 # trusted accounts have a long clean history and nothing recent that changes
 # the picture (no sensitive change, no new device): rules that fire only on
-# a tight threshold do not apply to them (000 §2.2).
+# a tight threshold do not apply to them (000 §2.2). Every part needs
+# positive evidence: an account age the caller or the sidecar knows, a
+# device the sidecar has seen the account use, an account state the
+# sidecar could read. A missing field is never evidence of safety.
 trusted if {
+	input.derived.device_known == true
 	input.derived.account_age_days >= config.long_standing_days
-	not input.account_state.ever_frozen
+	input.account_state.ever_frozen == false
 	not recent_sensitive_change
-	not input.device.new
 }
 
 # The allow list exempts an account from threshold-only rules.
@@ -52,6 +66,12 @@ recent_sensitive_change if {
 	input.derived.sensitive_change_hours < config.sensitive_change_window_hours
 }
 
-# category_price is the usual price of the category in the request's
-# currency; unknown categories have none.
-category_price := config.category_price[input.txn.currency][input.txn.category]
+# category_price is the usual price of the category, in the base currency;
+# unknown categories have none.
+category_price := config.category_price[input.txn.category]
+
+# spent_24h is what the account was allowed to move in the last 24 hours, in
+# the base currency (0 without velocity).
+spent_24h := input.velocity.spent_24h
+
+spent_24h := 0 if not input.velocity.spent_24h

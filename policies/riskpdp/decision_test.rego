@@ -22,7 +22,7 @@ test_methods_cover_every_reason_in_the_rules if {
 }
 
 test_missing_thresholds_step_up_every_payment if {
-	"unsupported_currency" in step_up_reasons(payment(1)) with data.riskpdp.config.thresholds as {}
+	"unsupported_currency" in step_up_reasons(payment(1)) with data.riskpdp.config.rates as {"USD": 7.1}
 }
 
 test_regex_metacharacters_in_keywords_are_literal if {

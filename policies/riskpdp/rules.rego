@@ -43,17 +43,20 @@ deny contains extreme if {
 	object.get(input.txn, "purpose", "") == ""
 }
 
+# A destination not said to be known counts as new.
 deny contains extreme if {
-	input.txn.destination_new == true
 	input.derived.outflow == true
 	amount >= th.extreme * multiplier
+	not input.txn.destination_new == false
 }
 
 # --- step up --------------------------------------------------------------
 
+# A device the account has not used, from an IP not known to be in the home
+# country (a missing ip_country or home_country is not evidence of home).
 step_up contains "new_device_foreign_ip" if {
-	input.device.new == true
-	input.derived.ip_foreign == true
+	input.derived.device_known == false
+	input.derived.ip_domestic == false
 }
 
 step_up contains "risky_environment" if input.device.emulator == true
@@ -74,10 +77,11 @@ step_up contains "sensitive_change_before_large_amount" if {
 	recent_sensitive_change
 }
 
+# An account of unknown age (-1: no created_at, and the sidecar never saw
+# it) counts as new.
 step_up contains "new_account_large_amount" if {
 	input.derived.money == true
 	amount >= th.medium
-	input.derived.account_age_days >= 0
 	input.derived.account_age_days < config.new_account_days
 }
 

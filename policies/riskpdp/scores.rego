@@ -16,6 +16,14 @@ deny contains {"reason": "model_score_very_high", "flag": "key_tracking"} if {
 	input.scores.fraud_model.score >= config.scores.deny
 }
 
+# A fraud model that is configured but did not answer (a fault, a
+# quarantine) could have denied a money movement: verify instead of letting
+# it through unscored.
+step_up contains "model_unavailable" if {
+	input.derived.money == true
+	input.scores_unavailable.fraud_model == true
+}
+
 # Spending that departs sharply from the account's habit (long-term small
 # daily goods → sudden large digital goods).
 step_up contains "habit_deviation" if {

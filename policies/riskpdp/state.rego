@@ -41,14 +41,18 @@ deny contains "limit_exceeded" if {
 deny contains "daily_limit_exceeded" if {
 	input.derived.money == true
 	input.account_state.limit.daily_amount > 0
-	input.velocity.spent_24h + amount > input.account_state.limit.daily_amount
+	spent_24h + amount > input.account_state.limit.daily_amount
 }
 
 # --- verification ("verify first, release after") ---------------------------
 
 # A failed or refused check keeps the block. A passed one satisfies the
-# step-up reasons whose methods it covers (the sidecar does that); the
-# release comes with a daily cap (000 §3.3).
+# step-up reasons whose methods it covers (the sidecar does that, for the
+# very operation it was issued for: same stage, transaction, amount,
+# currency and device); the release comes with a daily cap (000 §3.3). The
+# sidecar makes a cap set by an allowed operation cover that operation (the
+# day's spend plus the released amount), so a release never exceeds the
+# cap it announces.
 deny contains "verification_failed" if input.verification.status == "failed"
 
 deny contains "verification_refused" if input.verification.status == "refused"
@@ -58,7 +62,7 @@ obligations contains {
 	"reason": "conditional_release",
 	"limit": {
 		"daily_amount": th.large * config.conditional_release.daily_cap_multiplier,
-		"currency": input.txn.currency,
+		"currency": config.base_currency,
 		"duration": config.conditional_release.duration,
 	},
 } if {

@@ -15,7 +15,7 @@ type Feature uint8
 
 // The features of ABI v1, in slot order. The comment gives the unit.
 const (
-	Amount                    Feature = iota // amount of the operation, major currency unit; 0 for login
+	Amount                    Feature = iota // amount of the operation in the policy's base currency; 0 for login
 	Stage                                    // StageLogin..StageRepayment
 	AccountAgeDays                           // days since the account was created; -1 unknown
 	DeviceNew                                // 0/1: first time this UID uses this device
