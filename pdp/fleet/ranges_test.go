@@ -94,7 +94,9 @@ type deaf struct {
 	lost    func()
 }
 
-func (d *deaf) Watch(changed func(state.Bucket, []byte), lost func()) { d.changed, d.lost = changed, lost }
+func (d *deaf) Watch(changed func(state.Bucket, []byte), lost func()) {
+	d.changed, d.lost = changed, lost
+}
 
 // TestRangesWithLostInvalidations: a sidecar that missed the
 // invalidations of a range (subscription lost) rebuilds its index when it
