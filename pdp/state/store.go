@@ -241,7 +241,7 @@ type Stats struct {
 	// RangeRefreshErrors the failed reads of ranges other sidecars
 	// changed (retried), RangesSkipped the range keys left out of the
 	// index because their value is not a canonical range (written by
-	// something other than a Store).
+	// something other than a Store), counted each time one is read.
 	IPRanges                                         int
 	RangeRebuilds, RangeRefreshErrors, RangesSkipped uint64
 }
