@@ -50,7 +50,11 @@
 // active range covering it (each list apart: a block anywhere on the path
 // blocks), and a BIN against its own entries and the shorter BINs it
 // begins (411111 blocks 41111111); the block reason is the most specific
-// one.
+// one. A state written before these rules is put right once at Open
+// (legacy.go): IP and card_bin entries move to their canonical spelling
+// or, when they have none (a card number on the card_bin list), are
+// deleted, with one audit record that counts them
+// (TestOpenNormalizesLegacyListValues).
 //
 // The cache is never the only copy of anything: an entry that is evicted,
 // rejected by ristretto's admission policy, expired or invalidated is read

@@ -487,3 +487,85 @@ func TestRangeIndexAgreesWithLinearScan(t *testing.T) {
 		}
 	}
 }
+
+// A state written before list values were checked is put right once, at
+// Open: entries in another spelling move to the canonical one (a range
+// stored as an address becomes a range), an existing canonical entry wins
+// over a legacy spelling, entries no request can match (a card number on
+// the card_bin list) are deleted, and one audit record counts it all
+// without naming a value.
+func TestOpenNormalizesLegacyListValues(t *testing.T) {
+	path := t.TempDir() + "/state.db"
+	be, err := OpenBolt(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := func(l pdp.ListKind, k pdp.SubjectKind, value, reason string, exp time.Time) Write {
+		e := pdp.ListEntry{List: l, Subject: k, Value: value, Reason: reason, Created: t0, Expires: exp}
+		return Write{Bucket: BucketLists, Key: append([]byte{byte(l), byte(k)}, value...), Value: encodeListEntry(&e)}
+	}
+	writes := []Write{
+		legacy(pdp.ListBlock, pdp.SubjectIP, "::ffff:1.2.3.4", "mapped", time.Time{}),
+		legacy(pdp.ListBlock, pdp.SubjectIP, "2001:DB8::1", "upper", time.Time{}),
+		legacy(pdp.ListBlock, pdp.SubjectIP, "10.0.0.0/8", "range as address", time.Time{}),
+		legacy(pdp.ListBlock, pdp.SubjectIP, "::ffff:7.7.7.7", "expiring", t0.Add(time.Hour)),
+		legacy(pdp.ListBlock, pdp.SubjectIP, "999.1.1.1", "garbage", time.Time{}),
+		legacy(pdp.ListBlock, pdp.SubjectCardBIN, "4111111111111111", "card number", time.Time{}),
+		legacy(pdp.ListBlock, pdp.SubjectCardBIN, "411111", "bin", time.Time{}),
+		legacy(pdp.ListAllow, pdp.SubjectIP, "::ffff:5.5.5.5", "legacy", time.Time{}),
+		legacy(pdp.ListAllow, pdp.SubjectIP, "5.5.5.5", "canonical", time.Time{}),
+		legacy(pdp.ListBlock, pdp.SubjectDevice, "d-\x01", "left alone", time.Time{}),
+	}
+	if _, err := be.Commit(&Batch{Writes: writes}); err != nil {
+		t.Fatal(err)
+	}
+	be.Close()
+	clk := newClock()
+	s := reopen(t, path, clk)
+	for _, tt := range []struct {
+		kind         pdp.SubjectKind
+		value        string
+		block, allow bool
+		reason       string
+	}{
+		{pdp.SubjectIP, "1.2.3.4", true, false, "mapped"},
+		{pdp.SubjectIP, "2001:db8::1", true, false, "upper"},
+		{pdp.SubjectIP, "10.9.9.9", true, false, "range as address"},
+		{pdp.SubjectIP, "7.7.7.7", true, false, "expiring"},
+		{pdp.SubjectIP, "5.5.5.5", false, true, ""},
+		{pdp.SubjectCardBIN, "41111111", true, false, "bin"},
+	} {
+		r := mustRep(t, s, tt.kind, tt.value, t0)
+		if r.Blocked != tt.block || r.Allowed != tt.allow || r.BlockReason != tt.reason {
+			t.Errorf("%s: %+v", tt.value, r)
+		}
+	}
+	allow, _ := s.ListEntries(bg, pdp.ListAllow, pdp.SubjectIP, "", 10)
+	if len(allow) != 1 || allow[0].Reason != "canonical" {
+		t.Errorf("allow list: %+v", allow)
+	}
+	for _, kind := range []pdp.SubjectKind{pdp.SubjectIP, pdp.SubjectCardBIN} {
+		es, _ := s.ListEntries(bg, pdp.ListBlock, kind, "", 100)
+		for _, e := range es {
+			if c, err := CanonicalListValue(pdp.ListBlock, kind, e.Value); err != nil || c != e.Value {
+				t.Errorf("left: %+v", e)
+			}
+		}
+	}
+	j := journal(t, s, JournalFilter{})
+	if len(j) != 1 || j[0].Action != "list.normalize" || j[0].Detail != `{"moved":4,"merged":1,"deleted":2}` {
+		t.Fatalf("journal: %+v", j)
+	}
+	clk.Add(2 * time.Hour)
+	if n, err := s.Sweep(bg); err != nil || n != 1 {
+		t.Fatalf("the moved entry's expiry: swept %d %v", n, err)
+	}
+	s.Close()
+	s2 := reopen(t, path, clk)
+	if j := journal(t, s2, JournalFilter{}); len(j) != 1 {
+		t.Fatalf("normalized again: %+v", j)
+	}
+	if !mustRep(t, s2, pdp.SubjectIP, "10.1.1.1", clk.Now()).Blocked {
+		t.Fatal("the range is gone after a restart")
+	}
+}
