@@ -69,6 +69,9 @@ func New(o Options) *Server {
 	s.route(mux, "GET /admin/v1/lists/{list}/{kind}", RoleRead, s.listEntries)
 	s.route(mux, "PUT /admin/v1/lists/{list}/{kind}/{value}", RoleWrite, s.putEntry)
 	s.route(mux, "DELETE /admin/v1/lists/{list}/{kind}/{value}", RoleWrite, s.deleteEntry)
+	// An IP range with its slash unencoded: /lists/block/ip/10.0.0.0/8.
+	s.route(mux, "PUT /admin/v1/lists/{list}/{kind}/{value}/{bits}", RoleWrite, s.putEntry)
+	s.route(mux, "DELETE /admin/v1/lists/{list}/{kind}/{value}/{bits}", RoleWrite, s.deleteEntry)
 	s.route(mux, "GET /admin/v1/journal", RoleRead, s.journal)
 	s.route(mux, "GET /admin/v1/cases", RoleRead, s.cases)
 	s.route(mux, "GET /admin/v1/cases/{uid}", RoleRead, s.caseTrail)
@@ -135,7 +138,7 @@ func (s *Server) route(mux *http.ServeMux, pattern string, need Role, h handler)
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if err := h(w, r, caller{token: name}); err != nil {
 			e := pdp.AsError(err)
-			if errors.Is(err, state.ErrInvalid) {
+			if e.Code == pdp.CodeInternal && errors.Is(err, state.ErrInvalid) {
 				// The store refused an argument the handler let through:
 				// the caller's input, not an internal fault.
 				e = pdp.Errorf(pdp.CodeInvalidValue, "", "%v", err)

@@ -5,13 +5,17 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
-// listPath reads {list}/{kind}[/{value}] from the path.
+// listPath reads {list}/{kind}[/{value}] from the path, the value in its
+// canonical spelling (state.CanonicalListValue): a value no request could
+// match is refused with 400 invalid_value for the field "value", before
+// anything is stored or journaled. An IP range travels in one segment
+// with its slash percent-encoded (10.0.0.0%2F8); the route
+// {value}/{bits} takes it unencoded too (10.0.0.0/8), for IP lists only.
 func listPath(r *http.Request, withValue bool) (pdp.ListKind, pdp.SubjectKind, string, error) {
 	list, ok := pdp.ParseListKind(r.PathValue("list"))
 	if !ok {
@@ -21,9 +25,19 @@ func listPath(r *http.Request, withValue bool) (pdp.ListKind, pdp.SubjectKind, s
 	if !ok {
 		return 0, 0, "", pdp.Errorf(pdp.CodeNotFound, "kind", "must be uid, device, ip or card_bin")
 	}
+	if !withValue {
+		return list, kind, "", nil
+	}
 	value := r.PathValue("value")
-	if withValue && (value == "" || len(value) > 128 || !utf8.ValidString(value)) {
-		return 0, 0, "", pdp.Errorf(pdp.CodeInvalidValue, "value", "must be 1 to 128 bytes of UTF-8")
+	if bits := r.PathValue("bits"); bits != "" {
+		if kind != pdp.SubjectIP {
+			return 0, 0, "", pdp.Errorf(pdp.CodeNotFound, "", "no route %s %s (only IP lists take a range)", r.Method, r.URL.Path)
+		}
+		value += "/" + bits
+	}
+	value, err := state.CanonicalListValue(list, kind, value)
+	if err != nil {
+		return 0, 0, "", err
 	}
 	return list, kind, value, nil
 }
@@ -117,7 +131,8 @@ func (s *Server) deleteEntry(w http.ResponseWriter, r *http.Request, c caller) e
 }
 
 // listEntries pages through a list: ?after=<value>&limit=<n> (default 100,
-// at most 1000).
+// at most 1000). An IP list gives its addresses first, then its ranges;
+// after may be in any spelling the list takes.
 func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, _ caller) error {
 	list, kind, _, err := listPath(r, false)
 	if err != nil {

@@ -70,6 +70,15 @@
 // comes back. The cache TTLs (state.Config CacheTTL, NegativeTTL) remain
 // the backstop for a lost message.
 //
+// IP range entries (10.0.0.0/8 on a list) are not cached per address but
+// held in each Store's range index: a reported range key is read again
+// from Redis by the Store's range refresher and applied to the index; a
+// (re)subscription rebuilds the index from Redis, and so does every
+// CacheTTL (at least a second) as the backstop. TestRangesAcrossSidecars
+// (a range through A blocks on B, then its delete; a later sidecar and a
+// Redis restart keep it) and TestRangesWithLostInvalidations (a sidecar
+// that heard nothing catches up on a reported loss and on the timer).
+//
 // Measured (TestInvalidation, TestThreeSidecars, loopback, -race, a
 // 2-core machine at load average 12): a block through sidecar A was seen
 // by sidecar B 1.6–20 ms after A's commit call, worst 150 ms; without

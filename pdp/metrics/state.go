@@ -16,19 +16,23 @@ type stateCollector struct {
 func StateCollector(stats func() state.Stats) prometheus.Collector {
 	c := &stateCollector{stats: stats, descs: map[string]*prometheus.Desc{}}
 	for name, help := range map[string]string{
-		"cache_hits_total":      "Risk state reads served from the cache.",
-		"cache_misses_total":    "Risk state reads that went to the store.",
-		"cache_evictions_total": "Risk state cache evictions.",
-		"cache_cost_bytes":      "Approximate bytes the risk state cache holds.",
-		"pending_accounts":      "Accounts with changes from decisions not yet committed to the file.",
-		"flushes_total":         "Commits of changes from decisions.",
-		"flush_errors_total":    "Failed commits of changes from decisions (kept pending and retried).",
-		"sync_commits_total":    "Durable writes (operator actions, events, verifications).",
-		"sync_errors_total":     "Durable writes that failed (the call failed too).",
-		"swept_total":           "Expired records deleted by the sweeper.",
-		"journal_pruned_total":  "Decision records pruned from the audit journal (state.decision_trail).",
-		"stale_served_total":    "Reads the shared state could not answer, answered from a cached block or freeze.",
-		"write_conflicts_total": "Account writes the shared state refused because another sidecar changed the account meanwhile (each recomputed and retried).",
+		"cache_hits_total":           "Risk state reads served from the cache.",
+		"cache_misses_total":         "Risk state reads that went to the store.",
+		"cache_evictions_total":      "Risk state cache evictions.",
+		"cache_cost_bytes":           "Approximate bytes the risk state cache holds.",
+		"pending_accounts":           "Accounts with changes from decisions not yet committed to the file.",
+		"flushes_total":              "Commits of changes from decisions.",
+		"flush_errors_total":         "Failed commits of changes from decisions (kept pending and retried).",
+		"sync_commits_total":         "Durable writes (operator actions, events, verifications).",
+		"sync_errors_total":          "Durable writes that failed (the call failed too).",
+		"swept_total":                "Expired records deleted by the sweeper.",
+		"journal_pruned_total":       "Decision records pruned from the audit journal (state.decision_trail).",
+		"stale_served_total":         "Reads the shared state could not answer, answered from a cached block or freeze.",
+		"write_conflicts_total":      "Account writes the shared state refused because another sidecar changed the account meanwhile (each recomputed and retried).",
+		"ip_ranges":                  "IP ranges (10.0.0.0/8 entries of the lists) in the in-memory range index.",
+		"range_rebuilds_total":       "Times the IP range index was read whole from the state (at start; with Redis after a possible loss of invalidations and every cache TTL).",
+		"range_refresh_errors_total": "Failed reads of IP ranges other sidecars changed (retried).",
+		"ranges_skipped_total":       "IP range keys left out of the index because their value is not a canonical range (written by something other than a sidecar).",
 	} {
 		c.descs[name] = prometheus.NewDesc(namespace+"_state_"+name, help, nil, nil)
 	}
@@ -62,4 +66,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter("journal_pruned_total", s.Pruned)
 	counter("stale_served_total", s.StaleServed)
 	counter("write_conflicts_total", s.WriteConflicts)
+	gauge("ip_ranges", float64(s.IPRanges))
+	counter("range_rebuilds_total", s.RangeRebuilds)
+	counter("range_refresh_errors_total", s.RangeRefreshErrors)
+	counter("ranges_skipped_total", s.RangesSkipped)
 }

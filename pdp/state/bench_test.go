@@ -2,10 +2,13 @@ package state
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
 )
 
 // benchStore holds one subject of each kind on a list, an account with a
@@ -190,4 +193,97 @@ func BenchmarkUpdateAccountAsync(b *testing.B) {
 			}
 		}
 	})
+}
+
+// rangeBench loads n IP ranges (three in four IPv4) on the block list
+// and returns 4096 addresses to look up: half inside a range (when there
+// are ranges), half random (mostly outside every range).
+func rangeBench(b *testing.B, n int) (*Store, time.Time, []netip.Addr, []string) {
+	b.Helper()
+	s, clk, _ := openTest(b)
+	var ranges []netip.Prefix
+	if n > 0 {
+		ranges = loadRanges(b, s, n)
+	}
+	if got := s.Stats().IPRanges; got != n {
+		b.Fatalf("%d ranges in the index", got)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	addrs := make([]netip.Addr, 4096)
+	for i := range addrs {
+		var raw [16]byte
+		for j := range raw {
+			raw[j] = byte(r.Uint32())
+		}
+		switch {
+		case i%2 == 0 && n > 0: // inside a range: its prefix, random host bits
+			p := ranges[r.IntN(len(ranges))]
+			a := p.Addr().As16()
+			off := 0
+			if p.Addr().Is4() {
+				off = 96
+			}
+			for bit := off + p.Bits(); bit < 128; bit++ {
+				a[bit/8] = a[bit/8]&^(0x80>>(bit%8)) | raw[bit/8]&(0x80>>(bit%8))
+			}
+			addrs[i] = netip.AddrFrom16(a).Unmap()
+		case i%4 < 3:
+			addrs[i] = netip.AddrFrom4([4]byte(raw[:4]))
+		default:
+			raw[0], raw[1] = 0x20, 0x01
+			addrs[i] = netip.AddrFrom16(raw)
+		}
+	}
+	ips := make([]string, len(addrs))
+	for i, a := range addrs {
+		ips[i] = a.String()
+	}
+	return s, clk.Now(), addrs, ips
+}
+
+// BenchmarkIPRangeIndex100k is the range lookup alone: every active range
+// covering an address, in an index of 100 000 ranges.
+func BenchmarkIPRangeIndex100k(b *testing.B) {
+	s, now, addrs, _ := rangeBench(b, 100_000)
+	n := now.UnixNano()
+	hits := 0
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	for i := 0; b.Loop(); i++ {
+		if s.ranges.lookup(addrs[i&4095], n).on[0] {
+			hits++
+		}
+	}
+	if hits < b.N/3 {
+		b.Fatalf("%d of %d lookups blocked: the addresses inside ranges are not found", hits, b.N)
+	}
+}
+
+// BenchmarkReputationIP is Reputation for request IPs (4096 addresses in
+// turn, each address's own entry a cache hit) with no ranges and with
+// 100 000 ranges on the list: the difference is what the ranges cost the
+// decision path.
+func BenchmarkReputationIP(b *testing.B) {
+	for _, n := range []int{0, 100_000} {
+		b.Run(fmt.Sprint("ranges=", n), func(b *testing.B) {
+			s, now, _, ips := rangeBench(b, n)
+			for range 3 { // ristretto may drop a Set under a burst
+				for _, ip := range ips {
+					mustRep(b, s, pdp.SubjectIP, ip, now)
+				}
+				s.c.rc.Wait()
+			}
+			st := s.Stats()
+			b.ReportAllocs()
+			benchutil.CPUTime(b)
+			for i := 0; b.Loop(); i++ {
+				if _, err := s.Reputation(pdp.SubjectIP, ips[i&4095], now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			hits, misses := s.Stats().CacheHits-st.CacheHits, s.Stats().CacheMisses-st.CacheMisses
+			b.ReportMetric(float64(hits)/float64(hits+misses), "hit-ratio")
+		})
+	}
 }

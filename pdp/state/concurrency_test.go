@@ -142,7 +142,7 @@ func TestCloseUnderLoad(t *testing.T) {
 			defer wg.Done()
 			uid := fmt.Sprint("u-", g)
 			for i := 1; ; i++ {
-				_, err := s.Reputation(pdp.SubjectIP, fmt.Sprint("10.0.0.", i%300), now)
+				_, err := s.Reputation(pdp.SubjectIP, fmt.Sprintf("10.0.%d.%d", i%300/256, i%256), now)
 				if err == nil {
 					_, err = s.UpdateAccount(bg, uid, Async, &pdp.AuditRecord{}, func(a *pdp.AccountState) error {
 						a.Probation.Reason = strconv.Itoa(i)

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/binary"
+	"strings"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -10,7 +11,7 @@ import (
 // Key layout (format 1). Variable-length parts that are followed by another
 // part carry a uvarint length prefix, so no byte value is reserved.
 //
-//	lists          list(1) kind(1) value
+//	lists          list(1) kind(1) value      IP ranges: kind ipRangeKind
 //	expiry         at(8) bucket(1) key        at: Unix ns + 2⁶³, big-endian
 //	accounts       uid
 //	verifications  uvarint(len uid) uid txn
@@ -18,23 +19,46 @@ import (
 //	journal        seq(8)                     big-endian
 //	journal_uid    uvarint(len uid) uid seq(8)
 
-// maxValueLen bounds subject values, UIDs, transaction ids and secret names
-// (bbolt keys may be up to 32 KiB; nothing legitimate is near this).
+// maxValueLen bounds account UIDs, transaction ids and secret names (bbolt
+// keys may be up to 32 KiB; nothing legitimate is near this). List values
+// have the tighter rules of listvalue.go.
 const maxValueLen = 1024
 
+// ipRangeKind is the kind byte of the keys of IP range entries (values
+// in CIDR notation, "10.0.0.0/8"): they form a block of keys of their own
+// per list, so the range index is built by reading the ranges alone, not
+// every single address of a threat feed.
+const ipRangeKind = 0x80 | byte(pdp.SubjectIP)
+
 func listPrefix(l pdp.ListKind, k pdp.SubjectKind) []byte { return []byte{byte(l), byte(k)} }
+
+// rangePrefix is the prefix of the IP range keys of list l.
+func rangePrefix(l pdp.ListKind) []byte { return []byte{byte(l), ipRangeKind} }
 
 func listKey(l pdp.ListKind, k pdp.SubjectKind, value string) []byte {
 	key := make([]byte, 2, 2+len(value))
 	key[0], key[1] = byte(l), byte(k)
+	if k == pdp.SubjectIP && isRange(value) {
+		key[1] = ipRangeKind
+	}
 	return append(key, value...)
 }
+
+// isRange reports whether an IP list value is a range (CIDR notation).
+func isRange(value string) bool { return strings.IndexByte(value, '/') >= 0 }
+
+// isRangeKey reports whether a lists key is an IP range's.
+func isRangeKey(key []byte) bool { return len(key) > 2 && key[1] == ipRangeKind }
 
 func parseListKey(key []byte) (pdp.ListKind, pdp.SubjectKind, string, bool) {
 	if len(key) < 3 {
 		return 0, 0, "", false
 	}
-	return pdp.ListKind(key[0]), pdp.SubjectKind(key[1]), string(key[2:]), true
+	k := pdp.SubjectKind(key[1])
+	if key[1] == ipRangeKind {
+		k = pdp.SubjectIP
+	}
+	return pdp.ListKind(key[0]), k, string(key[2:]), true
 }
 
 // Expiry times are clamped to what int64 nanoseconds can hold (years 1678

@@ -24,7 +24,7 @@ func writeStore(t *testing.T, dir string) string {
 	}
 	var es []pdp.ListEntry
 	for i := range 5000 {
-		es = append(es, block(pdp.SubjectIP, "10.0."+strings.Repeat("9", i%7)+"."+string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676)), "feed"))
+		es = append(es, block(pdp.SubjectDevice, "d-10.0."+strings.Repeat("9", i%7)+"."+string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676)), "feed"))
 	}
 	if err := s.PutListEntries(bg, es, pdp.AuditRecord{}); err != nil {
 		t.Fatal(err)

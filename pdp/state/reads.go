@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -11,18 +12,55 @@ import (
 var lists = [3]pdp.ListKind{pdp.ListBlock, pdp.ListAllow, pdp.ListVIP}
 
 // Reputation returns what the lists say about one subject at now: entries
-// that have expired at now do not count. A cache hit costs no allocation;
-// a miss reads the three lists from the backend in one snapshot and caches
-// the result until the earliest expiry among the entries found, CacheTTL
-// (NegativeTTL when no entry applies) or the next write of the subject,
-// whichever comes first. An unknown subject kind is an error. When a
-// Shared backend cannot answer a miss, a block cached earlier is still
+// that have expired at now do not count. For an IP, the entries of the
+// address and of every range that covers it count (value in any spelling:
+// ::ffff:1.2.3.4 is 1.2.3.4, a zone is ignored; an IP that does not parse
+// is an ErrInvalid error); for a card BIN (6 to 8 digits, else ErrInvalid)
+// the entries of the BIN and of the shorter BINs it begins (41111111:
+// 411111, 4111111 and 41111111). The block reason is that of the most
+// specific block entry. A cache hit costs no allocation; a miss reads the
+// three lists from the backend in one snapshot and caches the result until
+// the earliest expiry among the entries found, CacheTTL (NegativeTTL when
+// no entry applies) or the next write of the subject, whichever comes
+// first; IP ranges come from the in-memory range index on every call
+// (ranges.go). An unknown subject kind is an error. When a Shared backend
+// cannot answer a miss, a block cached earlier, or a range block, is still
 // served until the block's own expiry (stale if error: fail closed);
 // anything else is an error wrapping ErrUnavailable.
 func (s *Store) Reputation(kind pdp.SubjectKind, value string, now time.Time) (pdp.Reputation, error) {
-	if kind < pdp.SubjectUID || kind > pdp.SubjectCardBIN {
+	var addr netip.Addr
+	switch kind {
+	case pdp.SubjectUID, pdp.SubjectDevice:
+	case pdp.SubjectIP:
+		var ok bool
+		if addr, value, ok = requestIP(value); !ok {
+			return pdp.Reputation{}, invalid("ip: not an IP address")
+		}
+	case pdp.SubjectCardBIN:
+		if !isBIN(value) {
+			return pdp.Reputation{}, invalid("card_bin: not 6 to 8 digits")
+		}
+	default:
 		return pdp.Reputation{}, invalid("subject kind %d", kind)
 	}
+	rep, err := s.reputation(kind, value, now)
+	if kind != pdp.SubjectIP {
+		return rep, err
+	}
+	n := now.UnixNano()
+	if err != nil {
+		// A range block is known whatever the backend says.
+		if r, rerr := s.reputationIP(pdp.Reputation{}, addr, n); rerr == nil && r.Blocked && errors.Is(err, ErrUnavailable) {
+			return r, nil
+		}
+		return pdp.Reputation{}, err
+	}
+	return s.reputationIP(rep, addr, n)
+}
+
+// reputation is Reputation's read of the entries of value itself (and,
+// for a BIN, of the shorter BINs it begins), through the cache.
+func (s *Store) reputation(kind pdp.SubjectKind, value string, now time.Time) (pdp.Reputation, error) {
 	ns := uint8(kind)
 	h := s.c.key(ns, value, "")
 	if !s.enter(h) {
@@ -34,13 +72,22 @@ func (s *Store) Reputation(kind pdp.SubjectKind, value string, now time.Time) (p
 	if e := s.c.get(h, ns, value, "", n); e != nil {
 		return e.rep, nil
 	}
-	var keys [3][]byte
-	for i, l := range lists {
-		keys[i] = listKey(l, kind, value)
+	var kbuf [3 * (maxBIN - minBIN + 1)][]byte
+	var of [len(kbuf)]pdp.ListKind // the list of each key
+	keys := kbuf[:0]
+	for _, l := range lists {
+		shortest := len(value)
+		if kind == pdp.SubjectCardBIN {
+			shortest = minBIN
+		}
+		for m := shortest; m <= len(value); m++ { // a BIN's entries, shortest first
+			of[len(keys)] = l
+			keys = append(keys, listKey(l, kind, value[:m]))
+		}
 	}
 	var rep pdp.Reputation
 	until, known := int64(1<<63-1), false
-	err := s.read(BucketLists, keys[:], func(i int, v []byte) error {
+	err := s.read(BucketLists, keys, func(i int, v []byte) error {
 		if v == nil {
 			return nil
 		}
@@ -55,9 +102,9 @@ func (s *Store) Reputation(kind pdp.SubjectKind, value string, now time.Time) (p
 		if !e.Expires.IsZero() {
 			until = min(until, e.Expires.UnixNano())
 		}
-		switch lists[i] {
+		switch of[i] {
 		case pdp.ListBlock:
-			rep.Blocked, rep.BlockReason = true, e.Reason
+			rep.Blocked, rep.BlockReason = true, e.Reason // the longest BIN's last
 		case pdp.ListAllow:
 			rep.Allowed = true
 		case pdp.ListVIP:

@@ -25,12 +25,15 @@ func (s *Store) watch() {
 
 // changed drops the cache entries computed from key of bucket b, which
 // another writer changed: the generation of the entry's stripe moves on,
-// so the next read goes to the backend.
+// so the next read goes to the backend. An IP range key is read again by
+// the range refresher.
 func (s *Store) changed(b Bucket, key []byte) {
 	switch b {
 	case BucketLists:
-		if _, kind, value, ok := parseListKey(key); ok {
-			s.c.bump(s.c.key(uint8(kind), value, ""))
+		if isRangeKey(key) {
+			s.ranges.queue(key)
+		} else if _, kind, value, ok := parseListKey(key); ok {
+			s.bumpSubject(kind, value)
 		}
 	case BucketAccounts:
 		s.c.bump(s.c.key(nsAccount, string(key), ""))
@@ -42,11 +45,13 @@ func (s *Store) changed(b Bucket, key []byte) {
 	s.stats.invalidations.Add(1)
 }
 
-// lost drops every cache entry: invalidation reports may have been missed.
+// lost drops every cache entry and rebuilds the range index:
+// invalidation reports may have been missed.
 func (s *Store) lost() {
 	for i := range s.c.gens {
 		s.c.gens[i].Add(1)
 	}
+	s.ranges.queueAll()
 	s.stats.cacheResets.Add(1)
 }
 

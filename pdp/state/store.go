@@ -47,6 +47,7 @@ type Store struct {
 	shared Shared
 	c      *cache
 	ov     overlay
+	ranges rangeIndex
 
 	// locks serialize UpdateAccount per UID stripe.
 	locks [256]struct {
@@ -120,7 +121,23 @@ func Open(cfg Config) (*Store, error) {
 	}
 	ch := make(chan struct{})
 	s.flushed.Store(&ch)
+	s.ranges.init()
 	s.watch()
+	if err := s.normalizeLists(); err != nil {
+		_ = be.Close()
+		c.close()
+		return nil, err
+	}
+	t, err := s.ranges.build(be)
+	if err != nil {
+		_ = be.Close()
+		c.close()
+		return nil, err
+	}
+	s.ranges.t.Store(t)
+	if s.shared != nil {
+		go s.refreshRanges()
+	}
 	go s.run()
 	return s, nil
 }
@@ -144,6 +161,9 @@ func (s *Store) Close() error {
 	}
 	close(s.quit)
 	<-s.stopped
+	if s.shared != nil {
+		<-s.ranges.done
+	}
 	err := s.finalErr
 	if cerr := s.be.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close state backend: %w", cerr))
@@ -219,29 +239,43 @@ type Stats struct {
 	// backend out of reach) that were answered from a cached block or
 	// freeze past its freshness instead.
 	StaleServed uint64
+	// IPRanges is the number of IP ranges in the range index (a range on
+	// several lists counts once). RangeRebuilds counts the times the index
+	// was read whole from the backend (at Open; with a Shared backend also
+	// after a possible loss of invalidations and every CacheTTL),
+	// RangeRefreshErrors the failed reads of ranges other sidecars
+	// changed (retried), RangesSkipped the range keys left out of the
+	// index because their value is not a canonical range (written by
+	// something other than a Store), counted each time one is read.
+	IPRanges                                         int
+	RangeRebuilds, RangeRefreshErrors, RangesSkipped uint64
 }
 
 // Stats returns the current counters.
 func (s *Store) Stats() Stats {
 	st := Stats{
-		CacheHits:         s.c.hits.load(),
-		CacheMisses:       s.c.misses.load(),
-		CacheEvictions:    s.c.evictions.Load(),
-		CacheSetsDropped:  s.c.dropped.Load(),
-		CacheSetsRejected: s.c.rejected.Load(),
-		CacheCost:         uint64(max(s.c.rc.MaxCost()-s.c.rc.RemainingCost(), 0)),
-		OverlayPending:    int(s.ov.len()),
-		Flushes:           s.stats.flushes.Load(),
-		FlushErrors:       s.stats.flushErrors.Load(),
-		SyncCommits:       s.stats.syncCommits.Load(),
-		SyncErrors:        s.stats.syncErrors.Load(),
-		AsyncWaits:        s.stats.asyncWaits.Load(),
-		Swept:             s.stats.swept.Load(),
-		Pruned:            s.stats.pruned.Load(),
-		StaleServed:       s.stats.staleServed.Load(),
-		WriteConflicts:    s.stats.conflicts.Load(),
-		Invalidations:     s.stats.invalidations.Load(),
-		CacheResets:       s.stats.cacheResets.Load(),
+		CacheHits:          s.c.hits.load(),
+		CacheMisses:        s.c.misses.load(),
+		CacheEvictions:     s.c.evictions.Load(),
+		CacheSetsDropped:   s.c.dropped.Load(),
+		CacheSetsRejected:  s.c.rejected.Load(),
+		CacheCost:          uint64(max(s.c.rc.MaxCost()-s.c.rc.RemainingCost(), 0)),
+		OverlayPending:     int(s.ov.len()),
+		Flushes:            s.stats.flushes.Load(),
+		FlushErrors:        s.stats.flushErrors.Load(),
+		SyncCommits:        s.stats.syncCommits.Load(),
+		SyncErrors:         s.stats.syncErrors.Load(),
+		AsyncWaits:         s.stats.asyncWaits.Load(),
+		Swept:              s.stats.swept.Load(),
+		Pruned:             s.stats.pruned.Load(),
+		StaleServed:        s.stats.staleServed.Load(),
+		WriteConflicts:     s.stats.conflicts.Load(),
+		Invalidations:      s.stats.invalidations.Load(),
+		CacheResets:        s.stats.cacheResets.Load(),
+		IPRanges:           s.ranges.t.Load().Size(),
+		RangeRebuilds:      s.ranges.rebuilds.Load(),
+		RangeRefreshErrors: s.ranges.refreshErrors.Load(),
+		RangesSkipped:      s.ranges.skipped.Load(),
 	}
 	s.stats.mu.Lock()
 	st.LastFlushError, st.LastFlushErrorAt = s.stats.lastFlushErr, s.stats.lastFlushErrAt

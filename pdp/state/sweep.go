@@ -93,7 +93,7 @@ func (s *Store) sweepAll() (int, error) {
 func (s *Store) expiryJob(be Backend, now time.Time) (b *Batch, after func(), removed int, more bool, err error) {
 	b = &Batch{}
 	dueBy := expiryNanos(clampNanos(now))
-	var hashes []uint64
+	var bumps []func()
 	err = be.Scan(BucketExpiry, nil, nil, func(k, _ []byte) error {
 		at, target, key, ok := parseExpiryKey(k)
 		if !ok || at > dueBy {
@@ -112,7 +112,7 @@ func (s *Store) expiryJob(be Backend, now time.Time) (b *Batch, after func(), re
 			return nil
 		}
 		var due time.Time
-		var h uint64
+		var bump func()
 		found := false
 		if err := be.Get(target, [][]byte{key}, func(_ int, v []byte) error {
 			if v == nil {
@@ -125,13 +125,14 @@ func (s *Store) expiryJob(be Backend, now time.Time) (b *Batch, after func(), re
 				if err != nil {
 					return err
 				}
-				due, h = e.Expires, s.c.key(uint8(e.Subject), e.Value, "")
+				due, bump = e.Expires, func() { s.bumpSubject(e.Subject, e.Value) }
 			case BucketVerifications:
 				ver, err := decodeVerification(v)
 				if err != nil {
 					return err
 				}
-				due, h = verificationDue(&ver), s.c.key(nsVerification, ver.UID, ver.Subject)
+				h := s.c.key(nsVerification, ver.UID, ver.Subject)
+				due, bump = verificationDue(&ver), func() { s.c.bump(h) }
 			}
 			return nil
 		}); err != nil {
@@ -142,7 +143,7 @@ func (s *Store) expiryJob(be Backend, now time.Time) (b *Batch, after func(), re
 		}
 		if found && !due.IsZero() && expiryNanos(clampNanos(due)) == at {
 			b.del(target, slices.Clone(key))
-			hashes = append(hashes, h)
+			bumps = append(bumps, bump)
 			removed++
 		}
 		return nil
@@ -151,8 +152,8 @@ func (s *Store) expiryJob(be Backend, now time.Time) (b *Batch, after func(), re
 		return nil, nil, 0, false, err
 	}
 	return b, func() {
-		for _, h := range hashes {
-			s.c.bump(h)
+		for _, bump := range bumps {
+			bump()
 		}
 		s.stats.swept.Add(uint64(removed))
 	}, removed, more, nil

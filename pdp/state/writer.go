@@ -394,10 +394,12 @@ func (s *Store) runJob(r *request) {
 
 // commit commits b to the backend and notes the newest journal sequence
 // number (the prune of decision records counts back from it).
+// It keeps the IP range index current with the batch's range writes.
 func (s *Store) commit(b *Batch) error {
 	first, err := s.be.Commit(b)
 	if err == nil && len(b.Journal) > 0 && first > 0 {
 		s.lastSeq = max(s.lastSeq, first+uint64(len(b.Journal))-1)
 	}
+	s.indexRanges(b, err)
 	return err
 }
