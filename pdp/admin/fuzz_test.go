@@ -92,7 +92,7 @@ func FuzzOperatorAPI(f *testing.F) {
 	if err := os.WriteFile(tokenFile, []byte(token+" write fuzzer\n"), 0o600); err != nil {
 		f.Fatal(err)
 	}
-	toks, err := LoadTokens(tokenFile)
+	toks, err := LoadTokens(tokenFile, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -196,6 +196,13 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if bundles != nil {
 		ready, degraded = append(ready, bundles.ready), append(degraded, bundles.degraded)
 	}
+	tokens, err := loadTokens(ctx, cfg, m, log)
+	if err != nil {
+		return err
+	}
+	if tokens != nil {
+		degraded = append(degraded, tokens.Err)
+	}
 	svc, err := decide.New(opts)
 	if err != nil {
 		return err
@@ -205,7 +212,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	adm, err := startAdmin(cfg, store, tracker, eng, log)
+	adm, err := startAdmin(cfg, tokens, store, tracker, eng, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -314,14 +321,28 @@ func stateReady(st *state.Store) server.ReadyCheck {
 	}
 }
 
-// startAdmin serves the operator API when a token file is configured.
-func startAdmin(cfg config.Config, store *state.Store, tracker *velocity.Tracker, eng *engine.Engine, log *slog.Logger) (*admin.Server, error) {
+// loadTokens reads the operator token file, when one is configured: a
+// file that is invalid at start stops the start. Later it fails closed
+// (every token refused while it is invalid), which /health/ready reports
+// as degraded and pdp_admin_token_file_valid shows; it is polled every
+// second so that each change is logged when it happens.
+func loadTokens(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*admin.Tokens, error) {
 	if cfg.Admin.TokenFile == "" {
 		return nil, nil
 	}
-	tokens, err := admin.LoadTokens(cfg.Admin.TokenFile)
+	tokens, err := admin.LoadTokens(cfg.Admin.TokenFile, log)
 	if err != nil {
 		return nil, err
+	}
+	m.Register(metrics.TokenFileCollector(tokens.Stats))
+	go tokens.Poll(ctx, time.Second)
+	return tokens, nil
+}
+
+// startAdmin serves the operator API when a token file is configured.
+func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tracker *velocity.Tracker, eng *engine.Engine, log *slog.Logger) (*admin.Server, error) {
+	if tokens == nil {
+		return nil, nil
 	}
 	probationPath := cfg.Policies.Package + "/config/freeze/probation_duration"
 	adm := admin.New(admin.Options{Store: store, Velocity: tracker, Tokens: tokens, Logger: log,
