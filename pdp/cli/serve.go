@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -212,9 +213,19 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	var healthLn net.Listener
+	if cfg.HealthAddr != "" {
+		if healthLn, err = server.Listen(cfg.HealthAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen %s: %w", cfg.HealthAddr, err)
+		}
+	}
 	adm, err := startAdmin(cfg, tokens, store, tracker, eng, log)
 	if err != nil {
 		ln.Close()
+		if healthLn != nil {
+			healthLn.Close()
+		}
 		return err
 	}
 
@@ -244,9 +255,12 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	}
 	go onSIGHUP(ctx, reload)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", cfg.Addr, "policies", policyDir, "revision", eng.Revision(),
+	if healthLn != nil {
+		go func() { errc <- srv.ServeHealth(healthLn) }()
+	}
+	log.Info("serving", "addr", cfg.Addr, "health_addr", cfg.HealthAddr, "policies", policyDir, "revision", eng.Revision(),
 		"velocity", tracker != nil, "plugins", cfg.Plugins.Dir)
 
 	select {
