@@ -239,3 +239,19 @@ func TestHostMissingOverTheWire(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHostCheck is the Host check every decision request pays.
+func BenchmarkHostCheck(b *testing.B) {
+	p := newHostPolicy([]string{"pdp.internal"})
+	for _, host := range []string{"127.0.0.1:9191", "localhost:9191", "[::1]:9191", "pdp.internal:9191"} {
+		b.Run(host, func(b *testing.B) {
+			h := []byte(host)
+			b.ReportAllocs()
+			for b.Loop() {
+				if p.check(h) != nil {
+					b.Fatal(host)
+				}
+			}
+		})
+	}
+}
