@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +256,76 @@ func BenchmarkHostCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzHostCheck compares the Host check with a reference built on the
+// standard library (netip, strings): a Host is allowed exactly when it is
+// HOST[:DIGITS] with HOST localhost, a loopback or configured address, or a
+// configured name (ASCII case-insensitive, one trailing dot ignored).
+func FuzzHostCheck(f *testing.F) {
+	for _, s := range []string{"localhost:9191", "LOCALHOST.", "127.0.0.1:80", "[::1]:9191", "[::ffff:127.0.0.1]", "evil.example:9191",
+		"pdp.internal", "10.0.0.5", "[fd00::1]", "127.0.0.01", "[::1%25lo]", "a@localhost", "localhost:", "[::1]:", "0x7f.1", ""} {
+		f.Add(s)
+	}
+	allowed := []string{"pdp.internal", "10.0.0.5", "fd00::1"}
+	p := newHostPolicy(allowed)
+	f.Fuzz(func(t *testing.T, host string) {
+		e := p.check([]byte(host))
+		if e != nil && e.Field != "host" {
+			t.Fatalf("%q: error without the host field: %v", host, e)
+		}
+		if want := referenceAllowed(host, allowed); (e == nil) != want {
+			t.Fatalf("%q: check %v, reference allows %v", host, e, want)
+		}
+	})
+}
+
+func referenceAllowed(host string, allowed []string) bool {
+	var name, rest string
+	literal := false
+	switch {
+	case host == "":
+		return false
+	case host[0] == '[':
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return false
+		}
+		name, rest, literal = host[1:end], host[end+1:], true
+	default:
+		name, rest = host, ""
+		if i := strings.IndexByte(host, ':'); i >= 0 {
+			name, rest = host[:i], host[i:]
+		}
+	}
+	if rest != "" {
+		if rest[0] != ':' || len(rest) > 6 || strings.Trim(rest[1:], "0123456789") != "" {
+			return false
+		}
+	}
+	ipAllowed := func(ip netip.Addr) bool {
+		ip = ip.Unmap()
+		if ip.IsLoopback() {
+			return true
+		}
+		for _, a := range allowed {
+			if b, err := netip.ParseAddr(a); err == nil && b.Unmap() == ip {
+				return true
+			}
+		}
+		return false
+	}
+	if literal {
+		ip, err := netip.ParseAddr(name)
+		return err == nil && ip.Is6() && ip.Zone() == "" && ipAllowed(ip)
+	}
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > 254 || strings.Trim(strings.ToLower(name), "abcdefghijklmnopqrstuvwxyz0123456789-._") != "" {
+		return false
+	}
+	name = strings.ToLower(name)
+	if ip, err := netip.ParseAddr(name); err == nil && ip.Is4() {
+		return ipAllowed(ip)
+	}
+	return name == "localhost" || slices.Contains(allowed, name)
 }
