@@ -77,22 +77,29 @@ func LoadTokens(path string, log *slog.Logger) (*Tokens, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	t := &Tokens{path: path, log: log}
-	toks, sum, err := readTokens(path)
+	b, err := readSmallFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("admin token file: %w", err)
 	}
-	t.tokens, t.sum = toks, sum
-	return t, nil
+	toks, err := parseTokens(b)
+	if err != nil {
+		return nil, fmt.Errorf("admin token file %s: %w", path, err)
+	}
+	return &Tokens{path: path, log: log, tokens: toks, sum: sha256.Sum256(b)}, nil
 }
 
-// refresh reads the file again and updates the tokens in force (t.mu held).
+// refresh reads the file again and updates the tokens in force (t.mu
+// held). Bytes identical to the valid file in force are not parsed again.
 func (t *Tokens) refresh() {
-	toks, sum, err := readTokens(t.path)
-	switch {
-	case err == nil && t.err == nil && sum == t.sum:
+	var toks []token
+	b, err := readSmallFile(t.path)
+	if err != nil {
+		err = fmt.Errorf("admin token file: %w", err)
+	} else if sum := sha256.Sum256(b); t.err == nil && sum == t.sum {
 		return // unchanged
-	case err == nil:
+	} else if toks, err = parseTokens(b); err != nil {
+		err = fmt.Errorf("admin token file %s: %w", t.path, err)
+	} else {
 		was := t.err
 		t.tokens, t.sum, t.err = toks, sum, nil
 		if was != nil {
@@ -100,33 +107,17 @@ func (t *Tokens) refresh() {
 		} else {
 			t.log.Info("operator token file reloaded", "path", t.path, "tokens", len(toks))
 		}
-	default:
-		t.tokens = nil
-		if t.err != nil && t.err.Error() == err.Error() {
-			return // the same failure: logged and counted already
-		}
-		t.err = err
-		t.errors++
-		t.log.Error("operator token file invalid: every operator token is refused until it is fixed",
-			"path", t.path, "error", err)
+		return
 	}
-}
-
-// readTokens reads and parses the token file, returning its tokens and the
-// digest of its bytes. Errors name the path and a line number, never a
-// token.
-func readTokens(path string) ([]token, [sha256.Size]byte, error) {
-	var sum [sha256.Size]byte
-	b, err := readSmallFile(path)
-	if err != nil {
-		return nil, sum, fmt.Errorf("admin token file: %w", err)
+	// Invalid: every token refused, the last good set dropped.
+	t.tokens = nil
+	if t.err != nil && t.err.Error() == err.Error() {
+		return // the same failure: logged and counted already
 	}
-	sum = sha256.Sum256(b)
-	toks, err := parseTokens(b)
-	if err != nil {
-		return nil, sum, fmt.Errorf("admin token file %s: %w", path, err)
-	}
-	return toks, sum, nil
+	t.err = err
+	t.errors++
+	t.log.Error("operator token file invalid: every operator token is refused until it is fixed",
+		"path", t.path, "error", err)
 }
 
 // readSmallFile reads a regular file of at most maxTokenFile bytes (a
@@ -156,7 +147,7 @@ func readSmallFile(path string) ([]byte, error) {
 
 // parseTokens parses the token file; any invalid line makes the whole
 // file invalid (a half-applied file would keep a revoked token or drop a
-// new one silently).
+// new one silently). Errors name a line number, never what is on it.
 func parseTokens(b []byte) ([]token, error) {
 	var out []token
 	seen := map[[sha256.Size]byte]int{}
