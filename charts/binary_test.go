@@ -123,7 +123,7 @@ func TestRenderedConfigDecodes(t *testing.T) {
 
 // chartOwned are the config keys the chart sets itself (flags or computed);
 // the values schema must not offer them under pdp.config.
-var chartOwned = []string{"addr", "policies.dir", "state.path", "admin.addr", "admin.token_file",
+var chartOwned = []string{"addr", "health_addr", "policies.dir", "state.path", "admin.addr", "admin.token_file",
 	"plugins.dir", "plugins.cache_dir", "log.level", "log.format", "server.shutdown_timeout",
 	"decision_log.path", "shadow.policies", "redis.addrs", "redis.password_file",
 	"bundle.key_file", "bundle.token_file", "bundle.ca_cert_file"}
@@ -218,12 +218,14 @@ func TestSidecarStartsFromRendering(t *testing.T) {
 				vol, _ := pod.volume(mnt.Name)
 				populate(t, m, vol, dir, rewrite)
 			}
-			addr := freeAddr(t)
+			addr, health := freeAddr(t), freeAddr(t)
 			var args []string
 			for flag, value := range pdp.flags(t) {
 				switch flag {
 				case "addr":
 					value = addr
+				case "health-addr":
+					value = health
 				case "admin-addr":
 					value = freeAddr(t)
 				default:
@@ -255,7 +257,26 @@ func TestSidecarStartsFromRendering(t *testing.T) {
 					t.Error("pdp serve did not stop")
 				}
 			}()
-			waitReady(t, "http://"+addr, done, &logs)
+			waitReady(t, "http://"+health, done, &logs)
+			// The kubelet probes the pod IP: the health listener answers
+			// whatever the Host; the decision listener answers only to
+			// loopback names.
+			for _, c := range []struct {
+				addr, path string
+				want       int
+			}{{health, "/health/ready", 200}, {health, "/health/live", 200}, {health, "/metrics", 200},
+				{health, "/v1/data/riskpdp/decision", 404}, {addr, "/health/ready", 421}} {
+				req, _ := http.NewRequest("GET", "http://"+c.addr+c.path, nil)
+				req.Host = "10.244.1.7:9193"
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != c.want {
+					t.Errorf("GET %s%s as the pod IP: %d, want %d", c.addr, c.path, resp.StatusCode, c.want)
+				}
+			}
 
 			body := `{"stage":"payment","uid":"u-1001","device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},` +
 				`"txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital"},` +

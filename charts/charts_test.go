@@ -62,8 +62,8 @@ func TestNativeSidecar(t *testing.T) {
 	if pdp.Lifecycle != nil {
 		t.Errorf("native sidecar with a lifecycle hook: %v", pdp.Lifecycle)
 	}
-	if f := pdp.flags(t); f["addr"] != "0.0.0.0:9191" {
-		t.Errorf("--addr=%s", f["addr"])
+	if f := pdp.flags(t); f["addr"] != "127.0.0.1:9191" || f["health-addr"] != "0.0.0.0:9193" {
+		t.Errorf("--addr=%s --health-addr=%s, want the decision API on the loopback, health on the pod IP", f["addr"], f["health-addr"])
 	}
 	app, _, _ := pod.container("app")
 	if v, _ := app.env("PDP_URL"); v != "http://127.0.0.1:9191" {
@@ -77,7 +77,7 @@ func TestNativeSidecar(t *testing.T) {
 		t.Error("no checksum/pdp-config annotation: a config change would not roll the pods")
 	}
 	if len(m.find("NetworkPolicy")) != 1 {
-		t.Error("the default listener (0.0.0.0) comes without its NetworkPolicy")
+		t.Error("the default health listener (0.0.0.0) comes without its NetworkPolicy")
 	}
 	if img := pdp.Image; img != "ghcr.io/riskpdp/pdp:"+chartAppVersion(t, libraryChart) {
 		t.Errorf("image %s: the tag does not default to the library's appVersion", img)
@@ -92,12 +92,15 @@ func checkProbes(t *testing.T, c container) {
 		path string
 	}{{"startupProbe", c.StartupProbe, "/health/ready"}, {"livenessProbe", c.LivenessProbe, "/health/live"},
 		{"readinessProbe", c.ReadinessProbe, "/health/ready"}} {
-		if p.pr == nil || p.pr.HTTPGet == nil || p.pr.HTTPGet.Path != p.path || p.pr.HTTPGet.Port != "pdp" || p.pr.HTTPGet.Host != "" {
-			t.Errorf("%s: want httpGet %s on port pdp, got %s", p.name, p.path, fmtYAML(p.pr))
+		if p.pr == nil || p.pr.HTTPGet == nil || p.pr.HTTPGet.Path != p.path || p.pr.HTTPGet.Port != "pdp-health" || p.pr.HTTPGet.Host != "" {
+			t.Errorf("%s: want httpGet %s on port pdp-health, got %s", p.name, p.path, fmtYAML(p.pr))
 		}
 	}
-	if !slices.ContainsFunc(c.Ports, func(p containerPort) bool { return p.Name == "pdp" && p.ContainerPort == 9191 }) {
-		t.Errorf("no pdp port 9191: %v", c.Ports)
+	if !slices.ContainsFunc(c.Ports, func(p containerPort) bool { return p.Name == "pdp-health" && p.ContainerPort == 9193 }) {
+		t.Errorf("no pdp-health port 9193: %v", c.Ports)
+	}
+	if slices.ContainsFunc(c.Ports, func(p containerPort) bool { return p.Name == "pdp" }) {
+		t.Errorf("the decision port is declared although it binds the loopback: %v", c.Ports)
 	}
 }
 
@@ -121,8 +124,8 @@ func TestLoopbackListener(t *testing.T) {
 	m := render(t, variantNamed(t, "loopback"))
 	pod, _ := m.pod(t)
 	pdp, _ := sidecar(t, pod)
-	if f := pdp.flags(t); f["addr"] != "127.0.0.1:9191" {
-		t.Errorf("--addr=%s", f["addr"])
+	if f := pdp.flags(t); f["addr"] != "127.0.0.1:9191" || f["health-addr"] != "127.0.0.1:9193" {
+		t.Errorf("--addr=%s --health-addr=%s", f["addr"], f["health-addr"])
 	}
 	if pdp.StartupProbe != nil || pdp.LivenessProbe != nil || pdp.ReadinessProbe != nil || len(pdp.Ports) > 0 {
 		t.Error("probes or ports on a loopback-only listener: the kubelet cannot reach it")
@@ -447,42 +450,61 @@ func TestAdminAPI(t *testing.T) {
 }
 
 // TestNetworkPolicy: no rule open to every source reaches a pdp port; the
-// decision port is open to metrics.from only, the operator port to
-// admin.from only.
+// decision port is open to no one, even bound to the pod IP (the app
+// reaches it over the loopback), the health port to metrics.from only, the
+// operator port to admin.from only; every other port stays open.
 func TestNetworkPolicy(t *testing.T) {
-	m := render(t, variantNamed(t, "all-on"))
-	np := m.one(t, "NetworkPolicy", "-pdp")
-	pod := m.one(t, "Deployment", "pdp-demo")
-	if fmt.Sprint(get(np, "spec", "podSelector", "matchLabels")) != fmt.Sprint(get(pod, "spec", "selector", "matchLabels")) {
-		t.Errorf("NetworkPolicy selects %v, the Deployment's pods are %v",
-			get(np, "spec", "podSelector", "matchLabels"), get(pod, "spec", "selector", "matchLabels"))
-	}
-	openTo := map[int][]string{}
-	rules, _ := get(np, "spec", "ingress").([]any)
-	for _, r := range rules {
-		from := fmtYAML(get(r, "from"))
-		ports, _ := get(r, "ports").([]any)
-		for _, p := range ports {
-			if proto, _ := get(p, "protocol").(string); proto != "TCP" {
-				continue
+	for _, name := range []string{"all-on", "decision-on-pod-ip"} {
+		t.Run(name, func(t *testing.T) {
+			m := render(t, variantNamed(t, name))
+			np := m.one(t, "NetworkPolicy", "-pdp")
+			pod := m.one(t, "Deployment", "pdp-demo")
+			if fmt.Sprint(get(np, "spec", "podSelector", "matchLabels")) != fmt.Sprint(get(pod, "spec", "selector", "matchLabels")) {
+				t.Errorf("NetworkPolicy selects %v, the Deployment's pods are %v",
+					get(np, "spec", "podSelector", "matchLabels"), get(pod, "spec", "selector", "matchLabels"))
 			}
-			lo, _ := get(p, "port").(int)
-			hi, _ := get(p, "endPort").(int)
-			if hi == 0 {
-				hi = lo
-			}
-			for _, port := range []int{9191, 9192} {
-				if port >= lo && port <= hi {
-					openTo[port] = append(openTo[port], from)
+			openTo := map[int][]string{}
+			rules, _ := get(np, "spec", "ingress").([]any)
+			for _, r := range rules {
+				from := fmtYAML(get(r, "from"))
+				ports, _ := get(r, "ports").([]any)
+				for _, p := range ports {
+					if proto, _ := get(p, "protocol").(string); proto != "TCP" {
+						continue
+					}
+					lo, _ := get(p, "port").(int)
+					hi, _ := get(p, "endPort").(int)
+					if hi == 0 {
+						hi = lo
+					}
+					for _, port := range []int{80, 9190, 9191, 9192, 9193, 9194, 65535} {
+						if port >= lo && port <= hi {
+							openTo[port] = append(openTo[port], from)
+						}
+					}
 				}
 			}
-		}
-	}
-	if got := openTo[9191]; len(got) != 1 || !strings.Contains(got[0], "monitoring") {
-		t.Errorf("decision port open to %v, want the metrics peers only", got)
-	}
-	if got := openTo[9192]; len(got) != 1 || !strings.Contains(got[0], "risk-ops") {
-		t.Errorf("operator port open to %v, want the admin peers only", got)
+			if got := openTo[9191]; len(got) != 0 {
+				t.Errorf("decision port open to %v, want no one", got)
+			}
+			if got := openTo[9193]; len(got) != 1 || !strings.Contains(got[0], "monitoring") {
+				t.Errorf("health port open to %v, want the metrics peers only", got)
+			}
+			if got := openTo[9192]; len(got) != 1 || !strings.Contains(got[0], "risk-ops") {
+				t.Errorf("operator port open to %v, want the admin peers only", got)
+			}
+			for _, port := range []int{80, 9190, 9194, 65535} {
+				if got := openTo[port]; len(got) != 1 || strings.TrimSpace(got[0]) != "null" {
+					t.Errorf("other port %d open to %v, want everyone (allowOtherPorts)", port, got)
+				}
+			}
+			ps, _ := m.pod(t)
+			pdp, _ := sidecar(t, ps)
+			declared := slices.ContainsFunc(pdp.Ports, func(p containerPort) bool { return p.Name == "pdp" })
+			if declared != (name == "decision-on-pod-ip") {
+				t.Errorf("decision port declared %v with --addr=%s", declared, pdp.flags(t)["addr"])
+			}
+		})
 	}
 }
 
@@ -494,12 +516,18 @@ func TestMonitors(t *testing.T) {
 		t.Errorf("PodMonitor selects %v", get(pm, "spec", "selector", "matchLabels"))
 	}
 	ep := get(pm, "spec", "podMetricsEndpoints").([]any)[0]
-	if get(ep, "port") != "pdp" || get(ep, "path") != "/metrics" {
-		t.Errorf("PodMonitor endpoint %v", ep)
+	if get(ep, "port") != "pdp-health" || get(ep, "path") != "/metrics" {
+		t.Errorf("PodMonitor endpoint %v, want /metrics on pdp-health", ep)
 	}
 	svc := m.one(t, "Service", "-pdp-metrics")
 	if fmt.Sprint(get(svc, "spec", "selector")) != podLabels {
 		t.Errorf("metrics Service selects %v", get(svc, "spec", "selector"))
+	}
+	if p := get(svc, "spec", "ports").([]any)[0]; get(p, "port") != 9193 || get(p, "targetPort") != "pdp-health" {
+		t.Errorf("metrics Service port %v, want 9193 → pdp-health", p)
+	}
+	if ep := get(m.one(t, "ServiceMonitor", "-pdp"), "spec", "endpoints").([]any)[0]; get(ep, "port") != "pdp-health" {
+		t.Errorf("ServiceMonitor endpoint %v, want pdp-health", ep)
 	}
 	sm := m.one(t, "ServiceMonitor", "-pdp")
 	for k, v := range get(sm, "spec", "selector", "matchLabels").(map[string]any) {
@@ -535,6 +563,12 @@ func TestWrongValuesFail(t *testing.T) {
 		{[]string{"pdp.resources.limits.memory=1GB"}, "/resources/limits/memory"},
 		{[]string{"pdp.listen.port=99999"}, "/listen/port"},
 		{[]string{"pdp.listen.host=10.0.0.1"}, "/listen/host"},
+		{[]string{"pdp.health.host=10.0.0.1"}, "/health/host"},
+		{[]string{"pdp.health.port=0"}, "/health/port"},
+		{[]string{"pdp.config.health_addr=0.0.0.0:1"}, "additional properties 'health_addr' not allowed"},
+		{[]string{"pdp.config.server.allowed_hosts=pdp.internal"}, "/config/server/allowed_hosts"},
+		{[]string{"pdp.config.server.allowed_hosts[0]=evil.example:9191"}, "/config/server/allowed_hosts/0"},
+		{[]string{"pdp.config.server.allowed_hosts[0]=*.example"}, "/config/server/allowed_hosts/0"},
 		{[]string{"pdp.config.adrr=x"}, "additional properties 'adrr' not allowed"},
 		{[]string{"pdp.config.addr=0.0.0.0:1"}, "additional properties 'addr' not allowed"},
 		{[]string{"pdp.config.server.shutdown_timeout=1s"}, "additional properties 'shutdown_timeout' not allowed"},
@@ -568,19 +602,21 @@ func TestInconsistentValuesFail(t *testing.T) {
 		set  []string
 		want string
 	}{
-		{[]string{"pdp.networkPolicy.enabled=false"}, "exposes the decision API beyond the pod"},
+		{[]string{"pdp.listen.host=0.0.0.0", "pdp.networkPolicy.enabled=false"}, "exposes the decision API beyond the pod"},
 		{[]string{"pdp.admin.enabled=true"}, "pdp.admin.enabled needs pdp.admin.existingSecret"},
 		{[]string{"pdp.admin.enabled=true", "pdp.admin.generateToken=true", "pdp.admin.host=0.0.0.0",
-			"pdp.networkPolicy.enabled=false", "pdp.listen.host=127.0.0.1"}, "exposes the operator API"},
+			"pdp.networkPolicy.enabled=false"}, "exposes the operator API"},
 		{[]string{"pdp.admin.enabled=true", "pdp.admin.generateToken=true", "pdp.config.state.enabled=false"}, "needs risk state"},
 		{[]string{"pdp.plugins.source=configMap"}, "needs pdp.plugins.configMap"},
 		{[]string{"pdp.plugins.source=initContainer"}, "needs pdp.plugins.image.reference"},
 		{[]string{"pdp.state.volume=persistentVolumeClaim"}, "needs pdp.state.persistentVolumeClaim.claimName"},
-		{[]string{"pdp.listen.host=127.0.0.1", "pdp.monitoring.podMonitor.enabled=true"}, "monitoring needs the decision port"},
+		{[]string{"pdp.health.host=127.0.0.1", "pdp.monitoring.podMonitor.enabled=true"}, "monitoring needs the health port"},
 		{[]string{"pdp.extraEnv[0].name=PDP_ADDR", "pdp.extraEnv[0].value=x"}, "not PDP_* variables"},
 		{[]string{"pdp.policies.existingConfigMap=x"}, "set chartFiles or existingConfigMap, not both"},
 		{[]string{"pdp.policies.chartFiles=files/none"}, "no .rego or data files under files/none/"},
 		{[]string{"pdp.admin.port=9191"}, "must differ"},
+		{[]string{"pdp.health.port=9191"}, "must differ"},
+		{[]string{"pdp.health.port=9192"}, "must differ"},
 	}
 	for _, c := range cases {
 		args := templateArgs(variantNamed(t, "defaults"))

@@ -106,7 +106,10 @@ var variants = []variant{
 	{"defaults", nil, true},
 	{"all-on", []string{"-f", demoChart + "/ci/all-on-values.yaml"}, true},
 	{"classic", []string{"--set", "pdp.nativeSidecar=false"}, true},
-	{"loopback", []string{"--set", "pdp.listen.host=127.0.0.1", "--set", "pdp.networkPolicy.enabled=false"}, true},
+	// Nothing on the pod IP: no probes, no NetworkPolicy needed.
+	{"loopback", []string{"--set", "pdp.health.host=127.0.0.1", "--set", "pdp.networkPolicy.enabled=false"}, true},
+	// The decision API on the pod IP too (behind the NetworkPolicy).
+	{"decision-on-pod-ip", []string{"--set", "pdp.listen.host=0.0.0.0", "-f", demoChart + "/ci/all-on-values.yaml"}, true},
 	{"pvc-existing", []string{
 		"--set", "replicaCount=1",
 		"--set", "pdp.state.volume=persistentVolumeClaim", "--set", "pdp.state.persistentVolumeClaim.claimName=pdp-state",

@@ -24,6 +24,7 @@ const (
 	CodeTooDeep          ErrorCode = "too_deep"
 	CodeDuplicateKey     ErrorCode = "duplicate_key"
 	CodeUnsupportedMedia ErrorCode = "unsupported_media_type"
+	CodeHostNotAllowed   ErrorCode = "host_not_allowed"
 	CodeNotFound         ErrorCode = "not_found"
 	CodeMethodNotAllowed ErrorCode = "method_not_allowed"
 	CodeUnauthorized     ErrorCode = "unauthorized"

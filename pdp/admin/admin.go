@@ -170,16 +170,16 @@ type action struct {
 	Ticket   string `json:"ticket"`
 }
 
+// check refuses a change without a readable operator and reason (see
+// textRule): every operator write calls it.
 func (a action) check() error {
-	switch {
-	case a.Operator == "":
-		return pdp.Errorf(pdp.CodeMissingField, "operator", "is required: who makes this change")
-	case a.Reason == "":
-		return pdp.Errorf(pdp.CodeMissingField, "reason", "is required: why this change is made")
-	case len(a.Operator) > 128 || len(a.Reason) > 1024 || len(a.Ticket) > 128:
-		return pdp.Errorf(pdp.CodeInvalidValue, "", "operator, reason or ticket too long")
+	if err := operatorText.check(a.Operator, "who makes this change"); err != nil {
+		return err
 	}
-	return nil
+	if err := reasonText.check(a.Reason, "why this change is made"); err != nil {
+		return err
+	}
+	return ticketText.check(a.Ticket, "the ticket of this change")
 }
 
 func (a action) actor() pdp.Actor {

@@ -41,7 +41,8 @@ var fuzzRoutes = []struct {
 // JSON with a status the API documents (never 500 while the state is
 // healthy); an error carries a code whose status is that status; and the
 // audit journal grows by exactly one record for every change answered 200,
-// and by none otherwise (nothing changes without its record).
+// and by none otherwise (nothing changes without its record), each with a
+// readable operator and reason.
 func FuzzOperatorAPI(f *testing.F) {
 	act := `"operator":"alice","reason":"emulator farm","ticket":"RISK-1"`
 	for _, seed := range []struct {
@@ -82,6 +83,8 @@ func FuzzOperatorAPI(f *testing.F) {
 		{3, "u-1", "", `{` + act + `,"daily_amount":"5000","currency":"CNY"}`},
 		{2, "u-1", "", `{"operator":`},
 		{6, "block/uid/u-1", "", `[]`},
+		{1, "u-1", "", `{"operator":"\u200b","reason":"x","kind":"review"}`},
+		{6, "block/uid/u-1", "", `{"operator":"alice","reason":" \u00a0","ticket":"\ufeff"}`},
 	} {
 		f.Add(seed.route, seed.value, seed.q, []byte(seed.body))
 	}
@@ -98,7 +101,7 @@ func FuzzOperatorAPI(f *testing.F) {
 	if err := os.WriteFile(tokenFile, []byte(token+" write fuzzer\n"), 0o600); err != nil {
 		f.Fatal(err)
 	}
-	toks, err := LoadTokens(tokenFile)
+	toks, err := LoadTokens(tokenFile, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -145,8 +148,9 @@ func FuzzOperatorAPI(f *testing.F) {
 		err = st.Journal(context.Background(), state.JournalFilter{FromSeq: seq + 1}, func(r pdp.AuditRecord) error {
 			added++
 			seq = r.Seq
-			if r.Actor.Operator == "" || r.Actor.Reason == "" {
-				t.Errorf("journal record without operator or reason: %+v", r)
+			if operatorText.check(r.Actor.Operator, "") != nil || reasonText.check(r.Actor.Reason, "") != nil ||
+				ticketText.check(r.Actor.Ticket, "") != nil {
+				t.Errorf("journal record without a readable operator, reason or ticket: %+v", r)
 			}
 			return nil
 		})

@@ -42,7 +42,7 @@ func newTestAPI(t *testing.T) *testAPI {
 	if err := os.WriteFile(tokenFile, []byte(testToken+" write tester\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	toks, err := LoadTokens(tokenFile)
+	toks, err := LoadTokens(tokenFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 func TestProfiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
 	os.WriteFile(path, []byte("writer-token-0123456789 write\nreader-token-0123456789 read\n"), 0o600)
-	tk, err := LoadTokens(path)
+	tk, err := LoadTokens(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

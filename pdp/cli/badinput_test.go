@@ -222,9 +222,10 @@ func TestBadInputJSON(t *testing.T) {
 		wantError(t, fmt.Sprintf("truncated at %d", i), status, body, 400, code, field)
 	}
 
-	// Wrong content types, on every JSON endpoint.
+	// Wrong content types, on every JSON endpoint; "" sends no Content-Type
+	// at all (a browser's fetch with a Blob body).
 	for _, path := range []string{"/v1/decide", "/v1/events", "/v1/verifications", "/v1/data/riskpdp/decision"} {
-		for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
 			"application/xml", "application/jsonx", "application/json;;", "text/json", "*/*", "application/javascript"} {
 			status, body := s.send(path, ct, allowBody)
 			wantError(t, path+" as "+ct, status, body, 415, "unsupported_media_type", "")
@@ -240,7 +241,7 @@ func TestBadInputJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lc.Close()
-	fmt.Fprintf(lc, "POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"stage\":", 1<<20)
+	fmt.Fprintf(lc, "POST /v1/decide HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"stage\":", 1<<20)
 	resp, err := http.ReadResponse(bufio.NewReader(lc), nil)
 	if err != nil {
 		t.Fatalf("1 MiB body: no answer: %v", err)
@@ -256,7 +257,7 @@ func TestBadInputJSON(t *testing.T) {
 	}
 	defer conn.Close()
 	go func() {
-		io.WriteString(conn, "POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+		io.WriteString(conn, "POST /v1/decide HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
 		for i := 0; i < 64; i++ {
 			if _, err := fmt.Fprintf(conn, "4000\r\n%s\r\n", strings.Repeat("a", 0x4000)); err != nil {
 				return
@@ -311,7 +312,7 @@ func TestBadInputHTTP(t *testing.T) {
 	s := startHostile(t)
 	addr := strings.TrimPrefix(s.url, "http://")
 	post := func(headers, body string) string {
-		return "POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + headers + "\r\n" + body
+		return "POST /v1/decide HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" + headers + "\r\n" + body
 	}
 	cl := func(b string) string { return fmt.Sprintf("Content-Length: %d\r\n", len(b)) }
 	// smuggled is a complete allow request: if it were ever served, a
@@ -326,7 +327,14 @@ func TestBadInputHTTP(t *testing.T) {
 		code, field string
 	}{
 		{"garbage request line", "GARBAGE\r\n\r\n", 400, "invalid_value", ""},
-		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 404, "not_found", ""},
+		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "missing_field", "host"},
+		// the Host header (DNS rebinding): only loopback names
+		{"no Host", strings.Replace(post(cl(allowBody), allow()), "Host: localhost\r\n", "", 1), 400, "missing_field", "host"},
+		{"HTTP/1.0 without Host", strings.Replace(strings.Replace(post(cl(allowBody), allow()), "Host: localhost\r\n", "", 1), "HTTP/1.1", "HTTP/1.0", 1), 400, "missing_field", "host"},
+		{"rebinding Host", strings.Replace(post(cl(allowBody), allow()), "Host: localhost", "Host: evil.example:9191", 1), 421, "host_not_allowed", "host"},
+		{"empty Host", strings.Replace(post(cl(allowBody), allow()), "Host: localhost", "Host:", 1), 400, "missing_field", "host"},
+		{"two Host headers", strings.Replace(post(cl(allowBody), allow()), "Host: localhost\r\n", "Host: localhost\r\nHost: evil.example\r\n", 1), 400, "invalid_value", ""},
+		{"absolute-form target elsewhere", strings.Replace(post(cl(allowBody), allow()), "POST /v1/decide", "POST http://evil.example/v1/decide", 1), 421, "host_not_allowed", "host"},
 		{"header without colon", post("X-Broken\r\n"+cl(allowBody), allow()), 400, "invalid_value", ""},
 		{"space before colon", post("Content-Length : 4\r\n", "null"), 400, "invalid_value", ""},
 		{"negative Content-Length", post("Content-Length: -1\r\n", allow()), 400, "invalid_value", ""},
@@ -365,7 +373,7 @@ func TestBadInputHTTP(t *testing.T) {
 	}
 	// Methods other than POST on the decision endpoint.
 	for _, m := range []string{"GET", "PUT", "DELETE", "PATCH", "TRACE", "OPTIONS", "CONNECT", "BREW"} {
-		status, body, _ := raw(t, addr, m+" /v1/decide HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		status, body, _ := raw(t, addr, m+" /v1/decide HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
 		wantError(t, m+" /v1/decide", status, body, 405, "method_not_allowed", "")
 	}
 	t.Logf("bad-input cases (raw HTTP, smuggling, methods): %d", badInputCases.Load()-n0)
@@ -400,8 +408,8 @@ func TestBadInputSlowClients(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b, time.Since(start)
 	}
-	headers := "POST /v1/decide HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 1000)
-	body := fmt.Sprintf("POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(allowBody)*10, allowBody)
+	headers := "POST /v1/decide HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + strings.Repeat("a", 1000)
+	body := fmt.Sprintf("POST /v1/decide HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(allowBody)*10, allowBody)
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex

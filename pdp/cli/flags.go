@@ -28,6 +28,8 @@ func str(dst func(c *config.Config) *string) func(*config.Config, string) error 
 var settings = []setting{
 	{"addr", "decision listener, HOST:PORT or unix:/path (default 127.0.0.1:9191)",
 		str(func(c *config.Config) *string { return &c.Addr })},
+	{"health-addr", "extra listener serving only /health/live, /health/ready and /metrics, HOST:PORT or unix:/path (default none)",
+		str(func(c *config.Config) *string { return &c.HealthAddr })},
 	{"policies", "policy directory (default ./policies if present, else the embedded reference policies)",
 		str(func(c *config.Config) *string { return &c.Policies.Dir })},
 	{"state", "risk state file (default $XDG_STATE_HOME/riskpdp/state.db)",

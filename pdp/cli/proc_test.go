@@ -57,8 +57,16 @@ type proc struct {
 // until /health/ready answers 200. The process is killed when the test ends.
 func spawn(t *testing.T, addr string, args ...string) *proc {
 	t.Helper()
-	p := &proc{url: "http://" + addr, logs: &syncBuffer{}, exited: make(chan struct{})}
-	args = append([]string{"serve", "--addr", addr, "--log-format", "text"}, args...)
+	return spawnReadyAt(t, "http://"+addr, append([]string{"--addr", addr}, args...)...)
+}
+
+// spawnReadyAt starts `pdp serve --log-format text args...` and waits until
+// url's /health/ready answers 200 (url is then p.url): for a decision
+// listener on a Unix socket, url is the health listener's.
+func spawnReadyAt(t *testing.T, url string, args ...string) *proc {
+	t.Helper()
+	p := &proc{url: url, logs: &syncBuffer{}, exited: make(chan struct{})}
+	args = append([]string{"serve", "--log-format", "text"}, args...)
 	p.cmd = exec.Command(buildPDP(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -196,6 +197,13 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if bundles != nil {
 		ready, degraded = append(ready, bundles.ready), append(degraded, bundles.degraded)
 	}
+	tokens, err := loadTokens(ctx, cfg, m, log)
+	if err != nil {
+		return err
+	}
+	if tokens != nil {
+		degraded = append(degraded, tokens.Err)
+	}
 	svc, err := decide.New(opts)
 	if err != nil {
 		return err
@@ -205,9 +213,19 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	adm, err := startAdmin(cfg, store, tracker, eng, log)
+	var healthLn net.Listener
+	if cfg.HealthAddr != "" {
+		if healthLn, err = server.Listen(cfg.HealthAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen %s: %w", cfg.HealthAddr, err)
+		}
+	}
+	adm, err := startAdmin(cfg, tokens, store, tracker, eng, log)
 	if err != nil {
 		ln.Close()
+		if healthLn != nil {
+			healthLn.Close()
+		}
 		return err
 	}
 
@@ -237,9 +255,12 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	}
 	go onSIGHUP(ctx, reload)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", cfg.Addr, "policies", policyDir, "revision", eng.Revision(),
+	if healthLn != nil {
+		go func() { errc <- srv.ServeHealth(healthLn) }()
+	}
+	log.Info("serving", "addr", cfg.Addr, "health_addr", cfg.HealthAddr, "policies", policyDir, "revision", eng.Revision(),
 		"velocity", tracker != nil, "plugins", cfg.Plugins.Dir)
 
 	select {
@@ -314,14 +335,28 @@ func stateReady(st *state.Store) server.ReadyCheck {
 	}
 }
 
-// startAdmin serves the operator API when a token file is configured.
-func startAdmin(cfg config.Config, store *state.Store, tracker *velocity.Tracker, eng *engine.Engine, log *slog.Logger) (*admin.Server, error) {
+// loadTokens reads the operator token file, when one is configured: a
+// file that is invalid at start stops the start. Later it fails closed
+// (every token refused while it is invalid), which /health/ready reports
+// as degraded and pdp_admin_token_file_valid shows; it is polled every
+// second so that each change is logged when it happens.
+func loadTokens(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*admin.Tokens, error) {
 	if cfg.Admin.TokenFile == "" {
 		return nil, nil
 	}
-	tokens, err := admin.LoadTokens(cfg.Admin.TokenFile)
+	tokens, err := admin.LoadTokens(cfg.Admin.TokenFile, log)
 	if err != nil {
 		return nil, err
+	}
+	m.Register(metrics.TokenFileCollector(tokens.Stats))
+	go tokens.Poll(ctx, time.Second)
+	return tokens, nil
+}
+
+// startAdmin serves the operator API when a token file is configured.
+func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tracker *velocity.Tracker, eng *engine.Engine, log *slog.Logger) (*admin.Server, error) {
+	if tokens == nil {
+		return nil, nil
 	}
 	probationPath := cfg.Policies.Package + "/config/freeze/probation_duration"
 	adm := admin.New(admin.Options{Store: store, Velocity: tracker, Tokens: tokens, Logger: log,

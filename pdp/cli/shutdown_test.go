@@ -24,7 +24,7 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 	defer conn.Close()
 	body := stepUpBody
 	half := len(body) / 2
-	fmt.Fprintf(conn, "POST /v1/decide HTTP/1.1\r\nHost: pdp\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:half])
+	fmt.Fprintf(conn, "POST /v1/decide HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:half])
 	time.Sleep(200 * time.Millisecond)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

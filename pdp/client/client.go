@@ -41,7 +41,10 @@ func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = 
 // WithMaxConns caps open connections to the sidecar (default 64).
 func WithMaxConns(n int) Option { return func(c *Client) { c.hc.MaxConns = n } }
 
-// New returns a client for the sidecar at addr ("127.0.0.1:9191").
+// New returns a client for the sidecar at addr ("127.0.0.1:9191"). Every
+// request carries Content-Type: application/json and addr as its Host: the
+// sidecar answers only to loopback names (localhost, 127.0.0.0/8, [::1])
+// and to the names of its server.allowed_hosts.
 func New(addr string, opts ...Option) (*Client, error) {
 	addr = strings.TrimPrefix(addr, "http://")
 	if addr == "" {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,12 @@ type Config struct {
 	// Addr is the decision listener (HTTP/1.1). Default 127.0.0.1:9191:
 	// loopback only, since the caller is the payment service in the same pod.
 	Addr string `yaml:"addr"`
+	// HealthAddr is an extra listener, HOST:PORT or unix:/path, serving
+	// only /health/live, /health/ready and /metrics (no decision API, no
+	// Host check): for the kubelet's probes and Prometheus, which reach the
+	// pod IP, while Addr stays on the loopback. Default "": none (they are
+	// served on Addr only).
+	HealthAddr string `yaml:"health_addr"`
 
 	Server   Server   `yaml:"server"`
 	Policies Policies `yaml:"policies"`
@@ -158,6 +165,15 @@ type Server struct {
 	// ShutdownTimeout bounds draining in-flight requests on SIGTERM.
 	// Default 10s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// AllowedHosts are the host names (or IP addresses) the decision
+	// listener answers to besides the loopback ones (localhost,
+	// 127.0.0.0/8, [::1]), which are always allowed: a request whose Host
+	// header names anything else gets 421 (DNS rebinding: a web page on a
+	// name that resolves to 127.0.0.1 sends its own name). Names without a
+	// port, matched case-insensitively, a trailing dot ignored. Not checked
+	// on a Unix socket (no browser reaches one) nor on HealthAddr. Default
+	// none.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Policies says where the Rego policies come from and how they are run.
@@ -309,6 +325,18 @@ func (c *Config) Validate() error {
 	if err := checkAddr(c.Addr); err != nil {
 		bad("addr", "%v", err)
 	}
+	if c.HealthAddr != "" {
+		if err := checkAddr(c.HealthAddr); err != nil {
+			bad("health_addr", "%v", err)
+		} else if c.HealthAddr == c.Addr {
+			bad("health_addr", "must differ from addr (leave it empty to serve health and metrics on addr)")
+		}
+	}
+	for i, h := range c.Server.AllowedHosts {
+		if _, _, err := ParseAllowedHost(h); err != nil {
+			bad(fmt.Sprintf("server.allowed_hosts[%d]", i), "%v", err)
+		}
+	}
 	for name, d := range map[string]Duration{
 		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
 		"server.idle_timeout": c.Server.IdleTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
@@ -405,4 +433,36 @@ func checkAddr(addr string) error {
 		return fmt.Errorf("want HOST:PORT or unix:/path: %w", err)
 	}
 	return nil
+}
+
+// ParseAllowedHost reads a server.allowed_hosts entry: an IP address
+// (IPv6 with or without brackets, no zone), or a DNS name — labels of
+// letters, digits, '-' and '_', 1 to 63 bytes, 253 in all — returned in
+// lower case without its trailing dot. No port, scheme, path or wildcard.
+func ParseAllowedHost(s string) (name string, ip netip.Addr, err error) {
+	lit := s
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		lit = s[1 : len(s)-1]
+	}
+	if ip, err := netip.ParseAddr(lit); err == nil && ip.Zone() == "" {
+		return "", ip, nil
+	}
+	if lit != s {
+		return "", ip, fmt.Errorf("%q: not an IP address between brackets", s)
+	}
+	name = strings.ToLower(strings.TrimSuffix(s, "."))
+	if name == "" || len(name) > 253 {
+		return "", ip, fmt.Errorf("%q: want a host name of 1 to 253 bytes", s)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 {
+			return "", ip, fmt.Errorf("%q: empty or over-long label", s)
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return "", ip, fmt.Errorf("%q: a host name has only letters, digits, '-', '_' and dots (no port, scheme or wildcard)", s)
+			}
+		}
+	}
+	return name, ip, nil
 }

@@ -178,6 +178,7 @@ func BenchmarkHandler(b *testing.B) {
 		ctx.Response.Reset()
 		ctx.Request.Header.SetMethod("POST")
 		ctx.Request.SetRequestURI("/v1/decide")
+		ctx.Request.Header.SetHost("127.0.0.1:9191")
 		ctx.Request.Header.SetContentType("application/json")
 		ctx.Request.SetBodyRaw(representative)
 		s.handle(&ctx)

@@ -23,6 +23,8 @@ func TestPanicAnswers500(t *testing.T) {
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("POST")
 	ctx.Request.SetRequestURI("/v1/decide")
+	ctx.Request.Header.SetHost("127.0.0.1:9191")
+	ctx.Request.Header.SetContentType("application/json")
 	ctx.Request.SetBodyString(`{}`)
 	s.handle(&ctx)
 	var e struct{ Error struct{ Code string } }

@@ -1,7 +1,9 @@
 // Package server is the sidecar's HTTP edge on fasthttp: HTTP/1.1 with
-// keep-alive on loopback (or a Unix socket). It routes, checks methods and
-// content types, maps errors to statuses in one place (statusOf) and encodes
-// answers; what a decision means lives in pdp/decide.
+// keep-alive on loopback (or a Unix socket). It checks the Host header
+// (host.go) and the framing, routes, checks methods and content types,
+// maps errors to statuses in one place (StatusOf) and encodes answers;
+// what a decision means lives in pdp/decide. Health and metrics can also
+// be served on a listener of their own (ServeHealth).
 package server
 
 import (
@@ -35,7 +37,9 @@ type Server struct {
 	log     *slog.Logger
 	ready   []ReadyCheck
 	warn    []ReadyCheck
+	hosts   hostPolicy
 	srv     *fasthttp.Server
+	health  *fasthttp.Server
 }
 
 // Options configure a Server.
@@ -58,10 +62,18 @@ func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Server{svc: o.Service, metrics: o.Metrics, log: o.Logger, ready: o.Ready, warn: o.Degraded}
 	c := o.Config
-	s.srv = &fasthttp.Server{
-		Handler:                       s.handle,
+	s := &Server{svc: o.Service, metrics: o.Metrics, log: o.Logger, ready: o.Ready, warn: o.Degraded,
+		hosts: newHostPolicy(c.Server.AllowedHosts)}
+	s.srv = s.fasthttpServer(c, s.handle)
+	s.health = s.fasthttpServer(c, s.handleHealth)
+	return s
+}
+
+// fasthttpServer is a listener's server with the configured limits.
+func (s *Server) fasthttpServer(c config.Config, h fasthttp.RequestHandler) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:                       h,
 		ErrorHandler:                  s.handleTransportError,
 		Name:                          "riskpdp",
 		ReadTimeout:                   c.Server.ReadTimeout.D(),
@@ -75,9 +87,8 @@ func New(o Options) *Server {
 		DisableHeaderNamesNormalizing: false,
 		CloseOnShutdown:               true,
 		TCPKeepalive:                  true,
-		Logger:                        fasthttpLogger{o.Logger},
+		Logger:                        fasthttpLogger{s.log},
 	}
-	return s
 }
 
 // Listen opens addr: "host:port" for TCP or "unix:/path" for a Unix socket
@@ -96,12 +107,23 @@ func Listen(addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
-// Serve serves on ln until Shutdown.
+// Serve serves the decision API (and health and metrics) on ln until
+// Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
+// ServeHealth serves only /health/live, /health/ready and /metrics on ln
+// (config health_addr), without the Host check, until Shutdown.
+func (s *Server) ServeHealth(ln net.Listener) error { return s.health.Serve(ln) }
+
 // Shutdown stops accepting, waits for in-flight requests (bounded by ctx)
-// and closes idle keep-alive connections.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+// and closes idle keep-alive connections, on both listeners.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	if herr := s.health.ShutdownWithContext(ctx); err == nil {
+		err = herr
+	}
+	return err
+}
 
 // Endpoint names used in metrics.
 const (
@@ -117,6 +139,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if why := framingError(&ctx.Request.Header); why != "" {
 		ctx.SetConnectionClose()
 		s.fail(ctx, "transport", pdp.Errorf(pdp.CodeInvalidValue, "headers", "ambiguous request framing: %s", why))
+		return
+	}
+	if e := s.hosts.checkRequest(ctx); e != nil {
+		ctx.SetConnectionClose()
+		s.fail(ctx, "transport", e)
 		return
 	}
 	path := ctx.Path()
@@ -137,15 +164,35 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if s.method(ctx, epData, fasthttp.MethodPost, fasthttp.MethodGet) {
 			s.data(ctx, string(path[8:]))
 		}
-	case string(path) == "/health/live":
+	default:
+		s.healthRoutes(ctx, path)
+	}
+}
+
+// handleHealth serves the health listener: health and metrics only.
+func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
+	defer s.recoverPanic(ctx)
+	if why := framingError(&ctx.Request.Header); why != "" {
+		ctx.SetConnectionClose()
+		s.fail(ctx, "transport", pdp.Errorf(pdp.CodeInvalidValue, "headers", "ambiguous request framing: %s", why))
+		return
+	}
+	s.healthRoutes(ctx, ctx.Path())
+}
+
+// healthRoutes serves /health/live, /health/ready and /metrics; any other
+// path is 404.
+func (s *Server) healthRoutes(ctx *fasthttp.RequestCtx, path []byte) {
+	switch string(path) {
+	case "/health/live":
 		if s.method(ctx, epOther, fasthttp.MethodGet, fasthttp.MethodHead) {
 			writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"ok"}`))
 		}
-	case string(path) == "/health/ready":
+	case "/health/ready":
 		if s.method(ctx, epOther, fasthttp.MethodGet, fasthttp.MethodHead) {
 			s.readyz(ctx)
 		}
-	case string(path) == "/metrics":
+	case "/metrics":
 		if s.method(ctx, epOther, fasthttp.MethodGet) {
 			s.metricsz(ctx)
 		}
@@ -179,13 +226,20 @@ func (s *Server) method(ctx *fasthttp.RequestCtx, ep string, allowed ...string) 
 	return false
 }
 
-// jsonBody checks that the request carries JSON: no Content-Type, or
-// application/json, or a +json type. Other types are refused, which also
-// keeps browsers from posting "simple" cross-site forms to the sidecar.
+// jsonBody checks that a POST carries JSON: Content-Type application/json
+// or a +json type, with any parameters (charset=utf-8). Anything else —
+// no Content-Type at all included — is refused with 415. A browser sends
+// a cross-site POST without a CORS preflight only as a "simple" request:
+// a form type, text/plain, or no Content-Type (fetch with a Blob body);
+// refusing all of them leaves a web page no way to post to the sidecar.
 func (s *Server) jsonBody(ctx *fasthttp.RequestCtx, ep string) bool {
 	ct := ctx.Request.Header.ContentType()
-	if len(ct) == 0 || string(ct) == "application/json" {
+	if string(ct) == "application/json" { // the common case, without parsing
 		return true
+	}
+	if len(ct) == 0 {
+		s.fail(ctx, ep, pdp.Errorf(pdp.CodeUnsupportedMedia, "", "Content-Type: application/json is required"))
+		return false
 	}
 	mt, _, err := mime.ParseMediaType(string(ct))
 	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
@@ -339,6 +393,9 @@ func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
 		e = pdp.Errorf(pdp.CodeBodyTooLarge, "", "request body exceeds the configured limit")
 	case isTimeout(err):
 		e, status = pdp.Errorf(pdp.CodeMalformedJSON, "", "request not received in time"), fasthttp.StatusRequestTimeout
+	case strings.Contains(err.Error(), "headers: missing required host header in request"):
+		// HTTP/1.1 without Host (fasthttp refuses it before the handler)
+		e = pdp.Errorf(pdp.CodeMissingField, "host", "the Host header is required")
 	case strings.Contains(err.Error(), "small read buffer"):
 		e, status = pdp.Errorf(pdp.CodeInvalidValue, "headers", "request headers too large"), fasthttp.StatusRequestHeaderFieldsTooLarge
 	default:

@@ -14,6 +14,8 @@ func StatusOf(code pdp.ErrorCode) int {
 		return http.StatusRequestEntityTooLarge
 	case pdp.CodeUnsupportedMedia:
 		return http.StatusUnsupportedMediaType
+	case pdp.CodeHostNotAllowed:
+		return http.StatusMisdirectedRequest
 	case pdp.CodeNotFound:
 		return http.StatusNotFound
 	case pdp.CodeMethodNotAllowed:

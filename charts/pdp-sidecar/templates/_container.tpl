@@ -71,6 +71,7 @@ seccompProfile:
 {{- $p := .Values.pdp -}}
 - --config={{ include "pdp-sidecar.configDir" . }}/config.yaml
 - --addr={{ include "pdp-sidecar.hostPort" (list $p.listen.host $p.listen.port) }}
+- --health-addr={{ include "pdp-sidecar.hostPort" (list $p.health.host $p.health.port) }}
 {{- if include "pdp-sidecar.policiesOn" . }}
 - --policies={{ $p.policies.mountPath }}
 {{- end }}
@@ -97,13 +98,13 @@ seccompProfile:
 - --log-format={{ $p.log.format }}
 {{- end -}}
 
-{{/* pdp-sidecar.probe: an HTTP probe on the decision port; (list root path settings). */}}
+{{/* pdp-sidecar.probe: an HTTP probe on the health port; (list root path settings). */}}
 {{- define "pdp-sidecar.probe" -}}
 {{- $p := (index . 0).Values.pdp -}}
 {{- $s := index . 2 -}}
 httpGet:
   path: {{ index . 1 }}
-  port: pdp
+  port: pdp-health
 periodSeconds: {{ int $s.periodSeconds }}
 timeoutSeconds: {{ int $s.timeoutSeconds }}
 failureThreshold: {{ int $s.failureThreshold }}
@@ -136,16 +137,21 @@ failureThreshold: {{ int $s.failureThreshold }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   {{- end }}
+  {{- $ports := list }}
   {{- if include "pdp-sidecar.probed" . }}
+  {{- $ports = append $ports (dict "name" "pdp-health" "containerPort" (int $p.health.port) "protocol" "TCP") }}
+  {{- end }}
+  {{- if not (include "pdp-sidecar.loopback" $p.listen.host) }}
+  {{- $ports = append $ports (dict "name" "pdp" "containerPort" (int $p.listen.port) "protocol" "TCP") }}
+  {{- end }}
+  {{- if and $p.admin.enabled (not (include "pdp-sidecar.loopback" $p.admin.host)) }}
+  {{- $ports = append $ports (dict "name" "pdp-admin" "containerPort" (int $p.admin.port) "protocol" "TCP") }}
+  {{- end }}
+  {{- with $ports }}
   ports:
-    - name: pdp
-      containerPort: {{ int $p.listen.port }}
-      protocol: TCP
-    {{- if and $p.admin.enabled (not (include "pdp-sidecar.loopback" $p.admin.host)) }}
-    - name: pdp-admin
-      containerPort: {{ int $p.admin.port }}
-      protocol: TCP
-    {{- end }}
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if include "pdp-sidecar.probed" . }}
   startupProbe:
     {{- include "pdp-sidecar.probe" (list . "/health/ready" $p.probes.startup) | nindent 4 }}
   livenessProbe:

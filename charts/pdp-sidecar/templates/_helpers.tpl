@@ -74,9 +74,9 @@ for; .Subcharts.pdp is the library as the app chart's dependency).
 {{- printf "%s:%d" $host (int (index . 1)) -}}
 {{- end -}}
 
-{{/* pdp-sidecar.probed: "true" when the kubelet can reach the decision port. */}}
+{{/* pdp-sidecar.probed: "true" when the kubelet can reach the health port. */}}
 {{- define "pdp-sidecar.probed" -}}
-{{- if not (include "pdp-sidecar.loopback" .Values.pdp.listen.host) -}}true{{- end -}}
+{{- if not (include "pdp-sidecar.loopback" .Values.pdp.health.host) -}}true{{- end -}}
 {{- end -}}
 
 {{/* pdp-sidecar.pluginsOn: "true" when plugins are configured. */}}
@@ -110,16 +110,16 @@ the schema cannot express. Every public template calls it.
 {{- $p := .Values.pdp -}}
 {{- $restricted := or $p.networkPolicy.enabled $p.networkPolicy.external -}}
 {{- if and (not (include "pdp-sidecar.loopback" $p.listen.host)) (not $restricted) -}}
-{{- fail (printf "pdp.listen.host %s exposes the decision API beyond the pod: enable pdp.networkPolicy (or set pdp.networkPolicy.external=true when the namespace's own policies restrict the port), or bind 127.0.0.1 (then no probe can reach it)" $p.listen.host) -}}
+{{- fail (printf "pdp.listen.host %s exposes the decision API beyond the pod: enable pdp.networkPolicy (or set pdp.networkPolicy.external=true when the namespace's own policies restrict the port), or bind 127.0.0.1 (the default: probes and metrics use pdp.health)" $p.listen.host) -}}
 {{- end -}}
 {{- if and $p.admin.enabled (not (include "pdp-sidecar.loopback" $p.admin.host)) (not $restricted) -}}
 {{- fail (printf "pdp.admin.host %s exposes the operator API beyond the pod: enable pdp.networkPolicy (with pdp.networkPolicy.admin.from) or set pdp.networkPolicy.external=true" $p.admin.host) -}}
 {{- end -}}
-{{- if and (eq (int $p.listen.port) (int $p.admin.port)) -}}
-{{- fail "pdp.listen.port and pdp.admin.port must differ" -}}
+{{- if or (eq (int $p.listen.port) (int $p.admin.port)) (eq (int $p.listen.port) (int $p.health.port)) (eq (int $p.admin.port) (int $p.health.port)) -}}
+{{- fail "pdp.listen.port, pdp.admin.port and pdp.health.port must differ" -}}
 {{- end -}}
-{{- if and (or $p.monitoring.podMonitor.enabled $p.monitoring.serviceMonitor.enabled) (include "pdp-sidecar.loopback" $p.listen.host) -}}
-{{- fail "pdp.monitoring needs the decision port on the pod IP: set pdp.listen.host to 0.0.0.0 (with pdp.networkPolicy)" -}}
+{{- if and (or $p.monitoring.podMonitor.enabled $p.monitoring.serviceMonitor.enabled) (include "pdp-sidecar.loopback" $p.health.host) -}}
+{{- fail "pdp.monitoring needs the health port on the pod IP: set pdp.health.host to 0.0.0.0" -}}
 {{- end -}}
 {{- if and $p.admin.enabled (not $p.admin.existingSecret) (not $p.admin.generateToken) -}}
 {{- fail "pdp.admin.enabled needs pdp.admin.existingSecret (a Secret with the token file) or pdp.admin.generateToken=true" -}}

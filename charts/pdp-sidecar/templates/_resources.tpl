@@ -84,7 +84,7 @@ spec:
     matchLabels:
       {{- toYaml .selectorLabels | nindent 6 }}
   podMetricsEndpoints:
-    - port: pdp
+    - port: pdp-health
       path: /metrics
       interval: {{ $p.monitoring.podMonitor.interval }}
 {{- end }}
@@ -101,9 +101,9 @@ spec:
   selector:
     {{- toYaml .selectorLabels | nindent 4 }}
   ports:
-    - name: pdp
-      port: {{ int $p.listen.port }}
-      targetPort: pdp
+    - name: pdp-health
+      port: {{ int $p.health.port }}
+      targetPort: pdp-health
       protocol: TCP
 ---
 apiVersion: monitoring.coreos.com/v1
@@ -120,28 +120,32 @@ spec:
     matchLabels:
       {{- include "pdp-sidecar.selectorLabels" $root | nindent 6 }}
   endpoints:
-    - port: pdp
+    - port: pdp-health
       path: /metrics
       interval: {{ $p.monitoring.serviceMonitor.interval }}
 {{- end }}
 {{- end -}}
 
 {{/*
-pdp-sidecar.networkPolicy: keeps the decision port pod-local. The app reaches
-the sidecar over the pod's loopback, which no NetworkPolicy filters, and the
-kubelet's probes come from the node, which NetworkPolicy always allows. Only
-metrics.from may reach the decision port (for /metrics) and only admin.from
-the operator API. allowOtherPorts keeps the app's own ports open: selecting
-a pod for Ingress denies whatever no policy allows.
+pdp-sidecar.networkPolicy: the pdp ports of the pod. The decision port is
+open to no one: the app reaches the sidecar over the pod's loopback, which
+no NetworkPolicy filters. The health port (health and metrics only) is open
+to metrics.from; the kubelet's probes come from the node, which
+NetworkPolicy always allows. The operator API is open to admin.from only.
+allowOtherPorts keeps the app's own ports open: selecting a pod for Ingress
+denies whatever no policy allows, so every TCP port but the three pdp ports
+(ranges around them) and UDP are allowed.
 */}}
 {{- define "pdp-sidecar.networkPolicy" -}}
 {{- $root := .root -}}
 {{- $p := $root.Values.pdp -}}
 {{- $np := $p.networkPolicy -}}
-{{- $a := int $p.listen.port -}}
-{{- $b := int $p.admin.port -}}
-{{- $lo := min $a $b -}}
-{{- $hi := max $a $b -}}
+{{- $decision := int $p.listen.port -}}
+{{- $admin := int $p.admin.port -}}
+{{- $health := int $p.health.port -}}
+{{- $lo := min $decision $admin $health -}}
+{{- $hi := max $decision $admin $health -}}
+{{- $mid := sub (add $decision $admin $health) (add $lo $hi) -}}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -163,10 +167,14 @@ spec:
           port: 1
           endPort: {{ sub $lo 1 }}
         {{- end }}
-        {{- if gt (sub $hi $lo) 1 }}
+        {{- range list (list $lo $mid) (list $mid $hi) }}
+        {{- $from := index . 0 }}
+        {{- $to := index . 1 }}
+        {{- if gt (sub $to $from) 1 }}
         - protocol: TCP
-          port: {{ add $lo 1 }}
-          endPort: {{ sub $hi 1 }}
+          port: {{ add $from 1 }}
+          endPort: {{ sub $to 1 }}
+        {{- end }}
         {{- end }}
         {{- if lt $hi 65535 }}
         - protocol: TCP
@@ -180,7 +188,7 @@ spec:
         {{- toYaml . | nindent 8 }}
       ports:
         - protocol: TCP
-          port: {{ $a }}
+          port: {{ $health }}
     {{- end }}
     {{- if $p.admin.enabled }}
     {{- with $np.admin.from }}
@@ -188,7 +196,7 @@ spec:
         {{- toYaml . | nindent 8 }}
       ports:
         - protocol: TCP
-          port: {{ $b }}
+          port: {{ $admin }}
     {{- end }}
     {{- end }}
 {{- end -}}
