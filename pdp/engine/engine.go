@@ -159,7 +159,7 @@ func (p *Prepared) activate() {
 	e.opts.Source = p.src
 	if old == nil || old.revision != ps.revision {
 		e.log.Info("policy activated", "source", p.src.Label, "revision", ps.revision,
-			"modules", ps.modules, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(p.start).Round(time.Microsecond))
+			"modules", ps.modules, "data_checked", ps.dataChecked, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(p.start).Round(time.Microsecond))
 		for _, n := range ps.notes {
 			e.log.Warn("policy rule served without optimization", "revision", ps.revision, "note", n)
 		}

@@ -50,6 +50,9 @@ type policySet struct {
 	notes []string
 	// modules is the number of Rego files, for logs.
 	modules int
+	// dataChecked reports whether the package's data_errors rule checked
+	// the data (check.go), for logs.
+	dataChecked bool
 	// dataQueries caches compiled Data API queries by path.
 	dataQueries    sync.Map
 	dataQueryCount atomic.Int64
@@ -63,9 +66,19 @@ var unsafeBuiltins = map[string]struct{}{
 	"http.send": {}, "net.lookup_ip_addr": {}, "opa.runtime": {}, "trace": {},
 }
 
+// capabilities are OPA's for this version with no network host allowed:
+// json.match_schema and json.verify_schema fetch a schema's remote $ref
+// from the hosts capabilities allow (all of them by default), and a policy
+// must not make network calls, at load or per request.
+func capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	caps.AllowNet = []string{}
+	return caps
+}
+
 func newCompiler() *ast.Compiler {
 	//lint:ignore SA1019 deprecated but supported in OPA v1; moving to WithCapabilities changes how policies and Data API queries are checked: kept until the policy-set owner does it (TestUnsafeBuiltinsRefused)
-	return ast.NewCompiler().WithUnsafeBuiltins(unsafeBuiltins).WithEnablePrintStatements(false)
+	return ast.NewCompiler().WithCapabilities(capabilities()).WithUnsafeBuiltins(unsafeBuiltins).WithEnablePrintStatements(false)
 }
 
 // loadPolicySet parses and compiles the policies and data of src, and
@@ -99,11 +112,18 @@ func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 	if err != nil {
 		return nil, err
 	}
+	dataChecked, err := checkPolicyData(base, store, pkgRef)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Label, err)
+	}
+	if err := checkConstantCalls(base, store); err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Label, err)
+	}
 	ref, opt, support, notes, err := hitsModules(base, store, pkgRef)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Label, err)
 	}
-	ps := &policySet{revision: revision, store: store, modules: len(modules), notes: notes}
+	ps := &policySet{revision: revision, store: store, modules: len(modules), notes: notes, dataChecked: dataChecked}
 	if manifestRev := readManifestRevision(src.FS); manifestRev != "" {
 		ps.revision = manifestRev
 	}
