@@ -41,28 +41,7 @@ config_field(field) := "data.riskpdp.config" if field == "(Root)"
 
 config_field(field) := concat(".", ["data.riskpdp.config", field]) if field != "(Root)"
 
-# --- what a schema cannot say, checked on data of the schema's shape ---------
-
-data_errors contains sprintf("data.riskpdp.config.thresholds.%s: want medium <= large <= extreme, got %v, %v, %v", [cur, t.medium, t.large, t.extreme]) if {
-	config_check[0]
-	some cur, t in config.thresholds
-	not tiers_ordered(t)
-}
-
-tiers_ordered(t) if {
-	t.medium <= t.large
-	t.large <= t.extreme
-}
-
-data_errors contains sprintf("data.riskpdp.config.scores: want step_up <= deny, got %v, %v", [config.scores.step_up, config.scores.deny]) if {
-	config_check[0]
-	config.scores.step_up > config.scores.deny
-}
-
-data_errors contains sprintf("data.riskpdp.config: want new_account_days < long_standing_days, got %v, %v", [config.new_account_days, config.long_standing_days]) if {
-	config_check[0]
-	config.new_account_days >= config.long_standing_days
-}
+# --- what the schema cannot say, checked on data of the schema's shape -----
 
 # The schema's pattern admits "0s" and values past time.Duration's range.
 data_errors contains sprintf("data.riskpdp.config.%s: want a positive duration that fits in 290 years, got %q", [path, d]) if {

@@ -81,9 +81,6 @@ bad_data := {
 	"keyword number": [[{"op": "add", "path": "/scam_keywords/-", "value": 110}], "data.riskpdp.config.scam_keywords.17"],
 	"no keywords": [[{"op": "replace", "path": "/scam_keywords", "value": []}], "data.riskpdp.config.scam_keywords"],
 	"high-value flag as string": [[{"op": "replace", "path": "/high_value_categories/phone", "value": "yes"}], "data.riskpdp.config.high_value_categories.phone"],
-	"thresholds out of order": [[{"op": "replace", "path": "/thresholds/EUR/medium", "value": 5000}], "data.riskpdp.config.thresholds.EUR: want medium <= large <= extreme"],
-	"scores out of order": [[{"op": "replace", "path": "/scores/deny", "value": 0.5}], "data.riskpdp.config.scores: want step_up <= deny"],
-	"new longer than long-standing": [[{"op": "replace", "path": "/new_account_days", "value": 800}], "data.riskpdp.config: want new_account_days < long_standing_days"],
 	"config not an object": [[{"op": "replace", "path": "", "value": [1]}], "data.riskpdp.config: missing or not an object"],
 }
 
