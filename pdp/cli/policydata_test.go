@@ -106,6 +106,7 @@ func TestServeRefusesBadPolicyData(t *testing.T) {
 		if failed.Load() != 0 || allowed.Load() != 0 || served.Load() == 0 {
 			t.Errorf("during the refused reloads: %d served, %d failed, %d allowed", served.Load(), failed.Load(), allowed.Load())
 		}
+		t.Logf("during the refused reloads: %d decisions answered, %d failed, %d allowed", served.Load(), failed.Load(), allowed.Load())
 	}
 	defer stopTraffic()
 

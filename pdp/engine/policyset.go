@@ -81,9 +81,10 @@ func newCompiler() *ast.Compiler {
 	return ast.NewCompiler().WithCapabilities(capabilities()).WithUnsafeBuiltins(unsafeBuiltins).WithEnablePrintStatements(false)
 }
 
-// loadPolicySet parses and compiles the policies and data of src, and
-// generates the hits modules for the decision package pkg (slash-separated,
-// e.g. "riskpdp"). It does not smoke-test them: see Engine.activate.
+// loadPolicySet parses and compiles the policies and data of src, checks
+// the data and the calls on constant arguments (check.go), and generates
+// the hits modules for the decision package pkg (slash-separated, e.g.
+// "riskpdp"). It does not smoke-test them: see Engine.activate.
 func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 	files, revision, err := scan(src.FS)
 	if err != nil {
