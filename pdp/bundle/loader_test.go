@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/download"
@@ -100,6 +101,10 @@ func TestRefusedBundlesKeepTheServingRevision(t *testing.T) {
 	tampered := tamper(t, signed)
 	broken := policyFS(t, nil)
 	addFile(broken, "riskpdp/broken.rego", "package riskpdp\n\nallow_broken if undefined_function(1)\n")
+	noSchema := policyFS(t, withLarge(t, "999")).(fstest.MapFS)
+	delete(noSchema, "riskpdp/schemas/config/data.json")
+	constant := policyFS(t, withLarge(t, "999"))
+	addFile(constant, "riskpdp/constant.rego", "package riskpdp\n\ndeny contains \"odd\" if {\n\tinput.stage == \"withdrawal\"\n\tinput.txn.amount > to_number(\"1O00\")\n}\n")
 
 	cases := []struct {
 		name  string
@@ -111,6 +116,10 @@ func TestRefusedBundlesKeepTheServingRevision(t *testing.T) {
 		{"unsigned", build(t, policyFS(t, withLarge(t, "999")), nil, "rev-bad", nil), CauseVerification, "signature"},
 		{"tampered", tampered, CauseVerification, "digest mismatch"},
 		{"does not compile", build(t, broken, nil, "rev-bad", good.priv), CauseActivation, "undefined_function"},
+		{"data of the wrong type", build(t, policyFS(t, withLarge(t, `"999"`)), nil, "rev-bad", good.priv), CauseActivation,
+			"data.riskpdp.config.thresholds.large: Invalid type"},
+		{"data without its schema", build(t, noSchema, nil, "rev-bad", good.priv), CauseActivation, "data.riskpdp.schemas.config: missing"},
+		{"constant call fails", build(t, constant, nil, "rev-bad", good.priv), CauseActivation, "riskpdp/constant.rego:5"},
 		{"not a tarball", []byte("<html>maintenance</html>"), CauseInvalid, ""},
 	}
 	for i, c := range cases {

@@ -24,7 +24,7 @@ func FuzzEvalData(f *testing.F) {
 		{"/riskpdp/step_up", stepUp},
 		{"/riskpdp/deny", stepUp},
 		{"/riskpdp", stepUp},
-		{"/riskpdp/config/thresholds/CNY", ``},
+		{"/riskpdp/config/thresholds", ``},
 		{"", `{}`},
 		{"/riskpdp/no_such_rule", `{"input":null}`},
 		{"/riskpdp/step_up", `{"input":{"txn":{"amount":"x"}}}`},

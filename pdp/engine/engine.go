@@ -5,10 +5,11 @@
 // their atomic hot reload, the evaluation itself and the parsing of the
 // decision document. OPA types do not leave this package.
 //
-// A policy set is compiled once and replaced as a whole: a reload parses,
-// compiles and smoke-evaluates the new set (one request per stage) before an
-// atomic pointer swap makes it current; a set that fails any step is
-// rejected and the previous one keeps serving.
+// A policy set is compiled once and replaced as a whole: a reload parses and
+// compiles the new set, checks its data (the package's data_errors rule)
+// and its calls on constant arguments (check.go), and smoke-evaluates it
+// (one request per stage) before an atomic pointer swap makes it current; a
+// set that fails any step is rejected and the previous one keeps serving.
 package engine
 
 import (
@@ -113,7 +114,7 @@ type Prepared struct {
 	start time.Time
 }
 
-// Prepare loads, compiles and smoke-tests src without activating it. On
+// Prepare loads, compiles, checks and smoke-tests src without activating it. On
 // failure the error is logged and reported to Options.OnReload like a
 // failed reload, and the current set keeps serving.
 func (e *Engine) Prepare(src Source) (*Prepared, error) {
@@ -162,7 +163,7 @@ func (p *Prepared) activate() {
 	e.opts.Source = p.src
 	if old == nil || old.revision != ps.revision {
 		e.log.Info("policy activated", "source", p.src.Label, "revision", ps.revision,
-			"modules", ps.modules, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(p.start).Round(time.Microsecond))
+			"modules", ps.modules, "data_checked", ps.dataChecked, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(p.start).Round(time.Microsecond))
 		for _, n := range ps.notes {
 			e.log.Warn("policy rule served without optimization", "revision", ps.revision, "note", n)
 		}

@@ -40,6 +40,9 @@ type fastProgram struct {
 	supIdx  map[string]int
 	maxVars int
 	calls   bool // some step calls a built-in
+	// caps are the compiler's capabilities, which built-ins read (the
+	// network hosts json.match_schema may fetch a $ref from: none).
+	caps *ast.Capabilities
 }
 
 type pathIndex struct {
@@ -144,7 +147,7 @@ func notFast(format string, args ...any) error {
 // compileFast builds the fast program for the optimized hits module, or
 // says why it cannot.
 func compileFast(c *ast.Compiler) (*fastProgram, error) {
-	p := &fastProgram{pathIdx: map[string]int{}, supIdx: map[string]int{}}
+	p := &fastProgram{pathIdx: map[string]int{}, supIdx: map[string]int{}, caps: c.Capabilities()}
 	hitsRef := ast.MustParseRef("data." + optimizedPkg + ".hits")
 	interned := map[string]*hit{}
 	for _, r := range c.GetRulesExact(hitsRef) {

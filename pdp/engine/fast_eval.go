@@ -43,7 +43,7 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 	}
 	if p.calls {
 		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
-			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}}
+			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}, Capabilities: p.caps}
 	}
 	// Paths are read when a step first needs them: a rule that fails
 	// early never pays for the values its later steps would read.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // The sidecar reads a decision package (data.riskpdp by default) through one
@@ -48,7 +50,8 @@ var optimizeTimeout = 2 * time.Second
 // data lookups and arithmetic become constants and every residual rule
 // starts with equalities on the input that OPA's rule index can use (one
 // rule per currency, per category, ...). Rules it cannot specialize are
-// read as in the reference module.
+// read as in the reference module, and so are the rules whose specialized
+// version could skip an error the rule raises as written (errorder.go).
 //
 // The rules are built as AST, not printed and parsed again: the printer
 // writes every wildcard as "_", which would turn a join into independent
@@ -57,6 +60,8 @@ func hitsModules(c *ast.Compiler, store storage.Store, pkg ast.Ref) (ref, opt *a
 	ref = newHitsModule(referencePkg)
 	opt = newHitsModule(optimizedPkg)
 	found := 0
+	var folded []string // rules whose constants fail to fold
+	order := newErrorOrder(c)
 	for _, name := range append(append([]string{}, reasonSets...), completeRules...) {
 		path := append(pkg.Copy(), ast.StringTerm(name))
 		if len(c.GetRulesExact(path)) == 0 {
@@ -66,7 +71,16 @@ func hitsModules(c *ast.Compiler, store storage.Store, pkg ast.Ref) (ref, opt *a
 		isSet := contains(reasonSets, name)
 		read := readRule(name, path, isSet)
 		addHit(ref, name, ast.VarTerm("__x"), read)
-		queries, sup, why := specialize(c, store, path, isSet)
+		queries, sup, why, ferr := specialize(c, store, path, isSet)
+		if ferr != nil {
+			folded = append(folded, fmt.Sprintf("rule %s: %v", name, ferr))
+			continue
+		}
+		if why == "" {
+			// Specialized, but it could skip an error the rule raises as
+			// written (errorder.go): served as written.
+			why = order.check(path)
+		}
 		if why != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", name, why))
 			addHit(opt, name, ast.VarTerm("__x"), read)
@@ -80,6 +94,9 @@ func hitsModules(c *ast.Compiler, store storage.Store, pkg ast.Ref) (ref, opt *a
 	}
 	if found == 0 {
 		return nil, nil, nil, nil, fmt.Errorf("package %s defines none of %s", pkg, strings.Join(append(append([]string{}, reasonSets...), completeRules...), ", "))
+	}
+	if len(folded) > 0 {
+		return nil, nil, nil, nil, fmt.Errorf("%w: %s", ErrConstantCall, listed(folded))
 	}
 	return ref, opt, support, notes, nil
 }
@@ -138,8 +155,13 @@ func hoistBinding(q ast.Body) (*ast.Term, ast.Body) {
 }
 
 // specialize partially evaluates one rule of the package. A non-empty
-// reason says why it could not.
-func specialize(c *ast.Compiler, store storage.Store, path ast.Ref, isSet bool) ([]ast.Body, []*ast.Module, string) {
+// reason says why it could not; an error is a built-in call that failed on
+// the constants partial evaluation folded (a built-in or type error, see
+// check.go), which refuses the policy set: without strict built-in errors
+// partial evaluation would read the failed call as undefined and drop or,
+// under a `not`, keep the rule, where the policy as written fails the
+// decision.
+func specialize(c *ast.Compiler, store storage.Store, path ast.Ref, isSet bool) ([]ast.Body, []*ast.Module, string, error) {
 	target := ast.NewTerm(path)
 	if isSet {
 		target = ast.NewTerm(append(path.Copy(), ast.VarTerm("$_")))
@@ -152,20 +174,40 @@ func specialize(c *ast.Compiler, store storage.Store, path ast.Ref, isSet bool) 
 		rego.ParsedQuery(ast.NewBody(ast.Equality.Expr(ast.VarTerm("__x"), target))),
 		rego.Unknowns([]string{"input"}),
 		rego.PartialNamespace(partialNS),
+		rego.StrictBuiltinErrors(true),
+		rego.StackTraces(true),
 	).Partial(ctx)
+	if te, ok := errors.AsType[*topdown.Error](err); ok && (te.Code == topdown.BuiltinErr || te.Code == topdown.TypeErr) {
+		return nil, nil, "", builtinError(te)
+	}
 	if err != nil {
-		return nil, nil, fmt.Sprintf("partial evaluation failed: %v", err)
+		return nil, nil, fmt.Sprintf("partial evaluation failed: %v", err), nil
 	}
 	if len(pq.Queries) > maxResidualQueries {
-		return nil, nil, fmt.Sprintf("partial evaluation produced %d rules (limit %d)", len(pq.Queries), maxResidualQueries)
+		return nil, nil, fmt.Sprintf("partial evaluation produced %d rules (limit %d)", len(pq.Queries), maxResidualQueries), nil
 	}
 	if !isSet && len(pq.Queries) != 1 {
 		// A complete rule may only be read as a whole: several residual
 		// queries could produce several values where the rule would have
 		// produced a conflict error.
-		return nil, nil, "depends on the input in more than one way"
+		return nil, nil, "depends on the input in more than one way", nil
 	}
-	return pq.Queries, pq.Support, ""
+	return pq.Queries, pq.Support, "", nil
+}
+
+// builtinError renders an error of partial evaluation with the
+// expressions it went through, the failed call first.
+func builtinError(te *topdown.Error) error {
+	var via []string
+	for _, f := range te.StackTrace {
+		if f.Location != nil && f.Location.File != "" {
+			via = append(via, f.String())
+		}
+	}
+	if len(via) > 0 {
+		return fmt.Errorf("%v (at %s)", te, strings.Join(via, " <- "))
+	}
+	return te
 }
 
 func contains(list []string, s string) bool {

@@ -58,6 +58,9 @@ type policySet struct {
 	// the names of the rules its modules define (the Data API serves them).
 	pkgPath string
 	rules   map[string]bool
+	// dataChecked reports whether the package's data_errors rule checked
+	// the data (check.go), for logs.
+	dataChecked bool
 	// dataQueries caches compiled Data API queries by path.
 	dataQueries    sync.Map
 	dataQueryCount atomic.Int64
@@ -71,14 +74,25 @@ var unsafeBuiltins = map[string]struct{}{
 	"http.send": {}, "net.lookup_ip_addr": {}, "opa.runtime": {}, "trace": {},
 }
 
-func newCompiler() *ast.Compiler {
-	//lint:ignore SA1019 deprecated but supported in OPA v1; moving to WithCapabilities changes how policies and Data API queries are checked: kept until the policy-set owner does it (TestUnsafeBuiltinsRefused)
-	return ast.NewCompiler().WithUnsafeBuiltins(unsafeBuiltins).WithEnablePrintStatements(false)
+// capabilities are OPA's for this version with no network host allowed:
+// json.match_schema and json.verify_schema fetch a schema's remote $ref
+// from the hosts capabilities allow (all of them by default), and a policy
+// must not make network calls, at load or per request.
+func capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	caps.AllowNet = []string{}
+	return caps
 }
 
-// loadPolicySet parses and compiles the policies and data of src, and
-// generates the hits modules for the decision package pkg (slash-separated,
-// e.g. "riskpdp"). It does not smoke-test them: see Engine.activate.
+func newCompiler() *ast.Compiler {
+	//lint:ignore SA1019 deprecated but supported in OPA v1; moving to WithCapabilities changes how policies and Data API queries are checked: kept until the policy-set owner does it (TestUnsafeBuiltinsRefused)
+	return ast.NewCompiler().WithCapabilities(capabilities()).WithUnsafeBuiltins(unsafeBuiltins).WithEnablePrintStatements(false)
+}
+
+// loadPolicySet parses and compiles the policies and data of src, checks
+// the data and the calls on constant arguments (check.go), and generates
+// the hits modules for the decision package pkg (slash-separated, e.g.
+// "riskpdp"). It does not smoke-test them: see Engine.activate.
 func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 	files, revision, err := scan(src.FS)
 	if err != nil {
@@ -107,11 +121,18 @@ func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 	if err != nil {
 		return nil, err
 	}
+	dataChecked, err := checkPolicyData(base, store, pkgRef)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Label, err)
+	}
+	if err := checkConstantCalls(base, store); err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Label, err)
+	}
 	ref, opt, support, notes, err := hitsModules(base, store, pkgRef)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Label, err)
 	}
-	ps := &policySet{revision: revision, store: store, modules: len(modules), notes: notes,
+	ps := &policySet{revision: revision, store: store, modules: len(modules), notes: notes, dataChecked: dataChecked,
 		pkgPath: strings.Trim(pkg, "/"), rules: ruleNames(modules, pkgRef)}
 	if manifestRev := readManifestRevision(src.FS); manifestRev != "" {
 		ps.revision = manifestRev
