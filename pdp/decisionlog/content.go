@@ -23,17 +23,19 @@ import (
 // or replaces a secret by "***", which is never looked at again, so it
 // ends.
 
-// Flags of a string's raw bytes (byteClass values below 0x20).
+// Flags of a string's raw bytes: byteClass values below 0x20, and
+// fEscape, which scanString sets itself.
 const (
 	fHigh   uint8 = 1 << iota // a byte ≥ 0x80
 	fLetter                   // an ASCII letter
 	fOther                    // ASCII punctuation or a control character
 	fSpace                    // a space
+	fDash                     // '-'
 	fEscape                   // a backslash escape
 
-	clsDigit  uint8 = 0x20
-	clsEscape uint8 = 0x40
-	clsQuote  uint8 = 0x80
+	clsDigit  uint8 = 0x40
+	clsEscape uint8 = 0x80
+	clsQuote  uint8 = 0xC0
 )
 
 // byteClass sorts the bytes of a string's content for the first scan.
@@ -50,6 +52,8 @@ var byteClass = func() (t [256]uint8) {
 			t[c] = fLetter
 		case c == ' ':
 			t[c] = fSpace
+		case c == '-':
+			t[c] = fDash
 		case c >= utf8.RuneSelf:
 			t[c] = fHigh
 		default:
@@ -93,8 +97,8 @@ func (st strScan) mayHold(c []byte) bool {
 }
 
 // pieceDigits returns the number of digits of a string that holds only
-// digits and spaces (a piece of a split card, splits.go), or -1; for
-// content that needs decoding it returns an upper bound.
+// digits, spaces and dashes (a piece of a split card, splits.go), or -1;
+// for content that needs decoding it returns an upper bound.
 func (st strScan) pieceDigits(c []byte) int {
 	switch {
 	case st.flags&(fLetter|fOther) != 0:

@@ -10,8 +10,8 @@ import (
 
 // Cards split across neighbouring values: {"c1":"4111","c2":"1111",
 // "c3":"1111","c4":"1111"}, ["4111 1111", 11111111]. A piece is a string
-// holding only digits (of any script) and spaces, at least one digit, or
-// an integer. Consecutive pieces of one object or array, two or more,
+// holding only digits (any script, pii.NumberDigit), spaces and dashes,
+// at least one digit, or an integer. Consecutive pieces of one object or array, two or more,
 // whose digits together (zeros leading the first dropped) make 13 to 19
 // digits that pass pdp.IsCardNumber are a split card: every digit but the
 // card's first 6 and last 4 becomes '*' in its piece, and an integer piece
@@ -114,9 +114,9 @@ func (m *masker) stringPiece(i, end int) bool {
 	text := m.decode(content(m.src, i, end))
 	d0 := len(m.digits)
 	for _, r := range string(text) {
-		if v, ok := pii.DigitValue(r); ok {
+		if v, ok := pii.NumberDigit(r); ok {
 			m.digits = append(m.digits, v)
-		} else if !unicode.IsSpace(r) {
+		} else if !pieceSeparator(r) {
 			m.digits = m.digits[:d0]
 			return false
 		}
@@ -126,6 +126,11 @@ func (m *masker) stringPiece(i, end int) bool {
 	}
 	m.pieces = append(m.pieces, piece{start: i, end: end, d0: d0, n: len(m.digits) - d0})
 	return true
+}
+
+// pieceSeparator is what a piece may hold besides digits.
+func pieceSeparator(r rune) bool {
+	return unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || r == '−'
 }
 
 // intPiece adds the number token src[i:end] as a piece if it is an
@@ -201,7 +206,7 @@ const (
 )
 
 // writePiece writes a masked piece: its digits (now values or '*') as
-// ASCII, its spaces as spaces, quoted.
+// ASCII, its spaces as spaces and its dashes as '-', quoted.
 func (m *masker) writePiece(p piece) {
 	m.tmp = m.tmp[:0]
 	if p.number {
@@ -216,11 +221,14 @@ func (m *masker) writePiece(p piece) {
 	d := p.d0
 	for i := 0; i < len(text); {
 		r, n := utf8.DecodeRune(text[i:])
-		if _, ok := pii.DigitValue(r); ok {
+		switch _, ok := pii.NumberDigit(r); {
+		case ok:
 			m.tmp = appendDigits(m.tmp, m.digits[d:d+1])
 			d++
-		} else {
+		case unicode.IsSpace(r):
 			m.tmp = append(m.tmp, ' ')
+		default:
+			m.tmp = append(m.tmp, '-')
 		}
 		i += n
 	}

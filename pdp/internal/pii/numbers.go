@@ -4,12 +4,16 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
 // Card and identity numbers in text.
 //
-// A digit is any Unicode decimal digit (Nd). A group is a maximal run of
+// A digit is any Unicode decimal digit (Nd: Arabic-Indic ٤, Devanagari ४,
+// fullwidth ４, ...) or a character whose compatibility form is one
+// (superscript ⁴, subscript ₄, circled ④: NumberDigit). A group is a maximal run of
 // digits; invisible characters (zero-width space, joiners, marks) inside it
 // are skipped. A separator is any other character that is not a letter or
 // a number: spaces of every kind (NBSP, ideographic space, tab), dashes,
@@ -183,7 +187,7 @@ func (s *Scanner) scan(text string, mode Mode, first bool) {
 		if r >= utf8.RuneSelf {
 			r, n = utf8.DecodeRuneInString(text[i:])
 		}
-		v, digit := DigitValue(r)
+		v, digit := NumberDigit(r)
 		switch {
 		case digit:
 			if !inGroup {
@@ -217,6 +221,25 @@ func (s *Scanner) scan(text string, mode Mode, first bool) {
 		i += n
 	}
 	s.flush(mode)
+}
+
+// NumberDigit returns the value of a digit as numbers are read: a decimal
+// digit of any script (DigitValue), or a character whose compatibility
+// decomposition is one ASCII digit (superscripts, subscripts, circled
+// digits).
+func NumberDigit(r rune) (byte, bool) {
+	if v, ok := DigitValue(r); ok || r < 0xB2 {
+		return v, ok
+	}
+	if !unicode.Is(unicode.No, r) {
+		return 0, false
+	}
+	var buf [utf8.UTFMax]byte
+	dec := norm.NFKD.Properties(utf8.AppendRune(buf[:0], r)).Decomposition()
+	if len(dec) == 1 && dec[0] >= '0' && dec[0] <= '9' {
+		return dec[0] - '0', true
+	}
+	return 0, false
 }
 
 // wordAt reports whether a letter or digit starts at text[i].

@@ -139,6 +139,13 @@ func spellings() []spelling {
 		"手机验证码", "校验码", "动态码", "安全码", "有效期", "卡有效期", "卡号", "银行卡号", "信用卡号", "身份证",
 		"身份证号", "身份证号码", "证件号", "证件号码", "护照号", "口令", "动态口令", "磁道", "密钥", "私钥", "授权码",
 		"卡背三位数", "用户_支付密码")...)
+	add(keyCase("key: traditional Chinese", "密碼", "支付密碼", "驗證碼", "簡訊驗證碼", "卡號", "信用卡號",
+		"身份證", "身分證字號", "證件號碼", "護照號碼", "安全碼")...)
+	add(keyCase("key: payment API field names", "accNo", "certifId", "cert_no", "certNo", "cvn2", "expired_date",
+		"bank_card_no", "customer_pin")...)
+	add(keyCase("key: abbreviations, misspellings, other languages", "pswd", "pword", "passwrd", "pasword",
+		"passwort", "mot_de_passe", "contraseña", "senha", "exp_mm", "exp_yy", "expMo", "cc_exp",
+		"xinyong_kahao", "xinyongkahao")...)
 	add(keyCase("key: pinyin", "mima", "zhifu_mima", "zhifumima", "zhiFuMiMa", "jiaoyi_mima", "denglu_mima",
 		"yanzhengma", "yzm", "duanxin_yanzhengma", "dongtaima", "anquanma", "kahao", "yinhang_kahao", "shenfenzheng",
 		"shenfenzheng_hao", "sfz", "sfzh", "sfzhm", "zhengjianhao", "zjhm", "huzhao", "youxiaoqi", "kouling")...)
@@ -167,6 +174,8 @@ func spellings() []spelling {
 	add(valueCase("card: digits of any script", pdp.CodeCardNumber, visa, script(visa, '０'), script(visa, '٠'),
 		script(visa, '۰'), script(visa, '०'), script(visa, '০'), script(visa, '๐'), script(visa, '𝟎'),
 		script(sep(visa, " "), '٠'), "4111"+script("111111111111", '٠'), script(sep(visa, "\u3000"), '０'))...)
+	add(valueCase("card: compatibility digits", pdp.CodeCardNumber, visa, "⁴¹¹¹ ¹¹¹¹ ¹¹¹¹ ¹¹¹¹",
+		"₄₁₁₁₁₁₁₁₁₁₁₁₁₁₁₁", "④①①① ①①①① ①①①① ①①①①")...)
 	add(valueCase("card: leading zeros", pdp.CodeCardNumber, visa, "0"+visa, "000"+visa, "00 "+sep(visa, " "),
 		"0"+sep(visa, "."))...)
 	add(valueCase("card: invisible characters between digits", pdp.CodeCardNumber, visa, sep(visa, "\u200b"),
@@ -209,6 +218,8 @@ func spellings() []spelling {
 		`{"x":"note","a":"4111","b":"1111","c":"1111","d":"1111","y":true}`,
 		`{"a":"４１１１","b":"１１１１","c":"１１１１","d":"１１１１"}`,
 		`{"a":"4111\u200b","b":"1111","c":"1111","d":"1111"}`,
+		`{"a":"4111-1111","b":"1111-1111"}`,
+		`{"a":"⁴¹¹¹","b":"¹¹¹¹","c":"¹¹¹¹","d":"¹¹¹¹"}`,
 	} {
 		add(spelling{"log only: split across neighbouring fields", request(ctx), "", visa})
 	}
@@ -252,7 +263,8 @@ func innocents() []string {
 		"password_strength", "pin_entry_mode", "pan_entry_mode", "secret_question", "span_id", "japan", "shipping",
 		"company", "pinned", "panel", "capacity", "footprint", "hotpot", "expires_at", "session_age_s", "zip_code",
 		"promo_code", "reason_code", "emi_max_amount", "acc_verified", "idfa", "password_last_changed",
-		"密码重置时间", "支付密码错误次数", "卡号后四位", "验证码发送时间", "身份证类型", "支付方式", "备注", "pinyin_name"} {
+		"密码重置时间", "支付密码错误次数", "卡号后四位", "验证码发送时间", "身份证类型", "支付方式", "备注", "pinyin_name",
+		"密碼重設時間", "卡號後四位", "cert_type", "expired", "pincer"} {
 		bodies = append(bodies, request(`{`+js(k)+`:"x"}`))
 	}
 	for _, v := range []string{"31.230416,121.473701", "31.230416 121.473701", "2026-11-22T05:47:00.386512345Z",

@@ -99,7 +99,7 @@ token:
 			if unicode.IsSpace(r) || unicode.Is(unicode.Han, r) || stopPunct(r) {
 				break
 			}
-			if _, d := DigitValue(r); d {
+			if _, d := NumberDigit(r); d {
 				m.lastDigit = i
 			} else if !unicode.IsLetter(r) && r != '*' {
 				m.lastSym = i

@@ -33,7 +33,9 @@ type term struct {
 // strongTerms are distinctive enough to match inside any word.
 var strongTerms = map[valueKind][]string{
 	kindPassword: {"password", "passwd", "passcode", "passphrase", "pwd", "privatekey", "apikey",
-		"apisecret", "accesstoken", "refreshtoken"},
+		"apisecret", "accesstoken", "refreshtoken",
+		// misspellings and other languages integrations use
+		"pasword", "passowrd", "passwrd", "paswd", "passwort", "motdepasse", "contrasena", "wachtwoord"},
 	kindCode: {"cvv", "cvc", "securitycode", "cardverificationvalue", "cardverificationcode",
 		"verificationcode", "verifycode", "smscode", "otpcode", "pincode", "pinblock", "yanzhengma",
 		"dongtaima", "duanxinma", "jiaoyanma", "anquanma"},
@@ -45,20 +47,23 @@ var strongTerms = map[valueKind][]string{
 
 // wordTerms must be whole words (or glued to modifier / value pieces).
 var wordTerms = map[valueKind][]string{
-	kindPassword: {"pw", "mima", "kouling", "secret"},
+	kindPassword: {"pw", "pswd", "psw", "pwrd", "pword", "passw", "senha", "mima", "kouling", "secret"},
 	kindCode: {"pin", "pinnumber", "otp", "totp", "hotp", "mfacode", "vcode", "yzm", "cvn", "ccv", "csc",
 		"cvd", "cav", "cardcode", "authcode", "authorizationcode"},
 	kindExpiry: {"expiration", "expdate", "expmonth", "expyear", "expirymonth", "expiryyear",
 		"expirationmonth", "expirationyear", "cardexp", "cardexpiration", "cardexpire", "cardexpires",
-		"expiredate", "expiremonth", "expireyear", "validthru", "validthrough", "goodthru",
-		"cardvaliduntil", "cardvalidto", "mmyy", "yymm", "expmmyy"},
+		"expiredate", "expireddate", "expiremonth", "expireyear", "validthru", "validthrough", "goodthru",
+		"cardvaliduntil", "cardvalidto", "mmyy", "yymm", "expmmyy", "expmm", "expyy", "expmo", "expyr",
+		"ccexp"},
 	kindCard: {"pan", "cardno", "cardnum", "cardnbr", "ccnum", "ccnumber", "ccno", "kahao", "track1",
-		"track2"},
+		"track2", "accno"}, // accNo: UnionPay's card number
 	kindID: {"ssn", "socialsecurityno", "idnumber", "idno", "idnum", "idcard", "idcardno", "identitycard",
 		"identitynumber", "identityno", "nationalid", "residentid", "citizenid", "passport", "passportno",
 		"passportnum", "driverlicense", "driverslicense", "driverlicence", "driverslicence",
 		"drivinglicense", "drivinglicence", "nric", "hkid", "aadhaar", "aadhar", "sfz", "sfzh", "sfzhm",
-		"zjhm", "huzhao", "huzhaohao"},
+		"zjhm", "huzhao", "huzhaohao",
+		// Alipay's cert_no, UnionPay's certifId: the identity document number
+		"certno", "certnum", "certnumber", "certificateno", "certificatenumber", "certifid"},
 }
 
 // textTerms name a secret in free text only ("card 5500… exp 12/29").
@@ -67,13 +72,16 @@ var textTerms = map[valueKind][]string{
 	kindCode:   {"cvv2", "cvc2"},
 }
 
-// hanTerms are Chinese names of secrets; they match anywhere in a key.
+// hanTerms are Chinese names of secrets, simplified and traditional; they
+// match anywhere in a key.
 var hanTerms = map[valueKind][]string{
-	kindPassword: {"密码", "口令", "密钥", "私钥"},
-	kindCode:     {"验证码", "校验码", "动态码", "安全码", "短信码", "授权码", "卡背"},
-	kindExpiry:   {"有效期"},
-	kindCard:     {"卡号", "磁道"},
-	kindID:       {"身份证", "证件号", "护照号", "社保号", "驾驶证号"},
+	kindPassword: {"密码", "口令", "密钥", "私钥", "密碼", "密鑰", "私鑰"},
+	kindCode: {"验证码", "校验码", "动态码", "安全码", "短信码", "授权码", "卡背",
+		"驗證碼", "校驗碼", "動態碼", "安全碼", "簡訊碼", "授權碼"},
+	kindExpiry: {"有效期"},
+	kindCard:   {"卡号", "磁道", "卡號", "卡片号", "卡片號"},
+	kindID: {"身份证", "身分证", "证件号", "护照号", "社保号", "社会保障号", "驾驶证号",
+		"身份證", "身分證", "證件號", "護照號", "社會保障號", "駕駛證號"},
 }
 
 // factWords, after a secret's name, make the key name a fact about the
@@ -104,11 +112,13 @@ var factWords = []string{
 	"file", "scan", "upload", "front", "back",
 }
 
-// hanFacts are the Chinese fact words.
+// hanFacts are the Chinese fact words, simplified and traditional.
 var hanFacts = []string{
-	"重置", "修改", "更改", "变更", "设置", "错误", "次数", "失败", "时间", "状态", "强度", "长度", "结果",
-	"后四位", "前六位", "后4位", "前6位", "尾号", "掩码", "脱敏", "类型", "发送", "是否", "照片", "图片",
-	"正面", "反面", "锁定",
+	"重置", "重设", "修改", "更改", "变更", "设置", "设定", "错误", "次数", "失败", "时间", "状态", "强度",
+	"长度", "结果", "后四位", "前六位", "后4位", "前6位", "尾号", "掩码", "脱敏", "类型", "发送", "是否",
+	"照片", "图片", "正面", "反面", "锁定",
+	"重設", "變更", "設置", "設定", "錯誤", "次數", "失敗", "時間", "狀態", "強度", "長度", "結果", "後四位",
+	"後4位", "尾號", "掩碼", "類型", "發送", "圖片", "鎖定",
 }
 
 // windowUnits follow a number to name a time window ("pin_1h",
@@ -130,7 +140,7 @@ var modifiers = []string{
 	"security", "auth", "the", "your", "wallet", "fund", "funds", "transfer", "admin", "root", "master",
 	"personal", "national", "resident", "citizen", "social", "client",
 	"zhifu", "jiaoyi", "denglu", "tixian", "qukuan", "yinhang", "yinhangka", "shouji", "duanxin",
-	"xin", "jiu",
+	"xin", "jiu", "xinyong", "xinyongka", "jieji", "jiejika", "chuxu", "chuxuka",
 }
 
 // valuePieces may be glued after a whole-word term ("pinvalue",

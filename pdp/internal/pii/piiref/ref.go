@@ -47,7 +47,7 @@ func Number(s string, mask bool) string {
 	}
 	for i, r := range rs {
 		switch {
-		case unicode.Is(unicode.Nd, r):
+		case IsDigit(r):
 			if !inGroup {
 				run = append(run, group{sep: string(sep)})
 				sep, inGroup = nil, true
@@ -120,10 +120,23 @@ func sepKind(s string) string {
 	}, s)
 }
 
-// DigitValue is the value of a decimal digit: Nd digits come in blocks of
-// ten from zero, so the value is r's distance from the start of its
-// unicode.Nd range, modulo 10.
+// IsDigit reports whether r is a digit as numbers are read: a decimal
+// digit (Nd) or a character whose NFKD form is one ASCII digit (⁴, ④).
+func IsDigit(r rune) bool {
+	if unicode.Is(unicode.Nd, r) {
+		return true
+	}
+	d := norm.NFKD.String(string(r))
+	return len(d) == 1 && d[0] >= '0' && d[0] <= '9'
+}
+
+// DigitValue is the value of a digit (IsDigit): for Nd, which come in
+// blocks of ten from zero, r's distance from the start of its unicode.Nd
+// range, modulo 10; otherwise its NFKD form's.
 func DigitValue(r rune) byte {
+	if !unicode.Is(unicode.Nd, r) {
+		return norm.NFKD.String(string(r))[0] - '0'
+	}
 	for _, rg := range unicode.Nd.R16 {
 		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
 			return byte((r - rune(rg.Lo)) % 10)
@@ -137,11 +150,11 @@ func DigitValue(r rune) byte {
 	panic("piiref: not a digit")
 }
 
-// Digits returns the decimal digits of s, any script, as ASCII.
+// Digits returns the digits of s (IsDigit), any script, as ASCII.
 func Digits(s string) string {
 	var b strings.Builder
 	for _, r := range s {
-		if unicode.Is(unicode.Nd, r) {
+		if IsDigit(r) {
 			b.WriteByte('0' + DigitValue(r))
 		}
 	}
@@ -230,17 +243,17 @@ func Split(n Node) string {
 	return check()
 }
 
-// piece returns the digits of a piece: a string of digits (any script)
-// and spaces with at least one digit, or an integer.
+// piece returns the digits of a piece: a string of digits (any script),
+// spaces and dashes with at least one digit, or an integer.
 func piece(v any) ([]byte, bool) {
 	var d []byte
 	switch v := v.(type) {
 	case string:
 		for _, r := range v {
 			switch {
-			case unicode.Is(unicode.Nd, r):
+			case IsDigit(r):
 				d = append(d, DigitValue(r))
-			case !unicode.IsSpace(r):
+			case !unicode.IsSpace(r) && !unicode.Is(unicode.Pd, r) && r != '−':
 				return nil, false
 			}
 		}
