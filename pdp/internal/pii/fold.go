@@ -195,6 +195,12 @@ func (f *folded) fold(s string) {
 			i++
 			continue
 		}
+		if r >= 0x4E00 && r <= 0x9FFF || r >= 0x3400 && r <= 0x4DBF {
+			// CJK unified ideographs: letters, no decomposition.
+			f.emitRune(r, clHan, end)
+			i = end
+			continue
+		}
 		dec := norm.NFKD.PropertiesString(s[i:]).Decomposition()
 		if len(dec) == 0 {
 			f.addRune(r, end)

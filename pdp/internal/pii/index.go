@@ -8,10 +8,14 @@ import (
 
 // Lookup tables built from the vocabulary once, at start-up.
 var (
-	termList    []term     // ASCII terms
-	hanTermList []term     // Chinese terms
-	termIndex   [][]int    // pairIndex of a term's first two bytes → its indices in termList
-	longFacts   [][]string // pairIndex of the first two letters → fact words of four letters or more (they also match as a prefix)
+	termList    []term // ASCII terms
+	hanTermList []term // Chinese terms
+	// hanTermIndex and hanFactIndex: the first character of a Chinese
+	// term (its indices in hanTermList) or fact.
+	hanTermIndex = map[rune][]int{}
+	hanFactIndex = map[rune][]string{}
+	termIndex    [][]int    // pairIndex of a term's first two bytes → its indices in termList
+	longFacts    [][]string // pairIndex of the first two letters → fact words of four letters or more (they also match as a prefix)
 
 	factSet       = map[string]bool{}
 	windowUnitSet = map[string]bool{}
@@ -50,6 +54,8 @@ func init() {
 				t := term{s: s, strong: strong, kind: valueKind(k), textOnly: textOnly}
 				if s[0] >= utf8.RuneSelf {
 					hanTermList = append(hanTermList, t)
+					r, _ := utf8.DecodeRuneInString(s)
+					hanTermIndex[r] = append(hanTermIndex[r], len(hanTermList)-1)
 					continue
 				}
 				checkTerm(s)
@@ -79,6 +85,10 @@ func init() {
 		if len(w) >= 4 {
 			longFacts[pairIndex(w[0], w[1])] = append(longFacts[pairIndex(w[0], w[1])], w)
 		}
+	}
+	for _, h := range hanFacts {
+		r, _ := utf8.DecodeRuneInString(h)
+		hanFactIndex[r] = append(hanFactIndex[r], h)
 	}
 	for _, w := range windowUnits {
 		windowUnitSet[w] = true

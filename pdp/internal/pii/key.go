@@ -161,7 +161,11 @@ func (f *folded) occurrences(fn func(t *term, a, e int) bool) {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if c >= utf8.RuneSelf {
-			for k := range hanTermList {
+			if c < 0xC0 {
+				continue // inside a character
+			}
+			r, _ := utf8.DecodeRune(b[i:])
+			for _, k := range hanTermIndex[r] {
 				t := &hanTermList[k]
 				if strings.HasPrefix(unsafe.String(unsafe.SliceData(b[i:]), len(b)-i), t.s) {
 					if !fn(t, i, i+len(t.s)) {
@@ -329,8 +333,9 @@ func startsWithFact(w []byte) bool {
 }
 
 func hasHanFactPrefix(w []byte) bool {
+	r, _ := utf8.DecodeRune(w)
 	s := unsafe.String(unsafe.SliceData(w), len(w))
-	for _, h := range hanFacts {
+	for _, h := range hanFactIndex[r] {
 		if strings.HasPrefix(s, h) {
 			return true
 		}
