@@ -28,7 +28,8 @@
 //     boundaries: "c_v_v", "pass-word", "Pass Word", "sms_code",
 //     "card_no", "id_number", "valid_thru" are cvv, password, smscode,
 //     cardno, idnumber, validthru;
-//   - Chinese terms (密码, 验证码, 卡号, 有效期, 身份证, ...) match anywhere.
+//   - Chinese terms, simplified and traditional (密码, 密碼, 验证码, 卡号,
+//     有效期, 身份证, ...), match anywhere.
 //
 // A digit standing between letters is also read as the letter it imitates
 // ("p4ssw0rd"), '@' and '$' as a and s.
@@ -41,6 +42,14 @@
 // "pin_failures_1h", "cvv_checked", "card_number_last4", "密码重置时间" are
 // facts the policy uses, the enrichment's "pin_1h" too. A key is secret
 // when any occurrence is not such a fact.
+//
+// # Numbers and free text
+//
+// numbers.go: card numbers (digits of any script, leading zeros, groups
+// joined by separators of one kind; in Mask mode also list punctuation,
+// and mixed separators between groups of three digits or more) and
+// Chinese resident identity numbers. text.go: a secret's name in free
+// text followed by its value ("my password is hunter2", "验证码是123456").
 //
 // # RATIONALE
 //
@@ -58,6 +67,31 @@
 // well hold the value; "pin_failed" or "password_changed" name an event.
 // A fact anywhere after the name wins, so "password_last_reset_at" is a
 // fact: a key is a phrase whose head is its last part.
+//
+// What the decoder refuses, what only the log masks. A refused request is
+// an outage for the caller; a masked log field costs a replay a value. So
+// the decoder refuses what is unambiguous (a key naming a secret, a card
+// written in one group or with one kind of separator, an identity number
+// with a valid region, birth date and check digit: one random 18-digit
+// run in about 40 000), and leaves to the log what innocent data
+// resembles one time in ten: numbers joined by commas or by mixed
+// separators (coordinates, times, lists of amounts), neighbouring numeric
+// fields (a card split across them), and free text, which policies read
+// ("the caller asked for my SMS code").
+//
+// Identity numbers are refused as cards are: a resident identity number is
+// sensitive personal information (PIPL art. 28), no policy needs one, and
+// the check digit and birth date make a false refusal rare.
+//
+// What is not caught: digits interleaved with letters ("4111a1111…"),
+// mixed separators between groups of fewer than three digits, a card
+// split across different objects or across keys, 15-digit first-generation
+// identity numbers (no check digit), other countries' identity numbers by
+// their value alone (by their key name, ssn, nric, hkid, aadhaar and
+// passport are), names of secrets in scripts other than Latin and Chinese,
+// and a secret stored under a key that names a fact ("password_reset_at":
+// "hunter2"): facts must stay usable, and a caller that means to leak can
+// always choose an innocent name.
 //
 // Cheap first. quickClean reads an ASCII key once, with separators and
 // digits skipped, and looks each triple of letters up in a bit table of
