@@ -77,7 +77,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"card number in array", `{"stage":"login","uid":"u","context":{"x":["a","378282246310005"]}}`, pdp.CodeCardNumber, "context.x[1]"},
 		{"card number with dots", `{"stage":"login","uid":"u","context":{"n":"4111.1111.1111.1111"}}`, pdp.CodeCardNumber, "context.n"},
 		{"card number in arabic-indic digits", `{"stage":"login","uid":"u","context":{"n":"٤١١١١١١١١١١١١١١١"}}`, pdp.CodeCardNumber, "context.n"},
-		{"card number as a key", `{"stage":"login","uid":"u","context":{"4111111111111111":1}}`, pdp.CodeCardNumber, "context.4111111111111111"},
+		{"card number as a key, not echoed", `{"stage":"login","uid":"u","context":{"4111111111111111":1}}`, pdp.CodeCardNumber, "context.411111******1111"},
+		{"duplicate card number key, not echoed", `{"stage":"login","uid":"u","context":{"4111.1111-1111/1111":1,"4111.1111-1111/1111":2}}`, pdp.CodeDuplicateKey, "context.411111******1111"},
+		{"identity number as a key, not echoed", `{"stage":"login","uid":"u","context":{"n":{"id 11010519491231002X":1}}}`, pdp.CodeIdentityNumber, "context.n.id 110105********002X"},
 		{"resident id", `{"stage":"login","uid":"u","context":{"n":"11010519491231002X"}}`, pdp.CodeIdentityNumber, "context.n"},
 		{"resident id in device.os", `{"stage":"login","uid":"u","device":{"os":"440308199901010012"}}`, pdp.CodeIdentityNumber, "device.os"},
 		{"chinese payment password", `{"stage":"login","uid":"u","context":{"支付密码":"1"}}`, pdp.CodeSecretField, "context.支付密码"},
@@ -207,5 +209,18 @@ func TestCardNumbers(t *testing.T) {
 		if got := err != nil && err.Code == pdp.CodeCardNumber; got != want {
 			t.Errorf("checkNumbers(%q) = %v, want a card_number error: %v", s, err, want)
 		}
+	}
+}
+
+// TestErrorsDoNotEchoNumbers: a card number in a key the strict decoder
+// does not know comes back masked in the error's field.
+func TestErrorsDoNotEchoNumbers(t *testing.T) {
+	var v struct {
+		A int `json:"a"`
+	}
+	err := DecodeStrict([]byte(`{"a":1,"4111.1111-1111/1111":2}`), 8, &v)
+	var e *pdp.Error
+	if !errors.As(err, &e) || e.Code != pdp.CodeUnknownField || e.Field != "411111******1111" {
+		t.Fatalf("got %v, want unknown_field at 411111******1111", err)
 	}
 }

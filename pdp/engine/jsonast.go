@@ -51,7 +51,9 @@ type pathElem struct {
 	idx int
 }
 
-// field renders the current path as a.b[2].c.
+// field renders the current path as a.b[2].c. A card or identity number
+// in a key is masked: an error must not echo one back to the caller or
+// into a log.
 func (p *parser) field() string {
 	var b strings.Builder
 	for _, e := range p.path {
@@ -64,7 +66,7 @@ func (p *parser) field() string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(e.key)
+		b.WriteString(p.scan.Masked(e.key, pii.Mask))
 	}
 	return b.String()
 }
@@ -414,7 +416,7 @@ func indexQuoteOrEscape(b []byte) int {
 }
 
 // secretKey rejects a free-form key that names a secret or holds a card or
-// identity number.
+// identity number (the error's field shows the number masked: field).
 func (p *parser) secretKey(key string) *pdp.Error {
 	if isSecretKey(key) {
 		return p.err(pdp.CodeSecretField, "secret-looking fields (passwords, PINs, CVV, one-time codes, card numbers and expiry, identity numbers) must never be sent")

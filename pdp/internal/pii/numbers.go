@@ -144,6 +144,24 @@ func (s *Scanner) Numbers(text string, mode Mode) []Span {
 	return s.spans
 }
 
+// Masked returns text with the numbers Numbers finds in it masked
+// (AppendMasked), or text itself when there are none; for error messages,
+// which must not echo a number back.
+func (s *Scanner) Masked(text string, mode Mode) string {
+	spans := s.Numbers(text, mode)
+	if len(spans) == 0 {
+		return text
+	}
+	var b []byte
+	last := 0
+	for _, sp := range spans {
+		b = append(b, text[last:sp.Start]...)
+		b = s.AppendMasked(b, sp)
+		last = sp.End
+	}
+	return string(append(b, text[last:]...))
+}
+
 // AppendMasked appends the mask of a number span: its first 6 and last 4
 // characters (ASCII digits, an identity number's X), a '*' for each one
 // between; leading zeros and separators are left out. A Secret span's mask
