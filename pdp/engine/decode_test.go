@@ -79,6 +79,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"card number in arabic-indic digits", `{"stage":"login","uid":"u","context":{"n":"٤١١١١١١١١١١١١١١١"}}`, pdp.CodeCardNumber, "context.n"},
 		{"card number as a key, not echoed", `{"stage":"login","uid":"u","context":{"4111111111111111":1}}`, pdp.CodeCardNumber, "context.411111******1111"},
 		{"duplicate card number key, not echoed", `{"stage":"login","uid":"u","context":{"4111.1111-1111/1111":1,"4111.1111-1111/1111":2}}`, pdp.CodeDuplicateKey, "context.411111******1111"},
+		{"secret written in a key, not echoed", `{"stage":"login","uid":"u","context":{"my password is hunter2":1}}`, pdp.CodeSecretField, "context.my password is ***"},
 		{"identity number as a key, not echoed", `{"stage":"login","uid":"u","context":{"n":{"id 11010519491231002X":1}}}`, pdp.CodeIdentityNumber, "context.n.id 110105********002X"},
 		{"resident id", `{"stage":"login","uid":"u","context":{"n":"11010519491231002X"}}`, pdp.CodeIdentityNumber, "context.n"},
 		{"resident id in device.os", `{"stage":"login","uid":"u","device":{"os":"440308199901010012"}}`, pdp.CodeIdentityNumber, "device.os"},

@@ -52,8 +52,8 @@ type pathElem struct {
 }
 
 // field renders the current path as a.b[2].c. A card or identity number
-// in a key is masked: an error must not echo one back to the caller or
-// into a log.
+// or a secret written in a key is masked as the log would mask it: an
+// error must not echo one back to the caller or into a log.
 func (p *parser) field() string {
 	var b strings.Builder
 	for _, e := range p.path {
@@ -66,7 +66,7 @@ func (p *parser) field() string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(p.scan.Masked(e.key, pii.Mask))
+		b.WriteString(p.scan.Masked(e.key))
 	}
 	return b.String()
 }

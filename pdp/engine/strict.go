@@ -30,7 +30,7 @@ func DecodeStrict(body []byte, maxDepth int, v any) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		var scan pii.Scanner // a number in the key is not echoed back
-		return pdp.Errorf(pdp.CodeUnknownField, scan.Masked(field, pii.Mask), "unknown field")
+		return pdp.Errorf(pdp.CodeUnknownField, scan.Masked(field), "unknown field")
 	}
 	return pdp.Errorf(pdp.CodeMalformedJSON, "", "%v", err)
 }

@@ -144,22 +144,31 @@ func (s *Scanner) Numbers(text string, mode Mode) []Span {
 	return s.spans
 }
 
-// Masked returns text with the numbers Numbers finds in it masked
-// (AppendMasked), or text itself when there are none; for error messages,
-// which must not echo a number back.
-func (s *Scanner) Masked(text string, mode Mode) string {
-	spans := s.Numbers(text, mode)
-	if len(spans) == 0 {
-		return text
+// Masked returns text as the decision log would write it: numbers found in
+// Mask mode masked, then secrets written in it (Secrets); text itself
+// when there is nothing to mask. For error messages and fields, which must
+// not echo either back.
+func (s *Scanner) Masked(text string) string {
+	for _, find := range []func(string) []Span{
+		func(t string) []Span { return s.Numbers(t, Mask) },
+		s.Secrets,
+	} {
+		for round := 0; round < 8; round++ { // a mask can join neighbours into a new number
+			spans := find(text)
+			if len(spans) == 0 {
+				break
+			}
+			var b []byte
+			last := 0
+			for _, sp := range spans {
+				b = append(b, text[last:sp.Start]...)
+				b = s.AppendMasked(b, sp)
+				last = sp.End
+			}
+			text = string(append(b, text[last:]...))
+		}
 	}
-	var b []byte
-	last := 0
-	for _, sp := range spans {
-		b = append(b, text[last:sp.Start]...)
-		b = s.AppendMasked(b, sp)
-		last = sp.End
-	}
-	return string(append(b, text[last:]...))
+	return text
 }
 
 // AppendMasked appends the mask of a number span: its first 6 and last 4
