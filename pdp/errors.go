@@ -21,6 +21,7 @@ const (
 	CodeReservedField    ErrorCode = "reserved_field"
 	CodeSecretField      ErrorCode = "secret_field"
 	CodeCardNumber       ErrorCode = "card_number"
+	CodeIdentityNumber   ErrorCode = "identity_number"
 	CodeTooDeep          ErrorCode = "too_deep"
 	CodeDuplicateKey     ErrorCode = "duplicate_key"
 	CodeUnsupportedMedia ErrorCode = "unsupported_media_type"

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
 )
 
 // BenchmarkLogAsync is the caller's cost of Log in async mode: a channel
@@ -127,6 +129,7 @@ func BenchmarkEncode(b *testing.B) {
 	r := typicalRecord(1)
 	buf := make([]byte, 0, 4096)
 	b.ReportAllocs()
+	benchutil.CPUTime(b)
 	for b.Loop() {
 		buf, _ = l.encode(e, buf[:0], r)
 	}
@@ -150,6 +153,7 @@ func BenchmarkMask(b *testing.B) {
 			dst := make([]byte, 0, 4096)
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
+			benchutil.CPUTime(b)
 			for b.Loop() {
 				m.mask(dst[:0], raw, true)
 			}

@@ -16,12 +16,13 @@
 // In async mode (the default) Log is a channel send (about 100 ns, no
 // allocation, BenchmarkLogAsync); a writer goroutine runs Config.Hook,
 // encodes, masks and writes records in batches of up to 512 with one write
-// call each. The writer costs about 17-20 µs of CPU per typical 1.8 KB
-// record on the busy 2-core machine this was measured on (BenchmarkEncode:
-// a third encoding, two thirds masking), so one core logs some 50,000
-// records per second. The file is fsynced at each rotation and on Close only: a
-// process crash loses what is in the buffer, a machine crash also what the
-// kernel had not written back. In sync mode the caller encodes and masks
+// call each. The writer costs about 8 µs of CPU per typical 1.8 KB
+// record (BenchmarkEncode's cpu-ns/op, best of five runs on the busy
+// 2-core machine this was measured on; about 4.5 µs of it masking,
+// BenchmarkMask), so one core logs over 100,000 records per second. The
+// file is fsynced at each rotation and on Close only: a process crash
+// loses what is in the buffer, a machine crash also what the kernel had
+// not written back. In sync mode the caller encodes and masks
 // its record, then waits until it is written and fsynced (group commit,
 // below).
 //
@@ -52,54 +53,77 @@
 //
 // # Masking
 //
-// Every record is masked after encoding, as JSON text, in one pass over the
-// whole line: the record's own fields, Labels, and the raw Input and
-// Enrichment alike. The request decoder already refuses secrets and card
-// numbers in free-form fields, but identifier fields are exempt there and
-// bugs happen; this is the second line.
+// Every record is masked after encoding, as JSON text: the record's own
+// fields, Labels, and the raw Input and Enrichment alike, keys included,
+// escapes decoded. The request decoder already refuses secrets, card and
+// identity numbers in free-form fields, but it lets some through on
+// purpose (identifier fields, free text, numbers joined by list
+// punctuation or mixed separators, cards split across fields) and bugs
+// happen; this is the second line. The rules are package pii's, which the
+// decoder also uses (pdp/internal/pii: the vocabulary, the folding of
+// keys, the number scanner), in its Mask mode:
 //
-// Card numbers: in every string (keys included, escapes decoded, fullwidth
-// digits ０-９ counted as digits) a run is a sequence of digit groups each
-// separated from the next by exactly one space or dash (or the ideographic
-// space / fullwidth hyphen); a card number is a window of consecutive
-// groups of a run holding 13 to 19 digits that read as a card number
-// (pdp.IsCardNumber: an issuer prefix, 3–6 or 2221–2720, and the Luhn
-// check; the request decoder uses the same rule). It is replaced by its
-// first 6 and last 4 digits with a '*' for each digit between ("4111 1111 1111 1111" → "411111******1111"),
-// and the string is searched again until nothing is found (the kept digits
-// can join their neighbours into a new window). Digits next to letters
-// count ("uid4111111111111111" is masked), digits next to more digits do
-// not (a 25-digit number is not a card number). JSON integers are checked
-// the same way and replaced by the masked string. Exempt are a string that
-// is exactly a canonical UUID (the shape cannot hold a card number as cards
-// are written, and masking one would break the ids the log is searched by),
-// and, at the top of a record, a trace_id or span_id of W3C shape (32 or 16
-// lower-case hex digits, at least one a-f).
+// Card and identity numbers: in every string and number, digits of any
+// script (Unicode Nd) form groups, groups joined by separators (any
+// punctuation, space or symbol; invisible characters are skipped) form
+// runs, and a window of consecutive groups is a card number when, leading
+// zeros dropped, its 13 to 19 digits pass pdp.IsCardNumber (issuer
+// prefix, Luhn), or a resident identity number when its 18 digits (or 17
+// and an X) pass pdp.IsResidentID, provided the window is one group, or
+// its separators are all of one kind ("4111.1111.1111.1111", "4111 /
+// 1111 / 1111 / 1111"; whitespace and dashes are one kind), or all its
+// groups have three digits or more ("4111.1111-1111/1111"); times and
+// coordinates ("05:47:00.386512345", "31.230416, 121.473701") are none
+// of these. A number is replaced by its first 6 and last 4 characters
+// with a '*' for each between ("4111 1111 1111 1111" →
+// "411111******1111", "11010519491231002X" → "110105********002X"),
+// and the string is searched again until nothing is found (the kept
+// digits can join their neighbours). Digits next to letters count
+// ("uid4111111111111111" is masked), digits next to more digits do not
+// (a 25-digit number is not a card number). A JSON number holding one
+// becomes the masked string. Exempt are a string that is exactly a
+// canonical UUID (the shape cannot hold a card number as cards are
+// written, and masking one would break the ids the log is searched by;
+// the decoder exempts it too), and, at the top of a record, a trace_id or
+// span_id of W3C shape (32 or 16 lower-case hex digits, at least one a-f).
+//
+// Split cards: neighbouring values of one object or array that hold only
+// digits and spaces, or are integers, whose digits together make a card
+// number ({"c1":"4111","c2":"1111","c3":"1111","c4":"1111"}) are masked
+// across the values (splits.go). In a record, only the caller's input is
+// searched for them: the sidecar's own values (velocity counts, amounts,
+// timings) sit side by side by the dozen.
 //
 // A tenth of all digit strings with an issuer prefix pass Luhn by chance,
-// so the rule also masks some ids that are no card. Measured with the
+// so the rule also masks some ids that are no card. Measured with an
 // earlier rule (any first digit 2 to 6, so these are upper bounds now):
 // 0.08% of 32-hex-digit ids, 0.2% of SHA-256 hex digests. The issuer
 // prefix spares date-prefixed ids ("T2026112200…") and 13-digit
-// millisecond Unix times until the year 2040, which the earlier rule
-// masked one time in ten.
+// millisecond Unix times until the year 2040.
 //
-// Secret keys: a key is split into lower-case words (at non-alphanumerics
-// and camelCase humps, trailing digits and all-digit words dropped); it is
-// secret when its last word is one of password, passwd, pwd, passcode,
-// passphrase, pin, pincode, pinblock, cvv, cvc, cvn, otp, totp, smscode,
-// pan, cardnumber, cardno, cardnum, expiry, expiration, expdate,
-// expirydate, securitycode, verificationcode, secret; or its last word ends
-// in password, passwd, passcode, pwd, cvv, cvc, smscode, securitycode,
-// cardnumber, verifycode or verificationcode; or its last two words are sms
-// code, otp code, pin code, cvv code, security code, verification code,
-// verify code, card number/no/num, exp/expiry/expiration date/month/year,
-// card exp/expiration, pin number, pin block, auth code or track data; or
-// it ends in 密码, 口令, 卡号, 验证码, 校验码, 动态码, 安全码 or 有效期. Only the
-// end counts, so "new_password" is secret and "password_reset_at" or
-// "pin_1h" (facts the policy uses) are not. The value of a secret key —
-// string, number, object or array — becomes "***"; null, true and false
-// stay (they hold no secret). MaskJSON applies these rules to any JSON.
+// Secret keys: pii.SecretKey, the decoder's own test. The key is folded
+// (compatibility forms, look-alike letters, invisible characters, case,
+// any-script digits; separators leave word boundaries) and searched for
+// the names of secrets in English, Chinese and pinyin (password, pwd,
+// pin, cvv, otp, sms code, card number, expiry, valid thru, track data,
+// id number, ssn, passport, 密码, 验证码, 卡号, 有效期, 身份证, zhifu mima,
+// yanzhengma, ...), however spelled ("c_v_v", "ｃｖｖ", "сvv", "pinValue",
+// "p4ssw0rd"), at any length. A name followed by a fact word
+// ("password_reset_at", "pin_failures_1h", "cvv_checked", "pin_1h",
+// "card_number_last4", "密码重置时间") names a fact the policy uses, not a
+// secret. The value of a secret key — string, number, object or array —
+// becomes "***"; null, true and false stay (they hold no secret).
+//
+// Secrets in free text: in every string, a secret's name followed by its
+// value ("my password is hunter2", "CVV 123", "pin: 4321", "验证码是123456")
+// has the value replaced by "***" (pii.Scanner.Secrets).
+//
+// Cost: a string is decoded and searched only when its raw bytes may hold
+// something (13 digits, a non-ASCII byte or an escape, or letters that
+// start a secret's name); the writer's masker remembers which short
+// strings and keys needed nothing (a record's keys and most of its strings
+// repeat from record to record). MaskJSON applies all these rules to any
+// JSON.
 //
 // Config.Hook runs before masking (the policy's system.log.mask and drop);
 // it may edit the record or drop it with ErrDrop. Masking always follows.

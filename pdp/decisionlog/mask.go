@@ -1,57 +1,61 @@
 package decisionlog
 
-import "github.com/riskpdp/riskpdp/pdp"
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"unsafe"
 
-// The masker rewrites JSON text in one pass without building a tree. It
-// copies the input until the first change, so a clean record costs one scan
-// and no copy. It never fails: on malformed input it still ends (every step
+	"github.com/riskpdp/riskpdp/pdp/internal/pii"
+)
+
+// The masker rewrites JSON text without building a tree. It copies the
+// input until the first change, so a clean record costs one scan and no
+// copy. It never fails: on malformed input it still ends (every step
 // advances) and returns something, though not necessarily JSON; on valid
-// JSON its output is valid JSON, since it only replaces a string with a
-// string, a number with a string, or a value with "***".
+// JSON its output is valid JSON, since it only replaces a string's content
+// with other content, a number with a string, or a value with "***".
+//
+// One pass masks keys, strings and numbers (content.go); a second pass,
+// only when some object or array holds neighbouring values with 13 digits
+// or more between them, masks cards split across them (splits.go).
 
 // secretMask replaces the value of a secret-looking key.
 const secretMask = `"***"`
 
-// byteClass sorts the bytes of a string's content for the first, fast scan.
-var byteClass = func() (t [256]uint8) {
-	t['"'] = clsQuote
-	t['\\'] = clsEscape
-	for c := '0'; c <= '9'; c++ {
-		t[c] = clsDigit
-	}
-	t[0xEF] = clsWide // fullwidth digits and hyphen
-	t[0xE3] = clsWide // ideographic space
-	return t
-}()
-
-const (
-	clsPlain uint8 = iota
-	clsQuote
-	clsEscape
-	clsDigit
-	clsWide
-)
-
 // masker holds the scratch space of MaskJSON; one per goroutine.
 type masker struct {
-	cards cardScan
-	key   []byte // a decoded key
-	stack []byte // '{' and '[' of the open containers
-	tmp   []byte // a masked string or number
-	num   [cardMaxDigits]byte
+	scan   pii.Scanner
+	key    []byte    // a decoded key
+	stack  []byte    // '{' and '[' of the open containers
+	runs   []int     // per open container: digits of the pieces just seen (splits.go)
+	tmp    []byte    // a masked string or number
+	text   []byte    // a decoded string
+	offs   []int32   // raw offset of each byte of text
+	rounds [2][]byte // masking rounds of one string
+	pass1  []byte    // the first pass's output, when the second runs
+	pieces []piece   // splits.go
+	digits []byte    // splits.go
+	seq    []int     // splits.go
 
-	// The output of the current call.
+	// The output of the current pass.
 	src     []byte
 	out     []byte
 	last    int // src[:last] has been dealt with
 	changed bool
+
+	memo map[string]uint8 // what short strings turned out to be (secretKey, maskString)
+
+	needSplit bool // the first pass saw neighbouring values with 13+ digits
+	inInput   int  // record mode: stack depth of the top-level "input" value, 0 outside
 }
 
-// MaskJSON appends to dst the JSON text src with card numbers masked and the
-// values of secret-looking keys replaced by "***", and returns it; it
-// returns src itself, not a copy, when there is nothing to mask. See the
-// package documentation for the rules. Valid JSON in gives valid JSON out;
-// anything else gives some output and no panic.
+// MaskJSON appends to dst the JSON text src with card and identity
+// numbers, free-text secrets and cards split across neighbouring values
+// masked and the values of secret-looking keys replaced by "***", and
+// returns it; it returns src itself, not a copy, when there is nothing to
+// mask. See the package documentation for the rules. Valid JSON in gives
+// valid JSON out; anything else gives some output and no panic.
 func MaskJSON(dst, src []byte) []byte {
 	var m masker
 	out, changed := m.mask(dst, src, false)
@@ -75,15 +79,56 @@ func (m *masker) replace(from, to int, repl []byte, quote bool) {
 	m.last = to
 }
 
+// start makes src the input and dst the output of a pass.
+func (m *masker) start(dst, src []byte) {
+	m.src, m.out, m.last, m.changed = src, dst, 0, false
+	m.stack, m.runs = m.stack[:0], m.runs[:0]
+}
+
+// finish ends a pass: the output, and whether anything changed (if not,
+// the output is dst as given to start).
+func (m *masker) finish() ([]byte, bool) {
+	out := m.out
+	if m.changed {
+		out = append(out, m.src[m.last:]...)
+	}
+	m.src, m.out = nil, nil
+	return out, m.changed
+}
+
 // mask appends the masked src to dst if anything needs masking and reports
 // whether it did; otherwise dst is returned unchanged. A string that is a
-// canonical UUID is not searched for card numbers; with record set, neither
-// are a top-level "trace_id" or "span_id" of the W3C shape (see doc.go).
+// canonical UUID is not searched for numbers; with record set, neither are
+// a top-level "trace_id" or "span_id" of the W3C shape (see doc.go), and
+// split cards are looked for in the top-level "input" only (the rest is
+// the sidecar's own).
 func (m *masker) mask(dst, src []byte, record bool) ([]byte, bool) {
-	m.src, m.out, m.last, m.changed = src, dst, 0, false
-	m.stack = m.stack[:0]
+	base := len(dst)
+	out, changed := m.maskValues(dst, src, record)
+	if !m.needSplit {
+		return out, changed
+	}
+	in := src
+	if changed {
+		m.pass1 = append(m.pass1[:0], out[base:]...)
+		in = m.pass1
+	}
+	out2, changed2 := m.maskSplits(dst[:base], in, record)
+	switch {
+	case changed2:
+		return out2, true
+	case changed:
+		return append(dst[:base], m.pass1...), true
+	}
+	return dst, false
+}
+
+// maskValues is the first pass.
+func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
+	m.start(dst, src)
+	m.needSplit, m.inInput = false, 0
 	expectKey := false
-	secret, exempt := false, 0 // what the last key says about its value
+	secret, exempt, input := false, 0, false // what the last key says about its value
 	for i := 0; i < len(src); {
 		c := src[i]
 		switch {
@@ -92,7 +137,7 @@ func (m *masker) mask(dst, src []byte, record bool) ([]byte, bool) {
 			continue
 		case c == ',':
 			expectKey = len(m.stack) > 0 && m.stack[len(m.stack)-1] == '{'
-			secret, exempt = false, 0
+			secret, exempt, input = false, 0, false
 			i++
 			continue
 		case c == ':':
@@ -101,35 +146,43 @@ func (m *masker) mask(dst, src []byte, record bool) ([]byte, bool) {
 			continue
 		case c == '}' || c == ']':
 			if len(m.stack) > 0 {
-				m.stack = m.stack[:len(m.stack)-1]
+				if len(m.stack) == m.inInput {
+					m.inInput = 0
+				}
+				m.stack, m.runs = m.stack[:len(m.stack)-1], m.runs[:len(m.runs)-1]
 			}
-			expectKey, secret, exempt = false, false, 0
+			expectKey, secret, exempt, input = false, false, 0, false
 			i++
 			continue
 		}
 		// A key or a value starts at i.
 		if c == '"' && expectKey && len(m.stack) > 0 && m.stack[len(m.stack)-1] == '{' {
-			end, plain, maybeCard := scanString(src, i)
-			key := content(src, i, end)
-			if !plain {
+			st := scanString(src, i)
+			key := content(src, i, st.end)
+			if st.flags&fEscape != 0 {
 				m.key = unescape(m.key[:0], key)
 				key = m.key
 			}
-			secret = secretKey(key)
-			exempt = 0
+			// One cheap test serves the key's name and its content
+			// (the same bytes when there is no escape).
+			mayName := st.flags&(fHigh|fEscape) != 0 || st.flags&fLetter != 0 && pii.MayNameSecret(unsafe.String(unsafe.SliceData(key), len(key)))
+			secret = mayName && m.secretKey(key)
+			exempt, input = 0, false
 			if record && len(m.stack) == 1 {
 				switch string(key) {
 				case "trace_id":
 					exempt = 32
 				case "span_id":
 					exempt = 16
+				case "input":
+					input = true
 				}
 			}
-			if maybeCard && !isUUID(src[i:end]) {
-				m.maskString(i, end)
+			if (mayName || st.digits >= 13) && !isUUID(src[i:st.end]) {
+				m.maskString(i, st.end)
 			}
 			expectKey = false
-			i = end
+			i = st.end
 			continue
 		}
 		if secret {
@@ -137,42 +190,79 @@ func (m *masker) mask(dst, src []byte, record bool) ([]byte, bool) {
 			if lit := src[i:end]; string(lit) != "null" && string(lit) != "true" && string(lit) != "false" {
 				m.replace(i, end, []byte(secretMask), false)
 			}
+			m.piece(-1)
 			secret, exempt = false, 0
 			i = end
 			continue
 		}
 		switch {
 		case c == '{' || c == '[':
-			m.stack = append(m.stack, c)
+			m.piece(-1)
+			m.stack, m.runs = append(m.stack, c), append(m.runs, 0)
+			if input && m.inInput == 0 {
+				m.inInput = len(m.stack)
+			}
 			expectKey = c == '{'
 			i++
 		case c == '"':
-			end, _, maybeCard := scanString(src, i)
-			if maybeCard && !isUUID(src[i:end]) && !(exempt > 0 && isHexID(src[i:end], exempt)) {
-				m.maskString(i, end)
+			st := scanString(src, i)
+			c := content(src, i, st.end)
+			if !isUUID(src[i:st.end]) && !(exempt > 0 && isHexID(src[i:st.end], exempt)) && st.mayHold(c) {
+				m.maskString(i, st.end)
 			}
-			i = end
+			if !record || m.inInput > 0 {
+				m.piece(st.pieceDigits(c))
+			}
+			i = st.end
 		case c == '-' || (c >= '0' && c <= '9'):
 			end := i + 1
 			for end < len(src) && numberByte(src[end]) {
 				end++
 			}
-			if digits, ok := cardNumber(src[i:end], &m.num); ok {
-				m.tmp = appendMasked(m.tmp[:0], digits)
-				m.replace(i, end, m.tmp, true)
+			m.maskNumber(i, end)
+			if !record || m.inInput > 0 {
+				m.piece(intDigits(src[i:end]))
 			}
 			i = end
 		default: // true, false, null, or garbage
+			m.piece(-1)
 			i = skipValue(src, i)
 		}
-		exempt = 0
+		exempt, input = 0, false
 	}
-	out := m.out
-	m.src, m.out = nil, nil
-	if !m.changed {
-		return dst, false
+	return m.finish()
+}
+
+// piece notes a value of the innermost container: d digits if it is a
+// piece of a possible split card (a string of digits and spaces, an
+// integer), -1 if not. Once the pieces in a row hold 13 digits or more,
+// the second pass runs.
+func (m *masker) piece(d int) {
+	if len(m.runs) == 0 {
+		return
 	}
-	return append(out, src[m.last:]...), true
+	r := &m.runs[len(m.runs)-1]
+	if d < 0 {
+		*r = 0
+		return
+	}
+	if *r += d; *r >= 13 {
+		m.needSplit = true
+	}
+}
+
+// intDigits returns the digits of an integer literal (optionally
+// negative), -1 for any other number.
+func intDigits(tok []byte) int {
+	if len(tok) > 0 && tok[0] == '-' {
+		tok = tok[1:]
+	}
+	for _, c := range tok {
+		if !isDigit(c) {
+			return -1
+		}
+	}
+	return len(tok)
 }
 
 // content returns the content of the string token src[i:end], without its
@@ -184,38 +274,120 @@ func content(src []byte, i, end int) []byte {
 	return src[i+1 : end]
 }
 
-// maskString masks the card numbers in the string token src[i:end].
+// maskString masks what the string token src[i:end] holds.
 func (m *masker) maskString(i, end int) {
 	c := content(m.src, i, end)
+	if m.known(c, memoClean) {
+		return
+	}
 	var changed bool
-	m.tmp, changed = m.cards.maskCards(m.tmp[:0], c)
+	m.tmp, changed = m.maskContent(m.tmp[:0], c)
 	if changed {
 		m.replace(i+1, i+1+len(c), m.tmp, false)
+		return
 	}
+	m.remember(c, memoClean)
 }
 
-// scanString returns the end of the string token starting at src[i] (one
-// past its closing quote, or len(src) if it is unterminated), whether its
-// content has no escapes, and whether it may hold a card number: at least
-// 13 plain digits, or any escape or fullwidth character, which the slow
-// path looks at unit by unit.
-func scanString(src []byte, i int) (end int, plain, maybeCard bool) {
-	digits := 0
-	plain = true
-	for j := i + 1; j < len(src); j++ {
-		switch byteClass[src[j]] {
-		case clsQuote:
-			return j + 1, plain, digits >= cardMinDigits || (!plain || maybeCard)
-		case clsEscape:
-			plain = false
-			j++
-		case clsDigit:
-			digits++
-		case clsWide:
-			maybeCard = true
+// secretKey reports whether a decoded key names a secret (pii.SecretKey);
+// the caller has made the cheap test (pii.MayNameSecret).
+func (m *masker) secretKey(key []byte) bool {
+	if m.known(key, memoPlainKey) {
+		return false
+	}
+	if m.known(key, memoSecretKey) {
+		return true
+	}
+	secret := pii.SecretKeyBytes(key)
+	if secret {
+		m.remember(key, memoSecretKey)
+	} else {
+		m.remember(key, memoPlainKey)
+	}
+	return secret
+}
+
+// The memo: a record's keys and most of its short strings are the same
+// from record to record ("card_bin", "password_reset", "sms"), and those
+// the cheap tests let through cost a fold each. The writer's masker
+// remembers what they turned out to be, for strings of up to memoMaxLen
+// bytes, and forgets everything once it holds memoMaxEntries.
+const (
+	memoClean      uint8 = 1 << iota // string content with nothing to mask
+	memoPlainKey                     // a key that names no secret
+	memoSecretKey                    // a key that names one
+	memoMaxLen     = 64
+	memoMaxEntries = 4096
+)
+
+func (m *masker) known(s []byte, bit uint8) bool {
+	return len(s) <= memoMaxLen && m.memo[string(s)]&bit != 0
+}
+
+func (m *masker) remember(s []byte, bit uint8) {
+	if len(s) > memoMaxLen {
+		return
+	}
+	if m.memo == nil || len(m.memo) >= memoMaxEntries {
+		m.memo = make(map[string]uint8, 256)
+	}
+	m.memo[string(s)] |= bit
+}
+
+// maskNumber masks a card or identity number written as the number token
+// src[i:end]: the token becomes a string holding its masked text. Only an
+// integer can hold one (a fraction of zeros, "4111…1111.00", counts as
+// one): the digits around a decimal point or before an exponent are an
+// amount (a sum such as 46230.550000000001 may read as a Luhn-valid run),
+// and masking one would turn a number into a string the record's readers
+// refuse.
+func (m *masker) maskNumber(i, end int) {
+	tok := m.src[i:end]
+	if len(tok) < 13 || !integral(tok) {
+		return
+	}
+	s := unsafe.String(unsafe.SliceData(tok), len(tok))
+	spans := m.scan.Numbers(s, pii.Mask)
+	if len(spans) == 0 {
+		return
+	}
+	m.tmp = m.tmp[:0]
+	last := 0
+	for _, sp := range spans {
+		m.tmp = append(m.tmp, tok[last:sp.Start]...)
+		m.tmp = m.scan.AppendMasked(m.tmp, sp)
+		last = sp.End
+	}
+	m.tmp = append(m.tmp, tok[last:]...)
+	m.replace(i, end, m.tmp, true)
+}
+
+// integral reports whether a JSON number token's value is an integer:
+// its fraction digits, once the exponent has moved the point, are zeros
+// (4111111111111111.0 and 4.111111111111111e15 are; 46230.55000000001 is
+// not, nor is 4.1e-3).
+func integral(tok []byte) bool {
+	mant, exp := tok, 0
+	for j, c := range tok {
+		if c == 'e' || c == 'E' {
+			mant = tok[:j]
+			e, err := strconv.Atoi(strings.TrimPrefix(string(tok[j+1:]), "+"))
+			if err != nil || e > 400 {
+				return false
+			}
+			exp = e
+			break
 		}
 	}
-	return len(src), plain, digits >= cardMinDigits || !plain || maybeCard
+	dot := bytes.IndexByte(mant, '.')
+	if dot < 0 {
+		return exp >= 0
+	}
+	frac := mant[dot+1:]
+	if exp >= 0 {
+		frac = frac[min(exp, len(frac)):]
+	}
+	return exp >= 0 && len(bytes.Trim(frac, "0")) == 0
 }
 
 // skipValue returns the end of the value starting at src[i]: a string, a
@@ -224,15 +396,13 @@ func scanString(src []byte, i int) (end int, plain, maybeCard bool) {
 func skipValue(src []byte, i int) int {
 	switch src[i] {
 	case '"':
-		end, _, _ := scanString(src, i)
-		return end
+		return scanString(src, i).end
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(src); j++ {
 			switch src[j] {
 			case '"':
-				end, _, _ := scanString(src, j)
-				j = end - 1
+				j = scanString(src, j).end - 1
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -259,46 +429,9 @@ func numberByte(c byte) bool {
 	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
-// cardNumber reports whether the number token tok is an integer (optionally
-// negative) whose digits form a card number, and returns them as values 0-9.
-func cardNumber(tok []byte, d *[cardMaxDigits]byte) ([]byte, bool) {
-	if len(tok) > 0 && tok[0] == '-' {
-		tok = tok[1:]
-	}
-	if len(tok) < cardMinDigits || len(tok) > cardMaxDigits {
-		return nil, false
-	}
-	for i, c := range tok {
-		if c < '0' || c > '9' {
-			return nil, false
-		}
-		d[i] = c - '0'
-	}
-	if !pdp.IsCardNumber(d[:len(tok)]) {
-		return nil, false
-	}
-	return d[:len(tok)], true
-}
-
-// isUUID reports whether tok is a quoted canonical UUID,
-// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" in hex.
+// isUUID reports whether tok is a quoted canonical UUID (pii.IsUUID).
 func isUUID(tok []byte) bool {
-	if len(tok) != 38 || tok[0] != '"' || tok[37] != '"' {
-		return false
-	}
-	for i, c := range tok[1:37] {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !isDigit(c) && !(c >= 'a' && c <= 'f') && !(c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
+	return len(tok) == 38 && tok[0] == '"' && tok[37] == '"' && pii.IsUUID(unsafe.String(unsafe.SliceData(tok[1:37]), 36))
 }
 
 // isHexID reports whether tok is a quoted string of n lower-case hex digits
@@ -317,50 +450,4 @@ func isHexID(tok []byte, n int) bool {
 		}
 	}
 	return letter
-}
-
-// unescape appends the decoded content of a JSON string to dst. Malformed
-// escapes are copied as they are; only key matching uses the result.
-func unescape(dst, s []byte) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'u':
-			if r, ok := hex4(s, i+1); ok {
-				dst = appendRune(dst, r)
-				i += 4
-				continue
-			}
-			dst = append(dst, '\\', 'u')
-		case 'n':
-			dst = append(dst, '\n')
-		case 't':
-			dst = append(dst, '\t')
-		case 'r':
-			dst = append(dst, '\r')
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		default: // \" \\ \/ and anything else
-			dst = append(dst, s[i])
-		}
-	}
-	return dst
-}
-
-func appendRune(dst []byte, r rune) []byte {
-	switch {
-	case r < 0x80:
-		return append(dst, byte(r))
-	case r < 0x800:
-		return append(dst, 0xC0|byte(r>>6), 0x80|byte(r)&0x3F)
-	default: // surrogate halves included: they never match a key word
-		return append(dst, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
-	}
 }

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
 // FuzzMaskJSON feeds arbitrary bytes to the masker. It must never panic; on
-// valid JSON its output must be valid JSON holding no card number (by the
-// tests' own detector, findCard) and no secret-keyed value other than
-// "***", null, true or false.
+// valid JSON its output must be valid JSON holding no card or identity
+// number, in one value or split across neighbouring ones (by the tests'
+// own detector, findCard), no secret-keyed value other than "***", null,
+// true or false, and nothing more to mask (masking it again changes
+// nothing).
 func FuzzMaskJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"note":"4111 1111 1111 1111","password":"x"}`,
@@ -19,6 +23,9 @@ func FuzzMaskJSON(f *testing.F) {
 		`{"sms\u005fcode":{"x":[1,"2"]},"ok":"2345678 4111111111111111"}`,
 		`"4111111111111111 5500000000000004"`,
 		`{"decision_id":"41111111-1111-1111-4111-111111111111"}`,
+		`{"c":["4111","1111","1111","1111"],"d":{"a":4111,"b":1111,"c":1111,"d":1111}}`,
+		`{"note":"my password is hunter2, 验证码是123456, id 11010519491231002X","ｃｖｖ":"1"}`,
+		`["٤١١١.١١١١.١١١١.١١١١","04111111111111111","4111,1111;1111:1111"]`,
 		`{"unterminated":"4111111111111111`, `{]"`, `"\`, `-`, ``,
 	} {
 		f.Add([]byte(s))
@@ -42,6 +49,10 @@ func FuzzMaskJSON(f *testing.F) {
 			t.Fatalf("card %s left in %q (from %q)", c, out, in)
 		}
 		checkSecretsMasked(t, out)
+		var m2 masker
+		if again, changed := m2.mask(nil, out, false); changed && !bytes.Equal(again, out) {
+			t.Fatalf("masking again changed\n %q\nto\n %q", out, again)
+		}
 	})
 }
 
@@ -67,7 +78,7 @@ func checkSecretsMasked(t *testing.T, doc []byte) {
 					}
 					key := kt.(string)
 					v := walk()
-					if secretKey([]byte(key)) && !strings.Contains(key, "*") {
+					if pii.SecretKey(key) && !strings.Contains(key, "*") {
 						switch v {
 						case "***", nil, true, false:
 						default:

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
 func TestMaskJSON(t *testing.T) {
@@ -26,14 +28,29 @@ func TestMaskJSON(t *testing.T) {
 		{"first digit 7", `{"note":"7111111111111113"}`, `{"note":"7111111111111113"}`},
 		{"too short", `{"note":"411111111111"}`, `{"note":"411111111111"}`},
 		{"part of a longer number", `{"txn":"20261122411111111111111100"}`, `{"txn":"20261122411111111111111100"}`},
-		{"double space breaks", `{"note":"4111  1111 1111 1111"}`, `{"note":"4111  1111 1111 1111"}`},
-		{"dot does not group", `{"note":"4111.1111.1111.1111"}`, `{"note":"4111.1111.1111.1111"}`},
+		{"double space", `{"note":"4111  1111 1111 1111"}`, `{"note":"411111******1111"}`},
+		{"dots", `{"note":"4111.1111.1111.1111"}`, `{"note":"411111******1111"}`},
+		{"mixed, groups of 3+", `{"note":"4111.1111/1111_1111"}`, `{"note":"411111******1111"}`},
+		{"commas", `{"note":"4111,1111,1111,1111"}`, `{"note":"411111******1111"}`},
+		{"leading zero", `{"note":"04111111111111111"}`, `{"note":"411111******1111"}`},
+		{"arabic-indic", `{"note":"٤١١١١١١١١١١١١١١١"}`, `{"note":"411111******1111"}`},
+		{"resident id", `{"note":"id 11010519491231002X"}`, `{"note":"id 110105********002X"}`},
+		{"coordinates stay", `{"gps":"31.230416,121.473701"}`, `{"gps":"31.230416,121.473701"}`},
+		{"time stays", `{"t":"2026-11-22T05:47:00.386512345Z"}`, `{"t":"2026-11-22T05:47:00.386512345Z"}`},
+		{"split", `{"c1":"4111","c2":"1111","c3":"1111","c4":"1111"}`, `{"c1":"4111","c2":"11**","c3":"****","c4":"1111"}`},
+		{"split numbers", `[4111,1111,1111,1111,"x"]`, `[4111,"11**","****",1111,"x"]`},
+		{"free text", `{"user_statement":"my password is hunter2, CVV 123"}`, `{"user_statement":"my password is ***, CVV ***"}`},
+		{"free text chinese", `{"note":"验证码是123456"}`, `{"note":"验证码是***"}`},
 		{"two cards", `{"note":"4111111111111111 5500000000000004"}`, `{"note":"411111******1111 550000******0004"}`},
 		{"two grouped cards", `{"note":"4111 1111 1111 1111 5500 0000 0000 0004"}`, `{"note":"411111******1111 550000******0004"}`},
 		{"key", `{"4111111111111111":1}`, `{"411111******1111":1}`},
 		{"number", `{"card":4111111111111111}`, `{"card":"411111******1111"}`},
-		{"negative number", `{"card":-4111111111111111}`, `{"card":"411111******1111"}`},
-		{"float is not", `{"x":4111111111111111.5}`, `{"x":4111111111111111.5}`},
+		{"negative number", `{"card":-4111111111111111}`, `{"card":"-411111******1111"}`},
+		{"float", `{"x":4111111111111111.0}`, `{"x":"411111******1111.0"}`},
+		// The digits of an amount with a fraction are not a card number
+		// (4623055000000001 is Luhn-valid).
+		{"amount with a fraction", `{"x":46230.55000000001}`, ``},
+		{"card in exponent form", `{"x":4.111111111111111e15}`, `{"x":"411111******1111e15"}`},
 		{"escaped digits", `{"note":"\u0034111111111111111"}`, `{"note":"411111******1111"}`},
 		{"escaped space", `{"note":"4111\u00201111\u00201111\u00201111"}`, `{"note":"411111******1111"}`},
 		{"escape kept", `{"note":"a\"b\n4111111111111111\\"}`, `{"note":"a\"b\n411111******1111\\"}`},
@@ -126,10 +143,10 @@ func TestSecretKey(t *testing.T) {
 		"opt": false, "footprint": false, "expires_at": false, "code": false, "reason_code": false,
 		"": false, "_": false, "123": false, "密码重置时间": false, strings.Repeat("x", 100) + "_password": true,
 		"newpassword": true, "password_2": true, "pin-1-2": true, "paypwd": true, "cardcvv": true, "timespan": false, "japan": false,
-		strings.Repeat("password", 10): false,
+		strings.Repeat("password", 10): true, // no length cut-off
 	} {
-		if got := secretKey([]byte(key)); got != want {
-			t.Errorf("secretKey(%q) = %v, want %v", key, got, want)
+		if got := pii.SecretKey(key); got != want {
+			t.Errorf("pii.SecretKey(%q) = %v, want %v", key, got, want)
 		}
 	}
 }

@@ -3,139 +3,80 @@ package decisionlog
 import (
 	"bytes"
 	"encoding/json"
-	"regexp"
-	"strings"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/pii/piiref"
 )
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// findCard is the tests' own card detector, written from the rule and not
-// from the masker: it decodes the JSON and looks at every key, string and
-// integer, rune by rune. It returns the first card number found, or "".
+// findCard is the tests' own detector, written from the rules and not
+// from the masker (package piiref): every window of every run of digit
+// groups of every key, string and number, and every window of
+// neighbouring pieces of every object and array. It returns the first
+// card or resident identity number found, or "".
 func findCard(t testing.TB, doc []byte) string {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	if err := json.Unmarshal(doc, &v); err != nil {
 		t.Fatalf("findCard: %v", err)
 	}
-	return walkCards(v)
-}
-
-func walkCards(v any) string {
-	switch v := v.(type) {
-	case string:
-		return cardIn(v)
-	case json.Number:
-		s := strings.TrimPrefix(string(v), "-")
-		if strings.Trim(s, "0123456789") == "" {
-			return cardIn(s)
-		}
-	case []any:
-		for _, e := range v {
-			if c := walkCards(e); c != "" {
-				return c
-			}
-		}
-	case map[string]any:
-		for k, e := range v {
-			if c := cardIn(k); c != "" {
-				return c
-			}
-			if c := walkCards(e); c != "" {
-				return c
-			}
-		}
+	if c := walkCards(doc); c != "" {
+		return c
 	}
-	return ""
+	n, err := piiref.Parse(doc)
+	if err != nil {
+		t.Fatalf("findCard: %v", err)
+	}
+	return piiref.Split(n)
 }
 
-// cardIn brute-forces every window of every run of digit groups. A
-// canonical UUID is exempt (package doc).
-func cardIn(s string) string {
-	if uuidRE.MatchString(s) {
+// walkCards looks at every key, string and number token of doc.
+func walkCards(doc []byte) string {
+	var walk func(v any) string
+	walk = func(v any) string {
+		switch v := v.(type) {
+		case string:
+			return piiref.Number(v, true)
+		case json.Number:
+			return piiref.Number(string(v), true)
+		case []any:
+			for _, e := range v {
+				if c := walk(e); c != "" {
+					return c
+				}
+			}
+		case map[string]any:
+			for k, e := range v {
+				if c := piiref.Number(k, true); c != "" {
+					return c
+				}
+				if c := walk(e); c != "" {
+					return c
+				}
+			}
+		}
 		return ""
 	}
-	type grp struct{ digits []byte }
-	var runs [][]grp
-	var run []grp
-	var cur []byte
-	seps := 0
-	endGroup := func() {
-		if cur != nil {
-			run = append(run, grp{cur})
-			cur = nil
-		}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return ""
 	}
-	endRun := func() {
-		endGroup()
-		if len(run) > 0 {
-			runs = append(runs, run)
-		}
-		run = nil
-	}
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			if seps > 1 {
-				endRun()
-			}
-			seps = 0
-			cur = append(cur, byte(r-'0'))
-		case r >= '０' && r <= '９':
-			if seps > 1 {
-				endRun()
-			}
-			seps = 0
-			cur = append(cur, byte(r-'０'))
-		case r == ' ' || r == '-' || r == '\u3000' || r == '－':
-			if cur == nil && len(run) == 0 {
-				continue
-			}
-			if cur == nil {
-				seps++ // a second separator in a row
-				if seps > 1 {
-					endRun()
-				}
-				continue
-			}
-			endGroup()
-			seps = 1
-		default:
-			endRun()
-			seps = 0
-		}
-	}
-	endRun()
-	for _, run := range runs {
-		for i := range run {
-			var d []byte
-			for j := i; j < len(run) && len(d) <= 19; j++ {
-				d = append(d, run[j].digits...)
-				if pdp.IsCardNumber(d) {
-					b := make([]byte, len(d))
-					for k := range d {
-						b[k] = '0' + d[k]
-					}
-					return string(b)
-				}
-			}
-		}
-	}
-	return ""
+	return walk(v)
 }
 
 func TestOracleFindsCards(t *testing.T) {
 	for s, want := range map[string]bool{
 		`"4111111111111111"`: true, `"4111 1111 1111 1111"`: true, `"x4111-1111-1111-1111y"`: true,
-		`"4111  1111 1111 1111"`: false, `"41111111111111111111111"`: false, `{"4111111111111111":1}`: true,
+		`"4111  1111 1111 1111"`: true, `"41111111111111111111111"`: false, `{"4111111111111111":1}`: true,
 		`4111111111111111`: true, `"4111111111111112"`: false, `"12 4111111111111111"`: true,
 		`"４１１１１１１１１１１１１１１１"`: true, `" -4111111111111111- "`: true,
 		`"41111111-1111-1111-4111-111111111111"`: false, `"41111111-1111-1111-4111-11111111111"`: true,
+		`"4111.1111-1111/1111"`: true, `"41.11-11/11.11.11.11.11"`: false, `"0004111111111111111"`: true,
+		`"٤١١١١١١١١١١١١١١١"`: true, `"11010519491231002X"`: true, `"11010519491231002Xa"`: false,
+		`["4111","1111","1111","1111"]`: true, `["4111","1111",true,"1111","1111"]`: false,
+		`{"a":"4111","b":{"c":"1111"},"d":"1111","e":"1111"}`: false, `[4111,1111,1111,1111]`: true,
+		`"31.230416,121.473701"`: false,
 	} {
 		if got := findCard(t, []byte(s)) != ""; got != want {
 			t.Errorf("findCard(%s) = %v, want %v", s, got, want)

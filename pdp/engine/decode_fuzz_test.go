@@ -70,7 +70,7 @@ func FuzzParserMatchesEncodingJSON(f *testing.F) {
 		valid := json.Valid(data)
 		if perr != nil {
 			switch perr.Code {
-			case pdp.CodeTooDeep, pdp.CodeDuplicateKey, pdp.CodeSecretField, pdp.CodeCardNumber:
+			case pdp.CodeTooDeep, pdp.CodeDuplicateKey, pdp.CodeSecretField, pdp.CodeCardNumber, pdp.CodeIdentityNumber:
 				return
 			case pdp.CodeInvalidValue: // a number beyond float64's range
 				if f, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64); err == nil && !math.IsInf(f, 0) {

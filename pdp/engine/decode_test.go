@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
@@ -73,6 +75,17 @@ func TestDecodeRejects(t *testing.T) {
 		{"card number as number", `{"stage":"login","uid":"u","context":{"ref":4111111111111111}}`, pdp.CodeCardNumber, "context.ref"},
 		{"card number in category", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"category":"5500-0000-0000-0004"}}`, pdp.CodeCardNumber, "txn.category"},
 		{"card number in array", `{"stage":"login","uid":"u","context":{"x":["a","378282246310005"]}}`, pdp.CodeCardNumber, "context.x[1]"},
+		{"card number with dots", `{"stage":"login","uid":"u","context":{"n":"4111.1111.1111.1111"}}`, pdp.CodeCardNumber, "context.n"},
+		{"card number in arabic-indic digits", `{"stage":"login","uid":"u","context":{"n":"٤١١١١١١١١١١١١١١١"}}`, pdp.CodeCardNumber, "context.n"},
+		{"card number as a key, not echoed", `{"stage":"login","uid":"u","context":{"4111111111111111":1}}`, pdp.CodeCardNumber, "context.411111******1111"},
+		{"duplicate card number key, not echoed", `{"stage":"login","uid":"u","context":{"4111.1111-1111/1111":1,"4111.1111-1111/1111":2}}`, pdp.CodeDuplicateKey, "context.411111******1111"},
+		{"secret written in a key, not echoed", `{"stage":"login","uid":"u","context":{"my password is hunter2":1}}`, pdp.CodeSecretField, "context.my password is ***"},
+		{"identity number as a key, not echoed", `{"stage":"login","uid":"u","context":{"n":{"id 11010519491231002X":1}}}`, pdp.CodeIdentityNumber, "context.n.id 110105********002X"},
+		{"resident id", `{"stage":"login","uid":"u","context":{"n":"11010519491231002X"}}`, pdp.CodeIdentityNumber, "context.n"},
+		{"resident id in device.os", `{"stage":"login","uid":"u","device":{"os":"440308199901010012"}}`, pdp.CodeIdentityNumber, "device.os"},
+		{"chinese payment password", `{"stage":"login","uid":"u","context":{"支付密码":"1"}}`, pdp.CodeSecretField, "context.支付密码"},
+		{"look-alike cvv", `{"stage":"login","uid":"u","context":{"сvv":"1"}}`, pdp.CodeSecretField, "context.сvv"},
+		{"unknown top field naming a secret", `{"stage":"login","uid":"u","zhifu_mima":"1"}`, pdp.CodeSecretField, "zhifu_mima"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -139,6 +152,34 @@ func TestIDFieldsAreExemptFromCardScan(t *testing.T) {
 	}
 }
 
+// TestSchemaAndEnrichmentKeysAreNotSecret: the keys the sidecar itself
+// uses, in requests and in the enrichment the decision log records
+// ("pin_1h", "card_bin"), name no secret, or the log would mask the facts
+// the policy used.
+func TestSchemaAndEnrichmentKeysAreNotSecret(t *testing.T) {
+	var walk func(fs []field)
+	walk = func(fs []field) {
+		for _, f := range fs {
+			k := string(f.name.Value.(ast.String))
+			if isSecretKey(k) {
+				t.Errorf("enrichment key %q looks secret", k)
+			}
+			walk(f.sub)
+		}
+	}
+	walk(enrichSchema)
+	for k := range knownKeys {
+		if isSecretKey(k) {
+			t.Errorf("schema key %q looks secret", k)
+		}
+	}
+	for k := range reservedKeys {
+		if isSecretKey(k) {
+			t.Errorf("reserved key %q looks secret", k)
+		}
+	}
+}
+
 func TestSecretKeys(t *testing.T) {
 	for key, want := range map[string]bool{
 		"password": true, "Password": true, "login_password": true, "payPassword": true, "PAY_PWD": true,
@@ -159,11 +200,28 @@ func TestCardNumbers(t *testing.T) {
 	for s, want := range map[string]bool{
 		"4111111111111111": true, "4111 1111 1111 1111": true, "4111-1111-1111-1111": true,
 		"pay with 5500000000000004 now": true, "378282246310005": true, "6011111111111117": true,
+		"4111  1111 1111 1111": true, "4111.1111.1111.1111": true, "04111111111111111": true,
 		"4111111111111112": false, "1234567890123452": false, "411111111111": false,
-		"order-20261122000000000001": false, "41111111111111111111111": false, "4111  1111 1111 1111": false,
+		"order-20261122000000000001": false, "41111111111111111111111": false,
+		"4111,1111,1111,1111": false, "4111.1111 1111.1111": false, // the log masks these (pii.Mask)
 	} {
-		if got := containsCardNumber(s); got != want {
-			t.Errorf("containsCardNumber(%q) = %v, want %v", s, got, want)
+		var p parser
+		err := p.checkNumbers(s)
+		if got := err != nil && err.Code == pdp.CodeCardNumber; got != want {
+			t.Errorf("checkNumbers(%q) = %v, want a card_number error: %v", s, err, want)
 		}
+	}
+}
+
+// TestErrorsDoNotEchoNumbers: a card number in a key the strict decoder
+// does not know comes back masked in the error's field.
+func TestErrorsDoNotEchoNumbers(t *testing.T) {
+	var v struct {
+		A int `json:"a"`
+	}
+	err := DecodeStrict([]byte(`{"a":1,"4111.1111-1111/1111":2}`), 8, &v)
+	var e *pdp.Error
+	if !errors.As(err, &e) || e.Code != pdp.CodeUnknownField || e.Field != "411111******1111" {
+		t.Fatalf("got %v, want unknown_field at 411111******1111", err)
 	}
 }

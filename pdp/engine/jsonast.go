@@ -11,6 +11,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
 // parser is a strict, single-pass JSON decoder that builds OPA ast terms
@@ -19,8 +20,9 @@ import (
 //
 // It accepts exactly RFC 8259 JSON (checked by a differential fuzz target
 // against encoding/json) and, on top of it, enforces the sidecar's rules:
-// bounded depth, no duplicate keys, no secret-looking keys, no card numbers
-// in free-form values. Errors carry the JSON path of the offending field.
+// bounded depth, no duplicate keys, no secret-looking keys, no card or
+// identity numbers in free-form keys and values (secrets.go). Errors carry
+// the JSON path of the offending field.
 type parser struct {
 	buf      []byte
 	pos      int
@@ -29,8 +31,9 @@ type parser struct {
 	// path is the stack of keys and indices from the root to the value
 	// being parsed; it is rendered only when an error occurs.
 	path []pathElem
-	// exempt turns off the card-number scan for identifier fields.
-	exempt bool
+	// scan looks for card and identity numbers in free-form values
+	// (identifier fields are not scanned: see ident).
+	scan pii.Scanner
 }
 
 func (p *parser) err(code pdp.ErrorCode, format string, args ...any) *pdp.Error {
@@ -48,7 +51,9 @@ type pathElem struct {
 	idx int
 }
 
-// field renders the current path as a.b[2].c.
+// field renders the current path as a.b[2].c. A card or identity number
+// or a secret written in a key is masked as the log would mask it: an
+// error must not echo one back to the caller or into a log.
 func (p *parser) field() string {
 	var b strings.Builder
 	for _, e := range p.path {
@@ -61,7 +66,7 @@ func (p *parser) field() string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(e.key)
+		b.WriteString(p.scan.Masked(e.key))
 	}
 	return b.String()
 }
@@ -207,8 +212,8 @@ func (p *parser) value() (*ast.Term, *pdp.Error) {
 		if err != nil {
 			return nil, err
 		}
-		if !p.exempt && containsCardNumber(s) {
-			return nil, p.err(pdp.CodeCardNumber, "value looks like a full card number; send only card_bin")
+		if err := p.checkNumbers(s); err != nil {
+			return nil, err
 		}
 		return ast.StringTerm(s), nil
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -216,8 +221,8 @@ func (p *parser) value() (*ast.Term, *pdp.Error) {
 		if err != nil {
 			return nil, err
 		}
-		if !p.exempt && containsCardNumber(raw) {
-			return nil, p.err(pdp.CodeCardNumber, "value looks like a full card number; send only card_bin")
+		if err := p.checkNumbers(raw); err != nil {
+			return nil, err
 		}
 		t, ok := numberTerm(raw)
 		if !ok {
@@ -410,12 +415,13 @@ func indexQuoteOrEscape(b []byte) int {
 	return -1
 }
 
-// secretKey rejects a key that names a secret.
+// secretKey rejects a free-form key that names a secret or holds a card or
+// identity number (the error's field shows the number masked: field).
 func (p *parser) secretKey(key string) *pdp.Error {
 	if isSecretKey(key) {
-		return p.err(pdp.CodeSecretField, "secret-looking fields (passwords, PINs, CVV, SMS codes, card numbers) must never be sent")
+		return p.err(pdp.CodeSecretField, "secret-looking fields (passwords, PINs, CVV, one-time codes, card numbers and expiry, identity numbers) must never be sent")
 	}
-	return nil
+	return p.checkNumbers(key)
 }
 
 // str scans a string and returns its unescaped value. The fast path (no

@@ -261,7 +261,8 @@ func (in *Input) NoteSensitiveChange(at time.Time) {
 }
 
 // ident parses an identifier string of at most max bytes. Identifiers are
-// exempt from the card-number scan (order ids are often long digit runs).
+// exempt from the card and identity-number scan (order ids are often long
+// digit runs); the decision log masks such numbers there.
 // Control characters (NUL included) and U+FFFD (what a lone UTF-16
 // surrogate escape decodes to) are refused: "u-1\u0000" must not be a
 // second name for the blocklisted "u-1" in a policy's eyes.
@@ -291,13 +292,17 @@ func (p *parser) shortString(max int, required bool) (string, *ast.Term, *pdp.Er
 	return s, ast.StringTerm(s), nil
 }
 
-// text parses a free-form short string (scanned for card numbers).
+// text parses a free-form short string (scanned for card and identity
+// numbers).
 func (p *parser) text(max int) (string, *ast.Term, *pdp.Error) {
 	s, t, err := p.shortString(max, false)
-	if err == nil && containsCardNumber(s) {
-		return "", nil, p.err(pdp.CodeCardNumber, "value looks like a full card number")
+	if err == nil {
+		err = p.checkNumbers(s)
 	}
-	return s, t, err
+	if err != nil {
+		return "", nil, err
+	}
+	return s, t, nil
 }
 
 func (p *parser) stage(out *pdp.Stage) (*ast.Term, *pdp.Error) {

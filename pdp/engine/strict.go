@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
 // DecodeStrict decodes a small request body (events, verifications,
@@ -28,7 +29,8 @@ func DecodeStrict(body []byte, maxDepth int, v any) error {
 		return pdp.Errorf(pdp.CodeWrongType, te.Field, "must be a %s", jsonKind(te.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return pdp.Errorf(pdp.CodeUnknownField, field, "unknown field")
+		var scan pii.Scanner // a number in the key is not echoed back
+		return pdp.Errorf(pdp.CodeUnknownField, scan.Masked(field), "unknown field")
 	}
 	return pdp.Errorf(pdp.CodeMalformedJSON, "", "%v", err)
 }

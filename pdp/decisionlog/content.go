@@ -1,0 +1,266 @@
+package decisionlog
+
+import (
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/pii"
+)
+
+// Strings. The masker reads a string token's raw bytes once (scanString)
+// and looks closer only when they may hold something to mask: 13 ASCII
+// digits or more, a non-ASCII byte or an escape (Unicode digits, Chinese,
+// look-alike letters), or letters that start a secret's name
+// (pii.MayNameSecret). Then it decodes the content, keeping for each
+// decoded byte the raw offset it came from, finds card and identity
+// numbers (pii.Mask rules) and secret values in free text
+// (pii.Scanner.Secrets), and writes the raw content again with each found
+// range replaced by its mask. It looks at the result again until nothing
+// is found: a card's mask keeps ten digits, which can join neighbouring
+// digits into a new number, and each round removes at least three digits
+// or replaces a secret by "***", which is never looked at again, so it
+// ends.
+
+// Flags of a string's raw bytes: byteClass values below 0x20, and
+// fEscape, which scanString sets itself.
+const (
+	fHigh   uint8 = 1 << iota // a byte ≥ 0x80
+	fLetter                   // an ASCII letter
+	fOther                    // ASCII punctuation or a control character
+	fSpace                    // a space
+	fDash                     // '-'
+	fEscape                   // a backslash escape
+
+	clsDigit  uint8 = 0x40
+	clsEscape uint8 = 0x80
+	clsQuote  uint8 = 0xC0
+)
+
+// byteClass sorts the bytes of a string's content for the first scan.
+var byteClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c == '"':
+			t[c] = clsQuote
+		case c == '\\':
+			t[c] = clsEscape
+		case c >= '0' && c <= '9':
+			t[c] = clsDigit
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			t[c] = fLetter
+		case c == ' ':
+			t[c] = fSpace
+		case c == '-':
+			t[c] = fDash
+		case c >= utf8.RuneSelf:
+			t[c] = fHigh
+		default:
+			t[c] = fOther
+		}
+	}
+	return t
+}()
+
+// strScan is what scanString found in a string token.
+type strScan struct {
+	end    int // one past the closing quote, or len(src) if unterminated
+	digits int // ASCII digits
+	flags  uint8
+}
+
+// scanString reads the string token starting at src[i].
+func scanString(src []byte, i int) strScan {
+	digits, flags := 0, uint8(0)
+	for j := i + 1; j < len(src); j++ {
+		switch cls := byteClass[src[j]]; cls {
+		case clsQuote:
+			return strScan{end: j + 1, digits: digits, flags: flags}
+		case clsEscape:
+			flags |= fEscape
+			j++
+		case clsDigit:
+			digits++
+		default:
+			flags |= cls
+		}
+	}
+	return strScan{end: len(src), digits: digits, flags: flags}
+}
+
+// mayHold reports whether the content c of a string scanned as st may
+// hold something to mask.
+func (st strScan) mayHold(c []byte) bool {
+	return st.digits >= 13 || st.flags&(fHigh|fEscape) != 0 ||
+		st.flags&fLetter != 0 && pii.MayNameSecret(unsafe.String(unsafe.SliceData(c), len(c)))
+}
+
+// pieceDigits returns the number of digits of a string that holds only
+// digits, spaces and dashes (a piece of a split card, splits.go), or -1;
+// for content that needs decoding it returns an upper bound.
+func (st strScan) pieceDigits(c []byte) int {
+	switch {
+	case st.flags&(fLetter|fOther) != 0:
+		return -1
+	case st.flags&(fHigh|fEscape) != 0:
+		return len(c)
+	case st.digits == 0:
+		return -1
+	}
+	return st.digits
+}
+
+// maxRounds bounds the masking rounds of one string; each round removes
+// digits or a secret word, so real input never comes near it. Past it the
+// whole string is masked.
+const maxRounds = 64
+
+// maskContent appends to dst the raw content of a JSON string (no quotes)
+// with its card and identity numbers and free-text secrets masked, and
+// reports whether anything changed; if not, nothing was appended.
+func (m *masker) maskContent(dst, raw []byte) ([]byte, bool) {
+	cur := raw
+	for round := 0; ; round++ {
+		text := m.decode(cur)
+		s := unsafe.String(unsafe.SliceData(text), len(text))
+		spans := m.scan.Numbers(s, pii.Mask)
+		if len(spans) == 0 {
+			spans = m.scan.Secrets(s)
+		}
+		if len(spans) == 0 {
+			if round == 0 {
+				return dst, false
+			}
+			return append(dst, cur...), true
+		}
+		if round == maxRounds {
+			return append(dst, "***"...), true
+		}
+		next := m.rounds[round%2][:0]
+		last := 0
+		for _, sp := range spans {
+			a, b := m.rawOffset(sp.Start), m.rawOffset(sp.End)
+			next = append(next, cur[last:a]...)
+			next = m.scan.AppendMasked(next, sp)
+			last = b
+		}
+		next = append(next, cur[last:]...)
+		m.rounds[round%2] = next
+		cur = next
+	}
+}
+
+// decode returns the decoded content of raw string content, and sets
+// m.offs so that rawOffset maps decoded offsets back; content without
+// escapes is returned as is.
+func (m *masker) decode(raw []byte) []byte {
+	m.offs = m.offs[:0]
+	esc := false
+	for _, c := range raw {
+		if c == '\\' {
+			esc = true
+			break
+		}
+	}
+	if !esc {
+		return raw
+	}
+	m.text = m.text[:0]
+	for i := 0; i < len(raw); {
+		start := len(m.text)
+		c := raw[i]
+		n := 1
+		if c != '\\' || i+1 >= len(raw) {
+			m.text = append(m.text, c)
+		} else {
+			m.text, n = unescapeOne(m.text, raw, i)
+		}
+		for ; start < len(m.text); start++ {
+			m.offs = append(m.offs, int32(i))
+		}
+		i += n
+	}
+	m.offs = append(m.offs, int32(len(raw)))
+	return m.text
+}
+
+// rawOffset maps an offset in the decoded text back to the raw content.
+func (m *masker) rawOffset(i int) int {
+	if len(m.offs) == 0 {
+		return i
+	}
+	return int(m.offs[i])
+}
+
+// unescapeOne decodes the escape at raw[i] (a backslash) and returns the
+// number of raw bytes it took. A surrogate pair is one character; a lone
+// surrogate or a malformed escape is copied as it is.
+func unescapeOne(dst, raw []byte, i int) ([]byte, int) {
+	switch raw[i+1] {
+	case 'u':
+		r, ok := hex4(raw, i+2)
+		if !ok {
+			return append(dst, '\\', 'u'), 2
+		}
+		if utf16.IsSurrogate(r) {
+			if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				if r2, ok := hex4(raw, i+8); ok {
+					if d := utf16.DecodeRune(r, r2); d != unicode.ReplacementChar {
+						return utf8.AppendRune(dst, d), 12
+					}
+				}
+			}
+			return utf8.AppendRune(dst, unicode.ReplacementChar), 6
+		}
+		return utf8.AppendRune(dst, r), 6
+	case 'n':
+		return append(dst, '\n'), 2
+	case 't':
+		return append(dst, '\t'), 2
+	case 'r':
+		return append(dst, '\r'), 2
+	case 'b':
+		return append(dst, '\b'), 2
+	case 'f':
+		return append(dst, '\f'), 2
+	}
+	return append(dst, raw[i+1]), 2 // \" \\ \/ and anything else
+}
+
+// unescape appends the decoded content of a JSON string to dst.
+func unescape(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		if s[i] != '\\' || i+1 >= len(s) {
+			dst = append(dst, s[i])
+			i++
+			continue
+		}
+		var n int
+		dst, n = unescapeOne(dst, s, i)
+		i += n
+	}
+	return dst
+}
+
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
