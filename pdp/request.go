@@ -20,6 +20,9 @@ type Request struct {
 	Account Account
 	// Traceparent is the W3C trace context header, when the caller sent one.
 	Traceparent string
+	// Locale chooses the language of the user-facing message ("zh",
+	// "en-SG"); "" for the configured default.
+	Locale string
 }
 
 // Device describes where the operation comes from.
@@ -34,7 +37,11 @@ type Device struct {
 
 // Txn describes the money movement or order being authorized.
 type Txn struct {
-	ID            string
+	ID string
+	// OrderID links a payment to the order it pays (the order's txn.id):
+	// the two are one purchase for velocity, spend and the order's
+	// verification.
+	OrderID       string
 	Amount        float64
 	Currency      string
 	Category      string
@@ -44,6 +51,10 @@ type Txn struct {
 	// CardBIN is the first 6 to 8 digits of the card. Full card numbers are
 	// refused by the decoder.
 	CardBIN string
+	// Instrument is a fingerprint of the payment instrument (a token the
+	// service derives from the card or account, never the number): one
+	// instrument paying for many accounts is a signal.
+	Instrument string
 }
 
 // Account is the caller's profile of the account.
@@ -80,3 +91,17 @@ func OptBoolOf(b bool) OptBool {
 
 // IsTrue reports whether o is set and true.
 func (o OptBool) IsTrue() bool { return o == True }
+
+// Purchase is the key of the purchase a money movement belongs to: an
+// order, and the payment that names it in txn.order_id, are one purchase;
+// any other operation is its own transaction. Retries of a purchase count
+// once (pdp/velocity).
+func (r *Request) Purchase() string {
+	switch {
+	case r.Txn.OrderID != "":
+		return "order:" + r.Txn.OrderID
+	case r.Stage == StageOrder:
+		return "order:" + r.Txn.ID
+	}
+	return "txn:" + r.Txn.ID
+}

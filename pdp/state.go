@@ -172,6 +172,27 @@ type Probation struct {
 // Active reports whether probation is in force at t.
 func (p Probation) Active(t time.Time) bool { return !p.Until.IsZero() && t.Before(p.Until) }
 
+// ProbationAt is the probation in force at now: the one a release started,
+// or the one a temporary freeze left when it lifted itself (its
+// ProbationAfter from the moment it ended), whichever lasts longer. Every
+// release starts a probation, automatic or by an operator. The zero
+// Probation when none is in force.
+func (a *AccountState) ProbationAt(now time.Time) Probation {
+	p := Probation{}
+	if a.Probation.Active(now) {
+		p = a.Probation
+	}
+	for _, f := range a.Freezes {
+		if f.Active(now) || f.Kind != FreezeTemporary || f.ProbationAfter <= 0 || f.Until.IsZero() {
+			continue
+		}
+		if until := f.Until.Add(f.ProbationAfter); now.Before(until) && until.After(p.Until) {
+			p = Probation{Since: f.Until, Until: until, Reason: "released: " + f.Rule}
+		}
+	}
+	return p
+}
+
 // AccountEvent is something the payment service reported about an account.
 type AccountEvent struct {
 	Kind     string // password_reset, phone_change, pay_password_change, profile_change, login_failed, pin_failed, payment_failed
@@ -198,7 +219,10 @@ type AccountState struct {
 	Events    []AccountEvent // recent, bounded
 	Devices   []KnownDevice  // recent, bounded
 	Flags     []CaseFlag     // follow-up flags
-	Habit     Habit          // spending habit, from allowed money movements
+	Habit     Habit          // spending habit, from completed payments
+	// Payments are the recent money movements the sidecar allowed, with
+	// the outcomes the service reported (bounded, newest last).
+	Payments []Payment
 }
 
 // CaseFlag marks a case for follow-up ("key tracking").

@@ -3,6 +3,10 @@ package pdp
 // Velocity is what the sidecar counted from the traffic it decided, as the
 // policy sees it under input.velocity. Counts include the request being
 // decided. Windows slide at the granularity documented by pdp/velocity.
+//
+// Money counts and amounts count transactions, not calls: a retry of an
+// operation (the same txn.id, or a payment of the same txn.order_id) does
+// not count again; Attempts1m/1h count every call, retries included.
 type Velocity struct {
 	UID    WindowCounts
 	Device WindowCounts
@@ -14,8 +18,18 @@ type Velocity struct {
 	// Failures reported through /v1/events for the UID.
 	Failures Failures
 	// Spent24h is the sum of amounts the UID was allowed to move in the
-	// last 24 hours (the basis of daily caps).
+	// last 24 hours, each purchase once, less the payments reported failed
+	// (the basis of daily caps).
 	Spent24h float64
+	// Attempts1m and Attempts1h count the UID's money calls, retries and
+	// denied attempts included (card testing, retry storms).
+	Attempts1m, Attempts1h uint32
+	// UIDMethods1h and PurchaseMethods1h are the distinct payment methods
+	// the UID, and this purchase (an order and its payment), tried in the
+	// last hour; InstrumentUIDs1h the distinct UIDs that paid with this
+	// instrument (txn.instrument). This request included; 0 when the
+	// request names no method or instrument.
+	UIDMethods1h, PurchaseMethods1h, InstrumentUIDs1h uint32
 }
 
 // WindowCounts are counts and amount sums over sliding windows for one key.

@@ -26,6 +26,28 @@ type accountView struct {
 	Verifications []verificationView `json:"verifications"`
 	Habit         pdp.Habit          `json:"habit"`
 	Velocity      *pdp.Velocity      `json:"velocity,omitempty"`
+	// Payments are the money movements allowed in the last 30 days (the
+	// newest 32) with the outcomes the service reported.
+	Payments []paymentView `json:"payments"`
+}
+
+type paymentView struct {
+	TxnID      string        `json:"txn_id"`
+	Stage      string        `json:"stage"`
+	Amount     float64       `json:"amount"`
+	Currency   string        `json:"currency"`
+	AmountBase float64       `json:"amount_base"`
+	Category   string        `json:"category,omitempty"`
+	At         time.Time     `json:"at"`
+	DecisionID string        `json:"decision_id"`
+	Reasons    []string      `json:"reasons"`
+	Outcomes   []outcomeView `json:"outcomes"`
+	Labels     []string      `json:"labels,omitempty"`
+}
+
+type outcomeView struct {
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
 }
 
 type freezeView struct {
@@ -109,9 +131,25 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) er
 		}
 		v.Verifications = append(v.Verifications, vv)
 	}
-	if !a.Probation.Until.IsZero() {
-		v.Probation = &probationView{Since: a.Probation.Since, Until: a.Probation.Until, Reason: a.Probation.Reason,
-			Active: a.Probation.Active(now)}
+	if p := a.ProbationAt(now); !p.Until.IsZero() {
+		v.Probation = &probationView{Since: p.Since, Until: p.Until, Reason: p.Reason, Active: true}
+	} else if !a.Probation.Until.IsZero() {
+		v.Probation = &probationView{Since: a.Probation.Since, Until: a.Probation.Until, Reason: a.Probation.Reason}
+	}
+	v.Payments = make([]paymentView, 0, len(a.Payments))
+	for _, p := range a.Payments {
+		pv := paymentView{TxnID: p.TxnID, Stage: p.Stage.String(), Amount: p.Amount, Currency: p.Currency, AmountBase: p.AmountBase,
+			Category: p.Category, At: p.At, DecisionID: p.DecisionID, Reasons: p.Reasons, Outcomes: []outcomeView{}}
+		if pv.Reasons == nil {
+			pv.Reasons = []string{}
+		}
+		for _, m := range p.Outcomes {
+			pv.Outcomes = append(pv.Outcomes, outcomeView{Status: m.Status.String(), At: m.At})
+			if l := m.Status.Label(); l != "" {
+				pv.Labels = append(pv.Labels, l)
+			}
+		}
+		v.Payments = append(v.Payments, pv)
 	}
 	if s.o.Velocity != nil {
 		vel := new(pdp.Velocity)

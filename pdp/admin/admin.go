@@ -73,6 +73,7 @@ func New(o Options) *Server {
 	s.route(mux, "PUT /admin/v1/lists/{list}/{kind}/{value}/{bits}", RoleWrite, s.putEntry)
 	s.route(mux, "DELETE /admin/v1/lists/{list}/{kind}/{value}/{bits}", RoleWrite, s.deleteEntry)
 	s.route(mux, "GET /admin/v1/journal", RoleRead, s.journal)
+	s.route(mux, "GET /admin/v1/labels", RoleRead, s.labels)
 	s.route(mux, "GET /admin/v1/cases", RoleRead, s.cases)
 	s.route(mux, "GET /admin/v1/cases/{uid}", RoleRead, s.caseTrail)
 	s.route(mux, "POST /admin/v1/cases/{uid}/close", RoleWrite, s.closeCase)

@@ -222,8 +222,15 @@ type Log struct {
 }
 
 // Messages are the user-facing texts returned with each outcome. They are
-// deliberately generic: they never say which rule fired.
+// deliberately generic: they never say which rule fired. A policy that
+// defines `messages` (templates per situation and locale, in its data, so
+// that risk teams edit them) takes precedence; these are the texts used
+// without one, or for a situation it leaves out.
 type Messages struct {
+	// Locale is the locale of a request that sends none ("zh", "en",
+	// "zh-CN": the policy's templates of the longest matching prefix).
+	// Default "en".
+	Locale string `yaml:"locale"`
 	// Allow default "".
 	Allow string `yaml:"allow"`
 	// StepUp default "Please verify your identity to continue."
@@ -263,6 +270,7 @@ func Default() Config {
 		Velocity: Velocity{MaxKeys: 1_000_000},
 		Log:      Log{Level: "info", Format: "json"},
 		Messages: Messages{
+			Locale: "en",
 			StepUp: "Please verify your identity to continue.",
 			Deny:   "The system found a risk in this operation and has stopped it.",
 			Warnings: map[string]string{

@@ -3,6 +3,7 @@ package decide
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"slices"
 	"time"
 
@@ -22,8 +23,9 @@ const (
 
 // after carries out what the decision implies: a challenge for a step-up,
 // the policy's obligations, remembering the device, counting the spend and
-// learning the habit. State writes here are async: visible to the next
-// decision at once, persisted by the store's group commit.
+// keeping the allowed payment for its outcomes (which teach the habit:
+// outcomes.go). State writes here are async: visible to the next decision
+// at once, persisted by the store's group commit.
 func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.AccountState, d *pdp.Decision, res *engine.Result) {
 	r := &in.Req
 	now := in.Now
@@ -32,11 +34,11 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 		d.StepUp.ChallengeID = s.signer.issue(r.UID, bindingOf(r), d.StepUp.Methods, d.StepUp.ExpiresAt)
 	}
 	moneyAllowed := d.Outcome == pdp.Allow && r.Stage.NeedsTxn() && r.Txn.Amount > 0
-	// Spend and habit are kept in base units (the policy's rates), so that
-	// amounts in different currencies add up.
+	// Spend is kept in base units (the policy's rates), so that amounts in
+	// different currencies add up.
 	base := in.Derived.AmountBase
 	if moneyAllowed && s.velocity != nil {
-		s.velocity.RecordSpend(now, r.UID, base)
+		s.velocity.RecordSpend(now, r.UID, r.Purchase(), base)
 	}
 	if s.state == nil || acct == nil {
 		return
@@ -58,6 +60,13 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 	var audit *pdp.AuditRecord
 	if len(obligations) > 0 || tracked {
 		audit = decisionAudit(in, d)
+		if freezesAnew(acct, obligations, now) {
+			// A decision that puts a freeze on the account is a freeze
+			// record, kept like the operators' (decision records are
+			// pruned: state.decision_trail). One that extends a freeze
+			// in force stays a decision record.
+			audit.Action = "freeze"
+		}
 	}
 	_, err := s.state.UpdateAccount(ctx, r.UID, state.Async, audit, func(a *pdp.AccountState) error {
 		for _, o := range obligations {
@@ -67,7 +76,7 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 			rememberDevice(a, r.Device.ID, now)
 		}
 		if moneyAllowed {
-			a.Habit.Observe(base, r.Txn.Category)
+			rememberPayment(a, in, d)
 		}
 		if a.FirstSeen.IsZero() {
 			a.FirstSeen = firstSeen(a, now)
@@ -147,6 +156,23 @@ func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *engine.Input, de
 	}
 }
 
+// freezesAnew reports whether an obligation puts a freeze on the account
+// that is not in force already (applyObligation extends one that is).
+func freezesAnew(a *pdp.AccountState, obligations []pdp.Obligation, now time.Time) bool {
+	for _, o := range obligations {
+		if o.Type != pdp.ObligationFreeze && o.Type != pdp.ObligationRestrict {
+			continue
+		}
+		inForce := slices.ContainsFunc(a.Freezes, func(f pdp.Freeze) bool {
+			return f.Rule == o.Reason && f.Active(now) && (o.Type == pdp.ObligationFreeze || slices.Equal(f.Functions, o.Functions))
+		})
+		if !inForce {
+			return true
+		}
+	}
+	return false
+}
+
 // later is the later of two expiries.
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
@@ -174,6 +200,23 @@ func rememberDevice(a *pdp.AccountState, id string, now time.Time) {
 		}
 	}
 	a.Devices = append(a.Devices, pdp.KnownDevice{ID: id, FirstSeen: now, LastSeen: now})
+}
+
+// rememberPayment keeps the allowed money movement with the account, for
+// its outcomes; an allowed retry of the same transaction updates it.
+func rememberPayment(a *pdp.AccountState, in *engine.Input, d *pdp.Decision) {
+	r := &in.Req
+	p := pdp.Payment{TxnID: r.Txn.ID, Purchase: r.Purchase(), DecisionID: d.ID, Reasons: slices.Clone(d.Reasons),
+		Stage: r.Stage, Amount: r.Txn.Amount, Currency: r.Txn.Currency, AmountBase: in.Derived.AmountBase,
+		Category: r.Txn.Category, At: in.Now}
+	for i := range a.Payments {
+		if q := &a.Payments[i]; q.TxnID == p.TxnID && q.Stage == p.Stage {
+			p.Outcomes, p.At = q.Outcomes, q.At
+			*q = p
+			return
+		}
+	}
+	a.Payments = append(a.Payments, p)
 }
 
 // DecisionDetail is the Detail of a "decision" journal record: the
@@ -227,8 +270,11 @@ func coverRelease(res *engine.Result, in *engine.Input) {
 			continue
 		}
 		l := *o.Limit
-		daily := in.Rates.CoverIn(spent+in.Derived.AmountBase, l.Currency)
-		single := in.Rates.CoverIn(in.Derived.AmountBase, l.Currency)
+		// In whole cents, rounded up: a cap is money, and a sum of floats
+		// would carry binary noise into the answer and the log.
+		cents := func(x float64) float64 { return math.Ceil(math.Round(x*1e6)/1e4) / 100 }
+		daily := cents(in.Rates.CoverIn(spent+in.Derived.AmountBase, l.Currency))
+		single := cents(in.Rates.CoverIn(in.Derived.AmountBase, l.Currency))
 		if !(l.DailyAmount > 0 && l.DailyAmount < daily) && !(l.MaxAmount > 0 && l.MaxAmount < single) {
 			continue
 		}
@@ -279,7 +325,7 @@ func (s *Service) holdToCap(d *pdp.Decision, in *engine.Input) {
 		return
 	}
 	s.metrics.ReleaseOverCap()
-	d.Outcome, d.Message, d.StepUp = pdp.Deny, s.messages.Deny, nil
+	d.Outcome, d.StepUp = pdp.Deny, nil
 	d.Reasons = append(slices.DeleteFunc(slices.Clone(d.Reasons), func(x string) bool { return x == engine.ReasonStepUpVerified }), ReasonReleaseOverCap)
 	d.Obligations = slices.DeleteFunc(slices.Clone(d.Obligations), func(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit })
 	d.Limit = nil

@@ -196,6 +196,7 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 	}
 	s.answer(d, &res, in.Now)
 	s.holdToCap(d, in)
+	s.speak(d, in)
 	s.after(ctx, in, acct, d, &res)
 	d.Took = s.now().Sub(start)
 	s.metrics.Decision(in.Req.Stage, d.Outcome, d.Took)
@@ -253,22 +254,58 @@ func (s *Service) answer(d *pdp.Decision, r *engine.Result, now time.Time) {
 			d.Limit = &l
 		}
 	}
-	switch r.Outcome {
-	case pdp.StepUp:
+	if r.Outcome == pdp.StepUp {
 		d.StepUp = &pdp.StepUpChallenge{Methods: r.Methods}
-		d.Message = s.messages.StepUp
-	case pdp.Deny:
-		d.Message = s.messages.Deny
-	default:
-		d.Message = s.messages.Allow
 	}
 	if r.Warning != "" {
-		if text, ok := s.messages.Warnings[r.Warning]; ok {
-			d.Warning = &pdp.Warning{Code: r.Warning, Message: text}
-		} else {
-			s.log.Warn("policy returned a warning code with no configured text", "warning", r.Warning)
+		d.Warning = &pdp.Warning{Code: r.Warning}
+	}
+}
+
+// speak writes the user-facing texts of d: the message of its situation
+// (verify; frozen, with the time the freeze ends, or until a review;
+// denied; a limit applied; allowed) and the warning's, in the request's
+// locale, from the policy's templates (pdp.Messages) or else the
+// configured texts. The situation says what the user can do, never which
+// rule fired.
+func (s *Service) speak(d *pdp.Decision, in *engine.Input) {
+	vars := pdp.MessageVars{}
+	situation := pdp.SituationAllowed
+	fallback := s.messages.Allow
+	switch d.Outcome {
+	case pdp.StepUp:
+		situation, fallback = pdp.SituationVerify, s.messages.StepUp
+	case pdp.Deny:
+		situation, fallback = pdp.SituationDenied, s.messages.Deny
+		if a := in.Enrich.Account; a != nil && a.Frozen {
+			situation, vars.Until = pdp.SituationFrozenReview, a.FrozenUntil
+			if a.FreezeKind == pdp.FreezeTemporary.String() {
+				situation = pdp.SituationFrozen
+			}
+		}
+	default:
+		if l := d.Limit; l != nil && l.DailyAmount > 0 {
+			situation, vars.DailyAmount, vars.Currency = pdp.SituationLimit, l.DailyAmount, l.Currency
 		}
 	}
+	msgs := s.eng.Messages()
+	d.Message = fallback
+	if text, ok := msgs.Text(in.Req.Locale, s.messages.Locale, situation, vars); ok {
+		d.Message = text
+	}
+	if d.Warning == nil {
+		return
+	}
+	text, ok := msgs.Text(in.Req.Locale, s.messages.Locale, d.Warning.Code, vars)
+	if !ok {
+		text, ok = s.messages.Warnings[d.Warning.Code]
+	}
+	if !ok {
+		s.log.Warn("policy returned a warning code with no text", "warning", d.Warning.Code)
+		d.Warning = nil
+		return
+	}
+	d.Warning.Message = text
 }
 
 // fallbackCause names the kind of internal fault for metrics and logs.

@@ -82,6 +82,9 @@ func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, err
 		v := new(pdp.Velocity)
 		obs := velocity.Observation{UID: r.UID, Device: r.Device.ID, IP: r.Device.IP,
 			Amount: in.Derived.AmountBase, Login: !r.Stage.NeedsTxn()}
+		if r.Stage.NeedsTxn() {
+			obs.Purchase, obs.Method, obs.Instrument = r.Purchase(), r.Txn.PaymentMethod, r.Txn.Instrument
+		}
 		if observe {
 			s.velocity.Observe(now, obs, v)
 		} else {
@@ -152,6 +155,13 @@ func (s *Service) verification(in *engine.Input) error {
 		}
 	}
 	v, ok, err := s.state.Verification(r.UID, pdp.VerificationSubject(b), in.Now)
+	ofOrder := false
+	if err == nil && !ok && r.Stage == pdp.StagePayment && r.Txn.OrderID != "" {
+		// The payment of a verified order: the order's check releases it.
+		order := pdp.VerificationBinding{Stage: pdp.StageOrder, TxnID: r.Txn.OrderID}
+		v, ok, err = s.state.Verification(r.UID, pdp.VerificationSubject(order), in.Now)
+		ofOrder = true
+	}
 	if err != nil {
 		return unknown(in, "verification", err)
 	}
@@ -160,10 +170,19 @@ func (s *Service) verification(in *engine.Input) error {
 	}
 	status := v.Status()
 	failed := status == "failed" || status == "refused"
-	same := v.Bound && v.Binding.Mismatch(b) == ""
+	mismatch := ""
+	switch {
+	case !v.Bound:
+		mismatch = "txn" // a record of before bindings: releases nothing
+	case ofOrder:
+		mismatch = paysOrder(v.Binding, b)
+	default:
+		mismatch = v.Binding.Mismatch(b)
+	}
+	same := mismatch == ""
 	if !same {
 		if v.Bound {
-			s.metrics.ChallengeMismatch(v.Binding.Mismatch(b))
+			s.metrics.ChallengeMismatch(mismatch)
 		}
 		if !failed {
 			return nil // another operation's check: decided afresh
@@ -183,4 +202,22 @@ func (s *Service) verification(in *engine.Input) error {
 	}
 	in.Enrich.Verification = view
 	return nil
+}
+
+// paysOrder is the first field in which the payment p differs from what
+// order, a verified order's binding, released: the payment of the order
+// (txn.order_id), in its currency, from its device, of no more than its
+// amount. "" when the order's check releases the payment.
+func paysOrder(order, p pdp.VerificationBinding) string {
+	switch {
+	case order.Stage != pdp.StageOrder:
+		return "stage"
+	case order.Currency != p.Currency:
+		return "currency"
+	case p.Amount > order.Amount:
+		return "amount"
+	case order.DeviceID != p.DeviceID:
+		return "device"
+	}
+	return ""
 }

@@ -14,7 +14,7 @@ import (
 // policy sees "a sensitive change shortly before a large payment" and
 // lock-outs without the caller repeating history in every request.
 var eventKinds = map[string]pdp.FailureKind{
-	"password_reset": 0, "phone_change": 0, "pay_password_change": 0, "profile_change": 0,
+	"password_reset": 0, "phone_change": 0, "pay_password_change": 0, "profile_change": 0, "email_change": 0, "device_bind": 0,
 	"login_failed": pdp.FailureLogin, "pin_failed": pdp.FailurePIN, "payment_failed": pdp.FailurePayment,
 }
 
@@ -50,7 +50,7 @@ func DecodeEvent(body []byte, now time.Time) (pdp.AccountEvent, string, error) {
 	}
 	if _, ok := eventKinds[req.Kind]; !ok {
 		return pdp.AccountEvent{}, "", pdp.Errorf(pdp.CodeInvalidValue, "kind",
-			"must be password_reset, phone_change, pay_password_change, profile_change, login_failed, pin_failed or payment_failed")
+			"must be password_reset, phone_change, pay_password_change, profile_change, email_change, device_bind, login_failed, pin_failed or payment_failed")
 	}
 	at := now
 	if req.At != "" {

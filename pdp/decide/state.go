@@ -29,6 +29,10 @@ type State interface {
 
 var _ State = (*state.Store)(nil)
 
+// profileChanges are the account events that change the profile or how the
+// account is reached: repeated ones look like tampering (001).
+var profileChanges = map[string]bool{"profile_change": true, "email_change": true, "phone_change": true, "device_bind": true}
+
 // freezeRank orders freeze kinds by severity.
 func freezeRank(k pdp.FreezeKind) int {
 	switch k {
@@ -50,17 +54,11 @@ func freezeRank(k pdp.FreezeKind) int {
 // compare; a currency without a rate counts strictly).
 func accountView(a *pdp.AccountState, stage pdp.Stage, rates *pdp.Rates, now time.Time) *engine.AccountView {
 	v := &engine.AccountView{EverFrozen: len(a.Freezes) > 0, KnownDevices: len(a.Devices)}
-	probationUntil := time.Time{}
-	if a.Probation.Active(now) {
-		probationUntil = a.Probation.Until
+	if p := a.ProbationAt(now); !p.Until.IsZero() {
+		v.Probation, v.ProbationUntil = true, p.Until
 	}
 	for _, f := range a.Freezes {
 		if !f.Active(now) {
-			if f.Kind == pdp.FreezeTemporary && f.ProbationAfter > 0 && !f.Until.IsZero() {
-				if until := f.Until.Add(f.ProbationAfter); now.Before(until) && until.After(probationUntil) {
-					probationUntil = until
-				}
-			}
 			continue
 		}
 		if len(f.Functions) > 0 {
@@ -78,8 +76,15 @@ func accountView(a *pdp.AccountState, stage pdp.Stage, rates *pdp.Rates, now tim
 			v.Frozen, v.FreezeKind, v.FrozenUntil = true, f.Kind.String(), f.Until
 		}
 	}
-	if !probationUntil.IsZero() {
-		v.Probation, v.ProbationUntil = true, probationUntil
+	for _, e := range a.Events {
+		if profileChanges[e.Kind] && now.Sub(e.At) < 7*24*time.Hour {
+			v.ProfileChanges7d++
+		}
+	}
+	for _, f := range a.Freezes {
+		if now.Sub(f.Since) < 24*time.Hour {
+			v.Freezes24h++
+		}
 	}
 	for _, l := range a.Limits {
 		if !l.Until.IsZero() && !now.Before(l.Until) {

@@ -145,6 +145,9 @@ func (e *Engine) prepare(src Source) (*Prepared, error) {
 	if err == nil {
 		ps.rates, err = e.loadRates(ps)
 	}
+	if err == nil {
+		ps.messages, err = e.loadMessages(ps)
+	}
 	if err != nil {
 		rev := e.Revision()
 		e.log.Error("policy load rejected", "source", src.Label, "error", err, "serving_revision", rev)

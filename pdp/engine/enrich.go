@@ -72,6 +72,10 @@ type AccountView struct {
 	// state keeps), part of "a long clean history".
 	EverFrozen   bool
 	KnownDevices int
+	// ProfileChanges7d counts the profile and contact changes (profile,
+	// email, phone, device binding) reported in the last 7 days;
+	// Freezes24h the freezes put on the account in the last 24 hours.
+	ProfileChanges7d, Freezes24h int
 }
 
 // Score is one plugin's answer under input.scores.<plugin>.
@@ -167,6 +171,11 @@ var enrichSchema = []field{
 		numLeaf("uid_devices_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.UIDDevices1h) }),
 		numLeaf("device_uids_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.DeviceUIDs1h) }),
 		numLeaf("spent_24h", func(in *Input) float64 { return in.Enrich.Velocity.Spent24h }),
+		numLeaf("attempts_1m", func(in *Input) float64 { return float64(in.Enrich.Velocity.Attempts1m) }),
+		numLeaf("attempts_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Attempts1h) }),
+		numLeaf("uid_methods_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.UIDMethods1h) }),
+		numLeaf("purchase_methods_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.PurchaseMethods1h) }),
+		numLeaf("instrument_uids_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.InstrumentUIDs1h) }),
 		object("failures", nil,
 			numLeaf("payment_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Payment1h) }),
 			numLeaf("payment_24h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Payment24h) }),
@@ -202,6 +211,8 @@ var enrichSchema = []field{
 		leaf("probation_until", func(in *Input) *ast.Term { return timeTerm(acct(in).ProbationUntil) }),
 		leaf("ever_frozen", func(in *Input) *ast.Term { return boolTerm(acct(in).EverFrozen) }),
 		leaf("known_devices", func(in *Input) *ast.Term { return ast.InternedTerm(acct(in).KnownDevices) }),
+		numLeaf("profile_changes_7d", func(in *Input) float64 { return float64(acct(in).ProfileChanges7d) }),
+		numLeaf("freezes_24h", func(in *Input) float64 { return float64(acct(in).Freezes24h) }),
 		object("limit", func(in *Input) bool {
 			return acct(in).DailyAmount > 0 || acct(in).MaxAmount > 0
 		},

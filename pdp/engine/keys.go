@@ -14,9 +14,9 @@ var knownKeys = map[string]internedKey{}
 
 func init() {
 	for _, k := range []string{
-		"request_id", "challenge_id", "stage", "uid", "device", "txn", "account", "context", "input",
+		"request_id", "challenge_id", "locale", "stage", "uid", "device", "txn", "account", "context", "input",
 		"id", "ip", "ip_country", "new", "emulator", "rooted", "proxy", "os", "model", "app_version",
-		"amount", "currency", "category", "merchant", "payment_method", "ship_country", "card_bin",
+		"amount", "currency", "category", "order_id", "instrument", "merchant", "payment_method", "ship_country", "card_bin",
 		"purpose", "destination_new", "home_country", "created_at", "vip", "recent_changes",
 		"kind", "at", "channel", "user_statement", "third_party_guidance", "remote_assistance",
 	} {

@@ -52,8 +52,10 @@ type policySet struct {
 	notes []string
 	// modules is the number of Rego files, for logs.
 	modules int
-	// rates is the set's currency rate table (rates.go), nil without one.
-	rates *pdp.Rates
+	// rates is the set's currency rate table and messages its user-facing
+	// texts (rates.go), nil without them.
+	rates    *pdp.Rates
+	messages *pdp.Messages
 	// pkgPath is the decision package as a data path ("riskpdp"); rules
 	// the names of the rules its modules define (the Data API serves them).
 	pkgPath string

@@ -61,3 +61,56 @@ func (e *Engine) Rates() *pdp.Rates {
 	}
 	return nil
 }
+
+// The decision package may define `messages`: the user-facing texts by
+// locale and situation (pdp.Messages; the reference policy: `messages :=
+// config.messages`), read once per policy set like rates. A malformed
+// table refuses the set.
+
+// loadMessages evaluates data.<pkg>.messages on ps, without input.
+func (e *Engine) loadMessages(ps *policySet) (*pdp.Messages, error) {
+	q, err := ps.dataQuery(e.opts.Package + "/messages")
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	t, err := e.evalTerm(context.Background(), ps, q, nil, time.Now())
+	if errors.Is(err, ErrUndefined) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	v, err := ast.JSON(t.Value)
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	raw, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("messages: want an object of locale → {situation: text}")
+	}
+	m := make(map[string]map[string]string, len(raw))
+	for loc, x := range raw {
+		ts, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("messages.%s: want an object of situation → text", loc)
+		}
+		m[loc] = make(map[string]string, len(ts))
+		for sit, t := range ts {
+			s, ok := t.(string)
+			if !ok {
+				return nil, fmt.Errorf("messages.%s.%s: want a string", loc, sit)
+			}
+			m[loc][sit] = s
+		}
+	}
+	return pdp.NewMessages(m)
+}
+
+// Messages are the user-facing texts of the serving policy set (nil: the
+// configured ones only).
+func (e *Engine) Messages() *pdp.Messages {
+	if ps := e.cur.Load(); ps != nil {
+		return ps.messages
+	}
+	return nil
+}

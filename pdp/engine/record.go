@@ -207,6 +207,11 @@ type enrichmentJSON struct {
 		UIDDevices1h uint32     `json:"uid_devices_1h"`
 		DeviceUIDs1h uint32     `json:"device_uids_1h"`
 		Spent24h     float64    `json:"spent_24h"`
+		Attempts1m   uint32     `json:"attempts_1m"`
+		Attempts1h   uint32     `json:"attempts_1h"`
+		UIDMethods   uint32     `json:"uid_methods_1h"`
+		PurchaseMeth uint32     `json:"purchase_methods_1h"`
+		InstrUIDs    uint32     `json:"instrument_uids_1h"`
 		Failures     struct {
 			Payment1h  uint32 `json:"payment_1h"`
 			Payment24h uint32 `json:"payment_24h"`
@@ -232,6 +237,8 @@ type enrichmentJSON struct {
 		ProbationUntil  time.Time `json:"probation_until"`
 		EverFrozen      bool      `json:"ever_frozen"`
 		KnownDevices    int       `json:"known_devices"`
+		ProfileChanges  int       `json:"profile_changes_7d"`
+		Freezes24h      int       `json:"freezes_24h"`
 		Limit           *struct {
 			DailyAmount float64 `json:"daily_amount"`
 			MaxAmount   float64 `json:"max_amount"`
@@ -292,6 +299,8 @@ func (e *enrichmentJSON) apply(in *Input) {
 	if v := e.Velocity; v != nil {
 		en.Velocity = &pdp.Velocity{UID: v.UID.counts(), Device: v.Device.counts(), IP: v.IP.counts(),
 			UIDDevices1h: v.UIDDevices1h, DeviceUIDs1h: v.DeviceUIDs1h, Spent24h: v.Spent24h,
+			Attempts1m: v.Attempts1m, Attempts1h: v.Attempts1h,
+			UIDMethods1h: v.UIDMethods, PurchaseMethods1h: v.PurchaseMeth, InstrumentUIDs1h: v.InstrUIDs,
 			Failures: pdp.Failures{Payment1h: v.Failures.Payment1h, Payment24h: v.Failures.Payment24h,
 				PIN1h: v.Failures.PIN1h, PIN24h: v.Failures.PIN24h, Login1h: v.Failures.Login1h, Login24h: v.Failures.Login24h}}
 	}
@@ -301,7 +310,8 @@ func (e *enrichmentJSON) apply(in *Input) {
 	if a := e.AccountState; a != nil {
 		av := &AccountView{Frozen: a.Frozen, FreezeKind: a.FreezeKind, FrozenUntil: a.FrozenUntil,
 			StageRestricted: a.StageRestricted, Restricted: a.Restricted, Probation: a.Probation,
-			ProbationUntil: a.ProbationUntil, EverFrozen: a.EverFrozen, KnownDevices: a.KnownDevices}
+			ProbationUntil: a.ProbationUntil, EverFrozen: a.EverFrozen, KnownDevices: a.KnownDevices,
+			ProfileChanges7d: a.ProfileChanges, Freezes24h: a.Freezes24h}
 		if l := a.Limit; l != nil {
 			av.DailyAmount, av.MaxAmount, av.LimitCurrency = l.DailyAmount, l.MaxAmount, l.Currency
 		}

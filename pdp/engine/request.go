@@ -146,6 +146,8 @@ func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
 			in.Req.RequestID, t, err = p.ident(128, false)
 		case "challenge_id":
 			in.Req.ChallengeID, t, err = p.ident(2048, false)
+		case "locale":
+			in.Req.Locale, t, err = p.locale()
 		case "stage":
 			seenStage = true
 			t, err = p.stage(&in.Req.Stage)
@@ -321,6 +323,24 @@ func (p *parser) stage(out *pdp.Stage) (*ast.Term, *pdp.Error) {
 	return stageTerms[st], nil
 }
 
+// locale parses a language tag such as "zh", "zh-CN" or "en-SG": 2 to 35
+// ASCII letters, digits and hyphens, starting with a letter.
+func (p *parser) locale() (string, *ast.Term, *pdp.Error) {
+	s, t, err := p.ident(35, true)
+	if err != nil {
+		return "", nil, err
+	}
+	ok := len(s) >= 2 && (s[0]|0x20) >= 'a' && (s[0]|0x20) <= 'z'
+	for i := 0; i < len(s) && ok; i++ {
+		c := s[i]
+		ok = c == '-' || c >= '0' && c <= '9' || (c|0x20) >= 'a' && (c|0x20) <= 'z'
+	}
+	if !ok {
+		return "", nil, p.err(pdp.CodeInvalidValue, "must be a language tag such as \"zh\" or \"en-SG\"")
+	}
+	return s, t, nil
+}
+
 // country parses an ISO 3166-1 alpha-2 code; lower case is upper-cased so
 // that policies compare one spelling.
 func (p *parser) country() (string, *ast.Term, *pdp.Error) {
@@ -469,6 +489,8 @@ func (p *parser) txn(x *pdp.Txn, maxAmount float64) ([][2]*ast.Term, *pdp.Error)
 		switch key {
 		case "id":
 			x.ID, t, err = p.ident(128, true)
+		case "order_id":
+			x.OrderID, t, err = p.ident(128, true)
 		case "amount":
 			x.Amount, t, err = p.amount(maxAmount)
 		case "currency":
@@ -479,6 +501,8 @@ func (p *parser) txn(x *pdp.Txn, maxAmount float64) ([][2]*ast.Term, *pdp.Error)
 			x.Merchant, t, err = p.ident(128, false)
 		case "payment_method":
 			x.PaymentMethod, t, err = p.text(32)
+		case "instrument":
+			x.Instrument, t, err = p.ident(128, true)
 		case "ship_country":
 			x.ShipCountry, t, err = p.country()
 		case "card_bin":

@@ -29,6 +29,7 @@ type Metrics struct {
 	reloads   *prometheus.CounterVec
 	revision  *prometheus.GaugeVec
 	integrity *integrity
+	outcomes  *outcomes
 
 	mu      sync.Mutex
 	lastRev string
@@ -77,6 +78,7 @@ func New() *Metrics {
 	m.reg.MustRegister(decisions, m.latency, m.fallbacks, m.errors, m.reloads, m.revision,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.integrity = newIntegrity(m.reg)
+	m.outcomes = newOutcomes(m.reg)
 	return m
 }
 

@@ -43,7 +43,8 @@ func TestReplaySamePolicies(t *testing.T) {
 // 3000·m to 5000·m CNY (m = 3 for VIP accounts; the amount converted at
 // the policy's rates) by accounts that are not trusted, and
 // repeated_large_amounts on money movements whose UID moved 9000 to 15000
-// CNY in the hour (three times the large threshold).
+// CNY in the hour (three times the large threshold) in two transactions or
+// more.
 type expected struct {
 	large, repeated    int64 // decisions gaining each reason
 	liveLarge, liveRep int64 // decisions carrying each reason live
@@ -78,6 +79,7 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 			Velocity struct {
 				UID struct {
 					Amount1h float64 `json:"amount_1h"`
+					Count1h  int     `json:"count_1h"`
 				} `json:"uid"`
 			} `json:"velocity"`
 		}
@@ -106,7 +108,7 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 		recentChange := d.SensitiveHours >= 0 && d.SensitiveHours < 72
 		trusted := (d.AgeDays >= 730 && !en.AccountState.EverFrozen && !recentChange && d.DeviceKnown) || en.Reputation.UID.Allowed
 		large := amount >= 3000*mult && amount < 5000*mult && !trusted
-		repeated := en.Velocity.UID.Amount1h >= 9000 && en.Velocity.UID.Amount1h < 15000
+		repeated := en.Velocity.UID.Count1h >= 2 && en.Velocity.UID.Amount1h >= 9000 && en.Velocity.UID.Amount1h < 15000
 		if large {
 			e.large++
 		}

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -127,11 +128,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Endpoint names used in metrics.
 const (
-	epDecide = "decide"
-	epData   = "data"
-	epEvents = "events"
-	epVerify = "verifications"
-	epOther  = "other"
+	epDecide   = "decide"
+	epData     = "data"
+	epEvents   = "events"
+	epVerify   = "verifications"
+	epOutcomes = "outcomes"
+	epOther    = "other"
 )
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
@@ -159,6 +161,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case string(path) == "/v1/verifications":
 		if s.method(ctx, epVerify, fasthttp.MethodPost) && s.jsonBody(ctx, epVerify) {
 			s.verify(ctx)
+		}
+	case string(path) == "/v1/outcomes":
+		if s.method(ctx, epOutcomes, fasthttp.MethodPost) && s.jsonBody(ctx, epOutcomes) {
+			s.outcome(ctx)
 		}
 	case bytes.HasPrefix(path, []byte("/v1/data")) && (len(path) == 8 || path[8] == '/'):
 		if s.method(ctx, epData, fasthttp.MethodPost, fasthttp.MethodGet) {
@@ -300,6 +306,36 @@ func (s *Server) event(ctx *fasthttp.RequestCtx) {
 	b = appendKey(b, "at", false)
 	b = appendTime(b, ev.At)
 	writeJSON(ctx, fasthttp.StatusOK, append(b, '}'))
+}
+
+func (s *Server) outcome(ctx *fasthttp.RequestCtx) {
+	o, err := s.svc.Outcome(ctx, ctx.PostBody())
+	if err != nil {
+		s.failLogged(ctx, epOutcomes, err)
+		return
+	}
+	b := append([]byte(`{"recorded":`), strconv.AppendBool(nil, !o.Duplicate)...)
+	b = appendKey(b, "uid", false)
+	b = appendString(b, o.UID)
+	b = appendKey(b, "txn_id", false)
+	b = appendString(b, o.TxnID)
+	b = appendKey(b, "status", false)
+	b = appendString(b, o.Status.String())
+	b = appendKey(b, "known", false)
+	b = strconv.AppendBool(b, o.Known)
+	b = appendKey(b, "outcomes", false)
+	b = append(b, '[')
+	for i, m := range o.Outcomes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"status":`...)
+		b = appendString(b, m.Status.String())
+		b = appendKey(b, "at", false)
+		b = appendTime(b, m.At)
+		b = append(b, '}')
+	}
+	writeJSON(ctx, fasthttp.StatusOK, append(b, "]}"...))
 }
 
 func (s *Server) verify(ctx *fasthttp.RequestCtx) {

@@ -31,6 +31,12 @@ const (
 	MaxDevices = 32
 	// MaxFlags bounds the follow-up flags: the newest 100 (by At).
 	MaxFlags = 100
+	// MaxPayments and PaymentMaxAge bound the allowed payments kept for
+	// their outcomes: the newest 32 (by At) that are less than 30 days old.
+	// An outcome of an older payment is still journaled (a chargeback
+	// weeks later is a label), it just no longer changes spend or habit.
+	MaxPayments   = 32
+	PaymentMaxAge = 30 * 24 * time.Hour
 )
 
 // backlogFactor × FlushMaxPending pending records (states and audit
@@ -189,6 +195,11 @@ func (s *Store) journal(b *Batch, a *pdp.AuditRecord) error {
 // one append.
 func cloneAccount(cur *pdp.AccountState) *pdp.AccountState {
 	st := &pdp.AccountState{UID: cur.UID, FirstSeen: cur.FirstSeen, Probation: cur.Probation, Habit: cur.Habit}
+	st.Payments = cloneSlice(cur.Payments)
+	for i := range st.Payments {
+		p := &st.Payments[i]
+		p.Reasons, p.Outcomes = slices.Clone(p.Reasons), slices.Clone(p.Outcomes)
+	}
 	st.Habit.Categories = slices.Clone(cur.Habit.Categories)
 	st.Freezes = cloneSlice(cur.Freezes)
 	for i := range st.Freezes {
@@ -247,6 +258,9 @@ func pruneAccount(st *pdp.AccountState, now time.Time) {
 	st.Events = keepNewest(st.Events, MaxEvents, func(e pdp.AccountEvent) time.Time { return e.At })
 	st.Devices = keepNewest(st.Devices, MaxDevices, func(d pdp.KnownDevice) time.Time { return d.LastSeen })
 	st.Flags = keepNewest(st.Flags, MaxFlags, func(f pdp.CaseFlag) time.Time { return f.At })
+	paidSince := now.Add(-PaymentMaxAge)
+	st.Payments = slices.DeleteFunc(st.Payments, func(p pdp.Payment) bool { return p.At.Before(paidSince) })
+	st.Payments = nilIfEmpty(keepNewest(st.Payments, MaxPayments, func(p pdp.Payment) time.Time { return p.At }))
 	st.Freezes = nilIfEmpty(st.Freezes)
 	st.Limits = nilIfEmpty(st.Limits)
 	st.Events = nilIfEmpty(st.Events)
@@ -285,6 +299,16 @@ func validateAccount(st *pdp.AccountState) error {
 	for _, l := range st.Limits {
 		if !finite(l.MaxAmount) || !finite(l.DailyAmount) {
 			return invalid("limit amounts %v, %v", l.MaxAmount, l.DailyAmount)
+		}
+	}
+	for _, p := range st.Payments {
+		if !finite(p.Amount) || !finite(p.AmountBase) || !p.Stage.Valid() || p.TxnID == "" {
+			return invalid("payment %q: amounts %v, %v, stage %d", p.TxnID, p.Amount, p.AmountBase, p.Stage)
+		}
+		for _, m := range p.Outcomes {
+			if m.Status < pdp.OutcomeCompleted || m.Status > pdp.OutcomeConfirmedLegit {
+				return invalid("payment %q: outcome %d", p.TxnID, m.Status)
+			}
 		}
 	}
 	h := &st.Habit

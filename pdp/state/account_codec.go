@@ -7,8 +7,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
-// Account records (codec.go, tag 'A', version 2; version 1 lacks the
-// first-seen time):
+// Account records (codec.go, tag 'A', version 3; version 1 lacks the
+// first-seen time, versions 1 and 2 the payments):
 //
 //	uid
 //	first seen (version 2)
@@ -21,6 +21,10 @@ import (
 //	events     count, each: kind, at, device id
 //	devices    count, each: id, first seen, last seen
 //	flags      count, each: kind, reason, txn id, decision id, at
+//	payments   (version 3) count, each: txn id, purchase, decision id,
+//	           reasons (count, each a string), stage, amount, currency,
+//	           amount in base units, category, at, outcomes (count, each:
+//	           status, at)
 //	habit      only when its count is not 0: count, mean, variance,
 //	           categories (count, each: category, weight)
 
@@ -75,6 +79,27 @@ func encodeAccount(st *pdp.AccountState) []byte {
 		w.str(f.TxnID)
 		w.str(f.DecisionID)
 		w.time(f.At)
+	}
+	w.uvarint(uint64(len(st.Payments)))
+	for _, p := range st.Payments {
+		w.str(p.TxnID)
+		w.str(p.Purchase)
+		w.str(p.DecisionID)
+		w.uvarint(uint64(len(p.Reasons)))
+		for _, r := range p.Reasons {
+			w.str(r)
+		}
+		w.byte(byte(p.Stage))
+		w.f64(p.Amount)
+		w.str(p.Currency)
+		w.f64(p.AmountBase)
+		w.str(p.Category)
+		w.time(p.At)
+		w.uvarint(uint64(len(p.Outcomes)))
+		for _, m := range p.Outcomes {
+			w.byte(byte(m.Status))
+			w.time(m.At)
+		}
 	}
 	if h := &st.Habit; h.Count > 0 {
 		w.uvarint(uint64(h.Count))
@@ -139,6 +164,31 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 		for i := range st.Flags {
 			f := &st.Flags[i]
 			f.Kind, f.Reason, f.TxnID, f.DecisionID, f.At = d.str(), d.str(), d.str(), d.str(), d.time()
+		}
+	}
+	if version >= 3 {
+		if n := d.count(30); n > 0 {
+			st.Payments = make([]pdp.Payment, n)
+			for i := range st.Payments {
+				p := &st.Payments[i]
+				p.TxnID, p.Purchase, p.DecisionID = d.str(), d.str(), d.str()
+				if m := d.count(1); m > 0 {
+					p.Reasons = make([]string, m)
+					for j := range p.Reasons {
+						p.Reasons[j] = d.str()
+					}
+				}
+				p.Stage = pdp.Stage(d.enum("stage", byte(pdp.StageLogin), byte(pdp.StageRepayment)))
+				p.Amount, p.Currency, p.AmountBase, p.Category, p.At = d.amount(), d.str(), d.amount(), d.str(), d.time()
+				if m := d.count(2); m > 0 {
+					p.Outcomes = make([]pdp.OutcomeMark, m)
+					for j := range p.Outcomes {
+						p.Outcomes[j] = pdp.OutcomeMark{
+							Status: pdp.OutcomeStatus(d.enum("outcome", byte(pdp.OutcomeCompleted), byte(pdp.OutcomeConfirmedLegit))),
+							At:     d.time()}
+					}
+				}
+			}
 		}
 	}
 	if len(d.b) > 0 && d.err == nil {

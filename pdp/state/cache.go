@@ -184,6 +184,13 @@ func accountSize(a *pdp.AccountState) int64 {
 	for _, f := range a.Flags {
 		n += int64(unsafe.Sizeof(f)) + int64(len(f.Kind)+len(f.Reason)+len(f.TxnID)+len(f.DecisionID))
 	}
+	for _, p := range a.Payments {
+		n += int64(unsafe.Sizeof(p)) + int64(len(p.TxnID)+len(p.Purchase)+len(p.DecisionID)+len(p.Currency)+len(p.Category)) +
+			int64(len(p.Outcomes))*int64(unsafe.Sizeof(pdp.OutcomeMark{}))
+		for _, r := range p.Reasons {
+			n += int64(len(r)) + 16
+		}
+	}
 	return n
 }
 

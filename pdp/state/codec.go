@@ -38,8 +38,9 @@ const (
 	tagAccount      = 'A'
 	tagVerification = 'V'
 	codecVersion    = 1
-	// accountVersion 2 adds the first-seen time after the UID.
-	accountVersion = 2
+	// accountVersion 2 adds the first-seen time after the UID, 3 the
+	// payments after the flags.
+	accountVersion = 3
 	// verificationVersion 2 adds the binding (stage, transaction, amount,
 	// currency, device; a 0 stage byte when unbound) after the subject.
 	verificationVersion = 2

@@ -46,8 +46,9 @@ var golden = struct {
 // The formats are pinned by golden files: records written by this build
 // must decode in every later one, and this build must still write them the
 // same. testdata/format1 holds records of the first version of each kind
-// (still decoded); testdata/format2 the account and verification records
-// this build writes (version 2: first-seen time, binding).
+// (still decoded); testdata/format2 the verification records this build
+// writes (version 2: the binding) and accounts with a first-seen time;
+// testdata/format3 the account records this build writes (payments).
 func TestGoldenRecords(t *testing.T) {
 	auditJSON, err := encodeAudit(&golden.audit)
 	if err != nil {
@@ -63,6 +64,10 @@ func TestGoldenRecords(t *testing.T) {
 	decVerif := func(b []byte) (any, error) { return decodeVerification(b) }
 	acct2, verif2 := golden.acct, golden.verif
 	acct2.FirstSeen = t0.Add(-400 * 24 * time.Hour)
+	acct3 := acct2
+	acct3.Payments = []pdp.Payment{{TxnID: "t-9", Purchase: "txn:t-9", DecisionID: "01J0", Reasons: []string{"step_up_verified"},
+		Stage: pdp.StagePayment, Amount: 950.5, Currency: "USD", AmountBase: 6748.55, Category: "digital", At: t0,
+		Outcomes: []pdp.OutcomeMark{{Status: pdp.OutcomeCompleted, At: t0.Add(time.Minute)}, {Status: pdp.OutcomeChargeback, At: t0.Add(20 * 24 * time.Hour)}}}}
 	verif2.Subject = "payment:t-9"
 	verif2.Bound = true
 	verif2.Binding = pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-9", Amount: 6800.5, Currency: "CNY", DeviceID: "d-1"}
@@ -76,7 +81,8 @@ func TestGoldenRecords(t *testing.T) {
 		{"format1/account.bin", nil, decAccount, golden.acct},
 		{"format1/verification.bin", nil, decVerif, golden.verif},
 		{"format1/audit.json", auditJSON, func(b []byte) (any, error) { return decodeAudit(7, b) }, golden.audit},
-		{"format2/account.bin", encodeAccount(&acct2), decAccount, acct2},
+		{"format2/account.bin", nil, decAccount, acct2},
+		{"format3/account.bin", encodeAccount(&acct3), decAccount, acct3},
 		{"format2/verification.bin", encodeVerification(&verif2), decVerif, verif2},
 	}
 	for _, f := range files {

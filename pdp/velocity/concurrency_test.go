@@ -29,7 +29,7 @@ func TestConcurrentExact(t *testing.T) {
 				for i := range perW {
 					tr.Observe(now, Observation{UID: "hot", Device: own, IP: "10.0.0.1", Amount: 1}, &v)
 					tr.Observe(now, Observation{UID: own, Device: "shared-dev", IP: own, Amount: 2, Login: i%2 == 0}, &v)
-					tr.RecordSpend(now, "hot", 3)
+					tr.RecordSpend(now, "hot", "", 3)
 					if err := tr.RecordFailure(now, own, pdp.FailurePIN); err != nil {
 						t.Error(err)
 						return

@@ -59,7 +59,7 @@ func TestSweepReleasesParts(t *testing.T) {
 	if err := tr.RecordFailure(at(0), "u", pdp.FailureLogin); err != nil {
 		t.Fatal(err)
 	}
-	tr.RecordSpend(at(0), "u", 5)
+	tr.RecordSpend(at(0), "u", "", 5)
 	tr.Observe(at(20*3600), Observation{UID: "u", Login: true}, &v)
 	s := &tr.shards[0]
 	if s.sets.live() != 1 || s.fails.live() != 1 || s.spends.live() != 1 {

@@ -202,7 +202,7 @@ func TestAgainstModel(t *testing.T) {
 						a := float64(1 + rng.IntN(1000))
 						rk, sec := ref.touch("u:"+uid, now)
 						rk.spends = append(rk.spends, refEvent{sec: sec, amount: a})
-						tr.RecordSpend(ts, uid, a)
+						tr.RecordSpend(ts, uid, "", a)
 						tr.Read(ts, uid, dev, ip, &got)
 					case r < 95:
 						ts = ts.Add(time.Duration(rng.IntN(4000)) * time.Second)
@@ -262,8 +262,8 @@ func TestPeekIsObserveWithoutRecording(t *testing.T) {
 			t.Fatalf("step %d %+v:\n peek    %+v\n observe %+v\n want    %+v", i, obs, peeked, observed, want)
 		}
 		if rng.IntN(3) == 0 {
-			a.RecordSpend(ts, obs.UID, 5)
-			b.RecordSpend(ts, obs.UID, 5)
+			a.RecordSpend(ts, obs.UID, "", 5)
+			b.RecordSpend(ts, obs.UID, "", 5)
 		}
 	}
 }

@@ -26,7 +26,7 @@ func populate(t testing.TB, tr *Tracker) (uids, devs, ips []string, end time.Tim
 			if err := tr.RecordFailure(at(s), uid, pdp.FailureKind(1+i%3)); err != nil {
 				t.Fatal(err)
 			}
-			tr.RecordSpend(at(s), uid, float64(10*i))
+			tr.RecordSpend(at(s), uid, "", float64(10*i))
 		}
 	}
 	for i := range 7 {

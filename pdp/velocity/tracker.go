@@ -18,6 +18,16 @@ import (
 type Observation struct {
 	// UID, Device and IP are the keys; an empty one is skipped.
 	UID, Device, IP string
+	// Purchase names the operation a money movement belongs to (its
+	// order, else its transaction; purchase.go): a retry of a purchase the
+	// UID was observed with in the last 24 h counts in no window again,
+	// but as an attempt. "": every observation counts.
+	Purchase string
+	// Method is the payment method, Instrument a fingerprint of the
+	// payment instrument (a card or account token, never its number): the
+	// distinct methods per UID and per purchase, and the distinct UIDs per
+	// instrument, are counted over the hour. "": not counted.
+	Method, Instrument string
 	// Amount is the money moved. Non-finite or negative amounts count as
 	// a request of amount 0. Ignored for logins.
 	Amount float64
@@ -36,7 +46,7 @@ type Stats struct {
 // safe for concurrent use.
 type Tracker struct {
 	seed   sipKey
-	keys   [3]sipKey // per key kind, derived from seed
+	keys   [numKinds]sipKey // per key kind, derived from seed
 	shards []shard
 	shift  uint  // shard of hash h is h >> shift
 	small  uint8 // small-mode capacity (smallCap; tests lower it)
@@ -54,6 +64,13 @@ const (
 	kindUID = iota
 	kindDevice
 	kindIP
+	kindPurchase        // a UID's purchase (purchase.go)
+	kindAttempt         // a UID's money attempts, retries included
+	kindUIDMethods      // the payment methods of a UID
+	kindPurchaseMethods // the payment methods of a UID's purchase
+	kindInstrument      // the UIDs of a payment instrument
+	kindMethod          // a payment method, as an id in those sets
+	numKinds
 )
 
 // ErrUnknownFailureKind is returned by RecordFailure for a kind outside
@@ -113,11 +130,24 @@ func (t *Tracker) tick(now time.Time) uint32 {
 // hold. Empty Device or IP leave their parts of out zero; out.Failures and
 // out.Spent24h are read for the UID. Allocation-free for known keys.
 func (t *Tracker) Observe(now time.Time, obs Observation, out *pdp.Velocity) {
-	*out = pdp.Velocity{}
 	sec := t.tick(now)
 	amount := obs.Amount
 	if !(amount > 0) || amount > math.MaxFloat64 {
 		amount = 0
+	}
+	amount, counts := t.retry(&obs, sec, amount, true)
+	if !counts {
+		t.Read(now, obs.UID, obs.Device, obs.IP, out)
+		t.attempt(obs.UID, sec, true, out)
+		t.othersSpent(&obs, sec, out)
+		t.distincts(&obs, sec, true, out)
+		return
+	}
+	defer t.distincts(&obs, sec, true, out)
+	defer t.othersSpent(&obs, sec, out)
+	*out = pdp.Velocity{}
+	if obs.Purchase != "" && obs.UID != "" && !obs.Login {
+		t.attempt(obs.UID, sec, true, out)
 	}
 	var hu, hd uint64
 	if obs.UID != "" {
@@ -209,9 +239,19 @@ func (t *Tracker) Read(now time.Time, uid, device, ip string, out *pdp.Velocity)
 // meets each threshold exactly where a decision would.
 func (t *Tracker) Peek(now time.Time, obs Observation, out *pdp.Velocity) {
 	t.Read(now, obs.UID, obs.Device, obs.IP, out)
+	sec := unixSec(now)
+	if obs.Purchase != "" && obs.UID != "" && !obs.Login {
+		t.attempt(obs.UID, sec, false, out)
+	}
 	amount := obs.Amount
 	if !(amount > 0) || amount > math.MaxFloat64 {
 		amount = 0
+	}
+	amount, counts := t.retry(&obs, sec, amount, false)
+	defer t.distincts(&obs, sec, false, out)
+	defer t.othersSpent(&obs, sec, out)
+	if !counts {
+		return
 	}
 	include := func(w *pdp.WindowCounts) {
 		if obs.Login {
@@ -225,7 +265,6 @@ func (t *Tracker) Peek(now time.Time, obs Observation, out *pdp.Velocity) {
 		w.Amount1h += amount
 		w.Amount24h += amount
 	}
-	sec := unixSec(now)
 	if obs.UID != "" {
 		include(&out.UID)
 		if obs.Device != "" && !t.sawWith(kindUID, obs.UID, uint32(t.hash(kindDevice, obs.Device)), sec) {
@@ -283,23 +322,4 @@ func (t *Tracker) RecordFailure(now time.Time, uid string, kind pdp.FailureKind)
 	}
 	s.fails.at(e.fail).add(c, int(kind-pdp.FailurePayment))
 	return nil
-}
-
-// RecordSpend adds amount to the 24h spending of uid (read as Spent24h),
-// for a money movement that was allowed. An empty uid, or an amount that
-// is not finite and positive, is ignored.
-func (t *Tracker) RecordSpend(now time.Time, uid string, amount float64) {
-	if uid == "" || !(amount > 0) || amount > math.MaxFloat64 {
-		return
-	}
-	sec := t.tick(now)
-	h := t.hash(kindUID, uid)
-	s := t.shardOf(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, c := s.touch(h, sec)
-	if e.spend == 0 {
-		e.spend = s.spends.alloc()
-	}
-	s.spends.at(e.spend).add(c, amount)
 }

@@ -192,10 +192,10 @@ func TestFailuresAndSpend(t *testing.T) {
 	if err := tr.RecordFailure(at(0), "u", pdp.FailureLogin+1); err == nil {
 		t.Fatal("kind 4 accepted")
 	}
-	tr.RecordSpend(at(0), "u", 100)
-	tr.RecordSpend(at(3599), "u", 50)
-	tr.RecordSpend(at(0), "u", -1)
-	tr.RecordSpend(at(0), "", 1)
+	tr.RecordSpend(at(0), "u", "", 100)
+	tr.RecordSpend(at(3599), "u", "", 50)
+	tr.RecordSpend(at(0), "u", "", -1)
+	tr.RecordSpend(at(0), "", "", 1)
 
 	tests := []struct {
 		s     int

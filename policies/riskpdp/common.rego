@@ -27,6 +27,11 @@ methods := config.methods
 # The sidecar reads it (data.riskpdp.rates) to convert amounts.
 rates := config.rates
 
+# messages are the user-facing texts per locale and situation; the sidecar
+# reads them (data.riskpdp.messages) and picks the situation's text, never
+# saying which rule fired.
+messages := config.messages
+
 # th holds the thresholds, in the base currency.
 th := config.thresholds
 

@@ -34,19 +34,20 @@ deny contains scam if {
 scam_pattern := concat("", ["(?i)", concat("|", [regex.replace(kw, `[\\.+*?()|\[\]{}^$]`, `\$0`) | some kw in config.scam_keywords])])
 
 # "Stricter rather than bottomless": very large outflows with no stated
-# purpose or to a new destination stay blocked.
+# purpose or to a new destination stay blocked, VIP or not (VIP relaxes
+# step-up thresholds, never a deny).
 extreme := {"reason": "extreme_amount_unclear_purpose", "flag": "key_tracking"}
 
 deny contains extreme if {
 	input.derived.outflow == true
-	amount >= th.extreme * multiplier
+	amount >= th.extreme
 	object.get(input.txn, "purpose", "") == ""
 }
 
 # A destination not said to be known counts as new.
 deny contains extreme if {
 	input.derived.outflow == true
-	amount >= th.extreme * multiplier
+	amount >= th.extreme
 	not input.txn.destination_new == false
 }
 

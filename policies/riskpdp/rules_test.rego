@@ -206,7 +206,10 @@ test_extreme_outflow_without_purpose_is_denied if {
 	"extreme_amount_unclear_purpose" in deny_reasons(with_txn(payment(50000), {"purpose": "tuition"}))
 }
 
+# VIP relaxes step-up thresholds, never a deny: 60 000 CNY without a
+# purpose stays blocked for a VIP.
 test_vip_never_escapes_a_deny if {
+	"extreme_amount_unclear_purpose" in deny_reasons(with_derived(payment(60000), {"vip": true}))
 	"extreme_amount_unclear_purpose" in deny_reasons(with_derived(payment(200000), {"vip": true}))
 }
 

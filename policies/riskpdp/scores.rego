@@ -34,3 +34,9 @@ step_up contains "habit_deviation" if {
 step_up contains "device_risk" if {
 	input.scores.device_risk.score >= config.scores.step_up
 }
+
+# Bursts of operations the velocity plugin scores as unusual.
+step_up contains "velocity_burst" if {
+	input.derived.money == true
+	input.scores.velocity_burst.score >= config.scores.step_up
+}

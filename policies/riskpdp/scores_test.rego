@@ -24,3 +24,8 @@ test_device_risk if {
 	"device_risk" in step_up_reasons(with_scores(login, {"device_risk": {"score": 0.9, "reasons": ["shared_device"]}}))
 	not "device_risk" in step_up_reasons(with_scores(login, {"device_risk": {"score": 0.5, "reasons": ["new_device_foreign_ip"]}}))
 }
+
+test_velocity_burst_score_steps_up if {
+	"velocity_burst" in step_up_reasons(with_scores(payment(120), {"velocity_burst": {"score": 0.8, "reasons": ["burst"]}}))
+	not "velocity_burst" in step_up_reasons(with_scores(payment(120), {"velocity_burst": {"score": 0.2, "reasons": []}}))
+}

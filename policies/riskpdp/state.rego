@@ -79,6 +79,9 @@ deny contains {"reason": "high_frequency", "flag": "key_tracking"} if {
 	input.velocity.uid.count_1m > config.velocity.max_txn_per_minute
 }
 
+# Tiered: the first freeze of a day is temporary (it lifts itself into a
+# probation); another high-frequency episode within a day, once the
+# account is no longer frozen, is a review freeze an operator must lift.
 obligations contains {
 	"type": "freeze", "kind": "temporary", "reason": "high_frequency",
 	"duration": config.freeze.temporary_duration,
@@ -86,11 +89,57 @@ obligations contains {
 } if {
 	input.derived.money == true
 	input.velocity.uid.count_1m > config.velocity.max_txn_per_minute
+	not repeat_offender
 }
 
+obligations contains {"type": "freeze", "kind": "review", "reason": "high_frequency_repeated"} if {
+	input.derived.money == true
+	input.velocity.uid.count_1m > config.velocity.max_txn_per_minute
+	repeat_offender
+}
+
+repeat_offender if {
+	input.account_state.frozen == false
+	input.account_state.freezes_24h >= config.freeze.review_after_freezes_24h
+}
+
+# More money movements in an hour than a person makes.
+step_up contains "many_transactions_hour" if {
+	input.derived.money == true
+	input.velocity.uid.count_1h > config.velocity.max_txn_per_hour
+}
+
+# Several large amounts in an hour: at least large_txn_window_count
+# transactions (retries count once) moving large_amount_hour_multiple
+# times the large threshold together.
 step_up contains "repeated_large_amounts" if {
 	input.derived.money == true
+	input.velocity.uid.count_1h >= config.velocity.large_txn_window_count
 	input.velocity.uid.amount_1h >= th.large * config.velocity.large_amount_hour_multiple
+}
+
+# Frequent switching of payment methods, on one purchase or by one account.
+step_up contains "payment_method_switching" if {
+	input.derived.money == true
+	input.velocity.purchase_methods_1h > config.velocity.max_methods_per_purchase
+}
+
+step_up contains "payment_method_switching" if {
+	input.derived.money == true
+	input.velocity.uid_methods_1h > config.velocity.max_methods_per_uid_hour
+}
+
+# One payment instrument paying for many accounts.
+step_up contains "shared_instrument" if {
+	input.derived.money == true
+	input.velocity.instrument_uids_1h > config.velocity.max_uids_per_instrument_hour
+}
+
+# Repeated profile and contact changes before moving money (tampering).
+step_up contains "profile_tampering" if {
+	input.derived.money == true
+	amount >= th.medium
+	input.account_state.profile_changes_7d >= config.velocity.max_profile_changes_7d
 }
 
 step_up contains "many_accounts_on_device" if {

@@ -114,3 +114,71 @@ test_base_currency_is_the_rates_unit if {
 		r > 0
 	}
 }
+
+# SOP: more than 5 payments in a minute → deny and a 30-minute freeze.
+test_high_frequency_freezes if {
+	req := with_state(payment(10), {"velocity": {"uid": {"count_1m": 6}}})
+	"high_frequency" in deny_reasons(req)
+	obl := riskpdp.obligations with input as req
+	{"type": "freeze", "kind": "temporary", "reason": "high_frequency", "duration": "30m", "probation": "24h"} in obl
+	not "high_frequency" in deny_reasons(with_state(payment(10), {"velocity": {"uid": {"count_1m": 5}}}))
+}
+
+# Tiered freezes: another high-frequency episode within a day, once the
+# temporary freeze has lifted, is a review freeze; while frozen, the
+# attempts only extend the temporary one.
+test_repeated_high_frequency_is_a_review_freeze if {
+	again := with_state(payment(10), {"velocity": {"uid": {"count_1m": 6}}, "account_state": {"freezes_24h": 1}})
+	{"type": "freeze", "kind": "review", "reason": "high_frequency_repeated"} in riskpdp.obligations with input as again
+	frozen := with_state(payment(10), {"velocity": {"uid": {"count_1m": 6}}, "account_state": {"freezes_24h": 1, "frozen": true}})
+	obl := riskpdp.obligations with input as frozen
+	{"type": "freeze", "kind": "temporary", "reason": "high_frequency", "duration": "30m", "probation": "24h"} in obl
+	every o in obl {
+		o.kind != "review"
+	}
+}
+
+test_promotion_relaxes_frequency_by_data if {
+	req := with_state(payment(10), {"velocity": {"uid": {"count_1m": 6}}})
+	not "high_frequency" in deny_reasons(req) with data.riskpdp.config.velocity.max_txn_per_minute as 20
+}
+
+test_velocity_rules if {
+	# "Repeated" means at least two transactions: one large one is not.
+	not "repeated_large_amounts" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 1}}}))
+	"repeated_large_amounts" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 2}}}))
+	"many_transactions_hour" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"count_1h": 31}}}))
+	not "many_transactions_hour" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"count_1h": 30}}}))
+	"many_accounts_on_device" in step_up_reasons(with_state(login, {"velocity": {"device_uids_1h": 4}}))
+	"many_devices_for_account" in step_up_reasons(with_state(login, {"velocity": {"uid_devices_1h": 4}}))
+	"payment_failures" in step_up_reasons(with_state(payment(10), {"velocity": {"failures": {"payment_1h": 5}}}))
+	"pin_lockout" in deny_reasons(with_state(payment(10), {"velocity": {"failures": {"pin_1h": 5}}}))
+	"login_failures" in step_up_reasons(with_state(login, {"velocity": {"failures": {"login_1h": 5}}}))
+	not "login_failures" in step_up_reasons(with_state(payment(10), {"velocity": {"failures": {"login_1h": 5}}}))
+}
+
+# Signals of the source procedures: payment-method switching (on one
+# order, or by one account), one instrument for many accounts, repeated
+# profile and contact changes.
+test_switching_sharing_and_tampering if {
+	"payment_method_switching" in step_up_reasons(with_state(payment(10), {"velocity": {"purchase_methods_1h": 3}}))
+	not "payment_method_switching" in step_up_reasons(with_state(payment(10), {"velocity": {"purchase_methods_1h": 2}}))
+	"payment_method_switching" in step_up_reasons(with_state(payment(10), {"velocity": {"uid_methods_1h": 4}}))
+	"shared_instrument" in step_up_reasons(with_state(payment(10), {"velocity": {"instrument_uids_1h": 4}}))
+	not "shared_instrument" in step_up_reasons(with_state(payment(10), {"velocity": {"instrument_uids_1h": 3}}))
+	"profile_tampering" in step_up_reasons(with_state(payment(2000), {"account_state": {"profile_changes_7d": 3}}))
+	not "profile_tampering" in step_up_reasons(with_state(payment(1999), {"account_state": {"profile_changes_7d": 3}}))
+	not "profile_tampering" in step_up_reasons(with_state(payment(2000), {"account_state": {"profile_changes_7d": 2}}))
+}
+
+# Shared state past its read budget: what is known applies, the rest is
+# verified: a small payment that would pass steps up, a cached block
+# still denies.
+test_unknown_state_steps_up if {
+	req := with_state(payment(10), {"state_unknown": ["account"]})
+	step_up_reasons(req) == {"state_unavailable"}
+	count(deny_reasons(req)) == 0
+	blocked := with_state(payment(10), {"state_unknown": ["account"], "reputation": {"device": {"blocked": true}}})
+	"blocklisted_device" in deny_reasons(blocked)
+	not "state_unavailable" in step_up_reasons(stateful(payment(10)))
+}

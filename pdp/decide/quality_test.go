@@ -1,0 +1,214 @@
+package decide
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/state"
+)
+
+// home is a known customer paying from home: the device, the account.
+func homePay(stage, uid, txn, orderID string, amount float64) string {
+	order := ""
+	if orderID != "" {
+		order = fmt.Sprintf(`,"order_id":%q`, orderID)
+	}
+	return fmt.Sprintf(`{"stage":%q,"uid":%q,"device":{"id":"d-%s","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":%q%s,"amount":%v,"currency":"CNY","category":"groceries"},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`,
+		stage, uid, uid, txn, order, amount)
+}
+
+// Velocity counts purchases, not calls: three grocery purchases in a
+// minute, each an order and then its payment, are three (no
+// high-frequency deny, no freeze); three payments that each went step_up →
+// verified → retry are three as well.
+func TestVelocityCountsPurchasesNotCalls(t *testing.T) {
+	s, _, clk := newStateService(t, Options{})
+	for i := range 3 {
+		order := fmt.Sprintf("o-%d", i)
+		for _, body := range []string{homePay("order", "u-g", order, "", 60), homePay("payment", "u-g", "p-"+order, order, 60)} {
+			clk.Add(5 * time.Second)
+			if d := mustDecide(t, s, body); d.Outcome != pdp.Allow {
+				t.Fatalf("grocery purchase %d: %+v", i, d)
+			}
+		}
+	}
+	for i := range 3 { // from a new phone abroad: each steps up
+		body := withdrawalBody("u-v", fmt.Sprintf("t-%d", i), 300)
+		clk.Add(5 * time.Second)
+		d := mustDecide(t, s, body)
+		if d.Outcome != pdp.StepUp {
+			t.Fatalf("withdrawal %d: %+v", i, d)
+		}
+		verify(t, s, d.StepUp.ChallengeID, "face", "passed")
+		clk.Add(5 * time.Second)
+		if d := mustDecide(t, s, body); d.Outcome != pdp.Allow || slices.Contains(d.Reasons, "high_frequency") {
+			t.Fatalf("verified withdrawal %d: %+v", i, d)
+		}
+	}
+}
+
+// withdrawalBody is a withdrawal from a phone abroad the account never used
+// (one per transaction).
+func withdrawalBody(uid, txn string, amount float64) string {
+	return fmt.Sprintf(`{"stage":"withdrawal","uid":%q,"device":{"id":"d-new-%s","ip":"203.0.113.9","ip_country":"SG"},"txn":{"id":%q,"amount":%v,"currency":"CNY"},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`,
+		uid, txn, txn, amount)
+}
+
+// A release holds together: a verified retry decided again is allowed
+// again (its own amount is not counted against its own cap), and a
+// verified order's payment is released by the order's check.
+func TestReleaseHoldsTogether(t *testing.T) {
+	s, _, clk := newStateService(t, Options{})
+	body := withdrawalBody("u-r", "t-1", 6800)
+	d := mustDecide(t, s, body)
+	verify(t, s, d.StepUp.ChallengeID, "face", "passed")
+	for i := range 2 {
+		clk.Add(10 * time.Second)
+		if d := mustDecide(t, s, body); d.Outcome != pdp.Allow {
+			t.Fatalf("verified retry %d: %+v", i, d)
+		}
+	}
+}
+
+// A verified order's payment (txn.order_id) is released by the order's
+// check while it is valid; a payment of more, from another device or in
+// another currency is not, and a failed order check denies the payment.
+func TestVerifiedOrderReleasesItsPayment(t *testing.T) {
+	s, _, clk := newStateService(t, Options{})
+	order := func(uid string) string {
+		return fmt.Sprintf(`{"stage":"order","uid":%q,"device":{"id":"d-1","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":"o-1","amount":98000,"currency":"CNY","category":"jewellery","purpose":"wedding","destination_new":false},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`, uid)
+	}
+	payment := func(uid, dev string, amount float64, cur string) string {
+		return fmt.Sprintf(`{"stage":"payment","uid":%q,"device":{"id":%q,"ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":"p-1","order_id":"o-1","amount":%v,"currency":%q,"category":"jewellery","purpose":"wedding","destination_new":false},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`, uid, dev, amount, cur)
+	}
+	d := mustDecide(t, s, order("u-o"))
+	if d.Outcome != pdp.StepUp {
+		t.Fatalf("a 98 000 CNY jewellery order: %+v", d)
+	}
+	for _, m := range d.StepUp.Methods {
+		verify(t, s, d.StepUp.ChallengeID, m, "passed")
+	}
+	clk.Add(time.Minute)
+	if d := mustDecide(t, s, order("u-o")); d.Outcome != pdp.Allow {
+		t.Fatalf("the verified order: %+v", d)
+	}
+	for name, body := range map[string]string{
+		"more than the order": payment("u-o", "d-1", 98001, "CNY"),
+		"from another device": payment("u-o", "d-2", 98000, "CNY"),
+		"in another currency": payment("u-o", "d-1", 98000, "USD"),
+	} {
+		clk.Add(10 * time.Second)
+		if d := mustDecide(t, s, body); d.Outcome == pdp.Allow {
+			t.Errorf("payment %s released by the order's check: %+v", name, d)
+		}
+	}
+	clk.Add(10 * time.Second)
+	if d := mustDecide(t, s, payment("u-o", "d-1", 98000, "CNY")); d.Outcome != pdp.Allow {
+		t.Fatalf("the verified order's payment: %+v", d)
+	}
+	// A failed check of the order denies its payment.
+	d = mustDecide(t, s, order("u-f"))
+	verify(t, s, d.StepUp.ChallengeID, d.StepUp.Methods[0], "failed")
+	clk.Add(10 * time.Second)
+	if d := mustDecide(t, s, payment("u-f", "d-1", 98000, "CNY")); d.Outcome != pdp.Deny {
+		t.Fatalf("payment of an order whose check failed: %+v", d)
+	}
+}
+
+// Every release starts the probation: a temporary freeze of the policy's
+// own (high frequency) that lifts itself leaves a probation in which a
+// large payment needs face and SMS, and the freeze is a freeze record of
+// the journal (kept like the operators').
+func TestAutomaticReleaseStartsProbation(t *testing.T) {
+	s, st, clk := newStateService(t, Options{})
+	for i := range 6 {
+		clk.Add(2 * time.Second)
+		mustDecide(t, s, homePay("payment", "u-hf", fmt.Sprintf("t-%d", i), "", 20))
+	}
+	if d := mustDecide(t, s, homePay("payment", "u-hf", "t-x", "", 20)); !slices.Contains(d.Reasons, "account_frozen") {
+		t.Fatalf("after six payments in a minute: %+v", d)
+	}
+	clk.Add(31 * time.Minute)
+	d := mustDecide(t, s, homePay("payment", "u-hf", "t-big", "", 1500))
+	if d.Outcome != pdp.StepUp || !slices.Contains(d.Reasons, "probation_large_amount") {
+		t.Fatalf("1 500 CNY after the freeze lifted itself: %+v", d)
+	}
+	var freezes int
+	if err := st.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Journal(t.Context(), state.JournalFilter{UID: "u-hf"}, func(a pdp.AuditRecord) error {
+		if a.Action == "freeze" {
+			freezes++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if freezes != 1 {
+		t.Fatalf("%d freeze records in the journal, want 1 (the extensions are decision records)", freezes)
+	}
+}
+
+// Messages for people: the situation's text from the policy's templates,
+// in the request's locale (its language, else the configured one), with
+// the freeze's end or the cap filled in, and never a reason code.
+func TestMessagesForPeople(t *testing.T) {
+	s, _, clk := newStateService(t, Options{})
+	withLocale := func(body, locale string) string {
+		if locale == "" {
+			return body
+		}
+		return strings.Replace(body, `{"stage"`, fmt.Sprintf(`{"locale":%q,"stage"`, locale), 1)
+	}
+	step := withdrawalBody("u-m", "t-1", 300)
+	cases := []struct {
+		body, want string
+	}{
+		{withLocale(step, "zh"), "为了您的账户安全，请完成身份验证后继续。"},
+		{withLocale(step, "zh-CN"), "为了您的账户安全，请完成身份验证后继续。"},
+		{withLocale(step, "fr"), "Please verify your identity to continue."}, // the configured default, en
+		{step, "Please verify your identity to continue."},
+	}
+	for _, c := range cases {
+		clk.Add(20 * time.Second)
+		if d := mustDecide(t, s, c.body); d.Message != c.want {
+			t.Errorf("%.60s: %q, want %q", c.body, d.Message, c.want)
+		}
+	}
+	// A scam statement: the anti-fraud warning, in Chinese.
+	scam := strings.Replace(withLocale(homePay("withdrawal", "u-s", "t-1", "", 900), "zh"), `"account"`,
+		`"context":{"third_party_guidance":true},"account"`, 1)
+	d := mustDecide(t, s, scam)
+	if d.Warning == nil || !strings.Contains(d.Warning.Message, "110") || !strings.Contains(d.Warning.Message, "安全账户") {
+		t.Errorf("anti-fraud warning: %+v", d.Warning)
+	}
+	// Frozen by the policy for 30 minutes: the message says until when.
+	for i := range 7 {
+		clk.Add(2 * time.Second)
+		d = mustDecide(t, s, homePay("payment", "u-f", fmt.Sprintf("t-%d", i), "", 20))
+	}
+	until := clk.Now().Add(30 * time.Minute).UTC().Format("2006-01-02 15:04")
+	if !strings.Contains(d.Message, until) {
+		t.Errorf("frozen: %q, want the end of the freeze %s", d.Message, until)
+	}
+	// A release: the cap it comes with.
+	d = mustDecide(t, s, withLocale(withdrawalBody("u-r", "t-1", 6000), "en"))
+	verify(t, s, d.StepUp.ChallengeID, "face", "passed")
+	clk.Add(20 * time.Second)
+	d = mustDecide(t, s, withLocale(withdrawalBody("u-r", "t-1", 6000), "en"))
+	if d.Outcome != pdp.Allow || !strings.Contains(d.Message, "10000 CNY") {
+		t.Errorf("release with a cap: %s %q", d.Outcome, d.Message)
+	}
+	for _, m := range []string{d.Message} {
+		for _, code := range []string{"step_up_verified", "large_amount", "high_frequency", "new_device"} {
+			if strings.Contains(m, code) {
+				t.Errorf("message %q names a rule", m)
+			}
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package velocity
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/riskpdp/riskpdp/pdp"
+)
+
+func newTestTracker(t *testing.T) *Tracker {
+	t.Helper()
+	tr, err := New(Config{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+// A purchase counts once however often it is decided: retries count only
+// as attempts, a larger retry counts its increase as one more operation, an
+// order and its payment share the purchase, and a day later the same key
+// is a new purchase.
+func TestRetriesCountOnce(t *testing.T) {
+	tr := newTestTracker(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	obs := func(at time.Duration, purchase string, amount float64) pdp.Velocity {
+		var v pdp.Velocity
+		tr.Observe(t0.Add(at), Observation{UID: "u", Device: "d", IP: "ip", Purchase: purchase, Amount: amount}, &v)
+		return v
+	}
+	steps := []struct {
+		at                time.Duration
+		purchase          string
+		amount            float64
+		count, attempts   uint32
+		amount1h, device1 float64
+	}{
+		{0, "txn:t-1", 60, 1, 1, 60, 60},
+		{10 * time.Second, "txn:t-1", 60, 1, 2, 60, 60},    // retry after a step-up
+		{20 * time.Second, "txn:t-1", 60, 1, 3, 60, 60},    // network retry
+		{30 * time.Second, "txn:t-1", 50, 1, 4, 60, 60},    // smaller: nothing more
+		{40 * time.Second, "txn:t-1", 100, 2, 5, 100, 100}, // larger: the increase, as one more
+		{50 * time.Second, "order:o-1", 200, 3, 6, 300, 300},
+		{60 * time.Second, "order:o-1", 200, 3, 7, 300, 300}, // its payment
+		{25 * time.Hour, "txn:t-1", 60, 1, 1, 60, 60},        // a day later: new
+	}
+	for i, s := range steps {
+		v := obs(s.at, s.purchase, s.amount)
+		if v.UID.Count24h != s.count || v.Attempts1h != s.attempts || v.UID.Amount1h != s.amount1h || v.Device.Amount1h != s.device1 {
+			t.Fatalf("step %d (%s %v): count %d attempts %d amount %v device %v; want %d %d %v %v",
+				i, s.purchase, s.amount, v.UID.Count24h, v.Attempts1h, v.UID.Amount1h, v.Device.Amount1h, s.count, s.attempts, s.amount1h, s.device1)
+		}
+	}
+}
+
+// A purchase adds to the day's spend once, at its largest amount; a
+// payment reported failed takes its spend back from the hour it was added
+// in, and nothing of other purchases.
+func TestSpendPerPurchase(t *testing.T) {
+	tr := newTestTracker(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	spent := func(at time.Duration) float64 {
+		var v pdp.Velocity
+		tr.Read(t0.Add(at), "u", "", "", &v)
+		return v.Spent24h
+	}
+	tr.RecordSpend(t0, "u", "txn:a", 100)
+	tr.RecordSpend(t0.Add(time.Minute), "u", "txn:a", 100) // an allowed retry
+	if got := spent(time.Minute); got != 100 {
+		t.Fatalf("after a retry: %v", got)
+	}
+	tr.RecordSpend(t0.Add(2*time.Hour), "u", "txn:a", 150) // larger: the increase
+	tr.RecordSpend(t0.Add(3*time.Hour), "u", "txn:b", 40)
+	if got := spent(3 * time.Hour); got != 190 {
+		t.Fatalf("a 150 and a 40: %v", got)
+	}
+	if back := tr.UnrecordSpend(t0.Add(4*time.Hour), "u", "txn:a"); back != 150 {
+		t.Fatalf("taken back %v, want 150", back)
+	}
+	if got := spent(4 * time.Hour); got != 40 {
+		t.Fatalf("after a's failure: %v", got)
+	}
+	if back := tr.UnrecordSpend(t0.Add(5*time.Hour), "u", "txn:a"); back != 0 {
+		t.Fatalf("taken back twice: %v", back)
+	}
+	// b's 40 leaves the window a day after it was added, not before.
+	if got := spent(26 * time.Hour); got != 40 {
+		t.Fatalf("a day after a: %v", got)
+	}
+	if got := spent(28 * time.Hour); got != 0 {
+		t.Fatalf("a day after b: %v", got)
+	}
+}
+
+// Peek reports what Observe reports for purchases and retries too, and
+// records nothing.
+func TestPeekIsObserveForPurchases(t *testing.T) {
+	a, b := newTestTracker(t), newTestTracker(t)
+	rng := rand.New(rand.NewPCG(3, 5))
+	ts := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for i := range 3000 {
+		ts = ts.Add(time.Duration(rng.IntN(40)) * time.Second)
+		obs := Observation{UID: fmt.Sprintf("u-%d", rng.IntN(8)), Device: fmt.Sprintf("d-%d", rng.IntN(10)),
+			Purchase: fmt.Sprintf("txn:%d", rng.IntN(30)), Amount: float64(10 * rng.IntN(20))}
+		var peeked, observed, want pdp.Velocity
+		a.Peek(ts, obs, &peeked)
+		a.Observe(ts, obs, &observed)
+		b.Observe(ts, obs, &want)
+		if peeked != want || observed != want {
+			t.Fatalf("step %d %+v:\n peek    %+v\n observe %+v\n want    %+v", i, obs, peeked, observed, want)
+		}
+	}
+}
+
+// The day's spend a purchase is compared with is the others': an allowed
+// purchase decided again does not meet its own amount in Spent24h.
+func TestSpendExcludesThePurchaseItself(t *testing.T) {
+	tr := newTestTracker(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var v pdp.Velocity
+	tr.Observe(t0, Observation{UID: "u", Purchase: "txn:a", Amount: 6800}, &v)
+	tr.RecordSpend(t0, "u", "txn:a", 6800)
+	for _, o := range []struct {
+		purchase string
+		want     float64
+	}{{"txn:a", 0}, {"txn:b", 6800}, {"txn:a", 0}} {
+		tr.Observe(t0.Add(time.Minute), Observation{UID: "u", Purchase: o.purchase, Amount: 6800}, &v)
+		var p pdp.Velocity
+		tr.Peek(t0.Add(time.Minute), Observation{UID: "u", Purchase: o.purchase, Amount: 6800}, &p)
+		if v.Spent24h != o.want || p.Spent24h != o.want {
+			t.Fatalf("%s: Spent24h %v (peek %v), want %v", o.purchase, v.Spent24h, p.Spent24h, o.want)
+		}
+	}
+}
