@@ -77,10 +77,11 @@
 // # Cost
 //
 // The default run (10 000 customers, 7 days) makes about 200 000
-// decisions and 2 000 verifications in 30-40 s on 2 cores and writes
-// about 75 MiB of decision log (rotated at 100 MiB, older parts gzipped).
-// Memory holds the operations' outcomes (about 200 bytes each) and the
-// episodes of about two days. The state file goes to /dev/shm when it
-// exists: events and verifications are written durably (fsync), which a
-// simulation does not need.
+// decisions, 2 000 verifications and 200 events, about a minute on 2
+// cores, and writes some 350 MiB of decision log (rotated at 100 MiB,
+// older parts gzipped: about 75 MiB on disk). Memory holds the
+// operations' outcomes (about 200 bytes each) and the episodes of about
+// two days. The state file goes to /dev/shm when it exists: events and
+// verifications are written durably (fsync), which a simulation does not
+// need.
 package sim

@@ -85,7 +85,8 @@ var pinned = []pin{
 }
 
 // pinnedConfig is the run the pins are for: smaller than the CLI's
-// default run (10 000 customers, 7 days, some 200 000 decisions, 30-40 s)
+// default run (10 000 customers, 7 days, some 200 000 decisions, about a
+// minute)
 // so that `make test` stays quick under -race, with more fraud per
 // scenario (FraudMin 12) so that each scenario's figures rest on dozens
 // of transactions. Plugins are off, as in `pdp serve` by default: their
