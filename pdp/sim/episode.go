@@ -62,13 +62,13 @@ type Call struct {
 
 // Answer is what the episode needs of a decide answer.
 type Answer struct {
-	Outcome     string   `json:"outcome"`
-	Reasons     []string `json:"reasons"`
-	ChallengeID string   `json:"-"`
-	Methods     []string `json:"-"`
+	Outcome     string
+	Reasons     []string
+	ChallengeID string
+	Methods     []string
 	// Freeze is set when the decision froze or restricted the account (an
 	// obligation; known in process only, the HTTP answer does not say).
-	Freeze bool `json:"-"`
+	Freeze bool
 }
 
 // ParseAnswer decodes the HTTP answer of POST /v1/decide.
@@ -342,15 +342,4 @@ func (e *Episode) fail(o *op) {
 		return
 	}
 	e.phase = phaseDone
-}
-
-// Txns returns the episode's operations (logins included), in order.
-func (e *Episode) Txns() []*Txn {
-	var out []*Txn
-	for i := range e.ops {
-		if t := e.ops[i].txn; t != nil {
-			out = append(out, t)
-		}
-	}
-	return out
 }

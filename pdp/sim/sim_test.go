@@ -9,8 +9,10 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
@@ -21,6 +23,41 @@ import (
 
 // smallConfig is a run small enough for several per test under -race.
 var smallConfig = Config{Seed: 3, Accounts: 300, Days: 2, FraudMin: 4}
+
+// shared is smallConfig's run with its decision log, made once for the
+// tests that only read it.
+var shared struct {
+	once sync.Once
+	dir  string
+	res  *Result
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// sharedRun returns smallConfig's run (with a decision log) and the log's
+// path.
+func sharedRun(t *testing.T) (*Result, string) {
+	t.Helper()
+	shared.once.Do(func() {
+		if shared.dir, shared.err = os.MkdirTemp("", "sim-test-"); shared.err != nil {
+			return
+		}
+		cfg := smallConfig
+		cfg.DecisionLog = filepath.Join(shared.dir, "decisions.jsonl")
+		shared.res, shared.err = Run(context.Background(), cfg)
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.res, filepath.Join(shared.dir, "decisions.jsonl")
+}
 
 func run(t *testing.T, cfg Config) *Result {
 	t.Helper()
@@ -50,11 +87,12 @@ func labelsCSV(t *testing.T, res *Result) []byte {
 }
 
 // The same seed gives the same operations and answers, byte for byte in
-// the report and the labels; another seed gives another run. Every
-// scenario ran, every legit and fraud figure has a population, and the
-// run reached every outcome.
+// the report and the labels (with the decision log on or off); another
+// seed gives another run. Every scenario ran, every legit and fraud
+// figure has a population, and the run reached every outcome.
 func TestSameSeedSameRun(t *testing.T) {
-	a, b := run(t, smallConfig), run(t, smallConfig)
+	a, _ := sharedRun(t)
+	b := run(t, smallConfig)
 	if ja, jb := reportJSON(t, a.Report), reportJSON(t, b.Report); !bytes.Equal(ja, jb) {
 		t.Fatalf("two runs of one seed differ:\n%s\n---\n%s", ja, jb)
 	}
@@ -97,15 +135,12 @@ func TestSameSeedSameRun(t *testing.T) {
 // nothing, and with the run's labels replay finds the catch and friction
 // the report gives.
 func TestDecisionLogReplaysWithTheRunsLabels(t *testing.T) {
-	dir := t.TempDir()
-	cfg := smallConfig
-	cfg.DecisionLog = filepath.Join(dir, "decisions.jsonl")
-	res := run(t, cfg)
+	res, logPath := sharedRun(t)
 	labels, err := replay.ReadLabels(bytes.NewReader(labelsCSV(t, res)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := replay.New(replay.Options{Policies: replaytest.CopyPolicies(t, "", ""), Logs: []string{cfg.DecisionLog}, Labels: labels})
+	rp, err := replay.New(replay.Options{Policies: replaytest.CopyPolicies(t, "", ""), Logs: []string{logPath}, Labels: labels})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +169,8 @@ func TestDecisionLogReplaysWithTheRunsLabels(t *testing.T) {
 // through, lowering it bothers customers; both fail against the
 // reference policy's pins of the same run.
 func TestThresholdChangesFailThePins(t *testing.T) {
-	ref := measure(run(t, smallConfig).Report)
+	res, _ := sharedRun(t)
+	ref := measure(res.Report)
 	var pins []pin
 	for _, f := range ref {
 		pins = append(pins, f.pin)
@@ -179,7 +215,8 @@ func TestRatesAreTheReferencePolicys(t *testing.T) {
 
 // The chart is well-formed SVG naming every scenario and goal.
 func TestChartIsWellFormedSVG(t *testing.T) {
-	rep := run(t, smallConfig).Report
+	res, _ := sharedRun(t)
+	rep := res.Report
 	var b bytes.Buffer
 	if err := rep.WriteSVG(&b); err != nil {
 		t.Fatal(err)
