@@ -48,7 +48,9 @@
 // # Determinism
 //
 // The same Config (seed included) and the same policy give the same
-// operations, answers and Report, byte for byte: every random draw comes
+// operations, answers and Report, byte for byte on one platform (another
+// CPU architecture may round a float differently: the compiler fuses
+// multiply-adds on some): every random draw comes
 // from math/rand/v2 PCG sources seeded from the seed and the account, day
 // or episode (adding an account does not reshuffle the others), the order
 // of calls is fixed, no map order reaches an output, no wall clock
@@ -83,5 +85,5 @@
 // operations' outcomes (about 200 bytes each) and the episodes of about
 // two days. The state file goes to /dev/shm when it exists: events and
 // verifications are written durably (fsync), which a simulation does not
-// need.
+// need (when it has at least 1 GiB free; else the temporary directory).
 package sim

@@ -265,21 +265,6 @@ func (s *sim) open(ctx context.Context) (func() error, error) {
 	return closeAll, nil
 }
 
-// stateTemp is where the temporary state file goes: a memory file system
-// when there is one (the state's durable writes, events and verifications,
-// fsync every time, which a simulation does not need), else the system's
-// temporary directory.
-func stateTemp() string {
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if f, err := os.CreateTemp("/dev/shm", "pdp-sim-probe-"); err == nil {
-			f.Close()
-			os.Remove(f.Name())
-			return "/dev/shm"
-		}
-	}
-	return os.TempDir()
-}
-
 // play runs every episode to its end.
 func (s *sim) play(ctx context.Context) (*Result, error) {
 	cfg := s.cfg
