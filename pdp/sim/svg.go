@@ -20,7 +20,7 @@ var outcomeColours = [4]struct{ name, fill string }{
 // per scenario showing how its transactions ended, with its figures.
 func (r *Report) WriteSVG(w io.Writer) error {
 	const (
-		width  = 980
+		width  = 1060
 		left   = 250 // scenario names
 		barW   = 380
 		rowH   = 24
