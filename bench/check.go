@@ -13,6 +13,14 @@ import (
 // RSS were sampled, the sidecar's mix produced allow, step_up and deny,
 // OPA answered the same mix with the same outcomes present, and every
 // scale point ran.
+//
+// With the population mix, outcomes are those of real traffic: denials
+// are rare (some in a thousand) and a smoke phase lasts a second, so the
+// outcomes are taken over all of a target's phases; the sidecar must have
+// answered allow, step_up and deny and had step-ups answered (side
+// calls); OPA allow and step_up (its input has quiet velocity windows, and
+// the deny-worthy requests of the population may not be among the first
+// it is sent).
 func Check(r *Results) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -33,6 +41,28 @@ func Check(r *Results) error {
 			bad("%s: idle RSS not measured", name)
 		}
 		if name == "floor" {
+			continue
+		}
+		if r.Setup.Mix.Kind == MixPopulation {
+			outcomes := map[string]int64{}
+			var side int64
+			for _, l := range append([]*LoadResult{t.Closed}, t.Open...) {
+				for k, v := range l.Outcomes {
+					outcomes[k] += v
+				}
+				side += l.SideCalls
+			}
+			want := []string{"allow", "step_up", "deny"}
+			if name == "opa" {
+				want = want[:2]
+			} else if side == 0 {
+				bad("%s: no step-up was answered (no verification call)", name)
+			}
+			for _, o := range want {
+				if outcomes[o] == 0 {
+					bad("%s: the population's traffic produced no %s (outcomes %v)", name, o, outcomes)
+				}
+			}
 			continue
 		}
 		for _, o := range []string{"allow", "step_up", "deny"} {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/sim"
 )
 
 // prepared are the inputs shared by the main comparison.
@@ -45,11 +47,15 @@ func (s *suite) stateFile(ctx context.Context, keys int) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	info, err := FillState(ctx, path, keys)
+	var pop *sim.Population
+	if s.traffic != nil {
+		pop = s.traffic.Population()
+	}
+	info, err := FillState(ctx, path, keys, pop)
 	if err != nil {
 		return "", err
 	}
-	s.logf("state: %d block-list entries in %.1fs, %.1f MiB", keys, info.LoadSecs, float64(info.FileBytes)/(1<<20))
+	s.logf("state: %d block-list entries and %d accounts' history in %.1fs, %.1f MiB", keys, info.Accounts, info.LoadSecs, float64(info.FileBytes)/(1<<20))
 	s.stateInfo[keys] = info
 	return path, nil
 }
@@ -61,7 +67,11 @@ func (s *suite) main(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.mix, err = GenerateMix(s.o.Mix)
+	if s.traffic != nil {
+		s.mix, err = generatePopulationMix(s.o.Mix, s.traffic)
+	} else {
+		s.mix, err = GenerateMix(s.o.Mix)
+	}
 	if err != nil {
 		return err
 	}
@@ -74,7 +84,11 @@ func (s *suite) main(ctx context.Context) error {
 		s.res.Setup.DecisionLogNote = "this pdp binary has no --decision-log flag: the sidecar ran without a decision log"
 		s.res.Notes = append(s.res.Notes, s.res.Setup.DecisionLogNote)
 	}
-	s.logf("mix: %d requests, %d UIDs (Zipf s=%.2f v=%.0f): %s", len(s.mix), s.o.Mix.UIDs, s.o.Mix.ZipfS, s.o.Mix.ZipfV, s.res.Setup.MixOutcomes)
+	if s.traffic != nil {
+		s.logf("mix: the population's sessions, %d customers; OPA and the floor get their first %d requests: %s", s.o.Mix.UIDs, len(s.mix), s.res.Setup.MixOutcomes)
+	} else {
+		s.logf("mix: %d requests, %d UIDs (Zipf s=%.2f v=%.0f): %s", len(s.mix), s.o.Mix.UIDs, s.o.Mix.ZipfS, s.o.Mix.ZipfV, s.res.Setup.MixOutcomes)
+	}
 
 	nPlugins := len(s.bin.Plugins)
 	opaSrv, err := s.opa(p.opaPolicies, false)
@@ -153,7 +167,7 @@ func (s *suite) measure(ctx context.Context, srv *Server, desc string) (*TargetR
 	}
 	tr := &TargetResult{Name: srv.Name, Description: desc, StartSeconds: srv.StartSeconds(), IdleRSSBytes: idleRSS(srv)}
 	body := bodies(srv, s.mix)
-	if _, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: body, Conns: s.o.ClosedConns, Duration: s.o.Warmup}); err != nil {
+	if _, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: body, Sessions: srv.Sessions, Conns: s.o.ClosedConns, Duration: s.o.Warmup}); err != nil {
 		srv.Stop()
 		return nil, err
 	}
@@ -211,7 +225,7 @@ func (s *suite) profiles(ctx context.Context, p *prepared, nPlugins int) error {
 		if err := srv.Start(ctx, startTimeout); err != nil {
 			return err
 		}
-		_, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: bodies(srv, s.mix), Conns: s.o.ClosedConns, Duration: d})
+		_, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: bodies(srv, s.mix), Sessions: srv.Sessions, Conns: s.o.ClosedConns, Duration: d})
 		if stopErr := srv.Stop(); err == nil {
 			err = stopErr
 		}

@@ -2,8 +2,11 @@
 // one after another, the sidecar (`pdp serve` with state, velocity, the
 // example plugins and, when the binary has it, the decision log), `opa run
 // --server` at the version pinned in go.mod with the same policy and data,
-// and a no-op fasthttp handler (the floor), and drives each with the same
-// generated request mix from its own fasthttp client: a closed loop at
+// and a no-op fasthttp handler (the floor), and drives each with requests
+// of the same population from its own fasthttp client (by default the
+// simulator's, pdp/sim: the sidecar plays its customers' sessions at
+// their own pace, step-ups answered; OPA and the floor get the sessions'
+// decide requests; MixZipf is the stress case): a closed loop at
 // fixed concurrency (throughput at saturation) and open loops at fixed
 // offered rates (latency from the intended send time, so coordinated
 // omission is corrected; HDR histograms). It then runs the scale checks

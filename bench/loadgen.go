@@ -29,6 +29,16 @@ type Load struct {
 	Rate float64
 	// Timeout bounds one request. Default 5 s.
 	Timeout time.Duration
+	// Sessions, when set, replaces Bodies: the load is the queue's
+	// sessions of calls (a customer's order, its payment, the answers to
+	// a step-up, ...), each call made when it is due (its delay after the
+	// answer before it), to the path the session names. Every call takes
+	// one send slot (closed loop: the next free connection; open loop: the
+	// next intended send time), a due call before a new session's first;
+	// decide answers are what Requests, Latency and Outcomes count, the
+	// other calls (verifications, events) are SideCalls. The queue keeps
+	// its sessions in progress from one Run to the next.
+	Sessions *SessionQueue
 }
 
 // Percentiles of a latency distribution, microseconds.
@@ -78,8 +88,13 @@ type LoadResult struct {
 	// own scheduling delay plus any wait for a free connection.
 	SendLag *Percentiles `json:"send_lag,omitempty"`
 	// TookUs: the sidecar's own took_us, when answers carry it.
-	TookUs   *Percentiles     `json:"took_us,omitempty"`
-	Outcomes map[string]int64 `json:"outcomes"`
+	TookUs *Percentiles `json:"took_us,omitempty"`
+	// Sessions started and SideCalls answered (verifications and events)
+	// with their latency, when the load is sessions.
+	Sessions    int64            `json:"sessions,omitempty"`
+	SideCalls   int64            `json:"side_calls,omitempty"`
+	SideLatency *Percentiles     `json:"side_latency,omitempty"`
+	Outcomes    map[string]int64 `json:"outcomes"`
 	// Reasons counts the first reason code of each step_up and deny
 	// answer: where the two targets' outcome shares differ, this says why.
 	Reasons map[string]int64 `json:"reasons,omitempty"`
@@ -92,10 +107,10 @@ func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 60_000_000, 
 
 // worker is the state of one sending goroutine.
 type worker struct {
-	lat, svc, lag, took *hdrhistogram.Histogram
-	outcomes, reasons   map[string]int64
-	ok, errs            int64
-	errSample           string
+	lat, svc, lag, took, side *hdrhistogram.Histogram
+	outcomes, reasons         map[string]int64
+	ok, errs, sideOK          int64
+	errSample                 string
 }
 
 func (w *worker) fail(err string) {
@@ -131,12 +146,26 @@ func (w *worker) answer(resp *fasthttp.Response, err error) bool {
 	return true
 }
 
+// sideAnswer checks the answer to a session's verification or event.
+func (w *worker) sideAnswer(path string, resp *fasthttp.Response, err error) bool {
+	if err != nil {
+		w.fail(err.Error())
+		return false
+	}
+	if sc := resp.StatusCode(); sc < 200 || sc > 299 {
+		w.fail(fmt.Sprintf("%s: status %d: %.200s", path, sc, resp.Body()))
+		return false
+	}
+	w.sideOK++
+	return true
+}
+
 func us(d time.Duration) int64 { return max(d.Microseconds(), 1) }
 
 // Run drives the target and returns what it measured.
 func Run(l Load) (*LoadResult, error) {
-	if l.Conns <= 0 || len(l.Bodies) == 0 || l.Duration <= 0 {
-		return nil, errors.New("load: conns, bodies and duration are required")
+	if l.Conns <= 0 || (len(l.Bodies) == 0 && l.Sessions == nil) || l.Duration <= 0 {
+		return nil, errors.New("load: conns, bodies (or sessions) and duration are required")
 	}
 	if l.Timeout <= 0 {
 		l.Timeout = 5 * time.Second
@@ -163,8 +192,14 @@ func Run(l Load) (*LoadResult, error) {
 	}
 	due := func(i uint64) time.Time { return start.Add(time.Duration(float64(i) * intervalNs)) }
 	var sent atomic.Uint64
+	queue := l.Sessions
+	var started int64
+	if queue != nil {
+		started = queue.started.Load()
+	}
+	decidePath := []byte(l.Path)
 	for k := range workers {
-		w := &worker{lat: newHist(), took: newHist(), outcomes: map[string]int64{}, reasons: map[string]int64{}}
+		w := &worker{lat: newHist(), took: newHist(), side: newHist(), outcomes: map[string]int64{}, reasons: map[string]int64{}}
 		if open {
 			w.svc, w.lag = newHist(), newHist()
 		}
@@ -176,6 +211,8 @@ func Run(l Load) (*LoadResult, error) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI(uri)
+			base := "http://" + l.Addr
+			var uriBuf []byte
 			req.Header.SetMethod(fasthttp.MethodPost)
 			req.Header.SetContentType("application/json")
 			time.Sleep(time.Until(start))
@@ -195,15 +232,42 @@ func Run(l Load) (*LoadResult, error) {
 				} else if time.Now().After(end) {
 					return
 				}
-				req.SetBodyRaw(l.Bodies[i%uint64(len(l.Bodies))])
+				var call pendingCall
+				if queue != nil {
+					var err error
+					if call, err = queue.take(time.Now()); err != nil {
+						w.fail(err.Error())
+						return
+					}
+					uriBuf = append(append(uriBuf[:0], base...), call.path...)
+					req.SetRequestURIBytes(uriBuf)
+					req.SetBodyRaw(call.body)
+				} else {
+					req.SetBodyRaw(l.Bodies[i%uint64(len(l.Bodies))])
+				}
 				t0 := time.Now()
 				err := hc.DoTimeout(req, resp, l.Timeout)
 				t1 := time.Now()
 				if open {
 					sent.Add(1)
 				}
+				if queue != nil && !bytes.Equal(call.path, decidePath) {
+					// A verification or an event: its own latency.
+					if w.sideAnswer(string(call.path), resp, err) {
+						_ = w.side.RecordValue(us(t1.Sub(t0)))
+						if qerr := queue.answered(call.s, resp.Body(), t1); qerr != nil {
+							w.fail(qerr.Error())
+						}
+					}
+					continue
+				}
 				if !w.answer(resp, err) {
 					continue
+				}
+				if queue != nil {
+					if qerr := queue.answered(call.s, resp.Body(), t1); qerr != nil {
+						w.fail(qerr.Error())
+					}
 				}
 				if open {
 					_ = w.lat.RecordValue(us(t1.Sub(intended)))
@@ -219,10 +283,12 @@ func Run(l Load) (*LoadResult, error) {
 	finished := time.Now()
 
 	res := &LoadResult{Mode: "closed", Conns: l.Conns, Outcomes: map[string]int64{}, hist: newHist()}
-	svc, lag, took := newHist(), newHist(), newHist()
+	svc, lag, took, side := newHist(), newHist(), newHist(), newHist()
 	for _, w := range workers {
 		res.hist.Merge(w.lat)
 		took.Merge(w.took)
+		side.Merge(w.side)
+		res.SideCalls += w.sideOK
 		if open {
 			svc.Merge(w.svc)
 			lag.Merge(w.lag)
@@ -258,6 +324,13 @@ func Run(l Load) (*LoadResult, error) {
 	if took.TotalCount() > 0 {
 		t := percentiles(took)
 		res.TookUs = &t
+	}
+	if queue != nil {
+		res.Sessions = queue.started.Load() - started
+		if side.TotalCount() > 0 {
+			p := percentiles(side)
+			res.SideLatency = &p
+		}
 	}
 	res.Latency = percentiles(res.hist)
 	if res.Seconds > 0 {

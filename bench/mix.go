@@ -6,17 +6,29 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/sim"
 )
 
 // MixConfig describes the generated traffic. The zero value of a field
 // means its default (see DefaultMix).
 type MixConfig struct {
+	// Kind is MixPopulation (default: the simulator's customers and
+	// fraud, in sessions) or MixZipf (the stress case: Zipf-distributed
+	// accounts replayed faster than people pay).
+	Kind string `json:"kind"`
 	// Seed makes the mix reproducible: the same seed gives the same bodies.
 	Seed uint64 `json:"seed"`
 	// Size is the number of distinct requests generated; the load generator
-	// cycles through them. Default 50 000.
+	// cycles through them. Default 50 000. With MixPopulation these are
+	// what OPA and the floor are sent (the first attempt of each decision
+	// of the first sessions); the sidecar plays the sessions themselves,
+	// never one twice.
 	Size int `json:"size"`
-	// UIDs is the number of distinct accounts. Default 200 000.
+	// UIDs is the number of distinct accounts. Default 200 000. With
+	// MixPopulation the sessions go to the accounts in turn, so one
+	// account's sessions are UIDs sessions apart: at 3 000 sessions a
+	// second, more than a minute (a person paying at a human rate).
 	UIDs int `json:"uids"`
 	// ZipfS and ZipfV shape the account popularity: P(k) ∝ (ZipfV+k)^-ZipfS
 	// (math/rand/v2 NewZipf). Defaults 1.1 and 20: a heavy head without
@@ -24,7 +36,7 @@ type MixConfig struct {
 	ZipfS float64 `json:"zipf_s"`
 	ZipfV float64 `json:"zipf_v"`
 	// Risky is the share of requests given one risk pattern that the
-	// reference policy steps up or denies. Default 0.08.
+	// reference policy steps up or denies (MixZipf). Default 0.08.
 	Risky float64 `json:"risky"`
 	// BlockedDevices is the number of blocklisted devices ("bd-<i>") the
 	// state holds; a blocklisted-device request draws one uniformly.
@@ -36,11 +48,14 @@ type MixConfig struct {
 
 // DefaultMix is the mix of a full run.
 func DefaultMix() MixConfig {
-	return MixConfig{Seed: 1, Size: 50_000, UIDs: 200_000, ZipfS: 1.1, ZipfV: 20, Risky: 0.08, BlockedDevices: 10_000}
+	return MixConfig{Kind: MixPopulation, Seed: 1, Size: 50_000, UIDs: 200_000, ZipfS: 1.1, ZipfV: 20, Risky: 0.08, BlockedDevices: 10_000}
 }
 
 func (c MixConfig) withDefaults() MixConfig {
 	d := DefaultMix()
+	if c.Kind == "" {
+		c.Kind = d.Kind
+	}
 	if c.Seed == 0 {
 		c.Seed = d.Seed
 	}
@@ -78,6 +93,10 @@ type Request struct {
 	Stage string
 	// Risk names the risk pattern applied ("" for ordinary traffic).
 	Risk string
+	// Scenario and Fraud: the simulator's scenario and label
+	// (MixPopulation).
+	Scenario string
+	Fraud    bool
 }
 
 // The wire shapes of a decide request (README "Decision API").
@@ -100,8 +119,9 @@ type (
 		Merchant       string  `json:"merchant,omitempty"`
 		PaymentMethod  string  `json:"payment_method,omitempty"`
 		ShipCountry    string  `json:"ship_country,omitempty"`
+		CardBIN        string  `json:"card_bin,omitempty"`
 		Purpose        string  `json:"purpose,omitempty"`
-		DestinationNew bool    `json:"destination_new,omitempty"`
+		DestinationNew *bool   `json:"destination_new,omitempty"`
 	}
 	wireChange struct {
 		Kind string `json:"kind"`
@@ -224,10 +244,28 @@ func accountOf(c *MixConfig, k uint64) account {
 // round2 keeps two decimals, as a payment amount has.
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
+// NewTraffic is the simulator's population of a MixPopulation mix.
+func NewTraffic(cfg MixConfig) *sim.Traffic {
+	cfg = cfg.withDefaults()
+	return sim.NewTraffic(cfg.Seed, cfg.UIDs, cfg.Now)
+}
+
 // GenerateMix returns cfg.Size requests. The same config gives the same
 // requests (Now aside).
 func GenerateMix(cfg MixConfig) ([]Request, error) {
 	cfg = cfg.withDefaults()
+	switch cfg.Kind {
+	case MixPopulation:
+		return generatePopulationMix(cfg, NewTraffic(cfg))
+	case MixZipf:
+		return generateZipfMix(cfg)
+	}
+	return nil, fmt.Errorf("mix kind %q: want %s or %s", cfg.Kind, MixPopulation, MixZipf)
+}
+
+// generateZipfMix makes the stress mix: independent requests of
+// Zipf-distributed accounts, cfg.Risky of them with a risk pattern.
+func generateZipfMix(cfg MixConfig) ([]Request, error) {
 	r := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	zipf := rand.NewZipf(r, cfg.ZipfS, cfg.ZipfV, uint64(cfg.UIDs-1))
 	out := make([]Request, cfg.Size)
@@ -242,7 +280,8 @@ func GenerateMix(cfg MixConfig) ([]Request, error) {
 		if err != nil {
 			return nil, err
 		}
-		opa, err := json.Marshal(map[string]any{"input": opaInput(&cfg, wr, &a, risk)})
+		f := opaFacts{home: a.home.code, createdAt: a.createdAt, vip: a.vip, deviceKnown: !wr.Device.New}
+		opa, err := json.Marshal(map[string]any{"input": opaInput(&cfg, wr, f, risk)})
 		if err != nil {
 			return nil, err
 		}

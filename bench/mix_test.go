@@ -16,7 +16,7 @@ import (
 
 func testMix(t *testing.T, size int) (MixConfig, []Request) {
 	t.Helper()
-	cfg := MixConfig{Size: size, Now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}.withDefaults()
+	cfg := MixConfig{Kind: MixZipf, Size: size, Now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}.withDefaults()
 	mix, err := GenerateMix(cfg)
 	if err != nil {
 		t.Fatal(err)

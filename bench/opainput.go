@@ -6,6 +6,16 @@ import (
 	"time"
 )
 
+// opaFacts is what the sidecar would know of the account: its home
+// country and age as the caller sends them, whether it is on the VIP list
+// and whether the device is one it has used.
+type opaFacts struct {
+	home        string
+	createdAt   time.Time
+	vip         bool
+	deviceKnown bool
+}
+
 // policyRates are the reference policy's rates (policies/riskpdp/config):
 // what one unit of each currency is worth in its base currency, CNY.
 var policyRates = map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8, "SGD": 5.3, "HKD": 0.91}
@@ -23,7 +33,7 @@ var policyRates = map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8, "SGD": 5.
 // what it cannot do is the work behind those values (state reads,
 // velocity updates, plugin calls, obligations, decision log): that work
 // is the sidecar's alone and is counted against it.
-func opaInput(c *MixConfig, wr *wireRequest, a *account, risk string) map[string]any {
+func opaInput(c *MixConfig, wr *wireRequest, a opaFacts, risk string) map[string]any {
 	in := map[string]any{
 		"request_id": wr.RequestID,
 		"stage":      wr.Stage,
@@ -50,7 +60,7 @@ func opaInput(c *MixConfig, wr *wireRequest, a *account, risk string) map[string
 			}
 		}
 	}
-	crossBorder := wr.Txn != nil && wr.Txn.ShipCountry != "" && wr.Txn.ShipCountry != a.home.code
+	crossBorder := wr.Txn != nil && wr.Txn.ShipCountry != "" && wr.Txn.ShipCountry != a.home
 	amount := 0.0 // in the policy's base currency, as the sidecar hands it over
 	if wr.Txn != nil {
 		amount = round2(wr.Txn.Amount * policyRates[wr.Txn.Currency])
@@ -59,10 +69,10 @@ func opaInput(c *MixConfig, wr *wireRequest, a *account, risk string) map[string
 		"account_age_days":       ageDays,
 		"amount_base":            amount,
 		"sensitive_change_hours": sensitive,
-		"ip_foreign":             wr.Device.IPCountry != a.home.code,
-		"ip_domestic":            wr.Device.IPCountry == a.home.code,
+		"ip_foreign":             wr.Device.IPCountry != a.home,
+		"ip_domestic":            wr.Device.IPCountry == a.home,
 		"cross_border":           crossBorder,
-		"device_known":           !wr.Device.New,
+		"device_known":           a.deviceKnown,
 		"money":                  money,
 		"outflow":                outflow,
 		"vip":                    a.vip,

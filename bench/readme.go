@@ -94,8 +94,14 @@ func Summary(r *Results, out string) string {
 	sort.Strings(vs)
 	w("Versions: %s. Results: [`results.json`](%s/results.json).\n\n", strings.Join(vs, ", "), out)
 	s := r.Setup
-	w("Setup: %d-request mix over %d UIDs (%s); closed loop %d connections, open loops %d connections, %.0f s phases after %.0f s warm-up; policy %d rules; sidecar state %d block-list keys, plugins %s, decision log %s.\n\n",
-		s.Mix.Size, s.Mix.UIDs, s.MixOutcomes, s.ClosedConns, s.OpenConns, s.PhaseSeconds, s.WarmupSeconds,
+	if s.Mix.Kind == MixPopulation {
+		w("Setup: population mix: the sidecar plays the sessions of %d simulated customers in turn (pdp/sim: orders then payments, step-ups answered and retried, account events; its state primed with their history), OPA and the floor get the first %d decide requests of those sessions (%s)",
+			s.Mix.UIDs, s.Mix.Size, s.MixOutcomes)
+	} else {
+		w("Setup: %s mix, %d requests over %d UIDs (%s)", s.Mix.Kind, s.Mix.Size, s.Mix.UIDs, s.MixOutcomes)
+	}
+	w("; closed loop %d connections, open loops %d connections, %.0f s phases after %.0f s warm-up; policy %d rules; sidecar state %d block-list keys, plugins %s, decision log %s.\n\n",
+		s.ClosedConns, s.OpenConns, s.PhaseSeconds, s.WarmupSeconds,
 		s.Rules, s.StateKeys, strings.Join(s.Plugins, ", "), map[bool]string{true: "on", false: "off (" + s.DecisionLogNote + ")"}[s.DecisionLog])
 
 	if len(r.Goals) > 0 {
@@ -120,6 +126,15 @@ func Summary(r *Results, out string) string {
 	}
 	w("\nRatios: sidecar throughput %.2f× OPA's, %.2f× the floor's; sidecar CPU per request %.2f× OPA's.\n\n",
 		r.Ratios.ThroughputVsOPA, r.Ratios.ThroughputVsFloor, r.Ratios.CPUPerRequestVsOPA)
+	if pdp := r.target("sidecar"); pdp != nil && pdp.Closed != nil && pdp.Closed.Sessions > 0 {
+		c := pdp.Closed
+		side := "–"
+		if c.SideLatency != nil {
+			side = fmt.Sprintf("p50 %s, p99 %s", lat(c.SideLatency.P50), lat(c.SideLatency.P99))
+		}
+		w("The sidecar's closed loop started %d sessions and answered %d verifications and account events besides its %d decisions (their latency: %s; req/s counts decisions).\n\n",
+			c.Sessions, c.SideCalls, c.Requests, side)
+	}
 
 	if pdp := r.target("sidecar"); pdp != nil && len(pdp.Open) > 0 {
 		w("**Open loop** (fixed offered rate; latency from the intended send time, corrected for coordinated omission):\n\n")

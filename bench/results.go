@@ -206,10 +206,10 @@ func (r *Results) computeRatios() {
 }
 
 // outcomeNote explains a difference in outcome shares between the sidecar
-// and OPA on the same mix: the sidecar's velocity windows, freezes and
-// state are real and fill up as the run replays the mix (Zipf's head
-// accounts send far more per minute than a person does), while OPA gets
-// quiet windows in its input. It names the sidecar's most frequent
+// and OPA: the sidecar's velocity windows, freezes and state are real
+// (with the Zipf mix they fill up as the run replays it, the head's
+// accounts sending far more per minute than a person does), while OPA
+// gets quiet windows in its input. It names the sidecar's most frequent
 // step_up/deny reasons.
 func (r *Results) outcomeNote() string {
 	pdp, opa := r.target("sidecar"), r.target("opa")
@@ -238,6 +238,13 @@ func (r *Results) outcomeNote() string {
 	var parts []string
 	for _, t := range top[:min(len(top), 5)] {
 		parts = append(parts, fmt.Sprintf("%s %.1f%%", t.k, 100*float64(t.v)/float64(max(pdp.Closed.Requests, 1))))
+	}
+	if r.Setup.Mix.Kind == MixPopulation {
+		return fmt.Sprintf("Outcomes on the population's traffic, closed loop: sidecar deny %.1f%% / step_up %.1f%%, OPA deny %.1f%% / step_up %.1f%%. "+
+			"The sidecar plays the population's sessions (accounts in turn, step-ups answered and retried, orders then payments) "+
+			"with its own state, velocity windows, freezes and habits; OPA gets the first attempt of each decision with quiet velocity "+
+			"windows and representative scores in its input. The sidecar's most frequent first reasons: %s.",
+			share(pdp.Closed, "deny"), share(pdp.Closed, "step_up"), share(opa.Closed, "deny"), share(opa.Closed, "step_up"), strings.Join(parts, ", "))
 	}
 	return fmt.Sprintf("Outcomes on the same mix, closed loop: sidecar deny %.1f%% / step_up %.1f%%, OPA deny %.1f%% / step_up %.1f%%. "+
 		"The sidecar's velocity windows, freezes and habits are real and fill up as the run replays the mix in seconds "+

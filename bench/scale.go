@@ -56,11 +56,15 @@ func (s *suite) scale(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		mc := s.o.Mix
-		mc.BlockedDevices = keys
-		mix, err := GenerateMix(mc)
-		if err != nil {
-			return err
+		mix := s.mix
+		if s.traffic == nil {
+			// The Zipf mix's blocklisted-device requests draw from the
+			// keys this file holds.
+			mc := s.o.Mix
+			mc.BlockedDevices = keys
+			if mix, err = GenerateMix(mc); err != nil {
+				return err
+			}
 		}
 		s.logf("scale: reputation store with %d keys", keys)
 		srv, names, err := s.sidecar(sidecarSpec{policies: s.policyDir("sidecar-x1"), stateFile: path, plugins: all})
@@ -121,7 +125,7 @@ func (s *suite) point(ctx context.Context, srv *Server, mix []Request, pt *Scale
 	pt.IdleRSSBytes = idleRSS(srv)
 	s.logf("  %s ready in %.1fs, idle RSS %.0f MiB", srv.Name, pt.StartSeconds, float64(pt.IdleRSSBytes)/(1<<20))
 	body := bodies(srv, mix)
-	if _, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: body, Conns: s.o.ClosedConns, Duration: min(s.o.Warmup, time.Second)}); err != nil {
+	if _, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: body, Sessions: srv.Sessions, Conns: s.o.ClosedConns, Duration: min(s.o.Warmup, time.Second)}); err != nil {
 		pt.Error = err.Error()
 		return pt
 	}

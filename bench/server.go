@@ -25,6 +25,10 @@ type Server struct {
 	Addr, Path, Ready string
 	// OPABody selects the OPA Data API body of each request.
 	OPABody bool
+	// Sessions, when set, is the load it is sent instead of the mix's
+	// bodies: a sidecar started for a MixPopulation run plays the
+	// population's sessions (a new source per start).
+	Sessions *SessionQueue
 	// Log receives the process's stdout and stderr.
 	Log string
 

@@ -8,22 +8,29 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/sim"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // StateInfo describes a prepared state file.
 type StateInfo struct {
-	Keys      int     `json:"keys"`
+	Keys int `json:"keys"`
+	// Accounts primed with the population's history (MixPopulation).
+	Accounts  int     `json:"accounts,omitempty"`
 	FileBytes int64   `json:"file_bytes"`
 	LoadSecs  float64 `json:"load_seconds"`
 }
 
 // FillState writes a state file at path holding keys block-list entries
-// for the devices "bd-0" … "bd-<keys-1>" (the mix's blocklisted-device
-// requests draw from them), in bulk transactions of 100 000 through
-// pdp/state, the sidecar's own store: the same file format and indexes the
-// operator API's writes produce, without an HTTP round trip per entry.
-func FillState(ctx context.Context, path string, keys int) (StateInfo, error) {
+// for the devices "bd-0" … "bd-<keys-1>" (the Zipf mix's
+// blocklisted-device requests draw from them), in bulk transactions of
+// 100 000 through pdp/state, the sidecar's own store: the same file format
+// and indexes the operator API's writes produce, without an HTTP round
+// trip per entry. With pop (MixPopulation), the file is primed with the
+// population's history as a sidecar that served it would hold it
+// (sim.Population.Prime: first sight, known devices, habits, the VIP
+// list).
+func FillState(ctx context.Context, path string, keys int, pop *sim.Population) (StateInfo, error) {
 	_ = os.Remove(path)
 	start := time.Now()
 	s, err := state.Open(state.Config{Path: path, SweepInterval: -1})
@@ -45,6 +52,14 @@ func FillState(ctx context.Context, path string, keys int) (StateInfo, error) {
 			batch = batch[:0]
 		}
 	}
+	info := StateInfo{Keys: keys}
+	if pop != nil {
+		if err := pop.Prime(ctx, s); err != nil {
+			s.Close()
+			return StateInfo{}, fmt.Errorf("fill state: %w", err)
+		}
+		info.Accounts = len(pop.Accounts) + len(pop.Mules)
+	}
 	if err := s.Close(); err != nil {
 		return StateInfo{}, err
 	}
@@ -52,7 +67,8 @@ func FillState(ctx context.Context, path string, keys int) (StateInfo, error) {
 	if err != nil {
 		return StateInfo{}, err
 	}
-	return StateInfo{Keys: keys, FileBytes: fi.Size(), LoadSecs: time.Since(start).Seconds()}, nil
+	info.FileBytes, info.LoadSecs = fi.Size(), time.Since(start).Seconds()
+	return info, nil
 }
 
 // copyFile copies src to dst (a fresh state file per server start, so no

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/sim"
 )
 
 // Options configure a run. Zero values mean the defaults of a full run
@@ -116,6 +118,11 @@ func (o *Options) defaults() {
 	if o.Mix.Size == 0 && smoke {
 		o.Mix.Size = 5_000
 	}
+	if o.Mix.UIDs == 0 && smoke {
+		// A smoke sidecar plays a few thousand sessions: fewer accounts
+		// to prime, still none twice.
+		o.Mix.UIDs = 20_000
+	}
 	o.Mix = o.Mix.withDefaults()
 }
 
@@ -130,6 +137,10 @@ type suite struct {
 	opaArgs  []string
 	// stateInfo describes the state files filled, by key count.
 	stateInfo map[int]StateInfo
+	// traffic is the population of a MixPopulation run (nil for MixZipf):
+	// its history primes every state file, its sessions are the
+	// sidecar's load.
+	traffic *sim.Traffic
 }
 
 func (s *suite) logf(format string, args ...any) {
@@ -158,6 +169,13 @@ func RunSuite(ctx context.Context, o Options) (*Results, error) {
 	s.bin = bin
 	s.res.Versions = versions(ctx, o.Root, bin)
 	s.dlogFlag = supportsFlag(ctx, bin.PDP, "--decision-log", "serve")
+	switch o.Mix.Kind {
+	case MixPopulation:
+		s.traffic = NewTraffic(o.Mix)
+	case MixZipf:
+	default:
+		return nil, fmt.Errorf("bench: mix kind %q: want %s or %s", o.Mix.Kind, MixPopulation, MixZipf)
+	}
 	if err := s.main(ctx); err != nil {
 		return s.res, err
 	}
@@ -253,6 +271,9 @@ func (s *suite) sidecar(spec sidecarSpec) (*Server, []string, error) {
 	}
 	srv := &Server{Name: "sidecar", Bin: s.bin.PDP, Args: args, Addr: addr, Path: "/v1/decide", Ready: "/health/ready",
 		Log: filepath.Join(dir, "pdp.log"), Env: []string{"XDG_CACHE_HOME=" + filepath.Join(s.o.Work, "cache")}}
+	if s.traffic != nil {
+		srv.Sessions = NewSessionQueue(&populationSessions{tr: s.traffic}, 1)
+	}
 	if spec.profile != "" {
 		srv.Bin = s.bin.PDPProf
 		srv.Env = append(srv.Env, "BENCH_CPUPROFILE="+spec.profile)
@@ -321,7 +342,7 @@ const startTimeout = 3 * time.Minute
 // and memory.
 func (s *suite) phase(srv *Server, body [][]byte, d time.Duration, conns int, rate float64) (*LoadResult, error) {
 	smp := startSampler(srv.PID())
-	res, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: body, Conns: conns, Duration: d, Rate: rate})
+	res, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: body, Sessions: srv.Sessions, Conns: conns, Duration: d, Rate: rate})
 	if err != nil {
 		smp.finish(0)
 		return nil, err
@@ -360,21 +381,29 @@ func roundRate(x float64) float64 {
 	return math.Round(x/p) * p
 }
 
-// stageShares describes the stages of the mix.
+// stageShares describes the stages of the mix, and its share of risky
+// (MixZipf) or fraud (MixPopulation) requests.
 func stageShares(mix []Request) string {
 	count := map[string]int{}
-	risky := 0
+	risky, fraud := 0, 0
 	for _, r := range mix {
 		count[r.Stage]++
 		if r.Risk != "" {
 			risky++
+		}
+		if r.Fraud {
+			fraud++
 		}
 	}
 	var parts []string
 	for _, st := range []string{"login", "order", "payment", "withdrawal", "repayment"} {
 		parts = append(parts, fmt.Sprintf("%s %.0f%%", st, 100*float64(count[st])/float64(len(mix))))
 	}
-	parts = append(parts, fmt.Sprintf("risky %.1f%%", 100*float64(risky)/float64(len(mix))))
+	if fraud > 0 {
+		parts = append(parts, fmt.Sprintf("fraud %.1f%%", 100*float64(fraud)/float64(len(mix))))
+	} else {
+		parts = append(parts, fmt.Sprintf("risky %.1f%%", 100*float64(risky)/float64(len(mix))))
+	}
 	return strings.Join(parts, ", ")
 }
 

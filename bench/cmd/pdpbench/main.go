@@ -1,11 +1,14 @@
 // Command pdpbench runs the load harness of package bench: the sidecar,
 // `opa run --server` (pinned in go.mod) and the no-op fasthttp floor, one
-// after another on loopback with the same request mix, closed and open
-// loops, then the scale checks. It writes results.json, the charts and the
-// CPU profiles to -out and the summary table into -readme.
+// after another on loopback with the same request mix (-mix population,
+// the simulator's customers, by default; -mix zipf, the stress case),
+// closed and open loops, then the scale checks. It writes results.json,
+// the charts and the CPU profiles to -out and the summary table into
+// -readme.
 //
 //	go run ./bench/cmd/pdpbench                    # full run (make bench)
 //	go run ./bench/cmd/pdpbench -smoke -readme ''  # smoke run (make bench-smoke)
+//	go run ./bench/cmd/pdpbench -mix zipf          # the stress mix
 //
 // Every run ends with a sanity check of its numbers (every target
 // answered, no errors, percentiles ordered, the mix produced allow,
@@ -37,6 +40,8 @@ func run() int {
 	flag.StringVar(&o.Out, "out", "bench/results", "directory for results.json, charts and profiles")
 	flag.StringVar(&o.Readme, "readme", "bench/README.md", "README whose results section gets the summary ('' for none)")
 	flag.BoolVar(&o.Smoke, "smoke", false, "short run at the smallest scale points: proves the harness works")
+	flag.StringVar(&o.Mix.Kind, "mix", bench.MixPopulation, "request mix: population (the simulator's customers and fraud, sessions at human rates) or zipf (the stress case: Zipf-distributed accounts replayed faster than people pay)")
+	flag.IntVar(&o.Mix.UIDs, "accounts", 0, "accounts of the mix (default 200000; smoke 20000)")
 	flag.IntVar(&o.ClosedConns, "closed-conns", 0, "closed-loop connections (default 8)")
 	flag.IntVar(&o.OpenConns, "open-conns", 0, "open-loop connections (default 32)")
 	flag.DurationVar(&o.Phase, "phase", 0, "duration of each main phase (default 10s, smoke 1s)")
