@@ -180,6 +180,7 @@ func TestServeBadInput(t *testing.T) {
 		{"/v1/decide", "application/json", `{"stage":"payment"`, 400, "malformed_json", ""},
 		{"/v1/decide", "application/json", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":"10"}}`, 400, "wrong_type", "txn.amount"},
 		{"/v1/decide", "application/json", `{"stage":"payment","uid":"u"}`, 400, "missing_field", "txn"},
+		{"/v1/decide", "application/json", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":10,"currency":"CNY"},"context":{"third_party_guidance":"true"}}`, 400, "wrong_type", "context.third_party_guidance"},
 		{"/v1/decide", "application/json", `{"stage":"wire","uid":"u"}`, 400, "unknown_stage", "stage"},
 		{"/v1/decide", "application/json", `{"stage":"login","uid":"u","password":"x"}`, 400, "secret_field", "password"},
 		{"/v1/decide", "application/json; charset=utf-8", `{"stage":"login","uid":"u","context":{"n":"4111111111111111"}}`, 400, "card_number", "context.n"},
@@ -204,7 +205,7 @@ func TestServeBadInput(t *testing.T) {
 		t.Errorf("GET /v1/decide: %d %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 	_, metrics := s.get("/metrics")
-	for _, want := range []string{`pdp_request_errors_total{code="wrong_type",endpoint="decide"} 1`,
+	for _, want := range []string{`pdp_request_errors_total{code="wrong_type",endpoint="decide"} 2`,
 		`pdp_request_errors_total{code="body_too_large",endpoint="transport"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
