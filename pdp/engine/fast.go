@@ -21,7 +21,11 @@ import (
 // string/boolean equalities hold with bitsets (as OPA's rule index would),
 // and runs the few remaining steps directly. Built-ins are OPA's own
 // implementations (topdown.GetBuiltin), called as topdown calls them, so
-// comparisons, regexes and the rest keep their exact semantics.
+// comparisons, regexes and the rest keep their exact semantics; a
+// deterministic call on the same values is made once per evaluation
+// (memoize), and a few calls are prepared from their constant operands
+// (specializeCall: a pattern of literals, a replacement of fixed strings),
+// held to OPA's answers by their tests.
 //
 // A policy set gets a fast program only when every hits rule and support
 // rule is in the fragment; otherwise topdown serves it. Every load checks
