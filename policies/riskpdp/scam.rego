@@ -84,12 +84,12 @@ statement_text := no_underscore if {
 # scam_patterns holds one pattern per list of config.scam: its phrases
 # without their spaces, any of which matches (the spaces are removed from
 # the joined list: one call, not one per phrase, when OPA evaluates the
-# policy as written). Phrases are literal text in
-# lower case: letters, digits and spaces only (test_phrase_lists_are_
-# normalized), so a pattern is an alternation of literals, which the
-# sidecar runs as one scan of the statement for the whole list. Every
-# spelling is listed: simplified and traditional characters. The patterns
-# depend on the data only: the sidecar computes them once, at load.
+# policy as written). Phrases are literal text in lower case: letters,
+# digits and spaces only (test_phrase_lists_are_normalized), so a pattern
+# is an alternation of literals, which the sidecar runs as one scan of the
+# statement for the whole list. Every spelling is listed: simplified and
+# traditional characters. The patterns depend on the data only: the
+# sidecar computes them once, at load.
 scam_patterns[list] := replace(concat("|", phrases), " ", "") if {
 	some list, phrases in config.scam
 }
