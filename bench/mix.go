@@ -179,13 +179,13 @@ var (
 		{"new_device_foreign_ip", 0.25}, // step_up
 		{"large_amount", 0.20},          // step_up (large_amount, category price …)
 		{"risky_environment", 0.15},     // step_up
-		{"scam_statement", 0.10},        // deny with a warning
+		{"scam_statement", 0.10},        // step_up with a warning (a statement), deny (the guidance flag)
 		{"extreme_amount", 0.10},        // deny
 		{"blocklisted_device", 0.15},    // deny (from the state's block list)
 		{"sensitive_change", 0.05},      // step_up
 	}
 	osNames = []string{"android", "ios", "harmonyos"}
-	// scamStatements trip the scam keywords of config/data.json.
+	// scamStatements match the scam phrases of config/data.json (config.scam).
 	scamStatements = []string{
 		"A customer service agent told me to move my money to a safe account",
 		"客服让我把钱转到安全账户",

@@ -138,7 +138,10 @@ func (s *sidecar) get(path string) (int, string) {
 var (
 	allowBody  = `{"request_id":"r-allow","stage":"payment","uid":"u-1","device":{"id":"d-1","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":"t-1","amount":120,"currency":"CNY","category":"daily_goods"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
 	stepUpBody = `{"request_id":"r-step","stage":"payment","uid":"u-1001","device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},"txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital"},"account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z"}}`
-	denyBody   = `{"request_id":"r-deny","stage":"withdrawal","uid":"u-7","txn":{"id":"t-3","amount":900,"currency":"CNY"},"context":{"user_statement":"A customer service agent told me to move my money to a safe account"}}`
+	denyBody   = `{"request_id":"r-deny","stage":"withdrawal","uid":"u-7","txn":{"id":"t-3","amount":900,"currency":"CNY","destination_new":true},"context":{"user_statement":"A customer service agent told me to move my money to a safe account"}}`
+	// warnBody is the same statement to a known destination: a step-up with
+	// the warning.
+	warnBody = `{"request_id":"r-warn","stage":"withdrawal","uid":"u-8","txn":{"id":"t-4","amount":900,"currency":"CNY","destination_new":false},"context":{"user_statement":"A customer service agent told me to move my money to a safe account"}}`
 )
 
 func TestServeOutcomes(t *testing.T) {
@@ -168,6 +171,11 @@ func TestServeOutcomes(t *testing.T) {
 			}
 		}
 	}
+	code, d := s.decide(warnBody)
+	w, _ := d["warning"].(map[string]any)
+	if code != 200 || d["outcome"] != "step_up" || w == nil || w["code"] != "anti_fraud" || w["message"] == "" {
+		t.Fatalf("a scam statement alone: %d %v, want a step-up with the anti-fraud warning", code, d)
+	}
 }
 
 func TestServeBadInput(t *testing.T) {
@@ -180,6 +188,7 @@ func TestServeBadInput(t *testing.T) {
 		{"/v1/decide", "application/json", `{"stage":"payment"`, 400, "malformed_json", ""},
 		{"/v1/decide", "application/json", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":"10"}}`, 400, "wrong_type", "txn.amount"},
 		{"/v1/decide", "application/json", `{"stage":"payment","uid":"u"}`, 400, "missing_field", "txn"},
+		{"/v1/decide", "application/json", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":10,"currency":"CNY"},"context":{"third_party_guidance":"true"}}`, 400, "wrong_type", "context.third_party_guidance"},
 		{"/v1/decide", "application/json", `{"stage":"wire","uid":"u"}`, 400, "unknown_stage", "stage"},
 		{"/v1/decide", "application/json", `{"stage":"login","uid":"u","password":"x"}`, 400, "secret_field", "password"},
 		{"/v1/decide", "application/json; charset=utf-8", `{"stage":"login","uid":"u","context":{"n":"4111111111111111"}}`, 400, "card_number", "context.n"},
@@ -204,7 +213,7 @@ func TestServeBadInput(t *testing.T) {
 		t.Errorf("GET /v1/decide: %d %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 	_, metrics := s.get("/metrics")
-	for _, want := range []string{`pdp_request_errors_total{code="wrong_type",endpoint="decide"} 1`,
+	for _, want := range []string{`pdp_request_errors_total{code="wrong_type",endpoint="decide"} 2`,
 		`pdp_request_errors_total{code="body_too_large",endpoint="transport"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

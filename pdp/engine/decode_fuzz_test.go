@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/riskpdp/riskpdp/pdp"
 )
@@ -22,6 +23,8 @@ var fuzzSeeds = []string{
 	`{"stage":"order","uid":"u","txn":{"id":"t","amount":0.5e2,"currency":"usd","ship_country":"us"},"context":{"a":[1,{"b":null}]}}`,
 	`{"stage":"payment","uid":"u","txn":{"id":"t","amount":-0,"currency":"CNY"}}`,
 	`{"stage":"login","uid":"\u0041\ud83d\ude00","context":{"s":"\ud800"}}`,
+	`{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"currency":"CNY"},"context":{"third_party_guidance":true,"remote_assistance":false,"user_statement":"ＡｎｙＤｅｓｋ 客服\ufb01"}}`,
+	`{"stage":"login","uid":"u","context":{"third_party_guidance":"true","user_statement":7}}`,
 	`[]`, `{}`, `"x"`, `1e999`, `{"a":`, "{\"stage\":\"login\",\"uid\":\"\xc3\x28\"}",
 }
 
@@ -48,6 +51,21 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("accepted an incomplete request: %+v", in.Req)
 		}
 		_ = in.term()
+		// The context keys the policy reads have their type; the statement
+		// is canonical and bounded.
+		for _, k := range []string{"third_party_guidance", "remote_assistance"} {
+			if v := in.lookup(ast.Ref{ast.StringTerm("context"), ast.StringTerm(k)}); v != nil {
+				if _, ok := v.Value.(ast.Boolean); !ok {
+					t.Fatalf("context.%s = %v", k, v)
+				}
+			}
+		}
+		if v := in.lookup(ast.Ref{ast.StringTerm("context"), ast.StringTerm("user_statement")}); v != nil {
+			s, ok := v.Value.(ast.String)
+			if !ok || len(s) > MaxStatement || !norm.NFKC.IsNormalString(string(s)) {
+				t.Fatalf("context.user_statement = %v", v)
+			}
+		}
 	})
 }
 

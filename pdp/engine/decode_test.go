@@ -86,6 +86,18 @@ func TestDecodeRejects(t *testing.T) {
 		{"chinese payment password", `{"stage":"login","uid":"u","context":{"支付密码":"1"}}`, pdp.CodeSecretField, "context.支付密码"},
 		{"look-alike cvv", `{"stage":"login","uid":"u","context":{"сvv":"1"}}`, pdp.CodeSecretField, "context.сvv"},
 		{"unknown top field naming a secret", `{"stage":"login","uid":"u","zhifu_mima":"1"}`, pdp.CodeSecretField, "zhifu_mima"},
+		// The context keys the policy reads have a type: a flag it cannot
+		// read would silently not fire.
+		{"guidance as a string", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"currency":"CNY"},"context":{"third_party_guidance":"true"}}`, pdp.CodeWrongType, "context.third_party_guidance"},
+		{"guidance as a number", `{"stage":"login","uid":"u","context":{"third_party_guidance":1}}`, pdp.CodeWrongType, "context.third_party_guidance"},
+		{"remote assistance null", `{"stage":"login","uid":"u","context":{"remote_assistance":null}}`, pdp.CodeWrongType, "context.remote_assistance"},
+		{"remote assistance as a string", `{"stage":"login","uid":"u","context":{"channel":"app","remote_assistance":"yes"}}`, pdp.CodeWrongType, "context.remote_assistance"},
+		{"statement as a number", `{"stage":"login","uid":"u","context":{"user_statement":42}}`, pdp.CodeWrongType, "context.user_statement"},
+		{"statement as an array", `{"stage":"login","uid":"u","context":{"user_statement":["客服"]}}`, pdp.CodeWrongType, "context.user_statement"},
+		{"statement too long", `{"stage":"login","uid":"u","context":{"user_statement":"` + strings.Repeat("安", MaxStatement/3+1) + `"}}`, pdp.CodeInvalidValue, "context.user_statement"},
+		{"statement too long once canonical", `{"stage":"login","uid":"u","context":{"user_statement":"` + strings.Repeat("\ufdfa", 100) + `"}}`, pdp.CodeInvalidValue, "context.user_statement"},
+		{"card number in statement", `{"stage":"login","uid":"u","context":{"user_statement":"my card 4111 1111 1111 1111"}}`, pdp.CodeCardNumber, "context.user_statement"},
+		{"duplicate statement", `{"stage":"login","uid":"u","context":{"user_statement":"a","user_statement":"b"}}`, pdp.CodeDuplicateKey, "context.user_statement"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -141,6 +153,39 @@ func TestDecodeNormalizes(t *testing.T) {
 	}
 	if !strings.Contains(in.term().String(), "é😀\\n") {
 		t.Fatalf("escapes not decoded: %s", in.term())
+	}
+}
+
+// TestDecodeContext: the flags and the statement are typed, the statement
+// canonicalized (NFKC); every other context key stays free-form.
+func TestDecodeContext(t *testing.T) {
+	body := `{"stage":"login","uid":"u","context":{"third_party_guidance":false,"remote_assistance":true,
+		"user_statement":"ＡｎｙＤｅｓｋ 已装好","channel":7,"session":{"age_s":120,"tags":["a",null]},"plain":"客服"}}`
+	in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"third_party_guidance": "false", "remote_assistance": "true", "user_statement": `"AnyDesk 已装好"`,
+		"channel": "7", "session": `{"age_s": 120, "tags": ["a", null]}`, "plain": `"客服"`,
+	} {
+		got := in.lookup(ast.MustParseRef("input.context." + path)[1:])
+		if got == nil || got.String() != want {
+			t.Errorf("context.%s = %v, want %s", path, got, want)
+		}
+	}
+	if s := in.term().String(); !strings.Contains(s, `"user_statement": "AnyDesk 已装好"`) {
+		t.Fatalf("input document: %s", s)
+	}
+	// A statement already canonical is kept as sent, a long one up to the
+	// limit accepted.
+	long := strings.Repeat("安", MaxStatement/3)
+	in, err = DecodeRequest([]byte(`{"stage":"login","uid":"u","context":{"user_statement":"`+long+`"}}`), time.Now(), testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := in.lookup(ast.MustParseRef("input.context.user_statement")[1:]); got == nil || got.Value != ast.String(long) {
+		t.Fatalf("statement at the limit: %v", got)
 	}
 }
 

@@ -75,6 +75,17 @@ func TestReferencePolicyOutcomes(t *testing.T) {
 		{string(paymentBody), pdp.StepUp, "large_amount,new_device_foreign_ip,sensitive_change_before_large_amount", "face,sms", ""},
 		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY"},"context":{"third_party_guidance":true}}`,
 			pdp.Deny, "anti_scam_guidance", "", "anti_fraud"},
+		// What the user says: a scam statement alone steps up with the
+		// warning; with a new destination or a large amount it denies;
+		// an ordinary refund is not flagged.
+		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY"},"context":{"user_statement":"对方一直在电话里指导我 共享屏幕"}}`,
+			pdp.StepUp, "scam_statement", "face", "anti_fraud"},
+		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY","destination_new":true},"context":{"user_statement":"guiding me over the phone"}}`,
+			pdp.Deny, "anti_scam_guidance,scam_statement", "", "anti_fraud"},
+		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":5200,"currency":"CNY","category":"daily_goods"},"context":{"user_statement":"the police said to move it to a SAFE ACCOUNT"}}`,
+			pdp.Deny, "amount_above_category_price,anti_scam_guidance,large_amount,scam_statement", "", "anti_fraud"},
+		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":100,"currency":"CNY"},"context":{"user_statement":"我要退款，商品有质量问题","channel":"app"}}`,
+			pdp.Allow, "", "", ""},
 		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":60000,"currency":"CNY"}}`,
 			pdp.Deny, "extreme_amount_unclear_purpose,large_amount", "", ""},
 		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":5,"currency":"JPY"}}`,

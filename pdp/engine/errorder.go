@@ -26,6 +26,9 @@ import (
 // accepts cannot lose an error, a body it refuses might not.
 type errorOrder struct {
 	c *ast.Compiler
+	// stringValued memoizes whether a rule's value is always a string (1),
+	// not known to be (-1), or is being decided (2).
+	stringValued map[*ast.Rule]int8
 	// inputValued memoizes whether a rule's value may come from the input
 	// (1), not (-1), or is being decided (2).
 	inputValued map[*ast.Rule]int8
@@ -35,8 +38,42 @@ type errorOrder struct {
 }
 
 func newErrorOrder(c *ast.Compiler) *errorOrder {
-	return &errorOrder{c: c, inputValued: map[*ast.Rule]int8{}, failing: map[*ast.Rule]int8{}}
+	return &errorOrder{c: c, inputValued: map[*ast.Rule]int8{}, failing: map[*ast.Rule]int8{}, stringValued: map[*ast.Rule]int8{}}
 }
+
+// scope is what the check knows at a point of a body: the variables whose
+// value may come from the input, and the terms known to be strings (an
+// is_string guard passed, or the result of a string built-in on strings).
+type scope struct {
+	input map[ast.Var]bool
+	strs  map[string]bool
+	// alias is the term a variable was bound to (`__local1__ = input.x`,
+	// as the compiler rewrites a guard's operand): a guard on either
+	// holds for both.
+	alias map[string]string
+}
+
+func newScope() *scope {
+	return &scope{input: map[ast.Var]bool{}, strs: map[string]bool{}, alias: map[string]string{}}
+}
+
+// stringIn are the built-ins that cannot fail when every operand is a
+// string, and stringOut those of them whose result is a string.
+// regex.match is among them when its pattern does not come from the input
+// (a constant pattern that does not compile is a load error).
+var (
+	stringIn = map[string]bool{
+		ast.Lower.Name: true, ast.Upper.Name: true, ast.Replace.Name: true, ast.TrimSpace.Name: true,
+		ast.Trim.Name: true, ast.TrimLeft.Name: true, ast.TrimRight.Name: true, ast.TrimPrefix.Name: true,
+		ast.TrimSuffix.Name: true, ast.Contains.Name: true, ast.StartsWith.Name: true, ast.EndsWith.Name: true,
+		ast.IndexOf.Name: true, ast.RegexMatch.Name: true,
+	}
+	stringOut = map[string]bool{
+		ast.Lower.Name: true, ast.Upper.Name: true, ast.Replace.Name: true, ast.TrimSpace.Name: true,
+		ast.Trim.Name: true, ast.TrimLeft.Name: true, ast.TrimRight.Name: true, ast.TrimPrefix.Name: true,
+		ast.TrimSuffix.Name: true,
+	}
+)
 
 // neverFail are the built-ins that raise no error whatever their
 // arguments: comparisons, type tests, membership.
@@ -83,25 +120,25 @@ func (o *errorOrder) check(path ast.Ref) string {
 // body checks one body: after an expression that may fail on the input,
 // only bindings of input values and consumers of its result may follow.
 func (o *errorOrder) body(b ast.Body) string {
-	input := map[ast.Var]bool{} // variables whose value may come from the input
+	sc := newScope()
 	for i, e := range b {
-		if !o.mayFail(e, input) {
-			o.bindInput(e, input)
+		if !o.mayFail(e, sc) {
+			o.bind(e, sc)
 			continue
 		}
 		results := map[ast.Var]bool{}
 		for _, v := range o.outputs(e) {
 			results[v] = true
 		}
-		o.bindInput(e, input)
+		o.bind(e, sc)
 		for _, next := range b[i+1:] {
 			switch {
 			case o.inputBinding(next), o.constantBinding(next):
-			case consumes(next, results) && !o.mayFail(next, input) && o.readsNoData(next):
+			case consumes(next, results) && !o.mayFail(next, sc) && o.readsNoData(next):
 			default:
 				return fmt.Sprintf("%v: %v may fail on the input before %v (at %v) is evaluated", e.Location, e, next, next.Location)
 			}
-			o.bindInput(next, input)
+			o.bind(next, sc)
 			if next.IsEquality() && consumes(next, results) {
 				markVars(next.Operand(0), results) // an alias of the result
 				markVars(next.Operand(1), results)
@@ -119,19 +156,19 @@ func (o *errorOrder) body(b ast.Body) string {
 // the input: a call of a built-in that can fail, or of a function, with an
 // argument that may come from the input; a reference to a rule whose
 // evaluation may; a comprehension or every whose body may.
-func (o *errorOrder) mayFail(e *ast.Expr, input map[ast.Var]bool) bool {
+func (o *errorOrder) mayFail(e *ast.Expr, sc *scope) bool {
 	if e.IsCall() {
 		op := e.Operator()
 		if op != nil {
 			name := op.String()
 			arity := o.c.GetArity(op)
-			if _, builtin := ast.BuiltinMap[name]; !builtin || !neverFail[name] {
-				ops := e.Operands()
-				if arity >= 0 && arity <= len(ops) {
-					ops = ops[:arity]
-				}
+			ops := e.Operands()
+			if arity >= 0 && arity <= len(ops) {
+				ops = ops[:arity]
+			}
+			if _, builtin := ast.BuiltinMap[name]; (!builtin || !neverFail[name]) && !o.stringSafe(name, ops, sc) {
 				for _, t := range ops {
-					if o.fromInput(t, input) {
+					if o.fromInput(t, sc.input) {
 						return true
 					}
 				}
@@ -149,7 +186,7 @@ func (o *errorOrder) mayFail(e *ast.Expr, input map[ast.Var]bool) bool {
 	if e.IsEvery() {
 		ast.WalkBodies(e.Terms, func(b ast.Body) bool {
 			for _, x := range b {
-				if o.mayFail(x, input) {
+				if o.mayFail(x, sc) {
 					failing = true
 				}
 			}
@@ -172,7 +209,7 @@ func (o *errorOrder) mayFail(e *ast.Expr, input map[ast.Var]bool) bool {
 		case *ast.ArrayComprehension, *ast.SetComprehension, *ast.ObjectComprehension:
 			ast.WalkBodies(v, func(b ast.Body) bool {
 				for _, x := range b {
-					if o.mayFail(x, input) {
+					if o.mayFail(x, sc) {
 						failing = true
 					}
 				}
@@ -197,16 +234,16 @@ func (o *errorOrder) ruleMayFail(r *ast.Rule) bool {
 	o.failing[r] = 2
 	failing := false
 	ast.WalkBodies(r, func(b ast.Body) bool {
-		input := map[ast.Var]bool{}
+		sc := newScope()
 		for v := range r.Head.Args.Vars() {
-			input[v] = true // a function's arguments may come from the input
+			sc.input[v] = true // a function's arguments may come from the input
 		}
 		for _, e := range b {
-			if o.mayFail(e, input) {
+			if o.mayFail(e, sc) {
 				failing = true
 				return true
 			}
-			o.bindInput(e, input)
+			o.bind(e, sc)
 		}
 		return false
 	})
@@ -281,6 +318,114 @@ func (o *errorOrder) ruleInputValued(r *ast.Rule) bool {
 	o.inputValued[r] = -1
 	if valued {
 		o.inputValued[r] = 1
+	}
+	return valued
+}
+
+// bind records what e establishes: the variables it binds from an input
+// value, the terms it proves to be strings.
+func (o *errorOrder) bind(e *ast.Expr, sc *scope) {
+	o.bindInput(e, sc.input)
+	if !e.IsCall() || e.Negated || len(e.With) > 0 {
+		return
+	}
+	ops := e.Operands()
+	switch name := e.Operator().String(); {
+	case name == ast.IsString.Name && len(ops) == 1:
+		sc.strs[ops[0].String()] = true
+		if a, ok := sc.alias[ops[0].String()]; ok {
+			sc.strs[a] = true
+		}
+	case e.IsEquality():
+		for i, t := range ops {
+			v, ok := t.Value.(ast.Var)
+			if !ok {
+				continue
+			}
+			switch other := ops[1-i]; other.Value.(type) {
+			case ast.Ref, ast.Var:
+				sc.alias[v.String()] = other.String()
+			}
+			if o.isString(ops[1-i], sc) {
+				sc.strs[v.String()] = true
+			}
+		}
+	case stringOut[name] && o.stringSafe(name, ops[:len(ops)-1], sc):
+		for _, v := range o.outputs(e) {
+			sc.strs[v.String()] = true
+		}
+	}
+}
+
+// stringSafe reports whether the built-in call name(ops...) cannot fail:
+// a string built-in whose operands are all known strings (regex.match's
+// pattern need not be one when it does not come from the input).
+func (o *errorOrder) stringSafe(name string, ops []*ast.Term, sc *scope) bool {
+	if !stringIn[name] {
+		return false
+	}
+	for i, t := range ops {
+		if i == 0 && name == ast.RegexMatch.Name && !o.fromInput(t, sc.input) {
+			continue
+		}
+		if !o.isString(t, sc) {
+			return false
+		}
+	}
+	return true
+}
+
+// isString reports whether t's value is known to be a string: a constant
+// string, a term an is_string guard passed or a string built-in produced,
+// or a rule whose every value is one.
+func (o *errorOrder) isString(t *ast.Term, sc *scope) bool {
+	switch v := t.Value.(type) {
+	case ast.String:
+		return true
+	case ast.Var:
+		return sc.strs[v.String()]
+	case ast.Ref:
+		if sc.strs[v.String()] {
+			return true
+		}
+		if !v.HasPrefix(ast.DefaultRootRef) || !v.IsGround() {
+			return false
+		}
+		rules := o.c.GetRulesExact(v)
+		if len(rules) == 0 {
+			return false
+		}
+		for _, r := range rules {
+			if !o.ruleStringValued(r) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// ruleStringValued reports whether every value r (and its else branches)
+// can take is a string.
+func (o *errorOrder) ruleStringValued(r *ast.Rule) bool {
+	switch o.stringValued[r] {
+	case 1:
+		return true
+	case -1, 2:
+		return false
+	}
+	o.stringValued[r] = 2
+	valued := len(r.Head.Args) == 0
+	for x := r; x != nil && valued; x = x.Else {
+		sc := newScope()
+		for _, e := range x.Body {
+			o.bind(e, sc)
+		}
+		valued = x.Head.Value != nil && o.isString(x.Head.Value, sc)
+	}
+	o.stringValued[r] = -1
+	if valued {
+		o.stringValued[r] = 1
 	}
 	return valued
 }

@@ -21,7 +21,11 @@ import (
 // string/boolean equalities hold with bitsets (as OPA's rule index would),
 // and runs the few remaining steps directly. Built-ins are OPA's own
 // implementations (topdown.GetBuiltin), called as topdown calls them, so
-// comparisons, regexes and the rest keep their exact semantics.
+// comparisons, regexes and the rest keep their exact semantics; a
+// deterministic call on the same values is made once per evaluation
+// (memoize), and a few calls are prepared from their constant operands
+// (specializeCall: a pattern of literals, a replacement of fixed strings),
+// held to OPA's answers by their tests.
 //
 // A policy set gets a fast program only when every hits rule and support
 // rule is in the fragment; otherwise topdown serves it. Every load checks
@@ -43,6 +47,13 @@ type fastProgram struct {
 	// caps are the compiler's capabilities, which built-ins read (the
 	// network hosts json.match_schema may fetch a $ref from: none).
 	caps *ast.Capabilities
+	// memos is the number of distinct memoized calls (see memoKey);
+	// memoIdx numbers them at compile time, and origin says, for the body
+	// being compiled, what each variable holds when it is a value every
+	// evaluation computes the same way (an input path, a memoized call).
+	memos   int
+	memoIdx map[string]int
+	origin  map[int]string
 }
 
 type pathIndex struct {
@@ -82,6 +93,11 @@ const (
 	// stepNumDefined holds when a numeric path is defined (a binding whose
 	// variable only native comparisons read).
 	stepNumDefined
+	// stepSubstrings is `regex.match(p, x)` for a constant p that is an
+	// alternation of literals (substrings.go): x contains one of them.
+	// args and fn are the call's, made for a non-string x so that the
+	// built-in reports its own error.
+	stepSubstrings
 )
 
 // Comparison operators of stepCompare, mirroring topdown's comparison
@@ -105,6 +121,7 @@ type fastStep struct {
 	args    []operand
 	out     *operand // stepCall with an output
 	fn      topdown.BuiltinFunc
+	subs    *substrings
 	loc     *ast.Location
 	sup     int   // stepSupport
 	cmp     uint8 // stepCompare, stepCompareNum
@@ -113,6 +130,9 @@ type fastStep struct {
 	npath     int
 	nconst    float64
 	constLeft bool
+	// memo is 1 + the slot of a stepCall computed at most once per
+	// evaluation, 0 when the step is not memoized.
+	memo int
 }
 
 type operandKind uint8
@@ -147,7 +167,7 @@ func notFast(format string, args ...any) error {
 // compileFast builds the fast program for the optimized hits module, or
 // says why it cannot.
 func compileFast(c *ast.Compiler) (*fastProgram, error) {
-	p := &fastProgram{pathIdx: map[string]int{}, supIdx: map[string]int{}, caps: c.Capabilities()}
+	p := &fastProgram{pathIdx: map[string]int{}, supIdx: map[string]int{}, caps: c.Capabilities(), memoIdx: map[string]int{}}
 	hitsRef := ast.MustParseRef("data." + optimizedPkg + ".hits")
 	interned := map[string]*hit{}
 	for _, r := range c.GetRulesExact(hitsRef) {
@@ -254,6 +274,9 @@ func (p *fastProgram) always(r *fastRule) bool {
 
 // compileBody compiles a rule body; vars maps locals to slots.
 func (p *fastProgram) compileBody(c *ast.Compiler, body ast.Body, vars map[ast.Var]int) ([]fastStep, error) {
+	saved := p.origin // a support rule is compiled in the middle of a body
+	p.origin = map[int]string{}
+	defer func() { p.origin = saved }()
 	steps := make([]fastStep, 0, len(body))
 	for _, e := range body {
 		if len(e.With) > 0 {
@@ -294,6 +317,7 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 			if rv && !lv { // keep an unbound var on the left
 				l, r = r, l
 			}
+			fresh := isFreshVar(l, vars)
 			lo, err := p.operand(l, vars, !e.Negated)
 			if err != nil {
 				return s, err
@@ -303,6 +327,9 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 				return s, err
 			}
 			s.kind, s.args = stepEq, []operand{lo, ro}
+			if fresh && !e.Negated && ro.kind == opPath {
+				p.origin[lo.slot] = "p" + strconv.Itoa(ro.path)
+			}
 			return s, nil
 		}
 		name := e.Operator().String()
@@ -333,15 +360,72 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 			s.args = append(s.args, op)
 		}
 		if len(ops) == arity+1 {
+			fresh := isFreshVar(ops[arity], vars)
 			out, err := p.operand(ops[arity], vars, !e.Negated)
 			if err != nil {
 				return s, err
 			}
 			s.out = &out
+			if fresh && !e.Negated && !bi.Relation && !bi.Nondeterministic {
+				p.memoize(&s, name)
+			}
+		}
+		if s.kind == stepCall {
+			specializeCall(&s, name)
 		}
 		return s, nil
 	}
 	return s, notFast("expression %v", e)
+}
+
+// isFreshVar reports whether t is a variable not bound yet in the body.
+func isFreshVar(t *ast.Term, vars map[ast.Var]int) bool {
+	v, ok := t.Value.(ast.Var)
+	if !ok {
+		return false
+	}
+	_, bound := vars[v]
+	return !bound
+}
+
+// memoize makes a call that binds a fresh variable from constants, input
+// paths and other memoized calls a memoized one: every rule body that makes
+// the same call (partial evaluation copies a helper such as
+// `text := lower(input.context.user_statement)` into each rule that uses
+// it) shares one result per evaluation. Relations and nondeterministic
+// built-ins are never memoized; a call that fails is not either (it is
+// made again, and fails again, as topdown would).
+func (p *fastProgram) memoize(s *fastStep, name string) {
+	var key strings.Builder
+	key.WriteString(name)
+	for _, a := range s.args {
+		key.WriteByte('\x00')
+		switch a.kind {
+		case opConst:
+			key.WriteByte('c')
+			key.WriteString(a.term.String())
+		case opPath:
+			key.WriteByte('p')
+			key.WriteString(strconv.Itoa(a.path))
+		case opVar:
+			o, ok := p.origin[a.slot]
+			if !ok {
+				return
+			}
+			key.WriteString(o)
+		default:
+			return
+		}
+	}
+	k := key.String()
+	idx, ok := p.memoIdx[k]
+	if !ok {
+		idx = p.memos
+		p.memos++
+		p.memoIdx[k] = idx
+	}
+	s.memo = idx + 1
+	p.origin[s.out.slot] = "m" + strconv.Itoa(idx)
 }
 
 // numericCompare turns an ordering comparison between a numeric path (or a

@@ -21,7 +21,8 @@ type fastEval struct {
 	input   *Input
 	vals    []*ast.Term // resolved paths (nil: undefined; unresolved: not read yet)
 	vars    []*ast.Term
-	sup     []int8 // support memo: 0 unknown, 1 true, -1 false
+	memo    []*ast.Term // results of memoized calls (memoUndefined: none)
+	sup     []int8      // support memo: 0 unknown, 1 true, -1 false
 	bctx    topdown.BuiltinContext
 	berrs   []error
 	cand    []uint64
@@ -33,11 +34,13 @@ type fastEval struct {
 // order, without duplicates. Built-in errors make it fail, as topdown with
 // strict built-in errors does.
 func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, cancel topdown.Cancel) ([]*hit, error) {
+	terms := make([]*ast.Term, p.maxVars+p.memos)
 	e := fastEval{
 		p:     p,
 		input: input,
 		vals:  make([]*ast.Term, len(p.paths)),
-		vars:  make([]*ast.Term, p.maxVars),
+		vars:  terms[:p.maxVars:p.maxVars],
+		memo:  terms[p.maxVars:],
 		sup:   make([]int8, len(p.support)),
 		cand:  make([]uint64, p.words),
 	}
@@ -97,8 +100,9 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 	return e.fired, nil
 }
 
-// unresolved marks a path not read yet in fastEval.vals.
-var unresolved = &ast.Term{}
+// unresolved marks a path not read yet in fastEval.vals; memoUndefined a
+// memoized call that was made and is undefined.
+var unresolved, memoUndefined = &ast.Term{}, &ast.Term{}
 
 // path returns the value of path i, reading it on first use.
 func (e *fastEval) path(i int) *ast.Term {
@@ -187,6 +191,15 @@ func (e *fastEval) step(s *fastStep) bool {
 	case stepNumDefined:
 		_, ok := e.p.nums[s.npath](e.input)
 		return ok
+	case stepSubstrings:
+		v := e.value(s.args[1])
+		if v == nil {
+			return false
+		}
+		if str, ok := v.Value.(ast.String); ok {
+			return s.subs.in(string(str))
+		}
+		return e.call(s) // not a string: the built-in's error
 	}
 	return false
 }
@@ -222,6 +235,16 @@ func ordered(op uint8, c int) bool {
 }
 
 func (e *fastEval) call(s *fastStep) bool {
+	if s.memo > 0 {
+		switch v := e.memo[s.memo-1]; v {
+		case nil:
+		case memoUndefined:
+			return false
+		default:
+			e.vars[s.out.slot] = v // a memoized call binds a fresh variable
+			return true
+		}
+	}
 	args := e.scratch[:0]
 	for _, a := range s.args {
 		v := e.value(a)
@@ -241,6 +264,9 @@ func (e *fastEval) call(s *fastStep) bool {
 			if !s.negated {
 				e.vars[s.out.slot] = out
 			}
+			if s.memo > 0 {
+				e.memo[s.memo-1] = out
+			}
 			ok = true
 			return nil
 		}
@@ -254,6 +280,9 @@ func (e *fastEval) call(s *fastStep) bool {
 		}
 		e.berrs = append(e.berrs, err)
 		return false
+	}
+	if !ok && s.memo > 0 {
+		e.memo[s.memo-1] = memoUndefined
 	}
 	return ok
 }

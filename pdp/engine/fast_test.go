@@ -70,9 +70,23 @@ func genRequest(seed uint64) string {
 		}
 		b.WriteString("}")
 	}
-	if r.IntN(4) == 0 {
-		fmt.Fprintf(&b, `,"context":{%q:%s}`, pick("third_party_guidance", "remote_assistance", "user_statement", "channel"),
-			pick("true", "false", `"the police said my account is unsafe"`, `"buying a gift"`, `7`, `"客服让我退款"`))
+	if r.IntN(3) == 0 {
+		var ctx []string
+		if r.IntN(4) == 0 {
+			ctx = append(ctx, fmt.Sprintf(`%q:%v`, pick("third_party_guidance", "remote_assistance"), r.IntN(2) == 0))
+		}
+		if r.IntN(4) > 0 {
+			// Phrases, an actor with a request (with and without an
+			// exclusion), each alone, spellings the matcher normalizes.
+			ctx = append(ctx, fmt.Sprintf(`"user_statement":%q`, pick("the police said my account is unsafe", "buying a gift",
+				"客服让我退款", "客服让我转账到安全账户", "客服让我把验证码告诉他", "客服说没收到验证码可以重新发",
+				"我要退款，商品有质量问题", "共 享 屏 幕", "Guiding me over the PHONE", "對方要我開啟屏幕共享",
+				"ＡｎｙＤｅｓｋ", "", "I already contacted customer service about the late delivery")))
+		}
+		if r.IntN(3) == 0 {
+			ctx = append(ctx, `"channel":`+pick(`"app"`, `7`, `{"a":[1]}`))
+		}
+		fmt.Fprintf(&b, `,"context":{%s}`, strings.Join(ctx, ","))
 	}
 	b.WriteString("}")
 	return b.String()

@@ -12,7 +12,7 @@ import (
 // Every key of the reference policy's data is read by a rule (or removed):
 // a fixed key's name appears in a rule as a reference, and every reason of
 // methods is one a rule produces. Maps keyed by currency, category or
-// keyword (rates, category_price, high_value_categories, scam_keywords…)
+// phrase list (rates, category_price, high_value_categories, scam…)
 // are read whole. The data check (data_errors.rego) reads everything and
 // does not count.
 func TestEveryDataKeyIsRead(t *testing.T) {
@@ -37,7 +37,7 @@ func TestEveryDataKeyIsRead(t *testing.T) {
 	if err := json.Unmarshal(b, &data); err != nil {
 		t.Fatal(err)
 	}
-	maps := map[string]bool{"rates": true, "category_price": true, "high_value_categories": true, "scam_keywords": true,
+	maps := map[string]bool{"rates": true, "category_price": true, "high_value_categories": true, "scam": true,
 		"messages": true} // read whole by the sidecar through the rule messages
 	var walk func(prefix string, m map[string]any)
 	walk = func(prefix string, m map[string]any) {
@@ -66,11 +66,23 @@ func TestEveryDataKeyIsRead(t *testing.T) {
 
 func isObject(v any) bool { _, ok := v.(map[string]any); return ok }
 
-// stepUpReason reports whether a step_up rule's head names reason.
+// stepUpReason reports whether a step_up rule's head names reason, or a
+// step_up rule's head names a constant whose reason it is (`step_up
+// contains scam_statement if`, `scam_statement := {"reason": ...}`).
 func stepUpReason(src, reason string) bool {
-	for _, line := range strings.Split(src, "\n") {
-		if strings.HasPrefix(line, "step_up contains ") && strings.Contains(line, `"`+reason+`"`) {
+	lines := strings.Split(src, "\n")
+	for _, line := range lines {
+		if !strings.HasPrefix(line, "step_up contains ") {
+			continue
+		}
+		if strings.Contains(line, `"`+reason+`"`) {
 			return true
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(line, "step_up contains "), " ")
+		for _, def := range lines {
+			if strings.HasPrefix(def, name+" := {") && strings.Contains(def, `"reason": "`+reason+`"`) {
+				return true
+			}
 		}
 	}
 	return false

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/riskpdp/riskpdp/pdp"
 )
@@ -162,10 +163,7 @@ func DecodeRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
 		case "account":
 			ms, err = p.account(&in.Req.Account)
 		case "context":
-			if p.peek() != '{' {
-				return p.err(pdp.CodeWrongType, "must be an object")
-			}
-			t, err = p.value()
+			ms, err = p.context()
 		default:
 			if reservedKeys[key] {
 				return p.err(pdp.CodeReservedField, "is computed by the sidecar and may not be sent")
@@ -519,6 +517,59 @@ func (p *parser) txn(x *pdp.Txn, maxAmount float64) ([][2]*ast.Term, *pdp.Error)
 		}
 		return
 	})
+}
+
+// MaxStatement bounds context.user_statement, in bytes.
+const MaxStatement = 2000
+
+// context parses the context object. It is free-form, but for the keys the
+// reference policy reads: a flag sent as "true" or 1 would silently not
+// fire, so third_party_guidance and remote_assistance must be booleans and
+// user_statement a string of at most MaxStatement bytes. The statement is
+// canonicalized (NFKC: fullwidth letters and digits, ligatures and other
+// compatibility forms read as their plain form), so that a policy matches
+// one spelling of what the user typed.
+func (p *parser) context() ([][2]*ast.Term, *pdp.Error) {
+	if p.peek() != '{' {
+		return nil, p.err(pdp.CodeWrongType, "must be an object")
+	}
+	pairs := [][2]*ast.Term{}
+	err := p.objectKeys(func(key string, kt *ast.Term) *pdp.Error {
+		var t *ast.Term
+		var err *pdp.Error
+		switch key {
+		case "third_party_guidance", "remote_assistance":
+			_, t, err = p.boolean()
+		case "user_statement":
+			t, err = p.statement()
+		default:
+			if err := p.secretKey(key); err != nil {
+				return err
+			}
+			t, err = p.value()
+		}
+		if err != nil {
+			return err
+		}
+		pairs = append(pairs, [2]*ast.Term{kt, t})
+		return nil
+	})
+	return pairs, err
+}
+
+// statement parses context.user_statement (see context).
+func (p *parser) statement() (*ast.Term, *pdp.Error) {
+	s, t, err := p.text(MaxStatement)
+	if err != nil {
+		return nil, err
+	}
+	if norm.NFKC.IsNormalString(s) {
+		return t, nil
+	}
+	if s = norm.NFKC.String(s); len(s) > MaxStatement {
+		return nil, p.err(pdp.CodeInvalidValue, "longer than %d bytes once canonicalized (NFKC)", MaxStatement)
+	}
+	return ast.StringTerm(s), nil
 }
 
 // unknown rejects a key outside the schema, as a secret if it looks like one.

@@ -27,9 +27,10 @@ import (
 //
 // A reason entry is a code string, or an object {"reason": code} with
 // optional "methods" (step-up methods), "warning" (a user-facing warning
-// code) and "flag" (flag the case for follow-up under that name, e.g.
-// "key_tracking"). A package with none of the reason rules firing means
-// allow.
+// code: a deny entry's first, else the first of a step-up still to be
+// made; a satisfied step-up warns no more) and "flag" (flag the case for
+// follow-up under that name, e.g. "key_tracking"). A package with none of
+// the reason rules firing means allow.
 //
 // The sidecar, not the policy, folds the reasons into one outcome: deny beats
 // step_up beats allow. This keeps the aggregation out of Rego, where every
@@ -250,6 +251,11 @@ func (c *collector) finish() (Result, error) {
 		open++
 		r.Reasons = append(r.Reasons, e.reason)
 		r.Methods = append(r.Methods, methods...)
+		// The warning of a step-up still to be made (after a deny's):
+		// the user reads it while asked to verify, not on the release.
+		if e.warning != "" && r.Warning == "" {
+			r.Warning = e.warning
+		}
 	}
 	if r.Outcome == pdp.StepUp && open == 0 && !c.explicit.Valid() {
 		r.Outcome = pdp.Allow

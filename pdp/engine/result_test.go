@@ -30,6 +30,9 @@ func TestParseResult(t *testing.T) {
 		{`{"step_up": [{"reason": "a", "methods": ["sms", "face"]}, "b"], "methods": {"b": ["face"]}}`, pdp.StepUp, "a,b", "face,sms", ""},
 		{`{"deny": {"x"}, "step_up": {"a"}, "methods": {"a": ["face"]}}`, pdp.Deny, "a,x", "", ""},
 		{`{"deny": [{"reason": "scam", "warning": "anti_fraud"}]}`, pdp.Deny, "scam", "", "anti_fraud"},
+		{`{"step_up": [{"reason": "said", "warning": "anti_fraud", "methods": ["face"]}, "b"]}`, pdp.StepUp, "b,said", "face,sms", "anti_fraud"},
+		{`{"deny": [{"reason": "x", "warning": "w1"}], "step_up": [{"reason": "a", "warning": "w2"}]}`, pdp.Deny, "a,x", "", "w1"},
+		{`{"deny": ["x"], "step_up": [{"reason": "a", "warning": "w2"}]}`, pdp.Deny, "a,x", "", "w2"},
 		{`{"outcome": "allow", "deny": ["x"]}`, pdp.Deny, "x", "", ""},
 		{`{"outcome": "step_up", "reasons": ["manual"]}`, pdp.StepUp, "manual", "sms", ""},
 		{`{"outcome": "deny", "limit": {}}`, pdp.Deny, "", "", ""},
@@ -45,6 +48,21 @@ func TestParseResult(t *testing.T) {
 			strings.Join(r.Methods, ",") != c.methods || r.Warning != c.warning {
 			t.Errorf("%s: got %+v", c.doc, r)
 		}
+	}
+}
+
+// TestStepUpWarningOnlyWhileOpen: a step-up's warning is shown while the
+// user is asked to verify, and not on the release a passed check gives.
+func TestStepUpWarningOnlyWhileOpen(t *testing.T) {
+	doc := ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"),
+		ast.MustParseTerm(`{"step_up": [{"reason": "said", "warning": "anti_fraud", "methods": ["face"]}]}`)))
+	open, err := parseHits(doc, nil)
+	if err != nil || open.Outcome != pdp.StepUp || open.Warning != "anti_fraud" {
+		t.Fatalf("open: %+v %v", open, err)
+	}
+	done, err := parseHits(doc, []string{"face"})
+	if err != nil || done.Outcome != pdp.Allow || done.Warning != "" {
+		t.Fatalf("verified: %+v %v", done, err)
 	}
 }
 

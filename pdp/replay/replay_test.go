@@ -44,12 +44,14 @@ func TestReplaySamePolicies(t *testing.T) {
 // the policy's rates) by accounts that are not trusted, and
 // repeated_large_amounts on money movements whose UID moved 9000 to 15000
 // CNY in the hour (three times the large threshold) in two transactions or
-// more.
+// more, and anti_scam_guidance on money movements with a scam statement
+// worth 3000 to 5000 CNY (a deny: no VIP multiplier), which turns their
+// step-up into a deny.
 type expected struct {
-	large, repeated    int64 // decisions gaining each reason
-	liveLarge, liveRep int64 // decisions carrying each reason live
-	allowToStepUp      int64
-	changedIDs         []string
+	large, repeated, scam        int64 // decisions gaining each reason
+	liveLarge, liveRep, liveScam int64 // decisions carrying each reason live
+	allowToStepUp, stepUpToDeny  int64
+	changedIDs                   []string
 }
 
 func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
@@ -59,6 +61,9 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 			Txn struct {
 				Currency string `json:"currency"`
 			} `json:"txn"`
+			Context struct {
+				Statement string `json:"user_statement"`
+			} `json:"context"`
 		}
 		var en struct {
 			Derived struct {
@@ -95,6 +100,9 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 		if slices.Contains(rec.Result.Reasons, "repeated_large_amounts") {
 			e.liveRep++
 		}
+		if slices.Contains(rec.Result.Reasons, "anti_scam_guidance") {
+			e.liveScam++
+		}
 		d := en.Derived
 		if !d.Money {
 			continue
@@ -118,6 +126,14 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 		if (large || repeated) && rec.Result.Outcome == "allow" {
 			e.allowToStepUp++
 			e.changedIDs = append(e.changedIDs, rec.DecisionID)
+		}
+		// The generator's only statement is a scam one.
+		if in.Context.Statement != "" && amount >= 3000 && amount < 5000 {
+			e.scam++
+			if rec.Result.Outcome == "step_up" {
+				e.stepUpToDeny++
+				e.changedIDs = append(e.changedIDs, rec.DecisionID)
+			}
 		}
 	}
 	return e
@@ -148,7 +164,7 @@ func TestReplayThresholdChange(t *testing.T) {
 		t.Fatalf("%d records in the log", len(recs))
 	}
 	want := countExpected(t, recs)
-	if want.allowToStepUp < 50 || want.large < 50 || want.repeated < 20 {
+	if want.allowToStepUp < 50 || want.large < 50 || want.repeated < 20 || want.stepUpToDeny == 0 {
 		t.Fatalf("the generated log barely exercises the threshold: %+v", want)
 	}
 
@@ -159,8 +175,11 @@ func TestReplayThresholdChange(t *testing.T) {
 	if rep.Records != int64(n) || rep.Compared != int64(n) || rep.Skipped.Count+rep.Failed.Count+rep.CandidateErrors.Count+rep.Fallback.Count != 0 {
 		t.Fatalf("records %d compared %d; skipped %+v failed %+v candidate errors %+v", rep.Records, rep.Compared, rep.Skipped, rep.Failed, rep.CandidateErrors)
 	}
-	if got := rep.Matrix[pdp.Allow-1][pdp.StepUp-1]; got != want.allowToStepUp || rep.Changed != want.allowToStepUp || rep.Matrix.Changed() != want.allowToStepUp {
-		t.Fatalf("allow→step_up %d, changed %d; independent count %d\nmatrix %v", got, rep.Changed, want.allowToStepUp, rep.Matrix)
+	changes := want.allowToStepUp + want.stepUpToDeny
+	if got, deny := rep.Matrix[pdp.Allow-1][pdp.StepUp-1], rep.Matrix[pdp.StepUp-1][pdp.Deny-1]; got != want.allowToStepUp ||
+		deny != want.stepUpToDeny || rep.Changed != changes || rep.Matrix.Changed() != changes {
+		t.Fatalf("allow→step_up %d, step_up→deny %d, changed %d; independent counts %d, %d\nmatrix %v",
+			got, deny, rep.Changed, want.allowToStepUp, want.stepUpToDeny, rep.Matrix)
 	}
 	if l := reasonCount(rep, "large_amount"); l.Live != want.liveLarge || l.Candidate != want.liveLarge+want.large {
 		t.Fatalf("large_amount %+v, want live %d candidate %d", l, want.liveLarge, want.liveLarge+want.large)
@@ -168,9 +187,12 @@ func TestReplayThresholdChange(t *testing.T) {
 	if l := reasonCount(rep, "repeated_large_amounts"); l.Live != want.liveRep || l.Candidate != want.liveRep+want.repeated {
 		t.Fatalf("repeated_large_amounts %+v, want live %d candidate %d", l, want.liveRep, want.liveRep+want.repeated)
 	}
+	if l := reasonCount(rep, "anti_scam_guidance"); l.Live != want.liveScam || l.Candidate != want.liveScam+want.scam {
+		t.Fatalf("anti_scam_guidance %+v, want live %d candidate %d", l, want.liveScam, want.liveScam+want.scam)
+	}
 	// Every other reason is untouched.
 	for _, r := range rep.Reasons {
-		if r.Reason != "large_amount" && r.Reason != "repeated_large_amounts" && r.Live != r.Candidate {
+		if r.Reason != "large_amount" && r.Reason != "repeated_large_amounts" && r.Reason != "anti_scam_guidance" && r.Live != r.Candidate {
 			t.Errorf("reason %s changed: %+v", r.Reason, r)
 		}
 	}
@@ -194,8 +216,10 @@ func TestReplayThresholdChange(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 			t.Fatal(err)
 		}
-		if c.Live != "allow" || c.Candidate != "step_up" || c.Line <= 0 || c.File == "" || c.UID == "" || c.TxnID == "" ||
-			!(slices.Contains(c.CandidateReasons, "large_amount") || slices.Contains(c.CandidateReasons, "repeated_large_amounts")) {
+		stepUp := c.Live == "allow" && c.Candidate == "step_up" &&
+			(slices.Contains(c.CandidateReasons, "large_amount") || slices.Contains(c.CandidateReasons, "repeated_large_amounts"))
+		deny := c.Live == "step_up" && c.Candidate == "deny" && slices.Contains(c.CandidateReasons, "anti_scam_guidance")
+		if !(stepUp || deny) || c.Line <= 0 || c.File == "" || c.UID == "" || c.TxnID == "" {
 			t.Fatalf("change %+v", c)
 		}
 		ids = append(ids, c.DecisionID)
@@ -206,7 +230,7 @@ func TestReplayThresholdChange(t *testing.T) {
 	if len(rep.Sample) != 10 || rep.Sample[0].DecisionID != ids[0] || rep.Sample[9].DecisionID != ids[9] {
 		t.Fatalf("sample %d", len(rep.Sample))
 	}
-	t.Logf("%d decisions, %d changed (large %d, repeated %d)", n, rep.Changed, want.large, want.repeated)
+	t.Logf("%d decisions, %d changed (large %d, repeated %d, scam %d)", n, rep.Changed, want.large, want.repeated, want.scam)
 
 	var text bytes.Buffer
 	if err := WriteText(&text, rep, 5); err != nil {

@@ -1,37 +1,12 @@
-# Request rules: over the device, the transaction, the account profile and
-# the context, one reason code each. Rules that fire only on a tight
-# threshold carry `not trusted`; deny rules are never relaxed.
+# Request rules: over the device, the transaction and the account profile,
+# one reason code each (the context's scam signals are in scam.rego). Rules
+# that fire only on a tight threshold carry `not trusted`; deny rules are
+# never relaxed.
 package riskpdp
 
 import data.riskpdp.config
 
 # --- deny ---------------------------------------------------------------
-
-# A third party guiding the user ("customer service told me to refund") is
-# the classic scam pattern: keep the block and show an anti-fraud warning.
-# Contested and large cases carry "flag": the sidecar flags them for
-# follow-up ("key tracking").
-scam := {"reason": "anti_scam_guidance", "warning": "anti_fraud", "flag": "key_tracking"}
-
-deny contains scam if {
-	input.context.third_party_guidance == true
-	input.derived.money == true
-}
-
-deny contains scam if {
-	input.context.remote_assistance == true
-	input.derived.money == true
-}
-
-deny contains scam if {
-	input.derived.money == true
-	is_string(input.context.user_statement)
-	regex.match(scam_pattern, input.context.user_statement)
-}
-
-# One case-insensitive pattern from the keyword list (keywords are plain
-# text: regex metacharacters in them are escaped).
-scam_pattern := concat("", ["(?i)", concat("|", [regex.replace(kw, `[\\.+*?()|\[\]{}^$]`, `\$0`) | some kw in config.scam_keywords])])
 
 # "Stricter rather than bottomless": very large outflows with no stated
 # purpose or to a new destination stay blocked, VIP or not (VIP relaxes

@@ -165,29 +165,6 @@ test_risky_environment if {
 	}
 }
 
-test_anti_scam_statement_denies_with_warning if {
-	req := object.union(payment(100), {"context": {"user_statement": "The Customer Service agent told me to refund"}})
-	{"reason": "anti_scam_guidance", "warning": "anti_fraud", "flag": "key_tracking"} in riskpdp.deny with input as req
-}
-
-test_anti_scam_chinese_statement if {
-	req := object.union(payment(100), {"context": {"user_statement": "客服让我把钱转到安全账户"}})
-	"anti_scam_guidance" in deny_reasons(req)
-}
-
-test_anti_scam_flags if {
-	"anti_scam_guidance" in deny_reasons(object.union(payment(100), {"context": {"third_party_guidance": true}}))
-	"anti_scam_guidance" in deny_reasons(object.union(payment(100), {"context": {"remote_assistance": true}}))
-}
-
-test_anti_scam_does_not_apply_to_login if {
-	not "anti_scam_guidance" in deny_reasons(object.union(login, {"context": {"third_party_guidance": true}}))
-}
-
-test_non_string_statement_is_ignored if {
-	count(deny_reasons(object.union(payment(100), {"context": {"user_statement": 42}}))) == 0
-}
-
 test_obligations_parse_as_the_sidecar_expects if {
 	obl := riskpdp.obligations with input as payment(50000)
 	count(obl) == 1
