@@ -15,9 +15,8 @@ import (
 // card or resident identity number found, or "".
 func findCard(t testing.TB, doc []byte) string {
 	t.Helper()
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		t.Fatalf("findCard: %v", err)
+	if !json.Valid(doc) { // numbers out of float64's range are valid JSON
+		t.Fatalf("findCard: invalid JSON %q", doc)
 	}
 	if c := walkCards(doc); c != "" {
 		return c
