@@ -73,6 +73,7 @@ func opaInput(c *MixConfig, wr *wireRequest, a opaFacts, risk string) map[string
 		"ip_domestic":            wr.Device.IPCountry == a.home,
 		"cross_border":           crossBorder,
 		"device_known":           a.deviceKnown,
+		"destination_new":        wr.Stage == "withdrawal" && (wr.Txn == nil || wr.Txn.DestinationNew == nil || *wr.Txn.DestinationNew),
 		"money":                  money,
 		"outflow":                outflow,
 		"vip":                    a.vip,

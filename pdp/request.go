@@ -53,8 +53,14 @@ type Txn struct {
 	CardBIN string
 	// Instrument is a fingerprint of the payment instrument (a token the
 	// service derives from the card or account, never the number): one
-	// instrument paying for many accounts is a signal.
+	// instrument paying for many accounts is a signal. For a withdrawal it
+	// is the destination: the sidecar remembers the destinations an
+	// account moved money to, and knows which are new.
 	Instrument string
+	// DestinationNew is what the caller says of a withdrawal's
+	// destination. It can make a destination new, never known: the
+	// sidecar's own record (Instrument) decides that.
+	DestinationNew OptBool
 }
 
 // Account is the caller's profile of the account.

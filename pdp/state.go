@@ -200,11 +200,20 @@ type AccountEvent struct {
 	DeviceID string
 }
 
-// KnownDevice is a device the UID has used.
-type KnownDevice struct {
+// Sighting is when an account first and last used something it keeps
+// a memory of.
+type Sighting struct {
 	ID                  string
 	FirstSeen, LastSeen time.Time
 }
+
+// KnownDevice is a device the UID has used.
+type KnownDevice = Sighting
+
+// KnownDestination is a destination the UID has moved money to: the
+// txn.instrument of an allowed withdrawal (a fingerprint of the receiving
+// account).
+type KnownDestination = Sighting
 
 // AccountState is the durable state of one UID.
 type AccountState struct {
@@ -223,6 +232,38 @@ type AccountState struct {
 	// Payments are the recent money movements the sidecar allowed, with
 	// the outcomes the service reported (bounded, newest last).
 	Payments []Payment
+	// Destinations are where the UID moved money to (recent, bounded): a
+	// destination the sidecar has not seen, or first saw less than
+	// NewDestinationWindow ago, is new.
+	Destinations []KnownDestination
+}
+
+// NewDestinationWindow is how long a destination stays new after the
+// account first moved money to it: a transfer split in two, or a second
+// new payee the same day, still reads as going somewhere new.
+const NewDestinationWindow = 24 * time.Hour
+
+// DestinationAge is how long ago the account first moved money to the
+// destination id, and false when it never did.
+func (a *AccountState) DestinationAge(id string, now time.Time) (time.Duration, bool) {
+	for _, d := range a.Destinations {
+		if d.ID == id {
+			return now.Sub(d.FirstSeen), true
+		}
+	}
+	return 0, false
+}
+
+// NewDestinations24h counts the destinations other than except that the
+// account first moved money to within NewDestinationWindow of now.
+func (a *AccountState) NewDestinations24h(now time.Time, except string) int {
+	n := 0
+	for _, d := range a.Destinations {
+		if d.ID != except && now.Sub(d.FirstSeen) < NewDestinationWindow {
+			n++
+		}
+	}
+	return n
 }
 
 // CaseFlag marks a case for follow-up ("key tracking").

@@ -27,9 +27,12 @@ type Velocity struct {
 	// UIDMethods1h and PurchaseMethods1h are the distinct payment methods
 	// the UID, and this purchase (an order and its payment), tried in the
 	// last hour; InstrumentUIDs1h the distinct UIDs that paid with this
-	// instrument (txn.instrument). This request included; 0 when the
-	// request names no method or instrument.
-	UIDMethods1h, PurchaseMethods1h, InstrumentUIDs1h uint32
+	// instrument (txn.instrument), UIDInstruments1h the distinct
+	// instruments the UID paid with (cards tried one after another: card
+	// testing; a withdrawal's destination is not one, and a withdrawal
+	// gets 0). This request included; 0 when the request names no method
+	// or instrument.
+	UIDMethods1h, PurchaseMethods1h, InstrumentUIDs1h, UIDInstruments1h uint32
 }
 
 // WindowCounts are counts and amount sums over sliding windows for one key.

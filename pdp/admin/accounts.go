@@ -20,7 +20,10 @@ type accountView struct {
 	Limits    []pdp.Limit        `json:"limits"`
 	Events    []pdp.AccountEvent `json:"recent_events"`
 	Devices   []pdp.KnownDevice  `json:"devices"`
-	Flags     []pdp.CaseFlag     `json:"flags"`
+	// Destinations are where the account moved money to (withdrawals'
+	// txn.instrument), new for a day after their first use.
+	Destinations []pdp.KnownDestination `json:"destinations"`
+	Flags        []pdp.CaseFlag         `json:"flags"`
 	// Verifications are the step-up challenges answered or pending, kept
 	// a day past their expiry.
 	Verifications []verificationView `json:"verifications"`
@@ -98,7 +101,7 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) er
 		return err
 	}
 	v := accountView{UID: uid, Lists: map[string]bool{"block": rep.Blocked, "allow": rep.Allowed, "vip": rep.VIP},
-		Limits: a.Limits, Events: a.Events, Devices: a.Devices, Flags: a.Flags, Habit: a.Habit, Freezes: []freezeView{}}
+		Limits: a.Limits, Events: a.Events, Devices: a.Devices, Destinations: a.Destinations, Flags: a.Flags, Habit: a.Habit, Freezes: []freezeView{}}
 	for _, f := range a.Freezes {
 		fv := freezeView{Kind: f.Kind.String(), Active: f.Active(now), Since: f.Since, Rule: f.Rule, TxnID: f.TxnID,
 			DecisionID: f.DecisionID, By: f.Actor}

@@ -79,22 +79,22 @@ func withdrawal(uid, txn, dev string, amount float64, cur, extraDevice string) s
 // check releases exactly the operation it was issued for.
 func TestAttackOneCheckReleasesOnlyItsOperation(t *testing.T) {
 	s := attackSidecar(t)
-	_, d := s.decide(withdrawal("u-a", "t-1", "d-1", 6000, "CNY", ""))
+	_, d := s.decide(withdrawal("u-a", "t-1", "d-1", 4000, "CNY", ""))
 	if d["outcome"] != "step_up" {
-		t.Fatalf("6 000 CNY withdrawal from a new device abroad: %v", d)
+		t.Fatalf("4 000 CNY withdrawal from a new device abroad: %v", d)
 	}
 	s.verifyAll(t, d, "passed")
 	for name, retry := range map[string]string{
 		"999 999 999 CNY":  withdrawal("u-a", "t-1", "d-1", 999999999, "CNY", ""),
 		"49 999 CNY":       withdrawal("u-a", "t-1", "d-1", 49999, "CNY", ""),
-		"6 000 USD":        withdrawal("u-a", "t-1", "d-1", 6000, "USD", ""),
-		"another device":   withdrawal("u-a", "t-1", "d-2", 6000, "CNY", `,"emulator":true,"rooted":true,"proxy":true`),
-		"a payment":        strings.Replace(withdrawal("u-a", "t-1", "d-1", 6000, "CNY", ""), `"withdrawal"`, `"payment"`, 1),
+		"4 000 USD":        withdrawal("u-a", "t-1", "d-1", 4000, "USD", ""),
+		"another device":   withdrawal("u-a", "t-1", "d-2", 4000, "CNY", `,"emulator":true,"rooted":true,"proxy":true`),
+		"a payment":        strings.Replace(withdrawal("u-a", "t-1", "d-1", 4000, "CNY", ""), `"withdrawal"`, `"payment"`, 1),
 		"challenge named":  strings.Replace(withdrawal("u-a", "t-1", "d-1", 60000, "CNY", ""), `"stage"`, fmt.Sprintf(`"challenge_id":%q,"stage"`, d["step_up"].(map[string]any)["challenge_id"]), 1),
-		"without a device": strings.Replace(withdrawal("u-a", "t-1", "d-1", 6000, "CNY", ""), `"device":{"id":"d-1","ip":"203.0.113.9","ip_country":"SG"},`, ``, 1),
+		"without a device": strings.Replace(withdrawal("u-a", "t-1", "d-1", 4000, "CNY", ""), `"device":{"id":"d-1","ip":"203.0.113.9","ip_country":"SG"},`, ``, 1),
 	} {
 		if _, r := s.decide(retry); r["outcome"] == "allow" || slices.Contains(toStrings(r["reasons"]), "step_up_verified") {
-			t.Errorf("%s released by the check of 6 000 CNY: %v", name, r)
+			t.Errorf("%s released by the check of 4 000 CNY: %v", name, r)
 		}
 	}
 	_, metrics := s.get("/metrics")
@@ -104,16 +104,17 @@ func TestAttackOneCheckReleasesOnlyItsOperation(t *testing.T) {
 		}
 	}
 	// The verified operation itself is released, within a cap that covers it.
-	_, r := s.decide(withdrawal("u-a", "t-1", "d-1", 6000, "CNY", ""))
+	_, r := s.decide(withdrawal("u-a", "t-1", "d-1", 4000, "CNY", ""))
 	if r["outcome"] != "allow" || !slices.Contains(toStrings(r["reasons"]), "step_up_verified") {
 		t.Fatalf("the verified withdrawal: %v", r)
 	}
-	if l, _ := r["limit"].(map[string]any); l == nil || l["daily_amount"].(float64) < 6000 {
+	if l, _ := r["limit"].(map[string]any); l == nil || l["daily_amount"].(float64) < 4000 {
 		t.Errorf("the release's cap does not cover it: %v", r["limit"])
 	}
 	// A large verified amount (with a stated purpose: not an extreme one)
 	// is not over its own cap either.
-	big := strings.Replace(withdrawal("u-b", "t-2", "d-1", 40000, "CNY", ""), `"currency":"CNY"`, `"currency":"CNY","purpose":"tuition","destination_new":false`, 1)
+	big := strings.Replace(strings.Replace(withdrawal("u-b", "t-2", "d-1", 40000, "CNY", ""), `"currency":"CNY"`, `"currency":"CNY","purpose":"tuition"`, 1),
+		`"withdrawal"`, `"payment"`, 1)
 	_, d = s.decide(big)
 	s.verifyAll(t, d, "passed")
 	if _, r := s.decide(big); r["outcome"] != "allow" || r["limit"].(map[string]any)["daily_amount"].(float64) < 40000 {
@@ -128,7 +129,7 @@ func TestAttackRacedResultsNeverAllow(t *testing.T) {
 	allows := 0
 	for i := range 60 {
 		uid := fmt.Sprintf("u-race-%d", i)
-		_, d := s.decide(withdrawal(uid, "t-1", "d-1", 6000, "CNY", ""))
+		_, d := s.decide(withdrawal(uid, "t-1", "d-"+uid, 4000, "CNY", ""))
 		su := d["step_up"].(map[string]any)
 		results := []string{"failed", "passed"}
 		if i%2 == 1 {
@@ -145,7 +146,7 @@ func TestAttackRacedResultsNeverAllow(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if _, r := s.decide(withdrawal(uid, "t-1", "d-1", 6000, "CNY", "")); r["outcome"] == "allow" {
+		if _, r := s.decide(withdrawal(uid, "t-1", "d-"+uid, 4000, "CNY", "")); r["outcome"] == "allow" {
 			allows++
 		}
 		for j, r := range results {
@@ -315,6 +316,7 @@ type truth struct {
 	purpose                   string
 	destinationNew            bool
 	sendDestination           bool
+	instrument                string // the destination of a withdrawal ("": none sent)
 }
 
 // rates are the reference policy's (policies/riskpdp/config/data.json).
@@ -345,9 +347,12 @@ func (t truth) body(uid, dev, txn string, omit map[string]bool, set map[string]s
 	if t.sendDestination {
 		destination = fmt.Sprint(t.destinationNew)
 	}
-	purpose := ""
+	purpose, instrument := "", ""
 	if t.purpose != "" {
 		purpose = q(t.purpose)
+	}
+	if t.instrument != "" {
+		instrument = q(t.instrument)
 	}
 	b := fmt.Sprintf(`{"stage":%q,"uid":%q`, t.stage, uid)
 	if !omit["device"] {
@@ -355,7 +360,7 @@ func (t truth) body(uid, dev, txn string, omit map[string]bool, set map[string]s
 	}
 	if t.stage != "login" {
 		b += `,"txn":` + object("txn", [][2]string{{"id", q(txn)}, {"amount", fmt.Sprint(t.amount)}, {"currency", q(t.currency)},
-			{"category", q(t.category)}, {"purpose", purpose}, {"destination_new", destination}})
+			{"category", q(t.category)}, {"purpose", purpose}, {"destination_new", destination}, {"instrument", instrument}})
 	}
 	if !omit["account"] {
 		created := fmt.Sprintf("%d-01-01T00:00:00Z", 2026-t.ageDays/365)
@@ -386,6 +391,9 @@ func genTruth(r *rand.Rand) truth {
 	}
 	t.sendDestination = r.IntN(2) == 0
 	t.destinationNew = r.IntN(2) == 0
+	if t.stage == "withdrawal" && r.IntN(2) == 0 {
+		t.instrument = fmt.Sprintf("i-%d", r.IntN(1000)) // never paid before
+	}
 	return t
 }
 
@@ -451,6 +459,8 @@ func TestNeverWeakerThanTheTruth(t *testing.T) {
 			edits = append(edits,
 				edit{"no purpose", map[string]bool{"txn.purpose": true}, nil},
 				edit{"no destination_new", map[string]bool{"txn.destination_new": true}, nil},
+				edit{"destination_new false", nil, map[string]string{"txn.destination_new": "false"}},
+				edit{"no instrument", map[string]bool{"txn.instrument": true}, nil},
 			)
 			for _, cur := range []string{"CNY", "USD", "EUR", "SGD", "HKD"} {
 				if cur != tr.currency {

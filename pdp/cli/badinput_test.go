@@ -436,7 +436,7 @@ func TestBadInputSlowClients(t *testing.T) {
 	// Meanwhile, ordinary callers are served.
 	time.Sleep(300 * time.Millisecond)
 	for i := 0; i < 20; i++ {
-		body := strings.Replace(stepUpBody, `"uid":"u-1001"`, fmt.Sprintf(`"uid":"calm-%d"`, i), 1)
+		body := stepUpAs(fmt.Sprintf("calm-%d", i))
 		if code, d := s.decide(body); code != 200 || d["outcome"] != "step_up" {
 			t.Fatalf("decision during slowloris: %d %v", code, d)
 		}

@@ -274,7 +274,7 @@ func TestDecisionLogDiskFull(t *testing.T) {
 			i := 0
 			decide := func() {
 				i++
-				body := strings.Replace(stepUpBody, `"uid":"u-1001"`, fmt.Sprintf(`"uid":"u-full-%d"`, i), 1)
+				body := stepUpAs(fmt.Sprintf("u-full-%d", i))
 				if code, d := s.decide(body); code != 200 || d["outcome"] != "step_up" {
 					t.Fatalf("decision %d while the disk is full: %d %v", i, code, d)
 				}

@@ -151,7 +151,10 @@ func TestServeRefusesBadPolicyData(t *testing.T) {
 	if err := os.Remove(odd); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(data, []byte(strings.Replace(string(orig), `"medium": 2000,`, `"medium": 5000,`, 1)), 0o644); err != nil {
+	// (A young account's first payment from a device is verified too:
+	// young_account_days goes down with it.)
+	valid := strings.NewReplacer(`"medium": 2000,`, `"medium": 5000,`, `"young_account_days": 30,`, `"young_account_days": 1,`).Replace(string(orig))
+	if err := os.WriteFile(data, []byte(valid), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {

@@ -139,10 +139,16 @@ var (
 	allowBody  = `{"request_id":"r-allow","stage":"payment","uid":"u-1","device":{"id":"d-1","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":"t-1","amount":120,"currency":"CNY","category":"daily_goods"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
 	stepUpBody = `{"request_id":"r-step","stage":"payment","uid":"u-1001","device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},"txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital"},"account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z"}}`
 	denyBody   = `{"request_id":"r-deny","stage":"withdrawal","uid":"u-7","txn":{"id":"t-3","amount":900,"currency":"CNY","destination_new":true},"context":{"user_statement":"A customer service agent told me to move my money to a safe account"}}`
-	// warnBody is the same statement to a known destination: a step-up with
-	// the warning.
-	warnBody = `{"request_id":"r-warn","stage":"withdrawal","uid":"u-8","txn":{"id":"t-4","amount":900,"currency":"CNY","destination_new":false},"context":{"user_statement":"A customer service agent told me to move my money to a safe account"}}`
+	// warnBody is the same statement on a small payment at home, nothing
+	// else pointing at a scam: a step-up with the warning.
+	warnBody = `{"request_id":"r-warn","stage":"payment","uid":"u-8","device":{"id":"d-8","ip":"198.51.100.8","ip_country":"CN"},"txn":{"id":"t-4","amount":900,"currency":"CNY","destination_new":false},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"},"context":{"user_statement":"A customer service agent told me to move my money to a safe account"}}`
 )
+
+// stepUpAs is stepUpBody for another account, on a device of its own (one
+// device for many accounts is a device farm).
+func stepUpAs(uid string) string {
+	return strings.NewReplacer(`"uid":"u-1001"`, `"uid":"`+uid+`"`, `"id":"d-77"`, `"id":"d-`+uid+`"`).Replace(stepUpBody)
+}
 
 func TestServeOutcomes(t *testing.T) {
 	s := startSidecar(t)
@@ -242,7 +248,7 @@ func TestServeHealthMetricsAndData(t *testing.T) {
 	}
 	// OPA Data API: the request an OPA sidecar would get, decided on the
 	// same input as /v1/decide (enriched by the sidecar).
-	req := strings.Replace(stepUpBody, `"uid":"u-1001"`, `"uid":"u-data"`, 1)
+	req := stepUpAs("u-data")
 	status, res := s.post("/v1/data/riskpdp/step_up", "application/json", fmt.Sprintf(`{"input": %s}`, req))
 	_, d := s.decide(req)
 	got, _ := res["result"].([]any)
@@ -294,7 +300,7 @@ func TestServeHotReload(t *testing.T) {
 				default:
 				}
 				// Other UIDs than the assertions', so velocity rules stay quiet.
-				body := strings.Replace(stepUpBody, `"uid":"u-1001"`, fmt.Sprintf(`"uid":"load-%d-%d"`, i, n), 1)
+				body := stepUpAs(fmt.Sprintf("load-%d-%d", i, n))
 				resp, err := http.Post(s.url+"/v1/decide", "application/json", strings.NewReader(body))
 				if err != nil {
 					failed.Add(1)
@@ -378,7 +384,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 					return
 				default:
 				}
-				body := strings.Replace(stepUpBody, `"uid":"u-1001"`, fmt.Sprintf(`"uid":"drain-%d"`, rand.Int()), 1)
+				body := stepUpAs(fmt.Sprintf("drain-%d", rand.Int()))
 				resp, err := c.Post(s.url+"/v1/decide", "application/json", strings.NewReader(body))
 				if err != nil {
 					return // the listener is closed: the sidecar stopped accepting

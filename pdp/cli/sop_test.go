@@ -217,11 +217,11 @@ func TestSOPWalk(t *testing.T) {
 	// The retry of the same purchase is still allowed under the cap (its
 	// own 6 000 is not counted against it twice); the daily cap the
 	// release set and the 6 000 already spent (velocity snapshot) survived
-	// too, so a second, different 6 000 payment is over the cap.
+	// too, so a second, different 10 000 payment is over the cap (15 000).
 	if _, d = s.decide(retry); d["outcome"] != "allow" || d["limit"] == nil {
 		t.Fatalf("verification or cap lost on restart: %v", d)
 	}
-	second := strings.Replace(pay("u-step", "t-2", 6000, ""), `"ip_country":"CN"`, `"ip_country":"SG"`, 1)
+	second := strings.Replace(pay("u-step", "t-2", 10000, ""), `"ip_country":"CN"`, `"ip_country":"SG"`, 1)
 	if _, d = s.decide(second); d["outcome"] != "deny" || !slices.Contains(reasons(d), "daily_limit_exceeded") {
 		t.Fatalf("cap or spend lost on restart: %v", d)
 	}

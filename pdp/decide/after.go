@@ -73,10 +73,13 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 			applyObligation(a, o, in, d.ID)
 		}
 		if newDevice {
-			rememberDevice(a, r.Device.ID, now)
+			a.Devices = remember(a.Devices, r.Device.ID, now)
 		}
 		if moneyAllowed {
 			rememberPayment(a, in, d)
+			if r.Stage == pdp.StageWithdrawal && r.Txn.Instrument != "" {
+				a.Destinations = remember(a.Destinations, r.Txn.Instrument, now)
+			}
 		}
 		if a.FirstSeen.IsZero() {
 			a.FirstSeen = firstSeen(a, now)
@@ -192,14 +195,17 @@ func deviceStale(a *pdp.AccountState, id string, now time.Time) bool {
 	return true
 }
 
-func rememberDevice(a *pdp.AccountState, id string, now time.Time) {
-	for i := range a.Devices {
-		if a.Devices[i].ID == id {
-			a.Devices[i].LastSeen = now
-			return
+// remember marks id seen now in list (a device the account used, a
+// destination it moved money to: new for pdp.NewDestinationWindow from
+// its first use, known after).
+func remember(list []pdp.Sighting, id string, now time.Time) []pdp.Sighting {
+	for i := range list {
+		if list[i].ID == id {
+			list[i].LastSeen = now
+			return list
 		}
 	}
-	a.Devices = append(a.Devices, pdp.KnownDevice{ID: id, FirstSeen: now, LastSeen: now})
+	return append(list, pdp.Sighting{ID: id, FirstSeen: now, LastSeen: now})
 }
 
 // rememberPayment keeps the allowed money movement with the account, for

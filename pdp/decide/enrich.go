@@ -54,8 +54,10 @@ func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, err
 		}
 		in.Enrich.HasReputation = true
 		in.Derived.VIP = in.Enrich.Reputation[engine.RepUID].VIP
-		// Known only if the account's devices say so (below).
+		// Known only if the account's devices and destinations say so
+		// (below).
 		in.Derived.DeviceKnown = false
+		in.SetDestinationKnown(false)
 
 		var err error
 		if acct, err = s.state.Account(r.UID, now); err != nil {
@@ -63,7 +65,7 @@ func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, err
 				return nil, err
 			}
 		} else {
-			in.Enrich.Account = accountView(acct, r.Stage, in.Rates, now)
+			in.Enrich.Account = accountView(acct, &r.Txn, r.Stage, in.Rates, now)
 			for _, e := range acct.Events {
 				if sensitiveEvents[e.Kind] {
 					in.NoteSensitiveChange(e.At)
@@ -71,6 +73,10 @@ func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, err
 			}
 			if r.Device.ID != "" {
 				in.SetDeviceKnown(knowsDevice(acct, r.Device.ID))
+			}
+			if r.Txn.Instrument != "" {
+				age, ok := acct.DestinationAge(r.Txn.Instrument, now)
+				in.SetDestinationKnown(ok && age >= pdp.NewDestinationWindow)
 			}
 			in.NoteFirstSeen(firstSeen(acct, now))
 		}
@@ -84,6 +90,7 @@ func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, err
 			Amount: in.Derived.AmountBase, Login: !r.Stage.NeedsTxn()}
 		if r.Stage.NeedsTxn() {
 			obs.Purchase, obs.Method, obs.Instrument = r.Purchase(), r.Txn.PaymentMethod, r.Txn.Instrument
+			obs.Destination = r.Stage == pdp.StageWithdrawal
 		}
 		if observe {
 			s.velocity.Observe(now, obs, v)

@@ -101,7 +101,7 @@ func TestVerificationReleasesOnlyWhatWasVerified(t *testing.T) {
 		clk.Add(20 * time.Second) // a person's pace: no velocity rule fires
 		return mustDecide(t, s, body)
 	}
-	base := op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 6000}
+	base := op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 4000}
 	d := decide(base.body())
 	if d.Outcome != pdp.StepUp || !slices.Contains(d.StepUp.Methods, "face") {
 		t.Fatalf("first attempt: %+v", d)
@@ -114,12 +114,12 @@ func TestVerificationReleasesOnlyWhatWasVerified(t *testing.T) {
 		o           op
 	}{
 		{"larger amount", "amount", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 999999999}},
-		{"a cent more", "amount", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 6000.01}},
-		{"smaller amount", "amount", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 5999}},
-		{"another currency", "currency", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "USD", device: "d-1", amount: 6000}},
-		{"another device", "device", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-2", amount: 6000,
+		{"a cent more", "amount", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 4000.01}},
+		{"smaller amount", "amount", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 3999}},
+		{"another currency", "currency", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "USD", device: "d-1", amount: 4000}},
+		{"another device", "device", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-2", amount: 4000,
 			extraDevice: `,"emulator":true,"rooted":true,"proxy":true`}},
-		{"no device", "device", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", amount: 6000}},
+		{"no device", "device", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", amount: 4000}},
 	}
 	for _, r := range retries {
 		before := metricValue(t, s, fmt.Sprintf(`pdp_challenge_mismatch_total{field=%q}`, r.field))
@@ -132,7 +132,7 @@ func TestVerificationReleasesOnlyWhatWasVerified(t *testing.T) {
 		}
 	}
 	// Another stage with the same transaction id finds no verification.
-	if d := decide(op{stage: "payment", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 6000}.body()); d.Outcome == pdp.Allow {
+	if d := decide(op{stage: "payment", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 4000}.body()); d.Outcome == pdp.Allow {
 		t.Errorf("a payment released by a withdrawal's check: %+v", d)
 	}
 	// Naming the challenge does not help a differing retry either.
@@ -146,7 +146,7 @@ func TestVerificationReleasesOnlyWhatWasVerified(t *testing.T) {
 	if d.Outcome != pdp.Allow || !slices.Contains(d.Reasons, "step_up_verified") {
 		t.Fatalf("exact retry: %+v", d)
 	}
-	if d.Limit == nil || d.Limit.DailyAmount < 6000 || d.Limit.Currency != "CNY" {
+	if d.Limit == nil || d.Limit.DailyAmount < 4000 || d.Limit.Currency != "CNY" {
 		t.Errorf("release without a cap covering it: %+v", d.Limit)
 	}
 }
@@ -179,7 +179,7 @@ func TestConcurrentResultsFailureWins(t *testing.T) {
 	s, st, clk := newStateService(t, Options{})
 	const n = 60
 	for i := range n {
-		o := op{stage: "withdrawal", uid: fmt.Sprintf("u-race-%d", i), txn: "t-1", currency: "CNY", device: "d-1", amount: 6000}
+		o := op{stage: "withdrawal", uid: fmt.Sprintf("u-race-%d", i), txn: "t-1", currency: "CNY", device: fmt.Sprintf("d-%d", i), amount: 4000}
 		d := mustDecide(t, s, o.body())
 		if d.Outcome != pdp.StepUp {
 			t.Fatalf("%d: %+v", i, d)

@@ -63,7 +63,9 @@ func withdrawalBody(uid, txn string, amount float64) string {
 // verified order's payment is released by the order's check.
 func TestReleaseHoldsTogether(t *testing.T) {
 	s, _, clk := newStateService(t, Options{})
-	body := withdrawalBody("u-r", "t-1", 6800)
+	// A 6 800 CNY payment from a new phone abroad (a withdrawal of that
+	// much to a destination the sidecar does not know would wait a day).
+	body := strings.Replace(withdrawalBody("u-r", "t-1", 6800), `"withdrawal"`, `"payment"`, 1)
 	d := mustDecide(t, s, body)
 	verify(t, s, d.StepUp.ChallengeID, "face", "passed")
 	for i := range 2 {
@@ -197,11 +199,12 @@ func TestMessagesForPeople(t *testing.T) {
 		t.Errorf("frozen: %q, want the end of the freeze %s", d.Message, until)
 	}
 	// A release: the cap it comes with.
-	d = mustDecide(t, s, withLocale(withdrawalBody("u-r", "t-1", 6000), "en"))
+	release := strings.Replace(withLocale(withdrawalBody("u-r", "t-1", 6000), "en"), `"withdrawal"`, `"payment"`, 1)
+	d = mustDecide(t, s, release)
 	verify(t, s, d.StepUp.ChallengeID, "face", "passed")
 	clk.Add(20 * time.Second)
-	d = mustDecide(t, s, withLocale(withdrawalBody("u-r", "t-1", 6000), "en"))
-	if d.Outcome != pdp.Allow || !strings.Contains(d.Message, "10000 CNY") {
+	d = mustDecide(t, s, release)
+	if d.Outcome != pdp.Allow || !strings.Contains(d.Message, "15000 CNY") {
 		t.Errorf("release with a cap: %s %q", d.Outcome, d.Message)
 	}
 	for _, m := range []string{d.Message} {

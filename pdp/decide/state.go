@@ -52,7 +52,7 @@ func freezeRank(k pdp.FreezeKind) int {
 // lifted itself), and the strictest limit in force, in base units
 // (converted with rates, so that limits set in different currencies
 // compare; a currency without a rate counts strictly).
-func accountView(a *pdp.AccountState, stage pdp.Stage, rates *pdp.Rates, now time.Time) *engine.AccountView {
+func accountView(a *pdp.AccountState, txn *pdp.Txn, stage pdp.Stage, rates *pdp.Rates, now time.Time) *engine.AccountView {
 	v := &engine.AccountView{EverFrozen: len(a.Freezes) > 0, KnownDevices: len(a.Devices)}
 	if p := a.ProbationAt(now); !p.Until.IsZero() {
 		v.Probation, v.ProbationUntil = true, p.Until
@@ -84,6 +84,14 @@ func accountView(a *pdp.AccountState, stage pdp.Stage, rates *pdp.Rates, now tim
 	for _, f := range a.Freezes {
 		if now.Sub(f.Since) < 24*time.Hour {
 			v.Freezes24h++
+		}
+	}
+	if stage == pdp.StageWithdrawal {
+		v.NewDestinations24h = a.NewDestinations24h(now, txn.Instrument)
+	}
+	for _, f := range a.Flags {
+		if now.Sub(f.At) < 24*time.Hour && (f.TxnID == "" || f.TxnID != txn.ID) {
+			v.Flags24h++
 		}
 	}
 	for _, l := range a.Limits {

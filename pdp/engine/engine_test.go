@@ -73,27 +73,33 @@ func TestReferencePolicyOutcomes(t *testing.T) {
 	}{
 		{payment, pdp.Allow, "", "", ""},
 		{string(paymentBody), pdp.StepUp, "large_amount,new_device_foreign_ip,sensitive_change_before_large_amount", "face,sms", ""},
-		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY"},"context":{"third_party_guidance":true}}`,
+		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY","destination_new":false},"context":{"third_party_guidance":true}}`,
 			pdp.Deny, "anti_scam_guidance", "", "anti_fraud"},
 		// What the user says: a scam statement alone steps up with the
-		// warning; with a new destination or a large amount it denies;
-		// an ordinary refund is not flagged.
-		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY"},"context":{"user_statement":"对方一直在电话里指导我 共享屏幕"}}`,
+		// warning; with a new destination (said, or not said known) or a
+		// large amount it denies; an ordinary refund is not flagged.
+		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY","destination_new":false},"context":{"user_statement":"对方一直在电话里指导我 共享屏幕"}}`,
 			pdp.StepUp, "scam_statement", "face", "anti_fraud"},
 		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY","destination_new":true},"context":{"user_statement":"guiding me over the phone"}}`,
-			pdp.Deny, "anti_scam_guidance,scam_statement", "", "anti_fraud"},
+			pdp.Deny, "anti_scam_guidance,new_destination,scam_statement", "", "anti_fraud"},
+		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":900,"currency":"CNY"},"context":{"user_statement":"guiding me over the phone"}}`,
+			pdp.Deny, "anti_scam_guidance,new_destination,scam_statement", "", "anti_fraud"},
 		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":5200,"currency":"CNY","category":"daily_goods"},"context":{"user_statement":"the police said to move it to a SAFE ACCOUNT"}}`,
 			pdp.Deny, "amount_above_category_price,anti_scam_guidance,large_amount,scam_statement", "", "anti_fraud"},
 		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":100,"currency":"CNY"},"context":{"user_statement":"我要退款，商品有质量问题","channel":"app"}}`,
 			pdp.Allow, "", "", ""},
 		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":60000,"currency":"CNY"}}`,
-			pdp.Deny, "extreme_amount_unclear_purpose,large_amount", "", ""},
+			pdp.Deny, "extreme_amount_unclear_purpose,large_amount,new_destination,new_destination_large", "", "anti_fraud"},
+		// A first transfer of 5 000 or more to a new payee waits a day.
+		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":5000,"currency":"CNY","purpose":"rent"}}`,
+			pdp.Deny, "large_amount,new_destination,new_destination_large", "", "anti_fraud"},
 		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":5,"currency":"JPY"}}`,
 			pdp.StepUp, "unsupported_currency", "sms", ""},
 		// A missing field is never evidence of safety: no device, no
-		// account, no home country, device.new not said.
+		// account (an unknown age is a young one), no home country,
+		// device.new not said.
 		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":100,"currency":"CNY"}}`,
-			pdp.StepUp, "new_device_foreign_ip", "face", ""},
+			pdp.StepUp, "new_device_foreign_ip,young_account_new_device", "face", ""},
 		{`{"stage":"payment","uid":"u","device":{"id":"d","ip_country":"CN","new":false},"txn":{"id":"t","amount":2000,"currency":"CNY"}}`,
 			pdp.StepUp, "new_account_large_amount", "sms", ""},
 		{`{"stage":"payment","uid":"u","device":{"id":"d","ip_country":"CN"},"txn":{"id":"t","amount":100,"currency":"CNY"},"account":{"created_at":"2020-01-01T00:00:00Z"}}`,

@@ -74,8 +74,14 @@ type AccountView struct {
 	KnownDevices int
 	// ProfileChanges7d counts the profile and contact changes (profile,
 	// email, phone, device binding) reported in the last 7 days;
-	// Freezes24h the freezes put on the account in the last 24 hours.
-	ProfileChanges7d, Freezes24h int
+	// Freezes24h the freezes put on the account in the last 24 hours;
+	// NewDestinations24h, for a withdrawal, the destinations other than
+	// its own that the account first moved money to in the last 24 hours
+	// (pdp.NewDestinationWindow); Flags24h the
+	// follow-up flags ("key tracking": a scam statement, an extreme
+	// amount...) put on the account in the last 24 hours by other
+	// transactions than this request's.
+	ProfileChanges7d, Freezes24h, NewDestinations24h, Flags24h int
 }
 
 // Score is one plugin's answer under input.scores.<plugin>.
@@ -176,6 +182,7 @@ var enrichSchema = []field{
 		numLeaf("uid_methods_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.UIDMethods1h) }),
 		numLeaf("purchase_methods_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.PurchaseMethods1h) }),
 		numLeaf("instrument_uids_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.InstrumentUIDs1h) }),
+		numLeaf("uid_instruments_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.UIDInstruments1h) }),
 		object("failures", nil,
 			numLeaf("payment_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Payment1h) }),
 			numLeaf("payment_24h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Payment24h) }),
@@ -213,6 +220,8 @@ var enrichSchema = []field{
 		leaf("known_devices", func(in *Input) *ast.Term { return ast.InternedTerm(acct(in).KnownDevices) }),
 		numLeaf("profile_changes_7d", func(in *Input) float64 { return float64(acct(in).ProfileChanges7d) }),
 		numLeaf("freezes_24h", func(in *Input) float64 { return float64(acct(in).Freezes24h) }),
+		numLeaf("new_destinations_24h", func(in *Input) float64 { return float64(acct(in).NewDestinations24h) }),
+		numLeaf("flags_24h", func(in *Input) float64 { return float64(acct(in).Flags24h) }),
 		object("limit", func(in *Input) bool {
 			return acct(in).DailyAmount > 0 || acct(in).MaxAmount > 0
 		},

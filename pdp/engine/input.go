@@ -17,6 +17,7 @@ var (
 	keyIPDomestic           = ast.StringTerm("ip_domestic")
 	keyCrossBorder          = ast.StringTerm("cross_border")
 	keyDeviceKnown          = ast.StringTerm("device_known")
+	keyDestinationNew       = ast.StringTerm("destination_new")
 	keyMoney                = ast.StringTerm("money")
 	keyOutflow              = ast.StringTerm("outflow")
 	keyVIP                  = ast.StringTerm("vip")
@@ -89,6 +90,18 @@ func (in *Input) SetDeviceKnown(known bool) {
 		return
 	}
 	in.setDeviceNew(!known)
+}
+
+// SetDestinationKnown records what the risk state says of a withdrawal's
+// destination (txn.instrument): known when the account first moved money
+// to it at least pdp.NewDestinationWindow before. As for devices, the
+// caller may call a known destination new, never a new one known:
+// input.derived.destination_new is !known, or true when the caller says
+// so.
+func (in *Input) SetDestinationKnown(known bool) {
+	if in.Req.Stage == pdp.StageWithdrawal {
+		in.Derived.DestinationNew = !known || in.Req.Txn.DestinationNew == pdp.True
+	}
 }
 
 // setDeviceNew makes input.device.new isNew, replacing the caller's value.
@@ -331,6 +344,8 @@ func (in *Input) derivedField(key *ast.Term) *ast.Term {
 		return ast.InternedTerm(d.IPDomestic)
 	case "device_known":
 		return ast.InternedTerm(d.DeviceKnown)
+	case "destination_new":
+		return ast.InternedTerm(d.DestinationNew)
 	case "money":
 		return ast.InternedTerm(in.Req.Stage.NeedsTxn())
 	case "outflow":
@@ -356,6 +371,7 @@ func (in *Input) derivedTerm() *ast.Term {
 		[2]*ast.Term{keyIPDomestic, ast.InternedTerm(d.IPDomestic)},
 		[2]*ast.Term{keyCrossBorder, ast.InternedTerm(d.CrossBorder)},
 		[2]*ast.Term{keyDeviceKnown, ast.InternedTerm(d.DeviceKnown)},
+		[2]*ast.Term{keyDestinationNew, ast.InternedTerm(d.DestinationNew)},
 		[2]*ast.Term{keyMoney, ast.InternedTerm(in.Req.Stage.NeedsTxn())},
 		[2]*ast.Term{keyOutflow, ast.InternedTerm(in.outflow())},
 		[2]*ast.Term{keyVIP, ast.InternedTerm(d.VIP)},

@@ -48,6 +48,7 @@ func (in *Input) AppendEnrichment(dst []byte) ([]byte, error) {
 		return dst, err
 	}
 	b = strconv.AppendBool(append(b, `,"cross_border":`...), d.CrossBorder)
+	b = strconv.AppendBool(append(b, `,"destination_new":`...), d.DestinationNew)
 	b = strconv.AppendBool(append(b, `,"device_known":`...), d.DeviceKnown)
 	b = strconv.AppendBool(append(b, `,"ip_domestic":`...), d.IPDomestic)
 	b = strconv.AppendBool(append(b, `,"ip_foreign":`...), d.IPForeign)
@@ -189,6 +190,7 @@ type enrichmentJSON struct {
 		IPDomestic           bool     `json:"ip_domestic"`
 		CrossBorder          bool     `json:"cross_border"`
 		DeviceKnown          bool     `json:"device_known"`
+		DestinationNew       bool     `json:"destination_new"`
 		Money                bool     `json:"money"`   // from the stage
 		Outflow              bool     `json:"outflow"` // from the stage
 		VIP                  bool     `json:"vip"`
@@ -212,6 +214,7 @@ type enrichmentJSON struct {
 		UIDMethods   uint32     `json:"uid_methods_1h"`
 		PurchaseMeth uint32     `json:"purchase_methods_1h"`
 		InstrUIDs    uint32     `json:"instrument_uids_1h"`
+		UIDInstrs    uint32     `json:"uid_instruments_1h"`
 		Failures     struct {
 			Payment1h  uint32 `json:"payment_1h"`
 			Payment24h uint32 `json:"payment_24h"`
@@ -239,6 +242,8 @@ type enrichmentJSON struct {
 		KnownDevices    int       `json:"known_devices"`
 		ProfileChanges  int       `json:"profile_changes_7d"`
 		Freezes24h      int       `json:"freezes_24h"`
+		NewDests24h     int       `json:"new_destinations_24h"`
+		Flags24h        int       `json:"flags_24h"`
 		Limit           *struct {
 			DailyAmount float64 `json:"daily_amount"`
 			MaxAmount   float64 `json:"max_amount"`
@@ -283,7 +288,8 @@ func (e *enrichmentJSON) apply(in *Input) {
 	if d := e.Derived; d != nil {
 		in.Derived = Derived{AccountAgeDays: d.AccountAgeDays, SensitiveChangeHours: d.SensitiveChangeHours,
 			IPForeign: d.IPForeign, IPDomestic: d.IPDomestic, CrossBorder: d.CrossBorder, DeviceKnown: d.DeviceKnown, VIP: d.VIP,
-			AmountBase: in.Derived.AmountBase} // a record without one: the amount
+			DestinationNew: d.DestinationNew,
+			AmountBase:     in.Derived.AmountBase} // a record without one: the amount
 		if d.AmountBase != nil {
 			in.Derived.AmountBase = *d.AmountBase
 		}
@@ -300,7 +306,7 @@ func (e *enrichmentJSON) apply(in *Input) {
 		en.Velocity = &pdp.Velocity{UID: v.UID.counts(), Device: v.Device.counts(), IP: v.IP.counts(),
 			UIDDevices1h: v.UIDDevices1h, DeviceUIDs1h: v.DeviceUIDs1h, Spent24h: v.Spent24h,
 			Attempts1m: v.Attempts1m, Attempts1h: v.Attempts1h,
-			UIDMethods1h: v.UIDMethods, PurchaseMethods1h: v.PurchaseMeth, InstrumentUIDs1h: v.InstrUIDs,
+			UIDMethods1h: v.UIDMethods, PurchaseMethods1h: v.PurchaseMeth, InstrumentUIDs1h: v.InstrUIDs, UIDInstruments1h: v.UIDInstrs,
 			Failures: pdp.Failures{Payment1h: v.Failures.Payment1h, Payment24h: v.Failures.Payment24h,
 				PIN1h: v.Failures.PIN1h, PIN24h: v.Failures.PIN24h, Login1h: v.Failures.Login1h, Login24h: v.Failures.Login24h}}
 	}
@@ -311,7 +317,7 @@ func (e *enrichmentJSON) apply(in *Input) {
 		av := &AccountView{Frozen: a.Frozen, FreezeKind: a.FreezeKind, FrozenUntil: a.FrozenUntil,
 			StageRestricted: a.StageRestricted, Restricted: a.Restricted, Probation: a.Probation,
 			ProbationUntil: a.ProbationUntil, EverFrozen: a.EverFrozen, KnownDevices: a.KnownDevices,
-			ProfileChanges7d: a.ProfileChanges, Freezes24h: a.Freezes24h}
+			ProfileChanges7d: a.ProfileChanges, Freezes24h: a.Freezes24h, NewDestinations24h: a.NewDests24h, Flags24h: a.Flags24h}
 		if l := a.Limit; l != nil {
 			av.DailyAmount, av.MaxAmount, av.LimitCurrency = l.DailyAmount, l.MaxAmount, l.Currency
 		}

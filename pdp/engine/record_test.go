@@ -25,7 +25,7 @@ func fullEnrichment(in *Input, now time.Time) {
 			UID:          pdp.WindowCounts{Count1m: 1, Count1h: 2, Count24h: 3, Amount1m: 4.5, Amount1h: 6899.75, Amount24h: 7, Logins1h: 8},
 			Device:       pdp.WindowCounts{Count1m: 9, Count1h: 10, Count24h: 11, Amount1m: 12, Amount1h: 13, Amount24h: 14, Logins1h: 15},
 			IP:           pdp.WindowCounts{Count1m: 16, Count1h: 17, Count24h: 18, Amount1m: 19, Amount1h: 20, Amount24h: 21, Logins1h: 22},
-			UIDDevices1h: 3, DeviceUIDs1h: 4, Spent24h: 999.99, Attempts1m: 3, Attempts1h: 9, UIDMethods1h: 2, PurchaseMethods1h: 3, InstrumentUIDs1h: 4,
+			UIDDevices1h: 3, DeviceUIDs1h: 4, Spent24h: 999.99, Attempts1m: 3, Attempts1h: 9, UIDMethods1h: 2, PurchaseMethods1h: 3, InstrumentUIDs1h: 4, UIDInstruments1h: 5,
 			Failures: pdp.Failures{Payment1h: 1, Payment24h: 2, PIN1h: 3, PIN24h: 4, Login1h: 5, Login24h: 6},
 		},
 		Verification: VerificationView{Status: "pending", ChallengeID: "c1.x", Methods: []string{"face", "sms"}, Passed: []string{"sms"}},

@@ -83,6 +83,13 @@ type Derived struct {
 	// (with risk state off: the caller said device.new is false), and the
 	// caller does not say it is new. A missing device is not known.
 	DeviceKnown bool
+	// DestinationNew: a withdrawal goes to a destination the account has
+	// not moved money to at least pdp.NewDestinationWindow before
+	// (SetDestinationKnown; with risk state off: the caller did not say
+	// txn.destination_new is false), or the caller says it is new. A
+	// withdrawal without txn.instrument goes somewhere new. False for the
+	// other stages.
+	DestinationNew bool
 	// VIP: the account is a VIP: on the VIP list when risk state is on
 	// (the caller's account.vip relaxes nothing then), account.vip without
 	// risk state. Always true or false, so rules can index on it.
@@ -221,6 +228,7 @@ func (in *Input) derive() {
 	in.Derived.IPDomestic = ipc != "" && ipc == home
 	in.Derived.CrossBorder = ship != "" && ship != home
 	in.Derived.DeviceKnown = r.Device.ID != "" && r.Device.New == pdp.False
+	in.Derived.DestinationNew = r.Stage == pdp.StageWithdrawal && r.Txn.DestinationNew != pdp.False
 	in.Derived.VIP = r.Account.VIP.IsTrue()
 	in.SetRates(nil)
 }
@@ -511,7 +519,9 @@ func (p *parser) txn(x *pdp.Txn, maxAmount float64) ([][2]*ast.Term, *pdp.Error)
 		case "purpose":
 			_, t, err = p.text(64)
 		case "destination_new":
-			_, t, err = p.boolean()
+			var b bool
+			b, t, err = p.boolean()
+			x.DestinationNew = pdp.OptBoolOf(b)
 		default:
 			known = false
 		}

@@ -20,7 +20,7 @@ func TestConcurrentResultsAcrossSidecars(t *testing.T) {
 	a, b := newSidecar(t, "A", r.Addr), newSidecar(t, "B", r.Addr)
 	const n = 40
 	for i := range n {
-		body := pay(fmt.Sprintf("u-race-%d", i), "d-1", "t-1", 6000, "SG", "")
+		body := pay(fmt.Sprintf("u-race-%d", i), fmt.Sprintf("d-%d", i), "t-1", 6000, "SG", "")
 		d := a.decide(t, body)
 		if d.Outcome != pdp.StepUp {
 			t.Fatalf("%d: %+v", i, d)

@@ -131,9 +131,9 @@ func TestUnallowedOrderIsNotPaid(t *testing.T) {
 // allowed withdrawal completed.
 func TestFailuresKeepGoingWhereTheyShould(t *testing.T) {
 	e := testEpisode(accountTakeover, func(b *builder) {
-		o := b.withdraw(0, b.device(), 9000, "", true)
+		o := b.withdraw(0, b.device(), 9000, "", b.newDestination(0))
 		o.keepGoing = true
-		b.withdraw(60*time.Second, b.device(), 2000, "", true)
+		b.withdraw(60*time.Second, b.device(), 2000, "", b.newDestination(0))
 	})
 	e.actor = actor{pass: map[string]float64{"": 0}}
 	calls := drive(t, e, stepUp2, deny, allow)

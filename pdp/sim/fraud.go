@@ -75,10 +75,12 @@ func buildTakeover(b *builder) {
 	// The reset flow gives the fraudster a session: a login check they
 	// fail does not end the attempt, the withdrawal is decided anyway.
 	b.login(b.secs(300, 3600), dev).keepGoing = true
-	big := b.withdraw(b.secs(60, 600), dev, math.Exp(b.between(math.Log(3000), math.Log(40000))), "", true)
+	// Both withdrawals go to the fraudster's account.
+	to := b.newDestination(0)
+	big := b.withdraw(b.secs(60, 600), dev, math.Exp(b.between(math.Log(3000), math.Log(40000))), "", to)
 	big.keepGoing = true
 	if b.r.Float64() < 0.6 {
-		small := b.withdraw(b.secs(60, 900), dev, b.between(800, 3000), "", true)
+		small := b.withdraw(b.secs(60, 900), dev, b.between(800, 3000), "", to)
 		small.keepGoing = true
 	}
 }
@@ -101,7 +103,9 @@ var scamStatements = []string{
 func buildScamStatement(b *builder) {
 	b.e.actor = actor{abandon: 0.1, pass: map[string]float64{"": 1}}
 	dev := b.device()
-	o := b.withdraw(0, dev, math.Exp(b.between(math.Log(2000), math.Log(50000))), "", true)
+	// The scammer's account receives the transfer, and its retry.
+	to := b.newDestination(0)
+	o := b.withdraw(0, dev, math.Exp(b.between(math.Log(2000), math.Log(50000))), "", to)
 	o.keepGoing = true
 	c := &wireContext{}
 	switch x := b.r.Float64(); {
@@ -115,7 +119,7 @@ func buildScamStatement(b *builder) {
 	o.req.Context = c
 	if b.r.Float64() < 0.5 {
 		// Coached: try again smaller, without saying anything.
-		again := b.withdraw(b.secs(300, 1800), dev, b.between(1000, 5000), "", true)
+		again := b.withdraw(b.secs(300, 1800), dev, b.between(1000, 5000), "", to)
 		again.keepGoing = true
 	}
 }
@@ -125,13 +129,15 @@ func buildScamSilent(b *builder) {
 	dev := b.device()
 	total := math.Exp(b.between(math.Log(1000), math.Log(30000)))
 	purpose := []string{"", "investment", "family"}[b.r.IntN(3)]
+	to := b.newDestination(0)
 	if b.r.Float64() < 0.4 {
-		first := b.withdraw(0, dev, total*0.5, purpose, true)
+		// Split in two, to the same account.
+		first := b.withdraw(0, dev, total*0.5, purpose, to)
 		first.keepGoing = true
-		b.withdraw(b.secs(120, 1200), dev, total*0.5, purpose, true)
+		b.withdraw(b.secs(120, 1200), dev, total*0.5, purpose, to)
 		return
 	}
-	b.withdraw(0, dev, total, purpose, true)
+	b.withdraw(0, dev, total, purpose, to)
 }
 
 func buildCardTesting(b *builder) {
@@ -231,7 +237,8 @@ func buildMuleCashout(b *builder) {
 		if i > 0 {
 			delay = b.secs(300, 1500)
 		}
-		o := b.withdraw(delay, dev, b.between(2000, 9000), []string{"", "family"}[b.r.IntN(2)], true)
+		// Each withdrawal to another account of the ring.
+		o := b.withdraw(delay, dev, b.between(2000, 9000), []string{"", "family"}[b.r.IntN(2)], b.newDestination(i))
 		o.keepGoing = true
 	}
 }

@@ -41,6 +41,9 @@ var (
 	refund = &Scenario{Name: "refund", Label: Legit, Rate: 0.003,
 		Doc:   "a refunded purchase moved back to the bank, often with the customer's own words about it",
 		build: buildRefund}
+	newPayee = &Scenario{Name: "new_payee", Label: Legit, Rate: 0.002,
+		Doc:   "money sent to someone the customer never paid before (a new landlord, a relative, a school), now and then a second payment to them the same day",
+		build: buildNewPayee}
 )
 
 func buildDailyPayment(b *builder) {
@@ -86,7 +89,7 @@ var purposes = []string{"savings", "rent", "family", "tuition"}
 func buildSalary(b *builder) {
 	dev := b.device()
 	share := b.between(0.2, 0.6)
-	b.withdraw(0, dev, b.a.Salary*share, purposes[b.r.IntN(len(purposes))], false)
+	b.withdraw(0, dev, b.a.Salary*share, purposes[b.r.IntN(len(purposes))], "")
 }
 
 func buildTravel(b *builder) {
@@ -119,7 +122,7 @@ func buildPasswordReset(b *builder) {
 	b.event(0, "password_reset", dev.ID)
 	b.login(b.secs(20, 120), dev)
 	if b.r.Float64() < 0.3 {
-		b.withdraw(b.secs(600, 6*3600), dev, b.between(2000, 6000)*b.a.Wealth, "savings", false)
+		b.withdraw(b.secs(600, 6*3600), dev, b.between(2000, 6000)*b.a.Wealth, "savings", "")
 		return
 	}
 	c := pick(b.r, b.a.Categories)
@@ -141,8 +144,21 @@ var ordinaryStatements = []string{
 	"refund of a cancelled flight",
 }
 
+var payeePurposes = []string{"rent", "family", "tuition", "family", ""}
+
+func buildNewPayee(b *builder) {
+	dev := b.device()
+	to := b.newDestination(0)
+	purpose := payeePurposes[b.r.IntN(len(payeePurposes))]
+	b.withdraw(0, dev, math.Exp(b.between(math.Log(300), math.Log(8000)))*b.a.Wealth, purpose, to)
+	if b.r.Float64() < 0.15 {
+		// The deposit, then the first month; a gift, then another.
+		b.withdraw(b.secs(600, 6*3600), dev, math.Exp(b.between(math.Log(300), math.Log(5000)))*b.a.Wealth, purpose, to)
+	}
+}
+
 func buildRefund(b *builder) {
-	o := b.withdraw(0, b.device(), b.between(80, 2500)*b.a.Wealth, "refund", false)
+	o := b.withdraw(0, b.device(), b.between(80, 2500)*b.a.Wealth, "refund", "")
 	if b.r.Float64() < 0.5 {
 		o.req.Context = &wireContext{UserStatement: ordinaryStatements[b.r.IntN(len(ordinaryStatements))]}
 	}
@@ -243,6 +259,9 @@ func (s *sim) planLegit(d int) []*Episode {
 		}
 		if st.trip == nil && r.Float64() < refund.Rate {
 			add(refund, localTime(r, s.cfg.Start, d, tz))
+		}
+		if st.trip == nil && r.Float64() < newPayee.Rate {
+			add(newPayee, localTime(r, s.cfg.Start, d, tz))
 		}
 	}
 	return out

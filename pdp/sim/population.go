@@ -201,8 +201,8 @@ func NewPopulation(seed uint64, n int, start time.Time) *Population {
 // Prime writes into st what a sidecar that had been serving these
 // customers for months would know at the start: the VIP list, and for
 // every customer and mule account when it was first seen, its known
-// devices and its spending habit (learnt from amounts drawn as the
-// customer spends). Without it every first operation of the run would
+// devices, its own bank account as a known destination and its spending
+// habit (learnt from amounts drawn as the customer spends). Without it every first operation of the run would
 // come from an "unknown device" of an account "never seen".
 func (p *Population) Prime(ctx context.Context, st *state.Store) error {
 	actor := pdp.Actor{Operator: "sim", Reason: "simulated history", Ticket: "SIM"}
@@ -221,8 +221,11 @@ func (p *Population) Prime(ctx context.Context, st *state.Store) error {
 	for _, group := range [][]*Account{p.Accounts, p.Mules} {
 		for _, a := range group {
 			first, devices, habit := p.history(a)
+			// The customer's own bank account: where salaries and
+			// refunds went before.
+			own := []pdp.KnownDestination{{ID: ownInstrument(a.UID, "bank"), FirstSeen: first, LastSeen: devices[0].LastSeen}}
 			_, err := st.UpdateAccount(ctx, a.UID, state.Async, nil, func(s *pdp.AccountState) error {
-				s.FirstSeen, s.Devices, s.Habit = first, devices, habit
+				s.FirstSeen, s.Devices, s.Habit, s.Destinations = first, devices, habit, own
 				return nil
 			})
 			if err != nil {

@@ -37,7 +37,7 @@ func ScenarioByName(name string) *Scenario {
 
 var scenarios = []*Scenario{
 	dailyPayment, bigPurchase, promotionBurst, bulkBuyer, salaryWithdrawal, repayment, travelAbroad, deviceChange,
-	passwordReset, refund,
+	passwordReset, refund, newPayee,
 	accountTakeover, scamStatement, scamSilent, cardTesting, sharedDevice, reshipping, methodSwitching, muleCashout,
 }
 
@@ -171,20 +171,24 @@ func (b *builder) pay(delay time.Duration, dev wireDevice, category string, cny 
 	return b.add(delay, req, valued)
 }
 
-// withdraw moves cny out of the account to a bank account.
-func (b *builder) withdraw(delay time.Duration, dev wireDevice, cny float64, purpose string, destinationNew bool) *op {
+// withdraw moves cny out of the account to its own bank account, or to
+// another account when to is not "" (txn.instrument is the destination;
+// txn.destination_new says whether the customer has paid it before).
+func (b *builder) withdraw(delay time.Duration, dev wireDevice, cny float64, purpose, to string) *op {
 	req := b.request("withdrawal", dev)
 	t, valued := b.txn(cny, b.a.Home.Currency)
-	t.Purpose, t.DestinationNew, t.PaymentMethod = purpose, boolPtr(destinationNew), "bank"
-	// The instrument of a withdrawal is where the money goes: the
-	// account's own bank account, or a new one.
+	t.Purpose, t.DestinationNew, t.PaymentMethod = purpose, boolPtr(to != ""), "bank"
 	t.Instrument = b.instrument("bank")
-	if destinationNew {
-		t.Instrument = fmt.Sprintf("i-new-%d-%d", b.e.Seq, b.n)
+	if to != "" {
+		t.Instrument = to
 	}
 	req.Txn = t
 	return b.add(delay, req, valued)
 }
+
+// newDestination names an account the episode sends money to for the
+// first time (the k-th of the episode).
+func (b *builder) newDestination(k int) string { return fmt.Sprintf("i-dest-%d-%d", b.e.Seq, k) }
 
 // repay repays a credit.
 func (b *builder) repay(delay time.Duration, dev wireDevice, cny float64) *op {
@@ -198,9 +202,9 @@ func (b *builder) repay(delay time.Duration, dev wireDevice, cny float64) *op {
 
 // instrument is the fingerprint of the account's own instrument of the
 // method (its card, its bank account, its balance).
-func (b *builder) instrument(method string) string {
-	return "i-" + b.a.UID + "-" + method
-}
+func (b *builder) instrument(method string) string { return ownInstrument(b.a.UID, method) }
+
+func ownInstrument(uid, method string) string { return "i-" + uid + "-" + method }
 
 // event reports an account event after delay.
 func (b *builder) event(delay time.Duration, kind, device string) {

@@ -165,9 +165,9 @@ func TestDecisionLogReplaysWithTheRunsLabels(t *testing.T) {
 }
 
 // A threshold change moves the figures the way it should, and the pin
-// check catches it: raising the large-amount threshold lets fraud
-// through, lowering it bothers customers; both fail against the
-// reference policy's pins of the same run.
+// check catches it: verifying new payees only from 50 000 CNY lets fraud
+// through, lowering the large-amount threshold bothers customers; both
+// fail against the reference policy's pins of the same run.
 func TestThresholdChangesFailThePins(t *testing.T) {
 	res, _ := sharedRun(t)
 	ref := measure(res.Report)
@@ -181,7 +181,7 @@ func TestThresholdChangesFailThePins(t *testing.T) {
 	for _, tc := range []struct {
 		name, old, new, want string
 	}{
-		{"laxer", `"large": 5000,`, `"large": 20000,`, "overall fraud.stepped_up_or_denied_share: WORSE"},
+		{"laxer", `"new_destination": 500,`, `"new_destination": 50000,`, "overall fraud.stepped_up_or_denied_share: WORSE"},
 		{"stricter", `"large": 5000,`, `"large": 800,`, "overall legit.step_ups_per_1000: WORSE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,6 +29,9 @@ const (
 	EventMaxAge = 90 * 24 * time.Hour
 	// MaxDevices bounds the known devices: the 32 seen most recently.
 	MaxDevices = 32
+	// MaxDestinations bounds the known destinations: the 32 used most
+	// recently.
+	MaxDestinations = 32
 	// MaxFlags bounds the follow-up flags: the newest 100 (by At).
 	MaxFlags = 100
 	// MaxPayments and PaymentMaxAge bound the allowed payments kept for
@@ -208,6 +211,7 @@ func cloneAccount(cur *pdp.AccountState) *pdp.AccountState {
 	st.Limits = cloneSlice(cur.Limits)
 	st.Events = cloneSlice(cur.Events)
 	st.Devices = cloneSlice(cur.Devices)
+	st.Destinations = cloneSlice(cur.Destinations)
 	st.Flags = cloneSlice(cur.Flags)
 	return st
 }
@@ -257,6 +261,7 @@ func pruneAccount(st *pdp.AccountState, now time.Time) {
 	st.Events = slices.DeleteFunc(st.Events, func(e pdp.AccountEvent) bool { return e.At.Before(oldest) })
 	st.Events = keepNewest(st.Events, MaxEvents, func(e pdp.AccountEvent) time.Time { return e.At })
 	st.Devices = keepNewest(st.Devices, MaxDevices, func(d pdp.KnownDevice) time.Time { return d.LastSeen })
+	st.Destinations = keepNewest(st.Destinations, MaxDestinations, func(d pdp.KnownDestination) time.Time { return d.LastSeen })
 	st.Flags = keepNewest(st.Flags, MaxFlags, func(f pdp.CaseFlag) time.Time { return f.At })
 	paidSince := now.Add(-PaymentMaxAge)
 	st.Payments = slices.DeleteFunc(st.Payments, func(p pdp.Payment) bool { return p.At.Before(paidSince) })

@@ -25,6 +25,7 @@ import (
 //	           reasons (count, each a string), stage, amount, currency,
 //	           amount in base units, category, at, outcomes (count, each:
 //	           status, at)
+//	destinations (version 3) count, each: id, first seen, last seen
 //	habit      only when its count is not 0: count, mean, variance,
 //	           categories (count, each: category, weight)
 
@@ -100,6 +101,12 @@ func encodeAccount(st *pdp.AccountState) []byte {
 			w.byte(byte(m.Status))
 			w.time(m.At)
 		}
+	}
+	w.uvarint(uint64(len(st.Destinations)))
+	for _, d := range st.Destinations {
+		w.str(d.ID)
+		w.time(d.FirstSeen)
+		w.time(d.LastSeen)
 	}
 	if h := &st.Habit; h.Count > 0 {
 		w.uvarint(uint64(h.Count))
@@ -188,6 +195,13 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 							At:     d.time()}
 					}
 				}
+			}
+		}
+		if n := d.count(3); n > 0 {
+			st.Destinations = make([]pdp.KnownDestination, n)
+			for i := range st.Destinations {
+				x := &st.Destinations[i]
+				x.ID, x.FirstSeen, x.LastSeen = d.str(), d.time(), d.time()
 			}
 		}
 	}

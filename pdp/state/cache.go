@@ -181,6 +181,9 @@ func accountSize(a *pdp.AccountState) int64 {
 	for _, d := range a.Devices {
 		n += int64(unsafe.Sizeof(d)) + int64(len(d.ID))
 	}
+	for _, d := range a.Destinations {
+		n += int64(unsafe.Sizeof(d)) + int64(len(d.ID))
+	}
 	for _, f := range a.Flags {
 		n += int64(unsafe.Sizeof(f)) + int64(len(f.Kind)+len(f.Reason)+len(f.TxnID)+len(f.DecisionID))
 	}

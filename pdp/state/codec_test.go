@@ -48,7 +48,8 @@ var golden = struct {
 // same. testdata/format1 holds records of the first version of each kind
 // (still decoded); testdata/format2 the verification records this build
 // writes (version 2: the binding) and accounts with a first-seen time;
-// testdata/format3 the account records this build writes (payments).
+// testdata/format3 the account records this build writes (payments,
+// destinations).
 func TestGoldenRecords(t *testing.T) {
 	auditJSON, err := encodeAudit(&golden.audit)
 	if err != nil {
@@ -68,6 +69,7 @@ func TestGoldenRecords(t *testing.T) {
 	acct3.Payments = []pdp.Payment{{TxnID: "t-9", Purchase: "txn:t-9", DecisionID: "01J0", Reasons: []string{"step_up_verified"},
 		Stage: pdp.StagePayment, Amount: 950.5, Currency: "USD", AmountBase: 6748.55, Category: "digital", At: t0,
 		Outcomes: []pdp.OutcomeMark{{Status: pdp.OutcomeCompleted, At: t0.Add(time.Minute)}, {Status: pdp.OutcomeChargeback, At: t0.Add(20 * 24 * time.Hour)}}}}
+	acct3.Destinations = []pdp.KnownDestination{{ID: "i-bank-1", FirstSeen: t0.Add(-30 * 24 * time.Hour), LastSeen: t0}}
 	verif2.Subject = "payment:t-9"
 	verif2.Bound = true
 	verif2.Binding = pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-9", Amount: 6800.5, Currency: "CNY", DeviceID: "d-1"}

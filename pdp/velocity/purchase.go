@@ -229,7 +229,8 @@ func (t *Tracker) distinctAt(h uint64, id uint32, sec uint32, record bool) uint3
 }
 
 // distincts fills the distinct counts of obs: the payment methods of its
-// UID and of its purchase, and the UIDs of its instrument, in the hour.
+// UID and of its purchase, the UIDs of its instrument and the instruments
+// of its UID, in the hour.
 func (t *Tracker) distincts(obs *Observation, sec uint32, record bool, out *pdp.Velocity) {
 	if obs.Login || obs.UID == "" {
 		return
@@ -244,5 +245,8 @@ func (t *Tracker) distincts(obs *Observation, sec uint32, record bool, out *pdp.
 	}
 	if obs.Instrument != "" {
 		out.InstrumentUIDs1h = t.distinctAt(t.hash(kindInstrument, obs.Instrument), uint32(t.hash(kindUID, obs.UID)), sec, record)
+		if !obs.Destination {
+			out.UIDInstruments1h = t.distinctAt(t.hash(kindUIDInstruments, obs.UID), uint32(t.hash(kindInstrument, obs.Instrument)), sec, record)
+		}
 	}
 }

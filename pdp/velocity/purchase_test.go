@@ -104,7 +104,9 @@ func TestPeekIsObserveForPurchases(t *testing.T) {
 	for i := range 3000 {
 		ts = ts.Add(time.Duration(rng.IntN(40)) * time.Second)
 		obs := Observation{UID: fmt.Sprintf("u-%d", rng.IntN(8)), Device: fmt.Sprintf("d-%d", rng.IntN(10)),
-			Purchase: fmt.Sprintf("txn:%d", rng.IntN(30)), Amount: float64(10 * rng.IntN(20))}
+			Purchase: fmt.Sprintf("txn:%d", rng.IntN(30)), Amount: float64(10 * rng.IntN(20)),
+			Method: []string{"", "card", "bank"}[rng.IntN(3)], Instrument: []string{"", "i-1", "i-2", "i-3"}[rng.IntN(4)],
+			Destination: rng.IntN(4) == 0}
 		var peeked, observed, want pdp.Velocity
 		a.Peek(ts, obs, &peeked)
 		a.Observe(ts, obs, &observed)
@@ -132,6 +134,40 @@ func TestSpendExcludesThePurchaseItself(t *testing.T) {
 		tr.Peek(t0.Add(time.Minute), Observation{UID: "u", Purchase: o.purchase, Amount: 6800}, &p)
 		if v.Spent24h != o.want || p.Spent24h != o.want {
 			t.Fatalf("%s: Spent24h %v (peek %v), want %v", o.purchase, v.Spent24h, p.Spent24h, o.want)
+		}
+	}
+}
+
+// Distinct counts over the hour: the methods of a UID and of one purchase,
+// the UIDs of an instrument, the instruments a UID pays with (a
+// withdrawal's destination is not one, and its request gets 0); a repeat
+// adds nothing, the hour forgets.
+func TestDistinctCounts(t *testing.T) {
+	tr := newTestTracker(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	type want struct{ uidMethods, purchaseMethods, instrumentUIDs, uidInstruments uint32 }
+	steps := []struct {
+		at  time.Duration
+		obs Observation
+		want
+	}{
+		{0, Observation{UID: "u", Purchase: "order:o", Method: "card", Instrument: "c-1"}, want{1, 1, 1, 1}},
+		{time.Second, Observation{UID: "u", Purchase: "order:o", Method: "card", Instrument: "c-2"}, want{1, 1, 1, 2}},
+		{2 * time.Second, Observation{UID: "u", Purchase: "order:o", Method: "bank", Instrument: "b-1"}, want{2, 2, 1, 3}},
+		{3 * time.Second, Observation{UID: "u", Purchase: "order:o", Method: "bank", Instrument: "b-1"}, want{2, 2, 1, 3}}, // a retry
+		{4 * time.Second, Observation{UID: "u", Purchase: "txn:t", Method: "balance", Instrument: "c-1"}, want{3, 1, 1, 3}},
+		{5 * time.Second, Observation{UID: "v", Purchase: "txn:x", Method: "card", Instrument: "c-1"}, want{1, 1, 2, 1}},
+		{6 * time.Second, Observation{UID: "v", Purchase: "txn:y", Method: "bank", Instrument: "dest-9", Destination: true}, want{2, 1, 1, 0}},
+		{7 * time.Second, Observation{UID: "w", Purchase: "txn:z", Method: "bank", Instrument: "dest-9", Destination: true}, want{1, 1, 2, 0}},
+		{8 * time.Second, Observation{UID: "w", Login: true, Method: "card", Instrument: "c-1"}, want{}}, // a login counts nothing
+		{2 * time.Hour, Observation{UID: "u", Purchase: "order:o2", Method: "card", Instrument: "c-3"}, want{1, 1, 1, 1}},
+	}
+	for i, s := range steps {
+		var v pdp.Velocity
+		tr.Observe(t0.Add(s.at), s.obs, &v)
+		got := want{v.UIDMethods1h, v.PurchaseMethods1h, v.InstrumentUIDs1h, v.UIDInstruments1h}
+		if got != s.want {
+			t.Fatalf("step %d %+v: %+v, want %+v", i, s.obs, got, s.want)
 		}
 	}
 }

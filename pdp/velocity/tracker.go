@@ -25,9 +25,14 @@ type Observation struct {
 	Purchase string
 	// Method is the payment method, Instrument a fingerprint of the
 	// payment instrument (a card or account token, never its number): the
-	// distinct methods per UID and per purchase, and the distinct UIDs per
-	// instrument, are counted over the hour. "": not counted.
+	// distinct methods per UID and per purchase, the distinct UIDs per
+	// instrument and the distinct instruments per UID are counted over
+	// the hour. "": not counted.
 	Method, Instrument string
+	// Destination: Instrument receives the money (a withdrawal's
+	// destination), it is not one the UID pays with; it counts among the
+	// instrument's UIDs, not among the UID's instruments.
+	Destination bool
 	// Amount is the money moved. Non-finite or negative amounts count as
 	// a request of amount 0. Ignored for logins.
 	Amount float64
@@ -70,6 +75,7 @@ const (
 	kindPurchaseMethods // the payment methods of a UID's purchase
 	kindInstrument      // the UIDs of a payment instrument
 	kindMethod          // a payment method, as an id in those sets
+	kindUIDInstruments  // the payment instruments of a UID
 	numKinds
 )
 

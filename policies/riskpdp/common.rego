@@ -66,6 +66,17 @@ trusted if {
 # The allow list exempts an account from threshold-only rules.
 trusted if input.reputation.uid.allowed == true
 
+# new_destination: the money goes somewhere new. For a withdrawal the
+# sidecar knows (input.derived.destination_new: a destination it has not
+# seen the account use for a day, or none named); a payment's destination
+# is the merchant, new unless the caller says otherwise.
+new_destination if input.derived.destination_new == true
+
+new_destination if {
+	input.stage == "payment"
+	not input.txn.destination_new == false
+}
+
 recent_sensitive_change if {
 	input.derived.sensitive_change_hours >= 0
 	input.derived.sensitive_change_hours < config.sensitive_change_window_hours

@@ -19,11 +19,36 @@ deny contains extreme if {
 	object.get(input.txn, "purpose", "") == ""
 }
 
-# A destination not said to be known counts as new.
 deny contains extreme if {
 	input.derived.outflow == true
 	amount >= th.extreme
-	not input.txn.destination_new == false
+	new_destination
+}
+
+# --- destinations -----------------------------------------------------------
+
+# Money leaving for somewhere the account never sent money to (or first
+# did less than a day ago): verify, and warn about scams: "safe
+# accounts", fake agents and investment schemes all ask for a transfer to
+# a new payee. Long-standing accounts are not exempt: scam victims are
+# mostly long-standing customers.
+new_payee := {"reason": "new_destination", "warning": "anti_fraud"}
+
+step_up contains new_payee if {
+	input.stage == "withdrawal"
+	input.derived.destination_new == true
+	amount >= th.new_destination
+}
+
+# A large first transfer to a new payee waits: a day after a first,
+# smaller transfer to it is allowed, the destination is known (the
+# cooling-off of new payees; 000 §2.3 "stricter rather than bottomless").
+# A scam victim passes every check the scammer coaches them through; the
+# wait is what stops the money.
+deny contains {"reason": "new_destination_large", "warning": "anti_fraud", "flag": "key_tracking"} if {
+	input.stage == "withdrawal"
+	input.derived.destination_new == true
+	amount >= th.new_destination_max
 }
 
 # --- step up --------------------------------------------------------------
@@ -78,6 +103,22 @@ step_up contains "cross_border_order" if {
 	input.stage == "order"
 	input.derived.cross_border == true
 	amount >= th.cross_border
+}
+
+# A young account paying from a device it never used: the first payments
+# of a fresh (or bought) account, from a fraud ring's device. Once a
+# payment from the device is allowed, the device is known.
+step_up contains "young_account_new_device" if {
+	input.derived.money == true
+	input.derived.device_known == false
+	input.derived.account_age_days < config.young_account_days
+}
+
+# The login too: an allowed login makes the device known to the account.
+step_up contains "young_account_new_device" if {
+	input.stage == "login"
+	input.derived.device_known == false
+	input.derived.account_age_days < config.young_account_days
 }
 
 step_up contains "virtual_card" if {

@@ -37,6 +37,13 @@ deny contains scam if {
 	scam_said
 }
 
+# A withdrawal's destination the sidecar does not know is new, whatever
+# the caller says of it.
+deny contains scam if {
+	input.derived.destination_new == true
+	scam_said
+}
+
 deny contains scam if {
 	input.derived.money == true
 	amount >= th.large

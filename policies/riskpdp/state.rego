@@ -38,9 +38,12 @@ deny contains "limit_exceeded" if {
 	amount > input.account_state.limit.max_amount
 }
 
+# The daily cap of a release bounds consecutive large payments (000 §3.3):
+# an everyday payment after a verified large one is not held to it.
 deny contains "daily_limit_exceeded" if {
 	input.derived.money == true
 	input.account_state.limit.daily_amount > 0
+	amount >= th.medium
 	spent_24h + amount > input.account_state.limit.daily_amount
 }
 
@@ -124,6 +127,11 @@ step_up contains "payment_method_switching" if {
 	input.velocity.purchase_methods_1h > config.velocity.max_methods_per_purchase
 }
 
+deny contains "payment_method_switching" if {
+	input.derived.money == true
+	input.velocity.purchase_methods_1h > config.velocity.deny_methods_per_purchase
+}
+
 step_up contains "payment_method_switching" if {
 	input.derived.money == true
 	input.velocity.uid_methods_1h > config.velocity.max_methods_per_uid_hour
@@ -144,6 +152,42 @@ step_up contains "profile_tampering" if {
 
 step_up contains "many_accounts_on_device" if {
 	input.velocity.device_uids_1h > config.velocity.max_uids_per_device_hour
+}
+
+# A device farm: more accounts on one device than a household shares.
+deny contains {"reason": "device_farm", "flag": "key_tracking"} if {
+	input.derived.money == true
+	input.velocity.device_uids_1h > config.velocity.device_farm_uids_hour
+}
+
+# Card testing: one account trying card after card.
+step_up contains "many_instruments" if {
+	input.derived.money == true
+	input.velocity.uid_instruments_1h > config.velocity.max_instruments_per_uid_hour
+}
+
+deny contains {"reason": "card_testing", "flag": "key_tracking"} if {
+	input.derived.money == true
+	input.velocity.uid_instruments_1h > config.velocity.card_testing_instruments_hour
+}
+
+# Money to a new destination from an account flagged for follow-up in the
+# last day (a scam statement, guidance, an extreme amount): the coached
+# second try, smaller and without a word.
+deny contains {"reason": "flagged_new_destination", "warning": "anti_fraud", "flag": "key_tracking"} if {
+	input.stage == "withdrawal"
+	input.derived.destination_new == true
+	input.account_state.flags_24h > 0
+}
+
+# Money sent to yet another new destination the same day: the fan-out of
+# a mule account cashing out. (A second payment to a payee first paid
+# today is verified again: new_destination.)
+deny contains {"reason": "new_destinations_repeated", "warning": "anti_fraud", "flag": "key_tracking"} if {
+	input.stage == "withdrawal"
+	input.derived.destination_new == true
+	amount >= th.new_destination
+	input.account_state.new_destinations_24h >= config.velocity.max_new_destinations_24h
 }
 
 step_up contains "many_devices_for_account" if {

@@ -78,12 +78,16 @@ test_probation_requires_two_factors_for_large_amounts if {
 test_limits if {
 	"limit_exceeded" in deny_reasons(with_state(payment(600), {"account_state": {"limit": {"max_amount": 500}}}))
 	not "limit_exceeded" in deny_reasons(with_state(payment(500), {"account_state": {"limit": {"max_amount": 500}}}))
-	daily := {"account_state": {"limit": {"daily_amount": 1000}}, "velocity": {"spent_24h": 800}}
-	"daily_limit_exceeded" in deny_reasons(with_state(payment(300), daily))
-	not "daily_limit_exceeded" in deny_reasons(with_state(payment(200), daily))
+	daily := {"account_state": {"limit": {"daily_amount": 10000}}, "velocity": {"spent_24h": 8000}}
+	"daily_limit_exceeded" in deny_reasons(with_state(payment(2500), daily))
+	not "daily_limit_exceeded" in deny_reasons(with_state(payment(2000), daily))
+
+	# The cap bounds large payments: an everyday one after them is not
+	# held to it (below the medium threshold).
+	not "daily_limit_exceeded" in deny_reasons(with_state(payment(1999), {"account_state": {"limit": {"daily_amount": 10000}}, "velocity": {"spent_24h": 9900}}))
 
 	# Without velocity the amount alone is compared with the cap.
-	"daily_limit_exceeded" in deny_reasons(object.union(payment(1001), {"account_state": {"limit": {"daily_amount": 1000}}}))
+	"daily_limit_exceeded" in deny_reasons(object.union(payment(2001), {"account_state": {"limit": {"daily_amount": 2000}}}))
 }
 
 # SOP: failed or refused face check → deny; passed → conditional release.
@@ -95,7 +99,7 @@ test_verification_outcomes if {
 	obl := riskpdp.obligations with input as passed
 	some o in obl
 	o.type == "limit"
-	o.limit.daily_amount == 10000
+	o.limit.daily_amount == 15000
 	o.limit.currency == "CNY"
 }
 
