@@ -201,24 +201,54 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) (_ Result, _ string, e
 	if ps == nil {
 		return Result{}, "", ErrNoPolicy
 	}
-	if ps.fast != nil {
-		hits, err := e.evalFast(ctx, ps.fast, in)
-		if err != nil {
-			return Result{}, ps.revision, err
-		}
-		c := collector{passed: in.Enrich.Verification.Passed}
-		for _, h := range hits {
-			c.add(h)
-		}
-		r, err := c.result()
+	var r Result
+	switch {
+	case ps.fast != nil:
+		r, err = e.tryFast(ctx, ps.fast, in)
+	case ps.optimized:
+		r, err = e.evalQuery(ctx, ps, ps.query, in, EvaluatorOptimized)
+	default:
+		r, err = e.evalQuery(ctx, ps, ps.refQuery, in, EvaluatorOPA)
 		return r, ps.revision, err
 	}
-	t, err := e.evalTerm(ctx, ps, ps.query, in.term(), in.Now)
+	if err == nil || errors.Is(err, ErrTimeout) || ctx.Err() != nil {
+		return r, ps.revision, err
+	}
+	// The faster evaluator failed (a built-in error, a malformed hit, a
+	// panic): OPA's evaluator on the policy as written decides, so that a
+	// fault of the specialization never answers where OPA would, and a
+	// built-in error is a fallback only when OPA fails too.
+	r, rerr := e.evalQuery(ctx, ps, ps.refQuery, in, EvaluatorOPA)
+	r.Reevaluated = err.Error()
+	return r, ps.revision, rerr
+}
+
+// tryFast runs the fast program and collects its hits; a panic inside it
+// is an error (the caller re-evaluates with OPA), not a crash.
+func (e *Engine) tryFast(ctx context.Context, p *fastProgram, in *Input) (_ Result, err error) {
+	defer recovered(&err)
+	hits, err := e.evalFast(ctx, p, in)
 	if err != nil {
-		return Result{}, ps.revision, err
+		return Result{}, err
+	}
+	c := collector{passed: in.Enrich.Verification.Passed}
+	for _, h := range hits {
+		c.add(h)
+	}
+	r, err := c.result()
+	r.Evaluator = EvaluatorFast
+	return r, err
+}
+
+// evalQuery evaluates one of the set's hits queries with OPA's evaluator.
+func (e *Engine) evalQuery(ctx context.Context, ps *policySet, query ast.Body, in *Input, evaluator string) (Result, error) {
+	t, err := e.evalTerm(ctx, ps, query, in.term(), in.Now)
+	if err != nil {
+		return Result{Evaluator: evaluator}, err
 	}
 	r, err := parseHits(t, in.Enrich.Verification.Passed)
-	return r, ps.revision, err
+	r.Evaluator = evaluator
+	return r, err
 }
 
 // evalFast runs the fast program under the watchdog.

@@ -100,7 +100,7 @@ func (o *errorOrder) check(path ast.Ref) string {
 		why := ""
 		ast.WalkBodies(r, func(b ast.Body) bool {
 			if why == "" {
-				why = o.body(b)
+				why = o.body(b, indexedBody(r, b))
 			}
 			return why != ""
 		})
@@ -118,8 +118,11 @@ func (o *errorOrder) check(path ast.Ref) string {
 }
 
 // body checks one body: after an expression that may fail on the input,
-// only bindings of input values and consumers of its result may follow.
-func (o *errorOrder) body(b ast.Body) string {
+// only bindings of input values and consumers of its result may follow,
+// and, in the body OPA's rule index reads (indexed), equalities of an
+// input path with a constant: where one fails, OPA skips the rule before
+// the call, as the fast program does (buildIndex).
+func (o *errorOrder) body(b ast.Body, indexed bool) string {
 	sc := newScope()
 	for i, e := range b {
 		if !o.mayFail(e, sc) {
@@ -133,7 +136,7 @@ func (o *errorOrder) body(b ast.Body) string {
 		o.bind(e, sc)
 		for _, next := range b[i+1:] {
 			switch {
-			case o.inputBinding(next), o.constantBinding(next):
+			case o.inputBinding(next), o.constantBinding(next), indexed && indexedEquality(next):
 			case consumes(next, results) && !o.mayFail(next, sc) && o.readsNoData(next):
 			default:
 				return fmt.Sprintf("%v: %v may fail on the input before %v (at %v) is evaluated", e.Location, e, next, next.Location)
@@ -150,6 +153,40 @@ func (o *errorOrder) body(b ast.Body) string {
 		return ""
 	}
 	return ""
+}
+
+// indexedBody reports whether b is the body OPA's rule index reads for r:
+// the body of a rule without arguments, else branches or print calls
+// (which turn indexing off), not one nested in it.
+func indexedBody(r *ast.Rule, b ast.Body) bool {
+	if len(r.Head.Args) > 0 || r.Else != nil || r.Default || len(b) == 0 || len(r.Body) == 0 || &b[0] != &r.Body[0] {
+		return false
+	}
+	printing := false
+	ast.WalkExprs(r, func(e *ast.Expr) bool {
+		if op := e.OperatorTerm(); op != nil && (op.String() == ast.Print.Name || op.String() == ast.InternalPrint.Name) {
+			printing = true
+		}
+		return printing
+	})
+	return !printing
+}
+
+// indexedEquality reports whether e is an equality OPA's rule index uses:
+// a ground input path (unification or ==) against a scalar constant.
+func indexedEquality(e *ast.Expr) bool {
+	if e.Negated || len(e.With) > 0 {
+		return false
+	}
+	if !e.IsEquality() && !(e.IsCall() && e.Operator().Equal(ast.Equal.Ref()) && len(e.Operands()) == 2) {
+		return false
+	}
+	a, b := e.Operand(0), e.Operand(1)
+	if _, ok := b.Value.(ast.Ref); ok {
+		a, b = b, a
+	}
+	ref, ok := a.Value.(ast.Ref)
+	return ok && ref.HasPrefix(ast.InputRootRef) && ref.IsGround() && ast.IsScalar(b.Value)
 }
 
 // mayFail reports whether evaluating e may raise an error that depends on

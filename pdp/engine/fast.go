@@ -133,6 +133,8 @@ type fastStep struct {
 	// memo is 1 + the slot of a stepCall computed at most once per
 	// evaluation, 0 when the step is not memoized.
 	memo int
+	// member: the call is internal.member_2 (`x in xs`).
+	member bool
 }
 
 type operandKind uint8
@@ -346,7 +348,7 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 		if bi.Decl.Result() == nil && len(ops) != arity || len(ops) < arity || len(ops) > arity+1 {
 			return s, notFast("call to %s with %d operands", name, len(ops))
 		}
-		s.kind, s.fn = stepCall, fn
+		s.kind, s.fn, s.member = stepCall, fn, name == ast.Member.Name
 		if op, ok := comparisons[name]; ok && len(ops) == arity {
 			s.kind, s.cmp = stepCompare, op
 		} else {
@@ -632,10 +634,17 @@ func (p *fastProgram) compileSupport(c *ast.Compiler, ref ast.Ref) (int, error) 
 	return idx, nil
 }
 
-// buildIndex extracts each rule's leading equalities between a ground input
-// path and a string or boolean constant (the guards) into per-path bitsets.
-// Only the leading ones: a guard after a call would skip a call topdown
-// makes, and with it a built-in error topdown would report.
+// buildIndex extracts from each rule its equalities between a ground input
+// path and a string or boolean constant, and its memberships of such a path
+// in a constant set or array of strings and booleans (the guards), wherever
+// they stand in the body, into per-path bitsets, as OPA's rule index uses
+// every `ref = constant` of a body. A rule whose guard fails is never run,
+// even where an earlier step of it would have raised a built-in error: so
+// is it in OPA, whose index skips the rule as written (errorder.go serves
+// as written every rule whose specialized form holds a guard OPA could not
+// index ahead of such a call), and any error the fast program does raise
+// is decided again by OPA (Engine.Evaluate). A guard is taken out of the
+// steps: a rule the index selects satisfies it.
 func (p *fastProgram) buildIndex() {
 	p.words = (len(p.rules) + 63) / 64
 	p.index = make([]pathIndex, len(p.paths))
@@ -644,22 +653,24 @@ func (p *fastProgram) buildIndex() {
 	}
 	for ri, r := range p.rules {
 		guarded := map[int]bool{}
-		n := 0
+		steps := r.steps[:0:0]
 		for _, s := range r.steps {
-			path, key, ok := guardOf(s)
+			path, keys, ok := guardOf(s)
 			if !ok || guarded[path] {
-				break
+				steps = append(steps, s)
+				continue
 			}
-			bits := p.index[path].eq[key]
-			if bits == nil {
-				bits = make([]uint64, p.words)
-				p.index[path].eq[key] = bits
+			for _, key := range keys {
+				bits := p.index[path].eq[key]
+				if bits == nil {
+					bits = make([]uint64, p.words)
+					p.index[path].eq[key] = bits
+				}
+				bits[ri/64] |= 1 << (ri % 64)
 			}
-			bits[ri/64] |= 1 << (ri % 64)
 			guarded[path] = true
-			n++
 		}
-		r.steps = r.steps[n:]
+		r.steps = steps
 		for path := range p.index {
 			if !guarded[path] {
 				p.index[path].any[ri/64] |= 1 << (ri % 64)
@@ -673,20 +684,46 @@ func (p *fastProgram) buildIndex() {
 	}
 }
 
-// guardOf recognizes `input.path = "const"` (or a boolean constant).
-func guardOf(s fastStep) (int, string, bool) {
-	if s.kind != stepEq || s.negated {
-		return 0, "", false
+// guardOf recognizes `input.path = "const"` (or a boolean constant, either
+// side, unification or equal) and `input.path in {"a", "b"}` (a set or an
+// array of such constants): the path and the index keys it may take.
+func guardOf(s fastStep) (int, []string, bool) {
+	if s.negated || len(s.args) != 2 {
+		return 0, nil, false
 	}
 	a, b := s.args[0], s.args[1]
-	if a.kind == opConst {
-		a, b = b, a
+	switch {
+	case s.kind == stepEq, s.kind == stepCompare && s.cmp == cmpEqual:
+		if a.kind == opConst {
+			a, b = b, a
+		}
+		if a.kind != opPath || b.kind != opConst {
+			return 0, nil, false
+		}
+		key, ok := valueKey(b.term.Value)
+		return a.path, []string{key}, ok
+	case s.kind == stepCall && s.out == nil && s.member:
+		if a.kind != opPath || b.kind != opConst {
+			return 0, nil, false
+		}
+		var keys []string
+		ok := true
+		each := func(t *ast.Term) {
+			key, isKey := valueKey(t.Value)
+			ok = ok && isKey
+			keys = append(keys, key)
+		}
+		switch c := b.term.Value.(type) {
+		case ast.Set:
+			c.Foreach(each)
+		case *ast.Array:
+			c.Foreach(each)
+		default:
+			return 0, nil, false
+		}
+		return a.path, keys, ok && len(keys) > 0
 	}
-	if a.kind != opPath || b.kind != opConst {
-		return 0, "", false
-	}
-	key, ok := valueKey(b.term.Value)
-	return a.path, key, ok
+	return 0, nil, false
 }
 
 // valueKey is the index key of strings and booleans: exact equality on

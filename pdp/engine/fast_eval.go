@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -56,6 +57,9 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 	for i := range e.cand {
 		e.cand[i] = ^uint64(0)
 	}
+	if n := len(p.rules) % 64; n > 0 {
+		e.cand[len(e.cand)-1] = 1<<n - 1 // no rule past the last
+	}
 	for _, i := range p.guarded {
 		idx := &p.index[i]
 		var eq []uint64
@@ -72,32 +76,44 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 			e.cand[w] &= m
 		}
 	}
-	for ri, r := range p.rules {
-		if e.cand[ri/64]&(1<<(ri%64)) == 0 {
-			continue
-		}
-		if cancel != nil && cancel.Cancelled() {
-			return nil, ErrTimeout
-		}
-		clear(e.vars[:r.nvars])
-		if !e.run(r.steps) {
-			continue
-		}
-		h := r.hit
-		if r.dynHead >= 0 {
-			var err error
-			if h, err = dynamicHit(e.vars[r.dynHead]); err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrInvalidDecision, err)
+	// Only the candidates are visited: the cost grows with the rules that
+	// can match the request, not with the rules written.
+	for w, word := range e.cand {
+		for word != 0 {
+			ri := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			if err := e.fire(ri, cancel); err != nil {
+				return nil, err
 			}
-		}
-		if !containsHit(e.fired, h) {
-			e.fired = append(e.fired, h)
 		}
 	}
 	if len(e.berrs) > 0 {
 		return nil, fmt.Errorf("evaluate: %w", e.berrs[0])
 	}
 	return e.fired, nil
+}
+
+// fire runs candidate rule ri and adds its hit when it holds.
+func (e *fastEval) fire(ri int, cancel topdown.Cancel) error {
+	r := e.p.rules[ri]
+	if cancel != nil && cancel.Cancelled() {
+		return ErrTimeout
+	}
+	clear(e.vars[:r.nvars])
+	if !e.run(r.steps) {
+		return nil
+	}
+	h := r.hit
+	if r.dynHead >= 0 {
+		var err error
+		if h, err = dynamicHit(e.vars[r.dynHead]); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidDecision, err)
+		}
+	}
+	if !containsHit(e.fired, h) {
+		e.fired = append(e.fired, h)
+	}
+	return nil
 }
 
 // unresolved marks a path not read yet in fastEval.vals; memoUndefined a

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,7 +222,7 @@ func compareEngines(t *testing.T, fast, ref *Engine, seed uint64) pdp.Outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(viaTopdown, want) {
+	if !sameAnswer(got, want) || !sameAnswer(viaTopdown, want) {
 		t.Fatalf("%s\n%s\n fast:     %+v\n optimized: %+v\n as written: %+v", body, in.term(), got, viaTopdown, want)
 	}
 	return want.Outcome
@@ -282,7 +284,7 @@ step_up contains "w" if g with input.uid as "u"`, false},
 				}
 				got, _, gerr := e.Evaluate(context.Background(), in)
 				want, _, werr := ref.Evaluate(context.Background(), in)
-				if (gerr == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+				if (gerr == nil) != (werr == nil) || !sameAnswer(got, want) {
 					t.Fatalf("%s:\n got  %+v %v\n want %+v %v", body, got, gerr, want, werr)
 				}
 			}
@@ -341,7 +343,7 @@ step_up contains "eq" if input.scores.m.score == 0.7`
 		in.Enrich.Velocity = &pdp.Velocity{UID: w, Spent24h: []float64{9999.9999995, 9999.9999994, 1e4}[i%3]}
 		got, _, gerr := e.Evaluate(context.Background(), in)
 		want, _, werr := ref.Evaluate(context.Background(), in)
-		if (gerr == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+		if (gerr == nil) != (werr == nil) || !sameAnswer(got, want) {
 			t.Fatalf("score %v:\n got  %+v %v\n want %+v %v", sc, got, gerr, want, werr)
 		}
 	}
@@ -356,5 +358,70 @@ func TestNumConst(t *testing.T) {
 	}
 	if _, ok := numConst(ast.String("1")); ok {
 		t.Error("a string is not a number constant")
+	}
+}
+
+// sameAnswer compares two results but for the evaluator that made them.
+func sameAnswer(a, b Result) bool {
+	a.Evaluator, a.Reevaluated, b.Evaluator, b.Reevaluated = "", "", "", ""
+	return reflect.DeepEqual(a, b)
+}
+
+// TestFastPathIndexAndReevaluation: a guard anywhere in a body, or a
+// membership in a constant set, keeps a rule from running, as OPA's index
+// keeps it from being evaluated, so a built-in call ahead of a failing
+// guard raises no error in either; an error the fast program does raise
+// is decided again by OPA on the policy as written (an equality OPA
+// indexes and the fast program does not: a number).
+func TestFastPathIndexAndReevaluation(t *testing.T) {
+	rego := `package riskpdp
+step_up contains "n" if { to_number(input.context.n) > 10; input.txn.currency == "USD" }
+deny contains "m" if { to_number(input.context.n) > 10; input.txn.amount == 5 }
+step_up contains "cat" if { input.stage == "payment"; input.txn.category in {"gift_card", "phone"} }`
+	files := map[string]string{"p.rego": rego}
+	e, _ := newEngine(t, mapSource(files), time.Second)
+	ps := e.cur.Load()
+	if ps.fast == nil {
+		t.Fatalf("not on the fast path: %v", ps.notes)
+	}
+	for _, r := range ps.fast.rules {
+		for _, s := range r.steps {
+			if _, _, ok := guardOf(s); ok {
+				t.Errorf("guard left in the steps of %v", r.hit.key)
+			}
+		}
+	}
+	for _, c := range []struct {
+		body      string
+		evaluator string
+		fails     bool
+	}{
+		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":6,"currency":"CNY"},"context":{"n":"abc"}}`, EvaluatorOPA, false},
+		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":6,"currency":"USD"},"context":{"n":"abc"}}`, EvaluatorOPA, true},
+		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":5,"currency":"CNY"},"context":{"n":"abc"}}`, EvaluatorOPA, true},
+		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":5,"currency":"USD"},"context":{"n":"11"}}`, EvaluatorFast, false},
+		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":5,"currency":"CNY","category":"phone"},"context":{"n":"1"}}`, EvaluatorFast, false},
+		{`{"stage":"order","uid":"u","txn":{"id":"t","amount":5,"currency":"CNY","category":"phone"},"context":{"n":"1"}}`, EvaluatorFast, false},
+	} {
+		in, err := DecodeRequest([]byte(c.body), time.Now(), testLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := e.Evaluate(context.Background(), in)
+		input, _ := ast.JSON(in.term().Value)
+		b, _ := json.Marshal(input)
+		want, opaErr := opaEval(t, files, string(b), true)
+		if (err != nil) != c.fails || (opaErr != nil) != c.fails {
+			t.Fatalf("%s: sidecar %v, OPA %v, want failure %v", c.body, err, opaErr, c.fails)
+		}
+		if c.fails {
+			continue
+		}
+		if reasons := slices.Sorted(slices.Values(got.Reasons)); strings.Join(reasons, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: sidecar %v, OPA %v", c.body, reasons, want)
+		}
+		if got.Evaluator != c.evaluator || (got.Reevaluated != "") != (c.evaluator == EvaluatorOPA) {
+			t.Errorf("%s: answered by %q (re-evaluated after %q), want %q", c.body, got.Evaluator, got.Reevaluated, c.evaluator)
+		}
 	}
 }

@@ -34,15 +34,20 @@ const (
 	referencePkg = "__pdp_reference"
 	partialNS    = "__pdp_partial"
 	// maxResidualQueries bounds what partial evaluation may generate for
-	// one rule before the optimizer gives up on it.
-	maxResidualQueries = 4096
+	// one rule before the optimizer gives up on it, unless the rule has
+	// many definitions: then residualPerDefinition per definition (one
+	// threshold per currency and category is eight or so; a blow-up is
+	// hundreds).
+	maxResidualQueries    = 4096
+	residualPerDefinition = 16
 )
 
-// optimizeTimeout bounds partial evaluation of one rule. PE computes what
+// optimizeTimeout bounds partial evaluation of one rule, plus
+// optimizePerDefinition for each of its definitions. PE computes what
 // does not depend on the input at load time, so a policy with an expensive
 // constant would otherwise hold up a reload; past the budget the rule is
 // served as written.
-var optimizeTimeout = 2 * time.Second
+var optimizeTimeout, optimizePerDefinition = 2 * time.Second, 2 * time.Millisecond
 
 // hitsModules generates the reference and the optimized hits modules for
 // the decision package pkg. The optimized module specializes each reason
@@ -166,7 +171,8 @@ func specialize(c *ast.Compiler, store storage.Store, path ast.Ref, isSet bool) 
 	if isSet {
 		target = ast.NewTerm(append(path.Copy(), ast.VarTerm("$_")))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), optimizeTimeout)
+	defs := len(c.GetRulesExact(path))
+	ctx, cancel := context.WithTimeout(context.Background(), optimizeTimeout+time.Duration(defs)*optimizePerDefinition)
 	defer cancel()
 	pq, err := rego.New(
 		rego.Compiler(c),
@@ -183,8 +189,8 @@ func specialize(c *ast.Compiler, store storage.Store, path ast.Ref, isSet bool) 
 	if err != nil {
 		return nil, nil, fmt.Sprintf("partial evaluation failed: %v", err), nil
 	}
-	if len(pq.Queries) > maxResidualQueries {
-		return nil, nil, fmt.Sprintf("partial evaluation produced %d rules (limit %d)", len(pq.Queries), maxResidualQueries), nil
+	if limit := max(maxResidualQueries, residualPerDefinition*defs); len(pq.Queries) > limit {
+		return nil, nil, fmt.Sprintf("partial evaluation produced %d rules (limit %d)", len(pq.Queries), limit), nil
 	}
 	if !isSet && len(pq.Queries) != 1 {
 		// A complete rule may only be read as a whole: several residual

@@ -45,7 +45,23 @@ type Result struct {
 	Warning     string
 	Limit       *pdp.Limit
 	Obligations []pdp.Obligation
+	// Evaluator says which evaluator answered (EvaluatorFast,
+	// EvaluatorOptimized, EvaluatorOPA); Reevaluated is the error of the
+	// faster evaluator that made OPA's evaluator answer instead, "" when
+	// none.
+	Evaluator   string
+	Reevaluated string
 }
+
+// Evaluators: the fast program over the specialized rules (fast.go), OPA's
+// evaluator (topdown) over the specialized rules, and OPA's evaluator
+// over the policy as written, the yardstick (what opa eval and opa test
+// run).
+const (
+	EvaluatorFast      = "fast"
+	EvaluatorOptimized = "opa_optimized"
+	EvaluatorOPA       = "opa"
+)
 
 // DefaultStepUpMethods are used when no step-up reason names a method.
 var DefaultStepUpMethods = []string{"sms"}
