@@ -3,7 +3,8 @@ package pdp
 import "math"
 
 // Habit is a UID's spending habit, learned from the money movements the
-// sidecar allowed: an exponentially weighted mean and variance of the
+// sidecar allowed and the service reported completed (POST /v1/outcomes):
+// an exponentially weighted mean and variance of the
 // amount and decayed weights of the categories (DOMAIN: "spending that
 // departs sharply from the account's habit"). Each observation weighs
 // HabitAlpha, so the habit follows roughly the last 1/HabitAlpha movements.
@@ -26,7 +27,7 @@ const (
 	MaxHabitCategories = 8
 )
 
-// Observe folds one allowed money movement into the habit.
+// Observe folds one completed money movement into the habit.
 func (h *Habit) Observe(amount float64, category string) {
 	if amount < 0 || math.IsNaN(amount) || math.IsInf(amount, 0) {
 		return

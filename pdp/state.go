@@ -195,7 +195,7 @@ func (a *AccountState) ProbationAt(now time.Time) Probation {
 
 // AccountEvent is something the payment service reported about an account.
 type AccountEvent struct {
-	Kind     string // password_reset, phone_change, pay_password_change, profile_change, login_failed, pin_failed, payment_failed
+	Kind     string // password_reset, phone_change, pay_password_change, profile_change, email_change, device_bind, login_failed, pin_failed, payment_failed
 	At       time.Time
 	DeviceID string
 }

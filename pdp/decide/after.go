@@ -38,7 +38,7 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 	// different currencies add up.
 	base := in.Derived.AmountBase
 	if moneyAllowed && s.velocity != nil {
-		s.velocity.RecordSpend(now, r.UID, r.Purchase(), base)
+		s.velocity.RecordSpend(now, r.UID, in.Purchase, base)
 	}
 	if s.state == nil || acct == nil {
 		return
@@ -92,6 +92,16 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 	}
 }
 
+// probationAfter is the probation a freeze or restriction of the policy's
+// leaves when it lifts itself: the obligation's, else defaultProbation
+// (every release starts one, 002, automatic or by an operator).
+func probationAfter(o pdp.Obligation) time.Duration {
+	if o.Probation > 0 {
+		return o.Probation
+	}
+	return defaultProbation
+}
+
 // applyObligation changes the account as the obligation asks. A repeat of
 // an obligation already in force (the same freeze, limit or open flag,
 // as each further attempt of a frozen account asks again) extends it
@@ -116,13 +126,13 @@ func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *engine.Input, de
 	switch o.Type {
 	case pdp.ObligationFreeze:
 		kind, _ := pdp.ParseFreezeKind(o.Kind)
-		f := pdp.Freeze{Kind: kind, ProbationAfter: o.Probation}
+		f := pdp.Freeze{Kind: kind, ProbationAfter: probationAfter(o)}
 		if kind == pdp.FreezeTemporary {
 			f.Until = now.Add(o.Duration)
 		}
 		freeze(f)
 	case pdp.ObligationRestrict:
-		f := pdp.Freeze{Kind: pdp.FreezeTemporary, Functions: o.Functions}
+		f := pdp.Freeze{Kind: pdp.FreezeTemporary, Functions: o.Functions, ProbationAfter: probationAfter(o)}
 		if o.Duration > 0 {
 			f.Until = now.Add(o.Duration)
 		} else {
@@ -212,7 +222,7 @@ func remember(list []pdp.Sighting, id string, now time.Time) []pdp.Sighting {
 // its outcomes; an allowed retry of the same transaction updates it.
 func rememberPayment(a *pdp.AccountState, in *engine.Input, d *pdp.Decision) {
 	r := &in.Req
-	p := pdp.Payment{TxnID: r.Txn.ID, Purchase: r.Purchase(), DecisionID: d.ID, Reasons: slices.Clone(d.Reasons),
+	p := pdp.Payment{TxnID: r.Txn.ID, Purchase: in.Purchase, DecisionID: d.ID, Reasons: slices.Clone(d.Reasons),
 		Stage: r.Stage, Amount: r.Txn.Amount, Currency: r.Txn.Currency, AmountBase: in.Derived.AmountBase,
 		Category: r.Txn.Category, At: in.Now}
 	for i := range a.Payments {

@@ -80,29 +80,63 @@ func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, err
 			}
 			in.NoteFirstSeen(firstSeen(acct, now))
 		}
+		in.Purchase = purchase(r, acct)
 		if err := s.verification(in); err != nil {
 			return nil, err
 		}
+	}
+	if in.Purchase == "" {
+		in.Purchase = purchase(r, nil)
 	}
 	if s.velocity != nil {
 		v := new(pdp.Velocity)
 		obs := velocity.Observation{UID: r.UID, Device: r.Device.ID, IP: r.Device.IP,
 			Amount: in.Derived.AmountBase, Login: !r.Stage.NeedsTxn()}
 		if r.Stage.NeedsTxn() {
-			obs.Purchase, obs.Method, obs.Instrument = r.Purchase(), r.Txn.PaymentMethod, r.Txn.Instrument
+			obs.Purchase, obs.Method, obs.Instrument = in.Purchase, r.Txn.PaymentMethod, r.Txn.Instrument
 			obs.Destination = r.Stage == pdp.StageWithdrawal
 		}
+		counted := false
 		if observe {
-			s.velocity.Observe(now, obs, v)
+			counted = s.velocity.Observe(now, obs, v)
 		} else {
 			s.velocity.Peek(now, obs, v)
 		}
 		if s.fleet != nil {
-			s.fleet.Observe(now, r.UID, r.Device.ID, r.Device.IP, r.Stage.NeedsTxn() && observe, v)
+			// The fleet counts what the local windows count: a retry of
+			// a purchase is not one more money movement.
+			s.fleet.Observe(now, r.UID, r.Device.ID, r.Device.IP, r.Stage.NeedsTxn() && counted, v)
 		}
 		in.Enrich.Velocity = v
 	}
 	return acct, nil
+}
+
+// purchase is the purchase r is counted under. A payment naming an order
+// is the order's purchase (its retries and its verification are the
+// order's) only while no other transaction paid the order: a payment the
+// sidecar allowed for it, not failed or reversed since. A second payment
+// of a paid order is a transaction of its own, counted, capped and
+// verified as one; so is every payment naming an order when the sidecar
+// keeps no account state (acct nil) and cannot tell.
+func purchase(r *pdp.Request, acct *pdp.AccountState) string {
+	p := r.Purchase()
+	if r.Txn.OrderID == "" || r.Stage == pdp.StageOrder {
+		return p
+	}
+	own := "txn:" + r.Txn.ID
+	if acct == nil {
+		return own
+	}
+	for i := range acct.Payments {
+		x := &acct.Payments[i]
+		if x.Purchase == p && x.TxnID != r.Txn.ID && x.Stage != pdp.StageOrder {
+			if x.Settled() != pdp.OutcomeFailed && !x.Has(pdp.OutcomeReversed) {
+				return own
+			}
+		}
+	}
+	return p
 }
 
 // firstSeen is when the sidecar first saw the account: its record, else
@@ -163,7 +197,7 @@ func (s *Service) verification(in *engine.Input) error {
 	}
 	v, ok, err := s.state.Verification(r.UID, pdp.VerificationSubject(b), in.Now)
 	ofOrder := false
-	if err == nil && !ok && r.Stage == pdp.StagePayment && r.Txn.OrderID != "" {
+	if err == nil && !ok && r.Stage == pdp.StagePayment && r.Txn.OrderID != "" && in.Purchase == r.Purchase() {
 		// The payment of a verified order: the order's check releases it.
 		order := pdp.VerificationBinding{Stage: pdp.StageOrder, TxnID: r.Txn.OrderID}
 		v, ok, err = s.state.Verification(r.UID, pdp.VerificationSubject(order), in.Now)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
@@ -47,6 +48,62 @@ func TestVelocityCountsPurchasesNotCalls(t *testing.T) {
 		clk.Add(5 * time.Second)
 		if d := mustDecide(t, s, body); d.Outcome != pdp.Allow || slices.Contains(d.Reasons, "high_frequency") {
 			t.Fatalf("verified withdrawal %d: %+v", i, d)
+		}
+	}
+}
+
+// Naming one order in many payments makes them no fewer transactions:
+// once a payment of the order is allowed, another payment of it (another
+// txn.id) counts as a purchase of its own, so eight small payments in 24 s
+// naming one order are stopped where eight naming their own orders are;
+// a payment after a declined one (another method for the same order) is
+// still the order's purchase.
+func TestOrderIDCannotHideTransactions(t *testing.T) {
+	s, _, clk := newStateService(t, Options{})
+	outcomes := func(uid string, sameOrder bool) []pdp.Outcome {
+		var got []pdp.Outcome
+		for i := range 8 {
+			order := fmt.Sprintf("o-%d", i)
+			if sameOrder {
+				order = "o-0"
+			}
+			clk.Add(3 * time.Second)
+			got = append(got, mustDecide(t, s, homePay("payment", uid, fmt.Sprintf("p-%d", i), order, 20)).Outcome)
+		}
+		return got
+	}
+	own, shared := outcomes("u-own", false), outcomes("u-shared", true)
+	if !slices.Contains(own, pdp.Deny) || !slices.Equal(own, shared) {
+		t.Fatalf("eight payments of their own orders %v, of one order %v: want the same, with a deny", own, shared)
+	}
+	// The rule itself: a payment of an order paid by another transaction
+	// is its own; after a failed or reversed one, or a declined one (never
+	// kept), it is the order's; without state it is its own.
+	req := func(txn string) *pdp.Request {
+		return &pdp.Request{Stage: pdp.StagePayment, Txn: pdp.Txn{ID: txn, OrderID: "o-1"}}
+	}
+	paid := func(st pdp.OutcomeStatus) *pdp.AccountState {
+		p := pdp.Payment{TxnID: "p-1", Purchase: "order:o-1", Stage: pdp.StagePayment}
+		if st != 0 {
+			p.Outcomes = []pdp.OutcomeMark{{Status: st}}
+		}
+		return &pdp.AccountState{Payments: []pdp.Payment{p}}
+	}
+	for _, c := range []struct {
+		txn  string
+		acct *pdp.AccountState
+		want string
+	}{
+		{"p-2", paid(0), "txn:p-2"},
+		{"p-2", paid(pdp.OutcomeCompleted), "txn:p-2"},
+		{"p-1", paid(0), "order:o-1"}, // its own retry
+		{"p-2", paid(pdp.OutcomeFailed), "order:o-1"},
+		{"p-2", paid(pdp.OutcomeReversed), "order:o-1"},
+		{"p-2", &pdp.AccountState{}, "order:o-1"},
+		{"p-2", nil, "txn:p-2"},
+	} {
+		if got := purchase(req(c.txn), c.acct); got != c.want {
+			t.Errorf("%s with %+v: %q, want %q", c.txn, c.acct, got, c.want)
 		}
 	}
 }
@@ -111,6 +168,12 @@ func TestVerifiedOrderReleasesItsPayment(t *testing.T) {
 	clk.Add(10 * time.Second)
 	if d := mustDecide(t, s, payment("u-o", "d-1", 98000, "CNY")); d.Outcome != pdp.Allow {
 		t.Fatalf("the verified order's payment: %+v", d)
+	}
+	// The order is paid: a second payment naming it (another txn.id) is a
+	// transaction of its own, which the order's check does not release.
+	clk.Add(10 * time.Second)
+	if d := mustDecide(t, s, strings.Replace(payment("u-o", "d-1", 98000, "CNY"), `"p-1"`, `"p-2"`, 1)); d.Outcome == pdp.Allow {
+		t.Fatalf("a second payment of the paid order released by its check: %+v", d)
 	}
 	// A failed check of the order denies its payment.
 	d = mustDecide(t, s, order("u-f"))
@@ -212,6 +275,23 @@ func TestMessagesForPeople(t *testing.T) {
 			if strings.Contains(m, code) {
 				t.Errorf("message %q names a rule", m)
 			}
+		}
+	}
+}
+
+// A freeze or restriction of the policy's whose obligation names no
+// probation still leaves one when it lifts itself.
+func TestEveryAutomaticReleaseStartsProbation(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	in := &engine.Input{Now: now}
+	for _, o := range []pdp.Obligation{
+		{Type: pdp.ObligationRestrict, Functions: []pdp.Stage{pdp.StageWithdrawal}, Duration: time.Hour, Reason: "r"},
+		{Type: pdp.ObligationFreeze, Kind: "temporary", Duration: time.Hour, Reason: "f"},
+	} {
+		a := &pdp.AccountState{}
+		applyObligation(a, o, in, "d-1")
+		if p := a.ProbationAt(now.Add(2 * time.Hour)); !p.Active(now.Add(2 * time.Hour)) {
+			t.Errorf("%s lifted without a probation: %+v", o.Type, a.Freezes)
 		}
 	}
 }

@@ -74,6 +74,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"card number value", `{"stage":"login","uid":"u","context":{"note":"card 4111 1111 1111 1111"}}`, pdp.CodeCardNumber, "context.note"},
 		{"card number as number", `{"stage":"login","uid":"u","context":{"ref":4111111111111111}}`, pdp.CodeCardNumber, "context.ref"},
 		{"card number in category", `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"category":"5500-0000-0000-0004"}}`, pdp.CodeCardNumber, "txn.category"},
+		{"card number as the instrument", `{"stage":"withdrawal","uid":"u","txn":{"id":"t","amount":1,"currency":"CNY","instrument":"4111111111111111"}}`, pdp.CodeCardNumber, "txn.instrument"},
 		{"card number in array", `{"stage":"login","uid":"u","context":{"x":["a","378282246310005"]}}`, pdp.CodeCardNumber, "context.x[1]"},
 		{"card number with dots", `{"stage":"login","uid":"u","context":{"n":"4111.1111.1111.1111"}}`, pdp.CodeCardNumber, "context.n"},
 		{"card number in arabic-indic digits", `{"stage":"login","uid":"u","context":{"n":"٤١١١١١١١١١١١١١١١"}}`, pdp.CodeCardNumber, "context.n"},

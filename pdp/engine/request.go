@@ -30,6 +30,10 @@ type Input struct {
 	// Rates is the rate table the decision converts amounts with (the
 	// policy set's, see Engine.Rates; SetRates); nil converts nothing.
 	Rates *pdp.Rates
+	// Purchase is the purchase the operation is counted under: the
+	// request's (pdp.Request.Purchase) unless the decision service knows
+	// better (an order already paid by another transaction).
+	Purchase string
 
 	// top holds the request's top-level members. The known objects
 	// (device, txn, account) keep their members as a list: the fast path
@@ -508,7 +512,11 @@ func (p *parser) txn(x *pdp.Txn, maxAmount float64) ([][2]*ast.Term, *pdp.Error)
 		case "payment_method":
 			x.PaymentMethod, t, err = p.text(32)
 		case "instrument":
-			x.Instrument, t, err = p.ident(128, true)
+			// A fingerprint the sidecar keeps (known destinations,
+			// instrument counts): never a card or identity number.
+			if x.Instrument, t, err = p.ident(128, true); err == nil {
+				err = p.checkNumbers(x.Instrument)
+			}
 		case "ship_country":
 			x.ShipCountry, t, err = p.country()
 		case "card_bin":

@@ -185,3 +185,24 @@ func TestVelocityStaleness(t *testing.T) {
 	}
 	t.Logf("%v: fleet velocity propagation, worst of 5: %v (bound 2 × %v + round trips)", r, worst, syncInterval)
 }
+
+// TestFleetCountsTransactionsNotCalls: a retry of a purchase (the same
+// txn.id decided again) counts once fleet-wide, as in the local windows.
+func TestFleetCountsTransactionsNotCalls(t *testing.T) {
+	r := fleettest.Start(t)
+	a, b := newSidecar(t, "A", r.Addr), newSidecar(t, "B", r.Addr)
+	var out pdp.Velocity
+	b.fv.Observe(time.Now(), "u-retry", "", "", false, &out) // B keeps the UID in sync
+	for i := range 3 {
+		body := pay("u-retry", "d-retry", fmt.Sprintf("t-r%d", i), 30, "CN", "")
+		a.decide(t, body)
+		a.decide(t, body) // a network retry
+	}
+	waitSynced(t, []*sidecar{a, b})
+	waitSynced(t, []*sidecar{a, b}) // pushed by A, then read by B
+	out = pdp.Velocity{}
+	b.fv.Observe(time.Now(), "u-retry", "", "", false, &out)
+	if out.UID.Count1m != 3 {
+		t.Fatalf("three purchases, each decided twice, count %d fleet-wide", out.UID.Count1m)
+	}
+}

@@ -88,9 +88,7 @@ var pinned = []pin{
 }
 
 // pinnedConfig is the run the pins are for: smaller than the CLI's
-// default run (10 000 customers, 7 days, some 200 000 decisions, about a
-// minute)
-// so that `make test` stays quick under -race, with more fraud per
+// default run (10 000 customers, 7 days, some 200 000 decisions) so that `make test` stays quick under -race, with more fraud per
 // scenario (FraudMin 12) so that each scenario's figures rest on dozens
 // of transactions. Plugins are off, as in `pdp serve` by default: their
 // time budgets run on the wall clock, which a test on a busy machine must

@@ -134,8 +134,10 @@ func (t *Tracker) tick(now time.Time) uint32 {
 // Observe records one request at now and fills out with the counts of its
 // keys including this request. Each key is updated and read under one lock
 // hold. Empty Device or IP leave their parts of out zero; out.Failures and
-// out.Spent24h are read for the UID. Allocation-free for known keys.
-func (t *Tracker) Observe(now time.Time, obs Observation, out *pdp.Velocity) {
+// out.Spent24h are read for the UID. Allocation-free for known keys. It
+// reports whether the request counted as an operation: false for a retry
+// of a purchase counted already (what a fleet-wide count must skip too).
+func (t *Tracker) Observe(now time.Time, obs Observation, out *pdp.Velocity) (counted bool) {
 	sec := t.tick(now)
 	amount := obs.Amount
 	if !(amount > 0) || amount > math.MaxFloat64 {
@@ -147,7 +149,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation, out *pdp.Velocity) {
 		t.attempt(obs.UID, sec, true, out)
 		t.othersSpent(&obs, sec, out)
 		t.distincts(&obs, sec, true, out)
-		return
+		return false
 	}
 	defer t.distincts(&obs, sec, true, out)
 	defer t.othersSpent(&obs, sec, out)
@@ -196,6 +198,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation, out *pdp.Velocity) {
 		s.counts(e, c, &out.IP)
 		s.mu.Unlock()
 	}
+	return true
 }
 
 // Read fills out with the counts of the keys at now without recording
