@@ -49,33 +49,7 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
 			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}, Capabilities: p.caps}
 	}
-	// Paths are read when a step first needs them: a rule that fails
-	// early never pays for the values its later steps would read.
-	for i := range e.vals {
-		e.vals[i] = unresolved
-	}
-	for i := range e.cand {
-		e.cand[i] = ^uint64(0)
-	}
-	if n := len(p.rules) % 64; n > 0 {
-		e.cand[len(e.cand)-1] = 1<<n - 1 // no rule past the last
-	}
-	for _, i := range p.guarded {
-		idx := &p.index[i]
-		var eq []uint64
-		if v := e.path(i); v != nil {
-			if key, ok := valueKey(v.Value); ok {
-				eq = idx.eq[key]
-			}
-		}
-		for w := range e.cand {
-			m := idx.any[w]
-			if eq != nil {
-				m |= eq[w]
-			}
-			e.cand[w] &= m
-		}
-	}
+	e.selectCandidates()
 	// Only the candidates are visited: the cost grows with the rules that
 	// can match the request, not with the rules written.
 	for w, word := range e.cand {
@@ -91,6 +65,69 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 		return nil, fmt.Errorf("evaluate: %w", e.berrs[0])
 	}
 	return e.fired, nil
+}
+
+// selectCandidates sets e.cand to the rules whose guards hold: the
+// equality, membership and type guards of the index, and the numeric
+// guards.
+func (e *fastEval) selectCandidates() {
+	p, input := e.p, e.input
+	// Paths are read when a step first needs them: a rule that fails
+	// early never pays for the values its later steps would read.
+	for i := range e.vals {
+		e.vals[i] = unresolved
+	}
+	for i := range e.cand {
+		e.cand[i] = ^uint64(0)
+	}
+	if n := len(p.rules) % 64; n > 0 {
+		e.cand[len(e.cand)-1] = 1<<n - 1 // no rule past the last
+	}
+	for _, i := range p.guarded {
+		idx := &p.index[i]
+		var eq, typed []uint64
+		if v := e.path(i); v != nil {
+			if key, ok := valueKey(v.Value); ok {
+				eq = idx.eq[key]
+			}
+			if idx.typed {
+				typed = idx.eq[typeKeys[ast.ValueName(v.Value)]]
+			}
+		}
+		for w := range e.cand {
+			m := idx.any[w]
+			if eq != nil {
+				m |= eq[w]
+			}
+			if typed != nil {
+				m |= typed[w]
+			}
+			e.cand[w] &= m
+		}
+	}
+	// A rule whose numeric guard fails cannot hold (its steps keep the
+	// guard, which decides NaN and infinities as topdown does).
+	for _, i := range p.numRanges {
+		x, ok := p.nums[i](input)
+		if ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			continue
+		}
+		if ri := p.rangeIdx[i]; ri != nil {
+			fail := ri.undefined
+			if ok {
+				fail = ri.failing(x)
+			}
+			for w := range e.cand {
+				e.cand[w] &^= fail[w]
+			}
+			continue
+		}
+		for _, g := range p.ranges[i] {
+			if !ok || !ordered(g.op, cmp.Compare(x, g.c)) {
+				e.cand[g.ri/64] &^= 1 << (g.ri % 64)
+			}
+		}
+	}
 }
 
 // fire runs candidate rule ri and adds its hit when it holds.
@@ -115,6 +152,16 @@ func (e *fastEval) fire(ri int, cancel topdown.Cancel) error {
 	}
 	return nil
 }
+
+// typeKeys maps ast.ValueName to the index key of its type (typeKey),
+// built once so that the lookup allocates nothing.
+var typeKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, typ := range typeTests {
+		m[typ] = typeKey(typ)
+	}
+	return m
+}()
 
 // unresolved marks a path not read yet in fastEval.vals; memoUndefined a
 // memoized call that was made and is undefined.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -377,7 +378,9 @@ func TestFastPathIndexAndReevaluation(t *testing.T) {
 	rego := `package riskpdp
 step_up contains "n" if { to_number(input.context.n) > 10; input.txn.currency == "USD" }
 deny contains "m" if { to_number(input.context.n) > 10; input.txn.amount == 5 }
-step_up contains "cat" if { input.stage == "payment"; input.txn.category in {"gift_card", "phone"} }`
+step_up contains "cat" if { input.stage == "payment"; input.txn.category in {"gift_card", "phone"} }
+deny contains "kw" if { is_string(input.context.s); contains(lower(input.context.s), "kw") }
+step_up contains "amt" if { input.txn.amount > 100; 1000 >= input.txn.amount; to_number(input.context.n) > 10 }`
 	files := map[string]string{"p.rego": rego}
 	e, _ := newEngine(t, mapSource(files), time.Second)
 	ps := e.cur.Load()
@@ -386,7 +389,7 @@ step_up contains "cat" if { input.stage == "payment"; input.txn.category in {"gi
 	}
 	for _, r := range ps.fast.rules {
 		for _, s := range r.steps {
-			if _, _, ok := guardOf(s); ok {
+			if _, _, ok := guardOf(s, nil); ok {
 				t.Errorf("guard left in the steps of %v", r.hit.key)
 			}
 		}
@@ -402,6 +405,11 @@ step_up contains "cat" if { input.stage == "payment"; input.txn.category in {"gi
 		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":5,"currency":"USD"},"context":{"n":"11"}}`, EvaluatorFast, false},
 		{`{"stage":"payment","uid":"u","txn":{"id":"t","amount":5,"currency":"CNY","category":"phone"},"context":{"n":"1"}}`, EvaluatorFast, false},
 		{`{"stage":"order","uid":"u","txn":{"id":"t","amount":5,"currency":"CNY","category":"phone"},"context":{"n":"1"}}`, EvaluatorFast, false},
+		{`{"stage":"order","uid":"u","txn":{"id":"t","amount":5,"currency":"CNY"},"context":{"n":"1","s":"A KW here"}}`, EvaluatorFast, false},
+		{`{"stage":"order","uid":"u","txn":{"id":"t","amount":5,"currency":"CNY"},"context":{"n":"1","s":7}}`, EvaluatorFast, false},
+		{`{"stage":"order","uid":"u","txn":{"id":"t","amount":500,"currency":"CNY"},"context":{"n":"abc"}}`, EvaluatorOPA, true},
+		{`{"stage":"order","uid":"u","txn":{"id":"t","amount":5000,"currency":"CNY"},"context":{"n":"abc"}}`, EvaluatorOPA, false},
+		{`{"stage":"order","uid":"u","txn":{"id":"t","amount":500,"currency":"CNY"},"context":{"n":"11"}}`, EvaluatorFast, false},
 	} {
 		in, err := DecodeRequest([]byte(c.body), time.Now(), testLimits)
 		if err != nil {
@@ -422,6 +430,29 @@ step_up contains "cat" if { input.stage == "payment"; input.txn.category in {"gi
 		}
 		if got.Evaluator != c.evaluator || (got.Reevaluated != "") != (c.evaluator == EvaluatorOPA) {
 			t.Errorf("%s: answered by %q (re-evaluated after %q), want %q", c.body, got.Evaluator, got.Reevaluated, c.evaluator)
+		}
+	}
+}
+
+// TestRangeIndex holds the interval bitsets of numeric guards to checking
+// each guard, for values at, between and beyond the constants.
+func TestRangeIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 200 {
+		n := 1 + r.IntN(100)
+		var guards []numGuard
+		for ri := range n {
+			guards = append(guards, numGuard{c: float64(r.IntN(20)) / 2, op: uint8(1 + r.IntN(4)), ri: ri})
+		}
+		x := newRangeIndex(guards, (n+63)/64)
+		for v := -1.0; v <= 11; v += 0.25 {
+			fail := x.failing(v)
+			for _, g := range guards {
+				want := !ordered(g.op, cmp.Compare(v, g.c))
+				if got := fail[g.ri/64]&(1<<(g.ri%64)) != 0; got != want {
+					t.Fatalf("x %v, guard %+v: fails %v, want %v", v, g, got, want)
+				}
+			}
 		}
 	}
 }
