@@ -88,8 +88,8 @@ type Options struct {
 	// {"NAME": {"revision": ...}}: the policy bundle's name when policies
 	// come from a bundle service. Default: Package.
 	BundleName string
-	// Shadow evaluates a candidate policy set on sampled decisions
-	// (optional; the caller closes it before the decision log).
+	// Shadow evaluates a candidate policy set on sampled decisions, once
+	// recorded (optional).
 	Shadow *Shadow
 	// DataExpose lists the data paths the Data API serves besides the
 	// decision package's rules (config.DataAPI.Expose).
@@ -129,9 +129,6 @@ func New(o Options) (*Service, error) {
 	}
 	for _, p := range o.DataExpose {
 		s.dataExpose = append(s.dataExpose, config.DataPath(p))
-	}
-	if o.Shadow != nil {
-		o.Shadow.dlog = o.DecisionLog
 	}
 	if o.State != nil {
 		key, err := o.State.Secret(context.Background(), "challenge")
@@ -200,13 +197,14 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 	s.after(ctx, in, acct, d, &res)
 	d.Took = s.now().Sub(start)
 	s.metrics.Decision(in.Req.Stage, d.Outcome, d.Took)
-	switch {
-	case s.dlog != nil:
-		if err := s.logDecision(in, d, res.Satisfied, cause, traceparent, closed != ""); err != nil {
+	if s.dlog != nil {
+		if err := s.logDecision(in, d, res.Satisfied, cause, traceparent); err != nil {
 			return nil, err
 		}
-	case s.shadow != nil:
-		s.offerShadow(in, d, closed != "", nil)
+	}
+	// The hooks on the record, once the decision is recorded: the shadow.
+	if s.shadow != nil && !d.Fallback {
+		s.shadow.offer(shadowItem{id: d.ID, in: in, live: d.Outcome, closed: closed != ""})
 	}
 	return d, nil
 }
