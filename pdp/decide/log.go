@@ -6,21 +6,26 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 )
 
-// Recording decisions. The decision path builds a small record (the
-// caller's body copied, the flat fields the log is searched by) and hands
-// it to the decision log; everything else, the policy's additions to the
-// input as JSON and the result with its obligations, is rendered by
-// Record.Finish in the log's writer goroutine, off the caller's path. The
-// decision and its input are not changed after Decide returns, so the
-// writer may read them.
+// Recording decisions, the middle step of plan → record → apply. The
+// decision path builds a small record (the caller's body copied, the flat
+// fields the log is searched by) and hands it to the decision log;
+// everything else, the policy's additions to the input as JSON and the
+// result with its obligations, is rendered by Record.Finish in the log's
+// writer goroutine, off the caller's path (in sync mode, in the caller's,
+// before the write). The decision and its input are not changed once
+// recorded, so the writer may read them while the decision is applied.
 
-// logDecision records d. It returns an error only in sync mode, when the
-// record is not durable: the caller then gets 503 instead of a decision
-// that would take effect unrecorded.
-func (s *Service) logDecision(in *engine.Input, d *pdp.Decision, satisfied []string, cause, traceparent string) error {
+// record records the planned decision. It returns an error only in sync
+// mode, when the record is not durable: the caller then gets 503 instead
+// of a decision that would take effect unrecorded, and the decision is not
+// applied.
+func (s *Service) record(p *plan, traceparent string) error {
+	if s.dlog == nil {
+		return nil
+	}
+	in, d, satisfied, cause := p.in, p.d, p.satisfied, p.cause
 	r := &decisionlog.Record{
 		DecisionID: d.ID, Timestamp: in.Now, Path: s.path,
 		Input:     bytes.Clone(in.Body), // in.Body is the server's buffer, reused after the answer
@@ -44,7 +49,7 @@ func (s *Service) logDecision(in *engine.Input, d *pdp.Decision, satisfied []str
 	}
 	if err := s.dlog.Log(r); err != nil && s.logSync {
 		s.log.Error("decision not recorded durably: refusing to answer", "decision_id", d.ID, "error", err)
-		return pdp.Errorf(pdp.CodeUnavailable, "", "the decision could not be recorded; it did not take effect as allowed, retry later")
+		return pdp.Errorf(pdp.CodeUnavailable, "", "the decision could not be recorded; it did not take effect, retry later")
 	}
 	return nil
 }
