@@ -138,8 +138,8 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	}
 
 	// The decision log is closed after the server has drained (and the
-	// shadow has logged what it holds), so that every decision answered is
-	// flushed: registered first, its deferred Close runs last of these.
+	// shadow has compared what it holds), so that every decision answered
+	// is flushed: registered first, its deferred Close runs last of these.
 	dlog, dlogReady, err := newDecisionLog(cfg, eng, m, log)
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ func (s *Service) Data(ctx context.Context, path string, body []byte) ([]byte, b
 		return s.eng.EvalDataInput(ctx, path, nil, now)
 	}
 	in.SetRates(s.eng.Rates())
-	acct, err := s.enrich(in, false)
+	acct, err := s.enrich(in, peek, nil)
 	if err != nil {
 		if e := (*pdp.Error)(nil); errors.As(err, &e) {
 			return nil, false, e

@@ -1,7 +1,38 @@
 // Package decide is the decision path: it decodes a request, enriches it,
 // evaluates the policy, turns any internal fault into the fallback outcome
-// (never allow), builds the answer and records it. The HTTP edge
-// (pdp/server) only moves bytes; everything a decision means happens here.
+// (never allow), builds the answer, records it and carries it out. The
+// HTTP edge (pdp/server) only moves bytes; everything a decision means
+// happens here.
+//
+// A decision is made in three steps, plan → record → apply (Decide):
+//
+//   - plan: enrich the input with the risk state, evaluate the policy,
+//     build the answer (a step-up's challenge is a signed token: issuing it
+//     writes nothing) and compute every change of state the decision
+//     implies without making it (effects.go): the account update, that is
+//     the policy's obligations (freezes, limits, probation, case flags),
+//     the device and the destination remembered, the allowed payment kept
+//     for its outcomes (which teach the habit), the account's first
+//     sighting, and its journal record.
+//   - record: hand the decision to the decision log (log.go). With the
+//     synchronous log (decision_log.sync) it waits until the record is
+//     durable; a decision that cannot be recorded is refused (503) and
+//     changes no state at all. Without a log, or with the asynchronous one,
+//     recording cannot refuse.
+//   - apply: once recorded, make the planned changes, then run the hooks
+//     on the record: the shadow evaluation (shadow.go) is offered the
+//     recorded decision and its input.
+//
+// Velocity is the exception, written while planning: a decision's
+// observation, and the spend of an allowed money movement, count as soon
+// as it is decided, so that decisions in flight count each other (a burst
+// of parallel requests meets the thresholds it would meet one after the
+// other, also while a synchronous record waits for its fsync). With the
+// synchronous log they are taken with a receipt and taken back
+// (velocity.Tracker.Undo) when the record fails: a refused decision is
+// answered 503, never allowed, so withholding its counts gives an attacker
+// nothing. Its fleet-wide count (pdp/fleet) is then added at apply: the
+// fleet's counts reach other sidecars a sync interval later anyway.
 package decide
 
 import (
@@ -88,8 +119,8 @@ type Options struct {
 	// {"NAME": {"revision": ...}}: the policy bundle's name when policies
 	// come from a bundle service. Default: Package.
 	BundleName string
-	// Shadow evaluates a candidate policy set on sampled decisions
-	// (optional; the caller closes it before the decision log).
+	// Shadow evaluates a candidate policy set on sampled decisions, once
+	// recorded (optional).
 	Shadow *Shadow
 	// DataExpose lists the data paths the Data API serves besides the
 	// decision package's rules (config.DataAPI.Expose).
@@ -130,9 +161,6 @@ func New(o Options) (*Service, error) {
 	for _, p := range o.DataExpose {
 		s.dataExpose = append(s.dataExpose, config.DataPath(p))
 	}
-	if o.Shadow != nil {
-		o.Shadow.dlog = o.DecisionLog
-	}
 	if o.State != nil {
 		key, err := o.State.Secret(context.Background(), "challenge")
 		if err != nil {
@@ -149,8 +177,10 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// Decide answers one decide request. It returns a *pdp.Error for input the
-// caller must fix; an internal fault never returns an error but the
+// Decide answers one decide request: plan → record → apply (see the
+// package doc). It returns a *pdp.Error for input the caller must fix, or
+// when the synchronous decision log could not record the decision (which
+// then changed nothing); an internal fault never returns an error but the
 // fallback decision.
 func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (*pdp.Decision, error) {
 	start := s.now()
@@ -164,23 +194,44 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 	}
 	in.Req.Traceparent = traceparent
 	in.SetRates(s.eng.Rates())
-	d := &pdp.Decision{ID: newID(), RequestID: in.Req.RequestID}
+	var p plan
+	if err := s.plan(ctx, in, start, &p); err != nil {
+		return nil, err
+	}
+	if err := s.record(&p, traceparent); err != nil {
+		s.withdraw(&p)
+		return nil, err
+	}
+	s.apply(ctx, &p)
+	s.recorded(&p)
+	return p.d, nil
+}
 
-	acct, err := s.enrich(in, true)
+// plan makes the decision and computes what it changes (p), changing
+// nothing but the velocity counts (see the package doc). It returns an
+// error only for the caller's mistake (e.g. a foreign challenge_id).
+func (s *Service) plan(ctx context.Context, in *engine.Input, start time.Time, p *plan) error {
+	d := &pdp.Decision{ID: newID(), RequestID: in.Req.RequestID}
+	p.in, p.d = in, d
+	how := countingFor(s.logSync)
+	acct, err := s.enrich(in, how, &p.counted)
 	if err != nil {
 		if e := (*pdp.Error)(nil); errors.As(err, &e) {
-			return nil, e // the caller's mistake, e.g. a foreign challenge_id
+			return e // the caller's mistake, before anything was counted
 		}
 	}
+	if err == nil && s.velocity != nil && s.fleet != nil && how == countUndoable {
+		p.fleet, p.fleetMoney = true, in.Req.Stage.NeedsTxn() && p.counted.Counted
+	}
 	var res engine.Result
-	var closed, cause string
+	var closed string
 	if err == nil {
 		closed = s.score(in, acct)
 		res, d.PolicyRevision, err = s.eng.Evaluate(ctx, in)
 	}
 	if err != nil {
 		res = s.fallbackResult(d, in, err)
-		cause = fallbackCause(err)
+		p.cause = fallbackCause(err)
 	}
 	if closed != "" && !d.Fallback {
 		// A closed-mode plugin could not answer: never less strict than a
@@ -197,18 +248,18 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 	s.answer(d, &res, in.Now)
 	s.holdToCap(d, in)
 	s.speak(d, in)
-	s.after(ctx, in, acct, d, &res)
+	p.satisfied, p.closed = res.Satisfied, closed != ""
+	s.planEffects(p, acct)
 	d.Took = s.now().Sub(start)
-	s.metrics.Decision(in.Req.Stage, d.Outcome, d.Took)
-	switch {
-	case s.dlog != nil:
-		if err := s.logDecision(in, d, res.Satisfied, cause, traceparent, closed != ""); err != nil {
-			return nil, err
-		}
-	case s.shadow != nil:
-		s.offerShadow(in, d, closed != "", nil)
+	return nil
+}
+
+// recorded runs the hooks on the record, once the decision is recorded:
+// the shadow's evaluation.
+func (s *Service) recorded(p *plan) {
+	if s.shadow != nil && !p.d.Fallback {
+		s.shadow.offer(shadowItem{id: p.d.ID, in: p.in, live: p.d.Outcome, closed: p.closed})
 	}
-	return d, nil
 }
 
 // ReasonStateUnavailable is the reference policy's reason when part of a

@@ -15,6 +15,24 @@ import (
 // errState marks a failure to read the risk state: the decision falls back.
 var errState = errors.New("risk state unavailable")
 
+// counting is how a request counts in the velocity windows.
+type counting uint8
+
+const (
+	peek          counting = iota // not at all: a read-only evaluation (the Data API)
+	count                         // for good
+	countUndoable                 // until taken back: a decision the synchronous log may refuse
+)
+
+// countingFor is how a decision counts: undoably when the synchronous
+// decision log may refuse it.
+func countingFor(sync bool) counting {
+	if sync {
+		return countUndoable
+	}
+	return count
+}
+
 // sensitiveEvents make a following large money movement suspicious.
 var sensitiveEvents = map[string]bool{"password_reset": true, "phone_change": true, "pay_password_change": true}
 
@@ -28,9 +46,9 @@ var sensitiveEvents = map[string]bool{"password_reset": true, "phone_change": tr
 // device is known only when the account has used it (device.new: false
 // from the caller does not make it known), and an account's age is the
 // time since the sidecar first saw it when the caller sends no
-// account.created_at. observe says whether this request counts in the
-// velocity windows (a read-only evaluation, the Data API, does not).
-func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, error) {
+// account.created_at. how says how this request counts in the velocity
+// windows; with countUndoable, what it writes is noted in rc.
+func (s *Service) enrich(in *engine.Input, how counting, rc *velocity.Receipt) (*pdp.AccountState, error) {
 	r := &in.Req
 	now := in.Now
 	var acct *pdp.AccountState
@@ -97,14 +115,19 @@ func (s *Service) enrich(in *engine.Input, observe bool) (*pdp.AccountState, err
 			obs.Destination = r.Stage == pdp.StageWithdrawal
 		}
 		counted := false
-		if observe {
+		switch how {
+		case count:
 			counted = s.velocity.Observe(now, obs, v)
-		} else {
+		case countUndoable:
+			s.velocity.ObserveWithReceipt(now, obs, v, rc)
+		default:
 			s.velocity.Peek(now, obs, v)
 		}
 		if s.fleet != nil {
-			// The fleet counts what the local windows count: a retry of
-			// a purchase is not one more money movement.
+			// The fleet counts what the local windows count (a retry of a
+			// purchase is not one more money movement); with
+			// countUndoable it counts the request at apply (plan.fleet,
+			// rc.Counted): here it only answers.
 			s.fleet.Observe(now, r.UID, r.Device.ID, r.Device.IP, r.Stage.NeedsTxn() && counted, v)
 		}
 		in.Enrich.Velocity = v

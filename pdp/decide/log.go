@@ -6,21 +6,26 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 )
 
-// Recording decisions. The decision path builds a small record (the
-// caller's body copied, the flat fields the log is searched by) and hands
-// it to the decision log; everything else, the policy's additions to the
-// input as JSON and the result with its obligations, is rendered by
-// Record.Finish in the log's writer goroutine, off the caller's path. The
-// decision and its input are not changed after Decide returns, so the
-// writer may read them.
+// Recording decisions, the middle step of plan → record → apply. The
+// decision path builds a small record (the caller's body copied, the flat
+// fields the log is searched by) and hands it to the decision log;
+// everything else, the policy's additions to the input as JSON and the
+// result with its obligations, is rendered by Record.Finish in the log's
+// writer goroutine, off the caller's path (in sync mode, in the caller's,
+// before the write). The decision and its input are not changed once
+// recorded, so the writer may read them while the decision is applied.
 
-// logDecision records d. It returns an error only in sync mode, when the
-// record is not durable: the caller then gets 503 instead of a decision
-// that would take effect unrecorded.
-func (s *Service) logDecision(in *engine.Input, d *pdp.Decision, satisfied []string, cause, traceparent string, closed bool) error {
+// record records the planned decision. It returns an error only in sync
+// mode, when the record is not durable: the caller then gets 503 instead
+// of a decision that would take effect unrecorded, and the decision is not
+// applied.
+func (s *Service) record(p *plan, traceparent string) error {
+	if s.dlog == nil {
+		return nil
+	}
+	in, d, satisfied, cause := p.in, p.d, p.satisfied, p.cause
 	r := &decisionlog.Record{
 		DecisionID: d.ID, Timestamp: in.Now, Path: s.path,
 		Input:     bytes.Clone(in.Body), // in.Body is the server's buffer, reused after the answer
@@ -42,23 +47,11 @@ func (s *Service) logDecision(in *engine.Input, d *pdp.Decision, satisfied []str
 		r.Metrics = map[string]int64{"timer_pdp_decide_ns": d.Took.Nanoseconds()}
 		r.TraceID, r.SpanID = parseTraceparent(traceparent)
 	}
-	if !s.logSync && s.offerShadow(in, d, closed, r) {
-		return nil // the shadow worker logs it once it has compared
-	}
 	if err := s.dlog.Log(r); err != nil && s.logSync {
 		s.log.Error("decision not recorded durably: refusing to answer", "decision_id", d.ID, "error", err)
-		return pdp.Errorf(pdp.CodeUnavailable, "", "the decision could not be recorded; it did not take effect as allowed, retry later")
-	}
-	if s.logSync {
-		s.offerShadow(in, d, closed, nil) // differences go to the service log
+		return pdp.Errorf(pdp.CodeUnavailable, "", "the decision could not be recorded; it did not take effect, retry later")
 	}
 	return nil
-}
-
-// offerShadow queues the decision for the shadow, if there is one; rec,
-// when not nil, is then the shadow's to log.
-func (s *Service) offerShadow(in *engine.Input, d *pdp.Decision, closed bool, rec *decisionlog.Record) bool {
-	return s.shadow != nil && !d.Fallback && s.shadow.offer(shadowItem{rec: rec, in: in, live: d.Outcome, closed: closed})
 }
 
 // liveResult is the logged form of the decision's answer.
@@ -70,17 +63,6 @@ func liveResult(d *pdp.Decision, satisfied []string, cause string) decisionlog.R
 	}
 	if d.Warning != nil {
 		r.Warning = d.Warning.Code
-	}
-	return r
-}
-
-// policyResult is the logged form of a policy result (the shadow's).
-func policyResult(res *engine.Result, revision string) decisionlog.Result {
-	r := decisionlog.Result{Outcome: res.Outcome.String(), Reasons: res.Reasons, Satisfied: res.Satisfied,
-		Methods: res.Methods, Warning: res.Warning, Revision: revision,
-		Limit: limitOf(res.Limit), Obligations: obligationsOf(res.Obligations)}
-	if r.Reasons == nil {
-		r.Reasons = []string{}
 	}
 	return r
 }

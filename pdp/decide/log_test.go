@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -217,15 +219,14 @@ func TestMaskEntriesRefused(t *testing.T) {
 	}
 }
 
-// The shadow evaluates the candidate on the live input off the caller's
-// path, counts (live, shadow) pairs and logs its answer with the record
-// when it differs; every decision is still logged once.
-func TestShadowComparesAndLogs(t *testing.T) {
+// shadowCandidate is the reference policy with one more rule: it denies
+// every withdrawal.
+func shadowCandidate(t *testing.T) *engine.Engine {
+	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"riskpdp/common.rego", "riskpdp/rules.rego", "riskpdp/state.rego", "riskpdp/scores.rego", "riskpdp/config/data.json"} {
 		b, _ := policies.FS.ReadFile(name)
 		if strings.HasSuffix(name, "rules.rego") {
-			// The candidate denies every withdrawal.
 			b = append(b, []byte("\ndeny contains \"candidate_no_withdrawals\" if input.stage == \"withdrawal\"\n")...)
 		}
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
@@ -236,36 +237,96 @@ func TestShadowComparesAndLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cand.Close()
+	t.Cleanup(cand.Close)
+	return cand
+}
+
+// lockedBuffer is a service log's output, written by the shadow worker.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// The shadow is a hook on the record: each decision is recorded by the
+// decision path itself before Decide returns (the shadow never holds,
+// changes or writes a record), then offered to the shadow, which
+// evaluates the candidate on the live input off the caller's path, counts
+// (live, shadow) pairs and logs a difference with both answers and the
+// decision id in the service log.
+func TestShadowIsAHookOnTheRecord(t *testing.T) {
 	m := metrics.New()
-	sh := NewShadow(ShadowOptions{Engine: cand, SampleRate: 1, Metrics: m, Logger: quiet})
+	var out lockedBuffer
+	sh := NewShadow(ShadowOptions{Engine: shadowCandidate(t), SampleRate: 1, Metrics: m, Logger: slog.New(slog.NewTextHandler(&out, nil))})
 	l, path := newLog(t, decisionlog.Config{})
 	s := newTestService(t, Options{DecisionLog: l, Shadow: sh})
 	withdrawal := `{"stage":"withdrawal","uid":"u-2","device":{"id":"d-2","ip_country":"CN"},"txn":{"id":"w-1","amount":50,"currency":"CNY"},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`
 	dw := mustDecide(t, s, withdrawal)
 	dp := mustDecide(t, s, cleanPayment)
+	if got := l.Stats().Received; got != 2 {
+		t.Fatalf("%d records handed to the log when the decisions were answered, want 2", got)
+	}
 	sh.Close()
 	recs := readLog(t, l, path)
-	if len(recs) != 2 {
+	if len(recs) != 2 || recs[dw.ID] == nil || recs[dp.ID] == nil {
 		t.Fatalf("%d records", len(recs))
 	}
-	if r := recs[dw.ID]; dw.Outcome == pdp.Deny || r.Shadow == nil || r.Shadow.Outcome != "deny" ||
-		!slices.Contains(r.Shadow.Reasons, "candidate_no_withdrawals") || r.Outcome != dw.Outcome.String() {
-		t.Fatalf("withdrawal: live %v, record %+v shadow %+v", dw.Outcome, r, r.Shadow)
+	for _, r := range recs {
+		if r.Shadow != nil || r.Outcome != r.Result.Outcome {
+			t.Fatalf("record %s changed by the shadow: %+v", r.DecisionID, r)
+		}
 	}
-	if r := recs[dp.ID]; r.Shadow != nil {
-		t.Fatalf("payment: the candidate agrees, yet shadow %+v", r.Shadow)
+	if dw.Outcome == pdp.Deny {
+		t.Fatalf("live withdrawal: %+v", dw)
+	}
+	logged := out.String()
+	if !strings.Contains(logged, "shadow decision differs") || !strings.Contains(logged, "decision_id="+dw.ID) ||
+		!strings.Contains(logged, "shadow=deny") || !strings.Contains(logged, "candidate_no_withdrawals") {
+		t.Fatalf("service log: %s", logged)
+	}
+	if strings.Contains(logged, dp.ID) {
+		t.Fatalf("the candidate agrees on the payment, yet: %s", logged)
 	}
 	var buf bytes.Buffer
 	m.Write(&buf)
-	out := buf.String()
 	for _, want := range []string{
 		`pdp_shadow_decisions_total{live="` + dw.Outcome.String() + `",shadow="deny"} 1`,
 		`pdp_shadow_decisions_total{live="allow",shadow="allow"} 1`,
 	} {
-		if !strings.Contains(out, want) {
+		if !strings.Contains(buf.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// A decision the synchronous log refused was not recorded: the shadow is
+// not offered it.
+func TestShadowSeesOnlyRecordedDecisions(t *testing.T) {
+	m := metrics.New()
+	sh := NewShadow(ShadowOptions{Engine: shadowCandidate(t), SampleRate: 1, Metrics: m, Logger: quiet})
+	l, _ := newLog(t, decisionlog.Config{Sync: true})
+	s := newTestService(t, Options{DecisionLog: l, DecisionLogSync: true, Shadow: sh})
+	mustDecide(t, s, cleanPayment)
+	l.Close(context.Background())
+	if _, err := s.Decide(context.Background(), []byte(cleanPayment), ""); err == nil {
+		t.Fatal("decided with the log closed")
+	}
+	sh.Close()
+	var buf bytes.Buffer
+	m.Write(&buf)
+	if want := `pdp_shadow_decisions_total{live="allow",shadow="allow"} 1`; !strings.Contains(buf.String(), want) {
+		t.Fatalf("want %s:\n%s", want, grepLines(buf.String(), "pdp_shadow_decisions_total"))
 	}
 }
 

@@ -9,17 +9,20 @@ import (
 	"sync/atomic"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 )
 
 // Shadow evaluates a candidate policy set on live traffic, off the
-// caller's path: a sampled decision, once answered, is queued with its
-// input; one worker goroutine evaluates the candidate on exactly the input
-// the live policy saw, counts the (live, shadow) outcome pair and, when they
-// differ, adds the candidate's answer to the decision's log record (which
-// it then logs, so every decision is still logged once).
+// caller's path. It is a hook on the record: a decision, once recorded
+// (and before it is answered), is offered with its input; a sampled one
+// is queued, and one worker goroutine evaluates the candidate on exactly
+// the input the live policy saw, counts the (live, shadow) outcome pair
+// and, when they differ, logs both answers with the decision id in the
+// service log (the decision log's record of that id holds the input). The
+// shadow never holds, changes or writes a decision's record, and a
+// decision that was not recorded (refused by the synchronous log) is never
+// offered.
 //
 // Shadow work is shed first: a decision is not queued while every core is
 // busy with live decisions (in flight ≥ GOMAXPROCS), nor when the queue is
@@ -30,7 +33,6 @@ type Shadow struct {
 	rate    float64
 	m       *metrics.Shadow
 	log     *slog.Logger
-	dlog    *decisionlog.Logger // nil: differences go to the service log
 	q       chan shadowItem
 	live    atomic.Int64 // live decisions in flight
 	procs   int64
@@ -49,9 +51,9 @@ type ShadowOptions struct {
 	Logger     *slog.Logger
 }
 
-// shadowItem is one decision waiting for the shadow.
+// shadowItem is one recorded decision waiting for the shadow.
 type shadowItem struct {
-	rec    *decisionlog.Record // nil without a decision log
+	id     string // the decision's
 	in     *engine.Input
 	live   pdp.Outcome
 	closed bool // a closed-mode plugin failed: the live path stepped up
@@ -80,8 +82,8 @@ func (s *Shadow) exit()  { s.live.Add(-1) }
 // sampled reports whether this decision goes to the shadow.
 func (s *Shadow) sampled() bool { return s.rate >= 1 || (s.rate > 0 && rand.Float64() < s.rate) }
 
-// offer queues it unless the shadow must shed; false means the caller
-// logs the record itself.
+// offer queues a recorded decision if it is sampled, unless the shadow
+// must shed; it reports whether it was queued.
 func (s *Shadow) offer(it shadowItem) bool {
 	if !s.sampled() {
 		return false
@@ -107,7 +109,7 @@ func (s *Shadow) run() {
 		case it := <-s.q:
 			s.evaluate(it)
 		case <-s.stop:
-			for { // what was queued is still compared and logged
+			for { // what was queued is still compared
 				select {
 				case it := <-s.q:
 					s.evaluate(it)
@@ -132,22 +134,13 @@ func (s *Shadow) evaluate(it shadowItem) {
 		}
 		s.m.Compared(it.live, res.Outcome)
 		if res.Outcome != it.live {
-			if it.rec != nil {
-				sr := policyResult(&res, rev)
-				it.rec.Shadow = &sr
-			} else {
-				s.log.Info("shadow decision differs", "uid", it.in.Req.UID, "stage", it.in.Req.Stage.String(),
-					"live", it.live.String(), "shadow", res.Outcome.String(), "shadow_reasons", res.Reasons, "revision", rev)
-			}
+			s.log.Info("shadow decision differs", "decision_id", it.id, "uid", it.in.Req.UID, "stage", it.in.Req.Stage.String(),
+				"live", it.live.String(), "shadow", res.Outcome.String(), "shadow_reasons", res.Reasons, "revision", rev)
 		}
-	}
-	if it.rec != nil {
-		_ = s.dlog.Log(it.rec) // a drop is counted by the log
 	}
 }
 
-// Close stops the worker after it has compared and logged what is queued.
-// Call it before closing the decision log.
+// Close stops the worker after it has compared what is queued.
 func (s *Shadow) Close() {
 	s.closing.Do(func() { close(s.stop) })
 	s.done.Wait()

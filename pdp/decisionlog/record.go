@@ -43,8 +43,11 @@ type Record struct {
 	Outcome   string  `json:"outcome"`
 	Fallback  bool    `json:"fallback,omitempty"`
 
-	// Shadow is the answer of the candidate policy set, on records the
-	// shadow evaluation differed on.
+	// Shadow is the answer of a candidate policy set, on records the
+	// shadow evaluation differed on. The sidecar no longer writes it: its
+	// shadow is a hook on the record, run once the record is made, and
+	// logs a difference with the decision id in the service log
+	// (pdp/decide.Shadow). Records written before still carry it.
 	Shadow *Result `json:"shadow,omitempty"`
 
 	// Finish, if set, runs first when the record is encoded: in the writer

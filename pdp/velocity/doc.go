@@ -10,6 +10,9 @@
 // RecordFailure counts payment, PIN and login failures of a UID, and
 // RecordSpend the amounts a UID was allowed to move (Spent24h). Each method
 // takes the time explicitly; the tracker never reads the wall clock.
+// ObserveWithReceipt and RecordSpendWithReceipt also note what they wrote
+// in a Receipt, and Undo takes it back (a decision that did not take
+// effect; receipt.go says what is restored).
 //
 // # Windows and precision
 //

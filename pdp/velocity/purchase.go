@@ -34,9 +34,9 @@ func (t *Tracker) purchaseHash(uid, p string) uint64 {
 
 // purchaseCounted returns the amount counted for the purchase with hash hp
 // at c and whether it was seen within 24 h; with record, it then raises
-// the purchase's amount to amount (when larger; a first sight records it).
-// The caller holds no shard lock.
-func (t *Tracker) purchaseCounted(hp uint64, sec uint32, amount float64, record bool) (counted float64, seen bool) {
+// the purchase's amount to amount (when larger; a first sight records it),
+// noted in rc when not nil. The caller holds no shard lock.
+func (t *Tracker) purchaseCounted(hp uint64, sec uint32, amount float64, record bool, rc *Receipt) (counted float64, seen bool) {
 	s := t.shardOf(hp)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -47,24 +47,31 @@ func (t *Tracker) purchaseCounted(hp uint64, sec uint32, amount float64, record 
 		counted, seen = w.Amount24h, w.Count24h > 0
 	}
 	if record && (!seen || amount > counted) {
-		e, c := s.touch(hp, sec)
+		e, c, created := s.touch(hp, sec)
 		s.record(e, c, amount-counted, false)
+		if rc != nil {
+			rc.add(recordOp(hp, c, amount-counted, false, created))
+		}
 	}
 	return counted, seen
 }
 
-// attempt records a money attempt of uid at sec, or with record false
-// only reads, and sets out's attempt counts (including this attempt).
-func (t *Tracker) attempt(uid string, sec uint32, record bool, out *pdp.Velocity) {
+// attempt records a money attempt of uid at sec (noted in rc when not
+// nil), or with record false only reads, and sets out's attempt counts
+// (including this attempt).
+func (t *Tracker) attempt(uid string, sec uint32, record bool, out *pdp.Velocity, rc *Receipt) {
 	h := t.hash(kindAttempt, uid)
 	s := t.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var w pdp.WindowCounts
 	if record {
-		e, c := s.touch(h, sec)
+		e, c, created := s.touch(h, sec)
 		s.record(e, c, 0, false)
 		s.counts(e, c, &w)
+		if rc != nil {
+			rc.add(recordOp(h, c, 0, false, created))
+		}
 	} else if e := s.get(h); e != nil {
 		s.counts(e, clockAt(max(sec, e.last)), &w)
 		w.Count1m++
@@ -95,12 +102,13 @@ func (t *Tracker) othersSpent(obs *Observation, sec uint32, out *pdp.Velocity) {
 
 // retry decides how obs counts: the amount to count (the whole amount for
 // a new purchase, the increase for a larger retry) and whether it counts in
-// the windows at all. With record, the purchase's amount is updated.
-func (t *Tracker) retry(obs *Observation, sec uint32, amount float64, record bool) (float64, bool) {
+// the windows at all. With record, the purchase's amount is updated (and
+// noted in rc when not nil).
+func (t *Tracker) retry(obs *Observation, sec uint32, amount float64, record bool, rc *Receipt) (float64, bool) {
 	if obs.Purchase == "" || obs.UID == "" || obs.Login {
 		return amount, true
 	}
-	counted, seen := t.purchaseCounted(t.purchaseHash(obs.UID, obs.Purchase), sec, amount, record)
+	counted, seen := t.purchaseCounted(t.purchaseHash(obs.UID, obs.Purchase), sec, amount, record, rc)
 	if !seen {
 		return amount, true
 	}
@@ -116,6 +124,16 @@ func (t *Tracker) retry(obs *Observation, sec uint32, amount float64, record boo
 // purchase always adds). An empty uid, or an amount that is not finite and
 // positive, is ignored.
 func (t *Tracker) RecordSpend(now time.Time, uid, purchase string, amount float64) {
+	t.recordSpend(now, uid, purchase, amount, nil)
+}
+
+// RecordSpendWithReceipt is RecordSpend that also notes in rc what it
+// added, for Undo (receipt.go).
+func (t *Tracker) RecordSpendWithReceipt(now time.Time, uid, purchase string, amount float64, rc *Receipt) {
+	t.recordSpend(now, uid, purchase, amount, rc)
+}
+
+func (t *Tracker) recordSpend(now time.Time, uid, purchase string, amount float64, rc *Receipt) {
 	if uid == "" || !(amount > 0) || amount > math.MaxFloat64 {
 		return
 	}
@@ -124,7 +142,7 @@ func (t *Tracker) RecordSpend(now time.Time, uid, purchase string, amount float6
 		hp := t.purchaseHash(uid, purchase)
 		s := t.shardOf(hp)
 		s.mu.Lock()
-		e, c := s.touch(hp, sec)
+		e, c, created := s.touch(hp, sec)
 		if e.spend == 0 {
 			e.spend = s.spends.alloc()
 		}
@@ -134,6 +152,9 @@ func (t *Tracker) RecordSpend(now time.Time, uid, purchase string, amount float6
 			sp.add(c, amount)
 		}
 		s.mu.Unlock()
+		if rc != nil {
+			rc.add(spendOp(hp, c, max(amount, 0), created))
+		}
 		if amount <= 0 {
 			return
 		}
@@ -141,12 +162,15 @@ func (t *Tracker) RecordSpend(now time.Time, uid, purchase string, amount float6
 	h := t.hash(kindUID, uid)
 	s := t.shardOf(h)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, c := s.touch(h, sec)
+	e, c, created := s.touch(h, sec)
 	if e.spend == 0 {
 		e.spend = s.spends.alloc()
 	}
 	s.spends.at(e.spend).add(c, amount)
+	s.mu.Unlock()
+	if rc != nil {
+		rc.add(spendOp(h, c, amount, created))
+	}
 }
 
 // UnrecordSpend takes the spend RecordSpend added for uid's purchase out
@@ -202,16 +226,23 @@ func (t *Tracker) UnrecordSpend(now time.Time, uid, purchase string) float64 {
 // shared between accounts: a pseudo-key's distinct-id set (the same set
 // UIDDevices1h uses) holds the values seen with it in the hour.
 
-// distinctAt records id with the key of hash h at sec (with record; else
-// only reads, counting id as if recorded) and returns how many distinct
-// ids the key saw in the hour, id included.
-func (t *Tracker) distinctAt(h uint64, id uint32, sec uint32, record bool) uint32 {
+// distinctAt records id with the key of hash h at sec (with record, noted
+// in rc when not nil; else only reads, counting id as if recorded) and
+// returns how many distinct ids the key saw in the hour, id included.
+func (t *Tracker) distinctAt(h uint64, id uint32, sec uint32, record bool, rc *Receipt) uint32 {
 	s := t.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if record {
-		e, c := s.touch(h, sec)
-		s.see(e, id, c)
+		e, c, created := s.touch(h, sec)
+		prev, had := s.see(e, id, c)
+		if rc != nil {
+			op := undoOp{h: h, sec: c.sec}
+			if created {
+				op.flags = opCreated
+			}
+			rc.add(op.saw(true, id, prev, had))
+		}
 		return s.distinct(e, c)
 	}
 	e := s.get(h)
@@ -230,23 +261,24 @@ func (t *Tracker) distinctAt(h uint64, id uint32, sec uint32, record bool) uint3
 
 // distincts fills the distinct counts of obs: the payment methods of its
 // UID and of its purchase, the UIDs of its instrument and the instruments
-// of its UID, in the hour.
-func (t *Tracker) distincts(obs *Observation, sec uint32, record bool, out *pdp.Velocity) {
+// of its UID, in the hour. With record they are recorded (noted in rc when
+// not nil).
+func (t *Tracker) distincts(obs *Observation, sec uint32, record bool, out *pdp.Velocity, rc *Receipt) {
 	if obs.Login || obs.UID == "" {
 		return
 	}
 	if obs.Method != "" {
 		m := uint32(t.hash(kindMethod, obs.Method))
-		out.UIDMethods1h = t.distinctAt(t.hash(kindUIDMethods, obs.UID), m, sec, record)
+		out.UIDMethods1h = t.distinctAt(t.hash(kindUIDMethods, obs.UID), m, sec, record, rc)
 		if obs.Purchase != "" {
 			hp := t.hash(kindPurchaseMethods, obs.Purchase) ^ (t.hash(kindUIDMethods, obs.UID) * 0x9e3779b97f4a7c15)
-			out.PurchaseMethods1h = t.distinctAt(hp, m, sec, record)
+			out.PurchaseMethods1h = t.distinctAt(hp, m, sec, record, rc)
 		}
 	}
 	if obs.Instrument != "" {
-		out.InstrumentUIDs1h = t.distinctAt(t.hash(kindInstrument, obs.Instrument), uint32(t.hash(kindUID, obs.UID)), sec, record)
+		out.InstrumentUIDs1h = t.distinctAt(t.hash(kindInstrument, obs.Instrument), uint32(t.hash(kindUID, obs.UID)), sec, record, rc)
 		if !obs.Destination {
-			out.UIDInstruments1h = t.distinctAt(t.hash(kindUIDInstruments, obs.UID), uint32(t.hash(kindInstrument, obs.Instrument)), sec, record)
+			out.UIDInstruments1h = t.distinctAt(t.hash(kindUIDInstruments, obs.UID), uint32(t.hash(kindInstrument, obs.Instrument)), sec, record, rc)
 		}
 	}
 }

@@ -59,13 +59,13 @@ func (s *shard) get(h uint64) *entry {
 // touch returns the entry of h, creating it (and evicting another key when
 // the shard is full), and the clock of this write: sec, or the entry's last
 // write when sec is earlier (a clock that went backwards is read as the
-// latest time the key has seen).
-func (s *shard) touch(h uint64, sec uint32) (*entry, clock) {
-	var e *entry
+// latest time the key has seen). created says the key was new.
+func (s *shard) touch(h uint64, sec uint32) (e *entry, c clock, created bool) {
 	if i, ok := s.keys[h]; ok {
 		e = s.entries.at(i)
 		e.ref = true
 	} else {
+		created = true
 		if len(s.keys) >= s.max {
 			s.evict(clockAt(sec))
 		}
@@ -75,7 +75,7 @@ func (s *shard) touch(h uint64, sec uint32) (*entry, clock) {
 		e.hash = h // ref stays false: a key must be used twice to earn a second chance
 	}
 	e.last = max(e.last, sec)
-	return e, clockAt(e.last)
+	return e, clockAt(e.last), created
 }
 
 // evict removes one key: the first the CLOCK hand finds expired or not
@@ -171,15 +171,18 @@ func (s *shard) ids(e *entry) []seen {
 
 // see records that id was seen with e at c. A slot whose id left the 1h
 // window is reused; a full idSet replaces its least recently seen id, so the
-// count stays at SetCap.
-func (s *shard) see(e *entry, id uint32, c clock) {
+// count stays at SetCap. It returns what it overwrote, for a Receipt: had,
+// id was there (prev.sec its former time); else prev is the id a reused
+// or replaced slot held, zero when id was added.
+func (s *shard) see(e *entry, id uint32, c clock) (prev seen, had bool) {
 	ids := s.ids(e)
 	stale, oldest := -1, -1
 	for i := range ids {
 		switch {
 		case ids[i].id == id:
+			prev = ids[i]
 			ids[i].sec = c.sec
-			return
+			return prev, true
 		case !in1h(ids[i].sec, c):
 			stale = i
 		case oldest < 0 || ids[i].sec < ids[oldest].sec:
@@ -187,8 +190,9 @@ func (s *shard) see(e *entry, id uint32, c clock) {
 		}
 	}
 	if stale >= 0 {
+		prev = ids[stale]
 		ids[stale] = seen{id, c.sec}
-		return
+		return prev, false
 	}
 	switch {
 	case e.set == 0 && e.nids < setInline:
@@ -205,8 +209,10 @@ func (s *shard) see(e *entry, id uint32, c clock) {
 		s.sets.at(e.set)[e.nids] = seen{id, c.sec}
 		e.nids++
 	default:
+		prev = ids[oldest]
 		ids[oldest] = seen{id, c.sec}
 	}
+	return prev, false
 }
 
 // distinct is the number of ids seen with e in the 1h window at c.

@@ -138,24 +138,35 @@ func (t *Tracker) tick(now time.Time) uint32 {
 // reports whether the request counted as an operation: false for a retry
 // of a purchase counted already (what a fleet-wide count must skip too).
 func (t *Tracker) Observe(now time.Time, obs Observation, out *pdp.Velocity) (counted bool) {
+	return t.observe(now, obs, out, nil)
+}
+
+// ObserveWithReceipt is Observe that also notes in rc what it recorded,
+// for Undo (receipt.go).
+func (t *Tracker) ObserveWithReceipt(now time.Time, obs Observation, out *pdp.Velocity, rc *Receipt) (counted bool) {
+	rc.Counted = t.observe(now, obs, out, rc)
+	return rc.Counted
+}
+
+func (t *Tracker) observe(now time.Time, obs Observation, out *pdp.Velocity, rc *Receipt) bool {
 	sec := t.tick(now)
 	amount := obs.Amount
 	if !(amount > 0) || amount > math.MaxFloat64 {
 		amount = 0
 	}
-	amount, counts := t.retry(&obs, sec, amount, true)
+	amount, counts := t.retry(&obs, sec, amount, true, rc)
 	if !counts {
 		t.Read(now, obs.UID, obs.Device, obs.IP, out)
-		t.attempt(obs.UID, sec, true, out)
+		t.attempt(obs.UID, sec, true, out, rc)
 		t.othersSpent(&obs, sec, out)
-		t.distincts(&obs, sec, true, out)
+		t.distincts(&obs, sec, true, out, rc)
 		return false
 	}
-	defer t.distincts(&obs, sec, true, out)
+	defer t.distincts(&obs, sec, true, out, rc)
 	defer t.othersSpent(&obs, sec, out)
 	*out = pdp.Velocity{}
 	if obs.Purchase != "" && obs.UID != "" && !obs.Login {
-		t.attempt(obs.UID, sec, true, out)
+		t.attempt(obs.UID, sec, true, out, rc)
 	}
 	var hu, hd uint64
 	if obs.UID != "" {
@@ -167,36 +178,49 @@ func (t *Tracker) Observe(now time.Time, obs Observation, out *pdp.Velocity) (co
 	if obs.UID != "" {
 		s := t.shardOf(hu)
 		s.mu.Lock()
-		e, c := s.touch(hu, sec)
+		e, c, created := s.touch(hu, sec)
 		s.record(e, c, amount, obs.Login)
+		var prev seen
+		var had bool
 		if obs.Device != "" {
-			s.see(e, uint32(hd), c)
+			prev, had = s.see(e, uint32(hd), c)
 		}
 		s.counts(e, c, &out.UID)
 		out.UIDDevices1h = s.distinct(e, c)
 		s.uidParts(e, c, out)
 		s.mu.Unlock()
+		if rc != nil {
+			rc.add(recordOp(hu, c, amount, obs.Login, created).saw(obs.Device != "", uint32(hd), prev, had))
+		}
 	}
 	if obs.Device != "" {
 		s := t.shardOf(hd)
 		s.mu.Lock()
-		e, c := s.touch(hd, sec)
+		e, c, created := s.touch(hd, sec)
 		s.record(e, c, amount, obs.Login)
+		var prev seen
+		var had bool
 		if obs.UID != "" {
-			s.see(e, uint32(hu), c)
+			prev, had = s.see(e, uint32(hu), c)
 		}
 		s.counts(e, c, &out.Device)
 		out.DeviceUIDs1h = s.distinct(e, c)
 		s.mu.Unlock()
+		if rc != nil {
+			rc.add(recordOp(hd, c, amount, obs.Login, created).saw(obs.UID != "", uint32(hu), prev, had))
+		}
 	}
 	if obs.IP != "" {
 		hi := t.hash(kindIP, obs.IP)
 		s := t.shardOf(hi)
 		s.mu.Lock()
-		e, c := s.touch(hi, sec)
+		e, c, created := s.touch(hi, sec)
 		s.record(e, c, amount, obs.Login)
 		s.counts(e, c, &out.IP)
 		s.mu.Unlock()
+		if rc != nil {
+			rc.add(recordOp(hi, c, amount, obs.Login, created))
+		}
 	}
 	return true
 }
@@ -250,14 +274,14 @@ func (t *Tracker) Peek(now time.Time, obs Observation, out *pdp.Velocity) {
 	t.Read(now, obs.UID, obs.Device, obs.IP, out)
 	sec := unixSec(now)
 	if obs.Purchase != "" && obs.UID != "" && !obs.Login {
-		t.attempt(obs.UID, sec, false, out)
+		t.attempt(obs.UID, sec, false, out, nil)
 	}
 	amount := obs.Amount
 	if !(amount > 0) || amount > math.MaxFloat64 {
 		amount = 0
 	}
-	amount, counts := t.retry(&obs, sec, amount, false)
-	defer t.distincts(&obs, sec, false, out)
+	amount, counts := t.retry(&obs, sec, amount, false, nil)
+	defer t.distincts(&obs, sec, false, out, nil)
 	defer t.othersSpent(&obs, sec, out)
 	if !counts {
 		return
@@ -325,7 +349,7 @@ func (t *Tracker) RecordFailure(now time.Time, uid string, kind pdp.FailureKind)
 	s := t.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, c := s.touch(h, sec)
+	e, c, _ := s.touch(h, sec)
 	if e.fail == 0 {
 		e.fail = s.fails.alloc()
 	}

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
 
 // Defaults for obligations that do not name a duration.
@@ -21,24 +23,54 @@ const (
 	obligationActor      = "pdp"
 )
 
-// after carries out what the decision implies: a challenge for a step-up,
-// the policy's obligations, remembering the device, counting the spend and
-// keeping the allowed payment for its outcomes (which teach the habit:
-// outcomes.go). State writes here are async: visible to the next decision
-// at once, persisted by the store's group commit.
-func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.AccountState, d *pdp.Decision, res *engine.Result) {
+// plan is a decision made and not yet carried out: the answer, what the
+// record needs, and every change of state the decision implies, computed
+// by planEffects and made by apply once the decision is recorded. It lives
+// on Decide's stack; nothing keeps a pointer to it.
+type plan struct {
+	in        *engine.Input
+	d         *pdp.Decision
+	satisfied []string // the step-ups a passed verification answered (the record's)
+	cause     string   // why the decision fell back (the record's)
+	closed    bool     // a closed-mode plugin failed: the decision stepped up
+
+	// counted is what the velocity counts of this decision wrote, with the
+	// synchronous log only: withdraw takes it back.
+	counted velocity.Receipt
+	// fleet: the fleet-wide count is added at apply (synchronous log).
+	fleet, fleetMoney bool
+
+	// The account update: account says there is one; newDevice and
+	// moneyAllowed what it remembers besides the obligations and the first
+	// sighting; audit its journal record (nil: none).
+	account, newDevice, moneyAllowed bool
+	audit                            *pdp.AuditRecord
+}
+
+// planEffects completes the answer (a step-up's challenge) and works out
+// what the decision implies: the policy's obligations, remembering the
+// device, the destination and the allowed payment (whose outcomes teach
+// the habit: outcomes.go), the account's first sighting, and their journal
+// record. Nothing is written here but the day's spend of an allowed money
+// movement, a velocity count like the observation (see the package doc).
+func (s *Service) planEffects(p *plan, acct *pdp.AccountState) {
+	in, d := p.in, p.d
 	r := &in.Req
 	now := in.Now
 	if d.Outcome == pdp.StepUp && d.StepUp != nil {
+		// A signed token (challenge.go): issuing it writes nothing.
 		d.StepUp.ExpiresAt = now.Add(s.challengeTTL).Truncate(time.Second)
 		d.StepUp.ChallengeID = s.signer.issue(r.UID, bindingOf(r), d.StepUp.Methods, d.StepUp.ExpiresAt)
 	}
 	moneyAllowed := d.Outcome == pdp.Allow && r.Stage.NeedsTxn() && r.Txn.Amount > 0
 	// Spend is kept in base units (the policy's rates), so that amounts in
 	// different currencies add up.
-	base := in.Derived.AmountBase
 	if moneyAllowed && s.velocity != nil {
-		s.velocity.RecordSpend(now, r.UID, in.Purchase, base)
+		if s.logSync {
+			s.velocity.RecordSpendWithReceipt(now, r.UID, in.Purchase, in.Derived.AmountBase, &p.counted)
+		} else {
+			s.velocity.RecordSpend(now, r.UID, in.Purchase, in.Derived.AmountBase)
+		}
 	}
 	if s.state == nil || acct == nil {
 		return
@@ -47,28 +79,61 @@ func (s *Service) after(ctx context.Context, in *engine.Input, acct *pdp.Account
 	// A device joins the account's history only with an allowed operation:
 	// an attempt that was stepped up or denied must not make an attacker's
 	// device "known".
-	newDevice := d.Outcome == pdp.Allow && r.Device.ID != "" && deviceStale(acct, r.Device.ID, now)
+	p.newDevice = d.Outcome == pdp.Allow && r.Device.ID != "" && deviceStale(acct, r.Device.ID, now)
+	p.moneyAllowed = moneyAllowed
 	// An account with an open case (a flag) has every decision journaled,
 	// so the case trail holds them; so does any decision with obligations.
 	tracked := len(acct.Flags) > 0
 	// The first decision for a UID records when the sidecar first saw it:
 	// the account age it vouches for when the caller sends none.
 	firstSight := acct.FirstSeen.IsZero()
-	if len(obligations) == 0 && !newDevice && !moneyAllowed && !tracked && !firstSight {
+	if len(obligations) == 0 && !p.newDevice && !moneyAllowed && !tracked && !firstSight {
 		return
 	}
-	var audit *pdp.AuditRecord
+	p.account = true
 	if len(obligations) > 0 || tracked {
-		audit = decisionAudit(in, d)
+		p.audit = decisionAudit(in, d)
 		if freezesAnew(acct, obligations, now) {
 			// A decision that puts a freeze on the account is a freeze
 			// record, kept like the operators' (decision records are
 			// pruned: state.decision_trail). One that extends a freeze
 			// in force stays a decision record.
-			audit.Action = "freeze"
+			p.audit.Action = "freeze"
 		}
 	}
-	_, err := s.state.UpdateAccount(ctx, r.UID, state.Async, audit, func(a *pdp.AccountState) error {
+}
+
+// fleetScratch holds the counts a fleet count at apply reports, unused.
+var fleetScratch = sync.Pool{New: func() any { return new(pdp.Velocity) }}
+
+// withdraw takes back what a decision that could not be recorded counted:
+// it changed nothing else.
+func (s *Service) withdraw(p *plan) {
+	if s.velocity != nil && !p.counted.Empty() {
+		s.velocity.Undo(&p.counted)
+	}
+}
+
+// apply carries out a recorded decision as planned: the fleet's count,
+// the decision's metrics and the account update. State writes here are
+// async: visible to the next decision at once, persisted by the store's
+// group commit. The decision and its input are only read: the decision
+// log's writer may be rendering them.
+func (s *Service) apply(ctx context.Context, p *plan) {
+	in, d := p.in, p.d
+	r := &in.Req
+	if p.fleet {
+		ignored := fleetScratch.Get().(*pdp.Velocity) // the decision has its counts
+		s.fleet.Observe(in.Now, r.UID, r.Device.ID, r.Device.IP, p.fleetMoney, ignored)
+		fleetScratch.Put(ignored)
+	}
+	s.metrics.Decision(r.Stage, d.Outcome, d.Took)
+	if !p.account {
+		return
+	}
+	now := in.Now
+	obligations, newDevice, moneyAllowed := d.Obligations, p.newDevice, p.moneyAllowed
+	_, err := s.state.UpdateAccount(ctx, r.UID, state.Async, p.audit, func(a *pdp.AccountState) error {
 		for _, o := range obligations {
 			applyObligation(a, o, in, d.ID)
 		}
