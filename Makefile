@@ -49,10 +49,11 @@ policy-test:
 	$(OPA) test policies
 
 ## gotest: the Go test suite with the race detector (./charts runs in charts-test),
-## then the 100k-decision SIGTERM log test full size (10k under -race)
+## then the 100k-decision SIGTERM log test and the 100k-record logger test full size
+## (10k and 20k under -race)
 gotest:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/charts$$')
-	$(GO) test -count=1 -run '^TestDecisionLogSIGTERM$$' -v ./pdp/cli/
+	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/cli/ ./pdp/decisionlog/
 
 ## charts-tools: helm and kubectl-validate, pinned, built with go install into .bin/
 ## (a few minutes the first time; reinstalled only when the pinned version changes)

@@ -110,6 +110,10 @@ type Config struct {
 	// Set by tests of this package to replace parts of the sinks.
 	testSink     func(*fileSink)
 	testUploader func(*uploader)
+	// testBlockWait, set by tests of this package, is called by a Log call
+	// of OverflowBlock that found the buffer full, in the caller, before
+	// its BlockTimeout starts: the event of a caller starting to wait.
+	testBlockWait func()
 }
 
 // Defaults.

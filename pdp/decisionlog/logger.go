@@ -142,6 +142,9 @@ func (l *Logger) Log(r *Record) error {
 func (l *Logger) overflow(r *Record) error {
 	switch l.cfg.Overflow {
 	case OverflowBlock:
+		if l.cfg.testBlockWait != nil {
+			l.cfg.testBlockWait()
+		}
 		t := time.NewTimer(l.cfg.BlockTimeout)
 		defer t.Stop()
 		select {

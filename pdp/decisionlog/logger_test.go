@@ -13,11 +13,18 @@ import (
 )
 
 // TestAsync100k logs 100,000 records from 8 goroutines through 1 MiB
-// files with compression (about 50 rotations), closes, and reads everything
+// files with compression (about 40 rotations), closes, and reads everything
 // back: every record exactly once, nothing skipped, no card number or
-// secret anywhere. Every tenth record carries leaks.
+// secret anywhere. Every tenth record carries leaks. Under the race
+// detector, which makes it over ten times slower (more than its Close
+// deadline on a loaded 2-core machine), it logs 20,000 (about 8 rotations);
+// `make test` runs it full size without -race (Makefile, gotest).
 func TestAsync100k(t *testing.T) {
-	const n, workers = 100_000, 8
+	const workers = 8
+	n := 100_000
+	if raceOn {
+		n = 20_000
+	}
 	path := logPath(t)
 	// Spill rather than block, so that a descheduled writer on a busy
 	// machine cannot make the test drop; spilled records must come back.
@@ -39,10 +46,11 @@ func TestAsync100k(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	logged := time.Since(t0)
 	closeLogger(t, l)
 	st := l.Stats()
-	t.Logf("%v: %d rotations, %d spilled and replayed", time.Since(t0), st.Rotations, st.Replayed)
-	if st.Received != n || st.Logged != n || st.Spilled != st.Replayed {
+	t.Logf("%d records logged in %v, closed in %v: %d rotations, %d spilled and replayed", n, logged, time.Since(t0)-logged, st.Rotations, st.Replayed)
+	if st.Received != uint64(n) || st.Logged != uint64(n) || st.Spilled != st.Replayed {
 		t.Fatalf("received %d, logged %d, want %d: %+v", st.Received, st.Logged, n, st)
 	}
 	if st.Rotations < 3 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,20 +41,35 @@ func fill(t *testing.T, l *Logger, from, n int) {
 	}
 }
 
+// await receives from ch, failing the test if nothing comes for a long
+// time (a hang, not a slow machine: it only names the step that hung).
+func await(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: nothing after a minute", what)
+	}
+}
+
+// Drop never waits: with the writer stalled and the buffer full, every
+// further Log returns ErrDropped as buffer_full, and no call ever starts to
+// wait for room (a call that did would hang here, the writer being stalled
+// until the end, or be counted as block_timeout).
 func TestOverflowDrop(t *testing.T) {
-	l, w := stalled(t, Config{Overflow: OverflowDrop}, 4)
+	var waits atomic.Int64
+	l, w := stalled(t, Config{Overflow: OverflowDrop, testBlockWait: func() { waits.Add(1) }}, 4)
 	fill(t, l, 1, 4)
-	start := time.Now()
 	for i := 5; i < 15; i++ {
-		if err := l.Log(smallRecord(i)); !errors.Is(err, ErrDropped) {
+		if err := l.Log(smallRecord(i)); !errors.Is(err, ErrDropped) || !errors.Is(err, errBufferFull) {
 			t.Fatalf("Log %d on a full buffer: %v", i, err)
 		}
 	}
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Fatalf("drop took %v for 10 records", d)
+	if n := waits.Load(); n != 0 {
+		t.Fatalf("%d Log calls waited for room in drop mode", n)
 	}
 	st := l.Stats()
-	if st.Dropped[DropBufferFull] != 10 || st.BufferDepth != 4 || st.BufferCap != 4 {
+	if st.Dropped[DropBufferFull] != 10 || st.Dropped[DropBlockTimeout] != 0 || st.BufferDepth != 4 || st.BufferCap != 4 {
 		t.Fatalf("stats %+v", st)
 	}
 	if err := l.Healthy(); err == nil {
@@ -70,28 +86,68 @@ func TestOverflowDrop(t *testing.T) {
 	}
 }
 
+// Block waits for room: up to BlockTimeout, then drops (block_timeout);
+// a caller that is waiting when room appears gets in. The caller's start
+// of its wait is observed through Config.testBlockWait, never guessed from
+// a sleep.
 func TestOverflowBlock(t *testing.T) {
+	// No room ever comes (the writer stays stalled): the caller waits the
+	// whole timeout, then drops.
 	const timeout = 30 * time.Millisecond
-	l, w := stalled(t, Config{Overflow: OverflowBlock, BlockTimeout: timeout}, 2)
+	waiting := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case waiting <- struct{}{}:
+		default:
+			t.Error("a second caller waited while the first one's wait was not seen")
+		}
+	}
+	l, w := stalled(t, Config{Overflow: OverflowBlock, BlockTimeout: timeout, testBlockWait: signal}, 2)
 	fill(t, l, 1, 2)
 	start := time.Now()
-	if err := l.Log(smallRecord(3)); !errors.Is(err, ErrDropped) {
+	if err := l.Log(smallRecord(3)); !errors.Is(err, errBlockTimeout) {
 		t.Fatalf("Log on a full buffer: %v", err)
 	}
-	if d := time.Since(start); d < timeout {
+	if d := time.Since(start); d < timeout { // a lower bound the timer guarantees, whatever the load
 		t.Fatalf("gave up after %v, before the block timeout", d)
 	}
-	// Room appears while a caller waits: it gets in.
-	done := make(chan error)
-	go func() { done <- l.Log(smallRecord(4)) }()
-	time.Sleep(timeout / 3)
+	await(t, waiting, "the dropped caller's wait")
 	w.open()
+	closeLogger(t, l)
+	if st := l.Stats(); st.Dropped[DropBlockTimeout] != 1 || st.Logged != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// Room appears while a caller waits: it gets in. The caller, which
+	// found the buffer full, is held at the start of its wait (the hook)
+	// until the writer has taken a record out of the buffer, so the room is
+	// there whatever the scheduling (it used to be a 10 ms sleep, and a
+	// writer scheduled too late made the caller drop). Its BlockTimeout
+	// starts after that; the longest allowed, so that the caller being
+	// descheduled between starting its timer and its select cannot make
+	// the timer ready too (select would then pick at random).
+	waiting = make(chan struct{}, 1)
+	resume := make(chan struct{})
+	var resumeOnce sync.Once
+	release := func() { resumeOnce.Do(func() { close(resume) }) }
+	hold := func() { waiting <- struct{}{}; <-resume }
+	l, w = stalled(t, Config{Overflow: OverflowBlock, BlockTimeout: maxBlockTimeout, testBlockWait: hold}, 2)
+	t.Cleanup(release) // before the logger's Close, which waits for the held call, should the test fail
+	fill(t, l, 1, 2)
+	done := make(chan error, 1)
+	go func() { done <- l.Log(smallRecord(3)) }()
+	await(t, waiting, "a caller's wait on the full buffer")
+	if st := l.Stats(); st.BufferDepth != 2 || st.Logged != 0 {
+		t.Fatalf("the caller waits but the buffer is not full: %+v", st)
+	}
+	w.open()
+	waitFor(t, func() bool { return l.Stats().BufferDepth < 2 }) // the writer, no longer stalled, takes from the buffer
+	release()
 	if err := <-done; err != nil {
 		t.Fatalf("Log waiting for room: %v", err)
 	}
 	closeLogger(t, l)
-	st := l.Stats()
-	if st.Dropped[DropBlockTimeout] != 1 || st.Logged != 4 {
+	if st := l.Stats(); st.Dropped[DropBlockTimeout] != 0 || st.Logged != 4 {
 		t.Fatalf("stats %+v", st)
 	}
 }
