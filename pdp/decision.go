@@ -26,6 +26,11 @@ type Decision struct {
 	Obligations []Obligation
 	// PolicyRevision identifies the policy set that decided.
 	PolicyRevision string
+	// Evaluator names the policy evaluator that answered ("fast",
+	// "opa_optimized", "opa": see engine.Result), "" on a fallback;
+	// Reevaluated is the error of the faster evaluator after which OPA's
+	// evaluator answered. The decision log records both.
+	Evaluator, Reevaluated string
 	// Fallback is true when an internal fault produced the outcome.
 	Fallback bool
 	Took     time.Duration

@@ -407,10 +407,15 @@ func newEngine(cfg config.Config, limits engine.Limits, m *metrics.Metrics, log 
 		Limits:      limits,
 		Logger:      log,
 		OnReload:    m.Reload,
+		// A sample of the decisions is evaluated again by OPA's evaluator
+		// on the policy as written; a divergence serves the revision so.
+		VerifySampleRate: cfg.Policies.VerifySampleRate,
+		VerifyQueue:      cfg.Policies.VerifyQueue,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("load policies: %w", err)
 	}
+	m.Register(metrics.EngineCollector(eng.Stats))
 	return eng, dir, nil
 }
 

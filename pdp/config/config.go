@@ -199,6 +199,18 @@ type Policies struct {
 	// EvalTimeout cancels a policy evaluation that runs this long and
 	// returns the fallback. Default 50ms.
 	EvalTimeout Duration `yaml:"eval_timeout"`
+	// VerifySampleRate is the share of the decisions answered by the fast
+	// path or the specialized rules that OPA's evaluator on the policy as
+	// written evaluates again, off the caller's path (one background
+	// goroutine). A different answer is counted, logged and makes the
+	// revision served by OPA's evaluator until a new one is loaded. 0
+	// turns it off. Default 0.001. Cost: a random draw per decision, a
+	// few microseconds on a sampled one, and a policy evaluation by OPA's
+	// evaluator in the background per sample.
+	VerifySampleRate float64 `yaml:"verify_sample_rate"`
+	// VerifyQueue bounds the sampled decisions waiting for verification;
+	// a sample that finds it full is dropped (counted). Default 256.
+	VerifyQueue int `yaml:"verify_queue"`
 }
 
 // Limits bounds what a request may contain.
@@ -260,6 +272,9 @@ func Default() Config {
 			Watch:       &watch,
 			Fallback:    "step_up",
 			EvalTimeout: Duration(50 * time.Millisecond),
+
+			VerifySampleRate: 0.001,
+			VerifyQueue:      256,
 		},
 		Limits: Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
 		State: State{Path: DefaultStatePath(), CacheMaxCost: 64 << 20, CacheTTL: Duration(time.Minute),
@@ -363,6 +378,12 @@ func (c *Config) Validate() error {
 	}
 	if o, ok := pdp.ParseOutcome(c.Policies.Fallback); !ok || o == pdp.Allow {
 		bad("policies.fallback", "must be step_up or deny, got %q", c.Policies.Fallback)
+	}
+	if !(c.Policies.VerifySampleRate >= 0 && c.Policies.VerifySampleRate <= 1) {
+		bad("policies.verify_sample_rate", "must be between 0 (off) and 1")
+	}
+	if c.Policies.VerifyQueue < 1 || c.Policies.VerifyQueue > 1<<20 {
+		bad("policies.verify_queue", "must be between 1 and 1048576")
 	}
 	if c.Limits.MaxBodyBytes < 1024 || c.Limits.MaxBodyBytes > 16<<20 {
 		bad("limits.max_body_bytes", "must be between 1024 and 16777216")

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,8 @@ func TestDefaultIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9191" || c.Policies.Fallback != "step_up" || c.Limits.MaxBodyBytes != 65536 {
+	if c.Addr != "127.0.0.1:9191" || c.Policies.Fallback != "step_up" || c.Limits.MaxBodyBytes != 65536 ||
+		c.Policies.VerifySampleRate != 0.001 || c.Policies.VerifyQueue != 256 {
 		t.Fatalf("defaults changed: %+v", c)
 	}
 }
@@ -27,6 +29,7 @@ policies:
   fallback: deny
   eval_timeout: 20ms
   watch: false
+  verify_sample_rate: 0
 limits:
   max_body_bytes: 32768
 state:
@@ -44,7 +47,7 @@ messages:
 		t.Fatal(err)
 	}
 	if c.Addr != "unix:/run/pdp/decide.sock" || c.Policies.Fallback != "deny" || c.Policies.EvalTimeout.D() != 20*time.Millisecond ||
-		c.Policies.WatchEnabled() || c.Limits.MaxBodyBytes != 32768 || c.Limits.MaxDepth != 16 || c.Messages.Deny != "Blocked." ||
+		c.Policies.WatchEnabled() || c.Policies.VerifySampleRate != 0 || c.Policies.VerifyQueue != 256 || c.Limits.MaxBodyBytes != 32768 || c.Limits.MaxDepth != 16 || c.Messages.Deny != "Blocked." ||
 		c.Messages.StepUp == "" || c.Server.ReadTimeout.D() != 5*time.Second ||
 		c.State.DecisionTrail != (DecisionTrail{MaxRecords: 0, Retention: Duration(168 * time.Hour)}) {
 		t.Fatalf("%+v", c)
@@ -76,15 +79,19 @@ func decodeString(s string) (Config, error) {
 
 func TestValidate(t *testing.T) {
 	for field, mutate := range map[string]func(*Config){
-		"addr":                  func(c *Config) { c.Addr = "localhost" },
-		"policies.fallback":     func(c *Config) { c.Policies.Fallback = "allow" },
-		"policies.eval_timeout": func(c *Config) { c.Policies.EvalTimeout = 0 },
-		"limits.max_body_bytes": func(c *Config) { c.Limits.MaxBodyBytes = 10 },
-		"limits.max_depth":      func(c *Config) { c.Limits.MaxDepth = 1000 },
-		"limits.max_amount":     func(c *Config) { c.Limits.MaxAmount = -1 },
-		"log.level":             func(c *Config) { c.Log.Level = "loud" },
-		"policies.package":      func(c *Config) { c.Policies.Package = "/" },
-		"decision_log.overflow": func(c *Config) { c.DecisionLog.Overflow = "ignore" },
+		"addr":                                   func(c *Config) { c.Addr = "localhost" },
+		"policies.fallback":                      func(c *Config) { c.Policies.Fallback = "allow" },
+		"policies.eval_timeout":                  func(c *Config) { c.Policies.EvalTimeout = 0 },
+		"policies.verify_sample_rate (negative)": func(c *Config) { c.Policies.VerifySampleRate = -0.1 },
+		"policies.verify_sample_rate (above 1)":  func(c *Config) { c.Policies.VerifySampleRate = 1.5 },
+		"policies.verify_sample_rate (NaN)":      func(c *Config) { c.Policies.VerifySampleRate = math.NaN() },
+		"policies.verify_queue":                  func(c *Config) { c.Policies.VerifyQueue = 0 },
+		"limits.max_body_bytes":                  func(c *Config) { c.Limits.MaxBodyBytes = 10 },
+		"limits.max_depth":                       func(c *Config) { c.Limits.MaxDepth = 1000 },
+		"limits.max_amount":                      func(c *Config) { c.Limits.MaxAmount = -1 },
+		"log.level":                              func(c *Config) { c.Log.Level = "loud" },
+		"policies.package":                       func(c *Config) { c.Policies.Package = "/" },
+		"decision_log.overflow":                  func(c *Config) { c.DecisionLog.Overflow = "ignore" },
 		"decision_log.sync": func(c *Config) {
 			c.DecisionLog.Sync, c.DecisionLog.Upload.URL = true, "https://logs.example/v1"
 		},

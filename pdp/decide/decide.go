@@ -288,6 +288,7 @@ func (s *Service) fallbackResult(d *pdp.Decision, in *engine.Input, err error) e
 // answer fills the decision from the policy result.
 func (s *Service) answer(d *pdp.Decision, r *engine.Result, now time.Time) {
 	d.Outcome = r.Outcome
+	d.Evaluator, d.Reevaluated = r.Evaluator, r.Reevaluated
 	d.Reasons = r.Reasons
 	if d.Reasons == nil {
 		d.Reasons = []string{}

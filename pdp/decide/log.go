@@ -57,7 +57,8 @@ func (s *Service) record(p *plan, traceparent string) error {
 // liveResult is the logged form of the decision's answer.
 func liveResult(d *pdp.Decision, satisfied []string, cause string) decisionlog.Result {
 	r := decisionlog.Result{Outcome: d.Outcome.String(), Reasons: d.Reasons, Satisfied: satisfied,
-		Revision: d.PolicyRevision, PolicyErrors: cause, Limit: limitOf(d.Limit), Obligations: obligationsOf(d.Obligations)}
+		Revision: d.PolicyRevision, PolicyErrors: cause, Limit: limitOf(d.Limit), Obligations: obligationsOf(d.Obligations),
+		Evaluator: d.Evaluator, Reevaluated: d.Reevaluated}
 	if d.StepUp != nil {
 		r.Methods, r.ChallengeID = d.StepUp.Methods, d.StepUp.ChallengeID
 	}

@@ -140,6 +140,8 @@ func appendResult(b []byte, r *Result, bad *int) []byte {
 	}
 	b = appendOptString(b, `,"revision":`, r.Revision)
 	b = appendOptString(b, `,"error":`, r.PolicyErrors)
+	b = appendOptString(b, `,"evaluator":`, r.Evaluator)
+	b = appendOptString(b, `,"reevaluated":`, r.Reevaluated)
 	if len(r.Data) > 0 {
 		b = append(b, `,"data":`...)
 		b = appendRaw(b, r.Data, bad)

@@ -46,7 +46,7 @@ func TestAppendRecordMatchesEncodingJSON(t *testing.T) {
 			Result: Result{Outcome: "deny", Reasons: []string{}, Satisfied: []string{"a"}, Methods: []string{"face"},
 				ChallengeID: "c", Warning: "w", Limit: &Limit{DailyAmount: 1e21, Currency: "CNY"},
 				Obligations: []Obligation{{Type: "freeze", Kind: "temporary", Duration: "30m", Functions: []string{"withdraw"}}, {}},
-				Revision:    "r", PolicyErrors: "e"},
+				Revision:    "r", PolicyErrors: "e", Evaluator: "opa", Reevaluated: "evaluate: to_number: <&>"},
 			Bundles: map[string]Bundle{"b": {}, "a": {Revision: "1"}},
 			Labels:  map[string]string{"z": "1", "a": "2", "m": ""},
 			Metrics: map[string]int64{"x": -1, "a": math.MaxInt64},
@@ -100,7 +100,7 @@ func FuzzAppendRecord(f *testing.F) {
 		r := &Record{
 			Schema: 1, DecisionID: s1, Timestamp: time.Unix(0, nanos).In(time.FixedZone("z", int(metric%50000))),
 			Path: s2, Input: json.RawMessage(raw1), Enrichment: json.RawMessage(raw2),
-			Result: Result{Outcome: s1, Reasons: []string{s2, s1}, Warning: s2,
+			Result: Result{Outcome: s1, Reasons: []string{s2, s1}, Warning: s2, Evaluator: s2, Reevaluated: s1,
 				Limit: &Limit{MaxAmount: amount, Currency: s1}},
 			Labels: map[string]string{s1: s2, s2: s1}, Metrics: map[string]int64{s1: metric},
 			Bundles: map[string]Bundle{s2: {Revision: s1}}, UID: s2, Amount: amount, Fallback: flag,

@@ -74,6 +74,14 @@ type Result struct {
 	Obligations  []Obligation `json:"obligations,omitempty"`
 	Revision     string       `json:"revision,omitempty"`
 	PolicyErrors string       `json:"error,omitempty"` // why it fell back
+	// Evaluator names the policy evaluator that answered: "fast" (the
+	// sidecar's program over the specialized rules), "opa_optimized"
+	// (OPA's evaluator on them) or "opa" (OPA's evaluator on the policy
+	// as written); absent on a fallback and in records written before
+	// it was recorded. Reevaluated is the error of the faster evaluator
+	// after which OPA's evaluator answered.
+	Evaluator   string `json:"evaluator,omitempty"`
+	Reevaluated string `json:"reevaluated,omitempty"`
 	// Data is the result of a Data API query (a record whose path is the
 	// queried data path; Outcome is empty: it is not a decision), and
 	// Undefined says the query's result was undefined.

@@ -28,6 +28,8 @@ func newTestEngine(tb testing.TB) *Engine {
 		Package:     "riskpdp",
 		EvalTimeout: time.Second, // a benchmark measures; a loaded machine must not fail it
 		Limits:      Limits{MaxDepth: 16, MaxAmount: 1e12},
+		// Verified as pdp serve verifies by default (watch.go).
+		VerifySampleRate: DefaultVerifySampleRate,
 	})
 	if err != nil {
 		tb.Fatal(err)

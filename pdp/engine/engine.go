@@ -47,6 +47,15 @@ type Options struct {
 	// OnReload is called after every load attempt with the revision that
 	// is serving afterwards and the error, if the attempt failed.
 	OnReload func(revision string, err error)
+	// VerifySampleRate is the share of the decisions answered by the fast
+	// path or the specialized rules that OPA's evaluator on the policy as
+	// written evaluates again, off the caller's path; a divergence serves
+	// the revision with OPA's evaluator (watch.go). 0 (the zero value)
+	// verifies none; pdp serve's default is DefaultVerifySampleRate.
+	VerifySampleRate float64
+	// VerifyQueue bounds the samples waiting for the verifier; a sample
+	// that finds it full is shed (counted). Default DefaultVerifyQueue.
+	VerifyQueue int
 }
 
 // Engine evaluates the current policy set. It is safe for concurrent use.
@@ -58,6 +67,11 @@ type Engine struct {
 	// reloadMu serializes reloads (file events, SIGHUP, bundle updates).
 	reloadMu sync.Mutex
 	log      *slog.Logger
+	// verify checks a sample of decisions against OPA's evaluator (nil:
+	// off); reevaluations counts answers OPA's evaluator gave after the
+	// faster one failed (watch.go).
+	verify        *verifier
+	reevaluations atomic.Uint64
 }
 
 // New loads, compiles and smoke-tests the initial policy set. It fails when
@@ -71,11 +85,20 @@ func New(opts Options) (*Engine, error) {
 		e.wd.close()
 		return nil, err
 	}
+	if e.verify = newVerifier(e, opts.VerifySampleRate, opts.VerifyQueue); e.verify != nil {
+		e.verify.start()
+	}
 	return e, nil
 }
 
-// Close stops the engine's background work.
-func (e *Engine) Close() { e.wd.close() }
+// Close stops the engine's background work (samples still waiting for
+// verification are dropped).
+func (e *Engine) Close() {
+	if e.verify != nil {
+		e.verify.close()
+	}
+	e.wd.close()
+}
 
 // Reload loads the policy source again and activates it if it passes every
 // check. On failure the current set keeps serving and the error is returned.
@@ -164,12 +187,17 @@ func (p *Prepared) activate() {
 	e, ps := p.e, p.ps
 	old := e.cur.Swap(ps)
 	e.opts.Source = p.src
+	if old != nil && old.revision == ps.revision && old.diverged.Load() {
+		ps.diverged.Store(true) // the same policy: still served as written
+	}
 	if old == nil || old.revision != ps.revision {
 		e.log.Info("policy activated", "source", p.src.Label, "revision", ps.revision,
 			"modules", ps.modules, "data_checked", ps.dataChecked, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(p.start).Round(time.Microsecond))
 		for _, n := range ps.notes {
 			e.log.Warn("policy rule served without optimization", "revision", ps.revision, "note", n)
 		}
+	} else if ps.diverged.Load() {
+		e.log.Warn("policy reloaded at a revision the fast path diverged on: still served by OPA's evaluator on the policy as written", "revision", ps.revision)
 	}
 	if e.opts.OnReload != nil {
 		e.opts.OnReload(ps.revision, nil)
@@ -203,6 +231,11 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) (_ Result, _ string, e
 	}
 	var r Result
 	switch {
+	case ps.diverged.Load():
+		// A sampled decision found the faster evaluators wrong on this
+		// revision (watch.go).
+		r, err = e.evalQuery(ctx, ps, ps.refQuery, in, EvaluatorOPA)
+		return r, ps.revision, err
 	case ps.fast != nil:
 		r, err = e.tryFast(ctx, ps.fast, in)
 	case ps.optimized:
@@ -211,13 +244,20 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) (_ Result, _ string, e
 		r, err = e.evalQuery(ctx, ps, ps.refQuery, in, EvaluatorOPA)
 		return r, ps.revision, err
 	}
-	if err == nil || errors.Is(err, ErrTimeout) || ctx.Err() != nil {
+	if err == nil {
+		if v := e.verify; v != nil && v.sample() {
+			v.offer(ps, in, &r)
+		}
+		return r, ps.revision, nil
+	}
+	if errors.Is(err, ErrTimeout) || ctx.Err() != nil {
 		return r, ps.revision, err
 	}
 	// The faster evaluator failed (a built-in error, a malformed hit, a
 	// panic): OPA's evaluator on the policy as written decides, so that a
 	// fault of the specialization never answers where OPA would, and a
 	// built-in error is a fallback only when OPA fails too.
+	e.reevaluations.Add(1)
 	r, rerr := e.evalQuery(ctx, ps, ps.refQuery, in, EvaluatorOPA)
 	r.Reevaluated = err.Error()
 	return r, ps.revision, rerr

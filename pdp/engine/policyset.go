@@ -50,6 +50,11 @@ type policySet struct {
 	// request.
 	fast  *fastProgram
 	notes []string
+	// diverged: OPA's evaluator on the policy as written answered a
+	// sampled decision differently (watch.go); the set then serves the
+	// policy as written. A set of the same revision activated later
+	// inherits it.
+	diverged atomic.Bool
 	// modules is the number of Rego files, for logs.
 	modules int
 	// rates is the set's currency rate table and messages its user-facing
