@@ -74,7 +74,7 @@ charts-tools:
 ## charts-test: helm lint --strict, helm template (defaults, all-on, variants), kubectl-validate,
 ## assertions and binary cross-checks on the manifests, offline image build (see charts/doc.go)
 charts-test: charts-tools
-	HELM=$(TOOLS_BIN)/helm KUBECTL_VALIDATE=$(TOOLS_BIN)/kubectl-validate $(GO) test -count=1 ./charts/
+	HELM=$(TOOLS_BIN)/helm KUBECTL_VALIDATE=$(TOOLS_BIN)/kubectl-validate $(GO) test -count=1 -timeout 30m ./charts/
 
 FUZZTIME ?= 5s
 
