@@ -29,7 +29,10 @@ func TestCachedEntryExpires(t *testing.T) {
 }
 
 // The TTLs bound staleness against writes made behind the Store's back
-// (another replica on a shared backend).
+// (another replica on a shared backend). ristretto applies a fill
+// asynchronously: each read that fills the cache is followed by Wait, so
+// that the next read finds the entry (without it, a busy machine made the
+// read after the external write miss and see the write).
 func TestCacheTTLs(t *testing.T) {
 	s, fb, clk := openFault(t, func(c *Config) { c.CacheTTL = time.Minute; c.NegativeTTL = 5 * time.Second })
 	now := clk.Now()
@@ -43,6 +46,7 @@ func TestCacheTTLs(t *testing.T) {
 	if mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now).Blocked {
 		t.Fatal("blocked before any entry")
 	}
+	s.c.rc.Wait() // the negative entry is in the cache
 	external(block(pdp.SubjectIP, "9.9.9.9", "v1"))
 	if mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now.Add(4*time.Second)).Blocked {
 		t.Error("negative entry not served within NegativeTTL")
@@ -50,6 +54,7 @@ func TestCacheTTLs(t *testing.T) {
 	if r := mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now.Add(5*time.Second)); r.BlockReason != "v1" {
 		t.Errorf("after NegativeTTL: %+v, want the external entry", r)
 	}
+	s.c.rc.Wait() // v1 is in the cache
 	// Positive entry: for CacheTTL from when it was read.
 	external(block(pdp.SubjectIP, "9.9.9.9", "v2"))
 	if r := mustRep(t, s, pdp.SubjectIP, "9.9.9.9", now.Add(time.Minute)); r.BlockReason != "v1" {
