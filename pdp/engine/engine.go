@@ -10,6 +10,9 @@
 // and its calls on constant arguments (check.go), and smoke-evaluates it
 // (one request per stage) before an atomic pointer swap makes it current; a
 // set that fails any step is rejected and the previous one keeps serving.
+// Its fast path serves only after it answered as OPA's evaluator on the
+// policy as written on inputs built from its own constants and on the
+// last logged inputs (prove.go).
 package engine
 
 import (
@@ -56,6 +59,10 @@ type Options struct {
 	// VerifyQueue bounds the samples waiting for the verifier; a sample
 	// that finds it full is shed (counted). Default DefaultVerifyQueue.
 	VerifyQueue int
+	// RecentInputs, if set, returns recently logged inputs (InputRing:
+	// the decision log's last records), which every load replays through
+	// the fast program and OPA's evaluator (prove.go). Nil: none.
+	RecentInputs func() []LoggedInput
 }
 
 // Engine evaluates the current policy set. It is safe for concurrent use.
@@ -192,7 +199,7 @@ func (p *Prepared) activate() {
 	}
 	if old == nil || old.revision != ps.revision {
 		e.log.Info("policy activated", "source", p.src.Label, "revision", ps.revision,
-			"modules", ps.modules, "data_checked", ps.dataChecked, "optimized", ps.optimized, "fast_path", ps.fast != nil, "took", time.Since(p.start).Round(time.Microsecond))
+			"modules", ps.modules, "data_checked", ps.dataChecked, "optimized", ps.optimized, "fast_path", ps.fast != nil, "proved", ps.proved, "took", time.Since(p.start).Round(time.Microsecond))
 		for _, n := range ps.notes {
 			e.log.Warn("policy rule served without optimization", "revision", ps.revision, "note", n)
 		}
@@ -349,6 +356,9 @@ func (e *Engine) smoke(ps *policySet) error {
 			ps.fast = nil
 			ps.notes = append(ps.notes, fmt.Sprintf("fast path disagrees with topdown on the %s smoke request (%v); not used", in.Req.Stage, err))
 		}
+	}
+	if ps.fast != nil {
+		e.prove(ps, now)
 	}
 	return nil
 }

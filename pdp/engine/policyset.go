@@ -55,6 +55,11 @@ type policySet struct {
 	// policy as written. A set of the same revision activated later
 	// inherits it.
 	diverged atomic.Bool
+	// proved is the number of inputs the fast program was checked on at
+	// load (prove.go), for logs; content is the revision of the files
+	// (revision may be a manifest's), which identifies the program.
+	proved  int
+	content string
 	// modules is the number of Rego files, for logs.
 	modules int
 	// rates is the set's currency rate table and messages its user-facing
@@ -139,7 +144,7 @@ func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Label, err)
 	}
-	ps := &policySet{revision: revision, store: store, modules: len(modules), notes: notes, dataChecked: dataChecked,
+	ps := &policySet{revision: revision, content: revision, store: store, modules: len(modules), notes: notes, dataChecked: dataChecked,
 		pkgPath: strings.Trim(pkg, "/"), rules: ruleNames(modules, pkgRef)}
 	if manifestRev := readManifestRevision(src.FS); manifestRev != "" {
 		ps.revision = manifestRev
