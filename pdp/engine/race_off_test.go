@@ -2,6 +2,3 @@
 
 package engine
 
-// raceEnabled: the race detector is on (tests scale their heaviest
-// loops down).
-const raceEnabled = false

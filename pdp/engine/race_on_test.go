@@ -2,9 +2,6 @@
 
 package engine
 
-// raceEnabled: the race detector is on (tests scale their heaviest
-// loops down).
-const raceEnabled = true
 
 // Under the race detector every evaluation is several times slower: the
 // proof at load (prove.go) checks fewer inputs, so that the tests that
