@@ -2,7 +2,6 @@
 
 package engine
 
-
 // Under the race detector every evaluation is several times slower: the
 // proof at load (prove.go) checks fewer inputs, so that the tests that
 // load many variants of the reference policy stay quick. The race-free

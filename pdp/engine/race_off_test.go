@@ -1,4 +1,0 @@
-//go:build !race
-
-package engine
-
