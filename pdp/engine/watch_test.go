@@ -211,7 +211,9 @@ func TestVerifySampleRate(t *testing.T) {
 		}
 	}
 	e.verify.flush()
-	if s := e.Stats(); fast < n*9/10 || s.Verified != uint64(fast) || s.Divergences != 0 || s.VerifyShed != 0 || s.VerifyTimeouts != 0 {
+	// A check OPA's evaluator cannot finish within the evaluation budget
+	// (a loaded machine) is skipped and counted, never a divergence.
+	if s := e.Stats(); fast < n*9/10 || s.Verified+s.VerifyTimeouts != uint64(fast) || s.Divergences != 0 || s.VerifyShed != 0 {
 		t.Fatalf("%d of %d answered by the fast path: %+v", fast, n, s)
 	}
 
