@@ -159,8 +159,8 @@ func genEnrichment(seed uint64, in *Input) {
 // optimized rules and topdown on the policy as written to the same answers.
 func TestFastPathMatchesTopdown(t *testing.T) {
 	n := 4000
-	if testing.Short() {
-		n = 500
+	if testing.Short() || raceEnabled {
+		n = 500 // FuzzCorpusMatchesOPA's seeds and the proof at load cover more
 	}
 	fast, plain := newEngine(t, testSource(), time.Second)
 	_ = plain
