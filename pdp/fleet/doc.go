@@ -67,8 +67,9 @@
 // A lost subscription (Redis restart, network) is re-established by
 // go-redis, and every (re)subscription drops the whole cache, since what
 // was published meanwhile is gone; so does the health checker when Redis
-// comes back. The cache TTLs (state.Config CacheTTL, NegativeTTL) remain
-// the backstop for a lost message.
+// comes back, before it reports Redis up again. The cache TTLs
+// (state.Config CacheTTL, NegativeTTL) remain the backstop for a lost
+// message.
 //
 // IP range entries (10.0.0.0/8 on a list) are not cached per address but
 // held in each Store's range index: a reported range key is read again
@@ -118,8 +119,10 @@
 // the outage is logged once, pdp_redis_up is 0, and /health/ready reports
 // it as degraded (or fails, with redis.fail_readiness). Operator writes
 // fail with state.ErrUnavailable. When Redis answers again everything
-// resumes by itself: the cache is dropped once, pending async changes are
-// flushed, the velocity increments are sent (TestRedisOutage kills Redis
-// under traffic and starts it again). A sidecar that cannot reach Redis
-// at start refuses to start.
+// resumes by itself: the cache is dropped once, before Backend.Up (and
+// pdp_redis_up) reports Redis up, so no entry cached before the outage is
+// served once it does; pending async changes are flushed, the velocity
+// increments are sent (TestRedisOutage kills Redis under traffic and
+// starts it again). A sidecar that cannot reach Redis at start refuses to
+// start.
 package fleet

@@ -109,7 +109,8 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
 }
 
-// Up reports whether Redis answered the last health check.
+// Up reports whether Redis answered the last health check. When it turns
+// true again after an outage, the Store's cache has already been dropped.
 func (b *Backend) Up() bool { return b.up.Load() }
 
 // DownSince is when the current outage began (zero while up).
@@ -164,15 +165,26 @@ func (b *Backend) health() {
 	}
 }
 
+// setUp records the outcome of a health check (up) or of a connection fault
+// (down). Only the health checker marks Redis up, and it drops the cache
+// first: invalidations published while this sidecar was away are lost, so
+// entries cached before the outage may be stale, and none may be served
+// once Up reports true (misses go to Redis again from then on).
 func (b *Backend) setUp(up bool, err error) {
-	if b.up.Swap(up) == up {
-		return
-	}
 	if up {
+		if b.up.Load() {
+			return
+		}
+		b.resetCache()
+		if b.up.Swap(true) {
+			return
+		}
 		b.stats.recoveries.Add(1)
 		b.log.Info("redis reachable again", "down_for", time.Since(b.DownSince()).Round(time.Millisecond))
 		b.stats.downSince.Store(0)
-		b.resetCache() // reports sent while we were away are lost
+		return
+	}
+	if !b.up.Swap(false) {
 		return
 	}
 	b.stats.outages.Add(1)
