@@ -17,7 +17,8 @@ import (
 // digits; invisible characters (zero-width space, joiners, marks) inside it
 // are skipped. A separator is any other character that is not a letter or
 // a number: spaces of every kind (NBSP, ideographic space, tab), dashes,
-// dots, slashes, underscores, any punctuation or symbol. A run is a
+// dots, slashes, underscores, any punctuation or symbol (U+FFFD and an
+// invalid UTF-8 byte, which JSON carries as U+FFFD, too). A run is a
 // sequence of groups joined by separators; a letter (or, in Refuse mode, a
 // comma, semicolon or colon) ends it.
 //
@@ -225,9 +226,6 @@ func (s *Scanner) scan(text string, mode Mode, first bool) {
 			s.digits = append(s.digits, v)
 			g.n++
 			g.end = i + n
-		case r == utf8.RuneError && n == 1:
-			s.flush(mode)
-			inGroup = false
 		case r >= utf8.RuneSelf && ignorable(r):
 			// invisible: neither joins nor separates
 		case unicode.IsLetter(r) || unicode.IsNumber(r):

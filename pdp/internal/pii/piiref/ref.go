@@ -55,7 +55,7 @@ func Number(s string, mask bool) string {
 			g := &run[len(run)-1]
 			g.digits = append(g.digits, DigitValue(r))
 		case Invisible(r):
-		case r == unicode.ReplacementChar || unicode.IsLetter(r) || unicode.IsNumber(r) ||
+		case unicode.IsLetter(r) || unicode.IsNumber(r) ||
 			!mask && strings.ContainsRune(",;:，；：、﹐﹔﹕", r):
 			if inGroup && strings.ContainsRune("xXｘＸ", r) && (i+1 == len(rs) || !unicode.IsLetter(rs[i+1]) && !unicode.IsNumber(rs[i+1])) {
 				run[len(run)-1].x = true
