@@ -387,7 +387,7 @@ func (o *errorOrder) bind(e *ast.Expr, sc *scope) {
 				sc.strs[v.String()] = true
 			}
 		}
-	case stringOut[name] && o.stringSafe(name, ops[:len(ops)-1], sc):
+	case stringOut[name]: // failing or not: what follows a call runs only when it succeeded
 		for _, v := range o.outputs(e) {
 			sc.strs[v.String()] = true
 		}

@@ -47,11 +47,13 @@ type fastProgram struct {
 	// holds the rules failing them for each interval between the
 	// constants (nil: the guards are checked one by one).
 	rangeIdx []*rangeIndex
-	words    int // length of the rule bitsets
-	support  []*fastSupport
-	supIdx   map[string]int
-	maxVars  int
-	calls    bool // some step calls a built-in
+	// subGuards are the rules' contains(x, "needle") guards, per x.
+	subGuards []*substringGuard
+	words     int // length of the rule bitsets
+	support   []*fastSupport
+	supIdx    map[string]int
+	maxVars   int
+	calls     bool // some step calls a built-in
 	// caps are the compiler's capabilities, which built-ins read (the
 	// network hosts json.match_schema may fetch a $ref from: none).
 	caps *ast.Capabilities
@@ -72,6 +74,7 @@ type fastRule struct {
 	// the head depends on the input (parsed when the rule fires); -1 when
 	// the head is constant.
 	dynHead int
+	sig     string // its guards, as buildIndex found them
 }
 
 type fastSupport struct {
@@ -136,10 +139,11 @@ type fastStep struct {
 	// memo is 1 + the slot of a stepCall computed at most once per
 	// evaluation, 0 when the step is not memoized.
 	memo int
-	// member: the call is internal.member_2 (`x in xs`); typeTest the
-	// type a type test (is_string, ...) holds for, "" for other calls.
-	member   bool
-	typeTest string
+	// member: the call is internal.member_2 (`x in xs`); contains: the
+	// call is contains(x, s); typeTest the type a type test (is_string,
+	// ...) holds for, "" for other calls.
+	member, contains bool
+	typeTest         string
 }
 
 type operandKind uint8
@@ -226,7 +230,7 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 		p.maxVars = max(p.maxVars, fr.nvars)
 		p.rules = append(p.rules, fr)
 	}
-	p.buildIndex()
+	p.clusterRules()
 	p.resolveMethods(interned)
 	return p, nil
 }
@@ -353,7 +357,8 @@ func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var
 		if bi.Decl.Result() == nil && len(ops) != arity || len(ops) < arity || len(ops) > arity+1 {
 			return s, notFast("call to %s with %d operands", name, len(ops))
 		}
-		s.kind, s.fn, s.member, s.typeTest = stepCall, fn, name == ast.Member.Name, typeTests[name]
+		s.kind, s.fn, s.typeTest = stepCall, fn, typeTests[name]
+		s.member, s.contains = name == ast.Member.Name, name == ast.Contains.Name
 		if op, ok := comparisons[name]; ok && len(ops) == arity {
 			s.kind, s.cmp = stepCompare, op
 		} else {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -35,20 +36,7 @@ type fastEval struct {
 // order, without duplicates. Built-in errors make it fail, as topdown with
 // strict built-in errors does.
 func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, cancel topdown.Cancel) ([]*hit, error) {
-	terms := make([]*ast.Term, p.maxVars+p.memos)
-	e := fastEval{
-		p:     p,
-		input: input,
-		vals:  make([]*ast.Term, len(p.paths)),
-		vars:  terms[:p.maxVars:p.maxVars],
-		memo:  terms[p.maxVars:],
-		sup:   make([]int8, len(p.support)),
-		cand:  make([]uint64, p.words),
-	}
-	if p.calls {
-		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
-			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}, Capabilities: p.caps}
-	}
+	e := p.newEval(ctx, input, now, cancel)
 	e.selectCandidates()
 	// Only the candidates are visited: the cost grows with the rules that
 	// can match the request, not with the rules written.
@@ -64,7 +52,28 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 	if len(e.berrs) > 0 {
 		return nil, fmt.Errorf("evaluate: %w", e.berrs[0])
 	}
+	// In OPA's order (a set's), whatever the order of the rules: the
+	// collector keeps the first warning it meets.
+	slices.SortFunc(e.fired, func(a, b *hit) int { return a.key.Value.Compare(b.key.Value) })
 	return e.fired, nil
+}
+
+func (p *fastProgram) newEval(ctx context.Context, input *Input, now time.Time, cancel topdown.Cancel) *fastEval {
+	terms := make([]*ast.Term, p.maxVars+p.memos)
+	e := &fastEval{
+		p:     p,
+		input: input,
+		vals:  make([]*ast.Term, len(p.paths)),
+		vars:  terms[:p.maxVars:p.maxVars],
+		memo:  terms[p.maxVars:],
+		sup:   make([]int8, len(p.support)),
+		cand:  make([]uint64, p.words),
+	}
+	if p.calls {
+		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
+			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}, Capabilities: p.caps}
+	}
+	return e
 }
 
 // selectCandidates sets e.cand to the rules whose guards hold: the
@@ -94,7 +103,7 @@ func (e *fastEval) selectCandidates() {
 				typed = idx.eq[typeKeys[ast.ValueName(v.Value)]]
 			}
 		}
-		for w := range e.cand {
+		for _, w := range idx.touched {
 			m := idx.any[w]
 			if eq != nil {
 				m |= eq[w]
@@ -117,7 +126,7 @@ func (e *fastEval) selectCandidates() {
 			if ok {
 				fail = ri.failing(x)
 			}
-			for w := range e.cand {
+			for _, w := range ri.touched {
 				e.cand[w] &^= fail[w]
 			}
 			continue
@@ -128,6 +137,67 @@ func (e *fastEval) selectCandidates() {
 			}
 		}
 	}
+	var matched []uint64
+	for _, g := range p.subGuards {
+		if !e.intersects(g) {
+			continue
+		}
+		x, known := e.guardValue(g)
+		if !known {
+			continue // the rules run, and raise the error themselves
+		}
+		if x == nil { // undefined: no guarded rule holds
+			for _, w := range g.touched {
+				e.cand[w] &^= g.all[w]
+			}
+			continue
+		}
+		text, ok := x.Value.(ast.String)
+		if !ok {
+			continue // contains raises its type error in the rules
+		}
+		if matched == nil {
+			matched = make([]uint64, p.words)
+		} else {
+			clear(matched)
+		}
+		g.m.each(string(text), func(id int32) {
+			ri := g.rules[id]
+			matched[ri/64] |= 1 << (ri % 64)
+		})
+		for _, w := range g.touched {
+			e.cand[w] &^= g.all[w] &^ matched[w]
+		}
+	}
+}
+
+// guardValue is the value a substring guard scans: its path's, or its
+// memoized call's result (nil when undefined). known is false when the call
+// raises an error: the error is left to the rules that make the call.
+func (e *fastEval) guardValue(g *substringGuard) (x *ast.Term, known bool) {
+	if g.path >= 0 {
+		return e.path(g.path), true
+	}
+	n := len(e.berrs)
+	e.vars[g.call.out.slot] = nil // a slot of some rule's, free before the rules run
+	if !e.call(&g.call) {
+		if len(e.berrs) > n {
+			e.berrs = e.berrs[:n]
+			return nil, false
+		}
+		return nil, true
+	}
+	return e.vars[g.call.out.slot], true
+}
+
+// intersects reports whether some candidate is guarded by g.
+func (e *fastEval) intersects(g *substringGuard) bool {
+	for _, w := range g.touched {
+		if e.cand[w]&g.all[w] != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // fire runs candidate rule ri and adds its hit when it holds.

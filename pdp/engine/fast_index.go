@@ -3,6 +3,8 @@ package engine
 import (
 	"cmp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -14,6 +16,9 @@ import (
 type pathIndex struct {
 	eq  map[string][]uint64 // guard value key (or type key) → rules that require it
 	any []uint64            // rules without a guard on the path
+	// touched are the words of the bitsets where some rule has a guard
+	// on the path: the only ones a request's value can clear.
+	touched []int32
 	// typed: some rule requires a type of the path's value (is_string...).
 	typed bool
 }
@@ -40,6 +45,7 @@ type rangeIndex struct {
 	consts    []float64
 	fail      [][]uint64
 	undefined []uint64
+	touched   []int32 // the words where undefined has bits
 }
 
 func newRangeIndex(guards []numGuard, words int) *rangeIndex {
@@ -74,7 +80,19 @@ func newRangeIndex(guards []numGuard, words int) *rangeIndex {
 			}
 		}
 	}
+	x.touched = nonZeroWords(x.undefined)
 	return x
+}
+
+// nonZeroWords returns the indexes of the words of bits that are not 0.
+func nonZeroWords(bits []uint64) []int32 {
+	var ws []int32
+	for w, word := range bits {
+		if word != 0 {
+			ws = append(ws, int32(w))
+		}
+	}
+	return ws
 }
 
 // failing returns the rules whose guards value x fails.
@@ -84,6 +102,22 @@ func (x *rangeIndex) failing(v float64) []uint64 {
 		return x.fail[2*k+1]
 	}
 	return x.fail[2*k]
+}
+
+// substringGuard is the guards `contains(x, "needle")` of the rules on
+// one value x: an input path, or the result of a memoized call on
+// constants and paths (lower(input.context.user_statement)). A rule
+// guarded here is a candidate only when x contains its needle: the text
+// is scanned once for all the needles (substrings.go), however many rules
+// name them.
+type substringGuard struct {
+	path  int      // x's path; -1 when x is call's result
+	call  fastStep // the memoized call, when path < 0
+	m     *substrings
+	rules []int    // per needle (index in m's set): the rule requiring it
+	all   []uint64 // every rule guarded here
+	// touched are the words where all has bits.
+	touched []int32
 }
 
 // buildIndex extracts from each rule its equalities between a ground input
@@ -98,19 +132,48 @@ func (x *rangeIndex) failing(v float64) []uint64 {
 // is decided again by OPA (Engine.Evaluate). A guard is taken out of the
 // steps: a rule the index selects satisfies it.
 func (p *fastProgram) buildIndex() {
+	p.guarded, p.numRanges, p.subGuards = nil, nil, nil
 	p.words = (len(p.rules) + 63) / 64
 	p.index = make([]pathIndex, len(p.paths))
 	for i := range p.index {
 		p.index[i] = pathIndex{eq: map[string][]uint64{}, any: make([]uint64, p.words)}
 	}
 	p.ranges = make([][]numGuard, len(p.paths))
+	subs := map[string]*substringGuard{}
+	var subOrder []*substringGuard
+	needles := map[*substringGuard][]string{}
 	for ri, r := range p.rules {
 		guarded := map[int]bool{}
 		steps := r.steps[:0:0]
 		safe := true            // no step so far can fail
 		alias := map[int]int{}  // var slot → the input path it was bound to
 		bound := map[int]bool{} // var slots bound so far
+		// mayFail are the steps so far that may fail: the slot a memoized
+		// call on constants and paths binds, -1 for any other step.
+		var mayFail []int
+		producers := map[int]fastStep{} // var slot → the memoized call binding it
+		subGuarded := map[string]bool{}
+		var sig []string // the rule's guards, for clusterRules
 		for _, s := range r.steps {
+			if key, g, needle, ok := p.substringGuardOf(s, alias, producers, mayFail); ok && !subGuarded[key] {
+				subGuarded[key] = true
+				sig = append(sig, "s"+key)
+				if subs[key] == nil {
+					subs[key] = g
+					subOrder = append(subOrder, g)
+				}
+				g = subs[key]
+				g.rules = append(g.rules, ri)
+				needles[g] = append(needles[g], needle)
+			}
+			if !neverFails(s) {
+				slot := -1
+				if call, ok := beforeRules(s, alias); ok {
+					slot = s.out.slot
+					producers[slot] = call
+				}
+				mayFail = append(mayFail, slot)
+			}
 			if s.kind == stepEq && !s.negated && s.args[0].kind == opVar && !bound[s.args[0].slot] && s.args[1].kind == opPath {
 				alias[s.args[0].slot] = s.args[1].path // `x = input.a`, as partial evaluation writes a guard's operand
 			}
@@ -126,6 +189,7 @@ func (p *fastProgram) buildIndex() {
 					op = map[uint8]uint8{cmpGT: cmpLT, cmpGTE: cmpLTE, cmpLT: cmpGT, cmpLTE: cmpGTE}[op]
 				}
 				p.ranges[s.npath] = append(p.ranges[s.npath], numGuard{c: s.nconst, op: op, ri: ri})
+				sig = append(sig, "n"+strconv.Itoa(s.npath))
 			}
 			safe = safe && neverFails(s)
 			path, keys, ok := guardOf(s, alias)
@@ -145,8 +209,11 @@ func (p *fastProgram) buildIndex() {
 				bits[ri/64] |= 1 << (ri % 64)
 			}
 			guarded[path] = true
+			sig = append(sig, "e"+strconv.Itoa(path)+"="+strings.Join(keys, "\x01"))
 		}
 		r.steps = steps
+		slices.Sort(sig)
+		r.sig = strings.Join(sig, "\x00")
 		for path := range p.index {
 			if !guarded[path] {
 				p.index[path].any[ri/64] |= 1 << (ri % 64)
@@ -157,6 +224,11 @@ func (p *fastProgram) buildIndex() {
 		if len(p.index[path].eq) > 0 {
 			p.guarded = append(p.guarded, path)
 		}
+		for w, word := range p.index[path].any {
+			if word != ^uint64(0) {
+				p.index[path].touched = append(p.index[path].touched, int32(w))
+			}
+		}
 		if len(p.ranges[path]) > 0 {
 			p.numRanges = append(p.numRanges, path)
 		}
@@ -165,6 +237,91 @@ func (p *fastProgram) buildIndex() {
 	for _, path := range p.numRanges {
 		p.rangeIdx[path] = newRangeIndex(p.ranges[path], p.words)
 	}
+	for _, g := range subOrder {
+		g.m = newSubstrings(needles[g])
+		g.all = make([]uint64, p.words)
+		for _, ri := range g.rules {
+			g.all[ri/64] |= 1 << (ri % 64)
+		}
+		g.touched = nonZeroWords(g.all)
+		p.subGuards = append(p.subGuards, g)
+	}
+}
+
+// substringGuardOf recognizes `contains(x, "needle")` on a value x the
+// index can compute before any rule runs (an input path, or a memoized
+// call on constants and paths that binds it: producers; or a variable
+// bound to a path: alias), in a rule whose
+// earlier steps cannot fail but for that call (mayFail): a rule skipped
+// because x lacks the needle would have failed at the call or at the
+// contains, without an error OPA's evaluator would raise. It returns the
+// key of x, its guard (new), and the needle.
+func (p *fastProgram) substringGuardOf(s fastStep, alias map[int]int, producers map[int]fastStep, mayFail []int) (string, *substringGuard, string, bool) {
+	if s.kind != stepCall || !s.contains || s.negated || s.out != nil || len(s.args) != 2 || s.args[1].kind != opConst {
+		return "", nil, "", false
+	}
+	needle, ok := s.args[1].term.Value.(ast.String)
+	if !ok {
+		return "", nil, "", false
+	}
+	x := aliased(s.args[0], alias)
+	g := &substringGuard{path: -1}
+	var key string
+	var producer int
+	switch x.kind {
+	case opPath:
+		g.path, key, producer = x.path, "p"+strconv.Itoa(x.path), -2
+	case opVar:
+		call, ok := producers[x.slot]
+		if !ok {
+			return "", nil, "", false
+		}
+		g.call, key, producer = call, "m"+strconv.Itoa(call.memo), x.slot
+	default:
+		return "", nil, "", false
+	}
+	for _, slot := range mayFail {
+		if slot != producer {
+			return "", nil, "", false
+		}
+	}
+	return key, g, string(needle), true
+}
+
+// beforeRules returns memoized call s as it can be made before any rule
+// runs: its operands constants and input paths (a variable bound to a path
+// replaced by the path).
+func beforeRules(s fastStep, alias map[int]int) (fastStep, bool) {
+	if s.memo == 0 {
+		return s, false
+	}
+	args := make([]operand, len(s.args))
+	for i, a := range s.args {
+		if args[i] = aliased(a, alias); args[i].kind != opConst && args[i].kind != opPath {
+			return s, false
+		}
+	}
+	s.args = args
+	return s, true
+}
+
+// clusterRules orders the rules by their guards (indexing them first to
+// learn those) and indexes them again in that order: rules guarded alike
+// sit side by side in the bitsets, so that a request's value for a path
+// clears the few words of the rules guarded on it (pathIndex.touched), not
+// every word. The order of the rules changes no answer: the hits are
+// collected in OPA's order (fastProgram.eval).
+func (p *fastProgram) clusterRules() {
+	steps := make(map[*fastRule][]fastStep, len(p.rules))
+	for _, r := range p.rules {
+		steps[r] = r.steps
+	}
+	p.buildIndex()
+	slices.SortStableFunc(p.rules, func(a, b *fastRule) int { return strings.Compare(a.sig, b.sig) })
+	for _, r := range p.rules {
+		r.steps = steps[r]
+	}
+	p.buildIndex()
 }
 
 // aliased is o, or the input path o's variable was bound to.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -453,6 +454,68 @@ func TestRangeIndex(t *testing.T) {
 					t.Fatalf("x %v, guard %+v: fails %v, want %v", v, g, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestSubstringIndex holds the contains guards' index: a keyword rule is a
+// candidate only when the text holds its keyword (whatever the number of
+// keyword rules), and the answers are OPA's, on texts with none, one,
+// overlapping and all of the keywords, and on values that are not strings.
+func TestSubstringIndex(t *testing.T) {
+	const n = 300
+	var b strings.Builder
+	b.WriteString("package riskpdp\n")
+	for i := range n {
+		switch i % 3 {
+		case 0:
+			fmt.Fprintf(&b, "deny contains \"kw%d\" if { is_string(input.context.s); contains(lower(input.context.s), \"kw%d \") }\n", i, i)
+		case 1:
+			fmt.Fprintf(&b, "step_up contains \"kw%d\" if contains(input.context.note, \"kw%d\")\n", i, i)
+		default:
+			fmt.Fprintf(&b, "step_up contains \"kw%d\" if { input.stage == \"payment\"; is_string(input.context.s); contains(upper(input.context.s), \"KW%d\") }\n", i, i)
+		}
+	}
+	files := map[string]string{"p.rego": b.String()}
+	e, _ := newEngine(t, mapSource(files), time.Second)
+	ps := e.cur.Load()
+	if ps.fast == nil || len(ps.fast.subGuards) != 3 {
+		t.Fatalf("want 3 substring guards on the fast path: %v", ps.notes)
+	}
+	for _, c := range []struct {
+		context string
+		cands   int // keyword rules left as candidates
+	}{
+		{`{"s":"nothing here","note":"nor here"}`, 0},
+		{`{"s":"KW3 and kw30 ","note":"kw4"}`, 3}, // kw3, kw30 (lower); kw4 (note)
+		{`{"s":"kw299 kw2"}`, 0},                  // kw299's rule wants a payment
+		{`{"s":7,"note":["kw1"]}`, 100},           // contains on an array: its rules run, and raise the error
+		{`{"note":"kw1kw10kw100"}`, 3},
+		{`{}`, 0},
+	} {
+		body := `{"stage":"order","uid":"u","txn":{"id":"t","amount":5,"currency":"CNY"},"context":` + c.context + `}`
+		in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := ps.fast.newEval(context.Background(), in, time.Now(), nil)
+		ev.selectCandidates()
+		cands := 0
+		for _, w := range ev.cand {
+			cands += bits.OnesCount64(w)
+		}
+		if cands != c.cands {
+			t.Errorf("%s: %d candidates, want %d", c.context, cands, c.cands)
+		}
+		got, _, err := e.Evaluate(context.Background(), in)
+		input, _ := ast.JSON(in.term().Value)
+		j, _ := json.Marshal(input)
+		want, opaErr := opaEval(t, files, string(j), true)
+		if (err != nil) != (opaErr != nil) {
+			t.Fatalf("%s: sidecar %v, OPA %v", c.context, err, opaErr)
+		}
+		if reasons := slices.Sorted(slices.Values(got.Reasons)); err == nil && strings.Join(reasons, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: sidecar %v, OPA %v", c.context, reasons, want)
 		}
 	}
 }

@@ -32,6 +32,12 @@ type substrings struct {
 	out   []bool     // a string of the set ends here, or at a suffix
 	empty bool       // the set holds "": every text matches
 	n     int        // strings in the set
+	// ends are the indexes in the set of the strings ending at each node;
+	// dict is the node's nearest proper suffix where some string ends (0:
+	// none); emptyIDs the indexes of "".
+	ends     [][]int32
+	dict     []int32
+	emptyIDs []int32
 }
 
 type edge struct {
@@ -40,10 +46,12 @@ type edge struct {
 }
 
 func newSubstrings(set []string) *substrings {
-	m := &substrings{edges: [][]edge{nil}, fail: []int32{0}, out: []bool{false}, n: len(set)}
-	for _, s := range set {
+	m := &substrings{edges: [][]edge{nil}, fail: []int32{0}, out: []bool{false}, n: len(set),
+		ends: [][]int32{nil}, dict: []int32{0}}
+	for id, s := range set {
 		if s == "" {
 			m.empty = true
+			m.emptyIDs = append(m.emptyIDs, int32(id))
 			continue
 		}
 		node := int32(0)
@@ -54,6 +62,8 @@ func newSubstrings(set []string) *substrings {
 				m.edges = append(m.edges, nil)
 				m.fail = append(m.fail, 0)
 				m.out = append(m.out, false)
+				m.ends = append(m.ends, nil)
+				m.dict = append(m.dict, 0)
 				if node == 0 {
 					m.root[s[i]] = next
 				}
@@ -62,6 +72,7 @@ func newSubstrings(set []string) *substrings {
 			node = next
 		}
 		m.out[node] = true
+		m.ends[node] = append(m.ends[node], int32(id))
 	}
 	// Breadth first, so that a node's failure link is set before its
 	// children's.
@@ -73,8 +84,14 @@ func newSubstrings(set []string) *substrings {
 		u := queue[0]
 		queue = queue[1:]
 		for _, e := range m.edges[u] {
-			m.fail[e.to] = m.step(m.fail[u], e.b)
-			m.out[e.to] = m.out[e.to] || m.out[m.fail[e.to]]
+			f := m.step(m.fail[u], e.b)
+			m.fail[e.to] = f
+			m.out[e.to] = m.out[e.to] || m.out[f]
+			if len(m.ends[f]) > 0 {
+				m.dict[e.to] = f
+			} else {
+				m.dict[e.to] = m.dict[f]
+			}
 			queue = append(queue, e.to)
 		}
 	}
@@ -119,6 +136,26 @@ func (m *substrings) in(text string) bool {
 		}
 	}
 	return false
+}
+
+// each calls f with the index in the set of every string text contains
+// (once per occurrence; "" once).
+func (m *substrings) each(text string, f func(id int32)) {
+	for _, id := range m.emptyIDs {
+		f(id)
+	}
+	node := int32(0)
+	for i := 0; i < len(text); i++ {
+		node = m.step(node, text[i])
+		if !m.out[node] {
+			continue
+		}
+		for n := node; n != 0; n = m.dict[n] {
+			for _, id := range m.ends[n] {
+				f(id)
+			}
+		}
+	}
 }
 
 // literalAlternation returns the literals of a regular expression that is

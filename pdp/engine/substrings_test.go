@@ -24,6 +24,22 @@ func containsAny(text string, set []string) bool {
 	return false
 }
 
+// checkSubstrings holds m's answers on text to strings.Contains: in, and
+// each, which names every string of set text contains and no other.
+func checkSubstrings(t *testing.T, m *substrings, set []string, text string) {
+	t.Helper()
+	if got, want := m.in(text), containsAny(text, set); got != want {
+		t.Fatalf("set %q, text %q: %v, want %v", set, text, got, want)
+	}
+	found := make([]bool, len(set))
+	m.each(text, func(id int32) { found[id] = true })
+	for i, s := range set {
+		if found[i] != strings.Contains(text, s) {
+			t.Fatalf("set %q, text %q: each reports %q: %v", set, text, s, found[i])
+		}
+	}
+}
+
 // TestSubstringsAgreeWithContains holds the automaton to strings.Contains
 // on random sets and texts over a small alphabet (many overlaps and
 // failure links), with multi-byte runes and the empty string.
@@ -47,10 +63,7 @@ func TestSubstringsAgreeWithContains(t *testing.T) {
 		}
 		m := newSubstrings(set)
 		for range 20 {
-			text := word(r.IntN(12))
-			if got, want := m.in(text), containsAny(text, set); got != want {
-				t.Fatalf("set %q, text %q: %v, want %v", set, text, got, want)
-			}
+			checkSubstrings(t, m, set, word(r.IntN(12)))
 		}
 	}
 }
@@ -61,9 +74,7 @@ func FuzzSubstrings(f *testing.F) {
 	f.Add("abcd\x00bc\x00\x00x", "")
 	f.Fuzz(func(t *testing.T, set, text string) {
 		list := strings.Split(set, "\x00")
-		if got, want := newSubstrings(list).in(text), containsAny(text, list); got != want {
-			t.Fatalf("set %q, text %q: %v, want %v", list, text, got, want)
-		}
+		checkSubstrings(t, newSubstrings(list), list, text)
 	})
 }
 
