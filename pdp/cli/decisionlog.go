@@ -18,8 +18,10 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/server"
 )
 
-// loggerConfig translates the decision_log section.
-func loggerConfig(c config.DecisionLog, eng *engine.Engine) decisionlog.Config {
+// loggerConfig translates the decision_log section. recent, if not nil,
+// keeps the inputs of the decisions logged (before the log policy's
+// masking: what the policy saw), for the engine to replay at every load.
+func loggerConfig(c config.DecisionLog, eng *engine.Engine, recent *engine.InputRing) decisionlog.Config {
 	lc := decisionlog.Config{
 		Path: c.Path, MaxSizeMiB: c.MaxSizeMiB, MaxAge: time.Duration(c.MaxAgeDays) * 24 * time.Hour,
 		MaxBackups: c.MaxBackups, DisableCompression: !c.CompressEnabled(),
@@ -28,7 +30,7 @@ func loggerConfig(c config.DecisionLog, eng *engine.Engine) decisionlog.Config {
 		UploadBufferBytes: c.Upload.BufferBytes,
 		BufferSize:        c.BufferSize, Overflow: decisionlog.Overflow(c.Overflow), BlockTimeout: c.BlockTimeout.D(),
 		SpillDir: c.SpillDir, SpillMaxBytes: c.SpillMaxBytes, Sync: c.Sync,
-		Hook: decide.LogPolicyHook(eng),
+		Hook: keepInputs(recent, decide.LogPolicyHook(eng)),
 	}
 	if lc.Overflow == decisionlog.OverflowSpill && lc.SpillDir == "" && c.Path != "" {
 		lc.SpillDir = filepath.Dir(c.Path)
@@ -36,9 +38,23 @@ func loggerConfig(c config.DecisionLog, eng *engine.Engine) decisionlog.Config {
 	return lc
 }
 
+// keepInputs is hook, after it has put the input of every decision record
+// into recent (a Data API record is no decide request: not kept).
+func keepInputs(recent *engine.InputRing, hook func(*decisionlog.Record) error) func(*decisionlog.Record) error {
+	if recent == nil {
+		return hook
+	}
+	return func(r *decisionlog.Record) error {
+		if r.Result.Outcome != "" {
+			recent.Add(r.Input, r.Enrichment, r.Timestamp)
+		}
+		return hook(r)
+	}
+}
+
 // newDecisionLog starts the decision log when one is configured, with its
 // metrics, and its readiness check (failing or degraded as configured).
-func newDecisionLog(cfg config.Config, eng *engine.Engine, m *metrics.Metrics, log *slog.Logger) (*decisionlog.Logger, server.ReadyCheck, error) {
+func newDecisionLog(cfg config.Config, eng *engine.Engine, recent *engine.InputRing, m *metrics.Metrics, log *slog.Logger) (*decisionlog.Logger, server.ReadyCheck, error) {
 	c := cfg.DecisionLog
 	if !c.On() {
 		return nil, nil, nil
@@ -48,7 +64,7 @@ func newDecisionLog(cfg config.Config, eng *engine.Engine, m *metrics.Metrics, l
 			return nil, nil, fmt.Errorf("decision log: %w", err)
 		}
 	}
-	lc := loggerConfig(c, eng)
+	lc := loggerConfig(c, eng, recent)
 	l, err := decisionlog.New(lc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("decision_log: %w", err)

@@ -93,7 +93,13 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 
 	m := metrics.New()
 	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, policyDir, err := newEngine(cfg, limits, m, log)
+	// The decision log's last inputs, which every policy reload replays
+	// through the fast path and OPA's evaluator (engine.Options.RecentInputs).
+	var recent *engine.InputRing
+	if cfg.DecisionLog.On() {
+		recent = engine.NewInputRing(engine.RecentInputsKept)
+	}
+	eng, policyDir, err := newEngine(cfg, limits, recent, m, log)
 	if err != nil {
 		return err
 	}
@@ -140,7 +146,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	// The decision log is closed after the server has drained (and the
 	// shadow has compared what it holds), so that every decision answered
 	// is flushed: registered first, its deferred Close runs last of these.
-	dlog, dlogReady, err := newDecisionLog(cfg, eng, m, log)
+	dlog, dlogReady, err := newDecisionLog(cfg, eng, recent, m, log)
 	if err != nil {
 		return err
 	}
@@ -393,13 +399,14 @@ func policyDuration(eng *engine.Engine, path string, def time.Duration) time.Dur
 }
 
 // newEngine loads the policies; it returns the watched directory ("" for
-// the embedded set).
-func newEngine(cfg config.Config, limits engine.Limits, m *metrics.Metrics, log *slog.Logger) (*engine.Engine, string, error) {
+// the embedded set). recent, if not nil, holds the decision log's last
+// inputs, which every reload replays.
+func newEngine(cfg config.Config, limits engine.Limits, recent *engine.InputRing, m *metrics.Metrics, log *slog.Logger) (*engine.Engine, string, error) {
 	src, dir, err := policySource(cfg, log)
 	if err != nil {
 		return nil, "", err
 	}
-	eng, err := engine.New(engine.Options{
+	opts := engine.Options{
 		Source:      src,
 		Package:     cfg.Policies.Package,
 		NoOptimize:  !cfg.Policies.OptimizeEnabled(),
@@ -411,7 +418,11 @@ func newEngine(cfg config.Config, limits engine.Limits, m *metrics.Metrics, log 
 		// on the policy as written; a divergence serves the revision so.
 		VerifySampleRate: cfg.Policies.VerifySampleRate,
 		VerifyQueue:      cfg.Policies.VerifyQueue,
-	})
+	}
+	if recent != nil {
+		opts.RecentInputs = recent.Inputs
+	}
+	eng, err := engine.New(opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("load policies: %w", err)
 	}
