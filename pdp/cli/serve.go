@@ -172,6 +172,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 		opts.Plugins = plugins
 	}
 	var ready, degraded []server.ReadyCheck
+	degraded = append(degraded, eng.Diverged)
 	if store != nil {
 		opts.State = store
 		if rbe == nil || cfg.Redis.FailReadiness {

@@ -332,7 +332,7 @@ func (e *Engine) smoke(ps *policySet) error {
 			return fmt.Errorf("smoke input: %w", err)
 		}
 		input := in.term()
-		ref, err := e.evalTerm(ctx, ps, ps.refQuery, input, now)
+		ref, err := e.evalTermWithin(ctx, ps, ps.refQuery, input, now, max(e.timeout, loadCheckTimeout))
 		if err == nil {
 			_, err = parseHits(ref, nil)
 		}
@@ -342,7 +342,7 @@ func (e *Engine) smoke(ps *policySet) error {
 		if !ps.optimized {
 			continue
 		}
-		opt, err := e.evalTerm(ctx, ps, ps.optQuery, input, now)
+		opt, err := e.evalTermWithin(ctx, ps, ps.optQuery, input, now, max(e.timeout, loadCheckTimeout))
 		if errors.Is(err, ErrTimeout) {
 			continue // a loaded machine: nothing to compare, no disagreement
 		}

@@ -198,6 +198,25 @@ decision := {} if input.uid != "boom"`, ErrTimeout},
 	}
 }
 
+// TestLoadChecksHaveTheirOwnBudget: the smoke evaluations at load are not
+// held to the request budget, so that a policy slower than eval_timeout on
+// a busy machine still loads (and its requests time out, as they would).
+func TestLoadChecksHaveTheirOwnBudget(t *testing.T) {
+	files := map[string]string{"p.rego": `package riskpdp
+slow := count([x | some x in numbers.range(1, input.txn.amount * 2000); x % 7 == 3])
+step_up contains "slow" if slow < 0
+`}
+	e, errs := newEngine(t, mapSource(files), time.Millisecond)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("refused at load: %v", err)
+		}
+	}
+	if _, _, err := decide(t, e, payment); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("a request: %v, want the request budget's timeout", err)
+	}
+}
+
 func TestDataAPI(t *testing.T) {
 	files := map[string]string{"p.rego": `package riskpdp
 decision := {"outcome": "allow"}

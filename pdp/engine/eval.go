@@ -42,13 +42,24 @@ var noopMetrics = metrics.NoOp()
 // cancellation handle (rego.PreparedEvalQuery.Eval adds a goroutine per call
 // for context cancellation and converts the result to Go values).
 func (e *Engine) evalTerm(ctx context.Context, ps *policySet, query ast.Body, input *ast.Term, now time.Time) (*ast.Term, error) {
+	return e.evalTermWithin(ctx, ps, query, input, now, e.timeout)
+}
+
+// loadCheckTimeout is the budget of one smoke evaluation at load: a check
+// that the policy answers at all, not of its speed (which the request
+// budget, policies.eval_timeout, governs), so that a busy machine does not
+// refuse a policy, or a start, over a descheduled goroutine.
+const loadCheckTimeout = 5 * time.Second
+
+// evalTermWithin is evalTerm with its own time budget.
+func (e *Engine) evalTermWithin(ctx context.Context, ps *policySet, query ast.Body, input *ast.Term, now time.Time, timeout time.Duration) (*ast.Term, error) {
 	txn, err := ps.newReadTxn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer ps.store.Abort(ctx, txn)
 
-	s := e.wd.acquire(time.Now().Add(e.timeout).UnixNano())
+	s := e.wd.acquire(time.Now().Add(timeout).UnixNano())
 	defer e.wd.release(s)
 
 	q := topdown.NewQuery(query).

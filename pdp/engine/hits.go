@@ -138,8 +138,11 @@ func readRule(name string, path ast.Ref, isSet bool) ast.Body {
 	return ast.NewBody(ast.Equality.Expr(x, ast.NewTerm(path)))
 }
 
-// hoistBinding moves a constant `__x = value` into the rule head and drops
-// the `_ = value` partial evaluation leaves for partial-set keys.
+// hoistBinding moves a ground `__x = value` into the rule head (where the
+// compiler binds its references in the body again) and drops the
+// `_ = value` partial evaluation leaves for partial-set keys when value is
+// a constant: `_ = input.x` holds only when input.x is defined (a
+// reference is ground, but not a constant).
 func hoistBinding(q ast.Body) (*ast.Term, ast.Body) {
 	head := ast.VarTerm("__x")
 	var exprs []*ast.Expr
@@ -150,7 +153,7 @@ func hoistBinding(q ast.Body) (*ast.Term, ast.Body) {
 				head = r
 				continue
 			}
-			if v, ok := l.Value.(ast.Var); ok && v.IsWildcard() && r.IsGround() {
+			if v, ok := l.Value.(ast.Var); ok && v.IsWildcard() && ast.IsConstant(r.Value) {
 				continue
 			}
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
@@ -72,6 +73,16 @@ func (e *Engine) Stats() Stats {
 		s.VerifyShed, s.VerifyTimeouts = v.shed.Load(), v.timeouts.Load()
 	}
 	return s
+}
+
+// Diverged reports, for readiness (/health/ready lists it as degraded),
+// that the fast path diverged from OPA's evaluator on the serving
+// revision, which OPA's evaluator on the policy as written now serves.
+func (e *Engine) Diverged() error {
+	if ps := e.cur.Load(); ps != nil && ps.diverged.Load() {
+		return fmt.Errorf("fast path diverged from OPA's evaluator on policy revision %s: served by OPA's evaluator on the policy as written until a new revision loads", ps.revision)
+	}
+	return nil
 }
 
 // evaluator names the evaluator ps answers with.

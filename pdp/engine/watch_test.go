@@ -141,6 +141,9 @@ func TestDivergenceServesRevisionAsWritten(t *testing.T) {
 	if r := evalBody(t, e, big); r.Evaluator != EvaluatorOPA || e.Stats().Evaluator != EvaluatorOPA {
 		t.Fatalf("same revision after a reload answered by %q", r.Evaluator)
 	}
+	if err := e.Diverged(); err == nil || !strings.Contains(err.Error(), ps.revision) {
+		t.Fatalf("readiness after the divergence: %v", err)
+	}
 
 	// A new revision: on the fast path again, and verified.
 	fsys["p.rego"] = &fstest.MapFile{Data: []byte(watchPolicy + "# revised\n")}
@@ -152,6 +155,9 @@ func TestDivergenceServesRevisionAsWritten(t *testing.T) {
 	}
 	if r := evalBody(t, e, big); r.Evaluator != EvaluatorFast || r.Outcome != pdp.StepUp || e.Stats().Evaluator != EvaluatorFast {
 		t.Fatalf("new revision: %v by %q", r.Outcome, r.Evaluator)
+	}
+	if err := e.Diverged(); err != nil {
+		t.Fatalf("readiness of the new revision: %v", err)
 	}
 	e.verify.flush()
 	if s := e.Stats(); s.Divergences != 3 || s.Verified != 4 {
