@@ -203,7 +203,7 @@ decision := {} if input.uid != "boom"`, ErrTimeout},
 // a busy machine still loads (and its requests time out, as they would).
 func TestLoadChecksHaveTheirOwnBudget(t *testing.T) {
 	files := map[string]string{"p.rego": `package riskpdp
-slow := count([x | some x in numbers.range(1, input.txn.amount * 2000); x % 7 == 3])
+slow := count([x | some x in numbers.range(1, input.txn.amount * 100); x % 7 == 3])
 step_up contains "slow" if slow < 0
 `}
 	e, errs := newEngine(t, mapSource(files), time.Millisecond)
