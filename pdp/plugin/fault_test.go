@@ -42,7 +42,7 @@ func TestRuntimeFaults(t *testing.T) {
 	// 250 ms on a loaded 2-core machine: the memory cap, not the clock,
 	// must stop it (the infinite loop pays this budget twice).
 	cfg.TimeBudget = time.Second // the most the configuration allows
-	cfg.Fuel = 1 << 30 // let the watchdog, not the fuel, stop the spin
+	cfg.Fuel = 1 << 30           // let the watchdog, not the fuel, stop the spin
 	cfg.MemoryLimit = 8 << 20
 	cfg.QuarantineAfter = 100
 	tests := []struct {
