@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/riskpdp/riskpdp/pdp/config"
 )
 
 // Configuration precedence: defaults < file < PDP_* environment < flags;
@@ -49,5 +51,37 @@ func TestConfigPrecedence(t *testing.T) {
 	registerSettings(fs)
 	if _, err := loadConfig(fs); err == nil || !strings.Contains(err.Error(), "log.level") {
 		t.Fatalf("bad environment value: %v", err)
+	}
+}
+
+// A flag's default is the configuration default (config.Default(), which
+// the YAML layer starts from), not a second copy: every flag's registered
+// default reads back the key's default value, and no usage writes a value
+// of its own.
+func TestFlagDefaultsAreTheConfigDefaults(t *testing.T) {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	registerSettings(fs)
+	def := config.Default()
+	for _, s := range settings {
+		f := fs.Lookup(s.flag)
+		if f == nil {
+			t.Fatalf("--%s not registered", s.flag)
+		}
+		if want := s.get(&def); f.DefValue != want {
+			t.Errorf("--%s default %q, config.Default() has %q", s.flag, f.DefValue, want)
+		}
+		// A default in words is for what has no value ("none", "./policies
+		// if present"): a usage giving the value config.Default() holds as
+		// its default is a second copy of it.
+		if v := s.get(&def); v != "" && strings.Contains(f.Usage, "(default "+v) {
+			t.Errorf("--%s usage repeats its default %q: %s", s.flag, v, f.Usage)
+		}
+		// The flag round-trips: applying its default changes nothing.
+		c := config.Default()
+		if err := s.apply(&c, f.DefValue); err != nil {
+			t.Errorf("--%s: applying its default: %v", s.flag, err)
+		} else if got := s.get(&c); got != s.get(&def) {
+			t.Errorf("--%s: applying its default gives %q", s.flag, got)
+		}
 	}
 }
