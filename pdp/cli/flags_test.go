@@ -4,10 +4,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
 
 // Configuration precedence: defaults < file < PDP_* environment < flags;
@@ -82,6 +85,36 @@ func TestFlagDefaultsAreTheConfigDefaults(t *testing.T) {
 			t.Errorf("--%s: applying its default: %v", s.flag, err)
 		} else if got := s.get(&c); got != s.get(&def) {
 			t.Errorf("--%s: applying its default gives %q", s.flag, got)
+		}
+	}
+}
+
+// Where config.Default() writes a value a component package also defaults
+// (the risk state, the velocity windows), the two agree; the other
+// sections leave a zero that the component's own default fills, as their
+// field comments say.
+func TestConfigDefaultsAreTheComponentsDefaults(t *testing.T) {
+	def := config.Default()
+	sc := def.State
+	maxRecords, retention := sc.DecisionTrail.Bounds()
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"state.cache_max_cost", sc.CacheMaxCost, int64(state.DefaultCacheMaxCost)},
+		{"state.cache_ttl", sc.CacheTTL.D(), state.DefaultCacheTTL},
+		{"state.negative_ttl", sc.NegativeTTL.D(), state.DefaultNegativeTTL},
+		{"state.flush_interval", sc.FlushInterval.D(), state.DefaultFlushInterval},
+		{"state.decision_trail.max_records", maxRecords, state.DefaultDecisionTrailMax},
+		{"state.decision_trail.retention", retention, state.DefaultDecisionTrailRetention},
+		{"velocity.max_keys", def.Velocity.MaxKeys, velocity.DefaultMaxKeys},
+		{"plugins.time_budget (plugin's default)", def.Plugins.TimeBudget.D(), time.Duration(0)},
+		{"plugins.memory_limit (plugin's default)", def.Plugins.MemoryLimit, int64(0)},
+		{"decision_log.buffer_size (decisionlog's default)", def.DecisionLog.BufferSize, 0},
+		{"redis.read_budget (fleet's default)", def.Redis.ReadBudget.D(), time.Duration(0)},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: config.Default() has %v, the component %v", c.name, c.got, c.want)
 		}
 	}
 }
