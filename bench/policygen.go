@@ -1,8 +1,8 @@
 package bench
 
-import "github.com/riskpdp/riskpdp/internal/policygen"
+import "github.com/riskpdp/riskpdp/policies/policygen"
 
-// The policy sets a run measures are prepared by internal/policygen, in the
+// The policy sets a run measures are prepared by policies/policygen, in the
 // sidecar's module, so the sidecar's own tests can generate the same sets
 // without importing the harness (and its dependencies).
 

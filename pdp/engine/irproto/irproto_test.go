@@ -16,9 +16,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
-	"github.com/riskpdp/riskpdp/internal/policygen"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/policies"
+	"github.com/riskpdp/riskpdp/policies/policygen"
 )
 
 var limits = engine.Limits{MaxDepth: 16, MaxAmount: 1e12}
