@@ -3,6 +3,13 @@ SHELL := /bin/bash
 GO    ?= go
 OPA   := $(GO) tool opa
 
+# The Go modules of the repository: the sidecar's (the root: what bin/pdp is
+# built from) and the tools' own, so their dependencies stay out of the
+# sidecar's module graph: bench/ (the load harness) and charts/ (the chart
+# tests). Each tool module requires the root module through
+# `replace github.com/riskpdp/riskpdp => ../`.
+MODULES := . bench charts
+
 .PHONY: soak run test check deps-report gotest policy-test fuzz fuzz-short bench bench-micro bench-smoke build clean charts-tools charts-test
 
 ## run: start the sidecar on its embedded defaults (127.0.0.1:9191)
@@ -27,20 +34,26 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS) >/dev/null; \
 	fi
 
-## check: gofmt, go vet, staticcheck (pinned in go.mod; exceptions in staticcheck.conf
-## and //lint:ignore lines, each with its reason), go.mod verified
+## check: gofmt, then in every module of $(MODULES): go vet, staticcheck (pinned in the
+## root go.mod; exceptions are //lint:ignore lines, each with its reason), go.mod tidy
+## (`go mod tidy -diff`) and verified
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) tool staticcheck ./...
-	$(GO) mod verify
+	@set -e; staticcheck=$$($(GO) tool -n staticcheck); \
+	for m in $(MODULES); do \
+		echo "module $$m: go vet, staticcheck, go mod tidy -diff, go mod verify"; \
+		$(GO) -C $$m vet ./...; \
+		(cd $$m && $$staticcheck ./...); \
+		$(GO) -C $$m mod tidy -diff; \
+		$(GO) -C $$m mod verify; \
+	done
 
-## deps-report: the Go toolchain and every module compiled into bin/pdp, with
-## its version (what a vulnerability review checks against advisories;
-## govulncheck needs its online database). `go list -m all` is the full graph.
-deps-report:
-	@$(GO) version
-	@$(GO) list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}}{{end}}{{end}}' ./pdp/cmd/pdp | sort -u
+## deps-report: the Go toolchain and every module compiled into bin/pdp, with its
+## version, read from the binary it builds (`go version -m bin/pdp`: what a vulnerability
+## review checks against advisories; govulncheck needs its online database).
+## `go list -m all` is the root module's whole graph (modules required, not all compiled in).
+deps-report: build
+	@$(GO) version -m bin/pdp | awk '$$1 == "bin/pdp:" {print "go " $$2} $$1 == "dep" {print $$2, $$3} $$1 == "=>" {print "  => " $$2, $$3}'
 
 ## policy-test: opa fmt/check --strict/test on policies/ with the pinned OPA CLI
 policy-test:
@@ -48,12 +61,14 @@ policy-test:
 	$(OPA) check --strict policies
 	$(OPA) test policies
 
-## gotest: the Go test suite with the race detector (./charts runs in charts-test),
-## then the 100k-decision SIGTERM log test and the 100k-record logger test full size
-## (10k and 20k under -race), and the whole differential corpus (x10 and x100 generated
-## rules included: pdp/engine/corpus_test.go) without the race detector
+## gotest: the Go test suites of the root module and of bench/ with the race detector
+## (charts/ runs in charts-test), then the 100k-decision SIGTERM log test and the
+## 100k-record logger test full size (10k and 20k under -race), and the whole
+## differential corpus (x10 and x100 generated rules included: pdp/engine/corpus_test.go)
+## without the race detector
 gotest:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/charts$$')
+	$(GO) test -race -count=1 ./...
+	$(GO) -C bench test -race -count=1 ./...
 	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/cli/ ./pdp/decisionlog/
 	PDP_CORPUS_ALL=1 $(GO) test -count=1 -run '^TestCorpus$$' ./pdp/engine/
 
@@ -76,7 +91,7 @@ charts-tools:
 ## charts-test: helm lint --strict, helm template (defaults, all-on, variants), kubectl-validate,
 ## assertions and binary cross-checks on the manifests, offline image build (see charts/doc.go)
 charts-test: charts-tools
-	HELM=$(TOOLS_BIN)/helm KUBECTL_VALIDATE=$(TOOLS_BIN)/kubectl-validate $(GO) test -count=1 -timeout 30m ./charts/
+	HELM=$(TOOLS_BIN)/helm KUBECTL_VALIDATE=$(TOOLS_BIN)/kubectl-validate $(GO) -C charts test -count=1 -timeout 30m ./...
 
 FUZZTIME ?= 5s
 
@@ -85,14 +100,17 @@ FUZZTIME ?= 5s
 ## the minimization of a new coverage input) is not a finding;
 ## fuzz: the same for 2m each (`make fuzz FUZZTIME=30m` for longer); a crash
 ## is written to the package's testdata/fuzz/FuzzXxx/ and fails the run.
-## Targets are discovered, never listed.
+## Targets are discovered in every tracked test file, never listed; each runs from
+## its own module (the nearest go.mod above its directory).
 fuzz: FUZZTIME = 2m
 fuzz-short fuzz:
-	@set -eo pipefail; grep -rn --include='*_test.go' '^func Fuzz' pdp charts bench 2>/dev/null | \
+	@set -eo pipefail; grep -n '^func Fuzz' $$(git ls-files '*_test.go') | \
 	sed -E 's|^(.*)/[^/]*_test.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*).*|\1 \2|' | sort | \
 	while read -r dir fn; do \
+		mod=$$dir; while [ ! -f "$$mod/go.mod" ]; do mod=$$(dirname "$$mod"); done; \
+		if [ "$$mod" = . ]; then pkg=./$$dir; elif [ "$$mod" = "$$dir" ]; then pkg=.; else pkg=./$${dir#$$mod/}; fi; \
 		echo "fuzz ./$$dir $$fn ($(FUZZTIME))"; \
-		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x ./$$dir 2>&1) || \
+		out=$$($(GO) -C $$mod test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg 2>&1) || \
 			if echo "$$out" | grep -q 'Failing input written' || ! echo "$$out" | grep -q '^    context deadline exceeded$$'; then \
 				echo "$$out" | tail -40; exit 1; \
 			else echo "(the fuzz time ran out while the engine minimized a new coverage input: no finding)"; fi; \
@@ -109,17 +127,18 @@ soak:
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./pdp/...
 
-## bench: the load harness (bench/): sidecar vs opa run --server vs the fasthttp floor,
-## closed and open loops, scale checks; writes bench/results/ and the table in bench/README.md
+## bench: the load harness (bench/, its own module): sidecar vs opa run --server vs the
+## fasthttp floor, closed and open loops, scale checks; writes bench/results/ and the table
+## in bench/README.md
 BENCH_FLAGS ?=
 bench: deps
-	$(GO) run ./bench/cmd/pdpbench -out bench/results -readme bench/README.md $(BENCH_FLAGS)
+	$(GO) -C bench run ./cmd/pdpbench -root $(CURDIR) -out $(CURDIR)/bench/results -readme $(CURDIR)/bench/README.md $(BENCH_FLAGS)
 
 ## bench-smoke: the harness briefly, at its smallest scale points, with a sanity check of
 ## its numbers (never a speed threshold); results go to a temporary directory
 bench-smoke:
 	@out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
-	$(GO) run ./bench/cmd/pdpbench -smoke -out $$out -readme ''
+	$(GO) -C bench run ./cmd/pdpbench -root $(CURDIR) -smoke -out $$out -readme ''
 
 clean:
 	rm -rf bin

@@ -59,8 +59,8 @@ func output(ctx context.Context, dir, name string, args ...string) (string, erro
 }
 
 // Build compiles the sidecar (as `make build` does), its profiled twin
-// (when profile is set), the floor, the example plugins, and finds the OPA CLI pinned in go.mod
-// (`go tool -n opa` builds it into Go's cache on first use). Repeated
+// (when profile is set), the floor, the example plugins, and finds the OPA CLI pinned in the
+// root go.mod (`go tool -n opa` builds it into Go's cache on first use). Repeated
 // runs hit Go's build cache.
 func Build(ctx context.Context, root, dir string, log io.Writer, profile bool) (*Binaries, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
@@ -72,12 +72,15 @@ func Build(ctx context.Context, root, dir string, log io.Writer, profile bool) (
 		Floor:   filepath.Join(dir, "floor"),
 	}
 	noCgo := []string{"CGO_ENABLED=0"}
-	targets := [][2]string{{b.PDP, "./pdp/cmd/pdp"}, {b.Floor, "./bench/cmd/floor"}}
+	// The sidecar builds in its own module (root), the floor and the
+	// profiled twin in the harness's (root/bench: its own go.mod).
+	harness := filepath.Join(root, "bench")
+	targets := [][3]string{{b.PDP, root, "./pdp/cmd/pdp"}, {b.Floor, harness, "./cmd/floor"}}
 	if profile {
-		targets = append(targets, [2]string{b.PDPProf, "./bench/cmd/pdpprof"})
+		targets = append(targets, [3]string{b.PDPProf, harness, "./cmd/pdpprof"})
 	}
 	for _, t := range targets {
-		if err := run(ctx, root, noCgo, log, "go", "build", "-trimpath", "-o", t[0], t[1]); err != nil {
+		if err := run(ctx, t[1], noCgo, log, "go", "build", "-trimpath", "-o", t[0], t[2]); err != nil {
 			return nil, err
 		}
 	}
@@ -189,7 +192,8 @@ func loadAvg() string {
 }
 
 // versions reports what ran: the sidecar's `pdp version`, the OPA CLI's,
-// the git commit of the tree.
+// the git commit of the tree, the load generator's modules (as the
+// harness's module, root/bench, resolves them).
 func versions(ctx context.Context, root string, b *Binaries) map[string]string {
 	v := map[string]string{"go": runtime.Version()}
 	if s, err := output(ctx, root, b.PDP, "version"); err == nil {
@@ -205,7 +209,7 @@ func versions(ctx context.Context, root string, b *Binaries) map[string]string {
 		v["commit"] = s
 	}
 	for _, m := range []string{"github.com/valyala/fasthttp", "github.com/HdrHistogram/hdrhistogram-go"} {
-		if s, err := output(ctx, root, "go", "list", "-m", "-f", "{{.Version}}", m); err == nil {
+		if s, err := output(ctx, filepath.Join(root, "bench"), "go", "list", "-m", "-f", "{{.Version}}", m); err == nil {
 			v[m[strings.LastIndexByte(m, '/')+1:]] = s
 		}
 	}

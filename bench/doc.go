@@ -1,7 +1,7 @@
 // Package bench is the load harness of issue 6: it starts, on loopback and
 // one after another, the sidecar (`pdp serve` with state, velocity, the
 // example plugins and, when the binary has it, the decision log), `opa run
-// --server` at the version pinned in go.mod with the same policy and data,
+// --server` at the version pinned in the root go.mod with the same policy and data,
 // and a no-op fasthttp handler (the floor), and drives each with requests
 // of the same population from its own fasthttp client (by default the
 // simulator's, pdp/sim: the sidecar plays its customers' sessions at
@@ -16,5 +16,6 @@
 //
 // The command is bench/cmd/pdpbench (`make bench`, `make bench-smoke`); README.md in this
 // directory says what is measured, what differs between the targets and
-// why, and holds the latest numbers.
+// why, and holds the latest numbers. The harness is its own module
+// (bench/go.mod), so its dependencies stay out of the sidecar's.
 package bench

@@ -1,163 +1,21 @@
 package bench
 
-import (
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
+import "github.com/riskpdp/riskpdp/policies/policygen"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-)
-
-// decisionRego is what an OPA user adds to get one answer from the
-// reference package: the same folding the sidecar does in Go (deny beats
-// step_up beats allow; reason entries are codes or objects with a
-// "reason"; step-up methods per reason, "sms" when none is named).
-const decisionRego = `package riskpdp
-
-# Added by the load harness for opa run --server only: the sidecar folds
-# deny/step_up/obligations itself, OPA's Data API needs one rule to ask.
-
-reason_code(e) := e.reason if is_object(e)
-
-reason_code(e) := e if is_string(e)
-
-deny_codes contains reason_code(e) if some e in deny
-
-step_up_codes contains reason_code(e) if some e in step_up
-
-step_up_methods contains m if {
-	some c in step_up_codes
-	some m in object.get(methods, c, ["sms"])
-}
-
-decision := {"outcome": "deny", "reasons": sort(deny_codes | step_up_codes), "obligations": obligations} if {
-	count(deny) > 0
-}
-
-decision := {"outcome": "step_up", "reasons": sort(step_up_codes), "methods": sort(step_up_methods), "obligations": obligations} if {
-	count(deny) == 0
-	count(step_up) > 0
-}
-
-decision := {"outcome": "allow", "reasons": [], "obligations": obligations} if {
-	count(deny) == 0
-	count(step_up) == 0
-}
-`
+// The policy sets a run measures are prepared by policies/policygen, in the
+// sidecar's module, so the sidecar's own tests can generate the same sets
+// without importing the harness (and its dependencies).
 
 // PolicySet is a policy directory prepared for one run.
-type PolicySet struct {
-	// Dir is the directory to hand to the server (it holds riskpdp/).
-	Dir string `json:"-"`
-	// Factor multiplies the reference rule count (1: the reference set).
-	Factor int `json:"factor"`
-	// Rules is the number of rules in the decision package, generated
-	// ones included (the OPA-only decision helpers excluded).
-	Rules int `json:"rules"`
-	// Generated is how many of them were generated.
-	Generated int `json:"generated"`
-}
+type PolicySet = policygen.PolicySet
 
-// PreparePolicies copies the reference policy set from root/policies/riskpdp
-// (without its tests) into dst/riskpdp, adds (factor-1) × its rule count of
-// generated rules when factor > 1, and, for OPA, the decision rule.
+// PreparePolicies is policygen.PreparePolicies: the reference policy set
+// copied from root/policies/riskpdp into dst, scaled by factor, with the
+// decision rule OPA needs when forOPA is set.
 func PreparePolicies(root, dst string, factor int, forOPA bool) (PolicySet, error) {
-	src := filepath.Join(root, "policies", "riskpdp")
-	out := filepath.Join(dst, "riskpdp")
-	if err := os.RemoveAll(dst); err != nil {
-		return PolicySet{}, err
-	}
-	base := 0
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(out, rel), 0o755)
-		}
-		if strings.HasSuffix(path, "_test.rego") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if strings.HasSuffix(path, ".rego") {
-			m, err := ast.ParseModuleWithOpts(rel, string(b), ast.ParserOptions{RegoVersion: ast.RegoV1})
-			if err != nil {
-				return err
-			}
-			base += len(m.Rules)
-		}
-		return os.WriteFile(filepath.Join(out, rel), b, 0o644)
-	})
-	if err != nil {
-		return PolicySet{}, fmt.Errorf("copy policies: %w", err)
-	}
-	ps := PolicySet{Dir: dst, Factor: max(factor, 1), Rules: base}
-	if factor > 1 {
-		ps.Generated = (factor - 1) * base
-		ps.Rules += ps.Generated
-		if err := os.WriteFile(filepath.Join(out, "generated.rego"), []byte(GenerateRules(ps.Generated)), 0o644); err != nil {
-			return PolicySet{}, err
-		}
-	}
-	if forOPA {
-		if err := os.WriteFile(filepath.Join(out, "decision.rego"), []byte(decisionRego), 0o644); err != nil {
-			return PolicySet{}, err
-		}
-	}
-	return ps, nil
+	return policygen.PreparePolicies(root, dst, factor, forOPA)
 }
 
-// genCountries and genCategories feed the generated geo rules; they are
-// values the mix sends, so the rules' guards match real traffic.
-var (
-	genCountries  = []string{"CN", "HK", "SG", "US", "DE"}
-	genCategories = []string{"daily_goods", "groceries", "digital", "electronics", "phone", "jewellery", "gift_card", "travel"}
-	genStages     = []string{"order", "payment", "withdrawal", "repayment"}
-)
-
-// GenerateRules returns n rules for package riskpdp in the shapes a risk
-// team adds over time, rotating through five templates:
-//
-//   - a merchant on a block list (an equality on txn.merchant);
-//   - a threshold per IP country × category × stage, scaled from the
-//     currency's thresholds (equalities, then arithmetic on data);
-//   - a velocity threshold per stage (reads the enrichment);
-//   - a keyword in the user's statement (a string built-in, guarded);
-//   - a card BIN on a block list (an equality on txn.card_bin).
-//
-// Most never fire on the generated mix, as most rules of a real policy do
-// not fire on most requests; the geo thresholds fire for the largest
-// amounts. The sidecar specializes and indexes them like the reference
-// rules; OPA indexes them as written.
-func GenerateRules(n int) string {
-	var b strings.Builder
-	b.WriteString("package riskpdp\n\n# Generated by the load harness (bench/policygen.go) to scale the rule count.\n")
-	for i := range n {
-		b.WriteString("\n")
-		switch i % 5 {
-		case 0:
-			fmt.Fprintf(&b, "deny contains \"gen_merchant_%d\" if {\n\tinput.derived.money == true\n\tinput.txn.merchant == \"m-blk-%d\"\n}\n", i, i)
-		case 1:
-			c := genCountries[(i/5)%len(genCountries)]
-			cat := genCategories[(i/25)%len(genCategories)]
-			st := genStages[(i/200)%len(genStages)]
-			fmt.Fprintf(&b, "step_up contains \"gen_geo_%d\" if {\n\tinput.stage == %q\n\tinput.device.ip_country == %q\n\tinput.txn.category == %q\n\tamount >= th.large * %d\n}\n",
-				i, st, c, cat, 2+i%7)
-		case 2:
-			st := genStages[(i/5)%len(genStages)]
-			fmt.Fprintf(&b, "step_up contains \"gen_velocity_%d\" if {\n\tinput.stage == %q\n\tinput.velocity.uid.count_1h > %d\n\tinput.velocity.uid.amount_1h >= th.extreme * %d\n}\n",
-				i, st, 20+i%50, 1+i%4)
-		case 3:
-			fmt.Fprintf(&b, "deny contains \"gen_keyword_%d\" if {\n\tinput.derived.money == true\n\tis_string(input.context.user_statement)\n\tcontains(lower(input.context.user_statement), \"kw%d \")\n}\n", i, i)
-		case 4:
-			fmt.Fprintf(&b, "deny contains \"gen_bin_%d\" if {\n\tinput.derived.money == true\n\tinput.txn.card_bin == \"%d\"\n}\n", i, 40000000+i)
-		}
-	}
-	return b.String()
-}
+// GenerateRules is policygen.GenerateRules: n generated rules for package
+// riskpdp in the shapes a risk team adds over time.
+func GenerateRules(n int) string { return policygen.GenerateRules(n) }

@@ -18,7 +18,8 @@ import (
 // Options configure a run. Zero values mean the defaults of a full run
 // (Smoke picks the smoke defaults instead).
 type Options struct {
-	// Root is the module root (holds go.mod, policies/, plugins/).
+	// Root is the repository root (holds the sidecar's go.mod, policies/,
+	// plugins/; the harness's own module is Root/bench).
 	Root string
 	// Work is a scratch directory: binaries, policies, state files, logs.
 	Work string

@@ -28,4 +28,9 @@
 // helm and kubectl-validate come from .bin/ (make charts-tools installs them
 // with go install, pinned) or from $HELM / $KUBECTL_VALIDATE. Without them
 // the chart tests skip, unless CI=true, where they fail.
+//
+// The tests are their own module (charts/go.mod, using the sidecar's module
+// through a replace directive), so go-containerregistry, which they need to
+// build the image, stays out of the sidecar's module graph: run them with
+// `make charts-test` or `cd charts && go test ./...`.
 package charts

@@ -14,46 +14,56 @@ import (
 // also be set by an environment variable: PDP_ and the flag name in upper
 // case with dashes as underscores (--admin-addr → PDP_ADMIN_ADDR).
 // Precedence: defaults < config file < environment < flags.
+//
+// A flag's default is not written here: it is the key's value in
+// config.Default() (get reads it), which the YAML layer starts from too,
+// and `pdp serve --help` prints it. A usage says in words only what a
+// value cannot ("./policies if present").
 type setting struct {
 	flag  string
 	usage string
 	apply func(c *config.Config, v string) error
+	get   func(c *config.Config) string
 }
 
-func str(dst func(c *config.Config) *string) func(*config.Config, string) error {
-	return func(c *config.Config, v string) error { *dst(c) = v; return nil }
+// str is a setting of a string key.
+func str(flag, usage string, dst func(c *config.Config) *string) setting {
+	return setting{flag: flag, usage: usage,
+		apply: func(c *config.Config, v string) error { *dst(c) = v; return nil },
+		get:   func(c *config.Config) string { return *dst(c) }}
 }
 
 // settings are the serve flags, in the order `pdp serve --help` lists them.
 var settings = []setting{
-	{"addr", "decision listener, HOST:PORT or unix:/path (default 127.0.0.1:9191)",
-		str(func(c *config.Config) *string { return &c.Addr })},
-	{"health-addr", "extra listener serving only /health/live, /health/ready and /metrics, HOST:PORT or unix:/path (default none)",
-		str(func(c *config.Config) *string { return &c.HealthAddr })},
-	{"policies", "policy directory (default ./policies if present, else the embedded reference policies)",
-		str(func(c *config.Config) *string { return &c.Policies.Dir })},
-	{"state", "risk state file (default $XDG_STATE_HOME/riskpdp/state.db)",
-		str(func(c *config.Config) *string { return &c.State.Path })},
-	{"admin-addr", "operator API listener, HOST:PORT or unix:/path (default 127.0.0.1:9192)",
-		str(func(c *config.Config) *string { return &c.Admin.Addr })},
-	{"admin-token-file", "operator API bearer tokens, one per line \"<token> [read|write] [name]\" (the API is off without it)",
-		str(func(c *config.Config) *string { return &c.Admin.TokenFile })},
-	{"plugins", "WASM scoring plugin directory (default none)",
-		str(func(c *config.Config) *string { return &c.Plugins.Dir })},
-	{"decision-log", "decision log file, JSON lines, rotated (default none: no decision log)",
-		str(func(c *config.Config) *string { return &c.DecisionLog.Path })},
-	{"shadow-policies", "candidate policy directory evaluated in shadow on live traffic (default none)",
-		str(func(c *config.Config) *string { return &c.Shadow.Policies })},
-	{"redis-addr", "Redis HOST:PORT for the risk state shared by a fleet (default none: the state file); comma-separated seed nodes with redis.cluster",
-		func(c *config.Config, v string) error { c.Redis.Addrs = strings.Split(v, ","); return nil }},
-	{"bundle-url", "OPA-compatible bundle service URL to load policies, data and plugins from (default none)",
-		str(func(c *config.Config) *string { return &c.Bundle.URL })},
-	{"bundle-key", "PEM public key (or HS* secret) verifying the bundle's signature",
-		str(func(c *config.Config) *string { return &c.Bundle.KeyFile })},
-	{"log-level", "log level: debug, info, warn, error (default info)",
-		str(func(c *config.Config) *string { return &c.Log.Level })},
-	{"log-format", "log format: json or text (default json)",
-		str(func(c *config.Config) *string { return &c.Log.Format })},
+	str("addr", "decision listener, HOST:PORT or unix:/path",
+		func(c *config.Config) *string { return &c.Addr }),
+	str("health-addr", "extra listener serving only /health/live, /health/ready and /metrics, HOST:PORT or unix:/path (default none)",
+		func(c *config.Config) *string { return &c.HealthAddr }),
+	str("policies", "policy directory (default ./policies if present, else the embedded reference policies)",
+		func(c *config.Config) *string { return &c.Policies.Dir }),
+	str("state", "risk state file ($XDG_STATE_HOME/riskpdp/state.db, ~/.local/state/riskpdp/state.db without it)",
+		func(c *config.Config) *string { return &c.State.Path }),
+	str("admin-addr", "operator API listener, HOST:PORT or unix:/path",
+		func(c *config.Config) *string { return &c.Admin.Addr }),
+	str("admin-token-file", "operator API bearer tokens, one per line \"<token> [read|write] [name]\" (the API is off without it)",
+		func(c *config.Config) *string { return &c.Admin.TokenFile }),
+	str("plugins", "WASM scoring plugin directory (default none)",
+		func(c *config.Config) *string { return &c.Plugins.Dir }),
+	str("decision-log", "decision log file, JSON lines, rotated (default none: no decision log)",
+		func(c *config.Config) *string { return &c.DecisionLog.Path }),
+	str("shadow-policies", "candidate policy directory evaluated in shadow on live traffic (default none)",
+		func(c *config.Config) *string { return &c.Shadow.Policies }),
+	{flag: "redis-addr", usage: "Redis HOST:PORT for the risk state shared by a fleet (default none: the state file); comma-separated seed nodes with redis.cluster",
+		apply: func(c *config.Config, v string) error { c.Redis.Addrs = strings.Split(v, ","); return nil },
+		get:   func(c *config.Config) string { return strings.Join(c.Redis.Addrs, ",") }},
+	str("bundle-url", "OPA-compatible bundle service URL to load policies, data and plugins from (default none)",
+		func(c *config.Config) *string { return &c.Bundle.URL }),
+	str("bundle-key", "PEM public key (or HS* secret) verifying the bundle's signature",
+		func(c *config.Config) *string { return &c.Bundle.KeyFile }),
+	str("log-level", "log level: debug, info, warn, error",
+		func(c *config.Config) *string { return &c.Log.Level }),
+	str("log-format", "log format: json or text",
+		func(c *config.Config) *string { return &c.Log.Format }),
 }
 
 // envName is the environment variable for a flag.
@@ -61,10 +71,12 @@ func envName(flag string) string {
 	return "PDP_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// registerSettings adds one string flag per setting.
+// registerSettings adds one string flag per setting, its default the
+// key's value in config.Default().
 func registerSettings(fs *pflag.FlagSet) {
+	def := config.Default()
 	for _, s := range settings {
-		fs.String(s.flag, "", s.usage+" [env "+envName(s.flag)+"]")
+		fs.String(s.flag, s.get(&def), s.usage+" [env "+envName(s.flag)+"]")
 	}
 }
 

@@ -4,8 +4,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
 
 // Configuration precedence: defaults < file < PDP_* environment < flags;
@@ -49,5 +54,67 @@ func TestConfigPrecedence(t *testing.T) {
 	registerSettings(fs)
 	if _, err := loadConfig(fs); err == nil || !strings.Contains(err.Error(), "log.level") {
 		t.Fatalf("bad environment value: %v", err)
+	}
+}
+
+// A flag's default is the configuration default (config.Default(), which
+// the YAML layer starts from), not a second copy: every flag's registered
+// default reads back the key's default value, and no usage writes a value
+// of its own.
+func TestFlagDefaultsAreTheConfigDefaults(t *testing.T) {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	registerSettings(fs)
+	def := config.Default()
+	for _, s := range settings {
+		f := fs.Lookup(s.flag)
+		if f == nil {
+			t.Fatalf("--%s not registered", s.flag)
+		}
+		if want := s.get(&def); f.DefValue != want {
+			t.Errorf("--%s default %q, config.Default() has %q", s.flag, f.DefValue, want)
+		}
+		// A default in words is for what has no value ("none", "./policies
+		// if present"): a usage giving the value config.Default() holds as
+		// its default is a second copy of it.
+		if v := s.get(&def); v != "" && strings.Contains(f.Usage, "(default "+v) {
+			t.Errorf("--%s usage repeats its default %q: %s", s.flag, v, f.Usage)
+		}
+		// The flag round-trips: applying its default changes nothing.
+		c := config.Default()
+		if err := s.apply(&c, f.DefValue); err != nil {
+			t.Errorf("--%s: applying its default: %v", s.flag, err)
+		} else if got := s.get(&c); got != s.get(&def) {
+			t.Errorf("--%s: applying its default gives %q", s.flag, got)
+		}
+	}
+}
+
+// Where config.Default() writes a value a component package also defaults
+// (the risk state, the velocity windows), the two agree; the other
+// sections leave a zero that the component's own default fills, as their
+// field comments say.
+func TestConfigDefaultsAreTheComponentsDefaults(t *testing.T) {
+	def := config.Default()
+	sc := def.State
+	maxRecords, retention := sc.DecisionTrail.Bounds()
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"state.cache_max_cost", sc.CacheMaxCost, int64(state.DefaultCacheMaxCost)},
+		{"state.cache_ttl", sc.CacheTTL.D(), state.DefaultCacheTTL},
+		{"state.negative_ttl", sc.NegativeTTL.D(), state.DefaultNegativeTTL},
+		{"state.flush_interval", sc.FlushInterval.D(), state.DefaultFlushInterval},
+		{"state.decision_trail.max_records", maxRecords, state.DefaultDecisionTrailMax},
+		{"state.decision_trail.retention", retention, state.DefaultDecisionTrailRetention},
+		{"velocity.max_keys", def.Velocity.MaxKeys, velocity.DefaultMaxKeys},
+		{"plugins.time_budget (plugin's default)", def.Plugins.TimeBudget.D(), time.Duration(0)},
+		{"plugins.memory_limit (plugin's default)", def.Plugins.MemoryLimit, int64(0)},
+		{"decision_log.buffer_size (decisionlog's default)", def.DecisionLog.BufferSize, 0},
+		{"redis.read_budget (fleet's default)", def.Redis.ReadBudget.D(), time.Duration(0)},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: config.Default() has %v, the component %v", c.name, c.got, c.want)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/admin"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
+	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/fleet"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
@@ -85,137 +86,236 @@ func newLogger(cfg config.Config, w interface{ Write([]byte) (int, error) }) *sl
 
 // serve runs the sidecar until ctx is done or SIGTERM/SIGINT arrives, then
 // drains in-flight requests and returns nil (exit status 0).
+//
+// It is assembled from one constructor per component (the steps below, in
+// build order); each returns its closer, and the closers run in the
+// reverse order, on an error as on shutdown: fleet velocity, the shadow,
+// the decision log (after the server has drained and the shadow compared
+// what it holds, so every decision answered is flushed), the risk state
+// (flushing what decisions changed), the bundle loader, the plugins, the
+// velocity windows, the engine.
 func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte) (int, error) }) error {
 	log := newLogger(cfg, logw)
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	m := metrics.New()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	// The decision log's last inputs, which every policy reload replays
-	// through the fast path and OPA's evaluator (engine.Options.RecentInputs).
-	var recent *engine.InputRing
-	if cfg.DecisionLog.On() {
-		recent = engine.NewInputRing(engine.RecentInputsKept)
-	}
-	eng, policyDir, err := newEngine(cfg, limits, recent, m, log)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	tracker, err := newVelocity(cfg)
-	if err != nil {
-		return err
-	}
-	if tracker != nil {
-		defer tracker.Close()
-	}
-	plugins, err := newPlugins(ctx, cfg, m, log)
-	if err != nil {
-		return err
-	}
-	if plugins != nil {
-		defer plugins.Close()
-	}
-	bundles, err := startBundle(ctx, cfg, eng, plugins, policyDir != "", m, log)
-	if err != nil {
-		return err
-	}
-	if bundles != nil {
-		defer bundles.close()
-		if bundles.plugins != nil {
-			plugins = bundles.plugins // the bundle's plugin set
+	s := &components{cfg: cfg, log: log, m: metrics.New(),
+		limits: engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}}
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}()
+	for _, step := range []func(context.Context) (func(), error){
+		s.withEngine, s.withVelocity, s.withPlugins, s.withBundle, s.withState, s.withDecisionLog, s.withShadow,
+		s.withReadiness, s.withTokens, s.withService,
+	} {
+		closer, err := step(ctx)
+		if err != nil {
+			return err
+		}
+		if closer != nil {
+			closers = append(closers, closer)
 		}
 	}
-	rbe, err := openRedis(cfg, m, log)
-	if err != nil {
-		return err
-	}
-	store, err := newState(cfg, m, rbe)
-	if err != nil {
-		return err
-	}
-	if store != nil {
-		defer store.Close() // last: flushes what decisions changed
-		if tracker != nil {
-			restoreVelocity(tracker, velocitySnapshotPath(cfg.State.Path), log)
-		}
-	}
+	return s.run(ctx)
+}
 
-	// The decision log is closed after the server has drained (and the
-	// shadow has compared what it holds), so that every decision answered
-	// is flushed: registered first, its deferred Close runs last of these.
-	dlog, dlogReady, err := newDecisionLog(cfg, eng, recent, m, log)
-	if err != nil {
-		return err
-	}
-	if dlog != nil {
-		defer closeDecisionLog(dlog, cfg.Server.ShutdownTimeout.D(), log)
-	}
-	shadow, shadowEng, err := newShadow(cfg, limits, m, log)
-	if err != nil {
-		return err
-	}
-	if shadow != nil {
-		defer shadowEng.Close()
-		defer shadow.Close()
-	}
+// components are what serve builds, one constructor each.
+type components struct {
+	cfg    config.Config
+	log    *slog.Logger
+	m      *metrics.Metrics
+	limits engine.Limits
 
-	fallback, _ := pdp.ParseOutcome(cfg.Policies.Fallback)
-	opts := decide.Options{Engine: eng, Metrics: m, Limits: limits, Fallback: fallback,
-		Messages: cfg.Messages, Logger: log, Velocity: tracker,
-		ChallengeTTL: cfg.StepUp.ChallengeTTL.D(), VerificationTTL: cfg.StepUp.VerificationTTL.D(),
-		DecisionLog: dlog, DecisionLogSync: cfg.DecisionLog.Sync, LogLabels: logLabels(cfg.DecisionLog),
-		Package: cfg.Policies.Package, BundleName: cfg.Bundle.Name, Shadow: shadow, DataExpose: cfg.DataAPI.Expose}
-	if plugins != nil {
-		opts.Plugins = plugins
+	recent    *engine.InputRing // the decision log's last inputs, replayed by every reload
+	eng       *engine.Engine
+	policyDir string // "" for the embedded set
+	tracker   *velocity.Tracker
+	plugins   *plugin.Host // plugins.dir's host, or the bundle's
+	bundles   *bundleRun
+	rbe       *fleet.Backend
+	store     *state.Store
+	dlog      *decisionlog.Logger
+	dlogReady server.ReadyCheck
+	shadow    *decide.Shadow
+	shadowEng *engine.Engine
+	fleetVel  *fleet.Velocity // used when velocity is on
+	tokens    *admin.Tokens
+	svc       *decide.Service
+
+	ready, degraded []server.ReadyCheck
+}
+
+// withEngine loads the policies. With the decision log on, the log's last
+// inputs are kept for every policy reload to replay through the fast path
+// and OPA's evaluator (engine.Options.RecentInputs).
+func (s *components) withEngine(context.Context) (func(), error) {
+	if s.cfg.DecisionLog.On() {
+		s.recent = engine.NewInputRing(engine.RecentInputsKept)
 	}
-	var ready, degraded []server.ReadyCheck
-	degraded = append(degraded, eng.Diverged)
-	if store != nil {
-		opts.State = store
-		if rbe == nil || cfg.Redis.FailReadiness {
-			ready = append(ready, stateReady(store))
+	var err error
+	if s.eng, s.policyDir, err = newEngine(s.cfg, s.limits, s.recent, s.m, s.log); err != nil {
+		return nil, err
+	}
+	return func() { s.eng.Close() }, nil
+}
+
+// withVelocity starts the in-process velocity windows, when on.
+func (s *components) withVelocity(context.Context) (func(), error) {
+	t, err := newVelocity(s.cfg)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	s.tracker = t
+	return func() { t.Close() }, nil
+}
+
+// withPlugins loads plugins.dir, when set.
+func (s *components) withPlugins(ctx context.Context) (func(), error) {
+	h, err := newPlugins(ctx, s.cfg, s.m, s.log)
+	if err != nil || h == nil {
+		return nil, err
+	}
+	s.plugins = h
+	return func() { h.Close() }, nil
+}
+
+// withBundle starts the bundle loader, when a bundle service is configured;
+// without plugins.dir, the bundle's plugin set is the one decisions use.
+func (s *components) withBundle(ctx context.Context) (func(), error) {
+	b, err := startBundle(ctx, s.cfg, s.eng, s.plugins, s.policyDir != "", s.m, s.log)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	s.bundles = b
+	if b.plugins != nil {
+		s.plugins = b.plugins // the bundle's plugin set
+	}
+	return b.close, nil
+}
+
+// withState opens the risk state, on Redis when configured, and restores the
+// velocity windows saved beside it.
+func (s *components) withState(context.Context) (func(), error) {
+	var err error
+	if s.rbe, err = openRedis(s.cfg, s.m, s.log); err != nil {
+		return nil, err
+	}
+	st, err := newState(s.cfg, s.m, s.rbe, s.log)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	s.store = st
+	if s.tracker != nil {
+		restoreVelocity(s.tracker, velocitySnapshotPath(s.cfg.State.Path), s.log)
+	}
+	return func() { st.Close() }, nil // last of the state's users: flushes what decisions changed
+}
+
+// withDecisionLog opens the decision log, when on; its closer waits up to
+// server.shutdown_timeout for the records to be written.
+func (s *components) withDecisionLog(context.Context) (func(), error) {
+	var err error
+	if s.dlog, s.dlogReady, err = newDecisionLog(s.cfg, s.eng, s.recent, s.m, s.log); err != nil || s.dlog == nil {
+		return nil, err
+	}
+	return func() { closeDecisionLog(s.dlog, s.cfg.Server.ShutdownTimeout.D(), s.log) }, nil
+}
+
+// withShadow loads the candidate policies evaluated in shadow, when set.
+func (s *components) withShadow(context.Context) (func(), error) {
+	var err error
+	if s.shadow, s.shadowEng, err = newShadow(s.cfg, s.limits, s.m, s.log); err != nil || s.shadow == nil {
+		return nil, err
+	}
+	return func() {
+		s.shadow.Close()
+		s.shadowEng.Close()
+	}, nil
+}
+
+// withReadiness sorts what /health/ready checks into failures and degraded
+// states, and starts fleet velocity on Redis.
+func (s *components) withReadiness(context.Context) (func(), error) {
+	cfg := s.cfg
+	s.degraded = append(s.degraded, s.eng.Diverged)
+	if s.store != nil {
+		if s.rbe == nil || cfg.Redis.FailReadiness {
+			s.ready = append(s.ready, stateReady(s.store))
 		} else {
 			// Commits go to Redis: failing during an outage, they are
 			// pending and retried, reported like the outage itself.
-			degraded = append(degraded, stateReady(store))
+			s.degraded = append(s.degraded, stateReady(s.store))
 		}
 	}
-	if rbe != nil {
+	var closer func()
+	if s.rbe != nil {
 		if cfg.Redis.FailReadiness {
-			ready = append(ready, redisReady(rbe))
+			s.ready = append(s.ready, redisReady(s.rbe))
 		} else {
-			degraded = append(degraded, redisReady(rbe))
+			s.degraded = append(s.degraded, redisReady(s.rbe))
 		}
-		if fv := fleetVelocity(cfg, rbe, m); fv != nil && tracker != nil {
-			defer fv.Close()
-			opts.Fleet = fv
+		if fv := fleetVelocity(cfg, s.rbe, s.m); fv != nil && s.tracker != nil {
+			s.fleetVel, closer = fv, func() { fv.Close() }
 		}
 	}
-	if dlogReady != nil {
+	if s.dlogReady != nil {
 		if cfg.DecisionLog.FailReadiness {
-			ready = append(ready, dlogReady)
+			s.ready = append(s.ready, s.dlogReady)
 		} else {
-			degraded = append(degraded, dlogReady)
+			s.degraded = append(s.degraded, s.dlogReady)
 		}
 	}
-	if bundles != nil {
-		ready, degraded = append(ready, bundles.ready), append(degraded, bundles.degraded)
+	if s.bundles != nil {
+		s.ready, s.degraded = append(s.ready, s.bundles.ready), append(s.degraded, s.bundles.degraded)
 	}
-	tokens, err := loadTokens(ctx, cfg, m, log)
-	if err != nil {
-		return err
+	return closer, nil
+}
+
+// withTokens loads the operator token file, when set (see loadTokens).
+func (s *components) withTokens(ctx context.Context) (func(), error) {
+	var err error
+	if s.tokens, err = loadTokens(ctx, s.cfg, s.m, s.log); err != nil {
+		return nil, err
 	}
-	if tokens != nil {
-		degraded = append(degraded, tokens.Err)
+	if s.tokens != nil {
+		s.degraded = append(s.degraded, s.tokens.Err)
 	}
-	svc, err := decide.New(opts)
-	if err != nil {
-		return err
+	return nil, nil
+}
+
+// withService builds the decision service from the components.
+func (s *components) withService(context.Context) (func(), error) {
+	cfg := s.cfg
+	fallback, _ := pdp.ParseOutcome(cfg.Policies.Fallback)
+	opts := decide.Options{Engine: s.eng, Metrics: s.m, Limits: s.limits, Fallback: fallback,
+		Messages: cfg.Messages, Logger: s.log, Velocity: s.tracker,
+		ChallengeTTL: cfg.StepUp.ChallengeTTL.D(), VerificationTTL: cfg.StepUp.VerificationTTL.D(),
+		DecisionLog: s.dlog, DecisionLogSync: cfg.DecisionLog.Sync, LogLabels: logLabels(cfg.DecisionLog),
+		Package: cfg.Policies.Package, BundleName: cfg.Bundle.Name, Shadow: s.shadow, DataExpose: cfg.DataAPI.Expose}
+	if s.plugins != nil {
+		opts.Plugins = s.plugins
 	}
-	srv := server.New(server.Options{Config: cfg, Service: svc, Metrics: m, Logger: log, Ready: ready, Degraded: degraded})
+	if s.store != nil {
+		opts.State = s.store
+	}
+	if s.fleetVel != nil {
+		opts.Fleet = s.fleetVel
+	}
+	var err error
+	s.svc, err = decide.New(opts)
+	return nil, err
+}
+
+// run opens the listeners and the operator API, starts the watchers and
+// SIGHUP's reload, serves until ctx is done, then drains: the operator
+// API, the decision listeners, and saves the velocity windows.
+func (s *components) run(ctx context.Context) error {
+	cfg, log := s.cfg, s.log
+	srv := server.New(server.Options{Config: cfg, Service: s.svc, Metrics: s.m, Logger: log, Ready: s.ready, Degraded: s.degraded})
 	ln, err := server.Listen(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -227,7 +327,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 			return fmt.Errorf("listen %s: %w", cfg.HealthAddr, err)
 		}
 	}
-	adm, err := startAdmin(cfg, tokens, store, tracker, eng, log)
+	adm, err := startAdmin(cfg, s.tokens, s.store, s.tracker, s.eng, log)
 	if err != nil {
 		ln.Close()
 		if healthLn != nil {
@@ -235,40 +335,17 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 		}
 		return err
 	}
-
-	reload := func() {
-		_ = eng.Reload()
-		if shadowEng != nil {
-			_ = shadowEng.Reload()
-		}
-		if plugins != nil && cfg.Plugins.Dir != "" {
-			_ = plugins.Reload(ctx)
-		}
+	if err := s.watch(ctx); err != nil {
+		return err
 	}
-	if policyDir != "" && cfg.Policies.WatchEnabled() {
-		if err := watch.Dir(ctx, policyDir, 200*time.Millisecond, log, func() { _ = eng.Reload() }); err != nil {
-			return err
-		}
-	}
-	if shadowEng != nil && cfg.Policies.WatchEnabled() {
-		if err := watch.Dir(ctx, cfg.Shadow.Policies, 200*time.Millisecond, log, func() { _ = shadowEng.Reload() }); err != nil {
-			return err
-		}
-	}
-	if plugins != nil && cfg.Plugins.Dir != "" {
-		if err := watch.Dir(ctx, cfg.Plugins.Dir, 500*time.Millisecond, log, func() { _ = plugins.Reload(ctx) }); err != nil {
-			return err
-		}
-	}
-	go onSIGHUP(ctx, reload)
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	if healthLn != nil {
 		go func() { errc <- srv.ServeHealth(healthLn) }()
 	}
-	log.Info("serving", "addr", cfg.Addr, "health_addr", cfg.HealthAddr, "policies", policyDir, "revision", eng.Revision(),
-		"velocity", tracker != nil, "plugins", cfg.Plugins.Dir)
+	log.Info("serving", "addr", cfg.Addr, "health_addr", cfg.HealthAddr, "policies", s.policyDir, "revision", s.eng.Revision(),
+		"velocity", s.tracker != nil, "plugins", cfg.Plugins.Dir)
 
 	select {
 	case err := <-errc:
@@ -284,8 +361,8 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if tracker != nil && store != nil {
-		if err := saveVelocity(tracker, velocitySnapshotPath(cfg.State.Path)); err != nil {
+	if s.tracker != nil && s.store != nil {
+		if err := saveVelocity(s.tracker, velocitySnapshotPath(cfg.State.Path)); err != nil {
 			log.Warn("velocity snapshot not saved", "error", err)
 		}
 	}
@@ -293,10 +370,42 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	return nil
 }
 
+// watch reloads the policies, the shadow policies and the plugins when
+// their directories change, and all of them on SIGHUP.
+func (s *components) watch(ctx context.Context) error {
+	cfg, log, eng, shadowEng, plugins := s.cfg, s.log, s.eng, s.shadowEng, s.plugins
+	reload := func() {
+		_ = eng.Reload()
+		if shadowEng != nil {
+			_ = shadowEng.Reload()
+		}
+		if plugins != nil && cfg.Plugins.Dir != "" {
+			_ = plugins.Reload(ctx)
+		}
+	}
+	if s.policyDir != "" && cfg.Policies.WatchEnabled() {
+		if err := watch.Dir(ctx, s.policyDir, 200*time.Millisecond, log, func() { _ = eng.Reload() }); err != nil {
+			return err
+		}
+	}
+	if shadowEng != nil && cfg.Policies.WatchEnabled() {
+		if err := watch.Dir(ctx, cfg.Shadow.Policies, 200*time.Millisecond, log, func() { _ = shadowEng.Reload() }); err != nil {
+			return err
+		}
+	}
+	if plugins != nil && cfg.Plugins.Dir != "" {
+		if err := watch.Dir(ctx, cfg.Plugins.Dir, 500*time.Millisecond, log, func() { _ = plugins.Reload(ctx) }); err != nil {
+			return err
+		}
+	}
+	go onSIGHUP(ctx, reload)
+	return nil
+}
+
 // newState opens the risk state; a corrupt or unwritable file is an error
 // (the sidecar never starts with empty state in place of a broken one).
 // With be (Redis), the state is there instead of the file.
-func newState(cfg config.Config, m *metrics.Metrics, be *fleet.Backend) (*state.Store, error) {
+func newState(cfg config.Config, m *metrics.Metrics, be *fleet.Backend, log *slog.Logger) (*state.Store, error) {
 	sc := cfg.State
 	if !sc.On() {
 		return nil, nil
@@ -304,16 +413,10 @@ func newState(cfg config.Config, m *metrics.Metrics, be *fleet.Backend) (*state.
 	if err := os.MkdirAll(filepath.Dir(sc.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
+	maxRecords, retention := sc.DecisionTrail.Bounds()
 	c := state.Config{Path: sc.Path, CacheMaxCost: sc.CacheMaxCost, CacheTTL: sc.CacheTTL.D(),
 		NegativeTTL: sc.NegativeTTL.D(), FlushInterval: sc.FlushInterval.D(),
-		DecisionTrailMax: sc.DecisionTrail.MaxRecords, DecisionTrailRetention: sc.DecisionTrail.Retention.D()}
-	// 0 in the config is "no bound", in state.Config "the default".
-	if c.DecisionTrailMax == 0 {
-		c.DecisionTrailMax = -1
-	}
-	if c.DecisionTrailRetention == 0 {
-		c.DecisionTrailRetention = -1
-	}
+		DecisionTrailMax: maxRecords, DecisionTrailRetention: retention, Logger: log}
 	where := sc.Path
 	if be != nil {
 		c.Backend, where = be, "on redis"

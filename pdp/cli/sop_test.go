@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// The SOP walk of DOMAIN.md against a running sidecar with risk state and
-// the operator API: block a device → deny; six payments in a minute →
+// The risk team's standard operating procedure, walked against a running
+// sidecar with risk state and the operator API: block a device → deny; six payments in a minute →
 // temporary freeze, lifted after its duration; step-up → face check passed
 // → allow with a daily cap; failed check → deny; freeze and release by an
 // operator → probation (two factors for large amounts); restart → all of

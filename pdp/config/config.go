@@ -93,6 +93,22 @@ type DecisionTrail struct {
 	Retention Duration `yaml:"retention"`
 }
 
+// Bounds returns the trail's bounds in the terms of the component
+// packages' configurations (state.Config), where a zero field means "the
+// package's default" and a negative one "no bound": here, in the file, 0
+// means no bound (the defaults are Default()'s), so a 0 becomes -1. This is
+// the one place the two meanings of zero meet.
+func (t DecisionTrail) Bounds() (maxRecords int, retention time.Duration) {
+	maxRecords, retention = t.MaxRecords, t.Retention.D()
+	if maxRecords == 0 {
+		maxRecords = -1
+	}
+	if retention == 0 {
+		retention = -1
+	}
+	return maxRecords, retention
+}
+
 // On reports whether risk state is kept.
 func (s State) On() bool { return s.Enabled == nil || *s.Enabled }
 

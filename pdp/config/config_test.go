@@ -124,3 +124,18 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// The file's decision-trail bounds (0: no bound) reach pdp/state in its
+// terms (0: its default, negative: no bound): the defaults pass through,
+// a 0 becomes "no bound", never state's default.
+func TestDecisionTrailBounds(t *testing.T) {
+	if n, d := Default().State.DecisionTrail.Bounds(); n != 250_000 || d != 720*time.Hour {
+		t.Fatalf("defaults: %d %v", n, d)
+	}
+	if n, d := (DecisionTrail{}).Bounds(); n != -1 || d != -1 {
+		t.Fatalf("0 (no bound): %d %v", n, d)
+	}
+	if n, d := (DecisionTrail{MaxRecords: 5, Retention: Duration(time.Hour)}).Bounds(); n != 5 || d != time.Hour {
+		t.Fatalf("set: %d %v", n, d)
+	}
+}

@@ -13,13 +13,12 @@
 // /health/ready. Each record is one line of JSON (Record, with Schema set
 // to SchemaVersion).
 //
-// In async mode (the default) Log is a channel send (about 100 ns, no
-// allocation, BenchmarkLogAsync); a writer goroutine runs Config.Hook,
-// encodes, masks and writes records in batches of up to 512 with one write
-// call each. The writer costs about 8 µs of CPU per typical 1.8 KB
-// record (BenchmarkEncode's cpu-ns/op, best of five runs on the busy
-// 2-core machine this was measured on; about 4.5 µs of it masking,
-// BenchmarkMask), so one core logs over 100,000 records per second. The
+// In async mode (the default) Log is a channel send (no allocation,
+// BenchmarkLogAsync); a writer goroutine runs Config.Hook, encodes, masks
+// and writes records in batches of up to 512 with one write call each.
+// The writer's CPU per typical 1.8 KB record is BenchmarkEncode's
+// cpu-ns/op, about half of it masking (BenchmarkMask); the figures of one
+// machine are in README.md, "Measured costs of the components". The
 // file is fsynced at each rotation and on Close only: a process crash
 // loses what is in the buffer, a machine crash also what the kernel had
 // not written back. In sync mode the caller encodes and masks
@@ -149,9 +148,9 @@
 // error (wrapping ErrNotDurable and the cause) means it is not known to be
 // durable, and the caller must treat the decision as unrecorded (the
 // sidecar answers with an error). Concurrent callers share one write and
-// one fsync (groupcommit.go): measured here, one caller waits about 0.5 ms
-// (p50), and 16 callers get about 8 records per fsync and 9 times the
-// throughput of one (p50 1.3 ms each). A rotation fsyncs the old file and the directory.
+// one fsync (groupcommit.go): measured, 16 callers get about 8 records per
+// fsync and 9 times the throughput of one (README.md, "Measured costs of
+// the components"). A rotation fsyncs the old file and the directory.
 // Rotated files are compressed by lumberjack without fsync: a power cut
 // within the kernel's writeback delay after a compression can lose that
 // backup; set DisableCompression where that matters.
@@ -212,7 +211,7 @@
 // instead of encoding/json, which validates and compacts every raw
 // message in two passes of a state function per byte and reflects over the
 // struct: the writer shares two cores with the decision path, and this
-// takes a third off its cost per record (27 to 17 µs measured). Both are
+// takes a third off its cost per record (measured). Both are
 // held byte for byte to encoding/json by differential fuzz targets.
 //
 // Record.Schema was added so that readers can tell this format from later

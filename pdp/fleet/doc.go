@@ -80,12 +80,11 @@
 // Redis restart keep it) and TestRangesWithLostInvalidations (a sidecar
 // that heard nothing catches up on a reported loss and on the timer).
 //
-// Measured (TestInvalidation, TestThreeSidecars, loopback, -race, a
-// 2-core machine at load average 12): a block through sidecar A was seen
-// by sidecar B 1.6–20 ms after A's commit call, worst 150 ms; without
-// load about 1 ms. In production Stats.LastDelay and MaxDelay and the
-// metric pdp_redis_invalidation_delay_seconds report the
-// publish-to-receipt delay.
+// TestInvalidation and TestThreeSidecars measure how long after A's commit
+// call sidecar B sees a block made through sidecar A (the figures of one
+// machine are in README.md, "A fleet on Redis"). In production
+// Stats.LastDelay and MaxDelay and the metric
+// pdp_redis_invalidation_delay_seconds report the publish-to-receipt delay.
 //
 // # Fleet-wide velocity
 //
@@ -103,7 +102,7 @@
 // Staleness bound: a decision on sidecar X is counted by sidecar Y at the
 // latest 2 × Interval plus two Redis round trips after it (X's next push,
 // then Y's next pull), provided Y has seen the subject before
-// (TestVelocityStaleness measures it: about 60 ms with a 50 ms interval).
+// (TestVelocityStaleness measures it with a 50 ms interval).
 // A subject Y has never seen counts locally on its first decision there.
 // Amounts, logins, failures and distinct-device counts stay local. While
 // Redis is down the counts are local and the increments are kept and sent

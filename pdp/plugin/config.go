@@ -38,11 +38,12 @@ type Config struct {
 	TimeBudget time.Duration
 
 	// Fuel is the default and the ceiling of a plugin's fuel per call: the
-	// number of function entries plus loop iterations it may execute
-	// (about 1 to 5 ns each), rounded up to a multiple of 16384 minus 1.
+	// number of function entries plus loop iterations it may execute (a
+	// few instructions each), rounded up to a multiple of 16384 minus 1.
 	// Fuel bounds a call even when the watchdog cannot run (every P busy,
-	// see RATIONALE in doc.go). Default 4194304 (about 4 to 20 ms of tight
-	// looping; the example plugins use 5 to 120 per call).
+	// see RATIONALE in doc.go). Default 4194304 (milliseconds of tight
+	// looping: README.md, "Measured costs of the components"; the example
+	// plugins use 5 to 120 per call).
 	Fuel uint32
 
 	// MemoryLimit is the default and the ceiling of a plugin's linear

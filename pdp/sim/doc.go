@@ -83,9 +83,9 @@
 // # Cost
 //
 // The default run (10 000 customers, 7 days) makes about 200 000
-// decisions, 1 500 verifications, 130 events and 106 000 outcome reports,
-// about 90 s of CPU (161 s on a shared 2-core machine at load average
-// 9-11, 680 MiB peak RSS), and writes some 400 MiB of decision log
+// decisions, 1 500 verifications, 130 events and 106 000 outcome reports
+// (its CPU, wall time and peak memory on one machine are in README.md,
+// "Measuring catch and friction"), and writes some 400 MiB of decision log
 // (rotated at 100 MiB, older parts gzipped: about 25 MiB on disk). Memory holds the
 // operations' outcomes (about 200 bytes each) and the episodes of about
 // two days. The state file goes to /dev/shm when it exists: events and

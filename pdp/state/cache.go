@@ -132,8 +132,8 @@ func (c *cache) stale(h uint64, ns uint8, k1, k2 string) *centry {
 }
 
 // put caches e until e.until in the time of the reads. ristretto's own
-// TTL is not used: it reads the wall clock on every Get (70 ns here, a
-// third of a hit). An entry past its time stays until it is replaced or
+// TTL is not used: it reads the wall clock on every Get (a third of the
+// cost of a hit). An entry past its time stays until it is replaced or
 // evicted, within CacheMaxCost like any other.
 func (c *cache) put(h uint64, e *centry) {
 	if !c.rc.Set(h, e, e.cost()) {

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -64,6 +65,10 @@ type Config struct {
 	// Verification's cache expiry. Reads that take a time use that time.
 	// Default time.Now.
 	Clock func() time.Time
+
+	// Logger receives the Store's warnings (a failed sweep, IP ranges that
+	// could not be read again). Default slog.Default().
+	Logger *slog.Logger
 }
 
 // Defaults.
@@ -131,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	switch {
 	case c.LockTimeout == 0:

@@ -186,49 +186,31 @@
 // are versioned JSON (record.go), because operators read the journal and
 // keep it for years. Golden files in testdata/format1 pin both.
 //
-// # Measured
+// # Cost
 //
-// On the 2-vCPU machine this was written on, shared with other work (the
-// ranges are the spread of -count=5 runs, the low end on a quiet machine),
-// go test -bench, Go 1.26:
+// The benchmarks (bench_test.go) measure the hot read (four reputations, an
+// account and a verification, all cache hits: no allocation), misses from
+// bbolt, UpdateAccount in Async mode, PutListEntry (one fsynced
+// transaction), the IP range index and a million block entries; the
+// figures of one machine are in README.md, "Measured costs of the
+// components".
 //
-//	hot read: 4 × Reputation + Account + Verification, all hits   0.6–1.2 µs, 0 allocs
-//	  the same from 2 goroutines (ns per op overall)              0.5–0.55 µs
-//	Reputation miss from bbolt (3 keys, decode, refill)           3–5 µs, 23 allocs
-//	Account miss from bbolt (typical account, 10 list entries)    6–7 µs, 36 allocs
-//	UpdateAccount Async, caller's cost, warm account              1.6–2.5 µs, 5 allocs
-//	UpdateAccount Async, one of 1000 accounts in turn             1.9–2.9 µs, 5 allocs
-//	PutListEntry (Sync: one fsynced transaction)                  0.9–1.0 ms
-//	IP range index, 100 000 ranges, any covering range        0.2–0.6 µs, 0 allocs
-//	Reputation of an IP, 4096 addresses, own entry cached:
-//	  no ranges                                                   0.5–0.9 µs
-//	  100 000 ranges                                              2.4–4 µs (see below)
-//
-// A hit is about 100–150 ns, two thirds of it in ristretto's Get (its
-// access buffer and shard lock). An async write does no I/O and takes only
-// the UID's lock and an overlay shard's; two thirds of its cost is the deep
-// copy that makes fn safe (see RATIONALE), most of that allocation and GC
-// at the benchmark's rate of half a million writes a second. The committer
-// then spends a few microseconds per change and audit record in the
-// background.
+// Two thirds of a cache hit is ristretto's Get (its access buffer and shard
+// lock). An async write does no I/O and takes only the UID's lock and an
+// overlay shard's; two thirds of its cost is the deep copy that makes fn
+// safe (see RATIONALE), most of that allocation and GC. The committer then
+// encodes and writes each change and audit record in the background.
 //
 // The range index (BenchmarkIPRangeIndex100k, BenchmarkReputationIP) is
 // memory-bound: a lookup walks a few trie nodes, one or two cache misses
 // each; looked up alone it stays in the CPU caches, between reputations of
-// 4096 addresses (each a ristretto hit that evicts it) it costs about
-// 2 µs more. 100 000 ranges hold about 20 MB of heap; a write copies the
-// trie path it changes (tens of µs), a batch of more than 64 range writes
-// clones the trie (100 ms at 100 000).
+// many addresses (each a ristretto hit that evicts it) it costs more. A
+// write copies the trie path it changes, a batch of more than 64 range
+// writes clones the trie.
 //
-// One million block entries (BenchmarkMillionEntries, loaded in 10
-// transactions of 100k, 7–13 s): the file is 196 MiB (205 bytes per
-// entry); with the store open and the cache cold the heap holds 5.5 MiB
-// (nothing per entry: bbolt maps the file). Uniform random reads over the
-// million cost about 8–10 µs with the default 64 MiB cache (27% hits),
-// which then holds 84 MiB of live heap (120 MiB of spans: the churn
-// fragments it), and about 10 µs with an 8 MiB cache (3% hits, 12 MiB
-// live). Reads over a hot 100k subset hit 88–90% and cost about 3 µs, with
-// 29 MiB live.
+// One million block entries (BenchmarkMillionEntries) make a file of about
+// 205 bytes per entry; with the store open and the cache cold the heap
+// holds nothing per entry (bbolt maps the file).
 //
 // # RATIONALE
 //
@@ -250,7 +232,7 @@
 // the safe contract wins.
 //
 // Binary records for the decision path. encoding/json decoded a typical
-// account in about 45 µs here; the binary decoder takes a few, and the
+// account about an order of magnitude slower than the binary decoder, and the
 // file is smaller. The journal stays JSON: it is read rarely and by people.
 //
 // No ristretto TTL and no ristretto Metrics: the TTL reads the clock on

@@ -3,7 +3,6 @@ package state
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/netip"
 	"slices"
@@ -317,7 +316,7 @@ func (s *Store) refreshRanges() {
 		// Put it back and try again later: Redis may be down (it then
 		// reports a loss when it is back, which rebuilds anyway).
 		x.refreshErrors.Add(1)
-		slog.Warn("state: IP ranges could not be read again; retrying", "err", err, "in", backoff)
+		s.cfg.Logger.Warn("state: IP ranges could not be read again; retrying", "err", err, "in", backoff)
 		x.pmu.Lock()
 		x.all = x.all || all
 		for _, k := range keys {

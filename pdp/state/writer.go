@@ -2,7 +2,6 @@ package state
 
 import (
 	"fmt"
-	"log/slog"
 	"time"
 )
 
@@ -67,7 +66,7 @@ func (s *Store) run() {
 			flush()
 		case <-sweep:
 			if _, err := s.sweepAll(); err != nil {
-				slog.Warn("state sweep failed", "err", err)
+				s.cfg.Logger.Warn("state sweep failed", "err", err)
 			}
 		case <-s.quit:
 			// Close stopped new requests before closing quit: drain what

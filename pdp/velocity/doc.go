@@ -130,10 +130,11 @@
 //
 // SipHash instead of hash/maphash: snapshots store keys by hash, so the hash
 // key must survive a restart; maphash seeds cannot be exported. The cost is
-// about 40 ns for a 36-byte id, a sixth of a hot-key Observe.
+// a sixth of a hot-key Observe for a 36-byte id (README.md, "Measured
+// costs of the components").
 //
 // Running totals: summing seven rings per key on every read took more than
-// half of a hot-key Observe (960 ns against 250 with totals, on the 2-vCPU
-// machine this was written on). Totals that are only ever recomputed from the
+// half of a hot-key Observe (almost four times its cost with totals; README.md,
+// "Measured costs of the components"). Totals that are only ever recomputed from the
 // slots, never decremented, keep float sums free of drift.
 package velocity

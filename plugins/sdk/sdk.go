@@ -34,8 +34,8 @@ func buffer() int32 { return int32(uintptr(unsafe.Pointer(&exchange))) }
 
 //go:wasmexport riskpdp_score
 func score() (s float64) {
-	// No recover here: a deferred recover costs ~180 ns on every call of a
-	// Go guest (more than the call itself). A panic ends the guest (the Go
+	// No recover here: a deferred recover costs more than the call itself
+	// on every call of a Go guest. A panic ends the guest (the Go
 	// runtime prints it to stderr, which the host logs, and exits); the host
 	// counts that as a trap and replaces the instance, as for any trap.
 	if scorer == nil {

@@ -1,14 +1,16 @@
 // Command pdpbench runs the load harness of package bench: the sidecar,
-// `opa run --server` (pinned in go.mod) and the no-op fasthttp floor, one
+// `opa run --server` (pinned in the root go.mod) and the no-op fasthttp floor, one
 // after another on loopback with the same request mix (-mix population,
 // the simulator's customers, by default; -mix zipf, the stress case),
 // closed and open loops, then the scale checks. It writes results.json,
 // the charts and the CPU profiles to -out and the summary table into
 // -readme.
 //
-//	go run ./bench/cmd/pdpbench                    # full run (make bench)
-//	go run ./bench/cmd/pdpbench -smoke -readme ''  # smoke run (make bench-smoke)
-//	go run ./bench/cmd/pdpbench -mix zipf          # the stress mix
+// It runs from the harness's own module, bench/ (-root .. by default):
+//
+//	cd bench && go run ./cmd/pdpbench                    # full run (make bench)
+//	cd bench && go run ./cmd/pdpbench -smoke -readme ''  # smoke run (make bench-smoke)
+//	cd bench && go run ./cmd/pdpbench -mix zipf          # the stress mix
 //
 // Every run ends with a sanity check of its numbers (every target
 // answered, no errors, percentiles ordered, the mix produced allow,
@@ -35,10 +37,10 @@ func main() { os.Exit(run()) }
 func run() int {
 	var o bench.Options
 	var rates, fractions, rules, keys, plugins string
-	flag.StringVar(&o.Root, "root", ".", "module root (holds go.mod, policies/, plugins/)")
+	flag.StringVar(&o.Root, "root", "..", "repository root (holds the sidecar's go.mod, policies/, plugins/; the harness is its bench/ module)")
 	flag.StringVar(&o.Work, "work", "", "scratch directory (default: a temporary directory, removed afterwards)")
-	flag.StringVar(&o.Out, "out", "bench/results", "directory for results.json, charts and profiles")
-	flag.StringVar(&o.Readme, "readme", "bench/README.md", "README whose results section gets the summary ('' for none)")
+	flag.StringVar(&o.Out, "out", "results", "directory for results.json, charts and profiles")
+	flag.StringVar(&o.Readme, "readme", "README.md", "README whose results section gets the summary ('' for none)")
 	flag.BoolVar(&o.Smoke, "smoke", false, "short run at the smallest scale points: proves the harness works")
 	flag.StringVar(&o.Mix.Kind, "mix", bench.MixPopulation, "request mix: population (the simulator's customers and fraud, sessions at human rates) or zipf (the stress case: Zipf-distributed accounts replayed faster than people pay)")
 	flag.IntVar(&o.Mix.UIDs, "accounts", 0, "accounts of the mix (default 200000; smoke 20000)")

@@ -16,9 +16,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
-	"github.com/riskpdp/riskpdp/bench"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/policies"
+	"github.com/riskpdp/riskpdp/policies/policygen"
 )
 
 var limits = engine.Limits{MaxDepth: 16, MaxAmount: 1e12}
@@ -49,7 +49,7 @@ var (
 func full() bool { return os.Getenv("IRPROTO_FULL") != "" }
 
 // loadCorpora builds the reference policy set and, when all is set, the
-// generated ×10 and ×100 sets (bench.PreparePolicies, as `make bench` does),
+// generated ×10 and ×100 sets (policygen.PreparePolicies, as `make bench` does),
 // once per run.
 func loadCorpora(tb testing.TB, all bool) []*corpus {
 	tb.Helper()
@@ -75,7 +75,7 @@ func loadCorpora(tb testing.TB, all bool) []*corpus {
 		}
 		for _, f := range []int{10, 100} {
 			dst := fmt.Sprintf("%s/x%d", dir, f)
-			if _, err := bench.PreparePolicies("../../..", dst, f, false); err != nil {
+			if _, err := policygen.PreparePolicies("../../..", dst, f, false); err != nil {
 				genErr = err
 				return
 			}

@@ -1,4 +1,4 @@
-package bench
+package policygen
 
 import (
 	"crypto/sha256"
@@ -8,8 +8,9 @@ import (
 
 // generatedRulesDigest is the SHA-256 of GenerateRules(1000). The engine's
 // differential corpus (pdp/engine/policygen_test.go) holds a copy of the
-// generator, which it cannot import; both packages check this digest, so
-// a change to either copy fails a test until both agree again.
+// generator, made when the generator lived in the harness; both packages
+// check this digest, so a change to either copy fails a test until both
+// agree again.
 const generatedRulesDigest = "cdd8e8830cacd8d59eee8a83f4c746890ec6a0cb9e3ee17069e22d37cc9f2df4"
 
 func TestGenerateRulesDigest(t *testing.T) {
