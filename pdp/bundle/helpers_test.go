@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/policies"
 )
 
@@ -176,7 +177,7 @@ func (s *server) url() string { return s.URL + "/bundles/riskpdp.tar.gz" }
 func newEngine(tb testing.TB) *engine.Engine {
 	tb.Helper()
 	e, err := engine.New(engine.Options{Logger: quiet, Source: engine.Source{FS: policies.FS, Label: "embedded"},
-		Package: "riskpdp", EvalTimeout: time.Second, Limits: engine.Limits{MaxDepth: 16, MaxAmount: 1e12}})
+		Package: "riskpdp", EvalTimeout: time.Second, Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/fleet"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/server"
@@ -92,12 +93,12 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	defer stop()
 
 	m := metrics.New()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	// The decision log's last inputs, which every policy reload replays
 	// through the fast path and OPA's evaluator (engine.Options.RecentInputs).
-	var recent *engine.InputRing
+	var recent *request.InputRing
 	if cfg.DecisionLog.On() {
-		recent = engine.NewInputRing(engine.RecentInputsKept)
+		recent = request.NewInputRing(request.RecentInputsKept)
 	}
 	eng, policyDir, err := newEngine(cfg, limits, recent, m, log)
 	if err != nil {
@@ -402,7 +403,7 @@ func policyDuration(eng *engine.Engine, path string, def time.Duration) time.Dur
 // newEngine loads the policies; it returns the watched directory ("" for
 // the embedded set). recent, if not nil, holds the decision log's last
 // inputs, which every reload replays.
-func newEngine(cfg config.Config, limits engine.Limits, recent *engine.InputRing, m *metrics.Metrics, log *slog.Logger) (*engine.Engine, string, error) {
+func newEngine(cfg config.Config, limits request.Limits, recent *request.InputRing, m *metrics.Metrics, log *slog.Logger) (*engine.Engine, string, error) {
 	src, dir, err := policySource(cfg, log)
 	if err != nil {
 		return nil, "", err

@@ -50,6 +50,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
@@ -62,7 +63,7 @@ const ReasonPDPError = "pdp_error"
 type Service struct {
 	eng      *engine.Engine
 	metrics  *metrics.Metrics
-	limits   engine.Limits
+	limits   request.Limits
 	fallback pdp.Outcome
 	messages config.Messages
 	log      *slog.Logger
@@ -92,7 +93,7 @@ type Service struct {
 type Options struct {
 	Engine   *engine.Engine
 	Metrics  *metrics.Metrics
-	Limits   engine.Limits
+	Limits   request.Limits
 	Fallback pdp.Outcome
 	Messages config.Messages
 	Logger   *slog.Logger
@@ -188,7 +189,7 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 		s.shadow.enter()
 		defer s.shadow.exit()
 	}
-	in, err := engine.DecodeRequest(body, start, s.limits)
+	in, err := request.DecodeRequest(body, start, s.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +211,7 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 // plan makes the decision and computes what it changes (p), changing
 // nothing but the velocity counts (see the package doc). It returns an
 // error only for the caller's mistake (e.g. a foreign challenge_id).
-func (s *Service) plan(ctx context.Context, in *engine.Input, start time.Time, p *plan) error {
+func (s *Service) plan(ctx context.Context, in *request.Input, start time.Time, p *plan) error {
 	d := &pdp.Decision{ID: newID(), RequestID: in.Req.RequestID}
 	p.in, p.d = in, d
 	how := countingFor(s.logSync)
@@ -272,7 +273,7 @@ const ReasonPluginUnavailable = "plugin_unavailable"
 
 // fallbackResult is the answer when the decision could not be made: the
 // configured fallback (never allow), counted and logged with its cause.
-func (s *Service) fallbackResult(d *pdp.Decision, in *engine.Input, err error) engine.Result {
+func (s *Service) fallbackResult(d *pdp.Decision, in *request.Input, err error) engine.Result {
 	cause := fallbackCause(err)
 	s.metrics.Fallback(cause)
 	s.log.Warn("decision fell back", "cause", cause, "error", err,
@@ -320,7 +321,7 @@ func (s *Service) answer(d *pdp.Decision, r *engine.Result, now time.Time) {
 // locale, from the policy's templates (pdp.Messages) or else the
 // configured texts. The situation says what the user can do, never which
 // rule fired.
-func (s *Service) speak(d *pdp.Decision, in *engine.Input) {
+func (s *Service) speak(d *pdp.Decision, in *request.Input) {
 	vars := pdp.MessageVars{}
 	situation := pdp.SituationAllowed
 	fallback := s.messages.Allow

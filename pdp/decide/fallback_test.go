@@ -10,6 +10,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 )
 
@@ -37,7 +38,7 @@ deny contains {"reason": "x"} if {
 		for _, fallback := range []pdp.Outcome{0, pdp.StepUp, pdp.Deny} {
 			t.Run(cause+"/"+fallback.String(), func(t *testing.T) {
 				files := fstest.MapFS{"riskpdp/policy.rego": {Data: []byte(rego)}}
-				limits := engine.Limits{MaxDepth: 16, MaxAmount: 1e12}
+				limits := request.Limits{MaxDepth: 16, MaxAmount: 1e12}
 				eng, err := engine.New(engine.Options{Source: engine.Source{FS: files, Label: "test"}, Package: "riskpdp",
 					EvalTimeout: 50 * time.Millisecond, Limits: limits, Logger: quiet})
 				if err != nil {

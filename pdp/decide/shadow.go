@@ -10,6 +10,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 )
 
@@ -54,7 +55,7 @@ type ShadowOptions struct {
 // shadowItem is one recorded decision waiting for the shadow.
 type shadowItem struct {
 	id     string // the decision's
-	in     *engine.Input
+	in     *request.Input
 	live   pdp.Outcome
 	closed bool // a closed-mode plugin failed: the live path stepped up
 }

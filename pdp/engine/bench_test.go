@@ -3,23 +3,11 @@ package engine
 import (
 	"context"
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"strings"
 	"testing"
 	"time"
 )
-
-// paymentBody's phone change is 14 hours before the benchmark runs (a fixed
-// date would leave the 72-hour window and change the decision measured).
-var paymentBody = paymentWithChangeAt(time.Now().Add(-14 * time.Hour))
-
-// paymentWithChangeAt is a payment with a phone change at t.
-func paymentWithChangeAt(t time.Time) []byte {
-	return []byte(strings.Replace(`{"request_id":"r-1","stage":"payment","uid":"u-1001",
- "device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},
- "txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital","merchant":"m-1","payment_method":"card","ship_country":"CN"},
- "account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z","recent_changes":[{"kind":"phone_change","at":"@RECENT@"}]},
- "context":{"channel":"app","session_age_s":120}}`, "@RECENT@", t.UTC().Format(time.RFC3339), 1))
-}
 
 func newTestEngine(tb testing.TB) *Engine {
 	tb.Helper()
@@ -27,7 +15,7 @@ func newTestEngine(tb testing.TB) *Engine {
 		Source:      testSource(),
 		Package:     "riskpdp",
 		EvalTimeout: time.Second, // a benchmark measures; a loaded machine must not fail it
-		Limits:      Limits{MaxDepth: 16, MaxAmount: 1e12},
+		Limits:      request.Limits{MaxDepth: 16, MaxAmount: 1e12},
 		// Verified as pdp serve verifies by default (watch.go).
 		VerifySampleRate: DefaultVerifySampleRate,
 	})
@@ -38,22 +26,11 @@ func newTestEngine(tb testing.TB) *Engine {
 	return e
 }
 
-func BenchmarkDecode(b *testing.B) {
-	b.ReportAllocs()
-	benchutil.CPUTime(b)
-	now := time.Now()
-	for b.Loop() {
-		if _, err := DecodeRequest(paymentBody, now, Limits{MaxDepth: 16, MaxAmount: 1e12}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkEvaluate(b *testing.B) {
 	e := newTestEngine(b)
 	ctx := context.Background()
 	now := time.Now()
-	in, err := DecodeRequest(paymentBody, now, Limits{MaxDepth: 16, MaxAmount: 1e12})
+	in, err := request.DecodeRequest(paymentBody, now, request.Limits{MaxDepth: 16, MaxAmount: 1e12})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +52,7 @@ func BenchmarkEvaluateStatement(b *testing.B) {
 	// A second, not 50 ms: on a busy shared machine a descheduled
 	// goroutine must not fail the benchmark.
 	e, err := New(Options{Logger: quiet, Source: testSource(), Package: "riskpdp", EvalTimeout: time.Second,
-		Limits: Limits{MaxDepth: 16, MaxAmount: 1e12}})
+		Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +69,7 @@ func BenchmarkEvaluateStatement(b *testing.B) {
 			body = []byte(strings.Replace(string(paymentBody), `"context":{"channel":"app"`,
 				`"context":{"user_statement":"`+c.statement+`","channel":"app"`, 1))
 		}
-		in, err := DecodeRequest(body, now, Limits{MaxDepth: 16, MaxAmount: 1e12})
+		in, err := request.DecodeRequest(body, now, request.Limits{MaxDepth: 16, MaxAmount: 1e12})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // newAccountPayment is a 4 000 CNY payment by a two-day-old account: the
@@ -339,13 +340,13 @@ func TestInputDependentBuiltinErrorsAgreeWithOPA(t *testing.T) {
 				for _, cat := range categories {
 					for _, cur := range []string{"CNY", "USD", "EUR"} {
 						req := fmt.Sprintf(`{"stage":"payment","uid":"u","txn":{"id":"t","amount":6000,"currency":%q,"category":%q}}`, cur, cat)
-						in, err := DecodeRequest([]byte(req), time.Now(), testLimits)
+						in, err := request.DecodeRequest([]byte(req), time.Now(), testLimits)
 						if err != nil {
 							t.Fatal(err)
 						}
 						r, _, err := e.Evaluate(context.Background(), in)
 						reasons := slices.Sorted(slices.Values(r.Reasons))
-						input, _ := ast.JSON(in.term().Value)
+						input, _ := ast.JSON(in.Term().Value)
 						b, _ := json.Marshal(input)
 						want, opaErr := opaEval(t, files, string(b), true)
 						if (err != nil) != (opaErr != nil) {

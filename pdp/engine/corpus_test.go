@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/policies"
 )
 
@@ -219,7 +220,7 @@ func corpusEntryFor(policy uint8) *corpusEntry {
 // fails on any difference in the answer or in answering at all.
 func compareOnCorpus(t *testing.T, c *corpusEntry, body, enrichment []byte) {
 	t.Helper()
-	in, err := ReplayInput(body, corpusNow, enrichment, testLimits)
+	in, err := request.ReplayInput(body, corpusNow, enrichment, testLimits)
 	if err != nil {
 		return // not an input the sidecar would evaluate
 	}
@@ -273,12 +274,12 @@ func FuzzCorpusMatchesOPA(f *testing.F) {
 // genLogged is the generator's request for seed and its enrichment, as
 // the decision log keeps them.
 func genLogged(seed uint64) (body, enrichment []byte) {
-	body = []byte(genRequest(seed))
-	in, err := DecodeRequest(body, corpusNow, testLimits)
+	body = []byte(request.GenRequest(seed))
+	in, err := request.DecodeRequest(body, corpusNow, testLimits)
 	if err != nil {
 		panic(fmt.Sprintf("generator made a bad request %s: %v", body, err))
 	}
-	genEnrichment(seed, in)
+	request.GenEnrichment(seed, in)
 	enrichment, err = in.AppendEnrichment(nil)
 	if err != nil {
 		panic(err)
@@ -315,7 +316,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatal("no requests.jsonl")
 			}
 			for _, r := range c.requests {
-				in, err := ReplayInput(r.Body, corpusNow, r.Enrichment, testLimits)
+				in, err := request.ReplayInput(r.Body, corpusNow, r.Enrichment, testLimits)
 				if err != nil {
 					t.Fatalf("request %s, additions %s: %v", r.Body, r.Enrichment, err)
 				}
@@ -335,8 +336,8 @@ func TestCorpus(t *testing.T) {
 
 // oracleResult is the decision OPA's rego package makes of the package's
 // rules on in.
-func (c *corpusEntry) oracleResult(in *Input) (Result, error) {
-	rs, err := c.oracle.Eval(context.Background(), rego.EvalParsedInput(in.term().Value), rego.EvalTime(in.Now))
+func (c *corpusEntry) oracleResult(in *request.Input) (Result, error) {
+	rs, err := c.oracle.Eval(context.Background(), rego.EvalParsedInput(in.Term().Value), rego.EvalTime(in.Now))
 	if err != nil {
 		return Result{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // The Data API of the decision listener (POST /v1/data/{path}) decides on
@@ -57,59 +58,12 @@ func (e *Engine) DecisionRule(path string) bool {
 	return ps.rules[name]
 }
 
-// DecodeDataRequest decodes an OPA Data API body, {"input": <decide
-// request>}: the input under the decoder's rules for /v1/decide (strict
-// schema, reserved fields refused, secrets and card numbers refused), with
-// errors naming fields below "input". Other top-level keys are ignored, as
-// OPA does (but a secret-looking one is refused). An empty body or one
-// without "input" returns a nil Input.
-func DecodeDataRequest(body []byte, now time.Time, lim Limits) (*Input, error) {
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return nil, nil
-	}
-	p := &parser{buf: body, maxDepth: lim.MaxDepth}
-	start, end := -1, -1
-	err := p.objectKeys(func(key string, _ *ast.Term) *pdp.Error {
-		if err := p.secretKey(key); err != nil {
-			return err
-		}
-		p.skipWS()
-		from := p.pos
-		_, err := p.value()
-		if key == "input" {
-			start, end = from, p.pos
-		}
-		return err
-	})
-	if err == nil {
-		err = p.end()
-	}
-	if err != nil {
-		return nil, err
-	}
-	if start < 0 {
-		return nil, nil
-	}
-	in, derr := DecodeRequest(body[start:end], now, lim)
-	if derr != nil {
-		if e := (*pdp.Error)(nil); errors.As(derr, &e) {
-			f := "input"
-			if e.Field != "" {
-				f += "." + e.Field
-			}
-			return nil, pdp.Errorf(e.Code, f, "%s", e.Message)
-		}
-		return nil, derr
-	}
-	return in, nil
-}
-
 // EvalDataInput evaluates data.<path> (slash-separated) with in as the
-// whole policy input (in.term(): the request and what the sidecar added;
+// whole policy input (in.Term(): the request and what the sidecar added;
 // nil: no input) on the serving set, as topdown evaluates it: the answer
 // opa eval gives on the same input. It returns the result's JSON and
 // whether it is defined.
-func (e *Engine) EvalDataInput(ctx context.Context, path string, in *Input, now time.Time) (_ []byte, _ bool, err error) {
+func (e *Engine) EvalDataInput(ctx context.Context, path string, in *request.Input, now time.Time) (_ []byte, _ bool, err error) {
 	defer recovered(&err)
 	ps := e.cur.Load()
 	if ps == nil {
@@ -121,7 +75,7 @@ func (e *Engine) EvalDataInput(ctx context.Context, path string, in *Input, now 
 	}
 	var input *ast.Term
 	if in != nil {
-		input = in.term()
+		input = in.Term()
 	}
 	t, err := e.evalTerm(ctx, ps, query, input, now)
 	if errors.Is(err, ErrUndefined) {

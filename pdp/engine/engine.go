@@ -1,9 +1,9 @@
 // Package engine evaluates Rego policies with the OPA Go library.
 //
-// It owns everything OPA: the strict one-pass decoder from the request body
-// to the policy input (ast terms), the loading and compiling of policy sets,
-// their atomic hot reload, the evaluation itself and the parsing of the
-// decision document. OPA types do not leave this package.
+// It owns the loading and compiling of policy sets, their atomic hot
+// reload, the evaluation itself and the parsing of the decision document.
+// The policy input it evaluates (OPA ast terms) is decoded, and encoded for
+// the log, by pdp/internal/request; no other OPA type leaves this package.
 //
 // A policy set is compiled once and replaced as a whole: a reload parses and
 // compiles the new set, checks its data (the package's data_errors rule)
@@ -30,6 +30,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // Options configure an Engine.
@@ -44,7 +45,7 @@ type Options struct {
 	// EvalTimeout bounds one evaluation.
 	EvalTimeout time.Duration
 	// Limits bound the decoder.
-	Limits Limits
+	Limits request.Limits
 	// Logger receives reload results. Defaults to slog.Default().
 	Logger *slog.Logger
 	// OnReload is called after every load attempt with the revision that
@@ -62,7 +63,7 @@ type Options struct {
 	// RecentInputs, if set, returns recently logged inputs (InputRing:
 	// the decision log's last records), which every load replays through
 	// the fast program and OPA's evaluator (prove.go). Nil: none.
-	RecentInputs func() []LoggedInput
+	RecentInputs func() []request.LoggedInput
 }
 
 // Engine evaluates the current policy set. It is safe for concurrent use.
@@ -230,7 +231,7 @@ func (e *Engine) Unguarded() uint64 { return e.wd.unguarded.Load() }
 // the revision that produced it. Errors are ErrTimeout, ErrUndefined,
 // ErrInvalidDecision, ErrNoPolicy, ErrPanic or an evaluation error: the caller falls
 // back; it never treats an error as allow.
-func (e *Engine) Evaluate(ctx context.Context, in *Input) (_ Result, _ string, err error) {
+func (e *Engine) Evaluate(ctx context.Context, in *request.Input) (_ Result, _ string, err error) {
 	defer recovered(&err)
 	ps := e.cur.Load()
 	if ps == nil {
@@ -272,7 +273,7 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) (_ Result, _ string, e
 
 // tryFast runs the fast program and collects its hits; a panic inside it
 // is an error (the caller re-evaluates with OPA), not a crash.
-func (e *Engine) tryFast(ctx context.Context, p *fastProgram, in *Input) (_ Result, err error) {
+func (e *Engine) tryFast(ctx context.Context, p *fastProgram, in *request.Input) (_ Result, err error) {
 	defer recovered(&err)
 	hits, err := e.evalFast(ctx, p, in)
 	if err != nil {
@@ -288,8 +289,8 @@ func (e *Engine) tryFast(ctx context.Context, p *fastProgram, in *Input) (_ Resu
 }
 
 // evalQuery evaluates one of the set's hits queries with OPA's evaluator.
-func (e *Engine) evalQuery(ctx context.Context, ps *policySet, query ast.Body, in *Input, evaluator string) (Result, error) {
-	t, err := e.evalTerm(ctx, ps, query, in.term(), in.Now)
+func (e *Engine) evalQuery(ctx context.Context, ps *policySet, query ast.Body, in *request.Input, evaluator string) (Result, error) {
+	t, err := e.evalTerm(ctx, ps, query, in.Term(), in.Now)
 	if err != nil {
 		return Result{Evaluator: evaluator}, err
 	}
@@ -299,7 +300,7 @@ func (e *Engine) evalQuery(ctx context.Context, ps *policySet, query ast.Body, i
 }
 
 // evalFast runs the fast program under the watchdog.
-func (e *Engine) evalFast(ctx context.Context, p *fastProgram, in *Input) ([]*hit, error) {
+func (e *Engine) evalFast(ctx context.Context, p *fastProgram, in *request.Input) ([]*hit, error) {
 	s := e.wd.acquire(time.Now().Add(e.timeout).UnixNano())
 	defer e.wd.release(s)
 	var cancel topdown.Cancel
@@ -327,11 +328,11 @@ func (e *Engine) smoke(ps *policySet) error {
 	now := time.Now()
 	ctx := context.Background()
 	for _, body := range smokeRequests {
-		in, err := DecodeRequest([]byte(body), now, Limits{MaxDepth: 16, MaxAmount: 1e12})
+		in, err := request.DecodeRequest([]byte(body), now, request.Limits{MaxDepth: 16, MaxAmount: 1e12})
 		if err != nil {
 			return fmt.Errorf("smoke input: %w", err)
 		}
-		input := in.term()
+		input := in.Term()
 		ref, err := e.evalTermWithin(ctx, ps, ps.refQuery, input, now, max(e.timeout, loadCheckTimeout))
 		if err == nil {
 			_, err = parseHits(ref, nil)
@@ -391,7 +392,7 @@ func (e *Engine) EvalData(ctx context.Context, path string, body []byte, now tim
 	if ps == nil {
 		return nil, false, ErrNoPolicy
 	}
-	input, err := decodeDataInput(body, e.opts.Limits.MaxDepth)
+	input, err := request.DecodeDataInput(body, e.opts.Limits.MaxDepth)
 	if err != nil {
 		return nil, false, err
 	}
@@ -412,51 +413,6 @@ func (e *Engine) EvalData(ctx context.Context, path string, body []byte, now tim
 	}
 	b, err := json.Marshal(v)
 	return b, true, err
-}
-
-// CheckJSON validates body as one JSON object under the sidecar's rules
-// (strict syntax, bounded depth, no duplicate keys, no secret-looking keys,
-// no card numbers): the same rules for every endpoint. Errors are
-// *pdp.Error naming the field.
-func CheckJSON(body []byte, maxDepth int) error {
-	p := &parser{buf: body, maxDepth: maxDepth}
-	if p.peek() != '{' {
-		return p.syntaxErr("expected a JSON object")
-	}
-	if _, err := p.object(); err != nil {
-		return err
-	}
-	if err := p.end(); err != nil {
-		return err
-	}
-	return nil
-}
-
-// decodeDataInput parses an OPA Data API body. Keys other than "input" are
-// ignored, as OPA does.
-func decodeDataInput(body []byte, maxDepth int) (*ast.Term, error) {
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return nil, nil
-	}
-	p := &parser{buf: body, maxDepth: maxDepth}
-	var input *ast.Term
-	err := p.objectKeys(func(key string, _ *ast.Term) *pdp.Error {
-		if err := p.secretKey(key); err != nil {
-			return err
-		}
-		v, err := p.value()
-		if key == "input" {
-			input = v
-		}
-		return err
-	})
-	if err == nil {
-		err = p.end()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return input, nil
 }
 
 // dataQueries caches compiled Data API queries per policy set.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // A fastProgram evaluates the optimized hits rules without topdown.
@@ -33,9 +35,9 @@ import (
 // differential fuzz test holds the two to the same answers.
 type fastProgram struct {
 	paths   []ast.Ref // ground input paths, resolved at most once per evaluation
-	resolve []resolver
-	nums    []numResolver // per path: its native numeric reader, nil when none
-	guarded []int         // the paths some rule's index guard reads
+	resolve []request.Resolver
+	nums    []request.NumResolver // per path: its native numeric reader, nil when none
+	guarded []int                 // the paths some rule's index guard reads
 	pathIdx map[string]int
 	rules   []*fastRule
 	index   []pathIndex // per path: the equality guards of the rules
@@ -571,8 +573,8 @@ func (p *fastProgram) operand(t *ast.Term, vars map[ast.Var]int, mayBind bool) (
 			if !ok {
 				idx = len(p.paths)
 				p.paths = append(p.paths, v)
-				p.resolve = append(p.resolve, compilePath(v[1:]))
-				p.nums = append(p.nums, compileNum(v[1:]))
+				p.resolve = append(p.resolve, request.CompilePath(v[1:]))
+				p.nums = append(p.nums, request.CompileNum(v[1:]))
 				p.pathIdx[key] = idx
 			}
 			return operand{kind: opPath, path: idx}, nil

@@ -13,6 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // Evaluating a compiled fastProgram (see fast.go for the compiler).
@@ -20,7 +22,7 @@ import (
 // fastEval is the state of one evaluation.
 type fastEval struct {
 	p       *fastProgram
-	input   *Input
+	input   *request.Input
 	vals    []*ast.Term // resolved paths (nil: undefined; unresolved: not read yet)
 	vars    []*ast.Term
 	memo    []*ast.Term // results of memoized calls (memoUndefined: none)
@@ -35,7 +37,7 @@ type fastEval struct {
 // eval runs the program on input and returns the hits that fired, in rule
 // order, without duplicates. Built-in errors make it fail, as topdown with
 // strict built-in errors does.
-func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, cancel topdown.Cancel) ([]*hit, error) {
+func (p *fastProgram) eval(ctx context.Context, input *request.Input, now time.Time, cancel topdown.Cancel) ([]*hit, error) {
 	e := p.newEval(ctx, input, now, cancel)
 	e.selectCandidates()
 	// Only the candidates are visited: the cost grows with the rules that
@@ -58,7 +60,7 @@ func (p *fastProgram) eval(ctx context.Context, input *Input, now time.Time, can
 	return e.fired, nil
 }
 
-func (p *fastProgram) newEval(ctx context.Context, input *Input, now time.Time, cancel topdown.Cancel) *fastEval {
+func (p *fastProgram) newEval(ctx context.Context, input *request.Input, now time.Time, cancel topdown.Cancel) *fastEval {
 	terms := make([]*ast.Term, p.maxVars+p.memos)
 	e := &fastEval{
 		p:     p,
@@ -461,7 +463,7 @@ func (e *fastEval) value(o operand) *ast.Term {
 				return nil
 			}
 		}
-		return e.input.lookup(keys)
+		return e.input.Lookup(keys)
 	}
 	return nil
 }
@@ -504,36 +506,6 @@ func plug(t *ast.Term, value func(ast.Var) *ast.Term) *ast.Term {
 			return nil
 		}
 		return ast.SetTerm(elems...)
-	}
-	return t
-}
-
-func lookupTerms(t *ast.Term, keys []*ast.Term) *ast.Term {
-	for _, k := range keys {
-		if t == nil {
-			return nil
-		}
-		switch v := t.Value.(type) {
-		case ast.Object:
-			t = v.Get(k)
-		case *ast.Array:
-			n, ok := k.Value.(ast.Number)
-			if !ok {
-				return nil
-			}
-			i, ok := n.Int()
-			if !ok || i < 0 || i >= v.Len() {
-				return nil
-			}
-			t = v.Elem(i)
-		case ast.Set:
-			if !v.Contains(k) {
-				return nil
-			}
-			t = k
-		default:
-			return nil
-		}
 	}
 	return t
 }

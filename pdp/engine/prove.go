@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // Proving the fast program at load, on inputs built from its own constants.
@@ -66,7 +68,7 @@ var absent = &ast.Term{Value: ast.Null{}}
 
 // proofDiff is an input on which the fast program and OPA differ.
 type proofDiff struct {
-	in         *Input
+	in         *request.Input
 	input      string // where it comes from, and the input
 	fast, want string
 }
@@ -105,7 +107,7 @@ const maxProofTime, maxReplayTime = 3 * time.Second, time.Second
 func (e *Engine) prove(ps *policySet, now time.Time) {
 	lim := e.opts.Limits
 	if lim.MaxDepth == 0 {
-		lim = Limits{MaxDepth: 16, MaxAmount: 1e12}
+		lim = request.Limits{MaxDepth: 16, MaxAmount: 1e12}
 	}
 	start := time.Now()
 	key := fmt.Sprintf("%s\x00%s\x00%v\x00%d", ps.content, e.opts.Package, lim, proofBudget)
@@ -130,7 +132,7 @@ func (e *Engine) prove(ps *policySet, now time.Time) {
 	if d == nil && e.opts.RecentInputs != nil {
 		var inputs []proofInput
 		for _, l := range e.opts.RecentInputs() {
-			if in, err := ReplayInput(l.Body, l.At, l.Enrichment, lim); err == nil {
+			if in, err := request.ReplayInput(l.Body, l.At, l.Enrichment, lim); err == nil {
 				inputs = append(inputs, proofInput{body: l.Body, enrichment: l.Enrichment, in: in})
 			}
 		}
@@ -154,11 +156,11 @@ func (e *Engine) prove(ps *policySet, now time.Time) {
 		"input", d.input, "fast", d.fast, "opa", d.want)
 	// The specialized rules OPA's evaluator serves next: the same input.
 	ctx, in := context.Background(), d.in
-	opt, err := e.evalTerm(ctx, ps, ps.optQuery, in.term(), in.Now)
+	opt, err := e.evalTerm(ctx, ps, ps.optQuery, in.Term(), in.Now)
 	if err != nil {
 		return // no answer: Evaluate decides with the policy as written
 	}
-	if ref, err := e.evalTerm(ctx, ps, ps.refQuery, in.term(), in.Now); err != nil || !opt.Equal(ref) {
+	if ref, err := e.evalTerm(ctx, ps, ps.refQuery, in.Term(), in.Now); err != nil || !opt.Equal(ref) {
 		ps.query, ps.optimized = ps.refQuery, false
 		ps.notes = append(ps.notes, fmt.Sprintf("optimized rules disagree with the policy on %s; serving the policy as written", d.input))
 	}
@@ -236,7 +238,7 @@ func (e *Engine) proveOne(ctx context.Context, ps *policySet, pi proofInput) (*p
 		return nil, proofFastFailed
 	}
 	got := hitSet(hits)
-	want, err := e.evalTerm(ctx, ps, ps.refQuery, pi.in.term(), pi.in.Now)
+	want, err := e.evalTerm(ctx, ps, ps.refQuery, pi.in.Term(), pi.in.Now)
 	switch {
 	case errors.Is(err, ErrTimeout):
 		return nil, proofUnanswered
@@ -249,7 +251,7 @@ func (e *Engine) proveOne(ctx context.Context, ps *policySet, pi proofInput) (*p
 }
 
 // proveFast runs the fast program; a panic is a failure, as in tryFast.
-func (e *Engine) proveFast(ctx context.Context, p *fastProgram, in *Input) (_ []*hit, err error) {
+func (e *Engine) proveFast(ctx context.Context, p *fastProgram, in *request.Input) (_ []*hit, err error) {
 	defer recovered(&err)
 	return p.eval(ctx, in, in.Now, nil)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // Building the proof's inputs (prove.go) from what the program compares
@@ -285,13 +286,13 @@ func appendNew(list []*ast.Term, vs ...*ast.Term) []*ast.Term {
 // keep it.
 type proofInput struct {
 	body, enrichment []byte
-	in               *Input
+	in               *request.Input
 }
 
 // proofInputs builds at most max distinct inputs the decoder accepts,
 // the units taking turns. c is the compiler the program was compiled
 // from.
-func (p *fastProgram) proofInputs(c *ast.Compiler, max int, now time.Time, lim Limits) []proofInput {
+func (p *fastProgram) proofInputs(c *ast.Compiler, max int, now time.Time, lim request.Limits) []proofInput {
 	units := p.proofUnits(p.writtenValues(c))
 	w := newInputWriter(p)
 	seen := map[string]bool{}
@@ -312,7 +313,7 @@ func (p *fastProgram) proofInputs(c *ast.Compiler, max int, now time.Time, lim L
 				continue
 			}
 			seen[key] = true
-			in, err := ReplayInput(body, now, enr, lim)
+			in, err := request.ReplayInput(body, now, enr, lim)
 			if err != nil {
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // provePolicy has a rule of each shape the proof builds inputs for:
@@ -180,7 +181,7 @@ func TestProofCatchesBrokenPrograms(t *testing.T) {
 			t.Fatalf("checked %d of %d inputs", checked, len(inputs))
 		}
 		for _, body := range smokeRequests {
-			in, err := DecodeRequest([]byte(body), now, testLimits)
+			in, err := request.DecodeRequest([]byte(body), now, testLimits)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,36 +216,36 @@ func TestProofInputsFromConstants(t *testing.T) {
 	ps := e.cur.Load()
 	p := ps.fast
 	inputs := p.proofInputs(ps.compiler, maxProofInputs, time.Now(), testLimits)
-	has := func(what string, ok func(in *Input) bool) {
+	has := func(what string, ok func(in *request.Input) bool) {
 		t.Helper()
 		if !slices.ContainsFunc(inputs, func(pi proofInput) bool { return ok(pi.in) }) {
 			t.Errorf("no input with %s", what)
 		}
 	}
 	for _, a := range []float64{699, 699.99, 700, 700.01, 701} {
-		has("USD and amount_base "+ast.FloatNumberTerm(a).String(), func(in *Input) bool {
+		has("USD and amount_base "+ast.FloatNumberTerm(a).String(), func(in *request.Input) bool {
 			return in.Req.Txn.Currency == "USD" && in.Derived.AmountBase == a
 		})
 	}
 	for _, a := range []float64{4999.99, 5000, 5000.01} {
-		has("CNY and amount_base "+ast.FloatNumberTerm(a).String(), func(in *Input) bool {
+		has("CNY and amount_base "+ast.FloatNumberTerm(a).String(), func(in *request.Input) bool {
 			return in.Req.Txn.Currency == "CNY" && in.Derived.AmountBase == a
 		})
 	}
-	has("another currency", func(in *Input) bool { return in.Req.Txn.Currency == "USE" })
+	has("another currency", func(in *request.Input) bool { return in.Req.Txn.Currency == "USE" })
 	for _, c := range []uint32{4, 5, 6} {
-		has("count_1m", func(in *Input) bool { return in.Enrich.Velocity != nil && in.Enrich.Velocity.UID.Count1m == c })
+		has("count_1m", func(in *request.Input) bool { return in.Enrich.Velocity != nil && in.Enrich.Velocity.UID.Count1m == c })
 	}
-	has("no velocity", func(in *Input) bool { return in.Enrich.Velocity == nil && in.Req.Stage.NeedsTxn() })
+	has("no velocity", func(in *request.Input) bool { return in.Enrich.Velocity == nil && in.Req.Stage.NeedsTxn() })
 	for _, c := range []string{"gift_card", "phone"} {
-		has("category "+c, func(in *Input) bool { return in.Req.Txn.Category == c })
+		has("category "+c, func(in *request.Input) bool { return in.Req.Txn.Category == c })
 	}
-	has("score 0.7", func(in *Input) bool { return len(in.Enrich.Scores) == 1 && in.Enrich.Scores[0].Score == 0.7 })
-	has("score 0.69", func(in *Input) bool { return len(in.Enrich.Scores) == 1 && in.Enrich.Scores[0].Score == 0.69 })
-	has("a device id on a money stage", func(in *Input) bool { return in.Req.Device.ID != "" && in.Req.Stage.NeedsTxn() })
-	has(`context.n "12"`, func(in *Input) bool { return bytes.Contains(in.Body, []byte(`"n":"12"`)) })
-	has(`context.n 12`, func(in *Input) bool { return bytes.Contains(in.Body, []byte(`"n":12`)) })
-	has("a trusted account with a large amount", func(in *Input) bool {
+	has("score 0.7", func(in *request.Input) bool { return len(in.Enrich.Scores) == 1 && in.Enrich.Scores[0].Score == 0.7 })
+	has("score 0.69", func(in *request.Input) bool { return len(in.Enrich.Scores) == 1 && in.Enrich.Scores[0].Score == 0.69 })
+	has("a device id on a money stage", func(in *request.Input) bool { return in.Req.Device.ID != "" && in.Req.Stage.NeedsTxn() })
+	has(`context.n "12"`, func(in *request.Input) bool { return bytes.Contains(in.Body, []byte(`"n":"12"`)) })
+	has(`context.n 12`, func(in *request.Input) bool { return bytes.Contains(in.Body, []byte(`"n":12`)) })
+	has("a trusted account with a large amount", func(in *request.Input) bool {
 		return in.Derived.DeviceKnown && in.Derived.AccountAgeDays >= 730 && in.Derived.AmountBase >= 2000
 	})
 	if few := p.proofInputs(ps.compiler, 10, time.Now(), testLimits); len(few) != 10 {
@@ -290,7 +291,7 @@ func TestReferenceProofCoversEveryReason(t *testing.T) {
 // refuses it for the set (served by OPA's evaluator on the specialized
 // rules, a note and a log line naming the input).
 func TestLoggedInputsReplayedAtLoad(t *testing.T) {
-	ring := NewInputRing(4)
+	ring := request.NewInputRing(4)
 	var logs bytes.Buffer
 	e, err := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Source: mapSource(map[string]string{"p.rego": provePolicy}),
 		Package: "riskpdp", EvalTimeout: time.Second, Limits: testLimits, RecentInputs: ring.Inputs})
@@ -303,7 +304,7 @@ func TestLoggedInputsReplayedAtLoad(t *testing.T) {
 		t.Fatalf("not on the fast path: %v", ps.notes)
 	}
 	body := []byte(`{"stage":"payment","uid":"u","device":{"id":"d"},"txn":{"id":"t","amount":700,"currency":"USD"}}`)
-	in, err := DecodeRequest(body, time.Now(), testLimits)
+	in, err := request.DecodeRequest(body, time.Now(), testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,32 +337,6 @@ func TestLoggedInputsReplayedAtLoad(t *testing.T) {
 	r, _, err := e.Evaluate(context.Background(), in)
 	if err != nil || r.Evaluator != EvaluatorOptimized || !slices.Equal(r.Reasons, []string{"large_usd"}) {
 		t.Fatalf("after the refusal: %+v %v", r, err)
-	}
-}
-
-func TestInputRing(t *testing.T) {
-	r := NewInputRing(3)
-	if got := r.Inputs(); len(got) != 0 {
-		t.Fatalf("empty ring: %v", got)
-	}
-	at := time.Unix(0, 0)
-	buf := []byte("a")
-	r.Add(buf, []byte("ea"), at)
-	buf[0] = 'x' // the ring keeps its own copy
-	for _, s := range []string{"b", "c", "d"} {
-		r.Add([]byte(s), []byte("e"+s), at)
-	}
-	got := r.Inputs()
-	var bodies []string
-	for _, l := range got {
-		bodies = append(bodies, string(l.Body)+"/"+string(l.Enrichment))
-	}
-	if strings.Join(bodies, ",") != "b/eb,c/ec,d/ed" {
-		t.Fatalf("kept %v, want the last three, oldest first", bodies)
-	}
-	got[0].Body[0] = 'z'
-	if string(r.Inputs()[0].Body) != "b" {
-		t.Fatal("Inputs returned the ring's own buffers")
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // containsAny is what a substrings set must answer.
@@ -223,9 +225,9 @@ func TestConstReplaceMatchesOPA(t *testing.T) {
 }
 
 // mustDecode decodes a request body the test built.
-func mustDecode(t testing.TB, body string) *Input {
+func mustDecode(t testing.TB, body string) *request.Input {
 	t.Helper()
-	in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+	in, err := request.DecodeRequest([]byte(body), time.Now(), testLimits)
 	if err != nil {
 		t.Fatalf("%s: %v", body, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // Watching the fast path in production. The load-time checks and the test
@@ -158,12 +159,12 @@ func (v *verifier) start() {
 func (v *verifier) sample() bool { return rand.Uint64()>>11 < v.threshold }
 
 // offer queues a copy of the decision, or sheds it when the queue is full.
-func (v *verifier) offer(ps *policySet, in *Input, r *Result) {
+func (v *verifier) offer(ps *policySet, in *request.Input, r *Result) {
 	if len(v.queue) == cap(v.queue) {
 		v.shed.Add(1) // not worth building the copy
 		return
 	}
-	s := &verifySample{ps: ps, input: in.term(), now: in.Now, passed: slices.Clone(in.Enrich.Verification.Passed),
+	s := &verifySample{ps: ps, input: in.Term(), now: in.Now, passed: slices.Clone(in.Enrich.Verification.Passed),
 		stage: in.Req.Stage.String(), requestID: in.Req.RequestID, got: cloneResult(r)}
 	select {
 	case v.queue <- s:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // lockedBuffer collects log output written from the verifier's goroutine.
@@ -39,7 +40,7 @@ deny contains "blocked" if input.reputation.uid.blocked
 // evalBody decodes body and evaluates it.
 func evalBody(t *testing.T, e *Engine, body string) Result {
 	t.Helper()
-	in, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+	in, err := request.DecodeRequest([]byte(body), time.Now(), testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestDivergenceServesRevisionAsWritten(t *testing.T) {
 	}
 	// Samples of the revision still in the queue are counted, not logged
 	// again.
-	in, err := DecodeRequest([]byte(big), time.Now(), testLimits)
+	in, err := request.DecodeRequest([]byte(big), time.Now(), testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestVerifySampleRate(t *testing.T) {
 			t.Fatal(err)
 		}
 		for seed := range uint64(50) {
-			in, err := DecodeRequest([]byte(genRequest(seed)), time.Now(), testLimits)
+			in, err := request.DecodeRequest([]byte(request.GenRequest(seed)), time.Now(), testLimits)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,11 +204,11 @@ func TestVerifySampleRate(t *testing.T) {
 	}
 	fast := 0
 	for seed := range uint64(n) {
-		in, err := DecodeRequest([]byte(genRequest(seed)), time.Now(), testLimits)
+		in, err := request.DecodeRequest([]byte(request.GenRequest(seed)), time.Now(), testLimits)
 		if err != nil {
 			t.Fatal(err)
 		}
-		genEnrichment(seed, in)
+		request.GenEnrichment(seed, in)
 		r, _, err := e.Evaluate(context.Background(), in)
 		if err != nil {
 			t.Fatal(err)
@@ -245,7 +246,7 @@ func TestVerifyQueueSheds(t *testing.T) {
 	}
 	t.Cleanup(e.Close)
 	e.verify.close() // the worker takes nothing from the queue any more
-	in, err := DecodeRequest(paymentBody, time.Now(), testLimits)
+	in, err := request.DecodeRequest(paymentBody, time.Now(), testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,11 +272,11 @@ func TestVerifySampleIsACopy(t *testing.T) {
 	v := newVerifier(e, 1, 4)
 	e.verify = v // not started: the samples wait until the caller has changed everything
 	body := bytes.Clone(paymentBody)
-	in, err := DecodeRequest(body, time.Now(), testLimits)
+	in, err := request.DecodeRequest(body, time.Now(), testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Enrich.Verification = VerificationView{Status: "passed", Methods: []string{"sms"}, Passed: []string{"sms"}}
+	in.Enrich.Verification = request.VerificationView{Status: "passed", Methods: []string{"sms"}, Passed: []string{"sms"}}
 	in.Enrich.Velocity = &pdp.Velocity{UID: pdp.WindowCounts{Count1h: 3, Amount24h: 7000}}
 	r, _, err := e.Evaluate(context.Background(), in)
 	if err != nil || r.Evaluator != EvaluatorFast || len(r.Reasons) == 0 {
@@ -339,7 +340,7 @@ func BenchmarkVerifySampleDraw(b *testing.B) {
 func BenchmarkVerifyOffer(b *testing.B) {
 	e := newTestEngine(b)
 	v := newVerifier(e, 1, 1024) // not started: the benchmark drains it
-	in, err := DecodeRequest(paymentBody, time.Now(), testLimits)
+	in, err := request.DecodeRequest(paymentBody, time.Now(), testLimits)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -356,7 +357,7 @@ func BenchmarkVerifyOffer(b *testing.B) {
 				<-v.queue
 			}
 		}
-		in, _ := DecodeRequest(paymentBody, in.Now, testLimits) // a fresh input, as each decision has
+		in, _ := request.DecodeRequest(paymentBody, in.Now, testLimits) // a fresh input, as each decision has
 		b.StartTimer()
 		v.offer(ps, in, &r)
 	}
@@ -368,7 +369,7 @@ func BenchmarkVerifyOffer(b *testing.B) {
 func BenchmarkVerifyCheck(b *testing.B) {
 	e := newTestEngine(b)
 	v := newVerifier(e, 1, 1)
-	in, err := DecodeRequest(paymentBody, time.Now(), testLimits)
+	in, err := request.DecodeRequest(paymentBody, time.Now(), testLimits)
 	if err != nil {
 		b.Fatal(err)
 	}

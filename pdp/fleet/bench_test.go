@@ -11,6 +11,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/policies"
@@ -36,7 +37,7 @@ func benchStores(b *testing.B) map[string]*state.Store {
 // backend must cost nothing on hits.
 func BenchmarkDecideL1Hit(b *testing.B) {
 	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	body := []byte(pay("u-bench", "d-bench", "t-1", 20, "CN", ""))
 	for _, name := range []string{"embedded", "redis"} {
 		b.Run(name, func(b *testing.B) {

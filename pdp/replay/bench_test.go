@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // BenchmarkReplay replays a log of 2000 decisions (read, decode, rebuild,
@@ -45,7 +46,7 @@ func BenchmarkReplayDirect(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		for _, rec := range recs {
-			in, err := engine.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, replayLimits)
+			in, err := request.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, replayLimits)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // ReasonPluginUnavailable is the reason the decision service adds when a
@@ -69,7 +70,7 @@ type Replayer struct {
 // replayLimits bound the replay's request decoder: the records were
 // accepted live, under whatever limits the sidecar had, and a replay must
 // not reject them for stricter defaults.
-var replayLimits = engine.Limits{MaxDepth: 256, MaxAmount: math.MaxFloat64}
+var replayLimits = request.Limits{MaxDepth: 256, MaxAmount: math.MaxFloat64}
 
 // New loads and compiles the candidate policies and lists the log files.
 // Both fail at once: a missing directory, a policy that does not compile
@@ -354,7 +355,7 @@ func (r *Replayer) evaluate(ctx context.Context, it *item) {
 		it.kind, it.err = kindFailed, fmt.Errorf("outcome: %q is not allow, step_up or deny", rec.Result.Outcome)
 		return
 	}
-	in, err := engine.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, replayLimits)
+	in, err := request.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, replayLimits)
 	if err != nil {
 		it.kind, it.err = kindFailed, err
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
@@ -47,7 +48,7 @@ func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config
 func benchOptions(tb testing.TB, optimize bool) decide.Options {
 	tb.Helper()
 	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
 		Package: cfg.Policies.Package, NoOptimize: !optimize, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
 	if err != nil {

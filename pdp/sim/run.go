@@ -17,6 +17,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/state"
@@ -187,7 +188,7 @@ func (s *sim) open(ctx context.Context) (func() error, error) {
 		return nil, err
 	}
 	defaults := config.Default()
-	lim := engine.Limits{MaxDepth: defaults.Limits.MaxDepth, MaxAmount: defaults.Limits.MaxAmount}
+	lim := request.Limits{MaxDepth: defaults.Limits.MaxDepth, MaxAmount: defaults.Limits.MaxAmount}
 	src := engine.Source{FS: policies.FS, Label: "embedded"}
 	if cfg.Policies != "" {
 		if fi, err := os.Stat(cfg.Policies); err != nil || !fi.IsDir() {

@@ -8,18 +8,18 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
-// InputTerm rebuilds the policy input the engine evaluates for in (its
-// unexported term()), from what the engine exports: the request body as
-// sent and the sidecar's additions (AppendEnrichment, the decision log's
+// InputTerm rebuilds the policy input the engine evaluates for in
+// (request.Input.Term, unexported when this prototype was written), from the
+// request body as sent and the sidecar's additions (AppendEnrichment, the decision log's
 // form; ReplayInput reads it back). The engine canonicalizes
 // context.user_statement (NFKC), and so does this. The exactness test holds
 // it to engine.EvalDataInput, which evaluates the engine's own term.
 //
 // It is a test harness, not a production path: it parses JSON twice.
-func InputTerm(in *engine.Input) (*ast.Term, error) {
+func InputTerm(in *request.Input) (*ast.Term, error) {
 	body, err := ast.ParseTerm(string(in.Body))
 	if err != nil {
 		return nil, fmt.Errorf("body: %w", err)

@@ -18,10 +18,11 @@ import (
 
 	"github.com/riskpdp/riskpdp/bench"
 	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/policies"
 )
 
-var limits = engine.Limits{MaxDepth: 16, MaxAmount: 1e12}
+var limits = request.Limits{MaxDepth: 16, MaxAmount: 1e12}
 
 // corpus is one policy set three ways: the engine optimized (fast path),
 // the engine as written (topdown), and the IR program.
@@ -158,7 +159,7 @@ func (c *corpus) topdownHits(ctx context.Context, input *ast.Term, now time.Time
 
 // engineHits is the engine's own topdown evaluation of the hits rule on
 // the engine's own input term (EvalDataInput): it checks InputTerm.
-func (c *corpus) engineHits(ctx context.Context, in *engine.Input, now time.Time) (*ast.Term, error) {
+func (c *corpus) engineHits(ctx context.Context, in *request.Input, now time.Time) (*ast.Term, error) {
 	b, ok, err := c.opa.EvalDataInput(ctx, "__pdp_reference/hits", in, now)
 	if err != nil {
 		return nil, err
@@ -227,13 +228,13 @@ func TestIRMatchesTopdown(t *testing.T) {
 			var agree, mismatch, bothErr, irOnlyErr, opaOnlyErr, inputDiff, unsupported int
 			outcomes := map[string]int{}
 			for seed := uint64(0); seed < uint64(n); seed++ {
-				body := genRequest(seed)
+				body := request.GenRequest(seed)
 				now := time.Now()
-				in, err := engine.DecodeRequest([]byte(body), now, limits)
+				in, err := request.DecodeRequest([]byte(body), now, limits)
 				if err != nil {
 					t.Fatalf("seed %d: decode: %v", seed, err)
 				}
-				genEnrichment(seed, in)
+				request.GenEnrichment(seed, in)
 				input, err := InputTerm(in)
 				if err != nil {
 					t.Fatalf("seed %d: input: %v", seed, err)
@@ -310,7 +311,7 @@ func BenchmarkDecide(b *testing.B) {
 	for _, c := range loadCorpora(b, true) {
 		for _, rq := range benchRequests() {
 			now := time.Now()
-			in, err := engine.DecodeRequest([]byte(rq.body), now, limits)
+			in, err := request.DecodeRequest([]byte(rq.body), now, limits)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package engine
+package request
 
 import (
 	"time"
@@ -267,13 +267,13 @@ func (in *Input) lookupEnrich(path ast.Ref) (t *ast.Term, ok bool) {
 		if len(in.Enrich.Scores) == 0 {
 			return nil, true
 		}
-		return lookupTerms(in.scoresTerm(), path[1:]), true
+		return LookupTerms(in.scoresTerm(), path[1:]), true
 	}
 	leaf, presence, rest := enrichLeaf(f, path[1:])
 	if leaf == nil || !allPresent(presence, in) {
 		return nil, true
 	}
-	return lookupTerms(in.fieldTerm(leaf), rest), true
+	return LookupTerms(in.fieldTerm(leaf), rest), true
 }
 
 // fieldTerm builds the value of a schema field.

@@ -1,4 +1,4 @@
-package engine
+package request
 
 import (
 	"bytes"
@@ -50,17 +50,17 @@ func FuzzDecodeRequest(f *testing.F) {
 		if !in.Req.Stage.Valid() || in.Req.UID == "" || (in.Req.Stage.NeedsTxn() && (in.Req.Txn.ID == "" || in.Req.Txn.Currency == "")) {
 			t.Fatalf("accepted an incomplete request: %+v", in.Req)
 		}
-		_ = in.term()
+		_ = in.Term()
 		// The context keys the policy reads have their type; the statement
 		// is canonical and bounded.
 		for _, k := range []string{"third_party_guidance", "remote_assistance"} {
-			if v := in.lookup(ast.Ref{ast.StringTerm("context"), ast.StringTerm(k)}); v != nil {
+			if v := in.Lookup(ast.Ref{ast.StringTerm("context"), ast.StringTerm(k)}); v != nil {
 				if _, ok := v.Value.(ast.Boolean); !ok {
 					t.Fatalf("context.%s = %v", k, v)
 				}
 			}
 		}
-		if v := in.lookup(ast.Ref{ast.StringTerm("context"), ast.StringTerm("user_statement")}); v != nil {
+		if v := in.Lookup(ast.Ref{ast.StringTerm("context"), ast.StringTerm("user_statement")}); v != nil {
 			s, ok := v.Value.(ast.String)
 			if !ok || len(s) > MaxStatement || !norm.NFKC.IsNormalString(string(s)) {
 				t.Fatalf("context.user_statement = %v", v)

@@ -1,4 +1,4 @@
-package engine
+package request
 
 import (
 	"encoding/json"
@@ -23,10 +23,10 @@ var (
 	keyVIP                  = ast.StringTerm("vip")
 )
 
-// term assembles the policy input: the caller's document, the derived facts
+// Term assembles the policy input: the caller's document, the derived facts
 // and whatever enrichment was added. Topdown needs it; the fast path looks
 // values up with lookup instead and never builds it.
-func (in *Input) term() *ast.Term {
+func (in *Input) Term() *ast.Term {
 	pairs := make([][2]*ast.Term, 0, len(in.top)+6)
 	for i := range in.top {
 		pairs = append(pairs, [2]*ast.Term{in.top[i].key, in.top[i].value()})
@@ -36,11 +36,11 @@ func (in *Input) term() *ast.Term {
 	return ast.NewTerm(ast.NewObject(pairs...))
 }
 
-// lookup resolves a path below input (path[0] is the top-level key) the way
-// term() would, without building the top-level object.
-func (in *Input) lookup(path ast.Ref) *ast.Term {
+// Lookup resolves a path below input (path[0] is the top-level key) the way
+// Term() would, without building the top-level object.
+func (in *Input) Lookup(path ast.Ref) *ast.Term {
 	if len(path) == 0 {
-		return in.term()
+		return in.Term()
 	}
 	k, ok := path[0].Value.(ast.String)
 	if !ok {
@@ -51,7 +51,7 @@ func (in *Input) lookup(path ast.Ref) *ast.Term {
 			return in.derivedTerm()
 		}
 		if t := in.derivedField(path[1]); t != nil {
-			return lookupTerms(t, path[2:])
+			return LookupTerms(t, path[2:])
 		}
 		return nil
 	}
@@ -61,11 +61,11 @@ func (in *Input) lookup(path ast.Ref) *ast.Term {
 			continue
 		}
 		if m.val != nil || len(path) == 1 {
-			return lookupTerms(m.value(), path[1:])
+			return LookupTerms(m.value(), path[1:])
 		}
 		for _, kv := range m.members {
 			if kv[0].Equal(path[1]) {
-				return lookupTerms(kv[1], path[2:])
+				return LookupTerms(kv[1], path[2:])
 			}
 		}
 		return nil
@@ -124,15 +124,15 @@ func (in *Input) setDeviceNew(isNew bool) {
 	}
 }
 
-// resolver reads one ground path of the input. Resolving a path against
+// Resolver reads one ground path of the input. Resolving a path against
 // the request and the enrichment schema happens once, when the fast
 // program is compiled; evaluations only call the resolver.
-type resolver func(in *Input) *ast.Term
+type Resolver func(in *Input) *ast.Term
 
-// compilePath returns the resolver of a ground path below input.
-func compilePath(path ast.Ref) resolver {
+// CompilePath returns the Resolver of a ground path below input.
+func CompilePath(path ast.Ref) Resolver {
 	if len(path) == 0 {
-		return func(in *Input) *ast.Term { return in.term() }
+		return func(in *Input) *ast.Term { return in.Term() }
 	}
 	k, ok := path[0].Value.(ast.String)
 	if !ok {
@@ -140,7 +140,7 @@ func compilePath(path ast.Ref) resolver {
 	}
 	if k == "derived" && len(path) >= 2 {
 		key, rest := path[1], path[2:]
-		return func(in *Input) *ast.Term { return lookupTerms(in.derivedField(key), rest) }
+		return func(in *Input) *ast.Term { return LookupTerms(in.derivedField(key), rest) }
 	}
 	if f := enrichField(enrichSchema, path[0]); f != nil {
 		return compileEnrichPath(f, path[1:])
@@ -158,11 +158,11 @@ func compilePath(path ast.Ref) resolver {
 						continue
 					}
 					if m.val != nil {
-						return lookupTerms(m.val, path[1:])
+						return LookupTerms(m.val, path[1:])
 					}
 					for _, kv := range m.members {
 						if kv[0].Value.(ast.String) == sub {
-							return lookupTerms(kv[1], rest)
+							return LookupTerms(kv[1], rest)
 						}
 					}
 					return nil
@@ -171,13 +171,13 @@ func compilePath(path ast.Ref) resolver {
 			}
 		}
 	}
-	return func(in *Input) *ast.Term { return in.lookup(path) }
+	return func(in *Input) *ast.Term { return in.Lookup(path) }
 }
 
 // compileEnrichPath walks the enrichment schema at compile time: the
 // resolver checks the presence of each object on the way and calls the
 // leaf's getter.
-func compileEnrichPath(f *field, path ast.Ref) resolver {
+func compileEnrichPath(f *field, path ast.Ref) Resolver {
 	if f.name.Value.Compare(ast.String("scores")) == 0 {
 		return compileScorePath(path)
 	}
@@ -189,7 +189,7 @@ func compileEnrichPath(f *field, path ast.Ref) resolver {
 		if !allPresent(presence, in) {
 			return nil
 		}
-		return lookupTerms(in.fieldTerm(f), rest)
+		return LookupTerms(in.fieldTerm(f), rest)
 	}
 }
 
@@ -238,13 +238,13 @@ func (in *Input) score(plugin string) *Score {
 
 // compileScorePath resolves input.scores.<plugin>[.score|.reasons...]
 // straight from the plugin's answer, without building the scores object.
-func compileScorePath(path ast.Ref) resolver {
+func compileScorePath(path ast.Ref) Resolver {
 	if len(path) < 2 {
 		return func(in *Input) *ast.Term {
 			if len(in.Enrich.Scores) == 0 {
 				return nil
 			}
-			return lookupTerms(in.scoresTerm(), path)
+			return LookupTerms(in.scoresTerm(), path)
 		}
 	}
 	plugin, ok1 := path[0].Value.(ast.String)
@@ -259,22 +259,22 @@ func compileScorePath(path ast.Ref) resolver {
 		case sc == nil:
 			return nil
 		case field == "score":
-			return lookupTerms(floatTerm(sc.Score), rest)
+			return LookupTerms(floatTerm(sc.Score), rest)
 		case field == "reasons":
-			return lookupTerms(stringsTerm(sc.Reasons), rest)
+			return LookupTerms(stringsTerm(sc.Reasons), rest)
 		}
 		return nil
 	}
 }
 
-// numResolver reads a numeric leaf of the input as the float64 the policy
+// NumResolver reads a numeric leaf of the input as the float64 the policy
 // sees (numValue), ok=false when it is absent.
-type numResolver func(in *Input) (float64, bool)
+type NumResolver func(in *Input) (float64, bool)
 
-// compileNum returns the numeric resolver of a ground path below input, or
+// CompileNum returns the numeric Resolver of a ground path below input, or
 // nil when the path is not a number the sidecar computes (the caller's own
 // numbers keep their JSON text and are compared as OPA compares them).
-func compileNum(path ast.Ref) numResolver {
+func CompileNum(path ast.Ref) NumResolver {
 	if len(path) == 0 {
 		return nil
 	}
@@ -400,4 +400,36 @@ func numValue(f float64) float64 {
 		f = math.Round(f*1e6) / 1e6
 	}
 	return f
+}
+
+// LookupTerms follows keys (object keys, array indices, set members) down
+// from t, nil where a step is missing.
+func LookupTerms(t *ast.Term, keys []*ast.Term) *ast.Term {
+	for _, k := range keys {
+		if t == nil {
+			return nil
+		}
+		switch v := t.Value.(type) {
+		case ast.Object:
+			t = v.Get(k)
+		case *ast.Array:
+			n, ok := k.Value.(ast.Number)
+			if !ok {
+				return nil
+			}
+			i, ok := n.Int()
+			if !ok || i < 0 || i >= v.Len() {
+				return nil
+			}
+			t = v.Elem(i)
+		case ast.Set:
+			if !v.Contains(k) {
+				return nil
+			}
+			t = k
+		default:
+			return nil
+		}
+	}
+	return t
 }

@@ -1,4 +1,4 @@
-package engine
+package request
 
 import (
 	"bytes"
@@ -74,12 +74,12 @@ func TestEnrichmentRoundTrip(t *testing.T) {
 	roundTrip(t, body, in)
 
 	for seed := range uint64(300) {
-		body := genRequest(seed)
+		body := GenRequest(seed)
 		in, err := DecodeRequest([]byte(body), now, testLimits)
 		if err != nil {
 			t.Fatal(err)
 		}
-		genEnrichment(seed, in)
+		GenEnrichment(seed, in)
 		roundTrip(t, body, in)
 	}
 }
@@ -94,7 +94,7 @@ func roundTrip(t *testing.T, body string, in *Input) {
 	if err != nil {
 		t.Fatalf("%s\n%s: %v", body, js, err)
 	}
-	if got, want := back.term(), in.term(); got.Value.Compare(want.Value) != 0 {
+	if got, want := back.Term(), in.Term(); got.Value.Compare(want.Value) != 0 {
 		t.Fatalf("round trip of %s\n%s\n got  %v\n want %v", body, js, got, want)
 	}
 }
@@ -143,8 +143,8 @@ func FuzzReplayInput(f *testing.F) {
 		if err != nil {
 			t.Fatalf("replay of the re-encoding %s: %v", js, err)
 		}
-		if back.term().Value.Compare(in.term().Value) != 0 {
-			t.Fatalf("not stable:\n%v\n%v", back.term(), in.term())
+		if back.Term().Value.Compare(in.Term().Value) != 0 {
+			t.Fatalf("not stable:\n%v\n%v", back.Term(), in.Term())
 		}
 	})
 }
@@ -155,14 +155,14 @@ func FuzzReplayInput(f *testing.F) {
 func TestAppendEnrichmentMatchesTerms(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for seed := uint64(0); seed < 400; seed++ {
-		in, err := DecodeRequest([]byte(genRequest(seed)), now, testLimits)
+		in, err := DecodeRequest([]byte(GenRequest(seed)), now, testLimits)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if seed%50 == 0 {
 			fullEnrichment(in, now)
 		} else {
-			genEnrichment(seed, in)
+			GenEnrichment(seed, in)
 		}
 		if in.Enrich.Velocity != nil && seed%3 == 0 {
 			in.Enrich.Velocity.UID.Amount1h = []float64{1e15 + 0.5, -0.0000004, 123.4567894, 2e20}[seed/3%4]

@@ -1,4 +1,4 @@
-package irproto
+package request
 
 import (
 	"fmt"
@@ -7,13 +7,17 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 )
 
-// genRequest and genEnrichment are copied from pdp/engine/fast_test.go
-// (the fast path's differential test), with the engine's names qualified.
+// Generated inputs for the tests and benchmarks of this package and of the
+// policy set (the differential tests of the fast path against OPA's
+// evaluator, the corpus, the benchmarks): one generator, so both packages
+// test on the same inputs.
 
-func genRequest(seed uint64) string {
+// GenRequest builds a valid decide request from a seed, covering every
+// field the reference policy reads and values on both sides of its
+// thresholds.
+func GenRequest(seed uint64) string {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
 	var b strings.Builder
@@ -72,6 +76,8 @@ func genRequest(seed uint64) string {
 			ctx = append(ctx, fmt.Sprintf(`%q:%v`, pick("third_party_guidance", "remote_assistance"), r.IntN(2) == 0))
 		}
 		if r.IntN(4) > 0 {
+			// Phrases, an actor with a request (with and without an
+			// exclusion), each alone, spellings the matcher normalizes.
 			ctx = append(ctx, fmt.Sprintf(`"user_statement":%q`, pick("the police said my account is unsafe", "buying a gift",
 				"客服让我退款", "客服让我转账到安全账户", "客服让我把验证码告诉他", "客服说没收到验证码可以重新发",
 				"我要退款，商品有质量问题", "共 享 屏 幕", "Guiding me over the PHONE", "對方要我開啟屏幕共享",
@@ -86,7 +92,8 @@ func genRequest(seed uint64) string {
 	return b.String()
 }
 
-func genEnrichment(seed uint64, in *engine.Input) {
+// GenEnrichment fills what the decision service would add, from a seed.
+func GenEnrichment(seed uint64, in *Input) {
 	r := rand.New(rand.NewPCG(seed^0x5bd1e995, seed))
 	if r.IntN(5) == 0 {
 		return // state off
@@ -104,9 +111,9 @@ func genEnrichment(seed uint64, in *engine.Input) {
 	in.Enrich.Velocity = v
 	if r.IntN(3) == 0 {
 		st := []string{"pending", "passed", "failed", "refused"}[r.IntN(4)]
-		in.Enrich.Verification = engine.VerificationView{Status: st, Methods: []string{"face", "sms"}, Passed: []string{"face"}}
+		in.Enrich.Verification = VerificationView{Status: st, Methods: []string{"face", "sms"}, Passed: []string{"face"}}
 	}
-	a := &engine.AccountView{Frozen: r.IntN(10) == 0, StageRestricted: r.IntN(10) == 0, Probation: r.IntN(5) == 0,
+	a := &AccountView{Frozen: r.IntN(10) == 0, StageRestricted: r.IntN(10) == 0, Probation: r.IntN(5) == 0,
 		EverFrozen: r.IntN(5) == 0, KnownDevices: r.IntN(4)}
 	if r.IntN(4) == 0 {
 		a.DailyAmount, a.MaxAmount, a.LimitCurrency = []float64{0, 1000}[r.IntN(2)], []float64{0, 500}[r.IntN(2)], "CNY"
@@ -126,7 +133,7 @@ func genEnrichment(seed uint64, in *engine.Input) {
 	}
 	for _, p := range []string{"fraud_model", "habit_deviation", "device_risk"} {
 		if r.IntN(3) == 0 {
-			in.Enrich.Scores = append(in.Enrich.Scores, engine.Score{Plugin: p, Score: []float64{0.1, 0.69, 0.6999994, 0.6999995, 0.7, 0.7000004, 0.95, 0.97}[r.IntN(8)], Reasons: []string{"x"}})
+			in.Enrich.Scores = append(in.Enrich.Scores, Score{Plugin: p, Score: []float64{0.1, 0.69, 0.6999994, 0.6999995, 0.7, 0.7000004, 0.95, 0.97}[r.IntN(8)], Reasons: []string{"x"}})
 		}
 		if r.IntN(6) == 0 {
 			in.Enrich.Unavailable = append(in.Enrich.Unavailable, p)
@@ -136,11 +143,20 @@ func genEnrichment(seed uint64, in *engine.Input) {
 		// A clean history (most real traffic): what makes an allow.
 		in.Enrich.Reputation = [4]pdp.Reputation{}
 		v.UID, v.Failures, v.UIDDevices1h, v.DeviceUIDs1h = pdp.WindowCounts{Count1m: 1, Count1h: 1}, pdp.Failures{}, 1, 1
-		in.Enrich.Verification, in.Enrich.Unknown, in.Enrich.Unavailable = engine.VerificationView{}, nil, nil
-		in.Enrich.Account = &engine.AccountView{KnownDevices: 1}
+		in.Enrich.Verification, in.Enrich.Unknown, in.Enrich.Unavailable = VerificationView{}, nil, nil
+		in.Enrich.Account = &AccountView{KnownDevices: 1}
 		in.Enrich.Scores = nil
 		if in.Req.Device.ID != "" {
 			in.SetDeviceKnown(true)
 		}
 	}
+}
+
+// PaymentWithChangeAt is a payment with a phone change at t.
+func PaymentWithChangeAt(t time.Time) []byte {
+	return []byte(strings.Replace(`{"request_id":"r-1","stage":"payment","uid":"u-1001",
+ "device":{"id":"d-77","ip":"203.0.113.7","ip_country":"SG","new":true},
+ "txn":{"id":"t-9","amount":6800.00,"currency":"CNY","category":"digital","merchant":"m-1","payment_method":"card","ship_country":"CN"},
+ "account":{"home_country":"CN","created_at":"2021-03-01T00:00:00Z","recent_changes":[{"kind":"phone_change","at":"@RECENT@"}]},
+ "context":{"channel":"app","session_age_s":120}}`, "@RECENT@", t.UTC().Format(time.RFC3339), 1))
 }

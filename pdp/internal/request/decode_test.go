@@ -1,4 +1,4 @@
-package engine
+package request
 
 import (
 	"errors"
@@ -116,7 +116,7 @@ func TestDecodeRejects(t *testing.T) {
 
 func TestDecodeAccepts(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	in, err := DecodeRequest(paymentWithChangeAt(now.Add(-24*time.Hour)), now, testLimits)
+	in, err := DecodeRequest(PaymentWithChangeAt(now.Add(-24*time.Hour)), now, testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestDecodeAccepts(t *testing.T) {
 	if h := in.Derived.SensitiveChangeHours; h != 24 {
 		t.Fatalf("sensitive change hours = %v, want 24", h)
 	}
-	doc := in.term().String()
+	doc := in.Term().String()
 	for _, want := range []string{`"money": true`, `"outflow": true`, `"session_age_s": 120`, `"amount": 6800.00`} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("input document lacks %s: %s", want, doc)
@@ -152,8 +152,8 @@ func TestDecodeNormalizes(t *testing.T) {
 	if !in.Derived.IPForeign || in.Req.HasTxn || in.Req.Stage.NeedsTxn() {
 		t.Fatalf("derived: %+v", in.Derived)
 	}
-	if !strings.Contains(in.term().String(), "é😀\\n") {
-		t.Fatalf("escapes not decoded: %s", in.term())
+	if !strings.Contains(in.Term().String(), "é😀\\n") {
+		t.Fatalf("escapes not decoded: %s", in.Term())
 	}
 }
 
@@ -170,12 +170,12 @@ func TestDecodeContext(t *testing.T) {
 		"third_party_guidance": "false", "remote_assistance": "true", "user_statement": `"AnyDesk 已装好"`,
 		"channel": "7", "session": `{"age_s": 120, "tags": ["a", null]}`, "plain": `"客服"`,
 	} {
-		got := in.lookup(ast.MustParseRef("input.context." + path)[1:])
+		got := in.Lookup(ast.MustParseRef("input.context." + path)[1:])
 		if got == nil || got.String() != want {
 			t.Errorf("context.%s = %v, want %s", path, got, want)
 		}
 	}
-	if s := in.term().String(); !strings.Contains(s, `"user_statement": "AnyDesk 已装好"`) {
+	if s := in.Term().String(); !strings.Contains(s, `"user_statement": "AnyDesk 已装好"`) {
 		t.Fatalf("input document: %s", s)
 	}
 	// A statement already canonical is kept as sent, a long one up to the
@@ -185,7 +185,7 @@ func TestDecodeContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := in.lookup(ast.MustParseRef("input.context.user_statement")[1:]); got == nil || got.Value != ast.String(long) {
+	if got := in.Lookup(ast.MustParseRef("input.context.user_statement")[1:]); got == nil || got.Value != ast.String(long) {
 		t.Fatalf("statement at the limit: %v", got)
 	}
 }
@@ -269,5 +269,23 @@ func TestErrorsDoNotEchoNumbers(t *testing.T) {
 	var e *pdp.Error
 	if !errors.As(err, &e) || e.Code != pdp.CodeUnknownField || e.Field != "411111******1111" {
 		t.Fatalf("got %v, want unknown_field at 411111******1111", err)
+	}
+}
+
+// Identifiers refuse control characters and lone surrogates: found by the
+// bad-input suite, where "u-1\u0000" and "u-\ud800" were decided as
+// ordinary (and distinct) UIDs.
+func TestIdentifiersRefuseControlAndSurrogates(t *testing.T) {
+	for _, uid := range []string{`u-1\u0000`, `u-\ud800`, `u-\udc00x`, `u\n1`, `u\u007f`, `u-\ufffd`} {
+		body := `{"stage":"login","uid":"` + uid + `"}`
+		_, err := DecodeRequest([]byte(body), time.Now(), testLimits)
+		if e := (*pdp.Error)(nil); !errors.As(err, &e) || e.Code != pdp.CodeInvalidValue || e.Field != "uid" {
+			t.Errorf("%s: %v, want invalid_value uid", body, err)
+		}
+	}
+	// Free text keeps its line breaks.
+	body := `{"stage":"withdrawal","uid":"u","txn":{"id":"t","amount":1,"currency":"CNY"},"context":{"user_statement":"line 1\nline 2"}}`
+	if _, err := DecodeRequest([]byte(body), time.Now(), testLimits); err != nil {
+		t.Errorf("free text with a newline: %v", err)
 	}
 }
