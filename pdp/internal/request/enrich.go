@@ -1,6 +1,7 @@
 package request
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -93,7 +94,10 @@ type Score struct {
 
 // field describes one key of the enrichment document: a leaf with a
 // getter, or an object of sub-fields. A nil getter result means the key is
-// absent.
+// absent. The schema is the one description of the enrichment: the policy
+// input's terms (fieldTerm), the fast path's reads (compileEnrichPath), the
+// log's JSON (AppendEnrichment) and its reading back (ReplayInput) all walk
+// it.
 type field struct {
 	name    *ast.Term
 	get     func(in *Input) *ast.Term
@@ -102,19 +106,56 @@ type field struct {
 	// num is a numeric leaf's value as a float64 (before numValue), for
 	// the fast path's native comparisons; get is floatTerm of the same.
 	num func(in *Input) float64
+	// dst is where a leaf is read back from the log (ReplayInput): a
+	// pointer to the Go value get reads, which encoding/json decodes into.
+	dst func(in *Input) any
+	// read reads a leaf the log writes in another form than its Go value
+	// (scores, scores_unavailable); it takes precedence over dst.
+	read func(in *Input, raw json.RawMessage) error
+	// open sets an object up when a logged input has it (the velocity and
+	// account values allocated, reputation marked present).
+	open func(in *Input)
 }
 
-func leaf(name string, get func(in *Input) *ast.Term) field {
-	return field{name: ast.StringTerm(name), get: get}
+// leaf is a leaf read by get and read back into dst.
+func leaf[T any](name string, dst func(in *Input) *T, get func(in *Input) *ast.Term) field {
+	return field{name: ast.StringTerm(name), get: get, dst: func(in *Input) any { return dst(in) }}
+}
+
+// boolLeaf is a boolean leaf.
+func boolLeaf(name string, p func(in *Input) *bool) field {
+	return leaf(name, p, func(in *Input) *ast.Term { return boolTerm(*p(in)) })
+}
+
+// stringLeaf is a string leaf, absent when empty if omitEmpty.
+func stringLeaf(name string, omitEmpty bool, p func(in *Input) *string) field {
+	return leaf(name, p, func(in *Input) *ast.Term {
+		if s := *p(in); s != "" || !omitEmpty {
+			return ast.StringTerm(s)
+		}
+		return nil
+	})
+}
+
+// listLeaf is an array of strings.
+func listLeaf(name string, p func(in *Input) *[]string) field {
+	return leaf(name, p, func(in *Input) *ast.Term { return stringsTerm(*p(in)) })
+}
+
+// timeLeaf is a time, absent when zero.
+func timeLeaf(name string, p func(in *Input) *time.Time) field {
+	return leaf(name, p, func(in *Input) *ast.Term { return timeTerm(*p(in)) })
 }
 
 // numLeaf is a leaf holding a number: the policy sees floatTerm(num(in)).
-func numLeaf(name string, num func(in *Input) float64) field {
-	return field{name: ast.StringTerm(name), num: num, get: func(in *Input) *ast.Term { return floatTerm(num(in)) }}
+func numLeaf[T uint32 | int | float64](name string, p func(in *Input) *T) field {
+	num := func(in *Input) float64 { return float64(*p(in)) }
+	return field{name: ast.StringTerm(name), num: num, get: func(in *Input) *ast.Term { return floatTerm(num(in)) },
+		dst: func(in *Input) any { return p(in) }}
 }
 
-func object(name string, present func(in *Input) bool, sub ...field) field {
-	return field{name: ast.StringTerm(name), sub: sub, present: present}
+func object(name string, present func(in *Input) bool, open func(in *Input), sub ...field) field {
+	return field{name: ast.StringTerm(name), sub: sub, present: present, open: open}
 }
 
 func boolTerm(b bool) *ast.Term { return ast.InternedTerm(b) }
@@ -135,22 +176,24 @@ func timeTerm(t time.Time) *ast.Term {
 }
 
 func reputationFields(i int) []field {
+	rep := func(in *Input) *pdp.Reputation { return &in.Enrich.Reputation[i] }
 	return []field{
-		leaf("blocked", func(in *Input) *ast.Term { return boolTerm(in.Enrich.Reputation[i].Blocked) }),
-		leaf("allowed", func(in *Input) *ast.Term { return boolTerm(in.Enrich.Reputation[i].Allowed) }),
-		leaf("vip", func(in *Input) *ast.Term { return boolTerm(in.Enrich.Reputation[i].VIP) }),
+		boolLeaf("blocked", func(in *Input) *bool { return &rep(in).Blocked }),
+		boolLeaf("allowed", func(in *Input) *bool { return &rep(in).Allowed }),
+		boolLeaf("vip", func(in *Input) *bool { return &rep(in).VIP }),
 	}
 }
 
 func windowFields(w func(v *pdp.Velocity) *pdp.WindowCounts) []field {
+	win := func(in *Input) *pdp.WindowCounts { return w(in.Enrich.Velocity) }
 	return []field{
-		numLeaf("count_1m", func(in *Input) float64 { return float64(w(in.Enrich.Velocity).Count1m) }),
-		numLeaf("count_1h", func(in *Input) float64 { return float64(w(in.Enrich.Velocity).Count1h) }),
-		numLeaf("count_24h", func(in *Input) float64 { return float64(w(in.Enrich.Velocity).Count24h) }),
-		numLeaf("amount_1m", func(in *Input) float64 { return w(in.Enrich.Velocity).Amount1m }),
-		numLeaf("amount_1h", func(in *Input) float64 { return w(in.Enrich.Velocity).Amount1h }),
-		numLeaf("amount_24h", func(in *Input) float64 { return w(in.Enrich.Velocity).Amount24h }),
-		numLeaf("logins_1h", func(in *Input) float64 { return float64(w(in.Enrich.Velocity).Logins1h) }),
+		numLeaf("count_1m", func(in *Input) *uint32 { return &win(in).Count1m }),
+		numLeaf("count_1h", func(in *Input) *uint32 { return &win(in).Count1h }),
+		numLeaf("count_24h", func(in *Input) *uint32 { return &win(in).Count24h }),
+		numLeaf("amount_1m", func(in *Input) *float64 { return &win(in).Amount1m }),
+		numLeaf("amount_1h", func(in *Input) *float64 { return &win(in).Amount1h }),
+		numLeaf("amount_24h", func(in *Input) *float64 { return &win(in).Amount24h }),
+		numLeaf("logins_1h", func(in *Input) *uint32 { return &win(in).Logins1h }),
 	}
 }
 
@@ -160,79 +203,79 @@ func hasAccount(in *Input) bool { return in.Enrich.Account != nil }
 
 func acct(in *Input) *AccountView { return in.Enrich.Account }
 
+func vel(in *Input) *pdp.Velocity { return in.Enrich.Velocity }
+
+func verif(in *Input) *VerificationView { return &in.Enrich.Verification }
+
 // enrichSchema is the whole enrichment document.
 var enrichSchema = []field{
 	{name: ast.StringTerm("state_unknown"), present: func(in *Input) bool { return len(in.Enrich.Unknown) > 0 },
-		get: func(in *Input) *ast.Term { return stringsTerm(in.Enrich.Unknown) }},
+		get: func(in *Input) *ast.Term { return stringsTerm(in.Enrich.Unknown) },
+		dst: func(in *Input) any { return &in.Enrich.Unknown }},
 	object("reputation", func(in *Input) bool { return in.Enrich.HasReputation },
-		object("uid", nil, reputationFields(RepUID)...),
-		object("device", nil, reputationFields(RepDevice)...),
-		object("ip", nil, reputationFields(RepIP)...),
-		object("card_bin", nil, reputationFields(RepCardBIN)...),
+		func(in *Input) { in.Enrich.HasReputation = true },
+		object("uid", nil, nil, reputationFields(RepUID)...),
+		object("device", nil, nil, reputationFields(RepDevice)...),
+		object("ip", nil, nil, reputationFields(RepIP)...),
+		object("card_bin", nil, nil, reputationFields(RepCardBIN)...),
 	),
-	object("velocity", hasVelocity,
-		object("uid", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.UID })...),
-		object("device", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.Device })...),
-		object("ip", nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.IP })...),
-		numLeaf("uid_devices_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.UIDDevices1h) }),
-		numLeaf("device_uids_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.DeviceUIDs1h) }),
-		numLeaf("spent_24h", func(in *Input) float64 { return in.Enrich.Velocity.Spent24h }),
-		numLeaf("attempts_1m", func(in *Input) float64 { return float64(in.Enrich.Velocity.Attempts1m) }),
-		numLeaf("attempts_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Attempts1h) }),
-		numLeaf("uid_methods_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.UIDMethods1h) }),
-		numLeaf("purchase_methods_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.PurchaseMethods1h) }),
-		numLeaf("instrument_uids_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.InstrumentUIDs1h) }),
-		numLeaf("uid_instruments_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.UIDInstruments1h) }),
-		object("failures", nil,
-			numLeaf("payment_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Payment1h) }),
-			numLeaf("payment_24h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Payment24h) }),
-			numLeaf("pin_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.PIN1h) }),
-			numLeaf("pin_24h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.PIN24h) }),
-			numLeaf("login_1h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Login1h) }),
-			numLeaf("login_24h", func(in *Input) float64 { return float64(in.Enrich.Velocity.Failures.Login24h) }),
+	object("velocity", hasVelocity, func(in *Input) { in.Enrich.Velocity = &pdp.Velocity{} },
+		object("uid", nil, nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.UID })...),
+		object("device", nil, nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.Device })...),
+		object("ip", nil, nil, windowFields(func(v *pdp.Velocity) *pdp.WindowCounts { return &v.IP })...),
+		numLeaf("uid_devices_1h", func(in *Input) *uint32 { return &vel(in).UIDDevices1h }),
+		numLeaf("device_uids_1h", func(in *Input) *uint32 { return &vel(in).DeviceUIDs1h }),
+		numLeaf("spent_24h", func(in *Input) *float64 { return &vel(in).Spent24h }),
+		numLeaf("attempts_1m", func(in *Input) *uint32 { return &vel(in).Attempts1m }),
+		numLeaf("attempts_1h", func(in *Input) *uint32 { return &vel(in).Attempts1h }),
+		numLeaf("uid_methods_1h", func(in *Input) *uint32 { return &vel(in).UIDMethods1h }),
+		numLeaf("purchase_methods_1h", func(in *Input) *uint32 { return &vel(in).PurchaseMethods1h }),
+		numLeaf("instrument_uids_1h", func(in *Input) *uint32 { return &vel(in).InstrumentUIDs1h }),
+		numLeaf("uid_instruments_1h", func(in *Input) *uint32 { return &vel(in).UIDInstruments1h }),
+		object("failures", nil, nil,
+			numLeaf("payment_1h", func(in *Input) *uint32 { return &vel(in).Failures.Payment1h }),
+			numLeaf("payment_24h", func(in *Input) *uint32 { return &vel(in).Failures.Payment24h }),
+			numLeaf("pin_1h", func(in *Input) *uint32 { return &vel(in).Failures.PIN1h }),
+			numLeaf("pin_24h", func(in *Input) *uint32 { return &vel(in).Failures.PIN24h }),
+			numLeaf("login_1h", func(in *Input) *uint32 { return &vel(in).Failures.Login1h }),
+			numLeaf("login_24h", func(in *Input) *uint32 { return &vel(in).Failures.Login24h }),
 		),
 	),
 	object("verification", func(in *Input) bool { return in.Enrich.Verification.Status != "" },
-		leaf("status", func(in *Input) *ast.Term { return ast.StringTerm(in.Enrich.Verification.Status) }),
-		leaf("challenge_id", func(in *Input) *ast.Term {
-			if in.Enrich.Verification.ChallengeID == "" {
-				return nil
-			}
-			return ast.StringTerm(in.Enrich.Verification.ChallengeID)
-		}),
-		leaf("methods", func(in *Input) *ast.Term { return stringsTerm(in.Enrich.Verification.Methods) }),
-		leaf("passed", func(in *Input) *ast.Term { return stringsTerm(in.Enrich.Verification.Passed) }),
+		func(in *Input) { in.Enrich.Verification = VerificationView{} },
+		stringLeaf("status", false, func(in *Input) *string { return &verif(in).Status }),
+		stringLeaf("challenge_id", true, func(in *Input) *string { return &verif(in).ChallengeID }),
+		listLeaf("methods", func(in *Input) *[]string { return &verif(in).Methods }),
+		listLeaf("passed", func(in *Input) *[]string { return &verif(in).Passed }),
 	),
-	object("account_state", hasAccount,
-		leaf("frozen", func(in *Input) *ast.Term { return boolTerm(acct(in).Frozen) }),
-		leaf("freeze_kind", func(in *Input) *ast.Term {
-			if acct(in).FreezeKind == "" {
-				return nil
-			}
-			return ast.StringTerm(acct(in).FreezeKind)
-		}),
-		leaf("frozen_until", func(in *Input) *ast.Term { return timeTerm(acct(in).FrozenUntil) }),
-		leaf("stage_restricted", func(in *Input) *ast.Term { return boolTerm(acct(in).StageRestricted) }),
-		leaf("restricted", func(in *Input) *ast.Term { return stringsTerm(acct(in).Restricted) }),
-		leaf("probation", func(in *Input) *ast.Term { return boolTerm(acct(in).Probation) }),
-		leaf("probation_until", func(in *Input) *ast.Term { return timeTerm(acct(in).ProbationUntil) }),
-		leaf("ever_frozen", func(in *Input) *ast.Term { return boolTerm(acct(in).EverFrozen) }),
-		leaf("known_devices", func(in *Input) *ast.Term { return ast.InternedTerm(acct(in).KnownDevices) }),
-		numLeaf("profile_changes_7d", func(in *Input) float64 { return float64(acct(in).ProfileChanges7d) }),
-		numLeaf("freezes_24h", func(in *Input) float64 { return float64(acct(in).Freezes24h) }),
-		numLeaf("new_destinations_24h", func(in *Input) float64 { return float64(acct(in).NewDestinations24h) }),
-		numLeaf("flags_24h", func(in *Input) float64 { return float64(acct(in).Flags24h) }),
+	object("account_state", hasAccount, func(in *Input) { in.Enrich.Account = &AccountView{} },
+		boolLeaf("frozen", func(in *Input) *bool { return &acct(in).Frozen }),
+		stringLeaf("freeze_kind", true, func(in *Input) *string { return &acct(in).FreezeKind }),
+		timeLeaf("frozen_until", func(in *Input) *time.Time { return &acct(in).FrozenUntil }),
+		boolLeaf("stage_restricted", func(in *Input) *bool { return &acct(in).StageRestricted }),
+		listLeaf("restricted", func(in *Input) *[]string { return &acct(in).Restricted }),
+		boolLeaf("probation", func(in *Input) *bool { return &acct(in).Probation }),
+		timeLeaf("probation_until", func(in *Input) *time.Time { return &acct(in).ProbationUntil }),
+		boolLeaf("ever_frozen", func(in *Input) *bool { return &acct(in).EverFrozen }),
+		leaf("known_devices", func(in *Input) *int { return &acct(in).KnownDevices },
+			func(in *Input) *ast.Term { return ast.InternedTerm(acct(in).KnownDevices) }),
+		numLeaf("profile_changes_7d", func(in *Input) *int { return &acct(in).ProfileChanges7d }),
+		numLeaf("freezes_24h", func(in *Input) *int { return &acct(in).Freezes24h }),
+		numLeaf("new_destinations_24h", func(in *Input) *int { return &acct(in).NewDestinations24h }),
+		numLeaf("flags_24h", func(in *Input) *int { return &acct(in).Flags24h }),
 		object("limit", func(in *Input) bool {
 			return acct(in).DailyAmount > 0 || acct(in).MaxAmount > 0
-		},
-			numLeaf("daily_amount", func(in *Input) float64 { return acct(in).DailyAmount }),
-			numLeaf("max_amount", func(in *Input) float64 { return acct(in).MaxAmount }),
-			leaf("currency", func(in *Input) *ast.Term { return ast.StringTerm(acct(in).LimitCurrency) }),
+		}, nil,
+			numLeaf("daily_amount", func(in *Input) *float64 { return &acct(in).DailyAmount }),
+			numLeaf("max_amount", func(in *Input) *float64 { return &acct(in).MaxAmount }),
+			stringLeaf("currency", false, func(in *Input) *string { return &acct(in).LimitCurrency }),
 		),
 	),
-	{name: ast.StringTerm("scores"), present: func(in *Input) bool { return len(in.Enrich.Scores) > 0 }},
+	{name: ast.StringTerm("scores"), present: func(in *Input) bool { return len(in.Enrich.Scores) > 0 },
+		read: readScores},
 	{name: ast.StringTerm("scores_unavailable"), present: func(in *Input) bool { return len(in.Enrich.Unavailable) > 0 },
-		get: func(in *Input) *ast.Term { return trueSetTerm(in.Enrich.Unavailable) }},
+		get:  func(in *Input) *ast.Term { return trueSetTerm(in.Enrich.Unavailable) },
+		read: readUnavailable},
 }
 
 // trueSetTerm is {name: true} for each name: an object, so that a rule can

@@ -12,7 +12,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 )
 
@@ -169,171 +168,169 @@ func ReplayInput(body []byte, at time.Time, enrichment []byte, lim Limits) (*Inp
 	if len(bytes.TrimSpace(enrichment)) == 0 || bytes.Equal(bytes.TrimSpace(enrichment), []byte("null")) {
 		return in, nil
 	}
-	var e enrichmentJSON
-	dec := json.NewDecoder(bytes.NewReader(enrichment))
-	dec.DisallowUnknownFields() // a field this version cannot replay is an error, not a silent gap
-	if err := dec.Decode(&e); err != nil {
+	var members map[string]json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(enrichment)).Decode(&members); err != nil {
 		return nil, fmt.Errorf("enrichment: %w", err)
 	}
-	e.apply(in)
+	if err := in.readAdditions(members); err != nil {
+		return nil, fmt.Errorf("enrichment: %w", err)
+	}
 	return in, nil
 }
 
-// enrichmentJSON mirrors the additions object; the round-trip test keeps
-// it in step with enrichSchema.
-type enrichmentJSON struct {
-	Derived *struct {
-		AccountAgeDays       float64  `json:"account_age_days"`
-		AmountBase           *float64 `json:"amount_base"`
-		SensitiveChangeHours float64  `json:"sensitive_change_hours"`
-		IPForeign            bool     `json:"ip_foreign"`
-		IPDomestic           bool     `json:"ip_domestic"`
-		CrossBorder          bool     `json:"cross_border"`
-		DeviceKnown          bool     `json:"device_known"`
-		DestinationNew       bool     `json:"destination_new"`
-		Money                bool     `json:"money"`   // from the stage
-		Outflow              bool     `json:"outflow"` // from the stage
-		VIP                  bool     `json:"vip"`
-	} `json:"derived"`
-	DeviceNew  *bool `json:"device_new"`
-	Reputation *struct {
-		UID     reputationJSON `json:"uid"`
-		Device  reputationJSON `json:"device"`
-		IP      reputationJSON `json:"ip"`
-		CardBIN reputationJSON `json:"card_bin"`
-	} `json:"reputation"`
-	Velocity *struct {
-		UID          windowJSON `json:"uid"`
-		Device       windowJSON `json:"device"`
-		IP           windowJSON `json:"ip"`
-		UIDDevices1h uint32     `json:"uid_devices_1h"`
-		DeviceUIDs1h uint32     `json:"device_uids_1h"`
-		Spent24h     float64    `json:"spent_24h"`
-		Attempts1m   uint32     `json:"attempts_1m"`
-		Attempts1h   uint32     `json:"attempts_1h"`
-		UIDMethods   uint32     `json:"uid_methods_1h"`
-		PurchaseMeth uint32     `json:"purchase_methods_1h"`
-		InstrUIDs    uint32     `json:"instrument_uids_1h"`
-		UIDInstrs    uint32     `json:"uid_instruments_1h"`
-		Failures     struct {
-			Payment1h  uint32 `json:"payment_1h"`
-			Payment24h uint32 `json:"payment_24h"`
-			PIN1h      uint32 `json:"pin_1h"`
-			PIN24h     uint32 `json:"pin_24h"`
-			Login1h    uint32 `json:"login_1h"`
-			Login24h   uint32 `json:"login_24h"`
-		} `json:"failures"`
-	} `json:"velocity"`
-	Verification *struct {
-		Status      string   `json:"status"`
-		ChallengeID string   `json:"challenge_id"`
-		Methods     []string `json:"methods"`
-		Passed      []string `json:"passed"`
-	} `json:"verification"`
-	AccountState *struct {
-		Frozen          bool      `json:"frozen"`
-		FreezeKind      string    `json:"freeze_kind"`
-		FrozenUntil     time.Time `json:"frozen_until"`
-		StageRestricted bool      `json:"stage_restricted"`
-		Restricted      []string  `json:"restricted"`
-		Probation       bool      `json:"probation"`
-		ProbationUntil  time.Time `json:"probation_until"`
-		EverFrozen      bool      `json:"ever_frozen"`
-		KnownDevices    int       `json:"known_devices"`
-		ProfileChanges  int       `json:"profile_changes_7d"`
-		Freezes24h      int       `json:"freezes_24h"`
-		NewDests24h     int       `json:"new_destinations_24h"`
-		Flags24h        int       `json:"flags_24h"`
-		Limit           *struct {
-			DailyAmount float64 `json:"daily_amount"`
-			MaxAmount   float64 `json:"max_amount"`
-			Currency    string  `json:"currency"`
-		} `json:"limit"`
-	} `json:"account_state"`
-	StateUnknown      []string        `json:"state_unknown"`
-	ScoresUnavailable map[string]bool `json:"scores_unavailable"`
-	Scores            map[string]struct {
-		Score   float64  `json:"score"`
-		Reasons []string `json:"reasons"`
-	} `json:"scores"`
+// derivedJSON is input.derived as AppendEnrichment writes it.
+type derivedJSON struct {
+	AccountAgeDays       float64  `json:"account_age_days"`
+	AmountBase           *float64 `json:"amount_base"`
+	SensitiveChangeHours float64  `json:"sensitive_change_hours"`
+	IPForeign            bool     `json:"ip_foreign"`
+	IPDomestic           bool     `json:"ip_domestic"`
+	CrossBorder          bool     `json:"cross_border"`
+	DeviceKnown          bool     `json:"device_known"`
+	DestinationNew       bool     `json:"destination_new"`
+	Money                bool     `json:"money"`   // from the stage
+	Outflow              bool     `json:"outflow"` // from the stage
+	VIP                  bool     `json:"vip"`
 }
 
-type reputationJSON struct {
-	Blocked bool `json:"blocked"`
-	Allowed bool `json:"allowed"`
-	VIP     bool `json:"vip"`
-}
-
-type windowJSON struct {
-	Count1m   uint32  `json:"count_1m"`
-	Count1h   uint32  `json:"count_1h"`
-	Count24h  uint32  `json:"count_24h"`
-	Amount1m  float64 `json:"amount_1m"`
-	Amount1h  float64 `json:"amount_1h"`
-	Amount24h float64 `json:"amount_24h"`
-	Logins1h  uint32  `json:"logins_1h"`
-}
-
-func (w windowJSON) counts() pdp.WindowCounts {
-	return pdp.WindowCounts{Count1m: w.Count1m, Count1h: w.Count1h, Count24h: w.Count24h,
-		Amount1m: w.Amount1m, Amount1h: w.Amount1h, Amount24h: w.Amount24h, Logins1h: w.Logins1h}
-}
-
-func (r reputationJSON) reputation() pdp.Reputation {
-	return pdp.Reputation{Blocked: r.Blocked, Allowed: r.Allowed, VIP: r.VIP}
-}
-
-// apply sets in's derived facts and enrichment from e.
-func (e *enrichmentJSON) apply(in *Input) {
-	if d := e.Derived; d != nil {
-		in.Derived = Derived{AccountAgeDays: d.AccountAgeDays, SensitiveChangeHours: d.SensitiveChangeHours,
-			IPForeign: d.IPForeign, IPDomestic: d.IPDomestic, CrossBorder: d.CrossBorder, DeviceKnown: d.DeviceKnown, VIP: d.VIP,
-			DestinationNew: d.DestinationNew,
-			AmountBase:     in.Derived.AmountBase} // a record without one: the amount
-		if d.AmountBase != nil {
-			in.Derived.AmountBase = *d.AmountBase
+// readAdditions sets in's derived facts, device.new and enrichment from
+// the members of the additions object. The enrichment is read by walking
+// enrichSchema, as it was written; a key this version cannot replay is an
+// error, not a silent gap.
+func (in *Input) readAdditions(members map[string]json.RawMessage) error {
+	for _, key := range sortedKeys(members) {
+		raw := members[key]
+		switch {
+		case strings.EqualFold(key, "derived"):
+			var d *derivedJSON
+			if err := decodeKnown(raw, &d); err != nil {
+				return fmt.Errorf("derived: %w", err)
+			}
+			if d != nil {
+				in.Derived = Derived{AccountAgeDays: d.AccountAgeDays, SensitiveChangeHours: d.SensitiveChangeHours,
+					IPForeign: d.IPForeign, IPDomestic: d.IPDomestic, CrossBorder: d.CrossBorder, DeviceKnown: d.DeviceKnown, VIP: d.VIP,
+					DestinationNew: d.DestinationNew,
+					AmountBase:     in.Derived.AmountBase} // a record without one: the amount
+				if d.AmountBase != nil {
+					in.Derived.AmountBase = *d.AmountBase
+				}
+			}
+		case strings.EqualFold(key, "device_new"):
+			var n *bool
+			if err := json.Unmarshal(raw, &n); err != nil {
+				return fmt.Errorf("device_new: %w", err)
+			}
+			if n != nil {
+				in.setDeviceNew(*n)
+			}
+		default:
+			if err := in.readField(enrichSchema, key, raw, ""); err != nil {
+				return err
+			}
 		}
-	}
-	if e.DeviceNew != nil {
-		in.setDeviceNew(*e.DeviceNew)
-	}
-	en := &in.Enrich
-	if r := e.Reputation; r != nil {
-		en.HasReputation = true
-		en.Reputation = [4]pdp.Reputation{r.UID.reputation(), r.Device.reputation(), r.IP.reputation(), r.CardBIN.reputation()}
-	}
-	if v := e.Velocity; v != nil {
-		en.Velocity = &pdp.Velocity{UID: v.UID.counts(), Device: v.Device.counts(), IP: v.IP.counts(),
-			UIDDevices1h: v.UIDDevices1h, DeviceUIDs1h: v.DeviceUIDs1h, Spent24h: v.Spent24h,
-			Attempts1m: v.Attempts1m, Attempts1h: v.Attempts1h,
-			UIDMethods1h: v.UIDMethods, PurchaseMethods1h: v.PurchaseMeth, InstrumentUIDs1h: v.InstrUIDs, UIDInstruments1h: v.UIDInstrs,
-			Failures: pdp.Failures{Payment1h: v.Failures.Payment1h, Payment24h: v.Failures.Payment24h,
-				PIN1h: v.Failures.PIN1h, PIN24h: v.Failures.PIN24h, Login1h: v.Failures.Login1h, Login24h: v.Failures.Login24h}}
-	}
-	if v := e.Verification; v != nil {
-		en.Verification = VerificationView{Status: v.Status, ChallengeID: v.ChallengeID, Methods: v.Methods, Passed: v.Passed}
-	}
-	if a := e.AccountState; a != nil {
-		av := &AccountView{Frozen: a.Frozen, FreezeKind: a.FreezeKind, FrozenUntil: a.FrozenUntil,
-			StageRestricted: a.StageRestricted, Restricted: a.Restricted, Probation: a.Probation,
-			ProbationUntil: a.ProbationUntil, EverFrozen: a.EverFrozen, KnownDevices: a.KnownDevices,
-			ProfileChanges7d: a.ProfileChanges, Freezes24h: a.Freezes24h, NewDestinations24h: a.NewDests24h, Flags24h: a.Flags24h}
-		if l := a.Limit; l != nil {
-			av.DailyAmount, av.MaxAmount, av.LimitCurrency = l.DailyAmount, l.MaxAmount, l.Currency
-		}
-		en.Account = av
-	}
-	en.Unknown = e.StateUnknown
-	for name, ok := range e.ScoresUnavailable {
-		if ok {
-			en.Unavailable = append(en.Unavailable, name)
-		}
-	}
-	slices.Sort(en.Unavailable)
-	for name, s := range e.Scores {
-		en.Scores = append(en.Scores, Score{Plugin: name, Score: s.Score, Reasons: s.Reasons})
 	}
 	// The policy sees scores as an object: order does not matter, sorting
 	// keeps the replay deterministic.
-	slices.SortFunc(en.Scores, func(a, b Score) int { return strings.Compare(a.Plugin, b.Plugin) })
+	slices.SortFunc(in.Enrich.Scores, func(a, b Score) int { return strings.Compare(a.Plugin, b.Plugin) })
+	return nil
+}
+
+// readField reads the member key of an object of fields (at path, "" for
+// the top level) from its JSON.
+func (in *Input) readField(fields []field, key string, raw json.RawMessage, path string) error {
+	f := namedField(fields, key)
+	if f == nil {
+		return fmt.Errorf("%sjson: unknown field %q", path, key)
+	}
+	path += string(f.name.Value.(ast.String))
+	var err error
+	switch {
+	case f.read != nil:
+		err = f.read(in, raw)
+	case f.dst != nil:
+		err = json.Unmarshal(raw, f.dst(in))
+	default:
+		var members map[string]json.RawMessage
+		if err = json.Unmarshal(raw, &members); err != nil || members == nil { // null: absent
+			break
+		}
+		if f.open != nil {
+			f.open(in)
+		}
+		for _, k := range sortedKeys(members) {
+			if err := in.readField(f.sub, k, members[k], path+"."); err != nil {
+				return err
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// namedField finds the field a JSON key names: its name, else one equal
+// under case folding (as encoding/json matches keys to struct fields).
+func namedField(fields []field, key string) *field {
+	for i := range fields {
+		if string(fields[i].name.Value.(ast.String)) == key {
+			return &fields[i]
+		}
+	}
+	for i := range fields {
+		if strings.EqualFold(string(fields[i].name.Value.(ast.String)), key) {
+			return &fields[i]
+		}
+	}
+	return nil
+}
+
+// readScores reads input.scores, {plugin: {"score": n, "reasons": [...]}}.
+func readScores(in *Input, raw json.RawMessage) error {
+	var scores map[string]struct {
+		Score   float64  `json:"score"`
+		Reasons []string `json:"reasons"`
+	}
+	if err := decodeKnown(raw, &scores); err != nil {
+		return err
+	}
+	in.Enrich.Scores = in.Enrich.Scores[:0]
+	for name, s := range scores {
+		in.Enrich.Scores = append(in.Enrich.Scores, Score{Plugin: name, Score: s.Score, Reasons: s.Reasons})
+	}
+	return nil
+}
+
+// readUnavailable reads input.scores_unavailable, {plugin: true}.
+func readUnavailable(in *Input, raw json.RawMessage) error {
+	var names map[string]bool
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return err
+	}
+	in.Enrich.Unavailable = in.Enrich.Unavailable[:0]
+	for name, ok := range names {
+		if ok {
+			in.Enrich.Unavailable = append(in.Enrich.Unavailable, name)
+		}
+	}
+	slices.Sort(in.Enrich.Unavailable)
+	return nil
+}
+
+// decodeKnown decodes raw into v, refusing fields v does not have.
+func decodeKnown(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// sortedKeys are m's keys in order: the first error a logged input has is
+// the same at every replay.
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
