@@ -19,8 +19,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/admin"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/fleet"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
@@ -54,24 +54,24 @@ Configuration comes from defaults, then the YAML file given by --config
 }
 
 // policySource resolves the policy directory (see config.Policies.Dir).
-func policySource(cfg config.Config, log *slog.Logger) (engine.Source, string, error) {
+func policySource(cfg config.Config, log *slog.Logger) (policy.Source, string, error) {
 	dir := cfg.Policies.Dir
 	if dir == "" {
 		if fi, err := os.Stat(config.DefaultPolicyDir); err == nil && fi.IsDir() {
 			dir = config.DefaultPolicyDir
 		} else {
 			log.Info("no ./policies directory: serving the embedded reference policies")
-			return engine.Source{FS: policies.FS, Label: "embedded"}, "", nil
+			return policy.Source{FS: policies.FS, Label: "embedded"}, "", nil
 		}
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return engine.Source{}, "", fmt.Errorf("policies: %w", err)
+		return policy.Source{}, "", fmt.Errorf("policies: %w", err)
 	}
 	if !fi.IsDir() {
-		return engine.Source{}, "", fmt.Errorf("policies: %s is not a directory", dir)
+		return policy.Source{}, "", fmt.Errorf("policies: %s is not a directory", dir)
 	}
-	return engine.Source{FS: os.DirFS(dir), Label: dir}, dir, nil
+	return policy.Source{FS: os.DirFS(dir), Label: dir}, dir, nil
 }
 
 func newLogger(cfg config.Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	m := metrics.New()
 	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	// The decision log's last inputs, which every policy reload replays
-	// through the fast path and OPA's evaluator (engine.Options.RecentInputs).
+	// through the fast path and OPA's evaluator (policy.Options.RecentInputs).
 	var recent *request.InputRing
 	if cfg.DecisionLog.On() {
 		recent = request.NewInputRing(request.RecentInputsKept)
@@ -362,7 +362,7 @@ func loadTokens(ctx context.Context, cfg config.Config, m *metrics.Metrics, log 
 }
 
 // startAdmin serves the operator API when a token file is configured.
-func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tracker *velocity.Tracker, eng *engine.Engine, log *slog.Logger) (*admin.Server, error) {
+func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tracker *velocity.Tracker, eng *policy.Engine, log *slog.Logger) (*admin.Server, error) {
 	if tokens == nil {
 		return nil, nil
 	}
@@ -384,7 +384,7 @@ func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tra
 
 // policyDuration reads a duration string from the policy data (e.g. the
 // probation a release starts), or returns def.
-func policyDuration(eng *engine.Engine, path string, def time.Duration) time.Duration {
+func policyDuration(eng *policy.Engine, path string, def time.Duration) time.Duration {
 	b, ok, err := eng.EvalData(context.Background(), path, nil, time.Now())
 	if err != nil || !ok {
 		return def
@@ -403,12 +403,12 @@ func policyDuration(eng *engine.Engine, path string, def time.Duration) time.Dur
 // newEngine loads the policies; it returns the watched directory ("" for
 // the embedded set). recent, if not nil, holds the decision log's last
 // inputs, which every reload replays.
-func newEngine(cfg config.Config, limits request.Limits, recent *request.InputRing, m *metrics.Metrics, log *slog.Logger) (*engine.Engine, string, error) {
+func newEngine(cfg config.Config, limits request.Limits, recent *request.InputRing, m *metrics.Metrics, log *slog.Logger) (*policy.Engine, string, error) {
 	src, dir, err := policySource(cfg, log)
 	if err != nil {
 		return nil, "", err
 	}
-	opts := engine.Options{
+	opts := policy.Options{
 		Source:      src,
 		Package:     cfg.Policies.Package,
 		NoOptimize:  !cfg.Policies.OptimizeEnabled(),
@@ -424,7 +424,7 @@ func newEngine(cfg config.Config, limits request.Limits, recent *request.InputRi
 	if recent != nil {
 		opts.RecentInputs = recent.Inputs
 	}
-	eng, err := engine.New(opts)
+	eng, err := policy.New(opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("load policies: %w", err)
 	}

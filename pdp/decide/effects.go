@@ -10,7 +10,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
@@ -337,7 +337,7 @@ func decisionAudit(in *request.Input, d *pdp.Decision) *pdp.AuditRecord {
 // is therefore not over its own cap, and the cap then stops the next
 // payment of the day. The obligations are copied, never changed in place
 // (a policy's constant results are shared).
-func coverRelease(res *engine.Result, in *request.Input) {
+func coverRelease(res *policy.Result, in *request.Input) {
 	r := &in.Req
 	if !r.Stage.NeedsTxn() {
 		return
@@ -408,7 +408,7 @@ func (s *Service) holdToCap(d *pdp.Decision, in *request.Input) {
 	}
 	s.metrics.ReleaseOverCap()
 	d.Outcome, d.StepUp = pdp.Deny, nil
-	d.Reasons = append(slices.DeleteFunc(slices.Clone(d.Reasons), func(x string) bool { return x == engine.ReasonStepUpVerified }), ReasonReleaseOverCap)
+	d.Reasons = append(slices.DeleteFunc(slices.Clone(d.Reasons), func(x string) bool { return x == policy.ReasonStepUpVerified }), ReasonReleaseOverCap)
 	d.Obligations = slices.DeleteFunc(slices.Clone(d.Obligations), func(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit })
 	d.Limit = nil
 }

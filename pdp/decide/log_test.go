@@ -17,7 +17,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/policies"
@@ -179,7 +179,7 @@ mask contains {"op": "upsert", "path": "/input/device/ip", "value": "0.0.0.0"}
 
 mask contains "/enrichment/derived/vip"
 `)}
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: files, Label: "test"}, Package: "riskpdp",
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: files, Label: "test"}, Package: "riskpdp",
 		EvalTimeout: time.Second, Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestMaskEntriesRefused(t *testing.T) {
 
 // shadowCandidate is the reference policy with one more rule: it denies
 // every withdrawal.
-func shadowCandidate(t *testing.T) *engine.Engine {
+func shadowCandidate(t *testing.T) *policy.Engine {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"riskpdp/common.rego", "riskpdp/rules.rego", "riskpdp/state.rego", "riskpdp/scores.rego", "riskpdp/config/data.json"} {
@@ -233,7 +233,7 @@ func shadowCandidate(t *testing.T) *engine.Engine {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
 		os.WriteFile(filepath.Join(dir, name), b, 0o644)
 	}
-	cand, err := engine.New(engine.Options{Source: engine.Source{FS: os.DirFS(dir), Label: dir}, Package: "riskpdp",
+	cand, err := policy.New(policy.Options{Source: policy.Source{FS: os.DirFS(dir), Label: dir}, Package: "riskpdp",
 		EvalTimeout: time.Second, Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func TestShadowSeesOnlyRecordedDecisions(t *testing.T) {
 // A sampled decision is shed, not queued, while every core is busy with
 // live decisions; shed records are logged by the caller.
 func TestShadowShedsUnderLoad(t *testing.T) {
-	cand, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"}, Package: "riskpdp",
+	cand, err := policy.New(policy.Options{Source: policy.Source{FS: policies.FS, Label: "embedded"}, Package: "riskpdp",
 		EvalTimeout: time.Second, Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

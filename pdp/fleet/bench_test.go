@@ -9,8 +9,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/state"
@@ -42,7 +42,7 @@ func BenchmarkDecideL1Hit(b *testing.B) {
 	for _, name := range []string{"embedded", "redis"} {
 		b.Run(name, func(b *testing.B) {
 			st := benchStores(b)[name]
-			eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
+			eng, err := policy.New(policy.Options{Source: policy.Source{FS: policies.FS, Label: "embedded"},
 				Package: "riskpdp", EvalTimeout: time.Second, Limits: limits, Logger: quiet})
 			if err != nil {
 				b.Fatal(err)

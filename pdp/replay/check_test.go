@@ -15,7 +15,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/replay/replaytest"
 )
@@ -38,7 +38,7 @@ type directCount struct {
 
 func countDirectly(t *testing.T, recs []*decisionlog.Record, candDir string, labels Labels) directCount {
 	t.Helper()
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: os.DirFS(candDir), Label: candDir}, Package: "riskpdp",
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: os.DirFS(candDir), Label: candDir}, Package: "riskpdp",
 		EvalTimeout: 5 * time.Second, Limits: request.Limits{MaxDepth: 256, MaxAmount: 1e300}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

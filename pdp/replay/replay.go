@@ -17,7 +17,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
@@ -62,7 +62,7 @@ type Options struct {
 // Replayer re-evaluates decision logs against a candidate policy set.
 type Replayer struct {
 	opts  Options
-	eng   *engine.Engine
+	eng   *policy.Engine
 	files []string
 	total int64
 }
@@ -106,8 +106,8 @@ func New(opts Options) (*Replayer, error) {
 	if err := checkDataLayout(opts.Policies, opts.Package); err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(engine.Options{
-		Source:      engine.Source{FS: os.DirFS(opts.Policies), Label: opts.Policies},
+	eng, err := policy.New(policy.Options{
+		Source:      policy.Source{FS: os.DirFS(opts.Policies), Label: opts.Policies},
 		Package:     opts.Package,
 		EvalTimeout: opts.EvalTimeout,
 		Limits:      replayLimits,

@@ -16,7 +16,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
@@ -189,14 +189,14 @@ func (s *sim) open(ctx context.Context) (func() error, error) {
 	}
 	defaults := config.Default()
 	lim := request.Limits{MaxDepth: defaults.Limits.MaxDepth, MaxAmount: defaults.Limits.MaxAmount}
-	src := engine.Source{FS: policies.FS, Label: "embedded"}
+	src := policy.Source{FS: policies.FS, Label: "embedded"}
 	if cfg.Policies != "" {
 		if fi, err := os.Stat(cfg.Policies); err != nil || !fi.IsDir() {
 			return fail(fmt.Errorf("policies: %s is not a directory", cfg.Policies))
 		}
-		src = engine.Source{FS: os.DirFS(cfg.Policies), Label: cfg.Policies}
+		src = policy.Source{FS: os.DirFS(cfg.Policies), Label: cfg.Policies}
 	}
-	eng, err := engine.New(engine.Options{Source: src, Package: "riskpdp", EvalTimeout: 5 * time.Second,
+	eng, err := policy.New(policy.Options{Source: src, Package: "riskpdp", EvalTimeout: 5 * time.Second,
 		Limits: lim, Logger: cfg.Logger})
 	if err != nil {
 		return fail(fmt.Errorf("load policies: %w", err))

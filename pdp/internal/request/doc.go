@@ -16,5 +16,5 @@
 // logged inputs for the policy set's proof at load.
 //
 // The package uses OPA's ast package for the terms it builds, and nothing
-// else of OPA: compiling and evaluating policies is pdp/engine's.
+// else of OPA: compiling and evaluating policies is pdp/internal/policy's.
 package request
