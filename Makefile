@@ -64,13 +64,13 @@ policy-test:
 ## gotest: the Go test suites of the root module and of bench/ with the race detector
 ## (charts/ runs in charts-test), then the 100k-decision SIGTERM log test and the
 ## 100k-record logger test full size (10k and 20k under -race), and the whole
-## differential corpus (x10 and x100 generated rules included: pdp/engine/corpus_test.go)
+## differential corpus (x10 and x100 generated rules included: pdp/internal/policy/corpus_test.go)
 ## without the race detector
 gotest:
 	$(GO) test -race -count=1 ./...
 	$(GO) -C bench test -race -count=1 ./...
 	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/cli/ ./pdp/decisionlog/
-	PDP_CORPUS_ALL=1 $(GO) test -count=1 -run '^TestCorpus$$' ./pdp/engine/
+	PDP_CORPUS_ALL=1 $(GO) test -count=1 -run '^TestCorpus$$' ./pdp/internal/policy/
 
 ## charts-tools: helm and kubectl-validate, pinned, built with go install into .bin/
 ## (a few minutes the first time; reinstalled only when the pinned version changes)

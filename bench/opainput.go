@@ -25,7 +25,7 @@ var policyRates = map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8, "SGD": 5.
 // --server` has no state, velocity windows or plugins. A service using
 // OPA as its PDP has to compute these and send them; here they are
 // representative values: derived facts computed exactly as the sidecar
-// does (pdp/engine derive), reputation from the same block list the
+// does (pdp/internal/request derive), reputation from the same block list the
 // sidecar's state holds, quiet velocity windows, an account in good
 // standing and plugin scores that are low for ordinary traffic and high
 // where the risk pattern would make the plugins fire. So OPA evaluates

@@ -4,7 +4,8 @@
 // vocabulary of the API, and the small interfaces the sub-packages implement.
 //
 // Dependencies stay in their own sub-packages and their types never appear
-// here: OPA lives in pdp/engine, fasthttp in pdp/server, wazero in
-// pdp/plugin, ristretto and bbolt in pdp/state. The root package imports
+// here: OPA lives in pdp/internal/policy (its ast terms also in
+// pdp/internal/request), fasthttp in pdp/server, wazero in pdp/plugin,
+// ristretto and bbolt in pdp/state. The root package imports
 // only the standard library.
 package pdp

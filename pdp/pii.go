@@ -3,7 +3,7 @@ package pdp
 // What the sources forbid collecting, logging or echoing (000 §4.1, 003
 // §3.1): payment passwords, SMS codes, card CVV and expiry, full card
 // numbers; and, as sensitive personal information under PIPL, resident
-// identity numbers. The request decoder (pdp/engine) refuses them; the
+// identity numbers. The request decoder (pdp/internal/request) refuses them; the
 // decision log (pdp/decisionlog) masks whatever still gets through.
 //
 // The rules for numbers are here, in the standard library only. The names

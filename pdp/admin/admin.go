@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/server"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
@@ -197,7 +197,7 @@ func decode(r *http.Request, v any) error {
 		}
 		return pdp.Errorf(pdp.CodeMalformedJSON, "", "could not read the body: %v", err)
 	}
-	return engine.DecodeStrict(body, 8, v)
+	return request.DecodeStrict(body, 8, v)
 }
 
 // detail renders a change for the journal.

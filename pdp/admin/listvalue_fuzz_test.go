@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
@@ -49,7 +49,7 @@ func FuzzListValueAgreesWithDecoder(f *testing.F) {
 		f.Add(seed.kind, seed.value)
 	}
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	lim := engine.Limits{MaxDepth: 16, MaxAmount: 1e9}
+	lim := request.Limits{MaxDepth: 16, MaxAmount: 1e9}
 	f.Fuzz(func(t *testing.T, k uint8, value string) {
 		kind := pdp.SubjectKind(k%4 + 1)
 		v := jsonRaw(value)
@@ -64,7 +64,7 @@ func FuzzListValueAgreesWithDecoder(f *testing.F) {
 		case pdp.SubjectCardBIN:
 			body = `{"stage":"payment","uid":"u","txn":{"id":"t","amount":1,"currency":"CNY","card_bin":` + v + `}}`
 		}
-		in, derr := engine.DecodeRequest([]byte(body), now, lim)
+		in, derr := request.DecodeRequest([]byte(body), now, lim)
 		c, lerr := state.CanonicalListValue(pdp.ListBlock, kind, value)
 		switch kind {
 		case pdp.SubjectUID, pdp.SubjectDevice, pdp.SubjectCardBIN:

@@ -18,7 +18,7 @@ import (
 
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 )
 
@@ -65,7 +65,7 @@ func (l *Loader) activate(ctx context.Context, b *opabundle.Bundle, raw []byte, 
 			return "", CauseActivation, fmt.Errorf("bundle plugins: %w", err)
 		}
 	}
-	pol, err := l.cfg.Engine.Prepare(engine.Source{FS: os.DirFS(filepath.Join(gen, "policy")), Label: "bundle " + l.label})
+	pol, err := l.cfg.Engine.Prepare(policy.Source{FS: os.DirFS(filepath.Join(gen, "policy")), Label: "bundle " + l.label})
 	if err != nil {
 		if set != nil {
 			set.Release()

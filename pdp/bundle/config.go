@@ -10,7 +10,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/keys"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 )
 
@@ -68,7 +68,7 @@ type Config struct {
 	Dir string
 
 	// Engine receives the bundle's policies and data. Required.
-	Engine *engine.Engine
+	Engine *policy.Engine
 	// Plugins, when not nil, receives the bundle's plugins (files under
 	// plugins/): the bundle owns the plugin set, and a bundle without
 	// plugins activates an empty set. When nil, a bundle that carries

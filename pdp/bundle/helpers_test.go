@@ -20,7 +20,8 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/policies"
 )
 
@@ -173,10 +174,10 @@ func (s *server) counts() (requests, notModified int, inm string) {
 func (s *server) url() string { return s.URL + "/bundles/riskpdp.tar.gz" }
 
 // newEngine serves the embedded reference policies.
-func newEngine(tb testing.TB) *engine.Engine {
+func newEngine(tb testing.TB) *policy.Engine {
 	tb.Helper()
-	e, err := engine.New(engine.Options{Logger: quiet, Source: engine.Source{FS: policies.FS, Label: "embedded"},
-		Package: "riskpdp", EvalTimeout: time.Second, Limits: engine.Limits{MaxDepth: 16, MaxAmount: 1e12}})
+	e, err := policy.New(policy.Options{Logger: quiet, Source: policy.Source{FS: policies.FS, Label: "embedded"},
+		Package: "riskpdp", EvalTimeout: time.Second, Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func newEngine(tb testing.TB) *engine.Engine {
 }
 
 // large is the large threshold the engine serves.
-func large(tb testing.TB, e *engine.Engine) string {
+func large(tb testing.TB, e *policy.Engine) string {
 	tb.Helper()
 	b, ok, err := e.EvalData(tb.Context(), "riskpdp/config/thresholds/large", nil, time.Now())
 	if err != nil || !ok {
@@ -196,7 +197,7 @@ func large(tb testing.TB, e *engine.Engine) string {
 
 // newLoader is a loader for url verifying with key, keeping its files in
 // dir ("" : a new temporary directory).
-func newLoader(tb testing.TB, url, keyFile, dir string, e *engine.Engine, mod func(*Config)) *Loader {
+func newLoader(tb testing.TB, url, keyFile, dir string, e *policy.Engine, mod func(*Config)) *Loader {
 	tb.Helper()
 	if dir == "" {
 		dir = tb.TempDir()

@@ -13,15 +13,16 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/download"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 const payment = `{"stage":"payment","uid":"u","txn":{"id":"t","amount":100,"currency":"CNY"}}`
 
 // decide evaluates a payment and returns the revision that decided.
-func decide(t *testing.T, e *engine.Engine) string {
+func decide(t *testing.T, e *policy.Engine) string {
 	t.Helper()
-	in, err := engine.DecodeRequest([]byte(payment), time.Now(), engine.Limits{MaxDepth: 16, MaxAmount: 1e12})
+	in, err := request.DecodeRequest([]byte(payment), time.Now(), request.Limits{MaxDepth: 16, MaxAmount: 1e12})
 	if err != nil {
 		t.Fatal(err)
 	}

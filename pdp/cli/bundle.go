@@ -9,7 +9,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp/bundle"
 	"github.com/riskpdp/riskpdp/pdp/config"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/server"
@@ -42,7 +42,7 @@ func bundleDir(cfg config.Config) string {
 // once. localPolicies says a policy directory serves until the first
 // bundle (readiness then does not wait for it). plugins is the host of
 // plugins.dir, or nil: the bundle then owns the plugin set.
-func startBundle(ctx context.Context, cfg config.Config, eng *engine.Engine, plugins *plugin.Host,
+func startBundle(ctx context.Context, cfg config.Config, eng *policy.Engine, plugins *plugin.Host,
 	localPolicies bool, m *metrics.Metrics, log *slog.Logger) (*bundleRun, error) {
 	bc := cfg.Bundle
 	if !bc.On() {

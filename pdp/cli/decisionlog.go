@@ -13,7 +13,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/server"
 )
@@ -21,7 +22,7 @@ import (
 // loggerConfig translates the decision_log section. recent, if not nil,
 // keeps the inputs of the decisions logged (before the log policy's
 // masking: what the policy saw), for the engine to replay at every load.
-func loggerConfig(c config.DecisionLog, eng *engine.Engine, recent *engine.InputRing) decisionlog.Config {
+func loggerConfig(c config.DecisionLog, eng *policy.Engine, recent *request.InputRing) decisionlog.Config {
 	lc := decisionlog.Config{
 		Path: c.Path, MaxSizeMiB: c.MaxSizeMiB, MaxAge: time.Duration(c.MaxAgeDays) * 24 * time.Hour,
 		MaxBackups: c.MaxBackups, DisableCompression: !c.CompressEnabled(),
@@ -40,7 +41,7 @@ func loggerConfig(c config.DecisionLog, eng *engine.Engine, recent *engine.Input
 
 // keepInputs is hook, after it has put the input of every decision record
 // into recent (a Data API record is no decide request: not kept).
-func keepInputs(recent *engine.InputRing, hook func(*decisionlog.Record) error) func(*decisionlog.Record) error {
+func keepInputs(recent *request.InputRing, hook func(*decisionlog.Record) error) func(*decisionlog.Record) error {
 	if recent == nil {
 		return hook
 	}
@@ -54,7 +55,7 @@ func keepInputs(recent *engine.InputRing, hook func(*decisionlog.Record) error) 
 
 // newDecisionLog starts the decision log when one is configured, with its
 // metrics, and its readiness check (failing or degraded as configured).
-func newDecisionLog(cfg config.Config, eng *engine.Engine, recent *engine.InputRing, m *metrics.Metrics, log *slog.Logger) (*decisionlog.Logger, server.ReadyCheck, error) {
+func newDecisionLog(cfg config.Config, eng *policy.Engine, recent *request.InputRing, m *metrics.Metrics, log *slog.Logger) (*decisionlog.Logger, server.ReadyCheck, error) {
 	c := cfg.DecisionLog
 	if !c.On() {
 		return nil, nil, nil
@@ -95,7 +96,7 @@ func buildInfo() *debug.BuildInfo {
 // newShadow loads the candidate policy set and starts the shadow worker,
 // when one is configured. A candidate that does not load is an error: a
 // shadow that silently compares nothing would mislead.
-func newShadow(cfg config.Config, limits engine.Limits, m *metrics.Metrics, log *slog.Logger) (*decide.Shadow, *engine.Engine, error) {
+func newShadow(cfg config.Config, limits request.Limits, m *metrics.Metrics, log *slog.Logger) (*decide.Shadow, *policy.Engine, error) {
 	dir := cfg.Shadow.Policies
 	if dir == "" {
 		return nil, nil, nil
@@ -107,8 +108,8 @@ func newShadow(cfg config.Config, limits engine.Limits, m *metrics.Metrics, log 
 	if !fi.IsDir() {
 		return nil, nil, fmt.Errorf("shadow policies: %s is not a directory", dir)
 	}
-	eng, err := engine.New(engine.Options{
-		Source: engine.Source{FS: os.DirFS(dir), Label: dir}, Package: cfg.Policies.Package,
+	eng, err := policy.New(policy.Options{
+		Source: policy.Source{FS: os.DirFS(dir), Label: dir}, Package: cfg.Policies.Package,
 		NoOptimize: !cfg.Policies.OptimizeEnabled(), EvalTimeout: cfg.Policies.EvalTimeout.D(),
 		Limits: limits, Logger: log.With("policies", "shadow"),
 	})

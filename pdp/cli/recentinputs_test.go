@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // TestDecisionLogKeepsInputsForReloads: with a decision log, the input of
@@ -21,7 +21,7 @@ import (
 // before the log policy's hook (which may mask or drop the record); a Data
 // API record is no decision and is not kept.
 func TestDecisionLogKeepsInputsForReloads(t *testing.T) {
-	ring := engine.NewInputRing(4)
+	ring := request.NewInputRing(4)
 	var hooked []string
 	hook := keepInputs(ring, func(r *decisionlog.Record) error {
 		hooked = append(hooked, r.DecisionID)

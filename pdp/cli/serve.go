@@ -20,8 +20,9 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/fleet"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/server"
@@ -54,24 +55,24 @@ Configuration comes from defaults, then the YAML file given by --config
 }
 
 // policySource resolves the policy directory (see config.Policies.Dir).
-func policySource(cfg config.Config, log *slog.Logger) (engine.Source, string, error) {
+func policySource(cfg config.Config, log *slog.Logger) (policy.Source, string, error) {
 	dir := cfg.Policies.Dir
 	if dir == "" {
 		if fi, err := os.Stat(config.DefaultPolicyDir); err == nil && fi.IsDir() {
 			dir = config.DefaultPolicyDir
 		} else {
 			log.Info("no ./policies directory: serving the embedded reference policies")
-			return engine.Source{FS: policies.FS, Label: "embedded"}, "", nil
+			return policy.Source{FS: policies.FS, Label: "embedded"}, "", nil
 		}
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return engine.Source{}, "", fmt.Errorf("policies: %w", err)
+		return policy.Source{}, "", fmt.Errorf("policies: %w", err)
 	}
 	if !fi.IsDir() {
-		return engine.Source{}, "", fmt.Errorf("policies: %s is not a directory", dir)
+		return policy.Source{}, "", fmt.Errorf("policies: %s is not a directory", dir)
 	}
-	return engine.Source{FS: os.DirFS(dir), Label: dir}, dir, nil
+	return policy.Source{FS: os.DirFS(dir), Label: dir}, dir, nil
 }
 
 func newLogger(cfg config.Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
@@ -101,7 +102,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 	defer stop()
 
 	s := &components{cfg: cfg, log: log, m: metrics.New(),
-		limits: engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}}
+		limits: request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}}
 	var closers []func()
 	defer func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -128,10 +129,10 @@ type components struct {
 	cfg    config.Config
 	log    *slog.Logger
 	m      *metrics.Metrics
-	limits engine.Limits
+	limits request.Limits
 
-	recent    *engine.InputRing // the decision log's last inputs, replayed by every reload
-	eng       *engine.Engine
+	recent    *request.InputRing // the decision log's last inputs, replayed by every reload
+	eng       *policy.Engine
 	policyDir string // "" for the embedded set
 	tracker   *velocity.Tracker
 	plugins   *plugin.Host // plugins.dir's host, or the bundle's
@@ -141,7 +142,7 @@ type components struct {
 	dlog      *decisionlog.Logger
 	dlogReady server.ReadyCheck
 	shadow    *decide.Shadow
-	shadowEng *engine.Engine
+	shadowEng *policy.Engine
 	fleetVel  *fleet.Velocity // used when velocity is on
 	tokens    *admin.Tokens
 	svc       *decide.Service
@@ -151,10 +152,10 @@ type components struct {
 
 // withEngine loads the policies. With the decision log on, the log's last
 // inputs are kept for every policy reload to replay through the fast path
-// and OPA's evaluator (engine.Options.RecentInputs).
+// and OPA's evaluator (policy.Options.RecentInputs).
 func (s *components) withEngine(context.Context) (func(), error) {
 	if s.cfg.DecisionLog.On() {
-		s.recent = engine.NewInputRing(engine.RecentInputsKept)
+		s.recent = request.NewInputRing(request.RecentInputsKept)
 	}
 	var err error
 	if s.eng, s.policyDir, err = newEngine(s.cfg, s.limits, s.recent, s.m, s.log); err != nil {
@@ -464,7 +465,7 @@ func loadTokens(ctx context.Context, cfg config.Config, m *metrics.Metrics, log 
 }
 
 // startAdmin serves the operator API when a token file is configured.
-func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tracker *velocity.Tracker, eng *engine.Engine, log *slog.Logger) (*admin.Server, error) {
+func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tracker *velocity.Tracker, eng *policy.Engine, log *slog.Logger) (*admin.Server, error) {
 	if tokens == nil {
 		return nil, nil
 	}
@@ -486,7 +487,7 @@ func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tra
 
 // policyDuration reads a duration string from the policy data (e.g. the
 // probation a release starts), or returns def.
-func policyDuration(eng *engine.Engine, path string, def time.Duration) time.Duration {
+func policyDuration(eng *policy.Engine, path string, def time.Duration) time.Duration {
 	b, ok, err := eng.EvalData(context.Background(), path, nil, time.Now())
 	if err != nil || !ok {
 		return def
@@ -505,12 +506,12 @@ func policyDuration(eng *engine.Engine, path string, def time.Duration) time.Dur
 // newEngine loads the policies; it returns the watched directory ("" for
 // the embedded set). recent, if not nil, holds the decision log's last
 // inputs, which every reload replays.
-func newEngine(cfg config.Config, limits engine.Limits, recent *engine.InputRing, m *metrics.Metrics, log *slog.Logger) (*engine.Engine, string, error) {
+func newEngine(cfg config.Config, limits request.Limits, recent *request.InputRing, m *metrics.Metrics, log *slog.Logger) (*policy.Engine, string, error) {
 	src, dir, err := policySource(cfg, log)
 	if err != nil {
 		return nil, "", err
 	}
-	opts := engine.Options{
+	opts := policy.Options{
 		Source:      src,
 		Package:     cfg.Policies.Package,
 		NoOptimize:  !cfg.Policies.OptimizeEnabled(),
@@ -526,7 +527,7 @@ func newEngine(cfg config.Config, limits engine.Limits, recent *engine.InputRing
 	if recent != nil {
 		opts.RecentInputs = recent.Inputs
 	}
-	eng, err := engine.New(opts)
+	eng, err := policy.New(opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("load policies: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // Data answers OPA's Data API (POST /v1/data/{path}) so that a service
@@ -33,7 +33,7 @@ func (s *Service) Data(ctx context.Context, path string, body []byte) ([]byte, b
 			"data.%s is not served: the Data API serves the rules of the decision package (data_api.expose adds paths)", strings.ReplaceAll(path, "/", "."))
 	}
 	now := s.now()
-	in, err := engine.DecodeDataRequest(body, now, s.limits)
+	in, err := request.DecodeDataRequest(body, now, s.limits)
 	if err != nil {
 		return nil, false, err
 	}
@@ -80,7 +80,7 @@ func (s *Service) exposed(path string) bool {
 // sidecar added, and the result (result.data; no outcome: it is not a
 // decision, and pdp replay counts it apart). In sync mode a query that
 // cannot be recorded fails (503).
-func (s *Service) logData(in *engine.Input, path string, res []byte, defined bool) error {
+func (s *Service) logData(in *request.Input, path string, res []byte, defined bool) error {
 	r := &decisionlog.Record{
 		DecisionID: newID(), Timestamp: in.Now, Path: path,
 		Input:  bytes.Clone(in.Body),

@@ -49,7 +49,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
@@ -60,9 +61,9 @@ const ReasonPDPError = "pdp_error"
 
 // Service makes decisions. It is safe for concurrent use.
 type Service struct {
-	eng      *engine.Engine
+	eng      *policy.Engine
 	metrics  *metrics.Metrics
-	limits   engine.Limits
+	limits   request.Limits
 	fallback pdp.Outcome
 	messages config.Messages
 	log      *slog.Logger
@@ -90,9 +91,9 @@ type Service struct {
 
 // Options configure a Service.
 type Options struct {
-	Engine   *engine.Engine
+	Engine   *policy.Engine
 	Metrics  *metrics.Metrics
-	Limits   engine.Limits
+	Limits   request.Limits
 	Fallback pdp.Outcome
 	Messages config.Messages
 	Logger   *slog.Logger
@@ -188,7 +189,7 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 		s.shadow.enter()
 		defer s.shadow.exit()
 	}
-	in, err := engine.DecodeRequest(body, start, s.limits)
+	in, err := request.DecodeRequest(body, start, s.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +211,7 @@ func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (
 // plan makes the decision and computes what it changes (p), changing
 // nothing but the velocity counts (see the package doc). It returns an
 // error only for the caller's mistake (e.g. a foreign challenge_id).
-func (s *Service) plan(ctx context.Context, in *engine.Input, start time.Time, p *plan) error {
+func (s *Service) plan(ctx context.Context, in *request.Input, start time.Time, p *plan) error {
 	d := &pdp.Decision{ID: newID(), RequestID: in.Req.RequestID}
 	p.in, p.d = in, d
 	how := countingFor(s.logSync)
@@ -223,7 +224,7 @@ func (s *Service) plan(ctx context.Context, in *engine.Input, start time.Time, p
 	if err == nil && s.velocity != nil && s.fleet != nil && how == countUndoable {
 		p.fleet, p.fleetMoney = true, in.Req.Stage.NeedsTxn() && p.counted.Counted
 	}
-	var res engine.Result
+	var res policy.Result
 	var closed string
 	if err == nil {
 		closed = s.score(in, acct)
@@ -239,7 +240,7 @@ func (s *Service) plan(ctx context.Context, in *engine.Input, start time.Time, p
 		res.Outcome = pdp.Stricter(res.Outcome, pdp.StepUp)
 		res.Reasons = append(res.Reasons, ReasonPluginUnavailable)
 		if res.Outcome == pdp.StepUp && len(res.Methods) == 0 {
-			res.Methods = engine.DefaultStepUpMethods
+			res.Methods = policy.DefaultStepUpMethods
 		}
 	}
 	if res.Outcome == pdp.Allow {
@@ -272,21 +273,21 @@ const ReasonPluginUnavailable = "plugin_unavailable"
 
 // fallbackResult is the answer when the decision could not be made: the
 // configured fallback (never allow), counted and logged with its cause.
-func (s *Service) fallbackResult(d *pdp.Decision, in *engine.Input, err error) engine.Result {
+func (s *Service) fallbackResult(d *pdp.Decision, in *request.Input, err error) policy.Result {
 	cause := fallbackCause(err)
 	s.metrics.Fallback(cause)
 	s.log.Warn("decision fell back", "cause", cause, "error", err,
 		"decision_id", d.ID, "stage", in.Req.Stage.String(), "revision", d.PolicyRevision)
-	res := engine.Result{Outcome: s.fallback, Reasons: []string{ReasonPDPError}}
+	res := policy.Result{Outcome: s.fallback, Reasons: []string{ReasonPDPError}}
 	if s.fallback == pdp.StepUp {
-		res.Methods = engine.DefaultStepUpMethods
+		res.Methods = policy.DefaultStepUpMethods
 	}
 	d.Fallback = true
 	return res
 }
 
 // answer fills the decision from the policy result.
-func (s *Service) answer(d *pdp.Decision, r *engine.Result, now time.Time) {
+func (s *Service) answer(d *pdp.Decision, r *policy.Result, now time.Time) {
 	d.Outcome = r.Outcome
 	d.Evaluator, d.Reevaluated = r.Evaluator, r.Reevaluated
 	d.Reasons = r.Reasons
@@ -320,7 +321,7 @@ func (s *Service) answer(d *pdp.Decision, r *engine.Result, now time.Time) {
 // locale, from the policy's templates (pdp.Messages) or else the
 // configured texts. The situation says what the user can do, never which
 // rule fired.
-func (s *Service) speak(d *pdp.Decision, in *engine.Input) {
+func (s *Service) speak(d *pdp.Decision, in *request.Input) {
 	vars := pdp.MessageVars{}
 	situation := pdp.SituationAllowed
 	fallback := s.messages.Allow
@@ -363,13 +364,13 @@ func (s *Service) speak(d *pdp.Decision, in *engine.Input) {
 // fallbackCause names the kind of internal fault for metrics and logs.
 func fallbackCause(err error) string {
 	switch {
-	case errors.Is(err, engine.ErrTimeout):
+	case errors.Is(err, policy.ErrTimeout):
 		return "timeout"
-	case errors.Is(err, engine.ErrUndefined):
+	case errors.Is(err, policy.ErrUndefined):
 		return "undefined"
-	case errors.Is(err, engine.ErrInvalidDecision):
+	case errors.Is(err, policy.ErrInvalidDecision):
 		return "invalid_decision"
-	case errors.Is(err, engine.ErrNoPolicy):
+	case errors.Is(err, policy.ErrNoPolicy):
 		return "no_policy"
 	case errors.Is(err, errState):
 		return "state"

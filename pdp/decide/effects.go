@@ -10,7 +10,8 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
@@ -28,7 +29,7 @@ const (
 // by planEffects and made by apply once the decision is recorded. It lives
 // on Decide's stack; nothing keeps a pointer to it.
 type plan struct {
-	in        *engine.Input
+	in        *request.Input
 	d         *pdp.Decision
 	satisfied []string // the step-ups a passed verification answered (the record's)
 	cause     string   // why the decision fell back (the record's)
@@ -172,7 +173,7 @@ func probationAfter(o pdp.Obligation) time.Duration {
 // as each further attempt of a frozen account asks again) extends it
 // rather than stacking a copy: the account record stays small, and the
 // freeze keeps pointing at the transaction that caused it.
-func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *engine.Input, decisionID string) {
+func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *request.Input, decisionID string) {
 	now := in.Now
 	actor := pdp.Actor{Operator: obligationActor, Reason: o.Reason}
 	freeze := func(f pdp.Freeze) {
@@ -285,7 +286,7 @@ func remember(list []pdp.Sighting, id string, now time.Time) []pdp.Sighting {
 
 // rememberPayment keeps the allowed money movement with the account, for
 // its outcomes; an allowed retry of the same transaction updates it.
-func rememberPayment(a *pdp.AccountState, in *engine.Input, d *pdp.Decision) {
+func rememberPayment(a *pdp.AccountState, in *request.Input, d *pdp.Decision) {
 	r := &in.Req
 	p := pdp.Payment{TxnID: r.Txn.ID, Purchase: in.Purchase, DecisionID: d.ID, Reasons: slices.Clone(d.Reasons),
 		Stage: r.Stage, Amount: r.Txn.Amount, Currency: r.Txn.Currency, AmountBase: in.Derived.AmountBase,
@@ -315,7 +316,7 @@ type DecisionDetail struct {
 }
 
 // decisionAudit is the journal record of a decision.
-func decisionAudit(in *engine.Input, d *pdp.Decision) *pdp.AuditRecord {
+func decisionAudit(in *request.Input, d *pdp.Decision) *pdp.AuditRecord {
 	r := &in.Req
 	detail := DecisionDetail{DecisionID: d.ID, Stage: r.Stage.String(), Outcome: d.Outcome.String(),
 		Reasons: d.Reasons, Obligations: obligationsOf(d.Obligations), Revision: d.PolicyRevision}
@@ -336,7 +337,7 @@ func decisionAudit(in *engine.Input, d *pdp.Decision) *pdp.AuditRecord {
 // is therefore not over its own cap, and the cap then stops the next
 // payment of the day. The obligations are copied, never changed in place
 // (a policy's constant results are shared).
-func coverRelease(res *engine.Result, in *engine.Input) {
+func coverRelease(res *policy.Result, in *request.Input) {
 	r := &in.Req
 	if !r.Stage.NeedsTxn() {
 		return
@@ -386,7 +387,7 @@ const ReasonReleaseOverCap = "release_over_cap"
 // request's currency. One that does not is denied: the policy contradicted
 // itself, and the stricter reading wins (counted in
 // pdp_release_over_cap_total).
-func (s *Service) holdToCap(d *pdp.Decision, in *engine.Input) {
+func (s *Service) holdToCap(d *pdp.Decision, in *request.Input) {
 	r := &in.Req
 	l := d.Limit
 	if d.Outcome != pdp.Allow || l == nil || !r.Stage.NeedsTxn() {
@@ -407,7 +408,7 @@ func (s *Service) holdToCap(d *pdp.Decision, in *engine.Input) {
 	}
 	s.metrics.ReleaseOverCap()
 	d.Outcome, d.StepUp = pdp.Deny, nil
-	d.Reasons = append(slices.DeleteFunc(slices.Clone(d.Reasons), func(x string) bool { return x == engine.ReasonStepUpVerified }), ReasonReleaseOverCap)
+	d.Reasons = append(slices.DeleteFunc(slices.Clone(d.Reasons), func(x string) bool { return x == policy.ReasonStepUpVerified }), ReasonReleaseOverCap)
 	d.Obligations = slices.DeleteFunc(slices.Clone(d.Obligations), func(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit })
 	d.Limit = nil
 }

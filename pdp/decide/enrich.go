@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
@@ -48,7 +48,7 @@ var sensitiveEvents = map[string]bool{"password_reset": true, "phone_change": tr
 // time since the sidecar first saw it when the caller sends no
 // account.created_at. how says how this request counts in the velocity
 // windows; with countUndoable, what it writes is noted in rc.
-func (s *Service) enrich(in *engine.Input, how counting, rc *velocity.Receipt) (*pdp.AccountState, error) {
+func (s *Service) enrich(in *request.Input, how counting, rc *velocity.Receipt) (*pdp.AccountState, error) {
 	r := &in.Req
 	now := in.Now
 	var acct *pdp.AccountState
@@ -71,7 +71,7 @@ func (s *Service) enrich(in *engine.Input, how counting, rc *velocity.Receipt) (
 			in.Enrich.Reputation[i] = rep
 		}
 		in.Enrich.HasReputation = true
-		in.Derived.VIP = in.Enrich.Reputation[engine.RepUID].VIP
+		in.Derived.VIP = in.Enrich.Reputation[request.RepUID].VIP
 		// Known only if the account's devices and destinations say so
 		// (below).
 		in.Derived.DeviceKnown = false
@@ -182,7 +182,7 @@ func firstSeen(a *pdp.AccountState, now time.Time) time.Time {
 // is named in input.state_unknown and the policy decides with the rest (a
 // cached block still denies; the reference policy steps up). Any other
 // failure is an internal fault: the decision falls back.
-func unknown(in *engine.Input, part string, err error) error {
+func unknown(in *request.Input, part string, err error) error {
 	if !errors.Is(err, state.ErrUnavailable) {
 		return fmt.Errorf("%w: %s: %w", errState, part, err)
 	}
@@ -200,7 +200,7 @@ func unknown(in *engine.Input, part string, err error) error {
 // transaction stays in force whatever the retry. A challenge the caller
 // names must be this account's; one of another operation is counted and
 // does not count for anything.
-func (s *Service) verification(in *engine.Input) error {
+func (s *Service) verification(in *request.Input) error {
 	r := &in.Req
 	b := bindingOf(r)
 	if r.ChallengeID != "" {
@@ -252,7 +252,7 @@ func (s *Service) verification(in *engine.Input) error {
 			return nil // another operation's check: decided afresh
 		}
 	}
-	view := engine.VerificationView{Status: status, ChallengeID: v.ChallengeID, Methods: v.Methods}
+	view := request.VerificationView{Status: status, ChallengeID: v.ChallengeID, Methods: v.Methods}
 	if same && !failed {
 		for _, m := range v.Methods {
 			if v.Results[m] == pdp.VerificationPassed {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
@@ -35,7 +35,7 @@ var ErrNoState = &pdp.Error{Code: pdp.CodeUnavailable, Message: "risk state is n
 // DecodeEvent decodes and validates an event body.
 func DecodeEvent(body []byte, now time.Time) (pdp.AccountEvent, string, error) {
 	var req EventRequest
-	if err := engine.DecodeStrict(body, 8, &req); err != nil {
+	if err := request.DecodeStrict(body, 8, &req); err != nil {
 		return pdp.AccountEvent{}, "", err
 	}
 	switch {

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 )
 
@@ -37,8 +38,8 @@ deny contains {"reason": "x"} if {
 		for _, fallback := range []pdp.Outcome{0, pdp.StepUp, pdp.Deny} {
 			t.Run(cause+"/"+fallback.String(), func(t *testing.T) {
 				files := fstest.MapFS{"riskpdp/policy.rego": {Data: []byte(rego)}}
-				limits := engine.Limits{MaxDepth: 16, MaxAmount: 1e12}
-				eng, err := engine.New(engine.Options{Source: engine.Source{FS: files, Label: "test"}, Package: "riskpdp",
+				limits := request.Limits{MaxDepth: 16, MaxAmount: 1e12}
+				eng, err := policy.New(policy.Options{Source: policy.Source{FS: files, Label: "test"}, Package: "riskpdp",
 					EvalTimeout: 50 * time.Millisecond, Limits: limits, Logger: quiet})
 				if err != nil {
 					t.Fatal(err)

@@ -10,7 +10,8 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
@@ -25,8 +26,8 @@ var quiet = slog.New(slog.DiscardHandler)
 func newTestService(t testing.TB, o Options) *Service {
 	t.Helper()
 	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
+	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: policies.FS, Label: "embedded"},
 		Package: "riskpdp", EvalTimeout: time.Second, Limits: limits, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

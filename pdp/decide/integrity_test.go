@@ -14,7 +14,8 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
@@ -235,8 +236,8 @@ rates := {"CNY": 1, "USD": 7}
 limit := {"max_amount": 1000, "daily_amount": 1500, "currency": "CNY"} if input.derived.money == true
 `)}}
 	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: fsys, Label: "test"}, Package: "riskpdp",
+	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: fsys, Label: "test"}, Package: "riskpdp",
 		EvalTimeout: time.Second, Limits: limits, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

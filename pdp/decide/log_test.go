@@ -17,7 +17,8 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/policies"
 )
@@ -110,7 +111,7 @@ func TestDecisionsAreLogged(t *testing.T) {
 		}
 	}
 	// The record replays to the decision the live policy made.
-	in, err := engine.ReplayInput(r.Input, r.Timestamp, r.Enrichment, engine.Limits{MaxDepth: 16, MaxAmount: 1e12})
+	in, err := request.ReplayInput(r.Input, r.Timestamp, r.Enrichment, request.Limits{MaxDepth: 16, MaxAmount: 1e12})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +179,8 @@ mask contains {"op": "upsert", "path": "/input/device/ip", "value": "0.0.0.0"}
 
 mask contains "/enrichment/derived/vip"
 `)}
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: files, Label: "test"}, Package: "riskpdp",
-		EvalTimeout: time.Second, Limits: engine.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: files, Label: "test"}, Package: "riskpdp",
+		EvalTimeout: time.Second, Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ mask contains "/enrichment/derived/vip"
 		t.Fatal("package system.log not found")
 	}
 	l, path := newLog(t, decisionlog.Config{Hook: LogPolicyHook(eng)})
-	s, err := New(Options{Engine: eng, Metrics: metrics.New(), Limits: engine.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet, DecisionLog: l})
+	s, err := New(Options{Engine: eng, Metrics: metrics.New(), Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet, DecisionLog: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestMaskEntriesRefused(t *testing.T) {
 
 // shadowCandidate is the reference policy with one more rule: it denies
 // every withdrawal.
-func shadowCandidate(t *testing.T) *engine.Engine {
+func shadowCandidate(t *testing.T) *policy.Engine {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"riskpdp/common.rego", "riskpdp/rules.rego", "riskpdp/state.rego", "riskpdp/scores.rego", "riskpdp/config/data.json"} {
@@ -232,8 +233,8 @@ func shadowCandidate(t *testing.T) *engine.Engine {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
 		os.WriteFile(filepath.Join(dir, name), b, 0o644)
 	}
-	cand, err := engine.New(engine.Options{Source: engine.Source{FS: os.DirFS(dir), Label: dir}, Package: "riskpdp",
-		EvalTimeout: time.Second, Limits: engine.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
+	cand, err := policy.New(policy.Options{Source: policy.Source{FS: os.DirFS(dir), Label: dir}, Package: "riskpdp",
+		EvalTimeout: time.Second, Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,8 +334,8 @@ func TestShadowSeesOnlyRecordedDecisions(t *testing.T) {
 // A sampled decision is shed, not queued, while every core is busy with
 // live decisions; shed records are logged by the caller.
 func TestShadowShedsUnderLoad(t *testing.T) {
-	cand, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"}, Package: "riskpdp",
-		EvalTimeout: time.Second, Limits: engine.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
+	cand, err := policy.New(policy.Options{Source: policy.Source{FS: policies.FS, Label: "embedded"}, Package: "riskpdp",
+		EvalTimeout: time.Second, Limits: request.Limits{MaxDepth: 16, MaxAmount: 1e12}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 )
 
 // LogPolicyHook returns the decision log hook that applies the policy's
@@ -18,7 +18,7 @@ import (
 // key of an object that exists. A mask the hook cannot apply is an error:
 // the log counts it and writes the record with its built-in masking only.
 // It runs in the log's writer goroutine.
-func LogPolicyHook(eng *engine.Engine) func(*decisionlog.Record) error {
+func LogPolicyHook(eng *policy.Engine) func(*decisionlog.Record) error {
 	return func(r *decisionlog.Record) error {
 		if !eng.HasLogPolicy() {
 			return nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
@@ -63,7 +63,7 @@ var errDuplicate = errors.New("outcome reported already")
 // DecodeOutcome decodes and validates an outcome body.
 func DecodeOutcome(body []byte, now time.Time) (OutcomeRequest, pdp.OutcomeStatus, time.Time, error) {
 	var req OutcomeRequest
-	if err := engine.DecodeStrict(body, 8, &req); err != nil {
+	if err := request.DecodeStrict(body, 8, &req); err != nil {
 		return req, 0, time.Time{}, err
 	}
 	switch {

@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/plugin/abi"
 )
@@ -20,7 +20,7 @@ var resultPool = sync.Pool{New: func() any { s := make([]plugin.Result, 0, 8); r
 // input.scores_unavailable, so that the policy can ask for the check the
 // score would have made (the reference policy steps up a money movement
 // the fraud model could have denied).
-func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
+func (s *Service) score(in *request.Input, acct *pdp.AccountState) string {
 	if s.plugins == nil {
 		return ""
 	}
@@ -47,7 +47,7 @@ func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
 		switch {
 		case r.Err == nil:
 			reasons = append(reasons, r.Reasons...)
-			in.Enrich.Scores = append(in.Enrich.Scores, engine.Score{Plugin: r.Plugin, Score: r.Score,
+			in.Enrich.Scores = append(in.Enrich.Scores, request.Score{Plugin: r.Plugin, Score: r.Score,
 				Reasons: reasons[len(reasons)-len(r.Reasons) : len(reasons) : len(reasons)]})
 		default:
 			in.Enrich.Unavailable = append(in.Enrich.Unavailable, r.Plugin)
@@ -62,7 +62,7 @@ func (s *Service) score(in *engine.Input, acct *pdp.AccountState) string {
 // fillFeatures writes the feature record from what the policy sees: the
 // request, the facts the engine derived, the enrichment. One source for
 // both, so a plugin and a rule never disagree on, say, "foreign IP".
-func fillFeatures(f *plugin.Features, in *engine.Input, h *pdp.Habit) {
+func fillFeatures(f *plugin.Features, in *request.Input, h *pdp.Habit) {
 	r := &in.Req
 	d := &in.Derived
 	b := func(x bool) float64 {
@@ -89,10 +89,10 @@ func fillFeatures(f *plugin.Features, in *engine.Input, h *pdp.Habit) {
 	}
 	if in.Enrich.HasReputation {
 		rep := &in.Enrich.Reputation
-		f[abi.UIDBlocked] = b(rep[engine.RepUID].Blocked)
-		f[abi.DeviceBlocked] = b(rep[engine.RepDevice].Blocked)
-		f[abi.IPThreat] = b(rep[engine.RepIP].Blocked)
-		f[abi.CardBINBlocked] = b(rep[engine.RepCardBIN].Blocked)
+		f[abi.UIDBlocked] = b(rep[request.RepUID].Blocked)
+		f[abi.DeviceBlocked] = b(rep[request.RepDevice].Blocked)
+		f[abi.IPThreat] = b(rep[request.RepIP].Blocked)
+		f[abi.CardBINBlocked] = b(rep[request.RepCardBIN].Blocked)
 	}
 	if h != nil && h.Count > 0 {
 		f[abi.HabitCount] = float64(h.Count)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
@@ -283,7 +283,7 @@ func TestMessagesForPeople(t *testing.T) {
 // probation still leaves one when it lifts itself.
 func TestEveryAutomaticReleaseStartsProbation(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	in := &engine.Input{Now: now}
+	in := &request.Input{Now: now}
 	for _, o := range []pdp.Obligation{
 		{Type: pdp.ObligationRestrict, Functions: []pdp.Stage{pdp.StageWithdrawal}, Duration: time.Hour, Reason: "r"},
 		{Type: pdp.ObligationFreeze, Kind: "temporary", Duration: time.Hour, Reason: "f"},

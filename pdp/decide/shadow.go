@@ -9,7 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 )
 
@@ -29,7 +30,7 @@ import (
 // full; both are counted (pdp_shadow_shed_total). One worker bounds the
 // shadow's CPU to one core at most, and only while cores are idle.
 type Shadow struct {
-	eng     *engine.Engine
+	eng     *policy.Engine
 	rate    float64
 	m       *metrics.Shadow
 	log     *slog.Logger
@@ -43,7 +44,7 @@ type Shadow struct {
 
 // ShadowOptions configure a Shadow.
 type ShadowOptions struct {
-	Engine *engine.Engine // the candidate policy set
+	Engine *policy.Engine // the candidate policy set
 	// SampleRate is the share of decisions evaluated, 0 to 1.
 	SampleRate float64
 	QueueSize  int // default 1024
@@ -54,7 +55,7 @@ type ShadowOptions struct {
 // shadowItem is one recorded decision waiting for the shadow.
 type shadowItem struct {
 	id     string // the decision's
-	in     *engine.Input
+	in     *request.Input
 	live   pdp.Outcome
 	closed bool // a closed-mode plugin failed: the live path stepped up
 }

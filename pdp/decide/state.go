@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
@@ -52,8 +52,8 @@ func freezeRank(k pdp.FreezeKind) int {
 // lifted itself), and the strictest limit in force, in base units
 // (converted with rates, so that limits set in different currencies
 // compare; a currency without a rate counts strictly).
-func accountView(a *pdp.AccountState, txn *pdp.Txn, stage pdp.Stage, rates *pdp.Rates, now time.Time) *engine.AccountView {
-	v := &engine.AccountView{EverFrozen: len(a.Freezes) > 0, KnownDevices: len(a.Devices)}
+func accountView(a *pdp.AccountState, txn *pdp.Txn, stage pdp.Stage, rates *pdp.Rates, now time.Time) *request.AccountView {
+	v := &request.AccountView{EverFrozen: len(a.Freezes) > 0, KnownDevices: len(a.Devices)}
 	if p := a.ProbationAt(now); !p.Until.IsZero() {
 		v.Probation, v.ProbationUntil = true, p.Until
 	}

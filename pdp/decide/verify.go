@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // VerificationRequest is the body of POST /v1/verifications.
@@ -31,7 +31,7 @@ type VerificationRequest struct {
 // time are all kept and the answer is the state this result produced.
 func (s *Service) Verify(ctx context.Context, body []byte) (pdp.Verification, error) {
 	var req VerificationRequest
-	if err := engine.DecodeStrict(body, 8, &req); err != nil {
+	if err := request.DecodeStrict(body, 8, &req); err != nil {
 		return pdp.Verification{}, err
 	}
 	switch {

@@ -9,8 +9,9 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/policies"
@@ -36,12 +37,12 @@ func benchStores(b *testing.B) map[string]*state.Store {
 // backend must cost nothing on hits.
 func BenchmarkDecideL1Hit(b *testing.B) {
 	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
 	body := []byte(pay("u-bench", "d-bench", "t-1", 20, "CN", ""))
 	for _, name := range []string{"embedded", "redis"} {
 		b.Run(name, func(b *testing.B) {
 			st := benchStores(b)[name]
-			eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
+			eng, err := policy.New(policy.Options{Source: policy.Source{FS: policies.FS, Label: "embedded"},
 				Package: "riskpdp", EvalTimeout: time.Second, Limits: limits, Logger: quiet})
 			if err != nil {
 				b.Fatal(err)

@@ -10,8 +10,9 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
@@ -42,8 +43,8 @@ func newSidecar(t testing.TB, name, addr string) *sidecar {
 	}
 	t.Cleanup(func() { tr.Close() })
 	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
+	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: policies.FS, Label: "embedded"},
 		Package: "riskpdp", EvalTimeout: time.Second, Limits: limits, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -3,12 +3,12 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 )
 
 // engineCollector exports the policy engine's counters at scrape time.
 type engineCollector struct {
-	stats                                       func() engine.Stats
+	stats                                       func() policy.Stats
 	evaluator, reevaluations, verified, skipped *prometheus.Desc
 	divergences, unguarded                      *prometheus.Desc
 }
@@ -20,7 +20,7 @@ const (
 )
 
 // EngineCollector reads stats at every scrape.
-func EngineCollector(stats func() engine.Stats) prometheus.Collector {
+func EngineCollector(stats func() policy.Stats) prometheus.Collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(namespace+"_"+name, help, labels, nil)
 	}
@@ -42,7 +42,7 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.stats()
-	for _, ev := range []string{engine.EvaluatorFast, engine.EvaluatorOptimized, engine.EvaluatorOPA} {
+	for _, ev := range []string{policy.EvaluatorFast, policy.EvaluatorOptimized, policy.EvaluatorOPA} {
 		v := 0.0
 		if s.Evaluator == ev {
 			v = 1

@@ -5,16 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 )
 
 // TestEngineCollector: the evaluator gauge names the active evaluator (the
 // others at 0) and the engine's counters are exported under their names.
 func TestEngineCollector(t *testing.T) {
 	m := New()
-	stats := engine.Stats{Evaluator: engine.EvaluatorFast, Reevaluations: 2, Verified: 30, Divergences: 1,
+	stats := policy.Stats{Evaluator: policy.EvaluatorFast, Reevaluations: 2, Verified: 30, Divergences: 1,
 		VerifyShed: 4, VerifyTimeouts: 5, Unguarded: 6}
-	m.Register(EngineCollector(func() engine.Stats { return stats }))
+	m.Register(EngineCollector(func() policy.Stats { return stats }))
 	scrape := func() string {
 		var buf bytes.Buffer
 		if err := m.Write(&buf); err != nil {
@@ -38,7 +38,7 @@ func TestEngineCollector(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	stats.Evaluator = engine.EvaluatorOPA // a divergence
+	stats.Evaluator = policy.EvaluatorOPA // a divergence
 	if out := scrape(); !strings.Contains(out, `pdp_policy_evaluator{evaluator="opa"} 1`) || !strings.Contains(out, `pdp_policy_evaluator{evaluator="fast"} 0`) {
 		t.Errorf("after the switch:\n%s", out)
 	}

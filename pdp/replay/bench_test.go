@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // BenchmarkReplay replays a log of 2000 decisions (read, decode, rebuild,
@@ -35,7 +36,7 @@ func BenchmarkReplayDirect(b *testing.B) {
 	dir := b.TempDir()
 	recs := readRecords(b, generateLog(b, dir, 2000, 100))
 	cand := copyPolicies(b, `"large": 5000,`, `"large": 3000,`)
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: os.DirFS(cand), Label: cand}, Package: "riskpdp",
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: os.DirFS(cand), Label: cand}, Package: "riskpdp",
 		EvalTimeout: time.Second, Limits: replayLimits, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
@@ -45,7 +46,7 @@ func BenchmarkReplayDirect(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		for _, rec := range recs {
-			in, err := engine.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, replayLimits)
+			in, err := request.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, replayLimits)
 			if err != nil {
 				b.Fatal(err)
 			}

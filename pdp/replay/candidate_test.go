@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 )
 
 // TestReplayRefusesBrokenCandidate: a candidate the sidecar would refuse
@@ -31,11 +31,11 @@ func TestReplayRefusesBrokenCandidate(t *testing.T) {
 		want           error
 		msg            string
 	}{
-		{"threshold as a string", copyPolicies(t, `"medium": 2000,`, `"medium": "2000",`), engine.ErrPolicyData,
+		{"threshold as a string", copyPolicies(t, `"medium": 2000,`, `"medium": "2000",`), policy.ErrPolicyData,
 			"data.riskpdp.config.thresholds.medium: Invalid type"},
-		{"unknown key", copyPolicies(t, `"vip_multiplier": 3,`, `"vip_multiplier": 3, "vip_multiplyer": 1,`), engine.ErrPolicyData,
+		{"unknown key", copyPolicies(t, `"vip_multiplier": 3,`, `"vip_multiplier": 3, "vip_multiplyer": 1,`), policy.ErrPolicyData,
 			"Additional property vip_multiplyer is not allowed"},
-		{"constant call fails", constant, engine.ErrConstantCall, "riskpdp/odd.rego:5"},
+		{"constant call fails", constant, policy.ErrConstantCall, "riskpdp/odd.rego:5"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := New(Options{Policies: c.policies, Logs: []string{log}})

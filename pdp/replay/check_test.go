@@ -15,7 +15,8 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/replay/replaytest"
 )
 
@@ -37,8 +38,8 @@ type directCount struct {
 
 func countDirectly(t *testing.T, recs []*decisionlog.Record, candDir string, labels Labels) directCount {
 	t.Helper()
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: os.DirFS(candDir), Label: candDir}, Package: "riskpdp",
-		EvalTimeout: 5 * time.Second, Limits: engine.Limits{MaxDepth: 256, MaxAmount: 1e300}, Logger: quiet})
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: os.DirFS(candDir), Label: candDir}, Package: "riskpdp",
+		EvalTimeout: 5 * time.Second, Limits: request.Limits{MaxDepth: 256, MaxAmount: 1e300}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func countDirectly(t *testing.T, recs []*decisionlog.Record, candDir string, lab
 	type txn struct{ live, cand pdp.Outcome }
 	byTxn := map[string]*txn{}
 	for _, rec := range recs {
-		in, err := engine.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, engine.Limits{MaxDepth: 256, MaxAmount: 1e300})
+		in, err := request.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, request.Limits{MaxDepth: 256, MaxAmount: 1e300})
 		if err != nil {
 			t.Fatalf("%s: %v", rec.DecisionID, err)
 		}

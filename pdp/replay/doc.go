@@ -4,7 +4,7 @@
 // It streams decision log records (decisionlog.Reader: rotated and gzip
 // files, damaged lines skipped with their line numbers), rebuilds each
 // record's policy input exactly as the live policy saw it
-// (engine.ReplayInput: the request as logged, the decision time, the
+// (request.ReplayInput: the request as logged, the decision time, the
 // sidecar's enrichment as logged), evaluates it with the candidate policy
 // set and compares the outcome with the one logged. The Report holds the
 // transition matrix live → candidate over allow, step_up and deny, the same

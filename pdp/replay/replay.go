@@ -17,7 +17,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // ReasonPluginUnavailable is the reason the decision service adds when a
@@ -61,7 +62,7 @@ type Options struct {
 // Replayer re-evaluates decision logs against a candidate policy set.
 type Replayer struct {
 	opts  Options
-	eng   *engine.Engine
+	eng   *policy.Engine
 	files []string
 	total int64
 }
@@ -69,7 +70,7 @@ type Replayer struct {
 // replayLimits bound the replay's request decoder: the records were
 // accepted live, under whatever limits the sidecar had, and a replay must
 // not reject them for stricter defaults.
-var replayLimits = engine.Limits{MaxDepth: 256, MaxAmount: math.MaxFloat64}
+var replayLimits = request.Limits{MaxDepth: 256, MaxAmount: math.MaxFloat64}
 
 // New loads and compiles the candidate policies and lists the log files.
 // Both fail at once: a missing directory, a policy that does not compile
@@ -105,8 +106,8 @@ func New(opts Options) (*Replayer, error) {
 	if err := checkDataLayout(opts.Policies, opts.Package); err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(engine.Options{
-		Source:      engine.Source{FS: os.DirFS(opts.Policies), Label: opts.Policies},
+	eng, err := policy.New(policy.Options{
+		Source:      policy.Source{FS: os.DirFS(opts.Policies), Label: opts.Policies},
 		Package:     opts.Package,
 		EvalTimeout: opts.EvalTimeout,
 		Limits:      replayLimits,
@@ -354,7 +355,7 @@ func (r *Replayer) evaluate(ctx context.Context, it *item) {
 		it.kind, it.err = kindFailed, fmt.Errorf("outcome: %q is not allow, step_up or deny", rec.Result.Outcome)
 		return
 	}
-	in, err := engine.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, replayLimits)
+	in, err := request.ReplayInput(rec.Input, rec.Timestamp, rec.Enrichment, replayLimits)
 	if err != nil {
 		it.kind, it.err = kindFailed, err
 		return

@@ -14,8 +14,9 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
@@ -47,8 +48,8 @@ func newService(tb testing.TB) (*decide.Service, *metrics.Metrics, config.Config
 func benchOptions(tb testing.TB, optimize bool) decide.Options {
 	tb.Helper()
 	cfg := config.Default()
-	limits := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Logger: slog.New(slog.DiscardHandler), Source: engine.Source{FS: policies.FS, Label: "embedded"},
+	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	eng, err := policy.New(policy.Options{Logger: slog.New(slog.DiscardHandler), Source: policy.Source{FS: policies.FS, Label: "embedded"},
 		Package: cfg.Policies.Package, NoOptimize: !optimize, EvalTimeout: cfg.Policies.EvalTimeout.D(), Limits: limits})
 	if err != nil {
 		tb.Fatal(err)

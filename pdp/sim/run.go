@@ -16,7 +16,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/plugin"
 	"github.com/riskpdp/riskpdp/pdp/state"
@@ -187,15 +188,15 @@ func (s *sim) open(ctx context.Context) (func() error, error) {
 		return nil, err
 	}
 	defaults := config.Default()
-	lim := engine.Limits{MaxDepth: defaults.Limits.MaxDepth, MaxAmount: defaults.Limits.MaxAmount}
-	src := engine.Source{FS: policies.FS, Label: "embedded"}
+	lim := request.Limits{MaxDepth: defaults.Limits.MaxDepth, MaxAmount: defaults.Limits.MaxAmount}
+	src := policy.Source{FS: policies.FS, Label: "embedded"}
 	if cfg.Policies != "" {
 		if fi, err := os.Stat(cfg.Policies); err != nil || !fi.IsDir() {
 			return fail(fmt.Errorf("policies: %s is not a directory", cfg.Policies))
 		}
-		src = engine.Source{FS: os.DirFS(cfg.Policies), Label: cfg.Policies}
+		src = policy.Source{FS: os.DirFS(cfg.Policies), Label: cfg.Policies}
 	}
-	eng, err := engine.New(engine.Options{Source: src, Package: "riskpdp", EvalTimeout: 5 * time.Second,
+	eng, err := policy.New(policy.Options{Source: src, Package: "riskpdp", EvalTimeout: 5 * time.Second,
 		Limits: lim, Logger: cfg.Logger})
 	if err != nil {
 		return fail(fmt.Errorf("load policies: %w", err))

@@ -16,7 +16,7 @@ import (
 //	uid, device  1 to MaxIdentLen bytes of UTF-8 without control
 //	             characters (U+0000–U+001F, U+007F) or U+FFFD (what a lone
 //	             UTF-16 surrogate escape decodes to): the request
-//	             decoder's rule for these fields (pdp/engine ident)
+//	             decoder's rule for these fields (pdp/internal/request ident)
 //	ip           an IPv4 or IPv6 address, v4-mapped IPv6 unmapped
 //	             (::ffff:1.2.3.4 is 1.2.3.4), IPv6 in RFC 5952 form (lower
 //	             case, zeros compressed), no zone; or a range in CIDR

@@ -6,7 +6,5 @@
 //
 // It lives in the sidecar's module, not the harness's (bench/ has its own
 // go.mod), so the sidecar's tests can use it without the harness's
-// dependencies. pdp/engine's differential corpus keeps a copy of
-// GenerateRules (pdp/engine/policygen_test.go); both packages' tests check
-// the same digest of GenerateRules(1000).
+// dependencies (pdp/internal/policy's differential corpus uses it).
 package policygen

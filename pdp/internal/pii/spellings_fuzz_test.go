@@ -9,8 +9,8 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii/piiref"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // FuzzCardSpellings holds the request decoder and the decision log's
@@ -36,7 +36,7 @@ func FuzzCardSpellings(f *testing.F) {
 	f.Add([]byte{}, "c_v_v")
 	f.Fuzz(func(t *testing.T, plan []byte, text string) {
 		spelled, card, refuseShaped, maskShaped := spellCard(plan)
-		body := request(`{"note":` + js(spelled) + `}`)
+		body := loginWith(`{"note":` + js(spelled) + `}`)
 		err := decode(body)
 		if err != nil && !isNumberErr(err) {
 			t.Fatalf("%q: decoder: %v", spelled, err)
@@ -54,7 +54,7 @@ func FuzzCardSpellings(f *testing.F) {
 
 		// 2. The text as a value.
 		v := roundTrip(text)
-		body = request(`{"note":` + js(v) + `}`)
+		body = loginWith(`{"note":` + js(v) + `}`)
 		err = decode(body)
 		ref := piiref.Number(v, false)
 		switch {
@@ -72,7 +72,7 @@ func FuzzCardSpellings(f *testing.F) {
 		}
 
 		// 3. The text as a key.
-		body = request(`{` + js(v) + `:"` + marker + `"}`)
+		body = loginWith(`{` + js(v) + `:"` + marker + `"}`)
 		err = decode(body)
 		var pe *pdp.Error
 		secretField := errors.As(err, &pe) && pe.Code == pdp.CodeSecretField
@@ -84,7 +84,7 @@ func FuzzCardSpellings(f *testing.F) {
 }
 
 func decode(body string) error {
-	_, err := engine.DecodeRequest([]byte(body), time.Now(), limits)
+	_, err := request.DecodeRequest([]byte(body), time.Now(), limits)
 	return err
 }
 

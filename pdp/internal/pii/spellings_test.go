@@ -10,12 +10,12 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii/piiref"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // End to end: each spelling of a secret, card or identity number is fed
-// to the request decoder (engine.DecodeRequest) and to the decision log's
+// to the request decoder (request.DecodeRequest) and to the decision log's
 // masker (decisionlog.MaskJSON). The decoder must refuse it with the code
 // given, or accept it when the code is empty (what it lets through on
 // purpose: identifier fields, free text, mixed separators, split cards);
@@ -39,15 +39,15 @@ func js(s string) string {
 	return string(b)
 }
 
-// request builds a login request with the given context JSON.
-func request(context string) string {
+// loginWith builds a login request with the given context JSON.
+func loginWith(context string) string {
 	return `{"stage":"login","uid":"u","context":` + context + `}`
 }
 
 func keyCase(class string, keys ...string) []spelling {
 	var out []spelling
 	for _, k := range keys {
-		out = append(out, spelling{class, request(`{` + js(k) + `:"` + marker + `"}`), pdp.CodeSecretField, marker})
+		out = append(out, spelling{class, loginWith(`{` + js(k) + `:"` + marker + `"}`), pdp.CodeSecretField, marker})
 	}
 	return out
 }
@@ -56,7 +56,7 @@ func keyCase(class string, keys ...string) []spelling {
 func rawKeyCase(class string, keys ...string) []spelling {
 	var out []spelling
 	for _, k := range keys {
-		out = append(out, spelling{class, request(`{` + k + `:"` + marker + `"}`), pdp.CodeSecretField, marker})
+		out = append(out, spelling{class, loginWith(`{` + k + `:"` + marker + `"}`), pdp.CodeSecretField, marker})
 	}
 	return out
 }
@@ -66,7 +66,7 @@ func rawKeyCase(class string, keys ...string) []spelling {
 func valueCase(class string, code pdp.ErrorCode, digits string, values ...string) []spelling {
 	var out []spelling
 	for _, v := range values {
-		out = append(out, spelling{class, request(`{"note":` + js(v) + `}`), code, digits})
+		out = append(out, spelling{class, loginWith(`{"note":` + js(v) + `}`), code, digits})
 	}
 	return out
 }
@@ -75,7 +75,7 @@ func valueCase(class string, code pdp.ErrorCode, digits string, values ...string
 func rawValueCase(class string, code pdp.ErrorCode, digits string, values ...string) []spelling {
 	var out []spelling
 	for _, v := range values {
-		out = append(out, spelling{class, request(`{"note":` + v + `}`), code, digits})
+		out = append(out, spelling{class, loginWith(`{"note":` + v + `}`), code, digits})
 	}
 	return out
 }
@@ -185,8 +185,8 @@ func spellings() []spelling {
 	add(rawValueCase("card: JSON escapes and numbers", pdp.CodeCardNumber, visa,
 		`"\u0034\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031"`,
 		`"4111\u00a01111\u00a01111\u00a01111"`, `"\uff14\uff11\uff11\uff11111111111111"`, visa, "-"+visa)...)
-	add(spelling{"card: in a key", request(`{"` + visa + `":1}`), pdp.CodeCardNumber, visa},
-		spelling{"card: in an array", request(`{"list":["x",` + js(sep(visa, ".")) + `]}`), pdp.CodeCardNumber, visa},
+	add(spelling{"card: in a key", loginWith(`{"` + visa + `":1}`), pdp.CodeCardNumber, visa},
+		spelling{"card: in an array", loginWith(`{"list":["x",` + js(sep(visa, ".")) + `]}`), pdp.CodeCardNumber, visa},
 		spelling{"card: in a typed text field", `{"stage":"login","uid":"u","txn":{"category":"` + sep(visa, "_") + `"}}`, pdp.CodeCardNumber, visa},
 		spelling{"card: in device.model", `{"stage":"login","uid":"u","device":{"model":"` + script(visa, '０') + `"}}`, pdp.CodeCardNumber, visa})
 
@@ -221,9 +221,9 @@ func spellings() []spelling {
 		`{"a":"4111-1111","b":"1111-1111"}`,
 		`{"a":"⁴¹¹¹","b":"¹¹¹¹","c":"¹¹¹¹","d":"¹¹¹¹"}`,
 	} {
-		add(spelling{"log only: split across neighbouring fields", request(ctx), "", visa})
+		add(spelling{"log only: split across neighbouring fields", loginWith(ctx), "", visa})
 	}
-	add(spelling{"log only: split across neighbouring fields", request(`{"a":["3782","822463","10005"]}`), "", "378282246310005"})
+	add(spelling{"log only: split across neighbouring fields", loginWith(`{"a":["3782","822463","10005"]}`), "", "378282246310005"})
 	for _, tc := range []struct{ text, clear string }{
 		{"my password is hunter2", "hunter2"}, {"CVV 123", "123"}, {"验证码是123456", "123456"}, {"pin: 4321", "4321"},
 		{"OTP=998877", "998877"}, {"sms code 482913", "482913"}, {"my pin number is 7391", "7391"},
@@ -234,7 +234,7 @@ func spellings() []spelling {
 		{"my рassword is hunter2", "hunter2"}, {"ＰＩＮ：４３２１", "4321"}, {"pwd=Tr0ub4dor", "Tr0ub4dor"},
 		{"登录密码为 qwe123", "qwe123"}, {"the otp is 135790, don't share", "135790"},
 	} {
-		add(spelling{"log only: secret in free text", request(`{"user_statement":` + js(tc.text) + `}`), "", tc.clear})
+		add(spelling{"log only: secret in free text", loginWith(`{"user_statement":` + js(tc.text) + `}`), "", tc.clear})
 	}
 	for _, body := range []string{
 		`{"stage":"login","uid":"u","txn":{"id":"` + visa + `"}}`,
@@ -265,7 +265,7 @@ func innocents() []string {
 		"promo_code", "reason_code", "emi_max_amount", "acc_verified", "idfa", "password_last_changed",
 		"密码重置时间", "支付密码错误次数", "卡号后四位", "验证码发送时间", "身份证类型", "支付方式", "备注", "pinyin_name",
 		"密碼重設時間", "卡號後四位", "cert_type", "expired", "pincer"} {
-		bodies = append(bodies, request(`{`+js(k)+`:"x"}`))
+		bodies = append(bodies, loginWith(`{`+js(k)+`:"x"}`))
 	}
 	for _, v := range []string{"31.230416,121.473701", "31.230416 121.473701", "2026-11-22T05:47:00.386512345Z",
 		"10:30 5000.00 3000.00", "+86 138 0013 8000", "order 20261122000000000001", "4111111111111112",
@@ -273,17 +273,17 @@ func innocents() []string {
 		"请输入支付密码", "验证码发送成功", "the pin pad was broken", "41111111-1111-1111-4111-111111111111",
 		"110105194912310021", "1732252800123", "2001:db8::1", "pay_password_change", "spin 1234 times",
 		"opinion: 42", "CVV2"} {
-		bodies = append(bodies, request(`{"note":`+js(v)+`}`))
+		bodies = append(bodies, loginWith(`{"note":`+js(v)+`}`))
 	}
 	bodies = append(bodies,
-		request(`{"screen_w":1080,"screen_h":2400,"dpi":480}`),
-		request(`{"lat":31.230416,"lng":121.473701}`),
+		loginWith(`{"screen_w":1080,"screen_h":2400,"dpi":480}`),
+		loginWith(`{"lat":31.230416,"lng":121.473701}`),
 		`{"stage":"login","uid":"u","txn":{"id":"T20261122000000000001","merchant":"m-88231"}}`,
 		`{"stage":"login","uid":"u","account":{"recent_changes":[{"kind":"pay_password_change","at":"2026-11-21T23:40:00Z"}]}}`)
 	return bodies
 }
 
-var limits = engine.Limits{MaxDepth: 16, MaxAmount: 1e12}
+var limits = request.Limits{MaxDepth: 16, MaxAmount: 1e12}
 
 // TestSpellingsRefusedOrMasked: every spelling is refused by the decoder
 // as stated, and never in clear in the log.
@@ -296,7 +296,7 @@ func TestSpellingsRefusedOrMasked(t *testing.T) {
 	for _, c := range cases {
 		classes[c.class]++
 		name := fmt.Sprintf("%s/%s", c.class, c.body)
-		_, err := engine.DecodeRequest([]byte(c.body), time.Now(), limits)
+		_, err := request.DecodeRequest([]byte(c.body), time.Now(), limits)
 		var pe *pdp.Error
 		switch {
 		case c.code == "" && err != nil:
@@ -367,7 +367,7 @@ func TestInnocentSpellingsPass(t *testing.T) {
 		t.Fatalf("only %d innocent cases", len(bodies))
 	}
 	for _, b := range bodies {
-		if _, err := engine.DecodeRequest([]byte(b), time.Now(), limits); err != nil {
+		if _, err := request.DecodeRequest([]byte(b), time.Now(), limits); err != nil {
 			t.Errorf("%s: refused: %v", b, err)
 		}
 		if out := decisionlog.MaskJSON(nil, []byte(b)); string(out) != b {

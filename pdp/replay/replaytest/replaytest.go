@@ -21,7 +21,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/decide"
 	"github.com/riskpdp/riskpdp/pdp/decisionlog"
-	"github.com/riskpdp/riskpdp/pdp/engine"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/metrics"
 	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/pdp/velocity"
@@ -135,8 +136,8 @@ type liveSidecar struct {
 func newLiveSidecar(t testing.TB, logPath string, maxSizeMiB int) *liveSidecar {
 	t.Helper()
 	cfg := config.Default()
-	lim := engine.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := engine.New(engine.Options{Source: engine.Source{FS: policies.FS, Label: "embedded"},
+	lim := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: policies.FS, Label: "embedded"},
 		Package: "riskpdp", EvalTimeout: 5 * time.Second, Limits: lim, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,0 @@
-//go:build !race
-
-package engine
-
-// raceEnabled: the race detector is on (tests scale their heaviest
-// loops down).
-const raceEnabled = false
