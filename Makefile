@@ -24,7 +24,7 @@ build:
 test: deps check policy-test charts-test gotest fuzz-short bench-smoke
 
 ## deps: install the system tools the tests use (clang/lld build the C example plugin;
-## redis-server backs the pdp/fleet and Redis serve tests)
+## redis-server backs the pdp/internal/fleet and Redis serve tests)
 APT_PKGS := clang lld redis-server
 deps:
 	@missing=""; for c in clang wasm-ld redis-server; do command -v $$c >/dev/null || missing=1; done; \
@@ -69,7 +69,7 @@ policy-test:
 gotest:
 	$(GO) test -race -count=1 ./...
 	$(GO) -C bench test -race -count=1 ./...
-	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/cli/ ./pdp/decisionlog/
+	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/cli/ ./pdp/internal/decisionlog/
 	PDP_CORPUS_ALL=1 $(GO) test -count=1 -run '^TestCorpus$$' ./pdp/internal/policy/
 
 ## charts-tools: helm and kubectl-validate, pinned, built with go install into .bin/

@@ -5,7 +5,7 @@
 //
 // Dependencies stay in their own sub-packages and their types never appear
 // here: OPA lives in pdp/internal/policy (its ast terms also in
-// pdp/internal/request), fasthttp in pdp/server, wazero in pdp/plugin,
+// pdp/internal/request), fasthttp in pdp/internal/server, wazero in pdp/internal/plugin,
 // ristretto and bbolt in pdp/state. The root package imports
 // only the standard library.
 package pdp

@@ -8,7 +8,7 @@ import (
 // ErrorCode is the machine-readable code of an API error.
 type ErrorCode string
 
-// Error codes of the API. The edge (pdp/server) maps each to an HTTP status
+// Error codes of the API. The edge (pdp/internal/server) maps each to an HTTP status
 // in one place.
 const (
 	CodeMalformedJSON    ErrorCode = "malformed_json"

@@ -4,7 +4,7 @@ package pdp
 // §3.1): payment passwords, SMS codes, card CVV and expiry, full card
 // numbers; and, as sensitive personal information under PIPL, resident
 // identity numbers. The request decoder (pdp/internal/request) refuses them; the
-// decision log (pdp/decisionlog) masks whatever still gets through.
+// decision log (pdp/internal/decisionlog) masks whatever still gets through.
 //
 // The rules for numbers are here, in the standard library only. The names
 // of secrets (the vocabulary, in English, Chinese and pinyin) and the

@@ -101,7 +101,7 @@ func (o OptBool) IsTrue() bool { return o == True }
 // Purchase is the key of the purchase a money movement belongs to: an
 // order, and the payment that names it in txn.order_id, are one purchase;
 // any other operation is its own transaction. Retries of a purchase count
-// once (pdp/velocity).
+// once (pdp/internal/velocity).
 func (r *Request) Purchase() string {
 	switch {
 	case r.Txn.OrderID != "":

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
+	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"
 )
 
 // The adversarial suite: what an attacker who controls what the payment
@@ -264,7 +264,7 @@ func TestAttackDataAPIDecidesWithTheState(t *testing.T) {
 // denied was allowed. Faults one account provokes never quarantine it;
 // while the fraud model does not answer, money movements are verified.
 func TestAttackPluginFaultsStepUpAndNeedDistinctSources(t *testing.T) {
-	module := plugintest.BuildGo(t, "pdp/plugin/testdata/faulty")
+	module := plugintest.BuildGo(t, "pdp/internal/plugin/testdata/faulty")
 	dir := t.TempDir()
 	wasm, err := os.ReadFile(module)
 	if err != nil {

@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/riskpdp/riskpdp/pdp/bundle"
 	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/bundle"
+	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
+	"github.com/riskpdp/riskpdp/pdp/internal/plugin"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
-	"github.com/riskpdp/riskpdp/pdp/metrics"
-	"github.com/riskpdp/riskpdp/pdp/plugin"
-	"github.com/riskpdp/riskpdp/pdp/server"
+	"github.com/riskpdp/riskpdp/pdp/internal/server"
 )
 
 // bundleRun is a running bundle loader and what serve wires from it.

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/bundle"
+	"github.com/riskpdp/riskpdp/pdp/internal/bundle"
 )
 
 // bundleService serves one bundle with an ETag, or fails with status.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/riskpdp/riskpdp/pdp/bundle"
+	"github.com/riskpdp/riskpdp/pdp/internal/bundle"
 )
 
 // bundleCmd is `pdp bundle build`: a policy directory (and plugins) into a

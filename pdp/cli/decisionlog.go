@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp/config"
-	"github.com/riskpdp/riskpdp/pdp/decide"
-	"github.com/riskpdp/riskpdp/pdp/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/internal/decide"
+	"github.com/riskpdp/riskpdp/pdp/internal/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
-	"github.com/riskpdp/riskpdp/pdp/metrics"
-	"github.com/riskpdp/riskpdp/pdp/server"
+	"github.com/riskpdp/riskpdp/pdp/internal/server"
 )
 
 // loggerConfig translates the decision_log section. recent, if not nil,

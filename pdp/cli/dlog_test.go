@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/internal/decisionlog"
 )
 
 // The decision log end to end: a real `pdp serve` process (spawn),
@@ -232,7 +232,7 @@ func readMaybeGzip(t *testing.T, path string) []byte {
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory, for a real
 // "no space left on device"; it skips the test where mounting is not
-// allowed (not root). pdp/decisionlog's diskfull_test covers the same
+// allowed (not root). pdp/internal/decisionlog's diskfull_test covers the same
 // logic with a fake file everywhere.
 func mountTmpfs(t *testing.T, size int) string {
 	t.Helper()

@@ -13,17 +13,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
+	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"
 )
 
 // A closed-mode plugin that loops, traps, writes out of bounds, eats its
 // memory cap or answers NaN, under concurrent load on a live sidecar:
 // every decision is answered (200), none is allow, each carries
 // plugin_unavailable; the faults are counted by kind; and the sidecar is
-// still ready afterwards. The test plugin (pdp/plugin/testdata/faulty)
+// still ready afterwards. The test plugin (pdp/internal/plugin/testdata/faulty)
 // picks its misbehaviour from the request's stage.
 func TestFaultPluginUnderLoad(t *testing.T) {
-	module := plugintest.BuildGo(t, "pdp/plugin/testdata/faulty")
+	module := plugintest.BuildGo(t, "pdp/internal/plugin/testdata/faulty")
 	dir := t.TempDir()
 	wasm, err := os.ReadFile(module)
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
 	"github.com/riskpdp/riskpdp/pdp/state"
-	"github.com/riskpdp/riskpdp/pdp/velocity"
 )
 
 // Configuration precedence: defaults < file < PDP_* environment < flags;

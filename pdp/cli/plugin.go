@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/riskpdp/riskpdp/pdp/plugin"
+	"github.com/riskpdp/riskpdp/pdp/internal/plugin"
 )
 
 func pluginCmd() *cobra.Command {

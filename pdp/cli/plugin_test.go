@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
+	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"
 )
 
 func TestPluginCommands(t *testing.T) {

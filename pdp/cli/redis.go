@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskpdp/riskpdp/pdp/config"
-	"github.com/riskpdp/riskpdp/pdp/fleet"
-	"github.com/riskpdp/riskpdp/pdp/metrics"
-	"github.com/riskpdp/riskpdp/pdp/server"
+	"github.com/riskpdp/riskpdp/pdp/internal/fleet"
+	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
+	"github.com/riskpdp/riskpdp/pdp/internal/server"
 )
 
 // openRedis connects the risk state's Redis backend (nil without

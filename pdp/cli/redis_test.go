@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/fleet/fleettest"
+	"github.com/riskpdp/riskpdp/pdp/internal/fleet/fleettest"
 )
 
 // TestServeOnRedis: two `pdp serve` processes' worth of sidecars on one
@@ -19,7 +19,7 @@ import (
 func TestServeOnRedis(t *testing.T) {
 	r := fleettest.Start(t)
 	// A generous budget: the race detector on a loaded machine is slower
-	// than the default 2 ms (TestReadBudget in pdp/fleet tests the budget).
+	// than the default 2 ms (TestReadBudget in pdp/internal/fleet tests the budget).
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte(opToken+" write alice\n"), 0o600); err != nil {

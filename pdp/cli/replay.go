@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/riskpdp/riskpdp/pdp/replay"
+	"github.com/riskpdp/riskpdp/pdp/internal/replay"
 )
 
 func replayCmd() *cobra.Command {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp/replay"
-	"github.com/riskpdp/riskpdp/pdp/replay/replaytest"
+	"github.com/riskpdp/riskpdp/pdp/internal/replay"
+	"github.com/riskpdp/riskpdp/pdp/internal/replay/replaytest"
 )
 
 // pdp replay end to end: a log of the reference policies, a candidate with

@@ -67,6 +67,16 @@ func startSidecar(t *testing.T, args ...string) *sidecar {
 		if !slices.Contains(args, "--state") {
 			base = append(base, "--state", filepath.Join(t.TempDir(), "state.db"))
 		}
+		if !slices.Contains(args, "--config") {
+			// A request budget a loaded machine under the race detector
+			// keeps (the 50 ms default falls back to pdp_error there);
+			// tests of the budget itself give their own configuration.
+			cfg := filepath.Join(t.TempDir(), "pdp.yaml")
+			if err := os.WriteFile(cfg, []byte("policies:\n  eval_timeout: 2s\n"), 0o644); err != nil {
+				panic(err)
+			}
+			base = append(base, "--config", cfg)
+		}
 		s.done <- Run(ctx, append(base, args...), io.Discard, s.logs)
 	}()
 	deadline := time.Now().Add(30 * time.Second) // compiling the policy takes ~1 s, many more on a loaded CI machine

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp/replay"
-	"github.com/riskpdp/riskpdp/pdp/replay/replaytest"
+	"github.com/riskpdp/riskpdp/pdp/internal/replay"
+	"github.com/riskpdp/riskpdp/pdp/internal/replay/replaytest"
 	"github.com/riskpdp/riskpdp/pdp/sim"
 )
 

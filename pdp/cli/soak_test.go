@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
+	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"
 )
 
 // TestSoak runs a real `pdp serve` with the full configuration (risk

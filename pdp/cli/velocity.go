@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/velocity"
+	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
 )
 
 // velocitySnapshotPath is where the velocity windows are kept across a

@@ -7,8 +7,8 @@ import (
 
 // Bundle configures loading policies, data and plugins from an
 // OPA-compatible bundle service (`pdp serve --bundle-url URL --bundle-key
-// FILE`, pdp/bundle). It is off unless URL is set. The loader checks its
-// settings again when it starts (pdp/bundle Config).
+// FILE`, pdp/internal/bundle). It is off unless URL is set. The loader checks its
+// settings again when it starts (pdp/internal/bundle Config).
 type Bundle struct {
 	// URL is the bundle's address, e.g.
 	// https://bundles.example/riskpdp/bundle.tar.gz. Default "": off.

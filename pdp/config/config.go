@@ -132,7 +132,7 @@ type StepUp struct {
 	VerificationTTL Duration `yaml:"verification_ttl"`
 }
 
-// Velocity configures the in-process velocity windows (pdp/velocity).
+// Velocity configures the in-process velocity windows (pdp/internal/velocity).
 type Velocity struct {
 	// Enabled counts traffic per UID, device and IP. Default true.
 	Enabled *bool `yaml:"enabled"`
@@ -142,7 +142,7 @@ type Velocity struct {
 	MaxKeys int `yaml:"max_keys"`
 }
 
-// Plugins configures the WASM scoring plugins (pdp/plugin).
+// Plugins configures the WASM scoring plugins (pdp/internal/plugin).
 type Plugins struct {
 	// Dir holds NAME.wasm modules next to their NAME.yaml manifests,
 	// watched for changes. Default "" (no plugins).

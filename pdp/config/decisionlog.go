@@ -7,7 +7,7 @@ import (
 
 // DecisionLog configures the decision log (`pdp serve --decision-log
 // PATH`). It is off unless Path or Upload.URL is set. The writer's own
-// limits are checked again when it starts (pdp/decisionlog Config).
+// limits are checked again when it starts (pdp/internal/decisionlog Config).
 type DecisionLog struct {
 	// Path is the JSON-lines file; rotated files go next to it.
 	Path string `yaml:"path"`

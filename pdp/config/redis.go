@@ -6,7 +6,7 @@ import (
 )
 
 // Redis puts the durable risk state on Redis, shared by every sidecar of
-// a fleet (`pdp serve --redis-addr HOST:PORT`; pdp/fleet). Off unless
+// a fleet (`pdp serve --redis-addr HOST:PORT`; pdp/internal/fleet). Off unless
 // Addrs is set. The bbolt file (state.path) is then not used; the cache
 // settings of state apply to the local cache in front of Redis.
 type Redis struct {

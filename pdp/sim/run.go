@@ -14,14 +14,14 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
-	"github.com/riskpdp/riskpdp/pdp/decide"
-	"github.com/riskpdp/riskpdp/pdp/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/internal/decide"
+	"github.com/riskpdp/riskpdp/pdp/internal/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
+	"github.com/riskpdp/riskpdp/pdp/internal/plugin"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
-	"github.com/riskpdp/riskpdp/pdp/metrics"
-	"github.com/riskpdp/riskpdp/pdp/plugin"
+	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
 	"github.com/riskpdp/riskpdp/pdp/state"
-	"github.com/riskpdp/riskpdp/pdp/velocity"
 	"github.com/riskpdp/riskpdp/policies"
 )
 

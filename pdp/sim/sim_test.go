@@ -15,9 +15,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp/plugin/plugintest"
-	"github.com/riskpdp/riskpdp/pdp/replay"
-	"github.com/riskpdp/riskpdp/pdp/replay/replaytest"
+	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"
+	"github.com/riskpdp/riskpdp/pdp/internal/replay"
+	"github.com/riskpdp/riskpdp/pdp/internal/replay/replaytest"
 	"github.com/riskpdp/riskpdp/policies"
 )
 

@@ -59,7 +59,7 @@ var ErrStop = errors.New("stop scan")
 var ErrUnavailable = errors.New("risk state unavailable")
 
 // Shared is implemented by a backend that several sidecars use at once
-// (Redis, see pdp/fleet). With one, the Store:
+// (Redis, see pdp/internal/fleet). With one, the Store:
 //
 //   - reads the cache misses of the decision path (Reputation, Account,
 //     Verification) with GetFast, which gives up past the backend's read
@@ -147,7 +147,7 @@ func ValueDigest(v []byte) Digest {
 // ConflictError is Commit's error when a Write.If did not hold: another
 // writer changed the key since it was read. Nothing was applied (with
 // Redis Cluster: nothing of the hash-tag groups that conflicted; see
-// pdp/fleet).
+// pdp/internal/fleet).
 type ConflictError struct {
 	Keys []BucketKey
 }

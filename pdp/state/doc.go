@@ -25,7 +25,7 @@
 // writes a range, before the writer is released; like the cache it is
 // never the only copy.
 //
-// A shared backend (Shared: Redis, pdp/fleet) serves several sidecars: the
+// A shared backend (Shared: Redis, pdp/internal/fleet) serves several sidecars: the
 // decision path's cache misses are read within the backend's budget
 // (ErrUnavailable past it: the state is unknown, not absent), and the
 // backend reports keys other sidecars changed, whose cache entries are

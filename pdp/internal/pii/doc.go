@@ -2,7 +2,7 @@
 // store: the names of secrets in JSON keys (SecretKey), card and identity
 // numbers in text (Scanner.Numbers, Scanner.FirstNumber) and secret values
 // written in free text (Scanner.Secrets). The request decoder
-// (pdp/internal/request) refuses keys and numbers; the decision log (pdp/decisionlog)
+// (pdp/internal/request) refuses keys and numbers; the decision log (pdp/internal/decisionlog)
 // masks them, and free-text secrets, and cards split across neighbouring
 // fields. Both use this package, so they agree on every spelling; the
 // rules for the numbers themselves (issuer prefix and Luhn, GB 11643) are

@@ -1,4 +1,4 @@
-// Package abi is the contract between the plugin host (pdp/plugin) and the
+// Package abi is the contract between the plugin host (pdp/internal/plugin) and the
 // scoring plugins it runs: the ABI version, the names of the exports, the
 // layout of the exchange buffer in guest memory, and the feature record.
 //
