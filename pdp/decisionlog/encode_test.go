@@ -10,15 +10,37 @@ import (
 )
 
 // stdEncode is what appendRecord must match: encoding/json, HTML escaping
-// off.
+// off, the record's times in UTC (the sidecar's one time format,
+// pdp/internal/jsonw).
 func stdEncode(r *Record) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
+	if err := enc.Encode(inUTC(r)); err != nil {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// inUTC returns a copy of r with its times in UTC.
+func inUTC(r *Record) *Record {
+	c := *r
+	c.Timestamp = c.Timestamp.UTC()
+	c.Result = *resultInUTC(&c.Result)
+	if c.Shadow != nil {
+		c.Shadow = resultInUTC(c.Shadow)
+	}
+	return &c
+}
+
+func resultInUTC(r *Result) *Result {
+	c := *r
+	if c.Limit != nil {
+		l := *c.Limit
+		l.Until = l.Until.UTC()
+		c.Limit = &l
+	}
+	return &c
 }
 
 func checkEncoding(t *testing.T, r *Record) {
