@@ -194,7 +194,7 @@ func appendRaw(b []byte, raw json.RawMessage, bad *int) []byte {
 	if raw == nil {
 		return append(b, "null"...)
 	}
-	out, err := compactJSON(b, raw)
+	out, err := jsonw.Compact(b, raw)
 	if err != nil {
 		*bad++
 		return append(b, "null"...)

@@ -4,7 +4,8 @@
 // they write one number format and one time format. Output matches
 // encoding/json's (without HTML escaping; times in UTC), so what a reader
 // decodes is what encoding/json would have written; fuzz targets hold it
-// to that.
+// to that. Compact validates and compacts raw JSON as json.Valid and
+// json.Compact do, in one pass.
 package jsonw
 
 import (
@@ -121,8 +122,12 @@ func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 }
 
 // ValidNumber reports whether s is a JSON number literal.
-func ValidNumber(s string) bool {
-	i := 0
+func ValidNumber(s string) bool { return numberEnd(s, 0) == len(s) }
+
+// numberEnd returns the end of the JSON number literal that starts at
+// s[i], or -1 if none does: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+// It is ValidNumber's and Compact's one number grammar.
+func numberEnd[T string | []byte](s T, i int) int {
 	if i < len(s) && s[i] == '-' {
 		i++
 	}
@@ -130,18 +135,18 @@ func ValidNumber(s string) bool {
 	case i < len(s) && s[i] == '0':
 		i++
 	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
 	default:
-		return false
+		return -1
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
+		if i == len(s) || !isDigit(s[i]) {
+			return -1
 		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
 	}
@@ -150,12 +155,12 @@ func ValidNumber(s string) bool {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
+		if i == len(s) || !isDigit(s[i]) {
+			return -1
 		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
 	}
-	return i == len(s)
+	return i
 }
