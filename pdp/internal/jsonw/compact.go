@@ -164,7 +164,7 @@ func scanJSONString(src []byte, i int) (int, error) {
 			switch src[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if !isHex4(src, j+1) {
+				if _, ok := Hex4(src, j+1); !ok {
 					return 0, errors.New("invalid \\u escape in string literal")
 				}
 				j += 4
@@ -176,17 +176,26 @@ func scanJSONString(src []byte, i int) (int, error) {
 	return 0, errJSONEnd
 }
 
-// isHex4 reports whether s[i:i+4] are four hex digits.
-func isHex4(s []byte, i int) bool {
+// Hex4 decodes the four hex digits of a \uXXXX escape at s[i:]; ok is
+// false when there are not four.
+func Hex4(s []byte, i int) (_ rune, ok bool) {
 	if i+4 > len(s) {
-		return false
+		return 0, false
 	}
+	var r rune
 	for _, c := range s[i : i+4] {
-		if !isDigit(c) && (c|0x20 < 'a' || c|0x20 > 'f') {
-			return false
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
 		}
 	}
-	return true
+	return r, true
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
