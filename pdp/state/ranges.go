@@ -13,6 +13,7 @@ import (
 	"github.com/gaissmai/bart"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/backoff"
 )
 
 // The IP range index. IP range entries ("10.0.0.0/8" on a list) are list
@@ -296,7 +297,8 @@ func (s *Store) refreshRanges() {
 	tick := time.NewTicker(max(s.cfg.CacheTTL, time.Second))
 	defer tick.Stop()
 	var retry <-chan time.Time
-	backoff := 50 * time.Millisecond
+	// 50 ms after a failure, doubling up to 5 s; a success starts over.
+	wait := backoff.Exponential(50*time.Millisecond, 5*time.Second, 2, 0)
 	for {
 		select {
 		case <-s.quit:
@@ -310,21 +312,21 @@ func (s *Store) refreshRanges() {
 		all, keys := x.take()
 		err := s.refresh(all, keys)
 		if err == nil {
-			backoff = 50 * time.Millisecond
+			wait.Reset()
 			continue
 		}
 		// Put it back and try again later: Redis may be down (it then
 		// reports a loss when it is back, which rebuilds anyway).
 		x.refreshErrors.Add(1)
-		s.cfg.Logger.Warn("state: IP ranges could not be read again; retrying", "err", err, "in", backoff)
+		in := wait.NextBackOff()
+		s.cfg.Logger.Warn("state: IP ranges could not be read again; retrying", "err", err, "in", in)
 		x.pmu.Lock()
 		x.all = x.all || all
 		for _, k := range keys {
 			x.pending[string(k)] = struct{}{}
 		}
 		x.pmu.Unlock()
-		retry = time.After(backoff)
-		backoff = min(2*backoff, 5*time.Second)
+		retry = time.After(in)
 	}
 }
 

@@ -3,6 +3,8 @@ package state
 import (
 	"fmt"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/backoff"
 )
 
 // All writes reach the backend through one goroutine, the committer
@@ -41,19 +43,20 @@ func (s *Store) run() {
 		defer t.Stop()
 		sweep = t.C
 	}
-	// After a failed flush the next timed one waits twice as long, up to a
-	// second, so a dead disk is not hammered (sync writes still try).
-	var backoff time.Duration
-	var retryAt time.Time
+	// After a failed flush the next timed one waits FlushInterval, then
+	// twice as long after each further failure, up to a second, so a dead
+	// disk is not hammered (sync writes still try); a success starts over.
+	retry := backoff.Exponential(s.cfg.FlushInterval, time.Second, 2, 0)
+	var retryAt time.Time // zero after a success
 	flush := func() {
-		if s.ov.len() == 0 || (backoff > 0 && time.Now().Before(retryAt)) {
+		if s.ov.len() == 0 || (!retryAt.IsZero() && time.Now().Before(retryAt)) {
 			return
 		}
 		if err := s.commitGroup(nil); err != nil {
-			backoff = min(max(2*backoff, s.cfg.FlushInterval), time.Second)
-			retryAt = time.Now().Add(backoff)
+			retryAt = time.Now().Add(retry.NextBackOff())
 		} else {
-			backoff = 0
+			retryAt = time.Time{}
+			retry.Reset()
 		}
 	}
 	for {

@@ -23,8 +23,8 @@ type Config struct {
 
 	// MinDelay and MaxDelay bound the wait between two polls: each wait
 	// is drawn uniformly between them, so a fleet does not poll in step.
-	// After a failed poll the wait backs off exponentially from 100ms up
-	// to MaxDelay. Defaults 10s and 30s.
+	// After a failed poll the wait backs off exponentially from 160ms
+	// (×1.6 per failure, ±20%) up to MaxDelay. Defaults 10s and 30s.
 	MinDelay, MaxDelay time.Duration
 
 	// Timeout bounds one poll: the request, the download and the

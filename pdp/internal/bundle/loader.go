@@ -24,7 +24,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/logging"
 	opaplugins "github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/plugins/rest"
-	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/backoff"
 )
 
 // Loader polls the bundle service and activates new bundles (see the
@@ -57,8 +58,15 @@ type Loader struct {
 // ErrClosed is returned by Poll and Restore after Close.
 var ErrClosed = errors.New("bundle loader closed")
 
-// retryBase is the first back-off after a failed poll.
-const retryBase = 100 * time.Millisecond
+// The back-off after failed polls: 160 ms, ×1.6 after each further
+// failure, up to MaxDelay, ±20% jitter; a successful poll starts it over.
+// (OPA's util.DefaultBackoff from 100 ms, which this loop used before:
+// it multiplies once before the first wait.)
+const (
+	retryFirst      = 160 * time.Millisecond
+	retryMultiplier = 1.6
+	retryJitter     = 0.2
+)
 
 // New validates cfg (after WithDefaults) and prepares a Loader; it does not
 // contact the bundle service. Call Restore, then Start.
@@ -174,7 +182,8 @@ func (l *Loader) Start(ctx context.Context) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		retry := 0
+		retry := backoff.Exponential(retryFirst, l.cfg.MaxDelay, retryMultiplier, retryJitter)
+		failures := 0
 		for {
 			err := l.Poll(ctx)
 			if ctx.Err() != nil {
@@ -182,12 +191,13 @@ func (l *Loader) Start(ctx context.Context) {
 			}
 			delay := l.cfg.MinDelay + rand.N(l.cfg.MaxDelay-l.cfg.MinDelay+1)
 			if err != nil {
-				retry++
-				delay = util.DefaultBackoff(float64(retryBase), float64(l.cfg.MaxDelay), retry)
+				failures++
+				delay = retry.NextBackOff()
 			} else {
-				retry = 0
+				failures = 0
+				retry.Reset()
 			}
-			l.log.Debug("bundle: next poll", "in", delay, "retry", retry)
+			l.log.Debug("bundle: next poll", "in", delay, "retry", failures)
 			t := time.NewTimer(delay)
 			select {
 			case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
@@ -199,13 +200,13 @@ func (m *masker) rawOffset(i int) int {
 func unescapeOne(dst, raw []byte, i int) ([]byte, int) {
 	switch raw[i+1] {
 	case 'u':
-		r, ok := hex4(raw, i+2)
+		r, ok := jsonw.Hex4(raw, i+2)
 		if !ok {
 			return append(dst, '\\', 'u'), 2
 		}
 		if utf16.IsSurrogate(r) {
 			if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
-				if r2, ok := hex4(raw, i+8); ok {
+				if r2, ok := jsonw.Hex4(raw, i+8); ok {
 					if d := utf16.DecodeRune(r, r2); d != unicode.ReplacementChar {
 						return utf8.AppendRune(dst, d), 12
 					}
@@ -241,26 +242,6 @@ func unescape(dst, s []byte) []byte {
 		i += n
 	}
 	return dst
-}
-
-func hex4(s []byte, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

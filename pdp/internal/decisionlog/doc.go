@@ -179,7 +179,8 @@
 // Encoding never drops a record: a value encoding/json would refuse, and so
 // fail the whole record, is written as null and counted (EncodeErrors):
 // Input or Enrichment that is not valid JSON, a time outside years
-// 0-9999, a NaN or infinite amount.
+// 0-9999 (in UTC, the zone records are written in), a NaN or infinite
+// amount.
 //
 // # RATIONALE
 //
@@ -207,12 +208,14 @@
 // the writer (or in the caller when it must: sync mode, spill), never
 // before the buffer, so that async Log stays a pointer send.
 //
-// A hand-written encoder (encode.go) and JSON compactor (compact.go)
-// instead of encoding/json, which validates and compacts every raw
+// A hand-written encoder (encode.go) and JSON compactor
+// (pdp/internal/jsonw's Compact) instead of encoding/json, which validates and compacts every raw
 // message in two passes of a state function per byte and reflects over the
 // struct: the writer shares two cores with the decision path, and this
 // takes a third off its cost per record (measured). Both are
-// held byte for byte to encoding/json by differential fuzz targets.
+// held byte for byte to encoding/json (times in UTC) by differential fuzz
+// targets; strings, numbers and times come from pdp/internal/jsonw, which
+// the API's answers use too.
 //
 // Record.Schema was added so that readers can tell this format from later
 // ones and skip what they cannot interpret instead of misreading it.

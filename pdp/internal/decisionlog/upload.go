@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/backoff"
 )
 
 // The upload sink batches encoded records into JSON arrays and POSTs them
@@ -160,7 +161,7 @@ func (u *uploader) run() {
 	defer close(u.done)
 	tick := time.NewTicker(u.interval)
 	defer tick.Stop()
-	retries := 0
+	retry := u.backoff()
 	for {
 		select {
 		case <-u.kick:
@@ -173,16 +174,15 @@ func (u *uploader) run() {
 		for b := u.take(); b != nil; b = u.take() {
 			if err := u.send(context.Background(), b); err != nil {
 				u.put(b)
-				retries++
 				select {
-				case <-time.After(backoff(u.minBackoff, u.maxBackoff, retries)):
+				case <-time.After(retry.NextBackOff()):
 				case <-u.stop:
 					u.drain()
 					return
 				}
 				continue
 			}
-			retries = 0
+			retry.Reset()
 		}
 	}
 }
@@ -192,13 +192,12 @@ func (u *uploader) run() {
 func (u *uploader) drain() {
 	ctx := u.closeCtx
 	u.seal()
-	retries := 0
+	retry := u.backoff()
 	for b := u.take(); b != nil; b = u.take() {
 		if err := u.send(ctx, b); err != nil {
 			u.put(b)
-			retries++
 			select {
-			case <-time.After(backoff(u.minBackoff, u.maxBackoff, retries)):
+			case <-time.After(retry.NextBackOff()):
 				continue
 			case <-ctx.Done():
 			}
@@ -286,11 +285,8 @@ func (u *uploader) close(ctx context.Context) error {
 	return nil
 }
 
-// backoff is lo·2^(retries-1), at most hi, with ±20% jitter.
-func backoff(lo, hi time.Duration, retries int) time.Duration {
-	d := lo
-	for i := 1; i < retries && d < hi; i++ {
-		d *= 2
-	}
-	return time.Duration(float64(min(d, hi)) * (0.8 + 0.4*rand.Float64()))
+// backoff is the wait after each failed send: minBackoff, doubling up to
+// maxBackoff, ±20% jitter; a successful send starts it over.
+func (u *uploader) backoff() *backoff.Backoff {
+	return backoff.Exponential(u.minBackoff, u.maxBackoff, 2, 0.2)
 }

@@ -1,13 +1,17 @@
 // Package jsonw appends JSON values to byte slices without reflection: the
-// pieces the sidecar's hand-written encoders share (the decision answer,
-// the decision log record, the policy input additions). Output matches
-// encoding/json's (without HTML escaping), so what a reader decodes is
-// what encoding/json would have written.
+// pieces every hand-written encoder of the sidecar uses (the HTTP API's
+// answers, the decision log record, the policy input additions), so that
+// they write one number format and one time format. Output matches
+// encoding/json's (without HTML escaping; times in UTC), so what a reader
+// decodes is what encoding/json would have written; fuzz targets hold it
+// to that. Compact validates and compacts raw JSON as json.Valid and
+// json.Compact do, in one pass.
 package jsonw
 
 import (
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -88,9 +92,42 @@ func AppendFloat(b []byte, f float64) (_ []byte, ok bool) {
 	return b, true
 }
 
+// AppendStrings appends ss as encoding/json writes a []string: null when
+// ss is nil.
+func AppendStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// AppendTime appends t in UTC as encoding/json writes a time.Time (RFC
+// 3339 with nanoseconds, trailing zeros dropped, "Z"): the sidecar's one
+// time format, in its API answers and its decision log alike. A time
+// encoding/json refuses (a year outside 0-9999 in UTC) becomes null and ok
+// is false.
+func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
+	out, err := t.UTC().AppendText(append(b, '"'))
+	if err != nil {
+		return append(b, "null"...), false
+	}
+	return append(out, '"'), true
+}
+
 // ValidNumber reports whether s is a JSON number literal.
-func ValidNumber(s string) bool {
-	i := 0
+func ValidNumber(s string) bool { return numberEnd(s, 0) == len(s) }
+
+// numberEnd returns the end of the JSON number literal that starts at
+// s[i], or -1 if none does: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+// It is ValidNumber's and Compact's one number grammar.
+func numberEnd[T string | []byte](s T, i int) int {
 	if i < len(s) && s[i] == '-' {
 		i++
 	}
@@ -98,18 +135,18 @@ func ValidNumber(s string) bool {
 	case i < len(s) && s[i] == '0':
 		i++
 	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
 	default:
-		return false
+		return -1
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
+		if i == len(s) || !isDigit(s[i]) {
+			return -1
 		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
 	}
@@ -118,12 +155,12 @@ func ValidNumber(s string) bool {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
+		if i == len(s) || !isDigit(s[i]) {
+			return -1
 		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
 	}
-	return i == len(s)
+	return i
 }

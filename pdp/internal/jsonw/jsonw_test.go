@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func marshal(v any) string {
@@ -29,7 +30,8 @@ func FuzzAppendString(f *testing.F) {
 }
 
 func FuzzAppendFloat(f *testing.F) {
-	for _, x := range []float64{0, math.Copysign(0, -1), 1, -1.5, 1e-7, 1e21, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, 1e-6, 999999999999999999999} {
+	for _, x := range []float64{0, math.Copysign(0, -1), 1, -1.5, 1e-7, 1e21, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, 1e-6, 999999999999999999999,
+		math.Nextafter(1e-6, 0), math.Nextafter(1e21, 0), -1e21, 1e20, 0.1, 100, 1e6, 12345678.9, 5e-324, 1.7976931348623157e308} {
 		f.Add(x)
 	}
 	f.Fuzz(func(t *testing.T, x float64) {
@@ -42,6 +44,38 @@ func FuzzAppendFloat(f *testing.F) {
 		}
 		if want := marshal(x); string(got) != want || !ok {
 			t.Fatalf("AppendFloat(%v) = %s, encoding/json %s", x, got, want)
+		}
+	})
+}
+
+func TestAppendStrings(t *testing.T) {
+	for _, ss := range [][]string{nil, {}, {""}, {"a", "b\"\x00", "\xff"}} {
+		if got, want := string(AppendStrings(nil, ss)), marshal(ss); got != want {
+			t.Errorf("AppendStrings(%q) = %s, encoding/json %s", ss, got, want)
+		}
+	}
+}
+
+// FuzzAppendTime holds AppendTime to encoding/json writing the same
+// instant in UTC, from any instant in any fixed offset (up to ±26 h).
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0), int64(0), int32(0))
+	f.Add(int64(1764980067), int64(170000000), int32(8*3600))
+	f.Add(int64(-62135596800), int64(0), int32(3600))        // year 1 in UTC+1: year 0 in UTC
+	f.Add(int64(-62167219200), int64(0), int32(3600))        // year 0 in UTC+1: year -1 in UTC
+	f.Add(int64(253402300799), int64(999999999), int32(-60)) // 9999-12-31 in UTC-1m: 10000 in UTC
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int32) {
+		tm := time.Unix(sec, nsec).In(time.FixedZone("z", int(offset%(26*3600))))
+		got, ok := AppendTime([]byte("x"), tm)
+		want, err := json.Marshal(tm.UTC())
+		if err != nil {
+			if ok || string(got) != "xnull" {
+				t.Fatalf("AppendTime(%v) = %s, %v; encoding/json: %v", tm, got, ok, err)
+			}
+			return
+		}
+		if !ok || string(got) != "x"+string(want) {
+			t.Fatalf("AppendTime(%v) = %s, encoding/json %s", tm, got, want)
 		}
 	})
 }

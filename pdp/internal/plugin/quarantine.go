@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/backoff"
 )
 
 // Source is who a scoring call is for: the request's account and device.
@@ -30,6 +32,9 @@ type quarantine struct {
 	faults atomic.Uint32
 	mu     sync.Mutex
 	level  uint // quarantines since the last success, under mu
+	// wait gives the next quarantine's length (QuarantineBase doubling
+	// up to QuarantineMax), under mu; nil until the first quarantine.
+	wait *backoff.Backoff
 	// uids and devices are hashes of the distinct sources of the faults
 	// since the last success (at most QuarantineAfter each), under mu.
 	uids, devices []uint64
@@ -59,6 +64,9 @@ func (p *plugin) succeeded() {
 	p.q.faults.Store(0)
 	p.q.mu.Lock()
 	p.q.level = 0
+	if p.q.wait != nil {
+		p.q.wait.Reset()
+	}
 	p.q.uids, p.q.devices = p.q.uids[:0], p.q.devices[:0]
 	p.q.mu.Unlock()
 }
@@ -96,11 +104,10 @@ func (p *plugin) failed(k FaultKind, src Source) {
 	case len(p.q.uids) < after || len(p.q.devices) < after:
 		return
 	}
-	d := cfg.QuarantineBase
-	for i := uint(0); i < p.q.level && d < cfg.QuarantineMax; i++ {
-		d *= 2
+	if p.q.wait == nil {
+		p.q.wait = backoff.Exponential(cfg.QuarantineBase, cfg.QuarantineMax, 2, 0)
 	}
-	d = min(d, cfg.QuarantineMax)
+	d := p.q.wait.NextBackOff()
 	p.q.level++
 	p.q.until.Store(time.Now().Add(d).UnixNano())
 	p.ctr.quarantines.Add(1)

@@ -1,8 +1,9 @@
 package plugin
 
 import (
-	"sync"
 	"time"
+
+	watchdogpkg "github.com/riskpdp/riskpdp/pdp/internal/watchdog"
 )
 
 // watchdog is the one goroutine per set that stops calls running past
@@ -13,33 +14,20 @@ import (
 // a call early: the first sighting is after the call started. It stops it
 // at most budget + 2 intervals after its start, provided the watchdog gets
 // a CPU; the fuel bounds the call when it does not (see RATIONALE).
+//
+// The goroutine and its ticker are pdp/internal/watchdog's, which the
+// policy evaluator's watchdog is meant to share; sample is the plugins'
+// check.
 type watchdog struct {
-	interval time.Duration
-	plugins  []*plugin
-	stop     chan struct{}
-	done     sync.WaitGroup
+	plugins []*plugin
+	wd      *watchdogpkg.Watchdog
 }
 
 func startWatchdog(interval time.Duration, plugins []*plugin) *watchdog {
-	w := &watchdog{interval: interval, plugins: plugins, stop: make(chan struct{})}
-	w.done.Add(1)
-	go w.run()
-	return w
-}
-
-func (w *watchdog) run() {
-	defer w.done.Done()
-	t := time.NewTicker(w.interval)
-	defer t.Stop()
+	w := &watchdog{plugins: plugins}
 	start := time.Now()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-t.C:
-			w.sample(int64(time.Since(start)))
-		}
-	}
+	w.wd = watchdogpkg.Start(interval, func(now time.Time) { w.sample(int64(now.Sub(start))) })
+	return w
 }
 
 // sample checks every instance once; now is monotonic nanoseconds.
@@ -72,7 +60,4 @@ func (in *instance) watch(now int64) {
 	}
 }
 
-func (w *watchdog) close() {
-	close(w.stop)
-	w.done.Wait()
-}
+func (w *watchdog) close() { w.wd.Stop() }

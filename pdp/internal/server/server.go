@@ -25,6 +25,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/decide"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
 )
 
@@ -302,7 +303,7 @@ func (s *Server) event(ctx *fasthttp.RequestCtx) {
 		s.failLogged(ctx, epEvents, err)
 		return
 	}
-	b := append([]byte(`{"recorded":true,"kind":`), appendString(nil, ev.Kind)...)
+	b := append([]byte(`{"recorded":true,"kind":`), jsonw.AppendString(nil, ev.Kind)...)
 	b = appendKey(b, "at", false)
 	b = appendTime(b, ev.At)
 	writeJSON(ctx, fasthttp.StatusOK, append(b, '}'))
@@ -316,11 +317,11 @@ func (s *Server) outcome(ctx *fasthttp.RequestCtx) {
 	}
 	b := append([]byte(`{"recorded":`), strconv.AppendBool(nil, !o.Duplicate)...)
 	b = appendKey(b, "uid", false)
-	b = appendString(b, o.UID)
+	b = jsonw.AppendString(b, o.UID)
 	b = appendKey(b, "txn_id", false)
-	b = appendString(b, o.TxnID)
+	b = jsonw.AppendString(b, o.TxnID)
 	b = appendKey(b, "status", false)
-	b = appendString(b, o.Status.String())
+	b = jsonw.AppendString(b, o.Status.String())
 	b = appendKey(b, "known", false)
 	b = strconv.AppendBool(b, o.Known)
 	b = appendKey(b, "outcomes", false)
@@ -330,7 +331,7 @@ func (s *Server) outcome(ctx *fasthttp.RequestCtx) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"status":`...)
-		b = appendString(b, m.Status.String())
+		b = jsonw.AppendString(b, m.Status.String())
 		b = appendKey(b, "at", false)
 		b = appendTime(b, m.At)
 		b = append(b, '}')
@@ -344,9 +345,9 @@ func (s *Server) verify(ctx *fasthttp.RequestCtx) {
 		s.failLogged(ctx, epVerify, err)
 		return
 	}
-	b := append([]byte(`{"status":`), appendString(nil, v.Status())...)
+	b := append([]byte(`{"status":`), jsonw.AppendString(nil, v.Status())...)
 	b = appendKey(b, "methods", false)
-	b = appendStrings(b, v.Methods)
+	b = appendList(b, v.Methods)
 	passed := make([]string, 0, len(v.Methods))
 	for _, m := range v.Methods {
 		if v.Results[m] == pdp.VerificationPassed {
@@ -354,7 +355,7 @@ func (s *Server) verify(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	b = appendKey(b, "passed", false)
-	b = appendStrings(b, passed)
+	b = appendList(b, passed)
 	writeJSON(ctx, fasthttp.StatusOK, append(b, '}'))
 }
 
@@ -388,7 +389,7 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 			} else {
 				b = append(b, ',')
 			}
-			b = appendString(b, err.Error())
+			b = jsonw.AppendString(b, err.Error())
 			n++
 		}
 	}
