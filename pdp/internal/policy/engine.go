@@ -55,7 +55,7 @@ type Options struct {
 type Engine struct {
 	opts    Options
 	timeout time.Duration
-	wd      *watchdog
+	wd      *evalWatchdog
 	cur     atomic.Pointer[policySet]
 	// reloadMu serializes reloads (file events, SIGHUP, bundle updates).
 	reloadMu sync.Mutex

@@ -4,22 +4,24 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/watchdog"
 )
 
 // watchdog bounds policy evaluations without a goroutine or timer per
 // evaluation (what the rego package does): an evaluation claims a slot that
 // holds its deadline, and one background goroutine sweeps the slots every
-// tick and cancels those past their deadline. topdown checks the
+// tick (the sidecar's one watchdog loop, pdp/internal/watchdog) and
+// cancels those past their deadline. topdown checks the
 // cancellation flag as it evaluates, so a runaway policy stops within about
 // one tick of its deadline.
 //
 // Cost on the hot path: one CAS to claim a slot and one store to free it.
 // Precision: deadlines are enforced to within one tick (timeout/4, between
 // 1 ms and 10 ms).
-type watchdog struct {
+type evalWatchdog struct {
 	slots []slot
-	tick  time.Duration
-	stop  chan struct{}
+	loop  *watchdog.Watchdog
 	// unguarded counts evaluations that found every slot busy and ran
 	// without a deadline (only possible past len(slots) concurrent ones).
 	unguarded atomic.Uint64
@@ -41,16 +43,16 @@ func (s *slot) Cancelled() bool { return s.deadline.Load() == -1 }
 
 const watchdogSlots = 256
 
-func newWatchdog(timeout time.Duration) *watchdog {
+func newWatchdog(timeout time.Duration) *evalWatchdog {
 	tick := min(max(timeout/4, time.Millisecond), 10*time.Millisecond)
-	w := &watchdog{slots: make([]slot, watchdogSlots), tick: tick, stop: make(chan struct{})}
-	go w.run()
+	w := &evalWatchdog{slots: make([]slot, watchdogSlots)}
+	w.loop = watchdog.Start(tick, w.sweep)
 	return w
 }
 
 // acquire claims a free slot with the given deadline, or returns nil when
 // all are busy.
-func (w *watchdog) acquire(deadline int64) *slot {
+func (w *evalWatchdog) acquire(deadline int64) *slot {
 	n := uint32(len(w.slots))
 	start := rand.Uint32N(n)
 	for i := uint32(0); i < n; i++ {
@@ -63,29 +65,21 @@ func (w *watchdog) acquire(deadline int64) *slot {
 	return nil
 }
 
-func (w *watchdog) release(s *slot) {
+func (w *evalWatchdog) release(s *slot) {
 	if s != nil {
 		s.deadline.Store(0)
 	}
 }
 
-func (w *watchdog) run() {
-	t := time.NewTicker(w.tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case now := <-t.C:
-			n := now.UnixNano()
-			for i := range w.slots {
-				s := &w.slots[i]
-				if d := s.deadline.Load(); d > 0 && n > d {
-					s.deadline.CompareAndSwap(d, -1)
-				}
-			}
+// sweep cancels the evaluations past their deadline at now.
+func (w *evalWatchdog) sweep(now time.Time) {
+	n := now.UnixNano()
+	for i := range w.slots {
+		s := &w.slots[i]
+		if d := s.deadline.Load(); d > 0 && n > d {
+			s.deadline.CompareAndSwap(d, -1)
 		}
 	}
 }
 
-func (w *watchdog) close() { close(w.stop) }
+func (w *evalWatchdog) close() { w.loop.Stop() }

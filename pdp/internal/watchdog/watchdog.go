@@ -2,9 +2,9 @@
 // watched set that, every interval, checks the calls in flight, so that
 // bounding a call costs the call no timer and no goroutine of its own.
 // What a call is and how it is stopped belongs to the caller's check: the
-// plugins' (pdp/internal/plugin: a WASM call seen running past its budget gets its
-// fuel taken away) and, once pdp/engine's watchdog runs on it, the policy
-// evaluator's (a slot past its deadline is marked cancelled for topdown).
+// plugins' (pdp/internal/plugin: a WASM call seen running past its budget
+// gets its fuel taken away) and the policy evaluator's (pdp/internal/policy:
+// a slot past its deadline is marked cancelled for topdown).
 package watchdog
 
 import (
