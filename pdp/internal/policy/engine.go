@@ -208,10 +208,6 @@ func (e *Engine) Revision() string {
 // Ready reports whether a policy set is loaded and compiled.
 func (e *Engine) Ready() bool { return e.cur.Load() != nil }
 
-// Unguarded counts evaluations that ran without a deadline because every
-// watchdog slot was busy.
-func (e *Engine) Unguarded() uint64 { return e.wd.unguarded.Load() }
-
 // Evaluate runs the decision rule on in and returns the typed decision and
 // the revision that produced it. Errors are ErrTimeout, ErrUndefined,
 // ErrInvalidDecision, ErrNoPolicy, ErrPanic or an evaluation error: the caller falls
@@ -359,13 +355,6 @@ func hitSet(hits []*hit) *ast.Term {
 		terms[i] = h.key
 	}
 	return ast.SetTerm(terms...)
-}
-
-// Optimized reports whether the serving policy set runs the version
-// specialized by partial evaluation.
-func (e *Engine) Optimized() bool {
-	ps := e.cur.Load()
-	return ps != nil && ps.optimized
 }
 
 // EvalData implements OPA's Data API (POST /v1/data/{path}): body is

@@ -59,7 +59,8 @@ type Stats struct {
 	// VerifyTimeouts samples not compared because OPA's evaluator ran out
 	// of time (Options.EvalTimeout) on them.
 	VerifyShed, VerifyTimeouts uint64
-	// Unguarded is Engine.Unguarded.
+	// Unguarded counts evaluations that ran without a deadline because
+	// every watchdog slot was busy.
 	Unguarded uint64
 }
 
