@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/plugin/abi"
 )
 
@@ -161,9 +162,9 @@ func EncodeFeaturesJSON(f *Features) []byte {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = strconv.AppendQuote(b, abi.Feature(i).String())
+		b = jsonw.AppendString(b, abi.Feature(i).String())
 		b = append(b, ": "...)
-		b = strconv.AppendFloat(b, x, 'g', -1, 64)
+		b, _ = jsonw.AppendFloat(b, x) // the sidecar's one number format
 	}
 	return append(b, '}')
 }
