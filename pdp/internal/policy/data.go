@@ -65,6 +65,16 @@ func (e *Engine) DecisionRule(path string) bool {
 // whether it is defined.
 func (e *Engine) EvalDataInput(ctx context.Context, path string, in *request.Input, now time.Time) (_ []byte, _ bool, err error) {
 	defer recovered(&err)
+	var input *ast.Term
+	if in != nil {
+		input = in.Term()
+	}
+	return e.evalData(ctx, path, input, now)
+}
+
+// evalData evaluates data.<path> with input on the serving set and returns
+// the result's JSON and whether it is defined.
+func (e *Engine) evalData(ctx context.Context, path string, input *ast.Term, now time.Time) ([]byte, bool, error) {
 	ps := e.cur.Load()
 	if ps == nil {
 		return nil, false, ErrNoPolicy
@@ -72,10 +82,6 @@ func (e *Engine) EvalDataInput(ctx context.Context, path string, in *request.Inp
 	query, err := ps.dataQuery(path)
 	if err != nil {
 		return nil, false, pdp.Errorf(pdp.CodeNotFound, "path", "%v", err)
-	}
-	var input *ast.Term
-	if in != nil {
-		input = in.Term()
 	}
 	t, err := e.evalTerm(ctx, ps, query, input, now)
 	if errors.Is(err, ErrUndefined) {

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
-	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
@@ -362,31 +360,11 @@ func hitSet(hits []*hit) *ast.Term {
 // the result and whether it is defined.
 func (e *Engine) EvalData(ctx context.Context, path string, body []byte, now time.Time) (_ []byte, _ bool, err error) {
 	defer recovered(&err)
-	ps := e.cur.Load()
-	if ps == nil {
-		return nil, false, ErrNoPolicy
-	}
 	input, err := request.DecodeDataInput(body, e.opts.Limits.MaxDepth)
 	if err != nil {
 		return nil, false, err
 	}
-	query, err := ps.dataQuery(path)
-	if err != nil {
-		return nil, false, pdp.Errorf(pdp.CodeNotFound, "path", "%v", err)
-	}
-	t, err := e.evalTerm(ctx, ps, query, input, now)
-	if errors.Is(err, ErrUndefined) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	v, err := ast.JSON(t.Value)
-	if err != nil {
-		return nil, false, fmt.Errorf("result to JSON: %w", err)
-	}
-	b, err := json.Marshal(v)
-	return b, true, err
+	return e.evalData(ctx, path, input, now)
 }
 
 // dataQueries caches compiled Data API queries per policy set.
