@@ -367,15 +367,16 @@ func concatOf(s []byte, list []string) bool {
 // quickClean reports whether an ASCII key certainly names no secret: its
 // letters, read together with separators and digits skipped, hold none
 // of the first three letters of a term (nor the two of "pw"), and no
-// digit, '@' or '$' stands between two letters (leetForm). Most keys stop
-// here. One table lookup per byte and one bit test per letter.
+// digit, '@' or '$' stands between two letters (leetForm), separators
+// apart: they vanish in the folded key ("c @v" reads "c@v", which may be
+// "cav"). Most keys stop here. One table lookup per byte and one bit test
+// per letter.
 func quickClean(s string) bool {
 	var a, b uint32 // the last two letters, 1-26 (0: none)
 	afterLetter, between := false, false
 	for i := 0; i < len(s); i++ {
 		switch c := asciiClass[s[i]]; {
-		case c == 0:
-			afterLetter, between = false, false
+		case c == 0: // a separator: gone from the folded key
 		case c <= 26:
 			if between {
 				return false
