@@ -1,5 +1,5 @@
 // Package policygen prepares the policy sets the load harness (bench/) and
-// the engine's tests measure: the reference policy set copied without its
+// the policy package's tests measure: the reference policy set copied without its
 // tests, scaled by a factor with generated rules in the shapes a risk team
 // adds over time, and, for `opa run --server`, one rule that folds the
 // decision the way the sidecar does in Go.
