@@ -85,10 +85,9 @@ type Span struct {
 
 // group is a maximal run of digits.
 type group struct {
-	start, end int    // its bytes
-	d0, n      int    // its digits in Scanner.digits
-	sep        uint64 // the kind of the separators before it (0: whitespace and dashes)
-	xEnd       int    // > 0: an X right after it, ending there
+	start, end int // its bytes
+	d0, n      int // its digits in Scanner.digits
+	xEnd       int // > 0: an X right after it, ending there
 }
 
 // Scanner finds card numbers, identity numbers and free-text secrets. It
@@ -205,7 +204,6 @@ const (
 
 func (s *Scanner) scan(text string, mode Mode, first bool) {
 	s.digits, s.groups, s.spans = s.digits[:0], s.groups[:0], s.spans[:0]
-	var sep uint64
 	inGroup := false
 	for i := 0; i < len(text); {
 		if first && len(s.spans) > 0 {
@@ -219,7 +217,7 @@ func (s *Scanner) scan(text string, mode Mode, first bool) {
 		switch {
 		case digit:
 			if !inGroup {
-				s.groups = append(s.groups, group{start: i, d0: len(s.digits), sep: sep})
+				s.groups = append(s.groups, group{start: i, d0: len(s.digits)})
 				inGroup = true
 			}
 			g := &s.groups[len(s.groups)-1]
@@ -232,20 +230,17 @@ func (s *Scanner) scan(text string, mode Mode, first bool) {
 			if inGroup && (r == 'X' || r == 'x' || r == 'Ｘ' || r == 'ｘ') && !wordAt(text, i+n) {
 				s.groups[len(s.groups)-1].xEnd = i + n
 			}
-			s.flush(mode)
+			s.flush(text, mode)
 			inGroup = false
 		case mode == Refuse && listPunct(r):
-			s.flush(mode)
+			s.flush(text, mode)
 			inGroup = false
 		default: // a separator
-			if inGroup {
-				inGroup, sep = false, 0
-			}
-			sep = addSep(sep, r)
+			inGroup = false
 		}
 		i += n
 	}
-	s.flush(mode)
+	s.flush(text, mode)
 }
 
 // NumberDigit returns the value of a digit as numbers are read: a decimal
@@ -285,23 +280,46 @@ func listPunct(r rune) bool {
 	return false
 }
 
-// addSep adds r to the kind of a separator run: whitespace and dashes add
-// nothing, other characters their fullwidth-folded code point.
-func addSep(kind uint64, r rune) uint64 {
-	if r == ' ' || r == '-' || unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || r == '−' {
-		return kind
+// sameSeparators reports whether text[a0:a1] and text[b0:b1], the
+// separators between two groups each, are of one kind: the same
+// characters once whitespace, dashes and invisible characters are dropped
+// and fullwidth forms folded (an invalid byte reads as U+FFFD).
+func sameSeparators(text string, a0, a1, b0, b1 int) bool {
+	for {
+		ra, na := nextSepRune(text, a0, a1)
+		rb, nb := nextSepRune(text, b0, b1)
+		if ra != rb {
+			return false
+		}
+		if ra < 0 {
+			return true
+		}
+		a0, b0 = na, nb
 	}
-	switch {
-	case r >= 0xFF01 && r <= 0xFF5E:
-		r -= 0xFEE0
-	case r == '。':
-		r = '.'
+}
+
+// nextSepRune returns the first separator character of text[i:end] that
+// counts for its kind, folded, and where the rest starts; -1 at the end.
+func nextSepRune(text string, i, end int) (rune, int) {
+	for i < end {
+		r, n := utf8.DecodeRuneInString(text[i:end])
+		i += n
+		switch {
+		case r >= utf8.RuneSelf && ignorable(r),
+			r == ' ' || r == '-' || unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || r == '−':
+			continue
+		case r >= 0xFF01 && r <= 0xFF5E:
+			r -= 0xFEE0
+		case r == '。':
+			r = '.'
+		}
+		return r, i
 	}
-	return kind*1_000_003 + uint64(r)
+	return -1, i
 }
 
 // flush looks for numbers in the current run and starts a new run.
-func (s *Scanner) flush(mode Mode) {
+func (s *Scanner) flush(text string, mode Mode) {
 	gs := s.groups
 	for st := 0; st < len(gs); {
 		g0 := gs[st]
@@ -315,15 +333,11 @@ func (s *Scanner) flush(mode Mode) {
 		}
 		best, kind, x := -1, None, false
 		raw := 0
-		var kind0 uint64
 		same, wide := true, true
 		for e := st; e < len(gs); e++ {
 			g := gs[e]
-			switch {
-			case e == st+1:
-				kind0 = g.sep
-			case e > st+1 && g.sep != kind0:
-				same = false
+			if e > st+1 && same {
+				same = sameSeparators(text, gs[st].end, gs[st+1].start, gs[e-1].end, g.start)
 			}
 			wide = wide && g.n >= 3
 			raw += g.n

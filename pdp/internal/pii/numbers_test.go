@@ -30,6 +30,11 @@ func TestNumbers(t *testing.T) {
 		{"4111,1111,1111,1111", None, Card, "411111******1111"}, // list punctuation: the log only
 		{"4111:1111:1111:1111", None, Card, "411111******1111"},
 		{"41.11-11/11.11.11.11.11", None, None, ""},
+		// separator kinds are compared character by character: "\x00." is not ".",
+		// "\x01\x05" not U+F4248 (a hash of the characters took them for one)
+		{"41.11\x00.11.11.11.11.11.11", None, None, ""},
+		{"41\x01\x0511\U000F424811\x01\x0511\U000F424811\x01\x0511\U000F424811\x01\x0511", None, None, ""},
+		{"41\x00.11\x00.11\x00.11\x00.11\x00.11\x00.11\x00.11", Card, Card, "411111******1111"},
 		{"31.230416, 121.473701", None, None, ""},
 		{"31.230416 121.473701", None, None, ""},
 		{"2026-11-22T05:47:00.386512345Z", None, None, ""},
