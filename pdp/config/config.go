@@ -23,6 +23,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
+	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
+	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // Config is the whole configuration of `pdp serve`.
@@ -271,7 +275,16 @@ type Messages struct {
 	Warnings map[string]string `yaml:"warnings"`
 }
 
-// Default returns the configuration used when nothing is set.
+// Defaults of the step-up flow (decide.Options falls back to them too).
+const (
+	DefaultChallengeTTL    = 10 * time.Minute
+	DefaultVerificationTTL = 30 * time.Minute
+)
+
+// Default returns the configuration used when nothing is set. Each value
+// a component package also falls back to is that package's own constant
+// (state.DefaultCacheTTL, policy.DefaultVerifyQueue, ...): every default
+// is written once.
 func Default() Config {
 	watch := true
 	return Config{
@@ -289,16 +302,19 @@ func Default() Config {
 			Fallback:    "step_up",
 			EvalTimeout: Duration(50 * time.Millisecond),
 
-			VerifySampleRate: 0.001,
-			VerifyQueue:      256,
+			VerifySampleRate: policy.DefaultVerifySampleRate,
+			VerifyQueue:      policy.DefaultVerifyQueue,
 		},
-		Limits: Limits{MaxBodyBytes: 64 << 10, MaxDepth: 16, MaxAmount: 1e12},
-		State: State{Path: DefaultStatePath(), CacheMaxCost: 64 << 20, CacheTTL: Duration(time.Minute),
-			NegativeTTL: Duration(10 * time.Second), FlushInterval: Duration(10 * time.Millisecond),
-			DecisionTrail: DecisionTrail{MaxRecords: 250_000, Retention: Duration(30 * 24 * time.Hour)}},
+		Limits: Limits{MaxBodyBytes: 64 << 10, MaxDepth: request.DefaultLimits.MaxDepth,
+			MaxAmount: request.DefaultLimits.MaxAmount},
+		State: State{Path: DefaultStatePath(), CacheMaxCost: state.DefaultCacheMaxCost,
+			CacheTTL: Duration(state.DefaultCacheTTL), NegativeTTL: Duration(state.DefaultNegativeTTL),
+			FlushInterval: Duration(state.DefaultFlushInterval),
+			DecisionTrail: DecisionTrail{MaxRecords: state.DefaultDecisionTrailMax,
+				Retention: Duration(state.DefaultDecisionTrailRetention)}},
 		Admin:    Admin{Addr: "127.0.0.1:9192"},
-		StepUp:   StepUp{ChallengeTTL: Duration(10 * time.Minute), VerificationTTL: Duration(30 * time.Minute)},
-		Velocity: Velocity{MaxKeys: 1_000_000},
+		StepUp:   StepUp{ChallengeTTL: Duration(DefaultChallengeTTL), VerificationTTL: Duration(DefaultVerificationTTL)},
+		Velocity: Velocity{MaxKeys: velocity.DefaultMaxKeys},
 		Log:      Log{Level: "info", Format: "json"},
 		Messages: Messages{
 			Locale: "en",

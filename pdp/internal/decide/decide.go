@@ -141,10 +141,10 @@ func New(o Options) (*Service, error) {
 		o.Fallback = pdp.StepUp
 	}
 	if o.ChallengeTTL <= 0 {
-		o.ChallengeTTL = 10 * time.Minute
+		o.ChallengeTTL = config.DefaultChallengeTTL
 	}
 	if o.VerificationTTL <= 0 {
-		o.VerificationTTL = 30 * time.Minute
+		o.VerificationTTL = config.DefaultVerificationTTL
 	}
 	enableRandPool()
 	s := &Service{eng: o.Engine, metrics: o.Metrics, limits: o.Limits, fallback: o.Fallback,

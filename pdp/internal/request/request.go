@@ -112,6 +112,9 @@ type Limits struct {
 	MaxAmount float64
 }
 
+// DefaultLimits are the sidecar's default limits (config.Default's).
+var DefaultLimits = Limits{MaxDepth: 16, MaxAmount: 1e12}
+
 // Well-known keys of the input document, shared by every request.
 var (
 	keyDerived = ast.StringTerm("derived")
