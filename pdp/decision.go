@@ -1,6 +1,10 @@
 package pdp
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Decision is the sidecar's answer to a decide request.
 type Decision struct {
@@ -63,4 +67,41 @@ type Limit struct {
 	// Until is the resulting expiry. Zero Duration means the default (24h).
 	Duration time.Duration
 	Until    time.Time
+}
+
+// limitJSON is Limit as JSON: the decision API's names, the duration as a
+// Go duration string ("24h0m0s").
+type limitJSON struct {
+	MaxAmount   float64   `json:"max_amount,omitempty"`
+	DailyAmount float64   `json:"daily_amount,omitempty"`
+	Currency    string    `json:"currency,omitempty"`
+	Duration    string    `json:"duration,omitempty"`
+	Until       time.Time `json:"until,omitzero"`
+}
+
+// MarshalJSON writes the limit with the decision API's names and its
+// duration as a string such as "24h0m0s".
+func (l Limit) MarshalJSON() ([]byte, error) {
+	j := limitJSON{MaxAmount: l.MaxAmount, DailyAmount: l.DailyAmount, Currency: l.Currency, Until: l.Until}
+	if l.Duration != 0 {
+		j.Duration = l.Duration.String()
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (l *Limit) UnmarshalJSON(b []byte) error {
+	var j limitJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	var d time.Duration
+	if j.Duration != "" {
+		var err error
+		if d, err = time.ParseDuration(j.Duration); err != nil {
+			return fmt.Errorf("limit duration: %w", err)
+		}
+	}
+	*l = Limit{MaxAmount: j.MaxAmount, DailyAmount: j.DailyAmount, Currency: j.Currency, Duration: d, Until: j.Until}
+	return nil
 }

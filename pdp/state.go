@@ -93,9 +93,9 @@ type Reputation struct {
 // Actor is who made a change: an operator (with the ticket they cite) or
 // the sidecar itself carrying out a policy obligation.
 type Actor struct {
-	Operator string // "pdp" for obligations
-	Ticket   string
-	Reason   string
+	Operator string `json:"operator"` // "pdp" for obligations
+	Ticket   string `json:"ticket,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 // FreezeKind is how a freeze ends.
@@ -195,16 +195,17 @@ func (a *AccountState) ProbationAt(now time.Time) Probation {
 
 // AccountEvent is something the payment service reported about an account.
 type AccountEvent struct {
-	Kind     string // password_reset, phone_change, pay_password_change, profile_change, email_change, device_bind, login_failed, pin_failed, payment_failed
-	At       time.Time
-	DeviceID string
+	Kind     string    `json:"kind"` // password_reset, phone_change, pay_password_change, profile_change, email_change, device_bind, login_failed, pin_failed, payment_failed
+	At       time.Time `json:"at"`
+	DeviceID string    `json:"device_id,omitempty"`
 }
 
 // Sighting is when an account first and last used something it keeps
 // a memory of.
 type Sighting struct {
-	ID                  string
-	FirstSeen, LastSeen time.Time
+	ID        string    `json:"id"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
 }
 
 // KnownDevice is a device the UID has used.
@@ -412,11 +413,11 @@ const ActionDecision = "decision"
 // AuditRecord is one entry of the append-only journal of operator actions
 // (and of what the sidecar did on a policy's behalf).
 type AuditRecord struct {
-	Seq    uint64
-	At     time.Time
-	Actor  Actor
-	Action string // list.put, list.delete, freeze, release, limit.set, ActionDecision, ...
-	UID    string // the account concerned, if any
-	Target string // e.g. "block/device/d-77"
-	Detail string // JSON of the change
+	Seq    uint64    `json:"seq"`
+	At     time.Time `json:"at"`
+	Actor  Actor     `json:"actor"`
+	Action string    `json:"action"`        // list.put, list.delete, freeze, release, limit.set, ActionDecision, ...
+	UID    string    `json:"uid,omitempty"` // the account concerned, if any
+	Target string    `json:"target"`        // e.g. "block/device/d-77"
+	Detail string    `json:"detail"`        // JSON of the change
 }

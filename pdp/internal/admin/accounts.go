@@ -10,16 +10,20 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
-// accountView is an account's full state as operators read it.
+// accountView is an account's full state as operators read it, and the
+// answer of every change to an account: the answer and the view agree.
 type accountView struct {
-	UID       string             `json:"uid"`
-	Lists     map[string]bool    `json:"lists"`
-	Frozen    bool               `json:"frozen"`
-	Freezes   []freezeView       `json:"freezes"`
-	Probation *probationView     `json:"probation,omitempty"`
-	Limits    []pdp.Limit        `json:"limits"`
-	Events    []pdp.AccountEvent `json:"recent_events"`
-	Devices   []pdp.KnownDevice  `json:"devices"`
+	UID    string          `json:"uid"`
+	Lists  map[string]bool `json:"lists"`
+	Frozen bool            `json:"frozen"` // a freeze of every function in force
+	// Restricted are the functions (stages) a grey freeze in force
+	// denies, the others keep working; empty when Frozen.
+	Restricted []string           `json:"restricted"`
+	Freezes    []freezeView       `json:"freezes"`
+	Probation  *probationView     `json:"probation,omitempty"`
+	Limits     []pdp.Limit        `json:"limits"`
+	Events     []pdp.AccountEvent `json:"recent_events"`
+	Devices    []pdp.KnownDevice  `json:"devices"`
 	// Destinations are where the account moved money to (withdrawals'
 	// txn.instrument), new for a day after their first use.
 	Destinations []pdp.KnownDestination `json:"destinations"`
@@ -90,18 +94,33 @@ type probationView struct {
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) error {
-	uid := r.PathValue("uid")
-	now := s.o.Now()
-	a, err := s.o.Store.Account(uid, now)
+	return s.writeAccount(w, r.PathValue("uid"))
+}
+
+// writeAccount answers with the account's view.
+func (s *Server) writeAccount(w http.ResponseWriter, uid string) error {
+	v, err := s.accountView(uid, s.o.Now())
 	if err != nil {
 		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// accountView reads the account's full state at now.
+func (s *Server) accountView(uid string, now time.Time) (*accountView, error) {
+	a, err := s.o.Store.Account(uid, now)
+	if err != nil {
+		return nil, err
 	}
 	rep, err := s.o.Store.Reputation(pdp.SubjectUID, uid, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	v := accountView{UID: uid, Lists: map[string]bool{"block": rep.Blocked, "allow": rep.Allowed, "vip": rep.VIP},
-		Limits: a.Limits, Events: a.Events, Devices: a.Devices, Destinations: a.Destinations, Flags: a.Flags, Habit: a.Habit, Freezes: []freezeView{}}
+	v := &accountView{UID: uid, Lists: map[string]bool{"block": rep.Blocked, "allow": rep.Allowed, "vip": rep.VIP},
+		Restricted: []string{},
+		Limits:     nonNil(a.Limits), Events: nonNil(a.Events), Devices: nonNil(a.Devices), Destinations: nonNil(a.Destinations),
+		Flags: nonNil(a.Flags), Habit: a.Habit, Freezes: []freezeView{}}
 	for _, f := range a.Freezes {
 		fv := freezeView{Kind: f.Kind.String(), Active: f.Active(now), Since: f.Since, Rule: f.Rule, TxnID: f.TxnID,
 			DecisionID: f.DecisionID, By: f.Actor}
@@ -111,13 +130,19 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) er
 		}
 		for _, st := range f.Functions {
 			fv.Functions = append(fv.Functions, st.String())
+			if fv.Active && !slices.Contains(v.Restricted, st.String()) {
+				v.Restricted = append(v.Restricted, st.String())
+			}
 		}
 		v.Frozen = v.Frozen || (fv.Active && len(f.Functions) == 0)
 		v.Freezes = append(v.Freezes, fv)
 	}
+	if v.Frozen {
+		v.Restricted = []string{}
+	}
 	vs, err := s.o.Store.Verifications(uid)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v.Verifications = make([]verificationView, 0, len(vs))
 	for _, x := range vs {
@@ -159,16 +184,19 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) er
 		s.o.Velocity.Read(now, uid, "", "", vel)
 		v.Velocity = vel
 	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return v, nil
 }
 
-// change applies fn to the account durably, journaling the action first.
-func (s *Server) change(r *http.Request, c caller, a action, name, what string, fn func(*pdp.AccountState) error) (*pdp.AccountState, error) {
+// change applies fn to the account durably, journaling the action first,
+// and answers with the account's view.
+func (s *Server) change(w http.ResponseWriter, r *http.Request, c caller, a action, name, what string, fn func(*pdp.AccountState) error) error {
 	uid := r.PathValue("uid")
 	audit := &pdp.AuditRecord{At: s.o.Now(), Actor: a.actor(), Action: name, UID: uid, Target: "account/" + uid,
 		Detail: detail(map[string]any{"change": what, "token": c.token})}
-	return s.o.Store.UpdateAccount(r.Context(), uid, state.Sync, audit, fn)
+	if _, err := s.o.Store.UpdateAccount(r.Context(), uid, state.Sync, audit, fn); err != nil {
+		return err
+	}
+	return s.writeAccount(w, uid)
 }
 
 type freezeRequest struct {
@@ -212,15 +240,10 @@ func (s *Server) freeze(w http.ResponseWriter, r *http.Request, c caller) error 
 		}
 		f.Functions = append(f.Functions, st)
 	}
-	a, err := s.change(r, c, req.action, "freeze", fmt.Sprintf("%s freeze %v", kind, req.Functions), func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req.action, "freeze", fmt.Sprintf("%s freeze %v", kind, req.Functions), func(a *pdp.AccountState) error {
 		a.Freezes = append(a.Freezes, f)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "frozen": true, "kind": kind.String()})
-	return nil
 }
 
 type releaseRequest struct {
@@ -249,7 +272,7 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request, c caller) error
 	}
 	now := s.o.Now()
 	lifted := 0
-	a, err := s.change(r, c, req.action, "release", "release, probation "+prob.String(), func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req.action, "release", "release, probation "+prob.String(), func(a *pdp.AccountState) error {
 		lifted = 0 // fn may run again on a newer state (shared state, see state.UpdateAccount)
 		for i := range a.Freezes {
 			if a.Freezes[i].Active(now) {
@@ -265,11 +288,6 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request, c caller) error
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "released": lifted, "probation_until": a.Probation.Until})
-	return nil
 }
 
 type limitRequest struct {
@@ -304,15 +322,10 @@ func (s *Server) setLimit(w http.ResponseWriter, r *http.Request, c caller) erro
 	}
 	l := pdp.Limit{DailyAmount: req.DailyAmount, MaxAmount: req.MaxAmount, Currency: req.Currency, Duration: d,
 		Until: s.o.Now().Add(d)}
-	a, err := s.change(r, c, req.action, "limit.set", detail(l), func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req.action, "limit.set", detail(l), func(a *pdp.AccountState) error {
 		a.Limits = append(a.Limits, l)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "limit": l})
-	return nil
 }
 
 // clearLimit ends every limit in force.
@@ -325,13 +338,8 @@ func (s *Server) clearLimit(w http.ResponseWriter, r *http.Request, c caller) er
 		return err
 	}
 	now := s.o.Now()
-	a, err := s.change(r, c, req, "limit.clear", "clear limits", func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req, "limit.clear", "clear limits", func(a *pdp.AccountState) error {
 		a.Limits = slices.DeleteFunc(a.Limits, func(l pdp.Limit) bool { return l.Until.IsZero() || now.Before(l.Until) })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "limits": a.Limits})
-	return nil
 }

@@ -28,14 +28,28 @@ type caseView struct {
 	Decision   json.RawMessage `json:"decision"`
 }
 
-// trailEntry is one event of an account's trail.
-type trailEntry struct {
+// recordView is a journal record as the operator API shows it: its
+// detail as the JSON object it holds (a string only if it holds none).
+type recordView struct {
 	Seq    uint64    `json:"seq"`
 	At     time.Time `json:"at"`
 	Action string    `json:"action"` // decision, verification, freeze, release, limit.set, case.close, ...
 	Actor  pdp.Actor `json:"actor"`
+	UID    string    `json:"uid,omitempty"`
 	Target string    `json:"target"`
 	Detail any       `json:"detail,omitempty"`
+}
+
+func viewRecord(rec *pdp.AuditRecord) recordView {
+	v := recordView{Seq: rec.Seq, At: rec.At, Action: rec.Action, Actor: rec.Actor, UID: rec.UID, Target: rec.Target}
+	if rec.Detail != "" {
+		if json.Valid([]byte(rec.Detail)) {
+			v.Detail = json.RawMessage(rec.Detail)
+		} else {
+			v.Detail = rec.Detail
+		}
+	}
+	return v
 }
 
 // decisionFlags returns the flag kinds a "decision" record carries, once
@@ -142,21 +156,15 @@ func (s *Server) caseTrail(w http.ResponseWriter, r *http.Request, _ caller) err
 	if err != nil {
 		return err
 	}
-	trail := []trailEntry{}
+	trail := []recordView{}
 	var next uint64
 	err = s.o.Store.Journal(r.Context(), f, func(rec pdp.AuditRecord) error {
 		if len(trail) == limit {
 			next = rec.Seq
 			return errStop
 		}
-		e := trailEntry{Seq: rec.Seq, At: rec.At, Action: rec.Action, Actor: rec.Actor, Target: rec.Target}
-		if rec.Detail != "" {
-			if json.Valid([]byte(rec.Detail)) {
-				e.Detail = json.RawMessage(rec.Detail)
-			} else {
-				e.Detail = rec.Detail
-			}
-		}
+		e := viewRecord(&rec)
+		e.UID = "" // the trail's
 		trail = append(trail, e)
 		return nil
 	})
@@ -166,7 +174,7 @@ func (s *Server) caseTrail(w http.ResponseWriter, r *http.Request, _ caller) err
 	// The journal is in commit order; an async decision record commits a
 	// few milliseconds after a sync operator action made later. Time order
 	// is what a reviewer reads.
-	slices.SortStableFunc(trail, func(x, y trailEntry) int { return x.At.Compare(y.At) })
+	slices.SortStableFunc(trail, func(x, y recordView) int { return x.At.Compare(y.At) })
 	resp := map[string]any{"uid": uid, "open_flags": nonNil(a.Flags), "trail": trail}
 	if next != 0 {
 		resp["next_from_seq"] = next
@@ -193,27 +201,19 @@ func (s *Server) closeCase(w http.ResponseWriter, r *http.Request, c caller) err
 	if err := req.check(); err != nil {
 		return err
 	}
-	var closed []pdp.CaseFlag
-	a, err := s.change(r, c, req.action, "case.close", "close flags "+strconv.Quote(joinOrAll(req.Flags)), func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req.action, "case.close", "close flags "+strconv.Quote(joinOrAll(req.Flags)), func(a *pdp.AccountState) error {
 		keep := a.Flags[:0:0]
 		for _, f := range a.Flags {
-			if len(req.Flags) == 0 || slices.Contains(req.Flags, f.Kind) {
-				closed = append(closed, f)
-			} else {
+			if len(req.Flags) != 0 && !slices.Contains(req.Flags, f.Kind) {
 				keep = append(keep, f)
 			}
 		}
-		if len(closed) == 0 {
+		if len(keep) == len(a.Flags) {
 			return pdp.Errorf(pdp.CodeConflict, "flags", "the account has no open flag to close")
 		}
 		a.Flags = keep
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"uid": a.UID, "closed": closed, "open_flags": nonNil(a.Flags)})
-	return nil
 }
 
 func joinOrAll(kinds []string) string {

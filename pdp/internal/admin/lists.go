@@ -188,12 +188,12 @@ func (s *Server) journal(w http.ResponseWriter, r *http.Request, _ caller) error
 			return pdp.Errorf(pdp.CodeInvalidValue, "limit", "must be 1 to 1000")
 		}
 	}
-	records := []pdp.AuditRecord{}
+	records := []recordView{}
 	err = s.o.Store.Journal(r.Context(), f, func(rec pdp.AuditRecord) error {
 		if len(records) == limit {
 			return errStop
 		}
-		records = append(records, rec)
+		records = append(records, viewRecord(&rec))
 		return nil
 	})
 	if err != nil && err != errStop {

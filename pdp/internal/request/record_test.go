@@ -199,3 +199,30 @@ func TestAppendEnrichmentMatchesTerms(t *testing.T) {
 		}
 	}
 }
+
+// TestVelocityJSONIsThePolicysNames: pdp.Velocity marshals (the operator
+// API's account view) with the names the policy reads under
+// input.velocity, every field of them.
+func TestVelocityJSONIsThePolicysNames(t *testing.T) {
+	in := &Input{}
+	fullEnrichment(in, time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	js, err := in.AppendEnrichment(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enrichment struct{ Velocity map[string]any }
+	if err := json.Unmarshal(js, &enrichment); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(in.Enrich.Velocity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var marshalled map[string]any
+	if err := json.Unmarshal(b, &marshalled); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(marshalled, enrichment.Velocity) {
+		t.Errorf("json.Marshal(pdp.Velocity) = %s\nthe policy's input.velocity = %v", b, enrichment.Velocity)
+	}
+}
