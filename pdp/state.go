@@ -237,6 +237,12 @@ type AccountState struct {
 	// destination the sidecar has not seen, or first saw less than
 	// NewDestinationWindow ago, is new.
 	Destinations []KnownDestination
+	// The operators' work (work.go): appeals (oldest first), releases
+	// waiting for a second operator, the case's assignee, notes.
+	Appeals   []Appeal
+	Approvals []Approval
+	Assignee  Assignment
+	Notes     []Note
 }
 
 // NewDestinationWindow is how long a destination stays new after the

@@ -158,6 +158,7 @@ func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit 
 
 	r := &request{after: func() { s.afterAccountWrite(h, uid, ver, now, st) }}
 	r.batch.put(BucketAccounts, []byte(uid), encodeAccount(st))
+	queueWrite(&r.batch, st, cur.OpenWork(now), now)
 	if rec != nil {
 		if err := s.journal(&r.batch, rec); err != nil {
 			return nil, err
@@ -213,6 +214,13 @@ func cloneAccount(cur *pdp.AccountState) *pdp.AccountState {
 	st.Devices = cloneSlice(cur.Devices)
 	st.Destinations = cloneSlice(cur.Destinations)
 	st.Flags = cloneSlice(cur.Flags)
+	st.Appeals = cloneSlice(cur.Appeals)
+	for i := range st.Appeals {
+		st.Appeals[i].Documents = slices.Clone(st.Appeals[i].Documents)
+	}
+	st.Approvals = cloneSlice(cur.Approvals)
+	st.Assignee = cur.Assignee
+	st.Notes = cloneSlice(cur.Notes)
 	return st
 }
 
@@ -266,9 +274,22 @@ func pruneAccount(st *pdp.AccountState, now time.Time) {
 	paidSince := now.Add(-PaymentMaxAge)
 	st.Payments = slices.DeleteFunc(st.Payments, func(p pdp.Payment) bool { return p.At.Before(paidSince) })
 	st.Payments = nilIfEmpty(keepNewest(st.Payments, MaxPayments, func(p pdp.Payment) time.Time { return p.At }))
+	st.Notes = keepNewest(st.Notes, pdp.MaxNotes, func(n pdp.Note) time.Time { return n.At })
+	if len(st.Appeals) > pdp.MaxAppeals {
+		// Open appeals stay; the oldest closed ones go (the journal keeps them).
+		drop := len(st.Appeals) - pdp.MaxAppeals
+		st.Appeals = slices.DeleteFunc(st.Appeals, func(a pdp.Appeal) bool {
+			if drop > 0 && a.Status != pdp.AppealOpen {
+				drop--
+				return true
+			}
+			return false
+		})
+	}
 	st.Freezes = nilIfEmpty(st.Freezes)
 	st.Limits = nilIfEmpty(st.Limits)
 	st.Events = nilIfEmpty(st.Events)
+	st.Notes = nilIfEmpty(st.Notes)
 }
 
 func nilIfEmpty[T any](s []T) []T {
@@ -305,6 +326,18 @@ func validateAccount(st *pdp.AccountState) error {
 		if !finite(l.MaxAmount) || !finite(l.DailyAmount) {
 			return invalid("limit amounts %v, %v", l.MaxAmount, l.DailyAmount)
 		}
+	}
+	open := 0
+	for _, a := range st.Appeals {
+		if a.Status < pdp.AppealOpen || a.Status > pdp.AppealRejected || a.ID == "" {
+			return invalid("appeal %q: status %d", a.ID, a.Status)
+		}
+		if a.Status == pdp.AppealOpen {
+			open++
+		}
+	}
+	if open > pdp.MaxOpenAppeals || len(st.Approvals) > pdp.MaxApprovals {
+		return invalid("%d open appeals, %d pending approvals", open, len(st.Approvals))
 	}
 	for _, p := range st.Payments {
 		if !finite(p.Amount) || !finite(p.AmountBase) || !p.Stage.Valid() || p.TxnID == "" {

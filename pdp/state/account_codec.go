@@ -7,8 +7,9 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
-// Account records (codec.go, tag 'A', version 3; version 1 lacks the
-// first-seen time, versions 1 and 2 the payments):
+// Account records (codec.go, tag 'A', version 4; version 1 lacks the
+// first-seen time, versions 1 and 2 the payments, versions 1 to 3 the
+// work):
 //
 //	uid
 //	first seen (version 2)
@@ -26,6 +27,11 @@ import (
 //	           amount in base units, category, at, outcomes (count, each:
 //	           status, at)
 //	destinations (version 3) count, each: id, first seen, last seen
+//	work       (version 4) appeals count, each: id, reason, documents
+//	           (count, each a string), at, status, closed at, answer;
+//	           approvals count, each: id, action, why, probation,
+//	           requester, actor, at; assignment: to, by, at; notes count,
+//	           each: at, actor, text
 //	habit      only when its count is not 0: count, mean, variance,
 //	           categories (count, each: category, weight)
 
@@ -107,6 +113,38 @@ func encodeAccount(st *pdp.AccountState) []byte {
 		w.str(d.ID)
 		w.time(d.FirstSeen)
 		w.time(d.LastSeen)
+	}
+	w.uvarint(uint64(len(st.Appeals)))
+	for _, a := range st.Appeals {
+		w.str(a.ID)
+		w.str(a.Reason)
+		w.uvarint(uint64(len(a.Documents)))
+		for _, doc := range a.Documents {
+			w.str(doc)
+		}
+		w.time(a.At)
+		w.byte(byte(a.Status))
+		w.time(a.ClosedAt)
+		w.str(a.Answer)
+	}
+	w.uvarint(uint64(len(st.Approvals)))
+	for _, a := range st.Approvals {
+		w.str(a.ID)
+		w.str(a.Action)
+		w.str(a.Why)
+		w.dur(a.Probation)
+		w.str(a.Requester)
+		w.actor(a.By)
+		w.time(a.At)
+	}
+	w.str(st.Assignee.To)
+	w.str(st.Assignee.By)
+	w.time(st.Assignee.At)
+	w.uvarint(uint64(len(st.Notes)))
+	for _, n := range st.Notes {
+		w.time(n.At)
+		w.actor(n.By)
+		w.str(n.Text)
 	}
 	if h := &st.Habit; h.Count > 0 {
 		w.uvarint(uint64(h.Count))
@@ -205,6 +243,9 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 			}
 		}
 	}
+	if version >= 4 {
+		decodeWork(&d, st)
+	}
 	if len(d.b) > 0 && d.err == nil {
 		h := &st.Habit
 		n := d.uvarint()
@@ -225,4 +266,40 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// decodeWork reads the operators' work (version 4).
+func decodeWork(d *dec, st *pdp.AccountState) {
+	if n := d.count(6); n > 0 {
+		st.Appeals = make([]pdp.Appeal, n)
+		for i := range st.Appeals {
+			a := &st.Appeals[i]
+			a.ID, a.Reason = d.str(), d.str()
+			if m := d.count(1); m > 0 {
+				a.Documents = make([]string, m)
+				for j := range a.Documents {
+					a.Documents[j] = d.str()
+				}
+			}
+			a.At = d.time()
+			a.Status = pdp.AppealStatus(d.enum("appeal status", byte(pdp.AppealOpen), byte(pdp.AppealRejected)))
+			a.ClosedAt, a.Answer = d.time(), d.str()
+		}
+	}
+	if n := d.count(9); n > 0 {
+		st.Approvals = make([]pdp.Approval, n)
+		for i := range st.Approvals {
+			a := &st.Approvals[i]
+			a.ID, a.Action, a.Why, a.Probation, a.Requester = d.str(), d.str(), d.str(), d.dur(), d.str()
+			a.By, a.At = d.actor(), d.time()
+		}
+	}
+	st.Assignee.To, st.Assignee.By, st.Assignee.At = d.str(), d.str(), d.time()
+	if n := d.count(5); n > 0 {
+		st.Notes = make([]pdp.Note, n)
+		for i := range st.Notes {
+			nt := &st.Notes[i]
+			nt.At, nt.By, nt.Text = d.time(), d.actor(), d.str()
+		}
+	}
 }

@@ -99,10 +99,11 @@ const (
 	BucketSecrets                         // named random keys
 	BucketJournal                         // audit journal by seq (owned by Commit)
 	BucketJournalByUID                    // journal index by UID (owned by Commit)
+	BucketQueue                           // accounts with operators' work (UID → empty)
 	numBuckets
 )
 
-var bucketNames = [numBuckets]string{"", "meta", "lists", "expiry", "accounts", "verifications", "secrets", "journal", "journal_uid"}
+var bucketNames = [numBuckets]string{"", "meta", "lists", "expiry", "accounts", "verifications", "secrets", "journal", "journal_uid", "queue"}
 
 // String returns the bucket's name (also its name in the bbolt file).
 func (b Bucket) String() string {

@@ -39,8 +39,9 @@ const (
 	tagVerification = 'V'
 	codecVersion    = 1
 	// accountVersion 2 adds the first-seen time after the UID, 3 the
-	// payments after the flags.
-	accountVersion = 3
+	// payments after the flags, 4 the operators' work after the
+	// destinations.
+	accountVersion = 4
 	// verificationVersion 2 adds the binding (stage, transaction, amount,
 	// currency, device; a 0 stage byte when unbound) after the subject.
 	verificationVersion = 2

@@ -48,8 +48,9 @@ var golden = struct {
 // same. testdata/format1 holds records of the first version of each kind
 // (still decoded); testdata/format2 the verification records this build
 // writes (version 2: the binding) and accounts with a first-seen time;
-// testdata/format3 the account records this build writes (payments,
-// destinations).
+// testdata/format3 the account records of version 3 (payments,
+// destinations); testdata/format4 those this build writes (the
+// operators' work).
 func TestGoldenRecords(t *testing.T) {
 	auditJSON, err := encodeAudit(&golden.audit)
 	if err != nil {
@@ -70,6 +71,13 @@ func TestGoldenRecords(t *testing.T) {
 		Stage: pdp.StagePayment, Amount: 950.5, Currency: "USD", AmountBase: 6748.55, Category: "digital", At: t0,
 		Outcomes: []pdp.OutcomeMark{{Status: pdp.OutcomeCompleted, At: t0.Add(time.Minute)}, {Status: pdp.OutcomeChargeback, At: t0.Add(20 * 24 * time.Hour)}}}}
 	acct3.Destinations = []pdp.KnownDestination{{ID: "i-bank-1", FirstSeen: t0.Add(-30 * 24 * time.Hour), LastSeen: t0}}
+	acct4 := acct3
+	acct4.Appeals = []pdp.Appeal{{ID: "ap-1", Reason: "I was travelling", Documents: []string{"doc-7", "doc-8"}, At: t0,
+		Status: pdp.AppealRejected, ClosedAt: t0.Add(time.Hour), Answer: "kept"}, {ID: "ap-2", Reason: "again", At: t0.Add(2 * time.Hour), Status: pdp.AppealOpen}}
+	acct4.Approvals = []pdp.Approval{{ID: "apr-1", Action: "release", Why: "permanent_freeze", Probation: 24 * time.Hour, Requester: "alice",
+		By: pdp.Actor{Operator: "alice", Reason: "court order", Ticket: "RISK-3"}, At: t0}}
+	acct4.Assignee = pdp.Assignment{To: "bob", By: "alice", At: t0}
+	acct4.Notes = []pdp.Note{{At: t0, By: pdp.Actor{Operator: "bob", Reason: "call"}, Text: "called the user"}}
 	verif2.Subject = "payment:t-9"
 	verif2.Bound = true
 	verif2.Binding = pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-9", Amount: 6800.5, Currency: "CNY", DeviceID: "d-1"}
@@ -84,7 +92,8 @@ func TestGoldenRecords(t *testing.T) {
 		{"format1/verification.bin", nil, decVerif, golden.verif},
 		{"format1/audit.json", auditJSON, func(b []byte) (any, error) { return decodeAudit(7, b) }, golden.audit},
 		{"format2/account.bin", nil, decAccount, acct2},
-		{"format3/account.bin", encodeAccount(&acct3), decAccount, acct3},
+		{"format3/account.bin", nil, decAccount, acct3},
+		{"format4/account.bin", encodeAccount(&acct4), decAccount, acct4},
 		{"format2/verification.bin", encodeVerification(&verif2), decVerif, verif2},
 	}
 	for _, f := range files {

@@ -182,6 +182,7 @@ func (s *Store) updateShared(ctx context.Context, h uint64, uid string, ver uint
 			return nil, nil, err
 		}
 		b := &Batch{Writes: []Write{{Bucket: BucketAccounts, Key: []byte(uid), Value: encodeAccount(next), If: &d}}}
+		queueWrite(b, next, cur.OpenWork(now), now)
 		if rec != nil {
 			if err := s.journal(b, rec); err != nil {
 				return nil, nil, err

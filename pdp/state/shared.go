@@ -64,7 +64,8 @@ func JournalUIDKey(uid string, seq uint64) []byte { return journalUIDKey(uid, se
 
 // Owner names what key of bucket b belongs to, for a backend that places
 // related keys together (Redis Cluster hash tags): "u"+UID for an account,
-// its UID list entries, its verifications and its journal index; "k",
+// its queue entry, its UID list entries, its verifications and its journal
+// index; "k",
 // the subject kind and value for other list entries. ok is false for keys
 // that belong to no one (meta, secrets, expiry index, journal).
 func Owner(b Bucket, key []byte) (id string, ok bool) {
@@ -76,7 +77,7 @@ func Owner(b Bucket, key []byte) (id string, ok bool) {
 			}
 			return "k" + string(rune('0'+kind)) + value, true
 		}
-	case BucketAccounts:
+	case BucketAccounts, BucketQueue:
 		return "u" + string(key), true
 	case BucketVerifications:
 		if uid, _, ok := parseVerificationKey(key); ok {

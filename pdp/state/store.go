@@ -128,6 +128,11 @@ func Open(cfg Config) (*Store, error) {
 		c.close()
 		return nil, err
 	}
+	if err := s.indexQueue(); err != nil {
+		_ = be.Close()
+		c.close()
+		return nil, err
+	}
 	t, err := s.ranges.build(be)
 	if err != nil {
 		_ = be.Close()

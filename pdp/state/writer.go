@@ -289,6 +289,7 @@ func (s *Store) encodeSnaps(all []ovSnap) ([]ovChunk, error) {
 			}
 			v := encodeAccount(sn.wrote)
 			w.Writes = append(w.Writes, Write{Bucket: BucketAccounts, Key: []byte(sn.uid), Value: v, If: sn.cond})
+			queueWrite(&w, sn.wrote, false, s.cfg.Clock()) // work closes only in sync writes
 			if sn.cond != nil {
 				s.ov.tried(sn.h, sn.uid, try{ValueDigest(v), len(sn.fns)})
 			}

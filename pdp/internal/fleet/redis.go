@@ -532,7 +532,7 @@ return bad
 // indexed buckets are those the Store scans.
 func indexed(bk state.Bucket) bool {
 	switch bk {
-	case state.BucketLists, state.BucketExpiry, state.BucketJournal, state.BucketJournalByUID:
+	case state.BucketLists, state.BucketExpiry, state.BucketJournal, state.BucketJournalByUID, state.BucketQueue:
 		return true
 	}
 	return false
