@@ -37,11 +37,15 @@ func TestQueueIndexFollowsWork(t *testing.T) {
 		}
 	}
 	now := clk.Now()
-	update("u-plain", Async, func(a *pdp.AccountState) { a.Devices = append(a.Devices, pdp.KnownDevice{ID: "d", FirstSeen: now, LastSeen: now}) })
+	update("u-plain", Async, func(a *pdp.AccountState) {
+		a.Devices = append(a.Devices, pdp.KnownDevice{ID: "d", FirstSeen: now, LastSeen: now})
+	})
 	update("u-flag", Async, func(a *pdp.AccountState) {
 		a.Flags = append(a.Flags, pdp.CaseFlag{Kind: "key_tracking", DecisionID: "d1", At: now})
 	})
-	update("u-review", Sync, func(a *pdp.AccountState) { a.Freezes = append(a.Freezes, pdp.Freeze{Kind: pdp.FreezeReview, Since: now}) })
+	update("u-review", Sync, func(a *pdp.AccountState) {
+		a.Freezes = append(a.Freezes, pdp.Freeze{Kind: pdp.FreezeReview, Since: now})
+	})
 	update("u-temp", Sync, func(a *pdp.AccountState) {
 		a.Freezes = append(a.Freezes, pdp.Freeze{Kind: pdp.FreezeTemporary, Since: now, Until: now.Add(time.Hour)})
 	})
