@@ -205,7 +205,7 @@ func TestAttackLimitsInEveryCurrency(t *testing.T) {
 		return fmt.Sprintf(`{"stage":"payment","uid":%q,"device":{"id":"d-%s","ip":"198.51.100.4","ip_country":"CN"},"txn":{"id":%q,"amount":%v,"currency":%q},"account":{"home_country":"CN","created_at":"2019-05-01T00:00:00Z"}}`,
 			uid, uid, txn, amount, cur)
 	}
-	if code, m := s.op("PUT", "/admin/v1/accounts/u-lim/limit", opToken, `{"max_amount":1000,"currency":"CNY","duration":"24h","operator":"alice","reason":"probation cap"}`); code != 200 {
+	if code, m := s.op("PUT", "/admin/v1/accounts/u-lim/limit", opToken, `{"max_amount":1000,"currency":"CNY","duration":"24h","operator":"alice","reason":"probation cap","ticket":"RISK-1"}`); code != 200 {
 		t.Fatalf("limit: %d %v", code, m)
 	}
 	if _, d := s.decide(small("u-lim", "t-1", 990, "USD")); d["outcome"] != "deny" || !slices.Contains(toStrings(d["reasons"]), "limit_exceeded") {
@@ -214,7 +214,7 @@ func TestAttackLimitsInEveryCurrency(t *testing.T) {
 	if _, d := s.decide(small("u-lim", "t-2", 990, "CNY")); d["outcome"] != "allow" {
 		t.Errorf("990 CNY under a 1 000 CNY cap: %v", d)
 	}
-	if code, m := s.op("PUT", "/admin/v1/accounts/u-day/limit", opToken, `{"daily_amount":10000,"currency":"CNY","duration":"24h","operator":"alice","reason":"daily cap"}`); code != 200 {
+	if code, m := s.op("PUT", "/admin/v1/accounts/u-day/limit", opToken, `{"daily_amount":10000,"currency":"CNY","duration":"24h","operator":"alice","reason":"daily cap","ticket":"RISK-1"}`); code != 200 {
 		t.Fatalf("limit: %d %v", code, m)
 	}
 	if _, d := s.decide(small("u-day", "t-1", 1900, "CNY")); d["outcome"] != "allow" {

@@ -115,7 +115,7 @@ func TestCaseFollowUp(t *testing.T) {
 	if code, m := s.op("POST", "/admin/v1/cases/u-case/close", opToken, `{"operator":"alice","reason":"confirmed fraud, card blocked","ticket":"RISK-9"}`); code != 200 || len(m["flags"].([]any)) != 0 { // the account's view, its flags closed
 		t.Fatalf("close: %d %v", code, m)
 	}
-	if code, m := s.op("POST", "/admin/v1/cases/u-case/close", opToken, `{"operator":"alice","reason":"again"}`); code != 409 {
+	if code, m := s.op("POST", "/admin/v1/cases/u-case/close", opToken, `{"operator":"alice","reason":"again","ticket":"RISK-9"}`); code != 409 {
 		t.Fatalf("closing a closed case: %d %v", code, m)
 	}
 	s.decide(pay("u-case", "t-after", 15, ""))

@@ -73,7 +73,7 @@ func TestFaultStateUnwritable(t *testing.T) {
 
 	var acked []string
 	block := func(dev string) (int, string) {
-		code, body, err := p.op("PUT", "/admin/v1/lists/block/device/"+dev, `{"operator":"chaos","reason":"`+strings.Repeat("r", 900)+`"}`)
+		code, body, err := p.op("PUT", "/admin/v1/lists/block/device/"+dev, `{"operator":"chaos","ticket":"CHAOS-1","reason":"`+strings.Repeat("r", 900)+`"}`)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -91,7 +91,7 @@ func faultUnderLoad(t *testing.T, sig syscall.Signal) {
 				default:
 				}
 				dev := fmt.Sprintf("d-%d-%d", w, n)
-				code, _, err := p.op("PUT", "/admin/v1/lists/block/device/"+dev, `{"operator":"chaos","reason":"fault test"}`)
+				code, _, err := p.op("PUT", "/admin/v1/lists/block/device/"+dev, `{"operator":"chaos","reason":"fault test","ticket":"CHAOS-1"}`)
 				writes.Add(1)
 				if err == nil && code == 200 {
 					mu.Lock()

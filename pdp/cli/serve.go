@@ -470,7 +470,7 @@ func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tra
 		return nil, nil
 	}
 	probationPath := cfg.Policies.Package + "/config/freeze/probation_duration"
-	adm := admin.New(admin.Options{Store: store, Velocity: tracker, Tokens: tokens, Logger: log,
+	adm := admin.New(admin.Options{Store: store, Velocity: tracker, Tokens: tokens, Logger: log, AnswerTime: cfg.Admin.AnswerTime.D(),
 		Probation: func() time.Duration { return policyDuration(eng, probationPath, 24*time.Hour) }})
 	ln, err := server.Listen(cfg.Admin.Addr)
 	if err != nil {

@@ -20,7 +20,11 @@ import (
 // operator → probation (two factors for large amounts); restart → all of
 // it still in force.
 
-const opToken = "op-write-token-0123456789"
+const (
+	opToken = "op-write-token-0123456789"
+	// op2Token is a second operator's: four eyes.
+	op2Token = "op2-write-token-0123456789"
+)
 
 type sop struct {
 	*sidecar
@@ -31,7 +35,7 @@ type sop struct {
 func startSOP(t *testing.T, dir string) *sop {
 	t.Helper()
 	tokens := filepath.Join(dir, "tokens")
-	os.WriteFile(tokens, []byte(opToken+" write alice\nop-read-token-0123456789 read bob\n"), 0o600)
+	os.WriteFile(tokens, []byte(opToken+" write alice\nop-read-token-0123456789 read bob\n"+op2Token+" write carol\n"), 0o600)
 	adminAddr := freeAddr(t)
 	args := []string{"--policies", filepath.Join(dir, "policies"), "--state", filepath.Join(dir, "state.db"),
 		"--admin-addr", adminAddr, "--admin-token-file", tokens}
@@ -49,6 +53,21 @@ func policiesWithShortFreeze(t *testing.T, dir string) {
 	if err := os.WriteFile(data, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// release releases uid as alice; a release that waits for a second
+// operator (202: four eyes) carol approves. It returns the final status
+// and whether it needed the approval.
+func (s *sop) release(uid, body string) (int, bool, map[string]any) {
+	s.t.Helper()
+	code, m := s.op("POST", "/admin/v1/accounts/"+uid+"/release", opToken, body)
+	if code != 202 {
+		return code, false, m
+	}
+	id := m["approvals"].([]any)[0].(map[string]any)["id"].(string)
+	code, m = s.op("POST", "/admin/v1/accounts/"+uid+"/approvals/"+id+"/approve", op2Token,
+		`{"operator":"carol","reason":"second look","ticket":"RISK-7"}`)
+	return code, true, m
 }
 
 // op calls the operator API.
@@ -187,15 +206,17 @@ func TestSOPWalk(t *testing.T) {
 		t.Fatalf("retry after a failed face check: %v", d)
 	}
 
-	// 5. Freeze by an operator, release: probation asks for face and SMS.
+	// 5. Freeze by an operator, release (four eyes): probation asks for
+	// face and SMS.
 	if code, m := s.op("POST", "/admin/v1/accounts/u-op/freeze", opToken, `{"kind":"review","operator":"alice","reason":"chargeback dispute","ticket":"RISK-7"}`); code != 200 {
 		t.Fatalf("freeze: %d %v", code, m)
 	}
 	if _, d = s.decide(pay("u-op", "t-1", 10, "")); !slices.Contains(reasons(d), "account_frozen") {
 		t.Fatalf("review freeze: %v", d)
 	}
-	if code, m := s.op("POST", "/admin/v1/accounts/u-op/release", opToken, `{"operator":"alice","reason":"KYC passed","ticket":"RISK-7"}`); code != 200 {
-		t.Fatalf("release: %d %v", code, m)
+	// No verification since the freeze: a second operator approves.
+	if code, approved, m := s.release("u-op", `{"operator":"alice","reason":"KYC passed","ticket":"RISK-7"}`); code != 200 || !approved {
+		t.Fatalf("release: %d (second operator's approval: %v) %v", code, approved, m)
 	}
 	_, d = s.decide(pay("u-op", "t-2", 1500, ""))
 	if d["outcome"] != "step_up" || !slices.Contains(reasons(d), "probation_large_amount") ||
@@ -234,8 +255,12 @@ func TestSOPWalk(t *testing.T) {
 		t.Fatalf("habit lost on restart: %v", acct["habit"])
 	}
 	code, j := s.op("GET", "/admin/v1/journal?uid=u-op", opToken, "")
-	if code != 200 || len(j["records"].([]any)) != 2 {
-		t.Fatalf("journal: %d %v", code, j)
+	var actions []string
+	for _, r := range j["records"].([]any) {
+		actions = append(actions, r.(map[string]any)["action"].(string))
+	}
+	if want := []string{"freeze", "release.requested", "release.approved"}; code != 200 || !slices.Equal(actions, want) {
+		t.Fatalf("journal: %d %v, want the actions %v", code, j, want)
 	}
 }
 
@@ -277,7 +302,7 @@ func TestGreyFreeze(t *testing.T) {
 		!slices.Equal(toStrings(acct["freezes"].([]any)[0].(map[string]any)["functions"]), []string{"withdrawal"}) {
 		t.Fatalf("account view: %d %v", code, acct)
 	}
-	if code, m := s.op("POST", "/admin/v1/accounts/u-grey/release", opToken, `{"operator":"alice","reason":"cleared","probation":"0s"}`); code != 200 {
+	if code, _, m := s.release("u-grey", `{"operator":"alice","reason":"cleared","ticket":"RISK-3","probation":"0s"}`); code != 200 {
 		t.Fatalf("release: %d %v", code, m)
 	}
 	if _, d := s.decide(fmt.Sprintf(withdrawal, 2)); d["outcome"] != "allow" {

@@ -124,6 +124,12 @@ type Admin struct {
 	// TokenFile holds the bearer tokens, one per line: "<token> [read|write]
 	// [name]". The operator API is served only when it is set. Default "".
 	TokenFile string `yaml:"token_file"`
+	// AnswerTime is how long open work (a case, a review freeze, a release
+	// waiting for a second operator, a user's appeal) may wait for an
+	// operator: the queue's due times, and the answer time an appeal's
+	// user is told. Default 48h (the procedures answer appeals within 48
+	// hours).
+	AnswerTime Duration `yaml:"answer_time"`
 }
 
 // StepUp configures the step-up loop.
@@ -275,9 +281,11 @@ type Messages struct {
 	Warnings map[string]string `yaml:"warnings"`
 }
 
-// Defaults of the step-up flow (decide.Options falls back to them too).
+// Defaults of the step-up flow (decide.Options falls back to them too) and
+// of the operators' answer time (admin.Options's too).
 const (
 	DefaultChallengeTTL    = 10 * time.Minute
+	DefaultAnswerTime      = 48 * time.Hour
 	DefaultVerificationTTL = 30 * time.Minute
 )
 
@@ -312,7 +320,7 @@ func Default() Config {
 			FlushInterval: Duration(state.DefaultFlushInterval),
 			DecisionTrail: DecisionTrail{MaxRecords: state.DefaultDecisionTrailMax,
 				Retention: Duration(state.DefaultDecisionTrailRetention)}},
-		Admin:    Admin{Addr: "127.0.0.1:9192"},
+		Admin:    Admin{Addr: "127.0.0.1:9192", AnswerTime: Duration(DefaultAnswerTime)},
 		StepUp:   StepUp{ChallengeTTL: Duration(DefaultChallengeTTL), VerificationTTL: Duration(DefaultVerificationTTL)},
 		Velocity: Velocity{MaxKeys: velocity.DefaultMaxKeys},
 		Log:      Log{Level: "info", Format: "json"},
@@ -397,6 +405,7 @@ func (c *Config) Validate() error {
 		"server.idle_timeout": c.Server.IdleTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
 		"policies.eval_timeout": c.Policies.EvalTimeout,
 		"step_up.challenge_ttl": c.StepUp.ChallengeTTL, "step_up.verification_ttl": c.StepUp.VerificationTTL,
+		"admin.answer_time": c.Admin.AnswerTime,
 	} {
 		if d <= 0 {
 			bad(name, "must be positive, got %s", d)

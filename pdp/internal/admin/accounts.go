@@ -36,6 +36,44 @@ type accountView struct {
 	// Payments are the money movements allowed in the last 30 days (the
 	// newest 32) with the outcomes the service reported.
 	Payments []paymentView `json:"payments"`
+	// The operators' work: open and closed appeals, releases waiting for a
+	// second operator, who works the account, notes.
+	Appeals   []appealView   `json:"appeals"`
+	Approvals []approvalView `json:"approvals"`
+	Assignee  *assigneeView  `json:"assignee,omitempty"`
+	Notes     []noteView     `json:"notes"`
+}
+
+type appealView struct {
+	ID        string    `json:"id"`
+	Reason    string    `json:"reason"`
+	Documents []string  `json:"documents"`
+	At        time.Time `json:"at"`
+	Status    string    `json:"status"`
+	ClosedAt  time.Time `json:"closed_at,omitzero"`
+	Answer    string    `json:"answer,omitempty"`
+}
+
+type approvalView struct {
+	ID        string    `json:"id"`
+	Action    string    `json:"action"`
+	Why       string    `json:"why"`
+	Probation string    `json:"probation"`
+	Requester string    `json:"requester"`
+	By        pdp.Actor `json:"by"`
+	At        time.Time `json:"at"`
+}
+
+type assigneeView struct {
+	To string    `json:"to"`
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+type noteView struct {
+	At   time.Time `json:"at"`
+	By   pdp.Actor `json:"by"`
+	Text string    `json:"text"`
 }
 
 type paymentView struct {
@@ -184,6 +222,23 @@ func (s *Server) accountView(uid string, now time.Time) (*accountView, error) {
 		s.o.Velocity.Read(now, uid, "", "", vel)
 		v.Velocity = vel
 	}
+	v.Appeals = make([]appealView, 0, len(a.Appeals))
+	for _, ap := range a.Appeals {
+		v.Appeals = append(v.Appeals, appealView{ID: ap.ID, Reason: ap.Reason, Documents: nonNil(ap.Documents), At: ap.At,
+			Status: ap.Status.String(), ClosedAt: ap.ClosedAt, Answer: ap.Answer})
+	}
+	v.Approvals = make([]approvalView, 0, len(a.Approvals))
+	for _, ap := range a.Approvals {
+		v.Approvals = append(v.Approvals, approvalView{ID: ap.ID, Action: ap.Action, Why: ap.Why, Probation: ap.Probation.String(),
+			Requester: ap.Requester, By: ap.By, At: ap.At})
+	}
+	if as := a.Assignee; as.To != "" {
+		v.Assignee = &assigneeView{To: as.To, By: as.By, At: as.At}
+	}
+	v.Notes = make([]noteView, 0, len(a.Notes))
+	for _, n := range a.Notes {
+		v.Notes = append(v.Notes, noteView{At: n.At, By: n.By, Text: n.Text})
+	}
 	return v, nil
 }
 
@@ -254,6 +309,9 @@ type releaseRequest struct {
 
 // release lifts every freeze in force (they stay in the history) and starts
 // a probation (002): large transactions need a fresh two-factor step-up.
+// A release of a permanent freeze, or without a verification the user
+// passed after the freeze, waits for a second operator (four eyes): it is
+// recorded as an approval and answered 202 (work.go).
 func (s *Server) release(w http.ResponseWriter, r *http.Request, c caller) error {
 	var req releaseRequest
 	if err := decode(r, &req); err != nil {
@@ -271,22 +329,24 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request, c caller) error
 		prob = d
 	}
 	now := s.o.Now()
-	lifted := 0
+	uid := r.PathValue("uid")
+	cur, err := s.o.Store.Account(uid, now)
+	if err != nil {
+		return err
+	}
+	passed, err := s.lastPassed(uid)
+	if err != nil {
+		return err
+	}
+	if why := fourEyes(cur, now, passed); why != "" {
+		return s.requestApproval(w, r, c, req, why, prob)
+	}
 	return s.change(w, r, c, req.action, "release", "release, probation "+prob.String(), func(a *pdp.AccountState) error {
-		lifted = 0 // fn may run again on a newer state (shared state, see state.UpdateAccount)
-		for i := range a.Freezes {
-			if a.Freezes[i].Active(now) {
-				a.Freezes[i].Until = now
-				lifted++
-			}
+		if fourEyes(a, now, passed) != "" {
+			// frozen again meanwhile (fn runs on the newest state)
+			return pdp.Errorf(pdp.CodeConflict, "", "the account was frozen again meanwhile: release it again")
 		}
-		if lifted == 0 {
-			return pdp.Errorf(pdp.CodeConflict, "", "the account is not frozen")
-		}
-		if prob > 0 {
-			a.Probation = pdp.Probation{Since: now, Until: now.Add(prob), Reason: "release: " + req.Reason}
-		}
-		return nil
+		return liftFreezes(a, now, prob, req.Reason)
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/internal/server"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
@@ -36,8 +37,12 @@ type Options struct {
 	// Probation returns the probation a release starts when the operator
 	// names none (the policy data's freeze.probation_duration).
 	Probation func() time.Duration
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// AnswerTime is how long open work may wait for an operator: the
+	// queue's due times (the procedures answer appeals within 48 hours).
+	// Default config.DefaultAnswerTime.
+	AnswerTime time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Server is the operator API.
@@ -55,6 +60,9 @@ func New(o Options) *Server {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.AnswerTime <= 0 {
+		o.AnswerTime = config.DefaultAnswerTime
 	}
 	if o.Probation == nil {
 		o.Probation = func() time.Duration { return 24 * time.Hour }
@@ -77,6 +85,13 @@ func New(o Options) *Server {
 	s.route(mux, "GET /admin/v1/cases", RoleRead, s.cases)
 	s.route(mux, "GET /admin/v1/cases/{uid}", RoleRead, s.caseTrail)
 	s.route(mux, "POST /admin/v1/cases/{uid}/close", RoleWrite, s.closeCase)
+	s.route(mux, "GET /admin/v1/queue", RoleRead, s.queue)
+	s.route(mux, "POST /admin/v1/accounts/{uid}/assign", RoleWrite, s.assign)
+	s.route(mux, "POST /admin/v1/accounts/{uid}/claim", RoleWrite, s.claim)
+	s.route(mux, "POST /admin/v1/accounts/{uid}/notes", RoleWrite, s.note)
+	s.route(mux, "POST /admin/v1/accounts/{uid}/approvals/{id}/approve", RoleWrite, s.decideApproval(true))
+	s.route(mux, "POST /admin/v1/accounts/{uid}/approvals/{id}/reject", RoleWrite, s.decideApproval(false))
+	s.route(mux, "POST /admin/v1/accounts/{uid}/appeals/{id}/answer", RoleWrite, s.answerAppeal)
 	// Go's profiles, for finding where time and memory go in production;
 	// write tokens only (a CPU profile or trace costs the sidecar while it
 	// runs).

@@ -34,15 +34,23 @@ var fuzzRoutes = []struct {
 	{"PUT", "/admin/v1/lists/", "", true},
 	{"DELETE", "/admin/v1/lists/", "", true},
 	{"GET", "/admin/v1/journal", "", false},
+	{"GET", "/admin/v1/queue", "", false},
+	{"POST", "/admin/v1/accounts/", "/assign", true},
+	{"POST", "/admin/v1/accounts/", "/claim", true},
+	{"POST", "/admin/v1/accounts/", "/notes", true},
+	{"POST", "/admin/v1/accounts/", "/approve", true}, // value uid/approvals/id
+	{"POST", "/admin/v1/accounts/", "/reject", true},
+	{"POST", "/admin/v1/accounts/", "/answer", true}, // value uid/appeals/id
 }
 
 // FuzzOperatorAPI sends any request body, path value and query to the
 // operator API over a real state file, with a write token. Every answer is
 // JSON with a status the API documents (never 500 while the state is
 // healthy); an error carries a code whose status is that status; and the
-// audit journal grows by exactly one record for every change answered 200,
-// and by none otherwise (nothing changes without its record), each with a
-// readable operator and reason.
+// audit journal grows by exactly one record for every change answered 200
+// or 202 (a release waiting for a second operator), and by none otherwise
+// (nothing changes without its record), each with a readable operator and
+// reason.
 func FuzzOperatorAPI(f *testing.F) {
 	act := `"operator":"alice","reason":"emulator farm","ticket":"RISK-1"`
 	for _, seed := range []struct {
@@ -85,6 +93,16 @@ func FuzzOperatorAPI(f *testing.F) {
 		{6, "block/uid/u-1", "", `[]`},
 		{1, "u-1", "", `{"operator":"\u200b","reason":"x","kind":"review"}`},
 		{6, "block/uid/u-1", "", `{"operator":"alice","reason":" \u00a0","ticket":"\ufeff"}`},
+		{9, "", "kind=appeal&min_age=1h&limit=2", ``},
+		{9, "", "mine=true&stage=withdrawal", ``},
+		{9, "", "after=bm9wZQ", ``},
+		{10, "u-1", "", `{"assignee":"bob"}`},
+		{11, "u-1", "", ``},
+		{12, "u-1", "", `{` + act + `,"text":"called the user, travelling"}`},
+		{12, "u-1", "", `{` + act + `,"text":"card 4111 1111 1111 1111"}`},
+		{13, "u-1/approvals/apr-000000000000", "", `{` + act + `}`},
+		{14, "u-1/approvals/apr-000000000000", "", `{` + act + `}`},
+		{15, "u-1/appeals/ap-1", "", `{` + act + `,"status":"rejected","answer":"the freeze stays"}`},
 	} {
 		f.Add(seed.route, seed.value, seed.q, []byte(seed.body))
 	}
@@ -115,7 +133,7 @@ func FuzzOperatorAPI(f *testing.F) {
 			segs[i] = url.PathEscape(s)
 		}
 		target := rt.prefix + strings.Join(segs, "/") + rt.suffix
-		if rt.prefix == "/admin/v1/journal" {
+		if !strings.HasSuffix(rt.prefix, "/") {
 			target = rt.prefix
 		}
 		req, err := http.NewRequest(rt.method, target+"?"+query, bytes.NewReader(body))
@@ -127,7 +145,7 @@ func FuzzOperatorAPI(f *testing.F) {
 		h.ServeHTTP(rec, req)
 
 		switch rec.Code {
-		case 200, 400, 404, 405, 409, 413:
+		case 200, 202, 400, 403, 404, 405, 409, 413:
 		default:
 			t.Fatalf("%s %s %q: status %d: %s", rt.method, req.URL, body, rec.Code, rec.Body)
 		}
@@ -138,7 +156,7 @@ func FuzzOperatorAPI(f *testing.F) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
 			t.Fatalf("%s %s: answer is not a JSON object: %q", rt.method, req.URL, rec.Body)
 		}
-		if rec.Code != 200 {
+		if rec.Code >= 300 {
 			var e struct{ Code pdp.ErrorCode }
 			if json.Unmarshal(answer["error"], &e) != nil || e.Code == "" || server.StatusOf(e.Code) != rec.Code {
 				t.Fatalf("%s %s: status %d with %s", rt.method, req.URL, rec.Code, rec.Body)
@@ -149,7 +167,7 @@ func FuzzOperatorAPI(f *testing.F) {
 			added++
 			seq = r.Seq
 			if operatorText.check(r.Actor.Operator, "") != nil || reasonText.check(r.Actor.Reason, "") != nil ||
-				ticketText.check(r.Actor.Ticket, "") != nil {
+				r.Actor.Ticket != "" && ticketText.check(r.Actor.Ticket, "") != nil {
 				t.Errorf("journal record without a readable operator, reason or ticket: %+v", r)
 			}
 			return nil
@@ -158,7 +176,7 @@ func FuzzOperatorAPI(f *testing.F) {
 			t.Fatal(err)
 		}
 		want := 0
-		if rt.write && rec.Code == 200 {
+		if rt.write && rec.Code < 300 {
 			want = 1
 		}
 		if added != want {

@@ -218,7 +218,7 @@ func TestListAPIRanges(t *testing.T) {
 	if code, m := a.do("PUT", "/admin/v1/lists/block/ip/10.0.0.0%2F8", why); code != 200 || m["value"] != "10.0.0.0/8" {
 		t.Fatalf("encoded: %d %v", code, m)
 	}
-	if code, m := a.do("PUT", "/admin/v1/lists/block/ip/2001:db8::/32", `{"operator":"alice","reason":"abuse","ttl":"1h"}`); code != 200 || m["value"] != "2001:db8::/32" || m["expires"] == nil {
+	if code, m := a.do("PUT", "/admin/v1/lists/block/ip/2001:db8::/32", `{"operator":"alice","reason":"abuse","ticket":"RISK-8","ttl":"1h"}`); code != 200 || m["value"] != "2001:db8::/32" || m["expires"] == nil {
 		t.Fatalf("unencoded: %d %v", code, m)
 	}
 	if code, m := a.do("PUT", "/admin/v1/lists/allow/ip/192.168.0.0/16", why); code != 200 {

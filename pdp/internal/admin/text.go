@@ -37,7 +37,7 @@ type textRule struct {
 var (
 	operatorText = textRule{field: "operator", max: 128, required: true, identity: true}
 	reasonText   = textRule{field: "reason", max: 1024, required: true}
-	ticketText   = textRule{field: "ticket", max: 128, identity: true}
+	ticketText   = textRule{field: "ticket", max: 128, required: true, identity: true}
 )
 
 // check refuses s unless it is a readable text for r: every operator write
