@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/policies"
 )
@@ -192,10 +193,10 @@ func readRequests(path string) ([]corpusInput, error) {
 // package's rules as the sidecar reads them: the hits set.
 func oracleQuery(dir string) (rego.PreparedEvalQuery, error) {
 	var parts []string
-	for _, name := range reasonSets {
+	for _, name := range hits.ReasonSets {
 		parts = append(parts, fmt.Sprintf(`{[%q, x] | some x in data.riskpdp.%s}`, name, name))
 	}
-	for _, name := range completeRules {
+	for _, name := range hits.CompleteRules {
 		parts = append(parts, fmt.Sprintf(`{[%q, x] | x := data.riskpdp.%s}`, name, name))
 	}
 	return rego.New(
@@ -348,5 +349,5 @@ func (c *corpusEntry) oracleResult(in *request.Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return parseHits(ast.NewTerm(v), in.Enrich.Verification.Passed)
+	return hits.Parse(ast.NewTerm(v), in.Enrich.Verification.Passed)
 }

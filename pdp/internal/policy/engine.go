@@ -13,6 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/fastpath"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
@@ -23,7 +25,7 @@ type Options struct {
 	// Package is the decision package, e.g. "riskpdp" (data.riskpdp).
 	Package string
 	// NoOptimize serves the policy as written instead of the version
-	// specialized by partial evaluation (see hits.go).
+	// specialized by partial evaluation (see specialize.go).
 	NoOptimize bool
 	// EvalTimeout bounds one evaluation.
 	EvalTimeout time.Duration
@@ -250,21 +252,11 @@ func (e *Engine) Evaluate(ctx context.Context, in *request.Input) (_ Result, _ s
 	return r, ps.revision, rerr
 }
 
-// tryFast runs the fast program and collects its hits; a panic inside it
-// is an error (the caller re-evaluates with OPA), not a crash.
-func (e *Engine) tryFast(ctx context.Context, p *fastProgram, in *request.Input) (_ Result, err error) {
+// tryFast runs the fast program; a panic inside it is an error (the
+// caller re-evaluates with OPA), not a crash.
+func (e *Engine) tryFast(ctx context.Context, p *fastpath.Program, in *request.Input) (_ Result, err error) {
 	defer recovered(&err)
-	hits, err := e.evalFast(ctx, p, in)
-	if err != nil {
-		return Result{}, err
-	}
-	c := collector{passed: in.Enrich.Verification.Passed}
-	for _, h := range hits {
-		c.add(h)
-	}
-	r, err := c.result()
-	r.Evaluator = EvaluatorFast
-	return r, err
+	return e.evalFast(ctx, p, in)
 }
 
 // evalQuery evaluates one of the set's hits queries with OPA's evaluator.
@@ -273,20 +265,24 @@ func (e *Engine) evalQuery(ctx context.Context, ps *policySet, query ast.Body, i
 	if err != nil {
 		return Result{Evaluator: evaluator}, err
 	}
-	r, err := parseHits(t, in.Enrich.Verification.Passed)
+	r, err := hits.Parse(t, in.Enrich.Verification.Passed)
 	r.Evaluator = evaluator
 	return r, err
 }
 
 // evalFast runs the fast program under the watchdog.
-func (e *Engine) evalFast(ctx context.Context, p *fastProgram, in *request.Input) ([]*hit, error) {
+func (e *Engine) evalFast(ctx context.Context, p *fastpath.Program, in *request.Input) (Result, error) {
 	s := e.wd.acquire(time.Now().Add(e.timeout).UnixNano())
 	defer e.wd.release(s)
 	var cancel topdown.Cancel
 	if s != nil {
 		cancel = s
 	}
-	return p.eval(ctx, in, in.Now, cancel)
+	r, err := p.Eval(ctx, in, cancel)
+	if err == fastpath.ErrCancelled {
+		err = ErrTimeout
+	}
+	return r, err
 }
 
 // smokeRequests are evaluated against every new policy set before it is
@@ -314,7 +310,7 @@ func (e *Engine) smoke(ps *policySet) error {
 		input := in.Term()
 		ref, err := e.evalTermWithin(ctx, ps, ps.refQuery, input, now, max(e.timeout, loadCheckTimeout))
 		if err == nil {
-			_, err = parseHits(ref, nil)
+			_, err = hits.Parse(ref, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("smoke evaluation (%s): %w", in.Req.Stage, err)
@@ -334,8 +330,8 @@ func (e *Engine) smoke(ps *policySet) error {
 		if ps.fast == nil {
 			continue
 		}
-		hits, err := ps.fast.eval(ctx, in, now, nil)
-		if err != nil || !hitSet(hits).Equal(opt) {
+		got, err := ps.fast.Hits(ctx, in, nil)
+		if err != nil || !got.Equal(opt) {
 			ps.fast = nil
 			ps.notes = append(ps.notes, fmt.Sprintf("fast path disagrees with topdown on the %s smoke request (%v); not used", in.Req.Stage, err))
 		}
@@ -344,15 +340,6 @@ func (e *Engine) smoke(ps *policySet) error {
 		e.prove(ps, now)
 	}
 	return nil
-}
-
-// hitSet rebuilds the hits set the fast program's hits stand for.
-func hitSet(hits []*hit) *ast.Term {
-	terms := make([]*ast.Term, len(hits))
-	for i, h := range hits {
-		terms[i] = h.key
-	}
-	return ast.SetTerm(terms...)
 }
 
 // EvalData implements OPA's Data API (POST /v1/data/{path}): body is

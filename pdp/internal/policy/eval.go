@@ -9,6 +9,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 )
 
 // Evaluation failures. The decision service turns each into the configured
@@ -16,7 +18,7 @@ import (
 var (
 	ErrTimeout         = errors.New("policy evaluation timed out")
 	ErrUndefined       = errors.New("policy decision is undefined")
-	ErrInvalidDecision = errors.New("policy decision is malformed")
+	ErrInvalidDecision = hits.ErrInvalidDecision
 	ErrNoPolicy        = errors.New("no policy loaded")
 	// ErrPanic wraps a panic inside evaluation (OPA, a builtin, the fast
 	// path), recovered so one request cannot take the sidecar down.

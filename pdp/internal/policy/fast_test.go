@@ -1,12 +1,9 @@
 package policy
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/bits"
-	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
@@ -83,7 +81,7 @@ func compareEngines(t *testing.T, fast, ref *Engine, seed uint64) pdp.Outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viaTopdown, err := parseHits(opt, in.Enrich.Verification.Passed)
+	viaTopdown, err := hits.Parse(opt, in.Enrich.Verification.Passed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,16 +181,8 @@ step_up contains "eq" if input.scores.m.score == 0.7`
 	if ps.fast == nil {
 		t.Fatalf("not on the fast path: %v", ps.notes)
 	}
-	native := 0
-	for _, r := range ps.fast.rules {
-		for _, s := range r.steps {
-			if s.kind == stepCompareNum {
-				native++
-			}
-		}
-	}
 	// All but the 16-digit constant and the equality.
-	if native != 8 {
+	if native := ps.fast.Shape().NativeCompares; native != 8 {
 		t.Errorf("%d native comparisons, want 8", native)
 	}
 	scores := []float64{0, 0.69, 0.6999994, 0.6999995, 0.7, 0.70000049, 0.7000005, 0.7000000000000001, 0.71, 1, -0.7}
@@ -211,18 +201,6 @@ step_up contains "eq" if input.scores.m.score == 0.7`
 		if (gerr == nil) != (werr == nil) || !sameAnswer(got, want) {
 			t.Fatalf("score %v:\n got  %+v %v\n want %+v %v", sc, got, gerr, want, werr)
 		}
-	}
-}
-
-func TestNumConst(t *testing.T) {
-	for s, ok := range map[string]bool{"0.7": true, "7e-1": true, "-3.50e2": true, "0.000100": true, "1200": true,
-		"123456789012345": true, "1234567890123456": false, "0.7000000000000001": false, "1e400": false, "1e-320": false, "0": true} {
-		if _, got := numConst(ast.Number(s)); got != ok {
-			t.Errorf("numConst(%s) ok = %v, want %v", s, got, ok)
-		}
-	}
-	if _, ok := numConst(ast.String("1")); ok {
-		t.Error("a string is not a number constant")
 	}
 }
 
@@ -251,12 +229,8 @@ step_up contains "amt" if { input.txn.amount > 100; 1000 >= input.txn.amount; to
 	if ps.fast == nil {
 		t.Fatalf("not on the fast path: %v", ps.notes)
 	}
-	for _, r := range ps.fast.rules {
-		for _, s := range r.steps {
-			if _, _, ok := guardOf(s, nil); ok {
-				t.Errorf("guard left in the steps of %v", r.hit.key)
-			}
-		}
+	if n := ps.fast.Shape().GuardSteps; n != 0 {
+		t.Errorf("%d guards left in the rules' steps", n)
 	}
 	for _, c := range []struct {
 		body      string
@@ -298,29 +272,6 @@ step_up contains "amt" if { input.txn.amount > 100; 1000 >= input.txn.amount; to
 	}
 }
 
-// TestRangeIndex holds the interval bitsets of numeric guards to checking
-// each guard, for values at, between and beyond the constants.
-func TestRangeIndex(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	for range 200 {
-		n := 1 + r.IntN(100)
-		var guards []numGuard
-		for ri := range n {
-			guards = append(guards, numGuard{c: float64(r.IntN(20)) / 2, op: uint8(1 + r.IntN(4)), ri: ri})
-		}
-		x := newRangeIndex(guards, (n+63)/64)
-		for v := -1.0; v <= 11; v += 0.25 {
-			fail := x.failing(v)
-			for _, g := range guards {
-				want := !ordered(g.op, cmp.Compare(v, g.c))
-				if got := fail[g.ri/64]&(1<<(g.ri%64)) != 0; got != want {
-					t.Fatalf("x %v, guard %+v: fails %v, want %v", v, g, got, want)
-				}
-			}
-		}
-	}
-}
-
 // TestSubstringIndex holds the contains guards' index: a keyword rule is a
 // candidate only when the text holds its keyword (whatever the number of
 // keyword rules), and the answers are OPA's, on texts with none, one,
@@ -342,7 +293,7 @@ func TestSubstringIndex(t *testing.T) {
 	files := map[string]string{"p.rego": b.String()}
 	e, _ := newEngine(t, mapSource(files), time.Second)
 	ps := e.cur.Load()
-	if ps.fast == nil || len(ps.fast.subGuards) != 3 {
+	if ps.fast == nil || ps.fast.Shape().SubstringGuards != 3 {
 		t.Fatalf("want 3 substring guards on the fast path: %v", ps.notes)
 	}
 	for _, c := range []struct {
@@ -361,13 +312,7 @@ func TestSubstringIndex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := ps.fast.newEval(context.Background(), in, time.Now(), nil)
-		ev.selectCandidates()
-		cands := 0
-		for _, w := range ev.cand {
-			cands += bits.OnesCount64(w)
-		}
-		if cands != c.cands {
+		if cands := ps.fast.Candidates(in); cands != c.cands {
 			t.Errorf("%s: %d candidates, want %d", c.context, cands, c.cands)
 		}
 		got, _, err := e.Evaluate(context.Background(), in)
@@ -381,4 +326,76 @@ func TestSubstringIndex(t *testing.T) {
 			t.Errorf("%s: sidecar %v, OPA %v", c.context, reasons, want)
 		}
 	}
+}
+
+// TestFastPathKeywordLists: a keyword list matched as one pattern of
+// literals runs as one scan (and a pattern that is not only literals as
+// a regexp), its normalization is computed once per evaluation, and the
+// fast path answers as topdown does: matches, misses, negations, a
+// missing value, and a value of the wrong type (the type guard, which
+// lets the sidecar prove the string built-ins cannot fail, leaves the
+// text undefined in both).
+func TestFastPathKeywordLists(t *testing.T) {
+	rego := `package riskpdp
+text := replace(replace(lower(input.context.s), " ", ""), "-", "") if is_string(input.context.s)
+pattern := concat("|", [q | some w in ["bad", "worse", "evil one", "安全账户", "a.b"]; q := regex.replace(replace(w, " ", ""), "[.|]", "\\$0")])
+step_up contains "listed" if {
+	input.stage == "payment"
+	regex.match(pattern, text)
+}
+deny contains "listed_and_large" if {
+	input.txn.amount > 1000
+	regex.match(pattern, text)
+	not regex.match("zzz|yyy", text)
+}
+step_up contains "not_literals" if regex.match("(?i)ZZ+", text)`
+	e, _ := newEngine(t, mapSource(map[string]string{"p.rego": rego}), time.Second)
+	ref, err := New(Options{Logger: quiet, Source: mapSource(map[string]string{"p.rego": rego}), Package: "riskpdp",
+		EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	ps := e.cur.Load()
+	if ps.fast == nil {
+		t.Fatalf("not on the fast path: %v", ps.notes)
+	}
+	shape := ps.fast.Shape()
+	scans, regexps := len(shape.Scans), 0
+	for _, pattern := range shape.RegexPatterns {
+		if strings.Contains(pattern, "ZZ") {
+			regexps++
+		}
+	}
+	if scans != 3 || regexps != 1 {
+		t.Errorf("%d scans and %d regexps, want 3 and 1", scans, regexps)
+	}
+	if shape.Memos != 3 { // lower, then the two replacements
+		t.Errorf("%d memoized calls, want 3", shape.Memos)
+	}
+	statements := []string{`"a BAD day"`, `"Evil One"`, `"evil-one"`, `"good"`, `"安 全 账 户"`, `"a.b"`, `"axb"`, `"bad zzz"`,
+		`"ZZZ"`, `""`, `7`, `null`, `["bad"]`}
+	for _, stage := range []string{"payment", "order"} {
+		for _, amount := range []int{10, 5000} {
+			for _, st := range statements {
+				body := fmt.Sprintf(`{"stage":%q,"uid":"u","txn":{"id":"t","amount":%d,"currency":"CNY"},"context":{"s":%s}}`, stage, amount, st)
+				in := mustDecode(t, body)
+				got, _, gerr := e.Evaluate(context.Background(), in)
+				want, _, werr := ref.Evaluate(context.Background(), in)
+				if (gerr == nil) != (werr == nil) || !sameAnswer(got, want) {
+					t.Fatalf("%s:\n got  %+v %v\n want %+v %v", body, got, gerr, want, werr)
+				}
+			}
+		}
+	}
+}
+
+// mustDecode decodes a request body the test built.
+func mustDecode(t testing.TB, body string) *request.Input {
+	t.Helper()
+	in, err := request.DecodeRequest([]byte(body), time.Now(), testLimits)
+	if err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	return in
 }

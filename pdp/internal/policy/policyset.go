@@ -20,6 +20,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/fastpath"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 )
 
 // Source says where a policy set comes from: a file system (a directory
@@ -45,10 +47,10 @@ type policySet struct {
 	// optimized reports whether query is the optimized one; notes say
 	// which rules were not specialized, and why.
 	optimized bool
-	// fast evaluates the optimized rules without topdown (fast.go); nil
-	// when the rules are outside its fragment or it disagreed on a smoke
-	// request.
-	fast  *fastProgram
+	// fast evaluates the optimized rules without topdown (package
+	// fastpath); nil when the rules are outside its fragment or it
+	// disagreed on a smoke request or in the proof (prove.go).
+	fast  *fastpath.Program
 	notes []string
 	// diverged: OPA's evaluator on the policy as written answered a
 	// sampled decision differently (watch.go); the set then serves the
@@ -177,16 +179,16 @@ func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 		return nil, fmt.Errorf("%s: compile: %w", src.Label, c.Errors)
 	}
 	ps.compiler = c
-	if ps.refQuery, err = compileRuleQuery(c, referencePkg+"/hits"); err != nil {
+	if ps.refQuery, err = compileRuleQuery(c, hits.ReferencePkg+"/hits"); err != nil {
 		return nil, err
 	}
 	ps.query = ps.refQuery
 	if optimize {
-		if ps.optQuery, err = compileRuleQuery(c, optimizedPkg+"/hits"); err != nil {
+		if ps.optQuery, err = compileRuleQuery(c, hits.OptimizedPkg+"/hits"); err != nil {
 			return nil, err
 		}
 		ps.query, ps.optimized = ps.optQuery, true
-		if ps.fast, err = compileFast(c); err != nil {
+		if ps.fast, err = fastpath.Compile(c); err != nil {
 			ps.notes = append(ps.notes, fmt.Sprintf("fast path not used: %v", err))
 			ps.fast = nil
 		}

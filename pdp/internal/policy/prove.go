@@ -11,6 +11,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/fastpath"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
@@ -20,30 +21,15 @@ import (
 // differs from OPA only past a threshold, on one currency or when a field
 // is missing would pass them. So before a fast program serves, prove runs
 // it and OPA's evaluator on the policy as written (the set's reference
-// hits) on inputs made from what the program compares the input with:
-//
-//   - every rule, and every body of a support rule, gets an input that
-//     satisfies what it checks (its guards' values, a value past each
-//     threshold, the values its support rules need), then one input per
-//     path it reads with that path changed: to each constant the body
-//     compares it with, each numeric threshold and its neighbours (±1,
-//     ±0.01), the other side of each equality, the constants of the calls
-//     it goes through (a keyword, a number written as a string), the
-//     constants the specialized rules compare the path with as partial
-//     evaluation wrote them (a constant the program's compiler dropped is
-//     still tried), and missing;
-//   - every path alone, with the values any rule compares it with and
-//     values of other types (null, a string, a number, an array...), and
-//     each stage.
-//
-// Rules take turns (one input each, then the next one each...), so that a
-// policy with more rules than the budget still has every rule's first
-// inputs checked. At most maxProofInputs inputs that the decoder accepts
-// are checked, for at most maxProofTime, on up to half the CPUs (a reload
-// shares the machine with the set serving); the verdict is remembered for
-// the same files (proofs). Then the logged inputs Options.RecentInputs
-// returns (the decision log's last records) are replayed the same way, at
-// every load.
+// hits) on inputs made from what the program compares the input with
+// (fastpath.Program.ProofInputs: each rule's guards, thresholds and their
+// neighbours, the other side of each equality, missing fields, values of
+// other types; rules take turns). At most maxProofInputs inputs that the
+// decoder accepts are checked, for at most maxProofTime, on up to half the
+// CPUs (a reload shares the machine with the set serving); the verdict is
+// remembered for the same files (proofs). Then the logged inputs
+// Options.RecentInputs returns (the decision log's last records) are
+// replayed the same way, at every load.
 //
 // A difference (the fast program answers, and its hits are not OPA's, or
 // OPA fails where it answers) refuses the fast program for the set: it is
@@ -59,12 +45,6 @@ const maxProofInputs = 2000
 // proofBudget is the bound a load uses: maxProofInputs, less in a test
 // binary that fuzzes engines (each fuzz worker loads them again).
 var proofBudget = maxProofInputs
-
-// maxValuesPerPath bounds the values one body contributes for one path.
-const maxValuesPerPath = 24
-
-// absent stands, in an assignment, for a path that is missing.
-var absent = &ast.Term{Value: ast.Null{}}
 
 // proofDiff is an input on which the fast program and OPA differ.
 type proofDiff struct {
@@ -116,7 +96,7 @@ func (e *Engine) prove(ps *policySet, now time.Time) {
 	proofs.Unlock()
 	d, checked, built, fastErrs := res.diff, res.checked, res.checked, 0
 	if !known {
-		inputs := ps.fast.proofInputs(ps.compiler, proofBudget, now, lim)
+		inputs := ps.fast.ProofInputs(ps.compiler, proofBudget, now, lim)
 		built = len(inputs)
 		d, checked, fastErrs = e.proveInputs(ps, inputs, "an input built from its constants", start.Add(maxProofTime))
 		proofs.Lock()
@@ -130,10 +110,10 @@ func (e *Engine) prove(ps *policySet, now time.Time) {
 	}
 	logged := 0
 	if d == nil && e.opts.RecentInputs != nil {
-		var inputs []proofInput
+		var inputs []fastpath.ProofInput
 		for _, l := range e.opts.RecentInputs() {
 			if in, err := request.ReplayInput(l.Body, l.At, l.Enrichment, lim); err == nil {
-				inputs = append(inputs, proofInput{body: l.Body, enrichment: l.Enrichment, in: in})
+				inputs = append(inputs, fastpath.ProofInput{Body: l.Body, Enrichment: l.Enrichment, In: in})
 			}
 		}
 		var n, errs int
@@ -171,7 +151,7 @@ func (e *Engine) prove(ps *policySet, now time.Time) {
 // difference on the first input that has one (nil: none), how many inputs
 // were checked (OPA's evaluator answered, or the fast program failed) and
 // how many the fast program failed on.
-func (e *Engine) proveInputs(ps *policySet, inputs []proofInput, what string, deadline time.Time) (*proofDiff, int, int) {
+func (e *Engine) proveInputs(ps *policySet, inputs []fastpath.ProofInput, what string, deadline time.Time) (*proofDiff, int, int) {
 	ctx := context.Background()
 	workers := max(1, min(runtime.GOMAXPROCS(0)/2, len(inputs)/64))
 	var (
@@ -204,8 +184,8 @@ func (e *Engine) proveInputs(ps *policySet, inputs []proofInput, what string, de
 				if d == nil {
 					continue
 				}
-				d.in = inputs[i].in
-				d.input = fmt.Sprintf("%s (request %s, additions %s)", what, inputs[i].body, inputs[i].enrichment)
+				d.in = inputs[i].In
+				d.input = fmt.Sprintf("%s (request %s, additions %s)", what, inputs[i].Body, inputs[i].Enrichment)
 				mu.Lock()
 				if i < first {
 					first, diff = i, d
@@ -232,13 +212,12 @@ const (
 )
 
 // proveOne compares the two evaluators on one input.
-func (e *Engine) proveOne(ctx context.Context, ps *policySet, pi proofInput) (*proofDiff, proofOutcome) {
-	hits, err := e.proveFast(ctx, ps.fast, pi.in)
+func (e *Engine) proveOne(ctx context.Context, ps *policySet, pi fastpath.ProofInput) (*proofDiff, proofOutcome) {
+	got, err := e.proveFast(ctx, ps.fast, pi.In)
 	if err != nil {
 		return nil, proofFastFailed
 	}
-	got := hitSet(hits)
-	want, err := e.evalTerm(ctx, ps, ps.refQuery, pi.in.Term(), pi.in.Now)
+	want, err := e.evalTerm(ctx, ps, ps.refQuery, pi.In.Term(), pi.In.Now)
 	switch {
 	case errors.Is(err, ErrTimeout):
 		return nil, proofUnanswered
@@ -250,8 +229,9 @@ func (e *Engine) proveOne(ctx context.Context, ps *policySet, pi proofInput) (*p
 	return nil, proofSame
 }
 
-// proveFast runs the fast program; a panic is a failure, as in tryFast.
-func (e *Engine) proveFast(ctx context.Context, p *fastProgram, in *request.Input) (_ []*hit, err error) {
+// proveFast runs the fast program for its hits set; a panic is a
+// failure, as in tryFast.
+func (e *Engine) proveFast(ctx context.Context, p *fastpath.Program, in *request.Input) (_ *ast.Term, err error) {
 	defer recovered(&err)
-	return p.eval(ctx, in, in.Now, nil)
+	return p.Hits(ctx, in, nil)
 }

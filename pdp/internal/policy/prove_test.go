@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp/internal/benchutil"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/fastpath"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
@@ -55,33 +56,6 @@ step_up contains "untrusted_large" if {
 }
 `
 
-// numStep returns the native numeric comparison of the fast rule whose
-// hit is reason.
-func numStep(t *testing.T, p *fastProgram, reason string) *fastStep {
-	t.Helper()
-	steps := stepsOf(t, p, reason)
-	for i := range steps {
-		if steps[i].kind == stepCompareNum {
-			return &steps[i]
-		}
-	}
-	t.Fatalf("no numeric comparison in %s", reason)
-	return nil
-}
-
-// stepsOf returns the steps of the fast rule whose hit is reason (the
-// first such rule).
-func stepsOf(t *testing.T, p *fastProgram, reason string) []fastStep {
-	t.Helper()
-	for _, r := range p.rules {
-		if r.hit != nil && r.hit.entry.reason == reason {
-			return r.steps
-		}
-	}
-	t.Fatalf("no fast rule for %s", reason)
-	return nil
-}
-
 // TestProofCatchesBrokenPrograms breaks a compiled fast program in the
 // ways a compiler bug would (a comparison flipped at its threshold, a
 // threshold off by a cent, a guard value or a set member lost, a negation
@@ -91,91 +65,47 @@ func stepsOf(t *testing.T, p *fastProgram, reason string) []fastStep {
 // shows none, and where the smoke requests miss all but one.
 func TestProofCatchesBrokenPrograms(t *testing.T) {
 	type breakage struct {
-		apply func(t *testing.T, p *fastProgram)
+		apply func(p *fastpath.Program) bool
 		// smokeSees: the smoke requests show this one too.
 		smokeSees bool
 	}
 	breaks := map[string]breakage{
-		">= read as > at its threshold": {apply: func(t *testing.T, p *fastProgram) {
-			numStep(t, p, "large_usd").cmp = cmpGT
+		">= read as > at its threshold": {apply: func(p *fastpath.Program) bool {
+			return p.BreakCompare("large_usd", "gt", false)
 		}},
-		"threshold off by a cent": {apply: func(t *testing.T, p *fastProgram) {
-			numStep(t, p, "large_cny").nconst = 5000.01
+		"threshold off by a cent": {apply: func(p *fastpath.Program) bool {
+			return p.BreakThreshold("large_cny", 5000.01)
 		}},
-		"> read as >= on a count": {apply: func(t *testing.T, p *fastProgram) {
-			s := numStep(t, p, "burst")
-			s.cmp = cmpGTE
-			for i, g := range p.ranges[s.npath] { // the index's copy of the guard
-				if g.c == s.nconst {
-					p.ranges[s.npath][i].op = cmpGTE
-				}
-			}
-			p.rangeIdx[s.npath] = newRangeIndex(p.ranges[s.npath], p.words)
+		"> read as >= on a count": {apply: func(p *fastpath.Program) bool {
+			return p.BreakCompare("burst", "gte", true) // and the index's copy of the guard
 		}},
-		"a guard value lost": {apply: func(t *testing.T, p *fastProgram) {
-			for _, idx := range p.index {
-				if bits, ok := idx.eq["sUSD"]; ok {
-					delete(idx.eq, "sUSD")
-					idx.eq["sUSX"] = bits
-					return
-				}
-			}
-			t.Fatal("no USD guard")
+		"a guard value lost": {apply: func(p *fastpath.Program) bool {
+			return p.BreakGuard("USD", "USX")
 		}},
-		"a set member lost": {apply: func(t *testing.T, p *fastProgram) {
-			for _, idx := range p.index { // the membership is an index guard
-				if _, ok := idx.eq["sphone"]; ok {
-					delete(idx.eq, "sphone")
-					return
-				}
-			}
-			t.Fatal("no membership")
+		"a set member lost": {apply: func(p *fastpath.Program) bool {
+			return p.BreakGuard("phone", "") // the membership is an index guard
 		}},
-		"a negation dropped": {smokeSees: true, apply: func(t *testing.T, p *fastProgram) {
-			for i, s := range stepsOf(t, p, "no_device") {
-				if s.negated {
-					stepsOf(t, p, "no_device")[i].negated = false
-					return
-				}
-			}
-			t.Fatal("no negated step")
+		"a negation dropped": {smokeSees: true, apply: func(p *fastpath.Program) bool {
+			return p.BreakNegation("no_device")
 		}},
-		"a call compared with another constant": {apply: func(t *testing.T, p *fastProgram) {
-			for i, s := range stepsOf(t, p, "twelve") {
-				if s.out != nil && s.out.kind == opConst {
-					out := *s.out
-					out.term = ast.InternedTerm(13)
-					stepsOf(t, p, "twelve")[i].out = &out
-					return
-				}
-			}
-			t.Fatal("no call with a constant output")
+		"a call compared with another constant": {apply: func(p *fastpath.Program) bool {
+			return p.BreakCallOutput("twelve", ast.InternedTerm(13))
 		}},
-		"a support rule's threshold moved": {apply: func(t *testing.T, p *fastProgram) {
-			for _, sup := range p.support {
-				for _, body := range sup.bodies {
-					for i := range body {
-						if body[i].kind == stepCompareNum && body[i].nconst == 730 {
-							body[i].nconst = 731
-							return
-						}
-					}
-				}
-			}
-			t.Fatal("no support threshold")
+		"a support rule's threshold moved": {apply: func(p *fastpath.Program) bool {
+			return p.BreakSupportThreshold(730, 731)
 		}},
 	}
-	check := func(t *testing.T, breakIt func(*testing.T, *fastProgram)) (proofDiff *proofDiff, smokeSees bool) {
+	check := func(t *testing.T, breakIt func(*fastpath.Program) bool) (proofDiff *proofDiff, smokeSees bool) {
 		e, _ := newEngine(t, mapSource(map[string]string{"p.rego": provePolicy}), time.Second)
 		ps := e.cur.Load()
 		if ps.fast == nil {
 			t.Fatalf("not on the fast path: %v", ps.notes)
 		}
-		if breakIt != nil {
-			breakIt(t, ps.fast)
+		if breakIt != nil && !breakIt(ps.fast) {
+			t.Fatal("nothing to break")
 		}
 		now := time.Now()
-		inputs := ps.fast.proofInputs(ps.compiler, maxProofInputs, now, testLimits)
+		inputs := ps.fast.ProofInputs(ps.compiler, maxProofInputs, now, testLimits)
 		d, checked, _ := e.proveInputs(ps, inputs, "an input built from its constants", now.Add(time.Minute))
 		if d == nil && checked != len(inputs) {
 			t.Fatalf("checked %d of %d inputs", checked, len(inputs))
@@ -185,7 +115,7 @@ func TestProofCatchesBrokenPrograms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, outcome := e.proveOne(context.Background(), ps, proofInput{in: in}); outcome == proofDiffers {
+			if _, outcome := e.proveOne(context.Background(), ps, fastpath.ProofInput{In: in}); outcome == proofDiffers {
 				smokeSees = true
 			}
 		}
@@ -215,10 +145,10 @@ func TestProofInputsFromConstants(t *testing.T) {
 	e, _ := newEngine(t, mapSource(map[string]string{"p.rego": provePolicy}), time.Second)
 	ps := e.cur.Load()
 	p := ps.fast
-	inputs := p.proofInputs(ps.compiler, maxProofInputs, time.Now(), testLimits)
+	inputs := p.ProofInputs(ps.compiler, maxProofInputs, time.Now(), testLimits)
 	has := func(what string, ok func(in *request.Input) bool) {
 		t.Helper()
-		if !slices.ContainsFunc(inputs, func(pi proofInput) bool { return ok(pi.in) }) {
+		if !slices.ContainsFunc(inputs, func(pi fastpath.ProofInput) bool { return ok(pi.In) }) {
 			t.Errorf("no input with %s", what)
 		}
 	}
@@ -248,7 +178,7 @@ func TestProofInputsFromConstants(t *testing.T) {
 	has("a trusted account with a large amount", func(in *request.Input) bool {
 		return in.Derived.DeviceKnown && in.Derived.AccountAgeDays >= 730 && in.Derived.AmountBase >= 2000
 	})
-	if few := p.proofInputs(ps.compiler, 10, time.Now(), testLimits); len(few) != 10 {
+	if few := p.ProofInputs(ps.compiler, 10, time.Now(), testLimits); len(few) != 10 {
 		t.Errorf("a budget of 10 gave %d inputs", len(few))
 	}
 }
@@ -263,21 +193,21 @@ func TestReferenceProofCoversEveryReason(t *testing.T) {
 	if p == nil {
 		t.Fatal("reference policy not on the fast path")
 	}
-	inputs := p.proofInputs(ps.compiler, maxProofInputs, time.Now(), testLimits)
+	inputs := p.ProofInputs(ps.compiler, maxProofInputs, time.Now(), testLimits)
 	fired := map[string]bool{}
 	for _, pi := range inputs {
-		hits, err := p.eval(context.Background(), pi.in, pi.in.Now, nil)
+		hits, err := p.Hits(context.Background(), pi.In, nil)
 		if err != nil {
 			continue
 		}
-		for _, h := range hits {
-			fired[h.key.String()] = true
+		for _, h := range hits.Value.(ast.Set).Slice() {
+			fired[h.String()] = true
 		}
 	}
 	var missed []string
-	for _, r := range p.rules {
-		if r.hit != nil && !fired[r.hit.key.String()] && !slices.Contains(missed, r.hit.key.String()) {
-			missed = append(missed, r.hit.key.String())
+	for _, key := range p.Shape().Heads {
+		if !fired[key.String()] && !slices.Contains(missed, key.String()) {
+			missed = append(missed, key.String())
 		}
 	}
 	t.Logf("%d inputs, %d hits fired", len(inputs), len(fired))
@@ -323,7 +253,9 @@ func TestLoggedInputsReplayedAtLoad(t *testing.T) {
 	// inputs built from its constants are remembered as proved for these
 	// files, the logged input is replayed anyway.
 	ps = e.cur.Load()
-	numStep(t, ps.fast, "large_usd").cmp = cmpGT
+	if !ps.fast.BreakCompare("large_usd", "gt", false) {
+		t.Fatal("no comparison to break")
+	}
 	e.prove(ps, time.Now())
 	if ps.fast != nil {
 		t.Fatal("the fast program that differs on a logged input still serves")

@@ -110,12 +110,8 @@ func TestScamStatementCorpus(t *testing.T) {
 	// Each phrase list runs as one scan of the statement, not as a regexp
 	// (a pattern that is not only literals would).
 	lists := map[int]bool{}
-	for _, r := range ps.fast.rules {
-		for _, s := range r.steps {
-			if s.kind == stepSubstrings {
-				lists[s.subs.n] = true
-			}
-		}
+	for _, n := range ps.fast.Shape().Scans {
+		lists[n] = true
 	}
 	if len(lists) != 4 {
 		t.Errorf("%d phrase lists run as scans, want 4 (phrases, actors, requests, exclusions)", len(lists))

@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
@@ -123,7 +124,7 @@ type verifySample struct {
 	ps        *policySet
 	input     *ast.Term
 	now       time.Time
-	passed    []string // the verification's passed methods (parseHits reads them)
+	passed    []string // the verification's passed methods (hits.Parse reads them)
 	stage     string
 	requestID string
 	got       Result
@@ -232,7 +233,7 @@ func (e *Engine) reference(s *verifySample) (r Result, err error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r, err = parseHits(t, s.passed)
+	r, err = hits.Parse(t, s.passed)
 	r.Evaluator = EvaluatorOPA
 	return r, err
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // The rules the sidecar reads from the decision package (as in
-// pdp/internal/policy/hits.go): partial sets, whose elements are hits, and complete
+// pdp/internal/policy/specialize.go): partial sets, whose elements are hits, and complete
 // rules, whose value is a hit.
 var (
 	reasonSets    = []string{"deny", "step_up", "obligations"}
@@ -95,7 +95,7 @@ func Load(fsys fs.FS, pkg string) (*Policy, error) {
 	return &Policy{Modules: all, Store: store, Data: dv, Plan: plan, Compiler: c}, nil
 }
 
-// hitsModule generates the reference hits module as pdp/internal/policy/hits.go
+// hitsModule generates the reference hits module as pdp/internal/policy/specialize.go
 // does: `hits contains [name, x] if data.pkg.name[x]` for sets,
 // `hits contains [name, x] if x = data.pkg.name` for complete rules.
 func hitsModule(c *ast.Compiler, pkg ast.Ref) (*ast.Module, error) {

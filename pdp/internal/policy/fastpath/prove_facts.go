@@ -1,4 +1,4 @@
-package policy
+package fastpath
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 )
 
 // What a fast program compares the input with, read from its steps (the
-// first half of the proof at load, prove.go).
+// first half of the proof at load: prove_inputs.go builds the inputs).
 
 // bodyFacts is what one rule body (or support rule body) compares the
 // input with.
@@ -105,7 +105,7 @@ func (b *bodyScan) sources(o operand) (int, []int) {
 // facts scans a body. guards are the values the rule's index guards (the
 // equalities and memberships buildIndex took out of its steps) allow, by
 // path; nil for a support body.
-func (p *fastProgram) facts(steps []fastStep, guards map[int][]*ast.Term) *bodyFacts {
+func (p *Program) facts(steps []fastStep, guards map[int][]*ast.Term) *bodyFacts {
 	b := &bodyScan{f: newBodyFacts(), alias: map[int]int{}, src: map[int][]int{}, bound: map[int]bool{}}
 	f := b.f
 	for _, path := range slices.Sorted(maps.Keys(guards)) {
@@ -122,7 +122,7 @@ func (p *fastProgram) facts(steps []fastStep, guards map[int][]*ast.Term) *bodyF
 
 // ruleGuards inverts the program's index: per rule, the values each
 // guarded path may take.
-func (p *fastProgram) ruleGuards() []map[int][]*ast.Term {
+func (p *Program) ruleGuards() []map[int][]*ast.Term {
 	guards := make([]map[int][]*ast.Term, len(p.rules))
 	for path := range p.index {
 		for _, key := range slices.Sorted(maps.Keys(p.index[path].eq)) {

@@ -1,4 +1,4 @@
-package policy
+package fastpath
 
 import (
 	"encoding/json"
@@ -8,11 +8,40 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
-// Building the proof's inputs (prove.go) from what the program compares
-// the input with (prove_facts.go).
+// Building the proof's inputs from what the program compares the input
+// with (prove_facts.go). The policy package runs the program and OPA's
+// evaluator on the policy as written on them at every load (its prove.go):
+// a fast program that differs from OPA only past a threshold, on one
+// currency or when a field is missing would pass its five smoke requests.
+// So the inputs are made from what the program compares the input with:
+//
+//   - every rule, and every body of a support rule, gets an input that
+//     satisfies what it checks (its guards' values, a value past each
+//     threshold, the values its support rules need), then one input per
+//     path it reads with that path changed: to each constant the body
+//     compares it with, each numeric threshold and its neighbours (±1,
+//     ±0.01), the other side of each equality, the constants of the calls
+//     it goes through (a keyword, a number written as a string), the
+//     constants the specialized rules compare the path with as partial
+//     evaluation wrote them (a constant the program's compiler dropped is
+//     still tried), and missing;
+//   - every path alone, with the values any rule compares it with and
+//     values of other types (null, a string, a number, an array...), and
+//     each stage.
+//
+// Rules take turns (one input each, then the next one each...), so that a
+// policy with more rules than the budget still has every rule's first
+// inputs checked.
+
+// maxValuesPerPath bounds the values one body contributes for one path.
+const maxValuesPerPath = 24
+
+// absent stands, in an assignment, for a path that is missing.
+var absent = &ast.Term{Value: ast.Null{}}
 
 // shapes are values of every JSON type, tried on every path alone.
 var shapes = []*ast.Term{ast.NullTerm(), ast.InternedTerm(true), ast.InternedTerm(false), ast.StringTerm(""), ast.StringTerm("x"),
@@ -59,7 +88,7 @@ func (u *unit) len() int { return 1 + len(u.vars) }
 // proofUnits builds the units of every rule and support body, and of
 // every path alone. written are the values the specialized rules compare
 // each path with (writtenValues).
-func (p *fastProgram) proofUnits(written map[int][]*ast.Term) []*unit {
+func (p *Program) proofUnits(written map[int][]*ast.Term) []*unit {
 	sup := make([][]*bodyFacts, len(p.support))
 	for i, s := range p.support {
 		for _, body := range s.bodies {
@@ -110,7 +139,7 @@ func (p *fastProgram) proofUnits(written map[int][]*ast.Term) []*unit {
 // support rules it needs, the relations between paths satisfied, then
 // each path it or its support rules read changed to each of their values,
 // and each support body's wants added.
-func (p *fastProgram) unitOf(f *bodyFacts, sup [][]*bodyFacts, written map[int][]*ast.Term) *unit {
+func (p *Program) unitOf(f *bodyFacts, sup [][]*bodyFacts, written map[int][]*ast.Term) *unit {
 	base := assignment{}
 	for k, v := range f.want {
 		base[k] = v
@@ -209,11 +238,11 @@ func (p *fastProgram) unitOf(f *bodyFacts, sup [][]*bodyFacts, written map[int][
 // to it). They are the program's constants too, read from the rules
 // rather than from what the program's compiler made of them: a constant
 // it drops is still tried.
-func (p *fastProgram) writtenValues(c *ast.Compiler) map[int][]*ast.Term {
+func (p *Program) writtenValues(c *ast.Compiler) map[int][]*ast.Term {
 	out := map[int][]*ast.Term{}
 	var rules []*ast.Rule
-	rules = append(rules, c.GetRulesExact(ast.MustParseRef("data."+optimizedPkg+".hits"))...)
-	rules = append(rules, c.GetRulesWithPrefix(ast.Ref{ast.DefaultRootDocument, ast.StringTerm(partialNS)})...)
+	rules = append(rules, c.GetRulesExact(ast.MustParseRef("data."+hits.OptimizedPkg+".hits"))...)
+	rules = append(rules, c.GetRulesWithPrefix(ast.Ref{ast.DefaultRootDocument, ast.StringTerm(hits.PartialNS)})...)
 	for _, r := range rules {
 		alias := map[ast.Var]int{}
 		for _, e := range r.Body {
@@ -263,7 +292,7 @@ func (p *fastProgram) writtenValues(c *ast.Compiler) map[int][]*ast.Term {
 }
 
 // pathOf is the index of t when it is one of the program's input paths.
-func (p *fastProgram) pathOf(t *ast.Term) (int, bool) {
+func (p *Program) pathOf(t *ast.Term) (int, bool) {
 	ref, ok := t.Value.(ast.Ref)
 	if !ok || !ref.HasPrefix(ast.InputRootRef) {
 		return 0, false
@@ -282,21 +311,22 @@ func appendNew(list []*ast.Term, vs ...*ast.Term) []*ast.Term {
 	return list
 }
 
-// proofInput is an input built for the proof, as the decision log would
-// keep it.
-type proofInput struct {
-	body, enrichment []byte
-	in               *request.Input
+// ProofInput is an input built for the proof, as the decision log would
+// keep it (the request body and the sidecar's additions), and decoded.
+type ProofInput struct {
+	Body, Enrichment []byte
+	In               *request.Input
 }
 
-// proofInputs builds at most max distinct inputs the decoder accepts,
-// the units taking turns. c is the compiler the program was compiled
-// from.
-func (p *fastProgram) proofInputs(c *ast.Compiler, max int, now time.Time, lim request.Limits) []proofInput {
+// ProofInputs builds, from what the program compares the input with, at
+// most max distinct inputs the decoder (with limits lim, at time now)
+// accepts, the units taking turns (see the top of this file). c is the
+// compiler the program was compiled from.
+func (p *Program) ProofInputs(c *ast.Compiler, max int, now time.Time, lim request.Limits) []ProofInput {
 	units := p.proofUnits(p.writtenValues(c))
 	w := newInputWriter(p)
 	seen := map[string]bool{}
-	var out []proofInput
+	var out []ProofInput
 	for round := 0; len(out) < max; round++ {
 		more := false
 		for _, u := range units {
@@ -317,7 +347,7 @@ func (p *fastProgram) proofInputs(c *ast.Compiler, max int, now time.Time, lim r
 			if err != nil {
 				continue
 			}
-			out = append(out, proofInput{body: body, enrichment: enr, in: in})
+			out = append(out, ProofInput{Body: body, Enrichment: enr, In: in})
 			if len(out) == max {
 				break
 			}
@@ -342,7 +372,7 @@ type inputWriter struct {
 	txn   map[string]int
 }
 
-func newInputWriter(p *fastProgram) *inputWriter {
+func newInputWriter(p *Program) *inputWriter {
 	w := &inputWriter{keys: make([][]string, len(p.paths)), rank: make([]int, len(p.paths)), txn: map[string]int{}}
 	for i, ref := range p.paths {
 		w.order = append(w.order, i)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,28 +12,16 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 )
 
-// The sidecar reads a decision package (data.riskpdp by default) through one
-// generated rule, hits: a set of [name, value] pairs gathered from the
-// package's rules. Reading one set costs one rule-index lookup instead of one
-// per rule, and it is where the optimizer plugs in.
-//
-// The rules the sidecar reads from the package:
-var (
-	// reasonSets are partial sets: every element is a hit.
-	reasonSets = []string{"deny", "step_up", "obligations"}
-	// completeRules are optional complete rules: their value is a hit.
-	completeRules = []string{"outcome", "reasons", "warning", "limit", "methods", "decision"}
-)
+// The sidecar reads a decision package (data.riskpdp by default) through
+// one generated rule, hits (package hits names the rules it gathers): the
+// reference module reads them as written, the optimized one as partial
+// evaluation specialized them.
 
 const (
-	// optimizedPkg holds hits specialized by partial evaluation;
-	// referencePkg holds hits read straight from the package. Both are
-	// compiled; the second is the fallback and the yardstick.
-	optimizedPkg = "__pdp_optimized"
-	referencePkg = "__pdp_reference"
-	partialNS    = "__pdp_partial"
 	// maxResidualQueries bounds what partial evaluation may generate for
 	// one rule before the optimizer gives up on it, unless the rule has
 	// many definitions: then residualPerDefinition per definition (one
@@ -62,18 +51,18 @@ var optimizeTimeout, optimizePerDefinition = 2 * time.Second, 2 * time.Milliseco
 // writes every wildcard as "_", which would turn a join into independent
 // matches.
 func hitsModules(c *ast.Compiler, store storage.Store, pkg ast.Ref) (ref, opt *ast.Module, support []*ast.Module, notes []string, err error) {
-	ref = newHitsModule(referencePkg)
-	opt = newHitsModule(optimizedPkg)
+	ref = newHitsModule(hits.ReferencePkg)
+	opt = newHitsModule(hits.OptimizedPkg)
 	found := 0
 	var folded []string // rules whose constants fail to fold
 	order := newErrorOrder(c)
-	for _, name := range append(append([]string{}, reasonSets...), completeRules...) {
+	for _, name := range append(append([]string{}, hits.ReasonSets...), hits.CompleteRules...) {
 		path := append(pkg.Copy(), ast.StringTerm(name))
 		if len(c.GetRulesExact(path)) == 0 {
 			continue
 		}
 		found++
-		isSet := contains(reasonSets, name)
+		isSet := slices.Contains(hits.ReasonSets, name)
 		read := readRule(name, path, isSet)
 		addHit(ref, name, ast.VarTerm("__x"), read)
 		queries, sup, why, ferr := specialize(c, store, path, isSet)
@@ -98,7 +87,7 @@ func hitsModules(c *ast.Compiler, store storage.Store, pkg ast.Ref) (ref, opt *a
 		support = append(support, sup...)
 	}
 	if found == 0 {
-		return nil, nil, nil, nil, fmt.Errorf("package %s defines none of %s", pkg, strings.Join(append(append([]string{}, reasonSets...), completeRules...), ", "))
+		return nil, nil, nil, nil, fmt.Errorf("package %s defines none of %s", pkg, strings.Join(append(append([]string{}, hits.ReasonSets...), hits.CompleteRules...), ", "))
 	}
 	if len(folded) > 0 {
 		return nil, nil, nil, nil, fmt.Errorf("%w: %s", ErrConstantCall, listed(folded))
@@ -182,7 +171,7 @@ func specialize(c *ast.Compiler, store storage.Store, path ast.Ref, isSet bool) 
 		rego.Store(store),
 		rego.ParsedQuery(ast.NewBody(ast.Equality.Expr(ast.VarTerm("__x"), target))),
 		rego.Unknowns([]string{"input"}),
-		rego.PartialNamespace(partialNS),
+		rego.PartialNamespace(hits.PartialNS),
 		rego.StrictBuiltinErrors(true),
 		rego.StackTraces(true),
 	).Partial(ctx)
@@ -217,13 +206,4 @@ func builtinError(te *topdown.Error) error {
 		return fmt.Errorf("%v (at %s)", te, strings.Join(via, " <- "))
 	}
 	return te
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package policy
+package hits
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ func FuzzParseHits(f *testing.F) {
 		if passedList != "" {
 			passed = strings.Split(passedList, ",")
 		}
-		r, err := parseHits(ast.SetTerm(terms...), passed)
+		r, err := Parse(ast.SetTerm(terms...), passed)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidDecision) {
 				t.Fatalf("error is not ErrInvalidDecision: %v", err)

@@ -1,4 +1,4 @@
-package policy
+package fastpath
 
 import (
 	"cmp"
@@ -126,12 +126,13 @@ type substringGuard struct {
 // they stand in the body, into per-path bitsets, as OPA's rule index uses
 // every `ref = constant` of a body. A rule whose guard fails is never run,
 // even where an earlier step of it would have raised a built-in error: so
-// is it in OPA, whose index skips the rule as written (errorder.go serves
-// as written every rule whose specialized form holds a guard OPA could not
-// index ahead of such a call), and any error the fast program does raise
-// is decided again by OPA (Engine.Evaluate). A guard is taken out of the
-// steps: a rule the index selects satisfies it.
-func (p *fastProgram) buildIndex() {
+// is it in OPA, whose index skips the rule as written (the policy
+// package's errorder.go serves as written every rule whose specialized
+// form holds a guard OPA could not index ahead of such a call), and any
+// error the fast program does raise is decided again by OPA (the policy
+// package's Engine.Evaluate). A guard is taken out of the steps: a rule
+// the index selects satisfies it.
+func (p *Program) buildIndex() {
 	p.guarded, p.numRanges, p.subGuards = nil, nil, nil
 	p.words = (len(p.rules) + 63) / 64
 	p.index = make([]pathIndex, len(p.paths))
@@ -256,7 +257,7 @@ func (p *fastProgram) buildIndex() {
 // because x lacks the needle would have failed at the call or at the
 // contains, without an error OPA's evaluator would raise. It returns the
 // key of x, its guard (new), and the needle.
-func (p *fastProgram) substringGuardOf(s fastStep, alias map[int]int, producers map[int]fastStep, mayFail []int) (string, *substringGuard, string, bool) {
+func (p *Program) substringGuardOf(s fastStep, alias map[int]int, producers map[int]fastStep, mayFail []int) (string, *substringGuard, string, bool) {
 	if s.kind != stepCall || !s.contains || s.negated || s.out != nil || len(s.args) != 2 || s.args[1].kind != opConst {
 		return "", nil, "", false
 	}
@@ -310,8 +311,8 @@ func beforeRules(s fastStep, alias map[int]int) (fastStep, bool) {
 // sit side by side in the bitsets, so that a request's value for a path
 // clears the few words of the rules guarded on it (pathIndex.touched), not
 // every word. The order of the rules changes no answer: the hits are
-// collected in OPA's order (fastProgram.eval).
-func (p *fastProgram) clusterRules() {
+// collected in OPA's order (Program.eval).
+func (p *Program) clusterRules() {
 	steps := make(map[*fastRule][]fastStep, len(p.rules))
 	for _, r := range p.rules {
 		steps[r] = r.steps

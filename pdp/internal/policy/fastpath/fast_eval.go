@@ -1,27 +1,29 @@
-package policy
+package fastpath
 
 import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
 	"slices"
-	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
-// Evaluating a compiled fastProgram (see fast.go for the compiler).
+// Evaluating a compiled Program (see fast.go for the compiler).
 
 // fastEval is the state of one evaluation.
 type fastEval struct {
-	p       *fastProgram
+	p       *Program
 	input   *request.Input
 	vals    []*ast.Term // resolved paths (nil: undefined; unresolved: not read yet)
 	vars    []*ast.Term
@@ -30,15 +32,52 @@ type fastEval struct {
 	bctx    topdown.BuiltinContext
 	berrs   []error
 	cand    []uint64
-	fired   []*hit
+	fired   []*hits.Hit
 	scratch []*ast.Term
+}
+
+// ErrCancelled is the error of an evaluation whose cancel handle was
+// cancelled (the caller's deadline passed).
+var ErrCancelled = errors.New("fast path evaluation cancelled")
+
+// noopMetrics is shared by every evaluation: timers and counters cost nothing.
+var noopMetrics = metrics.NoOp()
+
+// Eval runs the program on input and returns the decision its hits make,
+// read as hits.Collect reads them (Evaluator is hits.EvaluatorFast): the
+// Result OPA's evaluator gives on the specialized rules. A built-in error
+// makes it fail, as topdown with strict built-in errors does, and so does
+// a cancelled cancel (ErrCancelled); cancel may be nil.
+func (p *Program) Eval(ctx context.Context, input *request.Input, cancel topdown.Cancel) (hits.Result, error) {
+	fired, err := p.eval(ctx, input, cancel)
+	if err != nil {
+		return hits.Result{}, err
+	}
+	r, err := hits.Collect(fired, input.Enrich.Verification.Passed)
+	r.Evaluator = hits.EvaluatorFast
+	return r, err
+}
+
+// Hits runs the program on input and returns the hits that fired as the
+// set OPA's evaluator binds data.__pdp_optimized.hits to, for comparing
+// the two. It fails as Eval does.
+func (p *Program) Hits(ctx context.Context, input *request.Input, cancel topdown.Cancel) (*ast.Term, error) {
+	fired, err := p.eval(ctx, input, cancel)
+	if err != nil {
+		return nil, err
+	}
+	terms := make([]*ast.Term, len(fired))
+	for i, h := range fired {
+		terms[i] = h.Key
+	}
+	return ast.SetTerm(terms...), nil
 }
 
 // eval runs the program on input and returns the hits that fired, in rule
 // order, without duplicates. Built-in errors make it fail, as topdown with
 // strict built-in errors does.
-func (p *fastProgram) eval(ctx context.Context, input *request.Input, now time.Time, cancel topdown.Cancel) ([]*hit, error) {
-	e := p.newEval(ctx, input, now, cancel)
+func (p *Program) eval(ctx context.Context, input *request.Input, cancel topdown.Cancel) ([]*hits.Hit, error) {
+	e := p.newEval(ctx, input, cancel)
 	e.selectCandidates()
 	// Only the candidates are visited: the cost grows with the rules that
 	// can match the request, not with the rules written.
@@ -56,11 +95,11 @@ func (p *fastProgram) eval(ctx context.Context, input *request.Input, now time.T
 	}
 	// In OPA's order (a set's), whatever the order of the rules: the
 	// collector keeps the first warning it meets.
-	slices.SortFunc(e.fired, func(a, b *hit) int { return a.key.Value.Compare(b.key.Value) })
+	slices.SortFunc(e.fired, func(a, b *hits.Hit) int { return a.Key.Value.Compare(b.Key.Value) })
 	return e.fired, nil
 }
 
-func (p *fastProgram) newEval(ctx context.Context, input *request.Input, now time.Time, cancel topdown.Cancel) *fastEval {
+func (p *Program) newEval(ctx context.Context, input *request.Input, cancel topdown.Cancel) *fastEval {
 	terms := make([]*ast.Term, p.maxVars+p.memos)
 	e := &fastEval{
 		p:     p,
@@ -73,7 +112,7 @@ func (p *fastProgram) newEval(ctx context.Context, input *request.Input, now tim
 	}
 	if p.calls {
 		e.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noopMetrics, Seed: rand.Reader,
-			Time: ast.UIntNumberTerm(uint64(now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}, Capabilities: p.caps}
+			Time: ast.UIntNumberTerm(uint64(input.Now.UnixNano())), Cancel: cancel, Cache: builtins.Cache{}, Capabilities: p.caps}
 	}
 	return e
 }
@@ -206,7 +245,7 @@ func (e *fastEval) intersects(g *substringGuard) bool {
 func (e *fastEval) fire(ri int, cancel topdown.Cancel) error {
 	r := e.p.rules[ri]
 	if cancel != nil && cancel.Cancelled() {
-		return ErrTimeout
+		return ErrCancelled
 	}
 	clear(e.vars[:r.nvars])
 	if !e.run(r.steps) {
@@ -216,7 +255,7 @@ func (e *fastEval) fire(ri int, cancel topdown.Cancel) error {
 	if r.dynHead >= 0 {
 		var err error
 		if h, err = dynamicHit(e.vars[r.dynHead]); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidDecision, err)
+			return fmt.Errorf("%w: %v", hits.ErrInvalidDecision, err)
 		}
 	}
 	if !containsHit(e.fired, h) {
@@ -249,9 +288,9 @@ func (e *fastEval) path(i int) *ast.Term {
 	return v
 }
 
-func containsHit(hs []*hit, h *hit) bool {
+func containsHit(hs []*hits.Hit, h *hits.Hit) bool {
 	for _, x := range hs {
-		if x == h || x.key.Equal(h.key) {
+		if x == h || x.Key.Equal(h.Key) {
 			return true
 		}
 	}
@@ -259,14 +298,14 @@ func containsHit(hs []*hit, h *hit) bool {
 }
 
 // dynamicHit parses a head key computed at run time.
-func dynamicHit(key *ast.Term) (*hit, error) {
+func dynamicHit(key *ast.Term) (*hits.Hit, error) {
 	a, ok := key.Value.(*ast.Array)
 	if !ok || a.Len() != 2 {
 		return nil, fmt.Errorf("malformed hit %v", key)
 	}
 	name, _ := a.Elem(0).Value.(ast.String)
-	h, err := parseHit(string(name), a.Elem(1))
-	h.key = key
+	h, err := hits.ParseHit(string(name), a.Elem(1))
+	h.Key = key
 	return &h, err
 }
 

@@ -1,4 +1,4 @@
-package policy
+package hits
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 // parseResult reads a decision document as if the package defined it as
 // its decision rule.
 func parseResult(doc *ast.Term) (Result, error) {
-	return parseHits(ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"), doc)), nil)
+	return Parse(ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"), doc)), nil)
 }
 
 func TestParseResult(t *testing.T) {
@@ -56,11 +56,11 @@ func TestParseResult(t *testing.T) {
 func TestStepUpWarningOnlyWhileOpen(t *testing.T) {
 	doc := ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"),
 		ast.MustParseTerm(`{"step_up": [{"reason": "said", "warning": "anti_fraud", "methods": ["face"]}]}`)))
-	open, err := parseHits(doc, nil)
+	open, err := Parse(doc, nil)
 	if err != nil || open.Outcome != pdp.StepUp || open.Warning != "anti_fraud" {
 		t.Fatalf("open: %+v %v", open, err)
 	}
-	done, err := parseHits(doc, []string{"face"})
+	done, err := Parse(doc, []string{"face"})
 	if err != nil || done.Outcome != pdp.Allow || done.Warning != "" {
 		t.Fatalf("verified: %+v %v", done, err)
 	}
@@ -78,7 +78,7 @@ func TestVerificationSatisfiesStepUps(t *testing.T) {
 		{[]string{"face"}, pdp.StepUp, "probation", "large_amount", "face,sms"},
 		{[]string{"face", "sms"}, pdp.Allow, "step_up_verified", "large_amount,probation", ""},
 	} {
-		r, err := parseHits(wrap, c.passed)
+		r, err := Parse(wrap, c.passed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestVerificationSatisfiesStepUps(t *testing.T) {
 		}
 	}
 	// A deny is never answered by a verification.
-	r, _ := parseHits(ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"),
+	r, _ := Parse(ast.SetTerm(ast.ArrayTerm(ast.StringTerm("decision"),
 		ast.MustParseTerm(`{"deny": ["blocked"], "step_up": [{"reason": "x", "methods": ["face"]}]}`))), []string{"face"})
 	if r.Outcome != pdp.Deny {
 		t.Errorf("deny answered by a verification: %+v", r)

@@ -1,19 +1,15 @@
-package policy
+package fastpath
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
-
-	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // containsAny is what a substrings set must answer.
@@ -133,72 +129,6 @@ func TestLiteralAlternationMatchesRegexp(t *testing.T) {
 	}
 }
 
-// TestFastPathKeywordLists: a keyword list matched as one pattern of
-// literals runs as one scan (and a pattern that is not only literals as
-// a regexp), its normalization is computed once per evaluation, and the
-// fast path answers as topdown does: matches, misses, negations, a
-// missing value, and a value of the wrong type (the type guard, which
-// lets the sidecar prove the string built-ins cannot fail, leaves the
-// text undefined in both).
-func TestFastPathKeywordLists(t *testing.T) {
-	rego := `package riskpdp
-text := replace(replace(lower(input.context.s), " ", ""), "-", "") if is_string(input.context.s)
-pattern := concat("|", [q | some w in ["bad", "worse", "evil one", "安全账户", "a.b"]; q := regex.replace(replace(w, " ", ""), "[.|]", "\\$0")])
-step_up contains "listed" if {
-	input.stage == "payment"
-	regex.match(pattern, text)
-}
-deny contains "listed_and_large" if {
-	input.txn.amount > 1000
-	regex.match(pattern, text)
-	not regex.match("zzz|yyy", text)
-}
-step_up contains "not_literals" if regex.match("(?i)ZZ+", text)`
-	e, _ := newEngine(t, mapSource(map[string]string{"p.rego": rego}), time.Second)
-	ref, err := New(Options{Logger: quiet, Source: mapSource(map[string]string{"p.rego": rego}), Package: "riskpdp",
-		EvalTimeout: time.Second, Limits: testLimits, NoOptimize: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
-	ps := e.cur.Load()
-	if ps.fast == nil {
-		t.Fatalf("not on the fast path: %v", ps.notes)
-	}
-	scans, regexps := 0, 0
-	for _, r := range ps.fast.rules {
-		for _, s := range r.steps {
-			switch {
-			case s.kind == stepSubstrings:
-				scans++
-			case s.kind == stepCall && s.args[0].kind == opConst && strings.Contains(s.args[0].term.String(), "ZZ"):
-				regexps++
-			}
-		}
-	}
-	if scans != 3 || regexps != 1 {
-		t.Errorf("%d scans and %d regexps, want 3 and 1", scans, regexps)
-	}
-	if ps.fast.memos != 3 { // lower, then the two replacements
-		t.Errorf("%d memoized calls, want 3", ps.fast.memos)
-	}
-	statements := []string{`"a BAD day"`, `"Evil One"`, `"evil-one"`, `"good"`, `"安 全 账 户"`, `"a.b"`, `"axb"`, `"bad zzz"`,
-		`"ZZZ"`, `""`, `7`, `null`, `["bad"]`}
-	for _, stage := range []string{"payment", "order"} {
-		for _, amount := range []int{10, 5000} {
-			for _, st := range statements {
-				body := fmt.Sprintf(`{"stage":%q,"uid":"u","txn":{"id":"t","amount":%d,"currency":"CNY"},"context":{"s":%s}}`, stage, amount, st)
-				in := mustDecode(t, body)
-				got, _, gerr := e.Evaluate(context.Background(), in)
-				want, _, werr := ref.Evaluate(context.Background(), in)
-				if (gerr == nil) != (werr == nil) || !sameAnswer(got, want) {
-					t.Fatalf("%s:\n got  %+v %v\n want %+v %v", body, got, gerr, want, werr)
-				}
-			}
-		}
-	}
-}
-
 // TestConstReplaceMatchesOPA holds the replace prepared in advance to OPA's
 // own built-in: results (the same term when nothing changes) and errors.
 func TestConstReplaceMatchesOPA(t *testing.T) {
@@ -222,14 +152,4 @@ func TestConstReplaceMatchesOPA(t *testing.T) {
 			t.Errorf("replace(%v, %v, %v): %v %v, want %v %v", c[0], c[1], c[2], got, gerr, want, werr)
 		}
 	}
-}
-
-// mustDecode decodes a request body the test built.
-func mustDecode(t testing.TB, body string) *request.Input {
-	t.Helper()
-	in, err := request.DecodeRequest([]byte(body), time.Now(), testLimits)
-	if err != nil {
-		t.Fatalf("%s: %v", body, err)
-	}
-	return in
 }

@@ -1,4 +1,4 @@
-package policy
+package fastpath
 
 import (
 	"fmt"
@@ -9,12 +9,13 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/policy/hits"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
-// A fastProgram evaluates the optimized hits rules without topdown.
+// A Program evaluates the optimized hits rules without topdown.
 //
-// After partial evaluation (hits.go) the rules of a typical risk policy are
+// After partial evaluation (the policy package's specialize.go) the rules of a typical risk policy are
 // in a small fragment of Rego: equalities between input paths and
 // constants, locals bound from input paths, built-in calls on them, and
 // negations of those or of support rules. Topdown spends a few thousand
@@ -31,9 +32,10 @@ import (
 //
 // A policy set gets a fast program only when every hits rule and support
 // rule is in the fragment; otherwise topdown serves it. Every load checks
-// that the fast program and topdown agree on the smoke requests, and a
-// differential fuzz test holds the two to the same answers.
-type fastProgram struct {
+// that the fast program and topdown agree on the smoke requests and on
+// the proof's inputs (the policy package's prove.go), and differential
+// tests and fuzz targets there hold the two to the same answers.
+type Program struct {
 	paths   []ast.Ref // ground input paths, resolved at most once per evaluation
 	resolve []request.Resolver
 	nums    []request.NumResolver // per path: its native numeric reader, nil when none
@@ -69,7 +71,7 @@ type fastProgram struct {
 }
 
 type fastRule struct {
-	hit   *hit // constant head, parsed at load
+	hit   *hits.Hit // constant head, parsed at load
 	steps []fastStep
 	nvars int
 	// dynHead is the slot of the variable the head key is bound to when
@@ -177,12 +179,14 @@ func notFast(format string, args ...any) error {
 	return errNotFast{fmt.Sprintf(format, args...)}
 }
 
-// compileFast builds the fast program for the optimized hits module, or
-// says why it cannot.
-func compileFast(c *ast.Compiler) (*fastProgram, error) {
-	p := &fastProgram{pathIdx: map[string]int{}, supIdx: map[string]int{}, caps: c.Capabilities(), memoIdx: map[string]int{}}
-	hitsRef := ast.MustParseRef("data." + optimizedPkg + ".hits")
-	interned := map[string]*hit{}
+// Compile builds the fast program for the optimized hits rules c holds
+// (data.__pdp_optimized.hits and the support rules partial evaluation
+// wrote under data.__pdp_partial), or says why it cannot: the error names
+// the first construct outside the fragment.
+func Compile(c *ast.Compiler) (*Program, error) {
+	p := &Program{pathIdx: map[string]int{}, supIdx: map[string]int{}, caps: c.Capabilities(), memoIdx: map[string]int{}}
+	hitsRef := ast.MustParseRef("data." + hits.OptimizedPkg + ".hits")
+	interned := map[string]*hits.Hit{}
 	for _, r := range c.GetRulesExact(hitsRef) {
 		if r.Else != nil || len(r.Head.Args) > 0 {
 			return nil, notFast("rule %v has else or arguments", r.Head.Key)
@@ -213,11 +217,11 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 		name, _ := key.Elem(0).Value.(ast.String)
 		h, ok := interned[r.Head.Key.String()]
 		if !ok {
-			parsed, err := parseHit(string(name), key.Elem(1))
+			parsed, err := hits.ParseHit(string(name), key.Elem(1))
 			if err != nil {
 				return nil, fmt.Errorf("hit %v: %w", r.Head.Key, err)
 			}
-			parsed.key = r.Head.Key
+			parsed.Key = r.Head.Key
 			h = &parsed
 			interned[r.Head.Key.String()] = h
 		}
@@ -241,13 +245,13 @@ func compileFast(c *ast.Compiler) (*fastProgram, error) {
 // methods a constant methods rule names for it, once at load, so that no
 // request looks them up. It applies only when methods is a constant (one
 // rule with no steps left after indexing).
-func (p *fastProgram) resolveMethods(hits map[string]*hit) {
-	var methods *hit
+func (p *Program) resolveMethods(interned map[string]*hits.Hit) {
+	var methods *hits.Hit
 	for _, r := range p.rules {
 		if r.hit == nil {
 			continue // a dynamic head: cannot be a constant methods rule
 		}
-		if r.hit.name != "methods" {
+		if r.hit.Name != "methods" {
 			continue
 		}
 		if methods != nil || len(r.steps) > 0 || !p.always(r) {
@@ -258,20 +262,13 @@ func (p *fastProgram) resolveMethods(hits map[string]*hit) {
 	if methods == nil {
 		return
 	}
-	for _, h := range hits {
-		if h.name != "step_up" || len(h.entry.methods) > 0 {
-			continue
-		}
-		if ms := methods.methods.Get(ast.StringTerm(h.entry.reason)); ms != nil {
-			if list, err := stringList(ms); err == nil && len(list) > 0 {
-				h.entry.methods = list
-			}
-		}
+	for _, h := range interned {
+		h.TakeMethods(methods)
 	}
 }
 
 // always reports whether rule r has no guard on any path.
-func (p *fastProgram) always(r *fastRule) bool {
+func (p *Program) always(r *fastRule) bool {
 	for ri, x := range p.rules {
 		if x != r {
 			continue
@@ -286,7 +283,7 @@ func (p *fastProgram) always(r *fastRule) bool {
 }
 
 // compileBody compiles a rule body; vars maps locals to slots.
-func (p *fastProgram) compileBody(c *ast.Compiler, body ast.Body, vars map[ast.Var]int) ([]fastStep, error) {
+func (p *Program) compileBody(c *ast.Compiler, body ast.Body, vars map[ast.Var]int) ([]fastStep, error) {
 	saved := p.origin // a support rule is compiled in the middle of a body
 	p.origin = map[int]string{}
 	defer func() { p.origin = saved }()
@@ -304,11 +301,11 @@ func (p *fastProgram) compileBody(c *ast.Compiler, body ast.Body, vars map[ast.V
 	return steps, nil
 }
 
-func (p *fastProgram) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var]int) (fastStep, error) {
+func (p *Program) compileExpr(c *ast.Compiler, e *ast.Expr, vars map[ast.Var]int) (fastStep, error) {
 	s := fastStep{negated: e.Negated, loc: e.Location}
 	switch t := e.Terms.(type) {
 	case *ast.Term:
-		if ref, ok := t.Value.(ast.Ref); ok && ref.HasPrefix(ast.Ref{ast.DefaultRootDocument, ast.StringTerm(partialNS)}) {
+		if ref, ok := t.Value.(ast.Ref); ok && ref.HasPrefix(ast.Ref{ast.DefaultRootDocument, ast.StringTerm(hits.PartialNS)}) {
 			idx, err := p.compileSupport(c, ref)
 			if err != nil {
 				return s, err
@@ -409,7 +406,7 @@ func isFreshVar(t *ast.Term, vars map[ast.Var]int) bool {
 // it) shares one result per evaluation. Relations and nondeterministic
 // built-ins are never memoized; a call that fails is not either (it is
 // made again, and fails again, as topdown would).
-func (p *fastProgram) memoize(s *fastStep, name string) {
+func (p *Program) memoize(s *fastStep, name string) {
 	var key strings.Builder
 	key.WriteString(name)
 	for _, a := range s.args {
@@ -445,7 +442,7 @@ func (p *fastProgram) memoize(s *fastStep, name string) {
 // numericCompare turns an ordering comparison between a numeric path (or a
 // variable bound to one: alias maps var slots to paths) and a number
 // constant into a stepCompareNum. It reports whether it did.
-func (p *fastProgram) numericCompare(s *fastStep, alias map[int]int) bool {
+func (p *Program) numericCompare(s *fastStep, alias map[int]int) bool {
 	if s.kind != stepCompare || s.cmp == cmpEqual || s.cmp == cmpNotEqual {
 		return false
 	}
@@ -478,7 +475,7 @@ func (p *fastProgram) numericCompare(s *fastStep, alias map[int]int) bool {
 // that equality (by another step), the equality is a check: a comparison
 // reading the path then reads a value equal to the variable's, and the
 // check stays, since the earlier step counts as a use.
-func (p *fastProgram) nativeNumbers(steps []fastStep, keep int) {
+func (p *Program) nativeNumbers(steps []fastStep, keep int) {
 	alias := map[int]int{} // var slot → path
 	binding := map[int]int{}
 	for i, s := range steps {
@@ -551,7 +548,7 @@ func numConst(v ast.Value) (float64, bool) {
 
 // operand compiles a term. mayBind lets a new var be bound here (the left
 // side of an equality or a call's output); otherwise vars must be bound.
-func (p *fastProgram) operand(t *ast.Term, vars map[ast.Var]int, mayBind bool) (operand, error) {
+func (p *Program) operand(t *ast.Term, vars map[ast.Var]int, mayBind bool) (operand, error) {
 	switch v := t.Value.(type) {
 	case ast.Var:
 		if slot, ok := vars[v]; ok {
@@ -616,7 +613,7 @@ func (p *fastProgram) operand(t *ast.Term, vars map[ast.Var]int, mayBind bool) (
 
 // compileSupport compiles a support rule (data.__pdp_partial.x), a complete
 // boolean rule whose bodies are alternatives.
-func (p *fastProgram) compileSupport(c *ast.Compiler, ref ast.Ref) (int, error) {
+func (p *Program) compileSupport(c *ast.Compiler, ref ast.Ref) (int, error) {
 	key := ref.String()
 	if idx, ok := p.supIdx[key]; ok {
 		return idx, nil
