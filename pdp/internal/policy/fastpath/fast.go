@@ -15,10 +15,10 @@ import (
 
 // A Program evaluates the optimized hits rules without topdown.
 //
-// After partial evaluation (the policy package's specialize.go) the rules of a typical risk policy are
-// in a small fragment of Rego: equalities between input paths and
-// constants, locals bound from input paths, built-in calls on them, and
-// negations of those or of support rules. Topdown spends a few thousand
+// After partial evaluation (the policy package's specialize.go) the rules
+// of a typical risk policy are in a small fragment of Rego: equalities
+// between input paths and constants, locals bound from input paths,
+// built-in calls on them, and negations of those or of support rules. Topdown spends a few thousand
 // instructions on each such expression (unification, bindings, plugging);
 // this program resolves every input path once, preselects the rules whose
 // string/boolean equalities hold with bitsets (as OPA's rule index would),
