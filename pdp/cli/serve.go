@@ -10,10 +10,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/config"
@@ -39,19 +41,58 @@ func serveCmd() *cobra.Command {
 		Long: `Run the decision sidecar.
 
 Configuration comes from defaults, then the YAML file given by --config
-(or PDP_CONFIG), then PDP_* environment variables, then flags.`,
+(or PDP_CONFIG), then PDP_* environment variables, then flags.
+
+--cpu-profile (or PDP_CPU_PROFILE) writes a CPU profile (go tool pprof)
+of the whole run, from start until shutdown: the file is created at
+start (an error if it cannot be) and complete once the sidecar has
+stopped (SIGTERM or SIGINT).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags())
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
+			stopProfile, err := startCPUProfile(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			err = serve(cmd.Context(), cfg, cmd.ErrOrStderr())
+			return errors.Join(err, stopProfile())
 		},
 	}
 	cmd.Flags().String("config", "", "YAML configuration file [env PDP_CONFIG]")
+	cmd.Flags().String("cpu-profile", "", "write a CPU profile of the run to this file, complete at shutdown (default none) [env PDP_CPU_PROFILE]")
 	registerSettings(cmd.Flags())
 	return cmd
+}
+
+// startCPUProfile starts the CPU profile of --cpu-profile (or
+// PDP_CPU_PROFILE), when set, and returns what stops it and closes its
+// file.
+func startCPUProfile(fs *pflag.FlagSet) (stop func() error, err error) {
+	path, _ := fs.GetString("cpu-profile")
+	if !fs.Changed("cpu-profile") {
+		path = os.Getenv(envName("cpu-profile"))
+	}
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // policySource resolves the policy directory (see config.Policies.Dir).

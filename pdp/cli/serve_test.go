@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -529,5 +530,49 @@ func TestServeRefusesCorruptState(t *testing.T) {
 	code := Run(context.Background(), []string{"serve", "--addr", freeAddr(t), "--state", path}, io.Discard, &stderr)
 	if code == 0 || !strings.Contains(stderr.String(), path) {
 		t.Fatalf("corrupt state: exit %d: %s", code, stderr.String())
+	}
+}
+
+// --cpu-profile profiles the run from start until shutdown: the profile
+// (gzipped protobuf, what go tool pprof reads) is complete once serve has
+// returned; a path that cannot be created stops the start, naming the
+// flag, and so does PDP_CPU_PROFILE.
+func TestServeCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	s := startSidecar(t, "--cpu-profile", path)
+	for range 50 {
+		if code, _ := s.decide(allowBody); code != 200 {
+			t.Fatalf("decide: %d", code)
+		}
+	}
+	if code := s.shutdown(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, s.logs)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("profile: %v", err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil || len(b) == 0 || !bytes.Contains(b, []byte("samples")) {
+		t.Fatalf("profile: %d bytes, %v", len(b), err)
+	}
+
+	bad := filepath.Join(t.TempDir(), "missing", "cpu.pprof")
+	var stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"serve", "--addr", freeAddr(t), "--state", filepath.Join(t.TempDir(), "s.db"),
+		"--cpu-profile", bad}, io.Discard, &stderr); code == 0 || !strings.Contains(stderr.String(), "--cpu-profile") ||
+		!strings.Contains(stderr.String(), bad) {
+		t.Fatalf("uncreatable profile: exit %d, %s", code, stderr.String())
+	}
+	t.Setenv("PDP_CPU_PROFILE", bad)
+	stderr.Reset()
+	if code := Run(context.Background(), []string{"serve", "--addr", freeAddr(t), "--state", filepath.Join(t.TempDir(), "s.db")},
+		io.Discard, &stderr); code == 0 || !strings.Contains(stderr.String(), "--cpu-profile") {
+		t.Fatalf("uncreatable profile from PDP_CPU_PROFILE: exit %d, %s", code, stderr.String())
 	}
 }
