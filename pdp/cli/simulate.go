@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,7 +53,77 @@ The summary goes to standard output.`,
 	f.String("policies", "", "policy directory, laid out as for pdp serve --policies (default: the embedded reference policies)")
 	f.String("plugins", "", "plugin directory, NAME.yaml next to NAME.wasm (default: none, as pdp serve; plugins/build.sh builds the examples)")
 	f.String("format", "text", "summary on standard output: text, json or none")
+	cmd.AddCommand(primeStateCmd())
 	return cmd
+}
+
+func primeStateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "prime-state --state <file> [--block-devices N] [--seed N] [--accounts A] [--now T]",
+		Short: "Write a risk state file primed with the simulated population's history, for pdp serve under a load harness",
+		Long: `Write a new risk state file for pdp serve --state, holding what a sidecar
+that had served the simulated population for months would know (first
+sight, known devices, the customer's own bank account, the spending
+habit, the VIP list), and --block-devices block-list entries for the
+devices "bd-0" … "bd-<N-1>" (operator "bench"). A load harness (bench/)
+starts pdp serve on it, then plays the same population's sessions
+against it live.
+
+The population is the one of --seed, --accounts and --now (the time its
+account ages and history are relative to): the population pdp simulate
+runs with the same seed and accounts when --now is its start (the
+default); --accounts 0 writes the block list alone. Nothing must exist at --state; the file is complete
+when the command succeeds. What was written goes to standard output as
+JSON: {"keys", "accounts", "file_bytes", "load_seconds"}.`,
+		Example: `  pdp simulate prime-state --state /tmp/state.db --seed 1 --accounts 200000 --now 2026-12-07T06:00:00Z --block-devices 10000`,
+		Args:    cobra.NoArgs,
+		RunE:    runPrimeState,
+	}
+	f := cmd.Flags()
+	f.String("state", "", "state file to write (must not exist) (required)")
+	f.Int("block-devices", 0, "block-list entries for the devices bd-0 … bd-<N-1>")
+	f.Uint64("seed", sim.DefaultSeed, "the population's random seed (0 is refused)")
+	f.Int("accounts", sim.DefaultAccounts, "simulated customers (0: no population, the block list alone)")
+	f.String("now", sim.DefaultStart.Format(time.RFC3339), "the population's time, RFC 3339 (pdp simulate's start)")
+	return cmd
+}
+
+func runPrimeState(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	path, _ := f.GetString("state")
+	blocked, _ := f.GetInt("block-devices")
+	seed, _ := f.GetUint64("seed")
+	accounts, _ := f.GetInt("accounts")
+	nowFlag, _ := f.GetString("now")
+	now, err := time.Parse(time.RFC3339Nano, nowFlag)
+	switch {
+	case path == "":
+		return errors.New("--state: required (the state file to write)")
+	case blocked < 0:
+		return fmt.Errorf("--block-devices: %d is negative", blocked)
+	case seed == 0:
+		return errors.New("--seed: must not be 0")
+	case accounts < 0 || accounts > 1_000_000:
+		return fmt.Errorf("--accounts: %d is not between 0 and 1000000", accounts)
+	case err != nil:
+		return fmt.Errorf("--now: %w", err)
+	}
+	var pop *sim.Population
+	if accounts > 0 {
+		// The population bench's sim.NewTraffic(seed, accounts, now)
+		// plays, and pdp simulate's.
+		pop = sim.NewPopulation(seed, accounts, now)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	info, err := sim.WriteState(ctx, path, blocked, pop)
+	if err != nil {
+		if ctx.Err() != nil && cmd.Context().Err() == nil {
+			return errors.New("interrupted")
+		}
+		return fmt.Errorf("--state: %w", err)
+	}
+	return json.NewEncoder(cmd.OutOrStdout()).Encode(info)
 }
 
 // Output files of pdp simulate, in --out.
