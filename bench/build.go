@@ -14,7 +14,7 @@ import (
 
 // Binaries are the programs a run starts.
 type Binaries struct {
-	PDP, PDPProf, Floor, OPA string
+	PDP, Floor, OPA string
 	// Plugins are the built example plugins in load order; each Dir holds
 	// NAME.wasm and NAME.yaml.
 	Plugins []Plugin
@@ -58,27 +58,24 @@ func output(ctx context.Context, dir, name string, args ...string) (string, erro
 	return strings.TrimSpace(string(b)), nil
 }
 
-// Build compiles the sidecar (as `make build` does), its profiled twin
-// (when profile is set), the floor, the example plugins, and finds the OPA CLI pinned in the
-// root go.mod (`go tool -n opa` builds it into Go's cache on first use). Repeated
-// runs hit Go's build cache.
-func Build(ctx context.Context, root, dir string, log io.Writer, profile bool) (*Binaries, error) {
+// Build compiles the sidecar (as `make build` does: it also writes the
+// state files, `pdp simulate prime-state`, and profiles itself, `pdp serve
+// --cpu-profile`), the floor, the example plugins, and finds the OPA CLI
+// pinned in the root go.mod (`go tool -n opa` builds it into Go's cache on
+// first use). Repeated runs hit Go's build cache.
+func Build(ctx context.Context, root, dir string, log io.Writer) (*Binaries, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
 		return nil, err
 	}
 	b := &Binaries{
-		PDP:     filepath.Join(dir, "pdp"),
-		PDPProf: filepath.Join(dir, "pdpprof"),
-		Floor:   filepath.Join(dir, "floor"),
+		PDP:   filepath.Join(dir, "pdp"),
+		Floor: filepath.Join(dir, "floor"),
 	}
 	noCgo := []string{"CGO_ENABLED=0"}
-	// The sidecar builds in its own module (root), the floor and the
-	// profiled twin in the harness's (root/bench: its own go.mod).
+	// The sidecar builds in its own module (root), the floor in the
+	// harness's (root/bench: its own go.mod).
 	harness := filepath.Join(root, "bench")
 	targets := [][3]string{{b.PDP, root, "./pdp/cmd/pdp"}, {b.Floor, harness, "./cmd/floor"}}
-	if profile {
-		targets = append(targets, [3]string{b.PDPProf, harness, "./cmd/pdpprof"})
-	}
 	for _, t := range targets {
 		if err := run(ctx, t[1], noCgo, log, "go", "build", "-trimpath", "-o", t[0], t[2]); err != nil {
 			return nil, err

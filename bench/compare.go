@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
-
-	"github.com/riskpdp/riskpdp/pdp/sim"
 )
 
 // prepared are the inputs shared by the main comparison.
@@ -47,11 +45,7 @@ func (s *suite) stateFile(ctx context.Context, keys int) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	var pop *sim.Population
-	if s.traffic != nil {
-		pop = s.traffic.Population()
-	}
-	info, err := FillState(ctx, path, keys, pop)
+	info, err := FillState(ctx, s.bin.PDP, path, keys, s.o.Mix)
 	if err != nil {
 		return "", err
 	}
@@ -200,8 +194,8 @@ func (s *suite) profileSeconds() time.Duration {
 }
 
 // profiles captures a CPU profile of each target under the closed loop:
-// the sidecar through pdpprof (the same code with runtime/pprof around
-// it; pdp serve has no pprof endpoint), OPA through its --pprof endpoint,
+// the sidecar through pdp serve --cpu-profile (it has no pprof endpoint),
+// OPA through its --pprof endpoint,
 // the floor through its BENCH_CPUPROFILE.
 func (s *suite) profiles(ctx context.Context, p *prepared, nPlugins int) error {
 	dir := filepath.Join(s.o.Out, "profiles")

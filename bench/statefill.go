@@ -1,18 +1,20 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"time"
-
-	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/sim"
-	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
-// StateInfo describes a prepared state file.
+// StateInfo describes a prepared state file: what `pdp simulate
+// prime-state` printed.
 type StateInfo struct {
 	Keys int `json:"keys"`
 	// Accounts primed with the population's history (MixPopulation).
@@ -21,54 +23,42 @@ type StateInfo struct {
 	LoadSecs  float64 `json:"load_seconds"`
 }
 
-// FillState writes a state file at path holding keys block-list entries
-// for the devices "bd-0" … "bd-<keys-1>" (the Zipf mix's
-// blocklisted-device requests draw from them), in bulk transactions of
-// 100 000 through pdp/state, the sidecar's own store: the same file format
-// and indexes the operator API's writes produce, without an HTTP round
-// trip per entry. With pop (MixPopulation), the file is primed with the
-// population's history as a sidecar that served it would hold it
-// (sim.Population.Prime: first sight, known devices, habits, the VIP
-// list).
-func FillState(ctx context.Context, path string, keys int, pop *sim.Population) (StateInfo, error) {
-	_ = os.Remove(path)
-	start := time.Now()
-	s, err := state.Open(state.Config{Path: path, SweepInterval: -1})
+// FillState writes a new state file at path with the sidecar binary pdp:
+// `pdp simulate prime-state` writes keys block-list entries for the
+// devices "bd-0" … "bd-<keys-1>" (the Zipf mix's blocklisted-device
+// requests draw from them) through the sidecar's own store, and with a
+// MixPopulation mix primes it with the history of the population
+// NewTraffic(mix) makes — the same seed, accounts and time — as a
+// sidecar that served it would hold it (first sight, known devices,
+// habits, the VIP list).
+func FillState(ctx context.Context, pdpBin, path string, keys int, mix MixConfig) (StateInfo, error) {
+	args := primeStateArgs(path, keys, mix)
+	cmd := exec.CommandContext(ctx, pdpBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return StateInfo{}, err
+		return StateInfo{}, fmt.Errorf("fill state: pdp %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
 	}
-	const batchSize = 100_000
-	batch := make([]pdp.ListEntry, 0, min(keys, batchSize))
-	now := time.Now().UTC()
-	actor := pdp.Actor{Operator: "bench", Reason: "device threat feed", Ticket: "BENCH-1"}
-	for i := range keys {
-		batch = append(batch, pdp.ListEntry{List: pdp.ListBlock, Subject: pdp.SubjectDevice,
-			Value: fmt.Sprintf("bd-%d", i), Reason: "device threat feed", Created: now, Actor: actor})
-		if len(batch) == cap(batch) || i == keys-1 {
-			if err := s.PutListEntries(ctx, batch, pdp.AuditRecord{Actor: actor}); err != nil {
-				s.Close()
-				return StateInfo{}, fmt.Errorf("fill state: %w", err)
-			}
-			batch = batch[:0]
-		}
+	var info StateInfo
+	if err := json.Unmarshal(out, &info); err != nil {
+		return StateInfo{}, fmt.Errorf("fill state: pdp %s printed %q: %w", strings.Join(args, " "), out, err)
 	}
-	info := StateInfo{Keys: keys}
-	if pop != nil {
-		if err := pop.Prime(ctx, s); err != nil {
-			s.Close()
-			return StateInfo{}, fmt.Errorf("fill state: %w", err)
-		}
-		info.Accounts = len(pop.Accounts) + len(pop.Mules)
-	}
-	if err := s.Close(); err != nil {
-		return StateInfo{}, err
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return StateInfo{}, err
-	}
-	info.FileBytes, info.LoadSecs = fi.Size(), time.Since(start).Seconds()
 	return info, nil
+}
+
+// primeStateArgs are the arguments of `pdp simulate prime-state` for
+// FillState: every parameter NewTraffic(mix) makes its population from
+// (mix.withDefaults() fills them as NewTraffic does), or no population
+// for the Zipf mix.
+func primeStateArgs(path string, keys int, mix MixConfig) []string {
+	mix = mix.withDefaults()
+	args := []string{"simulate", "prime-state", "--state", path, "--block-devices", strconv.Itoa(keys)}
+	if mix.Kind != MixPopulation {
+		return append(args, "--accounts", "0")
+	}
+	return append(args, "--seed", strconv.FormatUint(mix.Seed, 10), "--accounts", strconv.Itoa(mix.UIDs),
+		"--now", mix.Now.Format(time.RFC3339Nano))
 }
 
 // copyFile copies src to dst (a fresh state file per server start, so no

@@ -163,7 +163,7 @@ func RunSuite(ctx context.Context, o Options) (*Results, error) {
 	s := &suite{o: o, res: &Results{Started: time.Now().UTC(), Command: o.Command, Smoke: o.Smoke, Machine: readMachine()}, stateInfo: map[int]StateInfo{}}
 	t0 := time.Now()
 	s.logf("building the sidecar, the floor, the example plugins and the pinned OPA CLI")
-	bin, err := Build(ctx, o.Root, filepath.Join(o.Work, "bin"), nil, o.Profile)
+	bin, err := Build(ctx, o.Root, filepath.Join(o.Work, "bin"), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ type sidecarSpec struct {
 	policies  string
 	stateFile string // pristine state, copied for this start
 	plugins   int
-	profile   string // CPU profile path: run pdpprof
+	profile   string // CPU profile path: pdp serve --cpu-profile
 	// noDecisionLog starts it without the decision log (a scale point).
 	noDecisionLog bool
 }
@@ -276,8 +276,7 @@ func (s *suite) sidecar(spec sidecarSpec) (*Server, []string, error) {
 		srv.Sessions = NewSessionQueue(&populationSessions{tr: s.traffic}, 1)
 	}
 	if spec.profile != "" {
-		srv.Bin = s.bin.PDPProf
-		srv.Env = append(srv.Env, "BENCH_CPUPROFILE="+spec.profile)
+		srv.Args = append(srv.Args, "--cpu-profile", spec.profile)
 	}
 	return srv, names, nil
 }
