@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,5 +120,42 @@ func TestConfigDefaultsAreTheComponentsDefaults(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: config.Default() has %v, the component %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// --check-config validates the configuration serve would run with, and
+// serves nothing: a valid file exits 0 (its listener never bound), a
+// file with an unknown key or an invalid value exits 1, naming it.
+func TestServeCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	for _, tc := range []struct {
+		name, yaml string
+		args       []string
+		code       int
+		want       string
+	}{
+		{"valid", "addr: " + addr + "\nstate:\n  path: " + filepath.Join(dir, "never", "state.db") + "\n", nil, 0, "configuration valid"},
+		{"unknown key", "adr: 127.0.0.1:1\n", nil, 1, "adr"},
+		{"invalid value", "policies:\n  fallback: maybe\n", nil, 1, "fallback"},
+		{"invalid flag", "", []string{"--addr", "nonsense"}, 1, "addr"},
+	} {
+		path := filepath.Join(dir, tc.name+".yaml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), append([]string{"serve", "--check-config", "--config", path}, tc.args...), &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
+			t.Errorf("%s: exit %d, stderr %q, stdout %q (want %d, %q)", tc.name, code, stderr.String(), stdout.String(), tc.code, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never")); !os.IsNotExist(err) {
+		t.Errorf("--check-config created the state directory: %v", err)
+	}
+	if ln, err := net.Listen("tcp", addr); err != nil {
+		t.Errorf("--check-config left %s bound: %v", addr, err)
+	} else {
+		ln.Close()
 	}
 }

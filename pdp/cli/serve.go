@@ -46,12 +46,20 @@ Configuration comes from defaults, then the YAML file given by --config
 --cpu-profile (or PDP_CPU_PROFILE) writes a CPU profile (go tool pprof)
 of the whole run, from start until shutdown: the file is created at
 start (an error if it cannot be) and complete once the sidecar has
-stopped (SIGTERM or SIGINT).`,
+stopped (SIGTERM or SIGINT).
+
+--check-config loads and validates the configuration as serve would,
+says "configuration valid" and exits 0, or names what is wrong and
+exits 1, without opening anything the configuration names.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags())
 			if err != nil {
 				return err
+			}
+			if check, _ := cmd.Flags().GetBool("check-config"); check {
+				fmt.Fprintln(cmd.ErrOrStderr(), "configuration valid")
+				return nil
 			}
 			stopProfile, err := startCPUProfile(cmd.Flags())
 			if err != nil {
@@ -62,6 +70,7 @@ stopped (SIGTERM or SIGINT).`,
 		},
 	}
 	cmd.Flags().String("config", "", "YAML configuration file [env PDP_CONFIG]")
+	cmd.Flags().Bool("check-config", false, "load and validate the configuration (defaults, file, environment, flags), then exit without serving")
 	cmd.Flags().String("cpu-profile", "", "write a CPU profile of the run to this file, complete at shutdown (default none) [env PDP_CPU_PROFILE]")
 	registerSettings(cmd.Flags())
 	return cmd
