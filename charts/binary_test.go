@@ -2,35 +2,77 @@ package charts
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/cli"
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"go.yaml.in/yaml/v3"
 )
 
 // The tests in this file tie the chart to the binary it deploys, so that
 // neither can change without the other.
 
+// pdpDir holds the pdp binary the tests build; TestMain removes it.
+var pdpDir string
+
+// pdpBinary builds the pdp command of this tree (as `make build` does),
+// once: the chart's tests run the binary, as the pod does (the sidecar's
+// packages are internal to the root module).
+var pdpBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "pdp-charts-bin-")
+	if err != nil {
+		return "", err
+	}
+	pdpDir = dir
+	bin := filepath.Join(dir, "pdp")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./pdp/cmd/pdp")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./pdp/cmd/pdp: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func pdpCommand(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	bin, err := pdpBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exec.Command(bin, args...)
+}
+
 // serveFlags are the flags `pdp serve --help` lists.
 var serveFlags = sync.OnceValues(func() (map[string]bool, error) {
+	bin, err := pdpBinary()
+	if err != nil {
+		return nil, err
+	}
 	var out, errb bytes.Buffer
-	if code := cli.Run(context.Background(), []string{"serve", "--help"}, &out, &errb); code != 0 {
-		return nil, &runError{code, errb.String()}
+	help := exec.Command(bin, "serve", "--help")
+	help.Stdout, help.Stderr = &out, &errb
+	if err := help.Run(); err != nil {
+		return nil, &runError{help.ProcessState.ExitCode(), err.Error() + ": " + errb.String()}
 	}
 	flags := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z][a-z-]*)`).FindAllStringSubmatch(out.String(), -1) {
@@ -98,15 +140,34 @@ func renderedConfig(t *testing.T, m manifests) string {
 }
 
 // TestRenderedConfigDecodes: every config file the chart renders passes the
-// sidecar's own strict decoder (unknown keys are errors) and Validate.
+// sidecar's own strict decoder (unknown keys are errors) and validation:
+// `pdp serve --config FILE --check-config`, with no PDP_* variable set.
 func TestRenderedConfigDecodes(t *testing.T) {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PDP_") })
 	for _, v := range variants {
 		m := render(t, v)
 		body := renderedConfig(t, m)
-		cfg := config.Default()
-		if err := config.Decode([]byte(body), &cfg); err != nil {
-			t.Errorf("%s: config.Decode: %v\n%s", v.name, err, body)
+		path := filepath.Join(t.TempDir(), "pdp.yaml")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check := pdpCommand(t, "serve", "--config", path, "--check-config")
+		check.Env = env
+		if out, err := check.CombinedOutput(); err != nil {
+			t.Errorf("%s: pdp serve --check-config: %v: %s\n%s", v.name, err, out, body)
 			continue
+		}
+		// The keys naming the mounted files (no default: what the file says).
+		var cfg struct {
+			Redis struct {
+				PasswordFile string `yaml:"password_file"`
+			} `yaml:"redis"`
+			Bundle struct {
+				KeyFile string `yaml:"key_file"`
+			} `yaml:"bundle"`
+		}
+		if err := yaml.Unmarshal([]byte(body), &cfg); err != nil {
+			t.Fatalf("%s: %v", v.name, err)
 		}
 		pod, _ := m.pod(t)
 		pdp, _ := sidecar(t, pod)
@@ -114,9 +175,6 @@ func TestRenderedConfigDecodes(t *testing.T) {
 			if mnt, ok := pdp.mount(mount); ok != (file != "") || ok && !strings.HasPrefix(file, mnt.MountPath+"/") {
 				t.Errorf("%s: %s mounted %v, its file in the config %q", v.name, mount, ok, file)
 			}
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Errorf("%s: Validate: %v\n%s", v.name, err, body)
 		}
 	}
 }
@@ -128,27 +186,74 @@ var chartOwned = []string{"addr", "health_addr", "policies.dir", "state.path", "
 	"decision_log.path", "shadow.policies", "redis.addrs", "redis.password_file",
 	"bundle.key_file", "bundle.token_file", "bundle.ca_cert_file"}
 
-// TestValuesSchemaMirrorsConfig: pdp.config in the library's values schema
-// offers exactly the keys of pdp/config.Config the chart does not own.
-func TestValuesSchemaMirrorsConfig(t *testing.T) {
-	var structKeys []string
-	var walk func(prefix string, typ reflect.Type)
-	walk = func(prefix string, typ reflect.Type) {
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if tag == "" || tag == "-" {
+// configPackage is the sidecar's configuration package, whose Config the
+// values schema mirrors.
+const configPackage = "github.com/riskpdp/riskpdp/pdp/config"
+
+// configKeys are the keys of configPackage's Config, read from its source
+// (the package is internal to the root module): a field with a yaml tag is
+// a key, a field whose type is a struct of the package a section of keys.
+func configKeys(t *testing.T) []string {
+	t.Helper()
+	// The package's directory, then the files of its build.
+	list := exec.Command("go", "list", "-f", "{{.Dir}}{{range .GoFiles}}\n{{.}}{{end}}", configPackage)
+	list.Dir = ".."
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", configPackage, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	structs := map[string]*ast.StructType{}
+	fset := token.NewFileSet()
+	for _, name := range lines[1:] {
+		f, err := parser.ParseFile(fset, filepath.Join(lines[0], name), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if ts, ok := n.(*ast.TypeSpec); ok {
+				if st, ok := ts.Type.(*ast.StructType); ok {
+					structs[ts.Name.Name] = st
+				}
+			}
+			return true
+		})
+	}
+	var keys []string
+	var walk func(prefix string, st *ast.StructType)
+	walk = func(prefix string, st *ast.StructType) {
+		for _, f := range st.Fields.List {
+			if f.Tag == nil {
 				continue
 			}
-			key := prefix + tag
-			if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == typ.PkgPath() {
-				walk(key+".", f.Type)
+			tag, err := strconv.Unquote(f.Tag.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name, _, _ := strings.Cut(reflect.StructTag(tag).Get("yaml"), ",")
+			if name == "" || name == "-" {
 				continue
 			}
-			structKeys = append(structKeys, key)
+			key := prefix + name
+			if id, ok := f.Type.(*ast.Ident); ok && structs[id.Name] != nil {
+				walk(key+".", structs[id.Name])
+				continue
+			}
+			keys = append(keys, key)
 		}
 	}
-	walk("", reflect.TypeOf(config.Config{}))
+	if structs["Config"] == nil {
+		t.Fatalf("%s has no Config struct", configPackage)
+	}
+	walk("", structs["Config"])
+	return keys
+}
+
+// TestValuesSchemaMirrorsConfig: pdp.config in the library's values schema
+// offers exactly the keys of the sidecar's Config (configPackage) the
+// chart does not own.
+func TestValuesSchemaMirrorsConfig(t *testing.T) {
+	structKeys := configKeys(t)
 
 	b, err := os.ReadFile(filepath.Join(libraryChart, "values.schema.json"))
 	if err != nil {
@@ -200,7 +305,7 @@ func TestValuesSchemaMirrorsConfig(t *testing.T) {
 }
 
 // TestSidecarStartsFromRendering runs the rendered pdp container's command
-// line in process, its volumes laid out as the kubelet lays them out
+// line with the binary of this tree, its volumes laid out as the kubelet lays them out
 // (ConfigMaps and Secrets with ..data links and items), and asks it for a
 // decision whose thresholds come from the ConfigMap's data.json.
 func TestSidecarStartsFromRendering(t *testing.T) {
@@ -243,17 +348,22 @@ func TestSidecarStartsFromRendering(t *testing.T) {
 			writeFileOver(t, cfgPath, []byte(rewritePaths(string(b), rewrite)))
 
 			var logs syncBuffer
-			ctx, cancel := context.WithCancel(context.Background())
+			serve := pdpCommand(t, append([]string{"serve"}, args...)...)
+			serve.Stdout, serve.Stderr = io.Discard, &logs
+			if err := serve.Start(); err != nil {
+				t.Fatal(err)
+			}
 			done := make(chan int, 1)
-			go func() { done <- cli.Run(ctx, append([]string{"serve"}, args...), io.Discard, &logs) }()
+			go func() { serve.Wait(); done <- serve.ProcessState.ExitCode() }()
 			defer func() {
-				cancel()
+				serve.Process.Signal(syscall.SIGTERM)
 				select {
 				case code := <-done:
 					if code != 0 {
-						t.Errorf("pdp serve exited %d after SIGTERM-equivalent:\n%s", code, logs.String())
+						t.Errorf("pdp serve exited %d after SIGTERM:\n%s", code, logs.String())
 					}
 				case <-time.After(20 * time.Second):
+					serve.Process.Kill()
 					t.Error("pdp serve did not stop")
 				}
 			}()

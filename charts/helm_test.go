@@ -72,6 +72,9 @@ func TestMain(m *testing.M) {
 	if helmHome != "" {
 		os.RemoveAll(helmHome)
 	}
+	if pdpDir != "" {
+		os.RemoveAll(pdpDir)
+	}
 	os.Exit(code)
 }
 
