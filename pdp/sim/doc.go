@@ -3,22 +3,28 @@
 // decision path in process and the report says how much fraud it stopped
 // and how many customers it bothered.
 //
+// It is public, unlike the sidecar's other packages (pdp/internal/...):
+// it is a tool users drive, in process (Run, Report) or as a source of
+// live traffic for a load harness (Traffic, WriteState; the bench module
+// plays its sessions against a running `pdp serve`). Its API names only
+// its own types, the domain's (package pdp) and the standard library's.
+//
 // # What runs
 //
 // Run builds what `pdp serve` builds for a decision — the policy set
 // (the embedded reference policies or a directory), the risk state (a
 // bbolt file, primed with the population's history), the velocity
 // windows, the scoring plugins of a directory when given, the decision log
-// when given — around decide.Service, and makes its calls as a payment
+// when given — around the sidecar's decision service, and makes its calls as a payment
 // service does: Decide with a JSON body (every money operation names its
 // card or account in txn.instrument, a withdrawal its destination, and a
 // payment its order in txn.order_id), Verify for each method of a step-up
 // (then Decide again with the same txn.id and the challenge), Event for
 // account events, and Outcome for what became of each allowed payment,
 // withdrawal or repayment (completed; card testing's declined cards
-// failed). Time is a simulated clock (decide.Options.Now,
-// state.Config.Clock, the velocity tracker's explicit times) that jumps
-// from one call to the next; every call is made in time order across
+// failed). Time is a simulated clock (the decision service's, the risk
+// state's and the velocity windows' clocks) that jumps from one call to
+// the next; every call is made in time order across
 // all accounts (a heap, ties broken by episode), one at a time.
 //
 // # Who does what
@@ -28,9 +34,10 @@
 // spending level and everyday categories, payment method and card BIN,
 // salary and its day, a credit and its repayment day, whether they shop
 // on the promotion evening; and the mule accounts a fraud ring controls.
-// Population.Prime writes into the state what a sidecar that served them
-// for months would know: first sight, known devices, the customer's own
-// bank account as a known destination, the spending habit, the VIP list.
+// Run primes its state with what a sidecar that served them for months
+// would know: first sight, known devices, the customer's own bank account
+// as a known destination, the spending habit, the VIP list (WriteState
+// writes the same into a state file for `pdp serve`).
 //
 // Each scenario (Scenarios) makes episodes: sequences of operations, each
 // depending on the answers before it (an order that is not allowed is not

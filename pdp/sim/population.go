@@ -198,13 +198,13 @@ func NewPopulation(seed uint64, n int, start time.Time) *Population {
 	return p
 }
 
-// Prime writes into st what a sidecar that had been serving these
+// prime writes into st what a sidecar that had been serving these
 // customers for months would know at the start: the VIP list, and for
 // every customer and mule account when it was first seen, its known
 // devices, its own bank account as a known destination and its spending
 // habit (learnt from amounts drawn as the customer spends). Without it every first operation of the run would
 // come from an "unknown device" of an account "never seen".
-func (p *Population) Prime(ctx context.Context, st *state.Store) error {
+func (p *Population) prime(ctx context.Context, st *state.Store) error {
 	actor := pdp.Actor{Operator: "sim", Reason: "simulated history", Ticket: "SIM"}
 	var vips []pdp.ListEntry
 	for _, a := range p.Accounts {

@@ -260,7 +260,7 @@ func (s *sim) open(ctx context.Context) (func() error, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.pop.Prime(ctx, s.st); err != nil {
+	if err := s.pop.prime(ctx, s.st); err != nil {
 		return fail(err)
 	}
 	return closeAll, nil

@@ -94,7 +94,7 @@ func writeState(ctx context.Context, path string, keys int, pop *Population) (St
 	}
 	info := StateInfo{Keys: keys}
 	if pop != nil {
-		if err := pop.Prime(ctx, s); err != nil {
+		if err := pop.prime(ctx, s); err != nil {
 			s.Close()
 			return StateInfo{}, err
 		}

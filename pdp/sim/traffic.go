@@ -45,7 +45,7 @@ func NewTraffic(seed uint64, accounts int, now time.Time) *Traffic {
 }
 
 // Population is the traffic's customers and mule accounts (to prime a
-// state with: Population.Prime).
+// state file with: WriteState).
 func (t *Traffic) Population() *Population { return t.pop }
 
 // Session returns the i-th episode. Its operations' ids are unique per
