@@ -16,14 +16,17 @@
 // mounts without subPath, environment), check that wrong values fail with a
 // schema error, and tie the chart to the binary: every rendered flag is one
 // `pdp serve --help` lists, every rendered config file passes the sidecar's
-// strict decoder and Validate, the values schema mirrors pdp/config, and the
-// rendered container starts `pdp serve` (in process, its volumes laid out as
-// the kubelet would) and answers a decision from the ConfigMap's policies.
+// strict decoder and validation (`pdp serve --check-config`), the values
+// schema mirrors the Config of pdp/config (read from its source), and the
+// rendered container starts `pdp serve` (the binary of this tree, its
+// volumes laid out as the kubelet would) and answers a decision from the
+// ConfigMap's policies.
 // The image test builds the Dockerfile's final stage with go-containerregistry
 // (no Docker engine, no base image) and checks the result.
 //
 // The package lives next to the charts because that is what it tests; it
-// imports pdp/cli and pdp/config, never the other way round.
+// imports none of the sidecar's packages (they are internal to the root
+// module): it builds and runs the pdp binary, as the pod does.
 //
 // helm and kubectl-validate come from .bin/ (make charts-tools installs them
 // with go install, pinned) or from $HELM / $KUBECTL_VALIDATE. Without them
