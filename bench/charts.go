@@ -280,6 +280,14 @@ func scaleChart(r *Results, path string) error {
 // saveTiles draws plots in a grid of w×h cells into an SVG file at path
 // and a PNG next to it (same name, .png).
 func saveTiles(plots [][]*plot.Plot, w, h vg.Length, path string) error {
+	for _, row := range plots {
+		for _, p := range row {
+			if p != nil {
+				emptyLogAxis(p, &p.X)
+				emptyLogAxis(p, &p.Y)
+			}
+		}
+	}
 	rows, cols := len(plots), len(plots[0])
 	width, height := w*vg.Length(cols), h*vg.Length(rows)
 	png := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(110))}
@@ -319,4 +327,17 @@ func writeTo(path string, w io.WriterTo) error {
 		return err
 	}
 	return f.Close()
+}
+
+// emptyLogAxis gives a log-scaled axis without data (a load phase that
+// answered nothing) a range it can draw, and says so in the title: gonum
+// refuses to draw a log scale over [0, 0].
+func emptyLogAxis(p *plot.Plot, a *plot.Axis) {
+	if _, ok := a.Scale.(plot.LogScale); !ok || a.Min > 0 && a.Max >= a.Min {
+		return
+	}
+	a.Min, a.Max = 1, 10
+	if !strings.HasSuffix(p.Title.Text, " (no data)") {
+		p.Title.Text += " (no data)"
+	}
 }

@@ -303,7 +303,7 @@ func (e *Engine) smoke(ps *policySet) error {
 	now := time.Now()
 	ctx := context.Background()
 	for _, body := range smokeRequests {
-		in, err := request.DecodeRequest([]byte(body), now, request.Limits{MaxDepth: 16, MaxAmount: 1e12})
+		in, err := request.DecodeRequest([]byte(body), now, request.DefaultLimits)
 		if err != nil {
 			return fmt.Errorf("smoke input: %w", err)
 		}

@@ -87,7 +87,7 @@ const maxProofTime, maxReplayTime = 3 * time.Second, time.Second
 func (e *Engine) prove(ps *policySet, now time.Time) {
 	lim := e.opts.Limits
 	if lim.MaxDepth == 0 {
-		lim = request.Limits{MaxDepth: 16, MaxAmount: 1e12}
+		lim = request.DefaultLimits
 	}
 	start := time.Now()
 	key := fmt.Sprintf("%s\x00%s\x00%v\x00%d", ps.content, e.opts.Package, lim, proofBudget)
