@@ -51,6 +51,8 @@ type Server struct {
 	srv *http.Server
 	// methods are the methods of each route path, while New registers them.
 	methods map[string][]string
+	// sessions are the console's (session.go).
+	sessions sessions
 }
 
 // New builds the operator API.
@@ -97,6 +99,13 @@ func New(o Options) *Server {
 	// runs).
 	s.route(mux, "GET /debug/pprof", RoleWrite, profile)
 	s.route(mux, "GET /debug/pprof/{name}", RoleWrite, profile)
+	// The console's sign-in, session and sign-out (session.go).
+	for _, m := range []string{"POST", "GET", "DELETE"} {
+		s.methods["/console/api/session"] = append(s.methods["/console/api/session"], m)
+	}
+	mux.HandleFunc("POST /console/api/session", s.signIn)
+	mux.HandleFunc("GET /console/api/session", s.currentSession)
+	mux.HandleFunc("DELETE /console/api/session", s.currentSession)
 	// A known path with another method: 405 with the error envelope (the
 	// mux's own answer is plain text).
 	for p, methods := range s.methods {
@@ -136,12 +145,26 @@ type caller struct {
 type handler func(w http.ResponseWriter, r *http.Request, c caller) error
 
 // route registers h behind authentication: no or an unknown token → 401,
-// a read token on a write route → 403.
+// a read token on a write route → 403. A request without an Authorization
+// header may authenticate with the console's session cookie instead (a
+// change then needs the session's CSRF token: session.go).
 func (s *Server) route(mux *http.ServeMux, pattern string, need Role, h handler) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		role, name, ok := s.o.Tokens.check(r)
+		if !ok && r.Header.Get("Authorization") == "" {
+			// No bearer token: the console's session cookie, if any.
+			var e *pdp.Error
+			if role, name, e = s.sessionAuth(r); e != nil {
+				if e.Code == pdp.CodeUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="pdp-admin"`)
+				}
+				writeError(w, e)
+				return
+			}
+			ok = true
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pdp-admin"`)
 			writeError(w, pdp.Errorf(pdp.CodeUnauthorized, "", "a valid bearer token is required"))

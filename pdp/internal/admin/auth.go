@@ -241,7 +241,12 @@ func (t *Tokens) check(r *http.Request) (Role, string, bool) {
 	if !ok || raw == "" {
 		return 0, "", false
 	}
-	d := sha256.Sum256([]byte(raw))
+	return t.lookup(sha256.Sum256([]byte(raw)))
+}
+
+// lookup finds the token whose digest is d in the file as it is now: its
+// role and name, or false.
+func (t *Tokens) lookup(d [sha256.Size]byte) (Role, string, bool) {
 	t.mu.Lock()
 	t.refresh()
 	toks := t.tokens

@@ -20,7 +20,8 @@ import (
 // write tokens (alice, bob) and a read token, and a clock the test moves.
 type opsAPI struct {
 	*testAPI
-	clock *time.Time
+	clock     *time.Time
+	tokenFile string
 }
 
 const (
@@ -48,7 +49,7 @@ func newOpsAPI(t *testing.T) *opsAPI {
 		t.Fatal(err)
 	}
 	h := New(Options{Store: st, Tokens: toks, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return *clock }}).srv.Handler
-	return &opsAPI{testAPI: &testAPI{t: t, h: h, st: st, now: now}, clock: clock}
+	return &opsAPI{testAPI: &testAPI{t: t, h: h, st: st, now: now}, clock: clock, tokenFile: tokenFile}
 }
 
 // as sends a request with token's bearer.
