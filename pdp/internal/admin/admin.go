@@ -100,9 +100,7 @@ func New(o Options) *Server {
 	s.route(mux, "GET /debug/pprof", RoleWrite, profile)
 	s.route(mux, "GET /debug/pprof/{name}", RoleWrite, profile)
 	// The console's sign-in, session and sign-out (session.go).
-	for _, m := range []string{"POST", "GET", "DELETE"} {
-		s.methods["/console/api/session"] = append(s.methods["/console/api/session"], m)
-	}
+	s.methods["/console/api/session"] = []string{"POST", "GET", "DELETE"}
 	mux.HandleFunc("POST /console/api/session", s.signIn)
 	mux.HandleFunc("GET /console/api/session", s.currentSession)
 	mux.HandleFunc("DELETE /console/api/session", s.currentSession)
