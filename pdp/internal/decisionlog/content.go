@@ -1,8 +1,6 @@
 package decisionlog
 
 import (
-	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -10,8 +8,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
-// Strings. The masker reads a string token's raw bytes once (scanString)
-// and looks closer only when they may hold something to mask: 13 ASCII
+// Strings. The masker reads a string token's raw bytes once (scanString:
+// the lexer sorts them as it finds the end) and looks closer only when they may hold something to mask: 13 ASCII
 // digits or more, a non-ASCII byte or an escape (Unicode digits, Chinese,
 // look-alike letters), or letters that start a secret's name
 // (pii.MayNameSecret). Then it decodes the content, keeping for each
@@ -24,45 +22,35 @@ import (
 // or replaces a secret by "***", which is never looked at again, so it
 // ends.
 
-// Flags of a string's raw bytes: byteClass values below 0x20, and
-// fEscape, which scanString sets itself.
+// Flags of a string's raw bytes: its byte classes (jsonw.ByteClasses),
+// and fEscape for a backslash escape, which the lexer reports itself.
 const (
 	fHigh   uint8 = 1 << iota // a byte ≥ 0x80
 	fLetter                   // an ASCII letter
 	fOther                    // ASCII punctuation or a control character
 	fSpace                    // a space
 	fDash                     // '-'
-	fEscape                   // a backslash escape
 
-	clsDigit  uint8 = 0x40
-	clsEscape uint8 = 0x80
-	clsQuote  uint8 = 0xC0
+	fEscape = jsonw.EscapeClass
 )
 
-// byteClass sorts the bytes of a string's content for the first scan.
-var byteClass = func() (t [256]uint8) {
-	for c := 0; c < 256; c++ {
-		switch {
-		case c == '"':
-			t[c] = clsQuote
-		case c == '\\':
-			t[c] = clsEscape
-		case c >= '0' && c <= '9':
-			t[c] = clsDigit
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			t[c] = fLetter
-		case c == ' ':
-			t[c] = fSpace
-		case c == '-':
-			t[c] = fDash
-		case c >= utf8.RuneSelf:
-			t[c] = fHigh
-		default:
-			t[c] = fOther
-		}
+// byteClass sorts the bytes of a string's content for the first scan;
+// ASCII digits are counted.
+var byteClass = jsonw.NewByteClasses(func(c byte) uint8 {
+	switch {
+	case c >= '0' && c <= '9':
+		return jsonw.Counted
+	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		return fLetter
+	case c == ' ':
+		return fSpace
+	case c == '-':
+		return fDash
+	case c >= utf8.RuneSelf:
+		return fHigh
 	}
-	return t
-}()
+	return fOther
+})
 
 // strScan is what scanString found in a string token.
 type strScan struct {
@@ -71,23 +59,11 @@ type strScan struct {
 	flags  uint8
 }
 
-// scanString reads the string token starting at src[i].
+// scanString reads the string token starting at src[i] in the lexer's one
+// pass (jsonw.ByteClasses.LooseString).
 func scanString(src []byte, i int) strScan {
-	digits, flags := 0, uint8(0)
-	for j := i + 1; j < len(src); j++ {
-		switch cls := byteClass[src[j]]; cls {
-		case clsQuote:
-			return strScan{end: j + 1, digits: digits, flags: flags}
-		case clsEscape:
-			flags |= fEscape
-			j++
-		case clsDigit:
-			digits++
-		default:
-			flags |= cls
-		}
-	}
-	return strScan{end: len(src), digits: digits, flags: flags}
+	end, flags, digits := byteClass.LooseString(src, i)
+	return strScan{end: end, digits: digits, flags: flags}
 }
 
 // mayHold reports whether the content c of a string scanned as st may
@@ -172,10 +148,10 @@ func (m *masker) decode(raw []byte) []byte {
 		start := len(m.text)
 		c := raw[i]
 		n := 1
-		if c != '\\' || i+1 >= len(raw) {
+		if c != '\\' {
 			m.text = append(m.text, c)
 		} else {
-			m.text, n = unescapeOne(m.text, raw, i)
+			m.text, n = jsonw.UnescapeOne(m.text, raw, i)
 		}
 		for ; start < len(m.text); start++ {
 			m.offs = append(m.offs, int32(i))
@@ -192,56 +168,6 @@ func (m *masker) rawOffset(i int) int {
 		return i
 	}
 	return int(m.offs[i])
-}
-
-// unescapeOne decodes the escape at raw[i] (a backslash) and returns the
-// number of raw bytes it took. A surrogate pair is one character; a lone
-// surrogate or a malformed escape is copied as it is.
-func unescapeOne(dst, raw []byte, i int) ([]byte, int) {
-	switch raw[i+1] {
-	case 'u':
-		r, ok := jsonw.Hex4(raw, i+2)
-		if !ok {
-			return append(dst, '\\', 'u'), 2
-		}
-		if utf16.IsSurrogate(r) {
-			if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
-				if r2, ok := jsonw.Hex4(raw, i+8); ok {
-					if d := utf16.DecodeRune(r, r2); d != unicode.ReplacementChar {
-						return utf8.AppendRune(dst, d), 12
-					}
-				}
-			}
-			return utf8.AppendRune(dst, unicode.ReplacementChar), 6
-		}
-		return utf8.AppendRune(dst, r), 6
-	case 'n':
-		return append(dst, '\n'), 2
-	case 't':
-		return append(dst, '\t'), 2
-	case 'r':
-		return append(dst, '\r'), 2
-	case 'b':
-		return append(dst, '\b'), 2
-	case 'f':
-		return append(dst, '\f'), 2
-	}
-	return append(dst, raw[i+1]), 2 // \" \\ \/ and anything else
-}
-
-// unescape appends the decoded content of a JSON string to dst.
-func unescape(dst, s []byte) []byte {
-	for i := 0; i < len(s); {
-		if s[i] != '\\' || i+1 >= len(s) {
-			dst = append(dst, s[i])
-			i++
-			continue
-		}
-		var n int
-		dst, n = unescapeOne(dst, s, i)
-		i += n
-	}
-	return dst
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

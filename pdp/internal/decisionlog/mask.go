@@ -6,10 +6,12 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
-// The masker rewrites JSON text without building a tree. It copies the
+// The masker rewrites JSON text without building a tree, on the lexer's
+// loose scanners (jsonw.LooseStringEnd and the like). It copies the
 // input until the first change, so a clean record costs one scan and no
 // copy. It never fails: on malformed input it still ends (every step
 // advances) and returns something, though not necessarily JSON; on valid
@@ -158,9 +160,9 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 		// A key or a value starts at i.
 		if c == '"' && expectKey && len(m.stack) > 0 && m.stack[len(m.stack)-1] == '{' {
 			st := scanString(src, i)
-			key := content(src, i, st.end)
+			key := jsonw.StringContent(src[i:st.end])
 			if st.flags&fEscape != 0 {
-				m.key = unescape(m.key[:0], key)
+				m.key = jsonw.Unescape(m.key[:0], key)
 				key = m.key
 			}
 			// One cheap test serves the key's name and its content
@@ -186,7 +188,7 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 			continue
 		}
 		if secret {
-			end := skipValue(src, i)
+			end := jsonw.LooseValueEnd(src, i)
 			if lit := src[i:end]; string(lit) != "null" && string(lit) != "true" && string(lit) != "false" {
 				m.replace(i, end, []byte(secretMask), false)
 			}
@@ -206,7 +208,7 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 			i++
 		case c == '"':
 			st := scanString(src, i)
-			c := content(src, i, st.end)
+			c := jsonw.StringContent(src[i:st.end])
 			if !isUUID(src[i:st.end]) && !(exempt > 0 && isHexID(src[i:st.end], exempt)) && st.mayHold(c) {
 				m.maskString(i, st.end)
 			}
@@ -215,10 +217,7 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 			}
 			i = st.end
 		case c == '-' || (c >= '0' && c <= '9'):
-			end := i + 1
-			for end < len(src) && numberByte(src[end]) {
-				end++
-			}
+			end := jsonw.LooseNumberEnd(src, i)
 			m.maskNumber(i, end)
 			if !record || m.inInput > 0 {
 				m.piece(intDigits(src[i:end]))
@@ -226,7 +225,7 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 			i = end
 		default: // true, false, null, or garbage
 			m.piece(-1)
-			i = skipValue(src, i)
+			i = jsonw.LooseValueEnd(src, i)
 		}
 		exempt, input = 0, false
 	}
@@ -265,18 +264,9 @@ func intDigits(tok []byte) int {
 	return len(tok)
 }
 
-// content returns the content of the string token src[i:end], without its
-// quotes (an unterminated one has no closing quote).
-func content(src []byte, i, end int) []byte {
-	if end-i >= 2 && src[end-1] == '"' {
-		return src[i+1 : end-1]
-	}
-	return src[i+1 : end]
-}
-
 // maskString masks what the string token src[i:end] holds.
 func (m *masker) maskString(i, end int) {
-	c := content(m.src, i, end)
+	c := jsonw.StringContent(m.src[i:end])
 	if m.known(c, memoClean) {
 		return
 	}
@@ -388,45 +378,6 @@ func integral(tok []byte) bool {
 		frac = frac[min(exp, len(frac)):]
 	}
 	return exp >= 0 && len(bytes.Trim(frac, "0")) == 0
-}
-
-// skipValue returns the end of the value starting at src[i]: a string, a
-// container (brackets counted outside strings), or a scalar up to the next
-// delimiter. It always advances.
-func skipValue(src []byte, i int) int {
-	switch src[i] {
-	case '"':
-		return scanString(src, i).end
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(src); j++ {
-			switch src[j] {
-			case '"':
-				j = scanString(src, j).end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return len(src)
-	}
-	j := i + 1
-	for j < len(src) {
-		switch src[j] {
-		case ',', '}', ']', ':', ' ', '\n', '\t', '\r', '"', '{', '[':
-			return j
-		}
-		j++
-	}
-	return j
-}
-
-func numberByte(c byte) bool {
-	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
 // isUUID reports whether tok is a quoted canonical UUID (pii.IsUUID).

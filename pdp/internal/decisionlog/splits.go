@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
@@ -68,7 +69,7 @@ func (m *masker) maskSplits(dst, src []byte, record bool) ([]byte, bool) {
 		}
 		if c == '"' && expectKey && len(m.stack) > 0 && m.stack[len(m.stack)-1] == '{' {
 			end := scanString(src, i).end
-			isInputKey = record && len(m.stack) == 1 && string(content(src, i, end)) == "input"
+			isInputKey = record && len(m.stack) == 1 && string(jsonw.StringContent(src[i:end])) == "input"
 			expectKey = false
 			i = end
 			continue
@@ -92,13 +93,10 @@ func (m *masker) maskSplits(dst, src []byte, record bool) ([]byte, bool) {
 			end = scanString(src, i).end
 			isPiece = input && m.stringPiece(i, end)
 		case c == '-' || c >= '0' && c <= '9':
-			end = i + 1
-			for end < len(src) && numberByte(src[end]) {
-				end++
-			}
+			end = jsonw.LooseNumberEnd(src, i)
 			isPiece = input && m.intPiece(i, end)
 		default:
-			end = skipValue(src, i)
+			end = jsonw.LooseValueEnd(src, i)
 		}
 		isInputKey = false
 		if !isPiece && len(seq) > 0 {
@@ -111,7 +109,7 @@ func (m *masker) maskSplits(dst, src []byte, record bool) ([]byte, bool) {
 
 // stringPiece adds the string token src[i:end] as a piece if it is one.
 func (m *masker) stringPiece(i, end int) bool {
-	text := m.decode(content(m.src, i, end))
+	text := m.decode(jsonw.StringContent(m.src[i:end]))
 	d0 := len(m.digits)
 	for _, r := range string(text) {
 		if v, ok := pii.NumberDigit(r); ok {
@@ -217,7 +215,7 @@ func (m *masker) writePiece(p piece) {
 		m.replace(p.start, p.end, m.tmp, true)
 		return
 	}
-	text := m.decode(content(m.src, p.start, p.end))
+	text := m.decode(jsonw.StringContent(m.src[p.start:p.end]))
 	d := p.d0
 	for i := 0; i < len(text); {
 		r, n := utf8.DecodeRune(text[i:])
@@ -232,7 +230,7 @@ func (m *masker) writePiece(p piece) {
 		}
 		i += n
 	}
-	m.replace(p.start+1, p.start+1+len(content(m.src, p.start, p.end)), m.tmp, false)
+	m.replace(p.start+1, p.start+1+len(jsonw.StringContent(m.src[p.start:p.end])), m.tmp, false)
 }
 
 // appendDigits appends digit values as ASCII, '*' as itself.

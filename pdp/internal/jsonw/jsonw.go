@@ -1,11 +1,14 @@
-// Package jsonw appends JSON values to byte slices without reflection: the
-// pieces every hand-written encoder of the sidecar uses (the HTTP API's
-// answers, the decision log record, the policy input additions), so that
-// they write one number format and one time format. Output matches
-// encoding/json's (without HTML escaping; times in UTC), so what a reader
-// decodes is what encoding/json would have written; fuzz targets hold it
-// to that. Compact validates and compacts raw JSON as json.Valid and
-// json.Compact do, in one pass.
+// Package jsonw is the sidecar's one JSON toolkit, without reflection: a
+// writer and a lexer. The writer appends JSON values to byte slices for
+// every hand-written encoder of the sidecar (the HTTP API's answers, the
+// decision log record, the policy input additions) in one number format
+// and one time format, both encoding/json's (without HTML escaping; times
+// in UTC), so what a reader decodes is what encoding/json would have
+// written. The lexer (lex.go) scans tokens for the sidecar's JSON readers
+// (the strict request decoder, the decision log masker, and Compact, which
+// validates and compacts raw JSON as json.Valid and json.Compact do, in
+// one pass), so that they agree on what a token is. Fuzz targets hold
+// both to encoding/json.
 package jsonw
 
 import (
@@ -121,46 +124,8 @@ func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	return append(out, '"'), true
 }
 
-// ValidNumber reports whether s is a JSON number literal.
-func ValidNumber(s string) bool { return numberEnd(s, 0) == len(s) }
-
-// numberEnd returns the end of the JSON number literal that starts at
-// s[i], or -1 if none does: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-// It is ValidNumber's and Compact's one number grammar.
-func numberEnd[T string | []byte](s T, i int) int {
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	default:
-		return -1
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if i == len(s) || !isDigit(s[i]) {
-			return -1
-		}
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if i == len(s) || !isDigit(s[i]) {
-			return -1
-		}
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	}
-	return i
+// ValidNumber reports whether s is a JSON number literal (NumberEnd).
+func ValidNumber(s string) bool {
+	end, msg := numberEnd(s, 0)
+	return msg == "" && end == len(s)
 }

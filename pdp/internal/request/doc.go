@@ -3,7 +3,8 @@
 // replay.
 //
 // DecodeRequest is a strict one-pass decoder from the request body to the
-// policy input (OPA ast terms, built directly from the bytes: jsonast.go):
+// policy input (OPA ast terms, built directly from the bytes on
+// pdp/internal/jsonw's lexer: jsonast.go):
 // the request schema, reserved fields, secret-looking keys, card and
 // identity numbers (secrets.go), bounded depth, duplicate keys. The derived
 // facts (account age, hours since a sensitive change, ...) come from the

@@ -5,12 +5,12 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
@@ -34,6 +34,8 @@ type parser struct {
 	// scan looks for card and identity numbers in free-form values
 	// (identifier fields are not scanned: see ident).
 	scan pii.Scanner
+	// unescaped is the scratch space of strings with escapes.
+	unescaped []byte
 }
 
 func (p *parser) err(code pdp.ErrorCode, format string, args ...any) *pdp.Error {
@@ -75,15 +77,12 @@ func (p *parser) pushKey(k string) { p.path = append(p.path, pathElem{key: k, id
 func (p *parser) pushIdx(i int)    { p.path = append(p.path, pathElem{idx: i}) }
 func (p *parser) pop()             { p.path = p.path[:len(p.path)-1] }
 
-func (p *parser) skipWS() {
-	for p.pos < len(p.buf) {
-		switch p.buf[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
+func (p *parser) skipWS() { p.pos = jsonw.SkipSpace(p.buf, p.pos) }
+
+// lexErr reports a token the lexer refused, at the offset it names.
+func (p *parser) lexErr(e *jsonw.SyntaxError) *pdp.Error {
+	p.pos = e.Offset
+	return p.syntaxErr(e.Msg)
 }
 
 // peek returns the next non-space byte without consuming it, 0 at the end.
@@ -230,11 +229,11 @@ func (p *parser) value() (*ast.Term, *pdp.Error) {
 		}
 		return t, nil
 	case c == 't':
-		return ast.InternedTerm(true), p.literal("true")
+		return ast.InternedTerm(true), p.literal()
 	case c == 'f':
-		return ast.InternedTerm(false), p.literal("false")
+		return ast.InternedTerm(false), p.literal()
 	case c == 'n':
-		return ast.NullTerm(), p.literal("null")
+		return ast.NullTerm(), p.literal()
 	case p.pos >= len(p.buf):
 		return nil, p.syntaxErr("unexpected end of input")
 	default:
@@ -328,91 +327,42 @@ func (p *parser) arrayElems(fn func(i int) *pdp.Error) *pdp.Error {
 	}
 }
 
-func (p *parser) literal(word string) *pdp.Error {
-	if len(p.buf)-p.pos < len(word) || string(p.buf[p.pos:p.pos+len(word)]) != word {
-		return p.syntaxErr("invalid literal")
+// literal scans true, false or null.
+func (p *parser) literal() *pdp.Error {
+	end, err := jsonw.LiteralEnd(p.buf, p.pos)
+	if err != nil {
+		return p.lexErr(err)
 	}
-	p.pos += len(word)
+	p.pos = end
 	return nil
 }
 
-// number scans a number following the JSON grammar exactly and returns its
-// text: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+// number scans a number (jsonw.NumberEnd: RFC 8259's grammar exactly) and
+// returns its text.
 func (p *parser) number() (string, *pdp.Error) {
-	b, start := p.buf, p.pos
-	i := p.pos
-	if i < len(b) && b[i] == '-' {
-		i++
+	end, err := jsonw.NumberEnd(p.buf, p.pos)
+	if err != nil {
+		return "", p.lexErr(err)
 	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-		if i < len(b) && isDigit(b[i]) {
-			p.pos = i
-			return "", p.syntaxErr("invalid number: leading zero")
-		}
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		p.pos = i
-		return "", p.syntaxErr("invalid number")
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			p.pos = i
-			return "", p.syntaxErr("invalid number: digits expected after '.'")
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			p.pos = i
-			return "", p.syntaxErr("invalid number: digits expected in exponent")
-		}
-	}
-	p.pos = i
-	return string(b[start:i]), nil
+	s := string(p.buf[p.pos:end])
+	p.pos = end
+	return s, nil
 }
 
 // key scans an object key. Keys the schema knows are returned interned, with
 // a shared term, so the common request costs no allocation per key.
 func (p *parser) key() (string, *ast.Term, *pdp.Error) {
-	if p.pos+1 < len(p.buf) && p.buf[p.pos] == '"' {
-		if end := indexQuoteOrEscape(p.buf[p.pos+1:]); end >= 0 && p.buf[p.pos+1+end] == '"' {
-			if k, ok := knownKeys[string(p.buf[p.pos+1:p.pos+1+end])]; ok {
-				p.pos += end + 2
-				return k.s, k.t, nil
-			}
-		}
-	}
-	s, err := p.str()
+	raw, flags, err := p.quoted()
 	if err != nil {
 		return "", nil, err
 	}
-	return s, ast.StringTerm(s), nil
-}
-
-func indexQuoteOrEscape(b []byte) int {
-	for i, c := range b {
-		if c == '"' || c == '\\' {
-			return i
+	if flags&jsonw.Escaped == 0 {
+		if k, ok := knownKeys[string(raw)]; ok {
+			return k.s, k.t, nil
 		}
 	}
-	return -1
+	s := p.content(raw, flags)
+	return s, ast.StringTerm(s), nil
 }
 
 // secretKey rejects a free-form key that names a secret or holds a card or
@@ -424,126 +374,41 @@ func (p *parser) secretKey(key string) *pdp.Error {
 	return p.checkNumbers(key)
 }
 
-// str scans a string and returns its unescaped value. The fast path (no
-// escapes, valid UTF-8) costs one allocation for the result.
+// str scans a string and returns its unescaped value. Without escapes it
+// costs one allocation, for the result.
 func (p *parser) str() (string, *pdp.Error) {
-	if err := p.expect('"'); err != nil {
+	if p.peek() != '"' {
+		return "", p.expect('"')
+	}
+	raw, flags, err := p.quoted()
+	if err != nil {
 		return "", err
 	}
-	b := p.buf
-	start := p.pos
-	ascii := true
-	for i := start; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c == '"':
-			p.pos = i + 1
-			if !ascii && !utf8.Valid(b[start:i]) {
-				p.pos = start
-				return "", p.syntaxErr("invalid UTF-8 in string")
-			}
-			return string(b[start:i]), nil
-		case c == '\\':
-			p.pos = i
-			return p.strSlow(start)
-		case c < 0x20:
-			p.pos = i
-			return "", p.syntaxErr("control character in string")
-		case c >= 0x80:
-			ascii = false
-		}
-	}
-	p.pos = len(b)
-	return "", p.syntaxErr("unterminated string")
+	return p.content(raw, flags), nil
 }
 
-// strSlow handles strings with escapes; p.pos is at the first backslash.
-func (p *parser) strSlow(start int) (string, *pdp.Error) {
-	b := p.buf
-	out := make([]byte, 0, p.pos-start+16)
-	out = append(out, b[start:p.pos]...)
-	i := p.pos
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case c == '"':
-			if !utf8.Valid(out) {
-				p.pos = start
-				return "", p.syntaxErr("invalid UTF-8 in string")
-			}
-			p.pos = i + 1
-			return string(out), nil
-		case c < 0x20:
-			p.pos = i
-			return "", p.syntaxErr("control character in string")
-		case c != '\\':
-			out = append(out, c)
-			i++
-			continue
-		}
-		i++
-		if i >= len(b) {
-			break
-		}
-		switch b[i] {
-		case '"', '\\', '/':
-			out = append(out, b[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, n := hex4(b[i+1:])
-			if n < 0 {
-				p.pos = i
-				return "", p.syntaxErr("invalid \\u escape")
-			}
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2, n2 := rune(-1), -1
-				if i+2 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
-					r2, n2 = hex4(b[i+3:])
-				}
-				if dec := utf16.DecodeRune(r, r2); n2 >= 0 && dec != utf8.RuneError {
-					r = dec
-					i += 6
-				} else {
-					r = utf8.RuneError // lone surrogate, as encoding/json does
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			p.pos = i
-			return "", p.syntaxErr("invalid escape")
-		}
-		i++
+// quoted scans the string token at p.pos (its opening quote) and returns
+// its raw content, refusing invalid UTF-8 (which encoding/json would
+// decode as U+FFFD: the sidecar refuses it).
+func (p *parser) quoted() ([]byte, jsonw.StringFlags, *pdp.Error) {
+	end, flags, err := jsonw.StringEnd(p.buf, p.pos)
+	if err != nil {
+		return nil, 0, p.lexErr(err)
 	}
-	p.pos = len(b)
-	return "", p.syntaxErr("unterminated string")
+	raw := p.buf[p.pos+1 : end-1]
+	if flags&jsonw.NonASCII != 0 && !utf8.Valid(raw) { // escapes decode to valid UTF-8
+		p.pos++
+		return nil, 0, p.syntaxErr("invalid UTF-8 in string")
+	}
+	p.pos = end
+	return raw, flags, nil
 }
 
-func hex4(b []byte) (rune, int) {
-	if len(b) < 4 {
-		return 0, -1
+// content returns a string's value from its raw content.
+func (p *parser) content(raw []byte, flags jsonw.StringFlags) string {
+	if flags&jsonw.Escaped == 0 {
+		return string(raw)
 	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, -1
-		}
-	}
-	return r, 4
+	p.unescaped = jsonw.Unescape(p.unescaped[:0], raw)
+	return string(p.unescaped)
 }

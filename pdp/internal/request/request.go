@@ -386,9 +386,9 @@ func (p *parser) code(n int, what string) (string, *ast.Term, *pdp.Error) {
 func (p *parser) boolean() (bool, *ast.Term, *pdp.Error) {
 	switch p.peek() {
 	case 't':
-		return true, ast.InternedTerm(true), p.literal("true")
+		return true, ast.InternedTerm(true), p.literal()
 	case 'f':
-		return false, ast.InternedTerm(false), p.literal("false")
+		return false, ast.InternedTerm(false), p.literal()
 	}
 	return false, nil, p.err(pdp.CodeWrongType, "must be true or false")
 }
