@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 )
 
 // Binary record format 1, for the records the decision path reads (list
@@ -62,12 +63,7 @@ func (e *enc) time(t time.Time) {
 		e.uvarint(0)
 		return
 	}
-	switch {
-	case t.Before(jtimeMin):
-		t = jtimeMin
-	case t.After(jtimeMax):
-		t = jtimeMax
-	}
+	t = jsonw.ClampTime(t)
 	s := t.Unix()
 	e.uvarint(uint64(s<<1^s>>63) + 1)
 	e.uvarint(uint64(t.Nanosecond()))
@@ -169,7 +165,7 @@ func (d *dec) time() time.Time {
 		return time.Time{}
 	}
 	t := time.Unix(s, int64(ns)).UTC()
-	if t.Before(jtimeMin) || t.After(jtimeMax) {
+	if t.Before(jsonw.MinTime) || t.After(jsonw.MaxTime) {
 		d.fail(fmt.Errorf("time %d out of range", s))
 		return time.Time{}
 	}

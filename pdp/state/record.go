@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 )
 
 // Audit records are stored as JSON objects with a version field "v"
@@ -23,30 +24,17 @@ var ErrCorrupt = errors.New("corrupt state record")
 
 func corrupt(what string, err error) error { return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err) }
 
-// jtime encodes a time as RFC 3339 in UTC. Encoding never fails: times
-// outside years 1 to 9999 are clamped into them (a non-zero time stays
-// non-zero, so "no expiry" is never produced by clamping).
+// jtime encodes a time as RFC 3339 in UTC (jsonw.AppendTime). Encoding
+// never fails: a time a store cannot keep is clamped (jsonw.ClampTime; a
+// non-zero time stays non-zero, so "no expiry" is never produced by
+// clamping).
 type jtime time.Time
-
-var (
-	jtimeMin = time.Time{}.Add(1)
-	jtimeMax = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
-)
 
 func (t jtime) IsZero() bool { return time.Time(t).IsZero() }
 
 func (t jtime) MarshalJSON() ([]byte, error) {
-	tt := time.Time(t)
-	switch {
-	case tt.IsZero():
-	case tt.Before(jtimeMin):
-		tt = jtimeMin
-	case tt.After(jtimeMax):
-		tt = jtimeMax
-	}
-	b := append(make([]byte, 0, 40), '"')
-	b = tt.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
+	b, _ := jsonw.AppendTime(make([]byte, 0, 40), jsonw.ClampTime(time.Time(t)))
+	return b, nil
 }
 
 func (t *jtime) UnmarshalJSON(b []byte) error {
@@ -58,7 +46,7 @@ func (t *jtime) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if !tt.IsZero() && (tt.Before(jtimeMin) || tt.After(jtimeMax)) {
+	if !tt.IsZero() && (tt.Before(jsonw.MinTime) || tt.After(jsonw.MaxTime)) {
 		return fmt.Errorf("time %s out of range", s)
 	}
 	*t = jtime(tt.UTC())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/state"
 )
@@ -131,7 +132,7 @@ func (s *Service) Outcome(ctx context.Context, body []byte) (Outcome, error) {
 	}
 	out := Outcome{UID: req.UID, TxnID: req.TxnID, Status: status, At: at}
 	var paid pdp.Payment
-	detail := OutcomeDetail{TxnID: req.TxnID, Status: status.String(), Label: status.Label(), At: at.UTC().Format(time.RFC3339Nano),
+	detail := OutcomeDetail{TxnID: req.TxnID, Status: status.String(), Label: status.Label(), At: jsonw.FormatTime(at),
 		Amount: req.Amount, Currency: req.Currency}
 	audit := &pdp.AuditRecord{At: now, Actor: pdp.Actor{Operator: obligationActor, Reason: "outcome reported"},
 		Action: "outcome", UID: req.UID, Target: "txn/" + req.TxnID}

@@ -124,6 +124,38 @@ func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	return append(out, '"'), true
 }
 
+// The instants a store of the sidecar keeps, and so writes: RFC 3339 has
+// years 0000 to 9999 and no others (encoding/json refuses the rest, and
+// AppendTime writes null for them), and the stores (pdp/state's records,
+// the journal) read the zero time.Time as "none". A time outside is
+// clamped into [MinTime, MaxTime] rather than refused, at the one place
+// that knows why: ClampTime. MinTime is the first instant after the zero
+// time, so that clamping never turns a time into "none".
+var (
+	MinTime = time.Time{}.Add(1)
+	MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// ClampTime returns t, or the nearer of MinTime and MaxTime when t is
+// non-zero and outside them. AppendTime never fails on its result.
+func ClampTime(t time.Time) time.Time {
+	switch {
+	case t.IsZero():
+	case t.Before(MinTime):
+		return MinTime
+	case t.After(MaxTime):
+		return MaxTime
+	}
+	return t
+}
+
+// FormatTime returns ClampTime(t) as AppendTime writes it, without the
+// quotes: the one time format for a time that goes into a string field.
+func FormatTime(t time.Time) string {
+	b, _ := ClampTime(t).UTC().AppendText(make([]byte, 0, len(time.RFC3339Nano)))
+	return string(b)
+}
+
 // ValidNumber reports whether s is a JSON number literal (NumberEnd).
 func ValidNumber(s string) bool {
 	end, msg := numberEnd(s, 0)

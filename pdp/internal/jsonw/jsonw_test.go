@@ -90,3 +90,37 @@ func FuzzValidNumber(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFormatTime: FormatTime writes what AppendTime writes, unquoted,
+// for a time in [MinTime, MaxTime], and clamps any other non-zero time to
+// the nearer bound; what it writes reads back as the clamped instant.
+func FuzzFormatTime(f *testing.F) {
+	f.Add(int64(0), int64(0))
+	f.Add(int64(1764980067), int64(170000000))
+	f.Add(int64(-62135596800), int64(0))         // the zero time: kept
+	f.Add(int64(-62135596800), int64(1))         // MinTime
+	f.Add(int64(-62167219200), int64(0))         // year 0: clamped to MinTime
+	f.Add(int64(253402300799), int64(999999999)) // MaxTime
+	f.Add(int64(253402300800), int64(0))         // year 10000: clamped to MaxTime
+	f.Add(int64(-1<<62), int64(0))
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		tm := time.Unix(sec, nsec)
+		c := ClampTime(tm)
+		switch {
+		case tm.IsZero() || !tm.Before(MinTime) && !tm.After(MaxTime):
+			if !c.Equal(tm) {
+				t.Fatalf("ClampTime(%v) = %v", tm, c)
+			}
+		case tm.Before(MinTime) && !c.Equal(MinTime), tm.After(MaxTime) && !c.Equal(MaxTime):
+			t.Fatalf("ClampTime(%v) = %v", tm, c)
+		}
+		s := FormatTime(tm)
+		q, ok := AppendTime(nil, c)
+		if !ok || `"`+s+`"` != string(q) {
+			t.Fatalf("FormatTime(%v) = %s, AppendTime of the clamped time %s", tm, s, q)
+		}
+		if back, err := time.Parse(time.RFC3339Nano, s); err != nil || !back.Equal(c) {
+			t.Fatalf("FormatTime(%v) = %s reads back as %v, %v", tm, s, back, err)
+		}
+	})
+}
