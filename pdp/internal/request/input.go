@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 )
 
 var (
@@ -380,21 +381,26 @@ func (in *Input) derivedTerm() *ast.Term {
 
 // floatTerm encodes f as a number term, rounded to millionths (sums of
 // decimal amounts carry binary noise such as 6899.750000000001; short
-// decimals also keep OPA's comparisons on their fast path). Integral
-// values use interned ints.
+// decimals also keep OPA's comparisons on their fast path), written as
+// jsonw writes numbers. Integral values use interned ints.
 func floatTerm(f float64) *ast.Term {
 	f = numValue(f)
 	if isInt(f) {
 		return ast.InternedTerm(int(f))
 	}
-	return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'f', -1, 64)))
+	var buf [32]byte
+	if b, ok := jsonw.AppendFloat(buf[:0], f); ok {
+		return ast.NumberTerm(json.Number(b))
+	}
+	return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'f', -1, 64))) // NaN, ±Inf: no JSON number
 }
 
 // isInt reports whether f (a numValue) is written as an integer.
 func isInt(f float64) bool { return f == float64(int(f)) && f > -1e15 && f < 1e15 }
 
 // numValue is the number the policy sees for f: rounded to millionths.
-// floatTerm writes it as the shortest decimal that reads back as it.
+// floatTerm writes it as the shortest decimal that reads back as it, as
+// encoding/json does (jsonw.AppendFloat: an exponent from 1e21).
 func numValue(f float64) float64 {
 	if math.Abs(f) < 1e15 { // larger values have no millionths (and f*1e6 could overflow)
 		f = math.Round(f*1e6) / 1e6

@@ -242,8 +242,9 @@ func (p *parser) value() (*ast.Term, *pdp.Error) {
 }
 
 // numberTerm makes a JSON number literal an OPA number. A literal with an
-// exponent is rewritten to its float64 value ("1e2" → "100", "1e-400" →
-// "0"), and one beyond float64's range is refused (ok false): OPA compares
+// exponent is rewritten to its float64 value as jsonw writes numbers ("1e2"
+// → "100", "1e-400" → "0", "15e20" → "1.5e+21"), and one beyond float64's
+// range is refused (ok false): OPA compares
 // numbers through big.Float, which cannot parse an exponent such as
 // "5e-999999999999999999" and panics, so such a literal must never reach
 // a policy. Literals without an exponent are kept exactly.
@@ -256,7 +257,9 @@ func numberTerm(raw string) (*ast.Term, bool) {
 		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
 			return nil, false
 		}
-		return ast.NumberTerm(json.Number(strconv.FormatFloat(v+0, 'g', -1, 64))), true // v+0: -0 → 0
+		var buf [32]byte
+		b, _ := jsonw.AppendFloat(buf[:0], v+0) // v+0: -0 → 0
+		return ast.NumberTerm(json.Number(b)), true
 	}
 	return ast.NumberTerm(json.Number(raw)), true
 }

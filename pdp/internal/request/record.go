@@ -119,7 +119,8 @@ func appendNum(b []byte, f float64) ([]byte, error) {
 	case isInt(f):
 		return strconv.AppendInt(b, int64(f), 10), nil
 	}
-	return strconv.AppendFloat(b, f, 'f', -1, 64), nil
+	b, _ = jsonw.AppendFloat(b, f)
+	return b, nil
 }
 
 // appendScores writes input.scores as scoresTerm builds it: plugins in name
