@@ -242,10 +242,10 @@ func (p *parser) value() (*ast.Term, *pdp.Error) {
 }
 
 // numberTerm makes a JSON number literal an OPA number. A literal with an
-// exponent is rewritten to its float64 value as jsonw writes numbers ("1e2"
-// → "100", "1e-400" → "0", "15e20" → "1.5e+21"), and one beyond float64's
-// range is refused (ok false): OPA compares
-// numbers through big.Float, which cannot parse an exponent such as
+// exponent is rewritten to its float64 value as jsonw writes numbers
+// ("1e2" → "100", "1e-400" → "0", "15e20" → "1.5e+21"), and one beyond
+// float64's range is refused (ok false): OPA compares numbers through
+// big.Float, which cannot parse an exponent such as
 // "5e-999999999999999999" and panics, so such a literal must never reach
 // a policy. Literals without an exponent are kept exactly.
 func numberTerm(raw string) (*ast.Term, bool) {
