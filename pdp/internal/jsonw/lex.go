@@ -15,9 +15,10 @@ import (
 //
 // The strict scanners (StringEnd, NumberEnd, LiteralEnd) accept exactly
 // RFC 8259's tokens and report the first fault as a *SyntaxError. The
-// loose ones (LooseStringEnd, LooseNumberEnd, LooseValueEnd) read text
-// that may not be JSON, for the masker, which must end on anything: they
-// never fail and always advance. On valid JSON the two agree, and string
+// loose ones (LooseStringEnd, LooseNumberEnd, LooseValueEnd, and
+// ByteClasses.LooseString, which sorts a string's bytes as it goes) read
+// text that may not be JSON, for the masker, which must end on anything:
+// they never fail and always advance. On valid JSON the two agree, and string
 // content as Unescape decodes it is what encoding/json decodes (FuzzLexer
 // holds them to encoding/json).
 
