@@ -9,14 +9,14 @@ import (
 )
 
 // Strings. The masker reads a string token's raw bytes once (scanString:
-// the lexer sorts them as it finds the end) and looks closer only when they may hold something to mask: 13 ASCII
-// digits or more, a non-ASCII byte or an escape (Unicode digits, Chinese,
-// look-alike letters), or letters that start a secret's name
-// (pii.MayNameSecret). Then it decodes the content, keeping for each
-// decoded byte the raw offset it came from, finds card and identity
-// numbers (pii.Mask rules) and secret values in free text
-// (pii.Scanner.Secrets), and writes the raw content again with each found
-// range replaced by its mask. It looks at the result again until nothing
+// the lexer sorts them as it finds the end) and looks closer only when
+// they may hold something to mask: 13 ASCII digits or more, a non-ASCII
+// byte or an escape (Unicode digits, Chinese, look-alike letters), or
+// letters that start a secret's name (pii.MayNameSecret). Then it
+// decodes the content (jsonw.UnescapeOne), keeping for each decoded byte
+// the raw offset it came from, finds card and identity numbers (pii.Mask
+// rules) and secret values in free text (pii.Scanner.Secrets), and writes
+// the raw content again with each found range replaced by its mask. It looks at the result again until nothing
 // is found: a card's mask keeps ten digits, which can join neighbouring
 // digits into a new number, and each round removes at least three digits
 // or replaces a secret by "***", which is never looked at again, so it
