@@ -138,41 +138,61 @@ const (
 // control characters and escapes other than \" \\ \/ \b \f \n \r \t and
 // \u with four hex digits. Its content, src[i+1:end-1], is as written:
 // Unescape decodes it.
-func StringEnd(src []byte, i int) (int, StringFlags, *SyntaxError) {
-	end, flags, msg := stringEnd(src, i)
-	return end, flags, fault(msg, end)
-}
-
-func stringEnd(src []byte, i int) (end int, flags StringFlags, msg string) {
-	for j := i + 1; j < len(src); j++ {
-		c := src[j]
-		switch {
+func StringEnd(src []byte, i int) (end int, flags StringFlags, err *SyntaxError) {
+	j := i + 1
+	for {
+		k := indexSpecial(src[j:])
+		if k < 0 {
+			return len(src), flags, fault(errUnterm, len(src))
+		}
+		j += k
+		switch c := src[j]; {
 		case c == '"':
-			return j + 1, flags, ""
+			return j + 1, flags, nil
 		case c == '\\':
 			flags |= Escaped
 			j++
 			if j >= len(src) {
-				return len(src), flags, errUnterm
+				return len(src), flags, fault(errUnterm, len(src))
 			}
 			switch src[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if _, ok := hex4(src, j+1); !ok {
-					return j, flags, errUEscape
+					return j, flags, fault(errUEscape, j)
 				}
 				j += 4
 			default:
-				return j, flags, errEscape
+				return j, flags, fault(errEscape, j)
 			}
 		case c < 0x20:
-			return j, flags, errControl
-		case c >= utf8.RuneSelf:
+			return j, flags, fault(errControl, j)
+		default: // c >= utf8.RuneSelf
 			flags |= NonASCII
 		}
+		j++
 	}
-	return len(src), flags, errUnterm
 }
+
+// indexSpecial returns the index of the first byte of s that is not a
+// plainByte, -1 if there is none.
+func indexSpecial(s []byte) int {
+	for k, c := range s {
+		if !plainByte[c] {
+			return k
+		}
+	}
+	return -1
+}
+
+// plainByte: string content that takes no second look, printable ASCII
+// other than the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // LiteralEnd returns the end of the literal true, false or null that
 // starts at src[i] (chosen by its first byte).

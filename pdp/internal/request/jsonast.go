@@ -355,10 +355,13 @@ func (p *parser) number() (string, *pdp.Error) {
 // key scans an object key. Keys the schema knows are returned interned, with
 // a shared term, so the common request costs no allocation per key.
 func (p *parser) key() (string, *ast.Term, *pdp.Error) {
-	raw, flags, err := p.quoted()
-	if err != nil {
-		return "", nil, err
+	start := p.pos
+	end, flags, serr := jsonw.StringEnd(p.buf, start)
+	if serr != nil || flags&jsonw.NonASCII != 0 && !utf8.Valid(p.buf[start+1:end-1]) {
+		return "", nil, p.strErr(serr, start)
 	}
+	p.pos = end
+	raw := p.buf[start+1 : end-1]
 	if flags&jsonw.Escaped == 0 {
 		if k, ok := knownKeys[string(raw)]; ok {
 			return k.s, k.t, nil
@@ -378,33 +381,30 @@ func (p *parser) secretKey(key string) *pdp.Error {
 }
 
 // str scans a string and returns its unescaped value. Without escapes it
-// costs one allocation, for the result.
+// costs one allocation, for the result. The sidecar refuses invalid UTF-8
+// (which encoding/json would decode as U+FFFD); escapes decode to valid
+// UTF-8, so the raw content is what is checked.
 func (p *parser) str() (string, *pdp.Error) {
 	if p.peek() != '"' {
 		return "", p.expect('"')
 	}
-	raw, flags, err := p.quoted()
-	if err != nil {
-		return "", err
-	}
-	return p.content(raw, flags), nil
-}
-
-// quoted scans the string token at p.pos (its opening quote) and returns
-// its raw content, refusing invalid UTF-8 (which encoding/json would
-// decode as U+FFFD: the sidecar refuses it).
-func (p *parser) quoted() ([]byte, jsonw.StringFlags, *pdp.Error) {
-	end, flags, err := jsonw.StringEnd(p.buf, p.pos)
-	if err != nil {
-		return nil, 0, p.lexErr(err)
-	}
-	raw := p.buf[p.pos+1 : end-1]
-	if flags&jsonw.NonASCII != 0 && !utf8.Valid(raw) { // escapes decode to valid UTF-8
-		p.pos++
-		return nil, 0, p.syntaxErr("invalid UTF-8 in string")
+	start := p.pos
+	end, flags, serr := jsonw.StringEnd(p.buf, start)
+	if serr != nil || flags&jsonw.NonASCII != 0 && !utf8.Valid(p.buf[start+1:end-1]) {
+		return "", p.strErr(serr, start)
 	}
 	p.pos = end
-	return raw, flags, nil
+	return p.content(p.buf[start+1:end-1], flags), nil
+}
+
+// strErr reports the string at start that the lexer refused (serr), or
+// else its invalid UTF-8.
+func (p *parser) strErr(serr *jsonw.SyntaxError, start int) *pdp.Error {
+	if serr != nil {
+		return p.lexErr(serr)
+	}
+	p.pos = start + 1
+	return p.syntaxErr("invalid UTF-8 in string")
 }
 
 // content returns a string's value from its raw content.
