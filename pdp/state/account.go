@@ -75,7 +75,8 @@ const backlogFactor = 16
 // sync writes.
 //
 // The audit's UID defaults to uid, its At to the Store's clock and its
-// Action to "account.update".
+// Action to "account.update". It is copied once fn has run, so fn may
+// complete it (its Detail: what the change was).
 //
 // ctx is honoured until a sync change is queued for commit.
 func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit *pdp.AuditRecord, fn func(*pdp.AccountState) error) (*pdp.AccountState, error) {
@@ -100,16 +101,12 @@ func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit 
 	defer mu.Unlock()
 
 	now := s.cfg.Clock()
-	rec := auditRecord(audit, now)
 	if mode == Sync && s.shared != nil {
 		// The committer computes the change from the stored value (see
 		// rebase.go). uid is kept: a copy, as the caller's string may
 		// alias a reused buffer.
 		uid = strings.Clone(uid)
-		if rec != nil && rec.UID == "" {
-			rec.UID = uid
-		}
-		return s.updateShared(ctx, h, uid, s.ver.Add(1), now, rec, fn)
+		return s.updateShared(ctx, h, uid, s.ver.Add(1), now, audit, fn)
 	}
 	// Under the lock the overlay, when it has the UID, is the latest state;
 	// reading it first keeps the cache out of the async write path.
@@ -125,6 +122,7 @@ func (s *Store) UpdateAccount(ctx context.Context, uid string, mode Mode, audit 
 	if err := fn(st); err != nil {
 		return nil, err
 	}
+	rec := auditRecord(audit, now) // after fn, which may complete it
 	// cur.UID is the Store's own copy of uid (the caller's string may alias
 	// a reused buffer); the overlay and the cache keep it.
 	uid = cur.UID

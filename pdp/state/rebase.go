@@ -148,7 +148,7 @@ func (s *Store) rebaseSnaps(snaps []ovSnap) error {
 // change is computed in the committer from the stored value, and written
 // on condition (see the top of this file). The caller holds the UID's
 // lock, so the overlay entry of uid changes only in the committer.
-func (s *Store) updateShared(ctx context.Context, h uint64, uid string, ver uint64, now time.Time, rec *pdp.AuditRecord, fn func(*pdp.AccountState) error) (*pdp.AccountState, error) {
+func (s *Store) updateShared(ctx context.Context, h uint64, uid string, ver uint64, now time.Time, audit *pdp.AuditRecord, fn func(*pdp.AccountState) error) (*pdp.AccountState, error) {
 	var st *pdp.AccountState
 	r := &request{}
 	r.job = func(Backend) (*Batch, func(), error) {
@@ -183,7 +183,10 @@ func (s *Store) updateShared(ctx context.Context, h uint64, uid string, ver uint
 		}
 		b := &Batch{Writes: []Write{{Bucket: BucketAccounts, Key: []byte(uid), Value: encodeAccount(next), If: &d}}}
 		queueWrite(b, next, cur.OpenWork(now), now)
-		if rec != nil {
+		if rec := auditRecord(audit, now); rec != nil { // after fn, which may complete it
+			if rec.UID == "" {
+				rec.UID = uid
+			}
 			if err := s.journal(b, rec); err != nil {
 				return nil, nil, err
 			}
