@@ -2,6 +2,7 @@ package decide
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -94,10 +95,15 @@ func TestOutcomes(t *testing.T) {
 	}
 	// One journal record per outcome that changed something: not for a
 	// repeat, not for a refusal.
-	var records []string
+	// Each record's detail says what was reported (the labels export
+	// reads it).
+	var records, statuses []string
 	if err := st.Journal(context.Background(), state.JournalFilter{UID: "u-o"}, func(r pdp.AuditRecord) error {
 		if r.Action == "outcome" {
 			records = append(records, r.Target)
+			var d OutcomeDetail
+			_ = json.Unmarshal([]byte(r.Detail), &d)
+			statuses = append(statuses, d.Status+"/"+d.Label)
 		}
 		return nil
 	}); err != nil {
@@ -105,5 +111,8 @@ func TestOutcomes(t *testing.T) {
 	}
 	if want := []string{"txn/t-0", "txn/t-1", "txn/t-2", "txn/t-0", "txn/t-old"}; !slices.Equal(records, want) {
 		t.Fatalf("outcome records %v, want %v", records, want)
+	}
+	if want := []string{"completed/", "failed/", "reversed/", "chargeback/chargeback", "fraud_reported/fraud"}; !slices.Equal(statuses, want) {
+		t.Fatalf("outcome records' details %v, want %v", statuses, want)
 	}
 }
