@@ -31,6 +31,8 @@ const (
 	CodeUnauthorized     ErrorCode = "unauthorized"
 	CodeForbidden        ErrorCode = "forbidden"
 	CodeConflict         ErrorCode = "conflict"
+	CodeNothingToAppeal  ErrorCode = "nothing_to_appeal" // no freeze, restriction, limit or probation to appeal
+	CodeTooManyAppeals   ErrorCode = "too_many_appeals"  // MaxOpenAppeals open already
 	CodeNotReady         ErrorCode = "not_ready"
 	CodeUnavailable      ErrorCode = "unavailable"
 	CodeInternal         ErrorCode = "internal"

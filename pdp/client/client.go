@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ func New(addr string, opts ...Option) (*Client, error) {
 			ReadTimeout:              time.Second,
 			WriteTimeout:             time.Second,
 			NoDefaultUserAgentHeader: true,
+			DisablePathNormalizing:   true, // a UID's escaped "/" stays escaped
 		},
 		base:    "http://" + addr,
 		timeout: 100 * time.Millisecond,
@@ -196,25 +198,105 @@ func (c *Client) Decide(ctx context.Context, r *Request) (*Decision, error) {
 	return &d, nil
 }
 
+// AppealRequest is a user's appeal of a freeze, restriction, limit or
+// probation (README "Appeals and what the app shows"): the user's words
+// and references to documents the service keeps, never documents or
+// identity numbers.
+type AppealRequest struct {
+	UID       string   `json:"uid"`
+	Reason    string   `json:"reason"`
+	Documents []string `json:"documents,omitempty"`
+	// RequestID makes the call safe to retry: the same one again answers
+	// the appeal it lodged.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Appeal is an appeal as the app may show it.
+type Appeal struct {
+	ID          string    `json:"appeal_id"`
+	Status      string    `json:"status"` // open, granted, rejected
+	LodgedAt    time.Time `json:"lodged_at"`
+	AnswerDueAt time.Time `json:"answer_due_at"`
+	// AnsweredAt and Answer are set once it is closed.
+	AnsweredAt time.Time `json:"answered_at"`
+	Answer     string    `json:"answer"`
+}
+
+// Status is what the app may show of an account.
+type Status struct {
+	UID string `json:"uid"`
+	// Status is ok, frozen, restricted, limited or probation (the most
+	// severe).
+	Status string `json:"status"`
+	// Functions are the stages the account cannot use.
+	Functions []string `json:"functions"`
+	// Until is when it ends; zero when no end is set.
+	Until     time.Time `json:"until"`
+	Message   string    `json:"message"`
+	CanAppeal bool      `json:"can_appeal"`
+	Appeals   []Appeal  `json:"appeals"`
+}
+
+// accountTimeout is the least time Appeal and Status get: an appeal is
+// written durably (an fsync) before the answer.
+const accountTimeout = 2 * time.Second
+
+// Appeal lodges a user's appeal. A *Error with Status 409 means the
+// account has nothing to appeal (Code "nothing_to_appeal") or too many
+// appeals open ("too_many_appeals"); 400 names the field to fix.
+func (c *Client) Appeal(ctx context.Context, r *AppealRequest) (*Appeal, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("pdp: encode appeal: %w", err)
+	}
+	var a Appeal
+	if err := c.do(ctx, fasthttp.MethodPost, "/v1/appeals", body, max(c.timeout, accountTimeout), &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Status reads what the app may show of uid's account; locale ("" for the
+// sidecar's messages.locale) chooses the message's language.
+func (c *Client) Status(ctx context.Context, uid, locale string) (*Status, error) {
+	path := "/v1/accounts/" + url.PathEscape(uid) + "/status"
+	if locale != "" {
+		path += "?locale=" + url.QueryEscape(locale)
+	}
+	var s Status
+	if err := c.do(ctx, fasthttp.MethodGet, path, nil, max(c.timeout, accountTimeout), &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
 // post sends body to path and decodes the answer into out.
 func (c *Client) post(ctx context.Context, path string, body []byte, out any) error {
+	return c.do(ctx, fasthttp.MethodPost, path, body, c.timeout, out)
+}
+
+// do sends a request and decodes a 2xx answer into out; within timeout
+// or ctx's deadline, whichever comes first.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, timeout time.Duration, out any) error {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(c.base + path)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	req.SetBodyRaw(body)
+	req.Header.SetMethod(method)
+	if method == fasthttp.MethodPost {
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(body)
+	}
 
-	deadline := time.Now().Add(c.timeout)
+	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	if err := c.hc.DoDeadline(req, resp, deadline); err != nil {
 		return fmt.Errorf("pdp: %s: %w", path, err)
 	}
-	if code := resp.StatusCode(); code != fasthttp.StatusOK {
+	if code := resp.StatusCode(); code < 200 || code > 299 {
 		var env struct {
 			Error Error `json:"error"`
 		}

@@ -102,6 +102,7 @@ func TestValidate(t *testing.T) {
 		"shadow.policies":             func(c *Config) { c.Policies.Dir, c.Shadow.Policies = "p", "p" },
 		"decision_log (max_size_mib)": func(c *Config) { c.DecisionLog.SpillMaxBytes = -5 },
 		"state.decision_trail":        func(c *Config) { c.State.DecisionTrail.MaxRecords = -1 },
+		"admin.answer_time":           func(c *Config) { c.Admin.AnswerTime = 0 },
 	} {
 		field, _, _ = strings.Cut(field, " (")
 		c := Default()

@@ -87,6 +87,8 @@ type Service struct {
 	// challengeTTL is how long a step-up challenge can be answered;
 	// verificationTTL how long a reported result counts for retries.
 	challengeTTL, verificationTTL time.Duration
+	// answerTime is how long operators have to answer an appeal.
+	answerTime time.Duration
 }
 
 // Options configure a Service.
@@ -107,6 +109,9 @@ type Options struct {
 	Fleet FleetVelocity
 	// ChallengeTTL defaults to 10 minutes, VerificationTTL to 30 minutes.
 	ChallengeTTL, VerificationTTL time.Duration
+	// AnswerTime is how long operators have to answer an appeal
+	// (config admin.answer_time); default 48 hours.
+	AnswerTime time.Duration
 
 	// DecisionLog records every decision (optional); DecisionLogSync says
 	// it is in sync mode (a record that is not durable fails the request).
@@ -146,11 +151,14 @@ func New(o Options) (*Service, error) {
 	if o.VerificationTTL <= 0 {
 		o.VerificationTTL = config.DefaultVerificationTTL
 	}
+	if o.AnswerTime <= 0 {
+		o.AnswerTime = config.DefaultAnswerTime
+	}
 	enableRandPool()
 	s := &Service{eng: o.Engine, metrics: o.Metrics, limits: o.Limits, fallback: o.Fallback,
 		messages: o.Messages, log: o.Logger, now: o.Now,
 		state: o.State, velocity: o.Velocity, fleet: o.Fleet, plugins: o.Plugins,
-		challengeTTL: o.ChallengeTTL, verificationTTL: o.VerificationTTL,
+		challengeTTL: o.ChallengeTTL, verificationTTL: o.VerificationTTL, answerTime: o.AnswerTime,
 		dlog: o.DecisionLog, logSync: o.DecisionLogSync, labels: o.LogLabels, path: o.Package, shadow: o.Shadow,
 		bundle: o.BundleName}
 	if s.path == "" {

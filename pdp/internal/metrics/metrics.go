@@ -30,6 +30,7 @@ type Metrics struct {
 	revision  *prometheus.GaugeVec
 	integrity *integrity
 	outcomes  *outcomes
+	appeals   *appeals
 
 	mu      sync.Mutex
 	lastRev string
@@ -79,6 +80,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.integrity = newIntegrity(m.reg)
 	m.outcomes = newOutcomes(m.reg)
+	m.appeals = newAppeals(m.reg)
 	return m
 }
 

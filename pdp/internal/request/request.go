@@ -343,15 +343,21 @@ func (p *parser) locale() (string, *ast.Term, *pdp.Error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ok := len(s) >= 2 && (s[0]|0x20) >= 'a' && (s[0]|0x20) <= 'z'
+	if !IsLocale(s) {
+		return "", nil, p.err(pdp.CodeInvalidValue, "must be a language tag such as \"zh\" or \"en-SG\"")
+	}
+	return s, t, nil
+}
+
+// IsLocale reports whether s is a language tag as a request's locale must
+// be: 2 to 35 ASCII letters, digits and hyphens, starting with a letter.
+func IsLocale(s string) bool {
+	ok := len(s) >= 2 && len(s) <= 35 && (s[0]|0x20) >= 'a' && (s[0]|0x20) <= 'z'
 	for i := 0; i < len(s) && ok; i++ {
 		c := s[i]
 		ok = c == '-' || c >= '0' && c <= '9' || (c|0x20) >= 'a' && (c|0x20) <= 'z'
 	}
-	if !ok {
-		return "", nil, p.err(pdp.CodeInvalidValue, "must be a language tag such as \"zh\" or \"en-SG\"")
-	}
-	return s, t, nil
+	return ok
 }
 
 // country parses an ISO 3166-1 alpha-2 code; lower case is upper-cased so

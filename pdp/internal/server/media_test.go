@@ -30,7 +30,7 @@ func TestPostsNeedJSONContentType(t *testing.T) {
 		json.Unmarshal(ctx.Response.Body(), &e)
 		return ctx.Response.StatusCode(), e.Error.Code
 	}
-	paths := []string{"/v1/decide", "/v1/events", "/v1/verifications", "/v1/data/riskpdp/decision", "/v1/data"}
+	paths := []string{"/v1/decide", "/v1/events", "/v1/verifications", "/v1/outcomes", "/v1/appeals", "/v1/data/riskpdp/decision", "/v1/data"}
 	for _, path := range paths {
 		if code, ecode := post(path, "", false); code != 415 || ecode != "unsupported_media_type" {
 			t.Errorf("%s without Content-Type: %d %s, want 415", path, code, ecode)

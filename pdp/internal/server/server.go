@@ -134,6 +134,8 @@ const (
 	epEvents   = "events"
 	epVerify   = "verifications"
 	epOutcomes = "outcomes"
+	epAppeals  = "appeals"
+	epStatus   = "account_status"
 	epOther    = "other"
 )
 
@@ -167,6 +169,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if s.method(ctx, epOutcomes, fasthttp.MethodPost) && s.jsonBody(ctx, epOutcomes) {
 			s.outcome(ctx)
 		}
+	case string(path) == "/v1/appeals":
+		if s.method(ctx, epAppeals, fasthttp.MethodPost) && s.jsonBody(ctx, epAppeals) {
+			s.appeal(ctx)
+		}
+	case bytes.HasPrefix(path, accountsPrefix):
+		s.accountRoute(ctx)
 	case bytes.HasPrefix(path, []byte("/v1/data")) && (len(path) == 8 || path[8] == '/'):
 		if s.method(ctx, epData, fasthttp.MethodPost, fasthttp.MethodGet) {
 			s.data(ctx, string(path[8:]))

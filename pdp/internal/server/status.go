@@ -24,7 +24,7 @@ func StatusOf(code pdp.ErrorCode) int {
 		return http.StatusUnauthorized
 	case pdp.CodeForbidden:
 		return http.StatusForbidden
-	case pdp.CodeConflict:
+	case pdp.CodeConflict, pdp.CodeNothingToAppeal, pdp.CodeTooManyAppeals:
 		return http.StatusConflict
 	case pdp.CodeNotReady, pdp.CodeUnavailable:
 		return http.StatusServiceUnavailable
