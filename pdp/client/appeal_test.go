@@ -64,7 +64,7 @@ func startWithAdmin(t *testing.T) (addr, admin string) {
 func TestAppealAndStatus(t *testing.T) {
 	addr, admin := startWithAdmin(t)
 	req, _ := http.NewRequest("POST", admin+"/admin/v1/accounts/u%2F7/freeze",
-		strings.NewReader(`{"kind":"temporary","duration":"1h","functions":["withdrawal"],"operator":"alice","reason":"review"}`))
+		strings.NewReader(`{"kind":"temporary","duration":"1h","functions":["withdrawal"],"operator":"alice","reason":"review","ticket":"RISK-1"}`))
 	req.Header.Set("Authorization", "Bearer "+opToken)
 	req.Header.Set("Content-Type", "application/json")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {

@@ -146,7 +146,7 @@ func (s signer) open(token string, now time.Time) (challenge, error) {
 		return challenge{}, errChallengeInvalid
 	}
 	p64, m64, ok := strings.Cut(rest, ".")
-	if !ok {
+	if !ok || !base64URL(p64) || !base64URL(m64) {
 		return challenge{}, errChallengeInvalid
 	}
 	enc := base64.RawURLEncoding.Strict() // one spelling per token
@@ -180,4 +180,17 @@ func (s signer) open(token string, now time.Time) (challenge, error) {
 		return c, errChallengeExpired
 	}
 	return c, nil
+}
+
+// base64URL reports whether s is made of the base64url alphabet only: Go's
+// decoder skips \r and \n, so a token with a line break inside would
+// decode as the token without it (two spellings of one token).
+func base64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,9 @@ package decisionlog
 import (
 	"bytes"
 	"encoding/json"
+	"math/big"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/riskpdp/riskpdp/pdp/internal/pii/piiref"
@@ -36,6 +39,11 @@ func walkCards(doc []byte) string {
 		case string:
 			return piiref.Number(v, true)
 		case json.Number:
+			// Only an integer can hold a card (maskNumber's rule): the
+			// digits around a decimal point are an amount.
+			if !isInteger(string(v)) {
+				return ""
+			}
 			return piiref.Number(string(v), true)
 		case []any:
 			for _, e := range v {
@@ -81,4 +89,17 @@ func TestOracleFindsCards(t *testing.T) {
 			t.Errorf("findCard(%s) = %v, want %v", s, got, want)
 		}
 	}
+}
+
+// isInteger reports whether the JSON number n is an integer, exactly (an
+// exponent beyond ±400 counts as not: no card is written so).
+func isInteger(n string) bool {
+	if i := strings.IndexAny(n, "eE"); i >= 0 {
+		e, err := strconv.Atoi(strings.TrimPrefix(n[i+1:], "+"))
+		if err != nil || e > 400 || e < -400 {
+			return false
+		}
+	}
+	r, ok := new(big.Rat).SetString(n)
+	return ok && r.IsInt()
 }
