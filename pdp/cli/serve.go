@@ -345,8 +345,8 @@ func (s *components) withService(context.Context) (func(), error) {
 	opts := decide.Options{Engine: s.eng, Metrics: s.m, Limits: s.limits, Fallback: fallback,
 		Messages: cfg.Messages, Logger: s.log, Velocity: s.tracker,
 		ChallengeTTL: cfg.StepUp.ChallengeTTL.D(), VerificationTTL: cfg.StepUp.VerificationTTL.D(),
-		AnswerTime: cfg.Admin.AnswerTime.D(),
-		DecisionLog:      s.dlog, DecisionLogSync: cfg.DecisionLog.Sync, LogLabels: logLabels(cfg.DecisionLog),
+		AnswerTime:  cfg.Admin.AnswerTime.D(),
+		DecisionLog: s.dlog, DecisionLogSync: cfg.DecisionLog.Sync, LogLabels: logLabels(cfg.DecisionLog),
 		Package: cfg.Policies.Package, BundleName: cfg.Bundle.Name, Shadow: s.shadow, DataExpose: cfg.DataAPI.Expose}
 	if s.plugins != nil {
 		opts.Plugins = s.plugins
