@@ -54,8 +54,14 @@ func newTestAPI(t *testing.T) *testAPI {
 // returns the status and the decoded answer.
 func (a *testAPI) do(method, target, body string) (int, map[string]any) {
 	a.t.Helper()
+	return a.as(testToken, method, target, body)
+}
+
+// as is do with token's bearer.
+func (a *testAPI) as(token, method, target, body string) (int, map[string]any) {
+	a.t.Helper()
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, req)
 	var m map[string]any

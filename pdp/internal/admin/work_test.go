@@ -2,13 +2,10 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -50,20 +47,6 @@ func newOpsAPI(t *testing.T) *opsAPI {
 	}
 	h := New(Options{Store: st, Tokens: toks, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return *clock }}).srv.Handler
 	return &opsAPI{testAPI: &testAPI{t: t, h: h, st: st, now: now}, clock: clock, tokenFile: tokenFile}
-}
-
-// as sends a request with token's bearer.
-func (a *opsAPI) as(token, method, target, body string) (int, map[string]any) {
-	a.t.Helper()
-	req := httptest.NewRequest(method, target, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	rec := httptest.NewRecorder()
-	a.h.ServeHTTP(rec, req)
-	var m map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
-		a.t.Fatalf("%s %s: not JSON: %q", method, target, rec.Body)
-	}
-	return rec.Code, m
 }
 
 func (a *opsAPI) queue(token, query string) []map[string]any {
