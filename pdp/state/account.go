@@ -189,7 +189,7 @@ func (s *Store) journal(b *Batch, a *pdp.AuditRecord) error {
 	if err != nil {
 		return invalid("audit record: %v", err)
 	}
-	b.Journal = append(b.Journal, JournalEntry{UID: a.UID, Record: data})
+	b.Journal = append(b.Journal, JournalEntry{UID: a.UID, Record: data, Chain: chained(a.Action)})
 	return nil
 }
 

@@ -21,9 +21,20 @@ import (
 //	BucketJournalByUID  uvarint(len uid) uid, 8-byte seq → empty
 //
 // Sequence numbers start at 1, increase by one per record and are never
-// reused, also across restarts. Batch.Writes never put into these two buckets; they
-// may delete from them (the Store's prune of decision records deletes a
-// record and its index entry in one batch).
+// reused, also across restarts (a Shared backend may leave gaps).
+//
+// Commit also keeps the hash chain over the records marked
+// JournalEntry.Chain (chain.go): for each, in the same atomic transaction,
+// a BucketChain entry (seq → the seq chained before it and the record's
+// link, ChainWrites computes them) and the chain's head in BucketMeta
+// under ChainHeadKey. The head a batch is chained after must be the head
+// the batch replaces: with several writers, Commit reads the head and
+// writes the new one under Write.If, or in one transaction.
+//
+// Batch.Writes never put into BucketJournal, BucketJournalByUID or
+// BucketChain, and never write the chain head (CheckWrites refuses such a
+// batch); they may delete from the three buckets (the Store's prune of
+// decision records deletes a record and its index entry in one batch).
 type Backend interface {
 	// Get reads keys of one bucket from one consistent snapshot and calls fn
 	// with each value in order (nil when the key is absent). The value is
@@ -100,10 +111,11 @@ const (
 	BucketJournal                         // audit journal by seq (owned by Commit)
 	BucketJournalByUID                    // journal index by UID (owned by Commit)
 	BucketQueue                           // accounts with operators' work (UID → empty)
+	BucketChain                           // hash chain of the kept journal records (owned by Commit)
 	numBuckets
 )
 
-var bucketNames = [numBuckets]string{"", "meta", "lists", "expiry", "accounts", "verifications", "secrets", "journal", "journal_uid", "queue"}
+var bucketNames = [numBuckets]string{"", "meta", "lists", "expiry", "accounts", "verifications", "secrets", "journal", "journal_uid", "queue", "chain"}
 
 // String returns the bucket's name (also its name in the bbolt file).
 func (b Bucket) String() string {
@@ -171,6 +183,9 @@ func (e *ConflictError) Error() string {
 type JournalEntry struct {
 	UID    string
 	Record []byte
+	// Chain: the record is kept and hash-chained (every record but
+	// pdp.ActionDecision; see chain.go).
+	Chain bool
 }
 
 func (b *Batch) put(bk Bucket, key, value []byte) {

@@ -22,14 +22,19 @@ var (
 	openedKey     = []byte("opened")
 )
 
+// errNoBucket: a read-only file lacks a bucket (it is older than the
+// bucket); reads find nothing in it.
+var errNoBucket = errors.New("bucket missing")
+
 // scanChunk is how many keys Scan copies out of one read transaction. A
 // long-lived bbolt read transaction blocks a writer that must grow the
 // memory map, so scans never hold one while their callback runs.
 const scanChunk = 512
 
 type boltBackend struct {
-	db   *bolt.DB
-	path string
+	db       *bolt.DB
+	path     string
+	readOnly bool
 }
 
 var _ Backend = (*boltBackend)(nil)
@@ -242,6 +247,9 @@ func guard(err *error) {
 func (b *boltBackend) bucket(tx *bolt.Tx, bk Bucket) (*bolt.Bucket, error) {
 	bb := tx.Bucket([]byte(bk.String()))
 	if bb == nil {
+		if b.readOnly {
+			return nil, errNoBucket // a file older than the bucket: read as empty
+		}
 		return nil, fmt.Errorf("state file: bucket %s missing", bk)
 	}
 	return bb, nil
@@ -252,6 +260,14 @@ func (b *boltBackend) Get(bk Bucket, keys [][]byte, fn func(int, []byte) error) 
 	defer guard(&err)
 	return b.db.View(func(tx *bolt.Tx) error {
 		bb, err := b.bucket(tx, bk)
+		if errors.Is(err, errNoBucket) {
+			for i := range keys {
+				if err := fn(i, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -303,6 +319,9 @@ func (b *boltBackend) scanChunk(bk Bucket, prefix, from []byte, add func(k, v []
 	defer guard(&err)
 	err = b.db.View(func(tx *bolt.Tx) error {
 		bb, err := b.bucket(tx, bk)
+		if errors.Is(err, errNoBucket) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -324,6 +343,9 @@ func (b *boltBackend) scanChunk(bk Bucket, prefix, from []byte, add func(k, v []
 func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer guard(&err)
+	if err := CheckWrites(batch); err != nil {
+		return 0, err
+	}
 	err = b.db.Update(func(tx *bolt.Tx) error {
 		var bks [numBuckets]*bolt.Bucket
 		for bk := Bucket(1); bk < numBuckets; bk++ {
@@ -348,9 +370,6 @@ func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 			return bytes.Compare(a.Key, b.Key)
 		})
 		for _, w := range writes {
-			if w.Bucket == 0 || w.Bucket >= numBuckets || !w.Delete && (w.Bucket == BucketJournal || w.Bucket == BucketJournalByUID) {
-				return fmt.Errorf("commit: write to bucket %d refused", w.Bucket)
-			}
 			var err error
 			if w.Delete {
 				err = bks[w.Bucket].Delete(w.Key)
@@ -377,6 +396,19 @@ func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 				index = append(index, journalUIDKey(j.UID, seq))
 			}
 		}
+		if len(batch.Journal) > 0 {
+			// The chain (chain.go): one writer, so the head read here is
+			// the head this batch follows.
+			chain, err := ChainWrites(bks[BucketMeta].Get(chainHeadKey), first, batch.Journal)
+			if err != nil {
+				return err
+			}
+			for _, w := range chain {
+				if err := bks[w.Bucket].Put(w.Key, w.Value); err != nil {
+					return fmt.Errorf("commit chain: %w", err)
+				}
+			}
+		}
 		slices.SortFunc(index, bytes.Compare)
 		for _, k := range index {
 			if err := bks[BucketJournalByUID].Put(k, []byte{}); err != nil {
@@ -392,3 +424,56 @@ func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 }
 
 func (b *boltBackend) Close() error { return b.db.Close() }
+
+// OpenBoltReadOnly opens an existing state file for reading, for tools
+// (pdp audit): Commit fails. bbolt's file lock is shared with other
+// readers and exclusive with the writer, so it waits up to lockTimeout
+// for a sidecar that has the file open (0 waits forever), then fails.
+func OpenBoltReadOnly(path string, lockTimeout time.Duration) (Backend, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("state file %s is a directory", path)
+	}
+	var db *bolt.DB
+	func() {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if p := recover(); p != nil {
+				db, err = nil, fmt.Errorf("damaged file: a page could not be read (truncated or corrupt): %v", p)
+			}
+		}()
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	}()
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("state file %s is locked by another process (a running sidecar?): %w", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	b := &boltBackend{db: db, path: path, readOnly: true}
+	err = func() (err error) {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer guard(&err)
+		return db.View(func(tx *bolt.Tx) error {
+			if tx.Size() > info.Size() {
+				return fmt.Errorf("truncated: %d bytes, its pages need %d", info.Size(), tx.Size())
+			}
+			meta := tx.Bucket([]byte(BucketMeta.String()))
+			if meta == nil {
+				return errors.New("not a risk state file (no meta bucket)")
+			}
+			if v := meta.Get(formatKey); !bytes.Equal(v, formatVersion) {
+				return fmt.Errorf("unsupported format %q (this build reads %q)", v, formatVersion)
+			}
+			return nil
+		})
+	}()
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return b, nil
+}

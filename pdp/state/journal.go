@@ -39,7 +39,13 @@ func (s *Store) Journal(ctx context.Context, f JournalFilter, fn func(pdp.AuditR
 	if f.UID != "" {
 		return s.journalByUID(ctx, &f, fn)
 	}
-	return s.be.Scan(BucketJournal, nil, seqKey(f.FromSeq), func(k, v []byte) error {
+	return scanJournal(ctx, s.be, &f, func(a pdp.AuditRecord, _ []byte) error { return fn(a) })
+}
+
+// scanJournal calls fn with every record of be's journal from f.FromSeq
+// to f.ToSeq that f matches, and its stored bytes (valid only during fn).
+func scanJournal(ctx context.Context, be Backend, f *JournalFilter, fn func(a pdp.AuditRecord, stored []byte) error) error {
+	return be.Scan(BucketJournal, nil, seqKey(f.FromSeq), func(k, v []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -57,7 +63,7 @@ func (s *Store) Journal(ctx context.Context, f JournalFilter, fn func(pdp.AuditR
 		if !f.match(&a) {
 			return nil
 		}
-		return fn(a)
+		return fn(a, v)
 	})
 }
 

@@ -123,6 +123,11 @@ func Open(cfg Config) (*Store, error) {
 	s.flushed.Store(&ch)
 	s.ranges.init()
 	s.watch()
+	if err := s.startChain(); err != nil {
+		_ = be.Close()
+		c.close()
+		return nil, fmt.Errorf("audit chain: %w", err)
+	}
 	if err := s.normalizeLists(); err != nil {
 		_ = be.Close()
 		c.close()

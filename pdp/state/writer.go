@@ -301,7 +301,7 @@ func (s *Store) encodeSnaps(all []ovSnap) ([]ovChunk, error) {
 				encErr, ok = fmt.Errorf("encode audit of %q: %w", sn.uid, err), false
 				break
 			}
-			w.Journal = append(w.Journal, JournalEntry{UID: sn.audits[i].UID, Record: data})
+			w.Journal = append(w.Journal, JournalEntry{UID: sn.audits[i].UID, Record: data, Chain: chained(sn.audits[i].Action)})
 		}
 		if !ok {
 			continue
