@@ -355,80 +355,132 @@ func prefixEnd(prefix []byte) []byte {
 // transactions: a failure or a conflict in one leaves the groups committed
 // before it in place (the Store's retry is idempotent for accounts; the
 // journal may then hold a record twice, never lose one).
+//
+// The journal's hash chain (state.ChainWrites): the journal records, their
+// chain entries and the chain's head are global keys, in one group, so
+// they commit together; the head is written under a condition on the head
+// the links were computed from. When only that condition fails (another
+// sidecar chained records meanwhile), nothing of the group was written:
+// Commit reads the head again, computes the links anew and runs the group
+// again. Sidecars chain in the order their commits reach Redis, which may
+// differ from sequence order: each chain entry names the record before it.
 func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 	if b.closed.Load() {
 		return 0, state.ErrClosed
 	}
-	for _, w := range batch.Writes {
-		if w.Bucket == 0 || !w.Delete && (w.Bucket == state.BucketJournal || w.Bucket == state.BucketJournalByUID) || w.Bucket.String() == "unknown" {
-			return 0, fmt.Errorf("commit: write to bucket %d refused", w.Bucket)
-		}
+	if err := state.CheckWrites(batch); err != nil {
+		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.WriteTimeout)
 	defer cancel()
 	var first uint64
+	chain := false
 	if n := len(batch.Journal); n > 0 {
 		last, err := b.rdb.IncrBy(ctx, b.prefixed("{g}:seq"), int64(n)).Result()
 		if err != nil {
 			return 0, b.unavailable(ctx, "commit", err)
 		}
 		first = uint64(last) - uint64(n) + 1
+		for _, j := range batch.Journal {
+			chain = chain || j.Chain
+		}
 	}
-	groups := make(map[string]*commitGroup)
-	var order []*commitGroup // deterministic, as the batch lists them
-	group := func(bk state.Bucket, key []byte) *commitGroup {
-		t := ""
-		if b.cluster {
-			t = tag(bk, key)
-		}
-		g := groups[t]
-		if g == nil {
-			g = &commitGroup{idx: make(map[string]int)}
-			groups[t] = g
-			order = append(order, g)
-		}
-		return g
-	}
-	put := func(w state.Write) {
-		g := group(w.Bucket, w.Key)
-		k := g.key(b.key(w.Bucket, w.Key), w)
-		if w.If != nil {
-			g.conds = append(g.conds, k, digestHex(*w.If))
-		}
-		switch {
-		case w.Delete:
-			g.ops = append(g.ops, "d", k)
-		case w.Bucket == state.BucketSecrets:
-			// The first sidecar to create a key wins; the Store reads
-			// back the one kept (see state.Shared).
-			g.ops = append(g.ops, "n", k, w.Value)
-		default:
-			g.ops = append(g.ops, "s", k, w.Value)
-		}
-		if indexed(w.Bucket) {
-			ig := group(w.Bucket, nil)
-			ik := ig.key(b.indexKey(w.Bucket), state.Write{})
-			op := "z"
-			if w.Delete {
-				op = "r"
+	headKey := state.ChainHeadKey()
+	var msg []byte
+	// build lays the batch out in groups; head is the chain's head it is
+	// chained after. The groups and their order do not depend on head.
+	build := func(head []byte) ([]*commitGroup, error) {
+		groups := make(map[string]*commitGroup)
+		var order []*commitGroup // deterministic, as the batch lists them
+		group := func(bk state.Bucket, key []byte) *commitGroup {
+			t := ""
+			if b.cluster {
+				t = tag(bk, key)
 			}
-			ig.ops = append(ig.ops, op, ik, string(w.Key))
+			g := groups[t]
+			if g == nil {
+				g = &commitGroup{idx: make(map[string]int)}
+				groups[t] = g
+				order = append(order, g)
+			}
+			return g
+		}
+		put := func(w state.Write) {
+			g := group(w.Bucket, w.Key)
+			k := g.key(b.key(w.Bucket, w.Key), w)
+			if w.If != nil {
+				g.conds = append(g.conds, k, digestHex(*w.If))
+			}
+			switch {
+			case w.Delete:
+				g.ops = append(g.ops, "d", k)
+			case w.Bucket == state.BucketSecrets:
+				// The first sidecar to create a key wins; the Store reads
+				// back the one kept (see state.Shared).
+				g.ops = append(g.ops, "n", k, w.Value)
+			default:
+				g.ops = append(g.ops, "s", k, w.Value)
+			}
+			if indexed(w.Bucket) {
+				ig := group(w.Bucket, nil)
+				ik := ig.key(b.indexKey(w.Bucket), state.Write{})
+				op := "z"
+				if w.Delete {
+					op = "r"
+				}
+				ig.ops = append(ig.ops, op, ik, string(w.Key))
+			}
+		}
+		msg = b.newMessage()
+		for _, w := range batch.Writes {
+			put(w)
+			msg = appendChange(msg, w.Bucket, w.Key)
+		}
+		for i, j := range batch.Journal {
+			seq := first + uint64(i)
+			put(state.Write{Bucket: state.BucketJournal, Key: state.SeqKey(seq), Value: j.Record})
+			if j.UID != "" {
+				put(state.Write{Bucket: state.BucketJournalByUID, Key: state.JournalUIDKey(j.UID, seq), Value: []byte{}})
+			}
+		}
+		if chain {
+			cw, err := state.ChainWrites(head, first, batch.Journal)
+			if err != nil {
+				return nil, err
+			}
+			was := state.ValueDigest(head)
+			for _, w := range cw {
+				if w.Bucket == state.BucketMeta {
+					w.If = &was
+				}
+				put(w)
+			}
+		}
+		return order, nil
+	}
+	readHead := func() (head []byte, err error) {
+		err = b.get(ctx, "commit", state.BucketMeta, [][]byte{headKey}, func(_ int, v []byte) error {
+			if v != nil {
+				head = append([]byte{}, v...)
+			}
+			return nil
+		})
+		return head, err
+	}
+	var head []byte
+	if chain {
+		var err error
+		if head, err = readHead(); err != nil {
+			return 0, err
 		}
 	}
-	msg := b.newMessage()
-	for _, w := range batch.Writes {
-		put(w)
-		msg = appendChange(msg, w.Bucket, w.Key)
-	}
-	for i, j := range batch.Journal {
-		seq := first + uint64(i)
-		put(state.Write{Bucket: state.BucketJournal, Key: state.SeqKey(seq), Value: j.Record})
-		if j.UID != "" {
-			put(state.Write{Bucket: state.BucketJournalByUID, Key: state.JournalUIDKey(j.UID, seq), Value: []byte{}})
-		}
+	order, err := build(head)
+	if err != nil {
+		return 0, err
 	}
 	var conflict *state.ConflictError
-	for _, g := range order {
+	for gi, tries := 0, 0; gi < len(order); gi++ {
+		g := order[gi]
 		args := make([]any, 0, 1+len(g.conds)+len(g.ops))
 		args = append(append(append(args, len(g.conds)/2), g.conds...), g.ops...)
 		bad, err := commitScript.Run(ctx, b.rdb, g.keys, args...).Int64Slice()
@@ -439,10 +491,29 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 			if i < 1 || int(i) > len(g.writes) {
 				return 0, fmt.Errorf("redis commit: script reported key %d of %d", i, len(g.writes))
 			}
+		}
+		if chain && len(bad) == 1 && g.writes[bad[0]-1].Bucket == state.BucketMeta && string(g.writes[bad[0]-1].Key) == string(headKey) {
+			// Another sidecar moved the chain's head: chain after the new one.
+			if tries++; tries > maxChainRetries {
+				return 0, fmt.Errorf("redis commit: the journal's chain head kept moving (%d tries)", tries)
+			}
+			if head, err = readHead(); err != nil {
+				return 0, err
+			}
+			if order, err = build(head); err != nil {
+				return 0, err
+			}
+			gi--
+			continue
+		}
+		for _, i := range bad {
+			w := g.writes[i-1]
+			if w.Bucket == state.BucketMeta && string(w.Key) == string(headKey) {
+				continue // not the Store's: its retry chains anew
+			}
 			if conflict == nil {
 				conflict = &state.ConflictError{}
 			}
-			w := g.writes[i-1]
 			conflict.Keys = append(conflict.Keys, state.BucketKey{Bucket: w.Bucket, Key: w.Key})
 		}
 	}
@@ -464,6 +535,10 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 	}
 	return first, nil
 }
+
+// maxChainRetries bounds how often one commit chains again after another
+// sidecar moved the head (each retry means another commit went through).
+const maxChainRetries = 64
 
 // commitGroup is what one script call commits: its keys (KEYS, each once),
 // the write that named each key first, the conditions (key index, hex
