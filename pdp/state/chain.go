@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
 )
@@ -185,8 +187,10 @@ type ChainReport struct {
 	// (zero without a chain).
 	Head     uint64
 	HeadLink Link
-	// Start is the seq of the first record of the chain (0: no chain).
-	Start uint64
+	// Start is the seq of the first record of the chain (0: no chain),
+	// Base the last record pruned past the audit retention, whose link
+	// the chain starts from (0: none pruned).
+	Start, Base uint64
 	// Checked counts the chained records whose link was verified;
 	// Records the journal records read, Unchained those before Start that
 	// the chain would keep (a state older than the chain) and Newer those
@@ -233,6 +237,21 @@ func VerifyChain(ctx context.Context, be Backend) (*ChainReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain head: %w", err)
 	}
+	base, err := getOne(BucketMeta, chainBaseKey)
+	if err != nil {
+		return nil, fmt.Errorf("chain checkpoint: %w", err)
+	}
+	hasBase := base != nil
+	var baseSeq uint64
+	var baseLink Link
+	if hasBase {
+		var ok bool
+		if baseSeq, baseLink, ok = decodeChainEntry(base); !ok {
+			brk(0, "chain checkpoint is not a chain entry (%d bytes)", len(base))
+			hasBase = false
+		}
+		r.Base = baseSeq
+	}
 	visited := make(map[uint64]struct{})
 	if head != nil {
 		seq, l, ok := decodeChainEntry(head)
@@ -241,7 +260,8 @@ func VerifyChain(ctx context.Context, be Backend) (*ChainReport, error) {
 		} else {
 			r.Head, r.HeadLink = seq, l
 			want := l // the link the record at seq must have
-			for seq != 0 {
+			sawPruned := false // the checkpoint's record, the last of its kind in the chain
+			for seq != 0 && (!hasBase || seq != baseSeq) {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
@@ -267,7 +287,9 @@ func VerifyChain(ctx context.Context, be Backend) (*ChainReport, error) {
 					brk(seq, "link %s is not the one the next record was chained to (%s)", stored, want)
 				}
 				var prev Link
-				if prevSeq != 0 {
+				if hasBase && prevSeq == baseSeq {
+					prev, r.Start = baseLink, seq
+				} else if prevSeq != 0 {
 					pv, err := getOne(BucketChain, seqKey(prevSeq))
 					if err != nil {
 						return nil, fmt.Errorf("chain %d: %w", prevSeq, err)
@@ -292,8 +314,20 @@ func VerifyChain(ctx context.Context, be Backend) (*ChainReport, error) {
 					brk(seq, "record altered: its bytes do not hash to its link")
 				default:
 					r.Checked++
+					if hasBase && !sawPruned {
+						if a, err := decodeAudit(seq, rec); err == nil && a.Action == ActionChainPruned {
+							sawPruned = true
+							var d chainPruneDetail
+							if json.Unmarshal([]byte(a.Detail), &d) != nil || d.ThroughSeq != baseSeq || d.Link != baseLink.String() {
+								brk(baseSeq, "chain checkpoint differs from the last %s record (seq %d)", ActionChainPruned, seq)
+							}
+						}
+					}
 				}
 				seq, want = prevSeq, prev
+			}
+			if hasBase && !sawPruned && r.Start != 0 { // the walk reached the checkpoint
+				brk(baseSeq, "chain checkpoint without an %s record in the chain", ActionChainPruned)
 			}
 		}
 	}
@@ -382,4 +416,118 @@ func ExportJournal(ctx context.Context, be Backend, f JournalFilter, fn func(*Ex
 		}
 		return fn(e)
 	})
+}
+
+// ActionChainPruned is the action of the checkpoint record the sweeper
+// chains when it prunes kept records past Config.AuditRetention: its
+// detail names the last record pruned (in chain order) and its link,
+// which BucketMeta keeps under chainBaseKey for VerifyChain to start from.
+const ActionChainPruned = "audit.pruned"
+
+var chainBaseKey = []byte("chain_base")
+
+// chainPruneDetail is the Detail of an ActionChainPruned record.
+type chainPruneDetail struct {
+	ThroughSeq uint64 `json:"through_seq"`
+	Link       string `json:"link"`
+	Records    int    `json:"records"`
+	Before     jtime  `json:"before"`
+}
+
+// chainPruneJob prunes up to sweepChunk kept records older than
+// AuditRetention from the start of the chain, in chain order, with their
+// index and chain entries, and in the same batch moves the checkpoint
+// (chainBaseKey: the last pruned record's seq and link, under a condition
+// on the one before, so two sidecars pruning at once do not both) and
+// chains an ActionChainPruned record saying so. Every chain entry left is
+// after the checkpoint in chain order, so the first sweepChunk of them by
+// seq hold its successor (commit order differs from seq order only among
+// commits in flight together).
+func (s *Store) chainPruneJob(be Backend, now time.Time) (b *Batch, after func(), removed int, more bool, err error) {
+	if s.cfg.AuditRetention < 0 {
+		return nil, nil, 0, false, nil
+	}
+	cutoff := now.Add(-s.cfg.AuditRetention)
+	var baseVal []byte
+	if err := be.Get(BucketMeta, [][]byte{chainBaseKey}, func(_ int, v []byte) error {
+		baseVal = slices.Clone(v)
+		return nil
+	}); err != nil {
+		return nil, nil, 0, false, err
+	}
+	var cur uint64
+	var curLink Link
+	if baseVal != nil {
+		var ok bool
+		if cur, curLink, ok = decodeChainEntry(baseVal); !ok {
+			return nil, nil, 0, false, corrupt("chain checkpoint", fmt.Errorf("%d bytes", len(baseVal)))
+		}
+	}
+	type entry struct {
+		seq  uint64
+		link Link
+	}
+	next := make(map[uint64]entry)
+	n := 0
+	if err := be.Scan(BucketChain, nil, nil, func(k, v []byte) error {
+		if prev, l, ok := decodeChainEntry(v); ok && len(k) == 8 {
+			next[prev] = entry{binary.BigEndian.Uint64(k), l}
+		}
+		if n++; n >= sweepChunk {
+			return ErrStop
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, 0, false, err
+	}
+	b = &Batch{}
+	for {
+		e, ok := next[cur]
+		if !ok {
+			break
+		}
+		var a pdp.AuditRecord
+		found := false
+		if err := be.Get(BucketJournal, [][]byte{seqKey(e.seq)}, func(_ int, v []byte) error {
+			if v == nil {
+				return nil
+			}
+			found = true
+			a, err = decodeAudit(e.seq, v)
+			return err
+		}); err != nil {
+			return nil, nil, 0, false, fmt.Errorf("journal %d: %w", e.seq, err)
+		}
+		if found && !a.At.Before(cutoff) {
+			break
+		}
+		if len(b.Writes)+3 > sweepChunk {
+			more = true
+			break
+		}
+		// A record already missing is pruned all the same: VerifyChain
+		// reported it while it was in the chain.
+		b.del(BucketJournal, seqKey(e.seq))
+		if found && a.UID != "" {
+			b.del(BucketJournalByUID, journalUIDKey(a.UID, e.seq))
+		}
+		b.del(BucketChain, seqKey(e.seq))
+		cur, curLink = e.seq, e.link
+		removed++
+	}
+	if removed == 0 {
+		return nil, nil, 0, false, nil
+	}
+	was := ValueDigest(baseVal)
+	b.Writes = append(b.Writes, Write{Bucket: BucketMeta, Key: slices.Clone(chainBaseKey), Value: encodeChainEntry(cur, curLink), If: &was})
+	detail, err := json.Marshal(chainPruneDetail{ThroughSeq: cur, Link: curLink.String(), Records: removed, Before: jtime(cutoff)})
+	if err != nil {
+		return nil, nil, 0, false, err
+	}
+	rec := &pdp.AuditRecord{At: now, Actor: pdp.Actor{Operator: "pdp", Reason: "audit retention"},
+		Action: ActionChainPruned, Target: "journal", Detail: string(detail)}
+	if err := s.journal(b, rec); err != nil {
+		return nil, nil, 0, false, err
+	}
+	return b, func() { s.stats.pruned.Add(uint64(removed)) }, removed, more, nil
 }

@@ -228,3 +228,51 @@ func TestExportJournal(t *testing.T) {
 		t.Fatalf("opened a file a Store holds: %v", err)
 	}
 }
+
+// TestChainPrunedPastRetention: kept records older than AuditRetention
+// are pruned oldest first, none younger; a checkpoint record carries the
+// last pruned record's link, and the chain verifies from it.
+func TestChainPrunedPastRetention(t *testing.T) {
+	s, clk, path := openTest(t, func(c *Config) { c.AuditRetention = MinAuditRetention })
+	var old, young []uint64
+	for i := range 4 {
+		mustPut(t, s, block(pdp.SubjectDevice, fmt.Sprintf("old-%d", i), "ring"))
+		old = append(old, lastSeq(t, s))
+		clk.Add(time.Hour)
+	}
+	clk.Add(MinAuditRetention - 2*time.Hour) // old[0] and old[1] are past it
+	for i := range 3 {
+		mustPut(t, s, block(pdp.SubjectDevice, fmt.Sprintf("young-%d", i), "ring"))
+		young = append(young, lastSeq(t, s))
+	}
+	n, err := s.Sweep(bg)
+	if err != nil || n != 2 {
+		t.Fatalf("swept %d, want 2: %v", n, err)
+	}
+	recs := journal(t, s, JournalFilter{})
+	if recs[0].Seq != old[2] {
+		t.Fatalf("first record %d, want %d (old[2])", recs[0].Seq, old[2])
+	}
+	cp := recs[len(recs)-1]
+	if cp.Action != ActionChainPruned || !strings.Contains(cp.Detail, fmt.Sprintf(`"through_seq":%d`, old[1])) {
+		t.Fatalf("checkpoint record %+v", cp)
+	}
+	if n, err := s.Sweep(bg); err != nil || n != 0 {
+		t.Fatalf("second sweep removed %d: %v", n, err)
+	}
+	must(t, s.Close())
+	r := verifyFile(t, path)
+	if !r.OK() || r.Base != old[1] || r.Start != old[2] || r.Checked != 2+len(young)+1 {
+		t.Fatalf("after pruning: %+v", r)
+	}
+	// A checkpoint moved to hide more records does not verify.
+	tamper(t, path, func(tx *bolt.Tx) error {
+		_, l, _ := decodeChainEntry(tx.Bucket([]byte("chain")).Get(seqKey(old[2])))
+		must(t, tx.Bucket([]byte("journal")).Delete(seqKey(old[2])))
+		must(t, tx.Bucket([]byte("chain")).Delete(seqKey(old[2])))
+		return tx.Bucket([]byte("meta")).Put(chainBaseKey, encodeChainEntry(old[2], l))
+	})
+	if r := verifyFile(t, path); r.OK() {
+		t.Fatalf("checkpoint moved without its record: %+v", r)
+	}
+}

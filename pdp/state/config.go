@@ -57,6 +57,15 @@ type Config struct {
 	// Default 30 days; negative keeps them regardless of age.
 	DecisionTrailRetention time.Duration
 
+	// AuditRetention is how long the journal's kept records (every record
+	// but the decision records: operator actions, freezes, releases,
+	// limits, lists, appeals, approvals) are kept: the sweeper prunes none
+	// younger, and prunes older ones oldest first in chain order, leaving
+	// a checkpoint the chain is verified from (chain.go). Default 43800h
+	// (five years); at least MinAuditRetention; negative keeps them for
+	// good.
+	AuditRetention time.Duration
+
 	// LockTimeout bounds the wait for the file lock another process holds
 	// on Path. Default 1 second; negative waits forever.
 	LockTimeout time.Duration
@@ -83,6 +92,9 @@ const (
 
 	DefaultDecisionTrailMax       = 250_000
 	DefaultDecisionTrailRetention = 30 * 24 * time.Hour
+
+	DefaultAuditRetention = 43800 * time.Hour // five years
+	MinAuditRetention     = 8760 * time.Hour  // one year
 )
 
 // Validate reports a configuration that cannot work.
@@ -105,6 +117,9 @@ func (c Config) Validate() error {
 	}
 	if c.FlushMaxPending < 0 {
 		errs = append(errs, fmt.Errorf("flush max pending: %d is negative", c.FlushMaxPending))
+	}
+	if c.AuditRetention > 0 && c.AuditRetention < MinAuditRetention {
+		errs = append(errs, fmt.Errorf("audit retention: %v is shorter than %v", c.AuditRetention, MinAuditRetention))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("state config: %w", errors.Join(errs...))
@@ -133,6 +148,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DecisionTrailRetention == 0 {
 		c.DecisionTrailRetention = DefaultDecisionTrailRetention
+	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = DefaultAuditRetention
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval

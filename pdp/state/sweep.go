@@ -16,9 +16,10 @@ import (
 const sweepChunk = 2048
 
 // Sweep deletes the list entries that have expired, the verifications
-// past their retention and the decision records past DecisionTrailMax or
-// DecisionTrailRetention, as of the Store's clock, and returns how many
-// records it removed. The sweeper runs it every SweepInterval; expiry and
+// past their retention, the decision records past DecisionTrailMax or
+// DecisionTrailRetention and the kept records past AuditRetention (with a
+// checkpoint: chainPruneJob), as of the Store's clock, and returns how
+// many records it removed. The sweeper runs it every SweepInterval; expiry and
 // pruning are not audited actions. Reads ignore expired entries whether
 // swept or not.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
@@ -51,7 +52,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 // it removes and whether more are due.
 type sweepJob func(be Backend, now time.Time) (b *Batch, after func(), removed int, more bool, err error)
 
-func (s *Store) sweepJobs() []sweepJob { return []sweepJob{s.expiryJob, s.pruneJob} }
+func (s *Store) sweepJobs() []sweepJob { return []sweepJob{s.expiryJob, s.pruneJob, s.chainPruneJob} }
 
 // sweepAll runs in the committer: it sweeps chunk by chunk, committing
 // each one, and serves queued writes between chunks.

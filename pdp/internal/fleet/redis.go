@@ -607,7 +607,7 @@ return bad
 // indexed buckets are those the Store scans.
 func indexed(bk state.Bucket) bool {
 	switch bk {
-	case state.BucketLists, state.BucketExpiry, state.BucketJournal, state.BucketJournalByUID, state.BucketQueue:
+	case state.BucketLists, state.BucketExpiry, state.BucketJournal, state.BucketJournalByUID, state.BucketQueue, state.BucketChain:
 		return true
 	}
 	return false
