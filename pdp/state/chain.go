@@ -259,7 +259,7 @@ func VerifyChain(ctx context.Context, be Backend) (*ChainReport, error) {
 			brk(0, "chain head is not a chain entry (%d bytes)", len(head))
 		} else {
 			r.Head, r.HeadLink = seq, l
-			want := l // the link the record at seq must have
+			want := l          // the link the record at seq must have
 			sawPruned := false // the checkpoint's record, the last of its kind in the chain
 			for seq != 0 && (!hasBase || seq != baseSeq) {
 				if err := ctx.Err(); err != nil {
