@@ -1,4 +1,4 @@
-// Package cli implements the pdp command line: `pdp serve`, `pdp replay`, `pdp simulate`, `pdp version`
+// Package cli implements the pdp command line: `pdp serve`, `pdp replay`, `pdp simulate`, `pdp audit`, `pdp version`
 // and the tools that come with the sidecar. Run is the whole program, so
 // tests drive it like main does.
 package cli
@@ -24,7 +24,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(serveCmd(), versionCmd(), pluginCmd(), replayCmd(), bundleCmd(), simulateCmd())
+	root.AddCommand(serveCmd(), versionCmd(), pluginCmd(), replayCmd(), bundleCmd(), simulateCmd(), auditCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		var ec exitCode
 		if errors.As(err, &ec) {

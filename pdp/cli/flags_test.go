@@ -111,6 +111,7 @@ func TestConfigDefaultsAreTheComponentsDefaults(t *testing.T) {
 		{"state.flush_interval", sc.FlushInterval.D(), state.DefaultFlushInterval},
 		{"state.decision_trail.max_records", maxRecords, state.DefaultDecisionTrailMax},
 		{"state.decision_trail.retention", retention, state.DefaultDecisionTrailRetention},
+		{"audit.retention", def.Audit.RetentionBound(), state.DefaultAuditRetention},
 		{"velocity.max_keys", def.Velocity.MaxKeys, velocity.DefaultMaxKeys},
 		{"plugins.time_budget (plugin's default)", def.Plugins.TimeBudget.D(), time.Duration(0)},
 		{"plugins.memory_limit (plugin's default)", def.Plugins.MemoryLimit, int64(0)},

@@ -468,7 +468,8 @@ func newState(cfg config.Config, m *metrics.Metrics, be *fleet.Backend, log *slo
 	maxRecords, retention := sc.DecisionTrail.Bounds()
 	c := state.Config{Path: sc.Path, CacheMaxCost: sc.CacheMaxCost, CacheTTL: sc.CacheTTL.D(),
 		NegativeTTL: sc.NegativeTTL.D(), FlushInterval: sc.FlushInterval.D(),
-		DecisionTrailMax: maxRecords, DecisionTrailRetention: retention, Logger: log}
+		DecisionTrailMax: maxRecords, DecisionTrailRetention: retention,
+		AuditRetention: cfg.Audit.RetentionBound(), Logger: log}
 	where := sc.Path
 	if be != nil {
 		c.Backend, where = be, "on redis"

@@ -45,6 +45,7 @@ type Config struct {
 	Policies Policies `yaml:"policies"`
 	Limits   Limits   `yaml:"limits"`
 	State    State    `yaml:"state"`
+	Audit    Audit    `yaml:"audit"`
 	Admin    Admin    `yaml:"admin"`
 	StepUp   StepUp   `yaml:"step_up"`
 	Velocity Velocity `yaml:"velocity"`
@@ -83,6 +84,28 @@ type State struct {
 	// DecisionTrail bounds the decision records the audit journal keeps
 	// for case trails (operator actions are kept for good).
 	DecisionTrail DecisionTrail `yaml:"decision_trail"`
+}
+
+// Audit configures how long the audit journal keeps its records.
+type Audit struct {
+	// Retention is how long the journal keeps the records it chains
+	// (every record but the case-trail decision records: freezes,
+	// releases, limits, list changes, appeals, approvals, operator
+	// actions): none is pruned younger, older ones are pruned oldest
+	// first, and the hash chain is verified from the checkpoint the prune
+	// leaves (`pdp audit verify`). Default 43800h (five years); at least
+	// 8760h; 0 keeps them for good. Export them (`pdp audit export`) for
+	// longer.
+	Retention Duration `yaml:"retention"`
+}
+
+// RetentionBound is Retention in the terms of state.Config, where 0 means
+// the package's default and a negative value "for good".
+func (a Audit) RetentionBound() time.Duration {
+	if a.Retention == 0 {
+		return -1
+	}
+	return a.Retention.D()
 }
 
 // DecisionTrail bounds the journal's decision records: the sweeper prunes
@@ -320,6 +343,7 @@ func Default() Config {
 			FlushInterval: Duration(state.DefaultFlushInterval),
 			DecisionTrail: DecisionTrail{MaxRecords: state.DefaultDecisionTrailMax,
 				Retention: Duration(state.DefaultDecisionTrailRetention)}},
+		Audit:    Audit{Retention: Duration(state.DefaultAuditRetention)},
 		Admin:    Admin{Addr: "127.0.0.1:9192", AnswerTime: Duration(DefaultAnswerTime)},
 		StepUp:   StepUp{ChallengeTTL: Duration(DefaultChallengeTTL), VerificationTTL: Duration(DefaultVerificationTTL)},
 		Velocity: Velocity{MaxKeys: velocity.DefaultMaxKeys},
@@ -447,6 +471,9 @@ func (c *Config) Validate() error {
 		}
 		if c.State.DecisionTrail.MaxRecords < 0 || c.State.DecisionTrail.Retention < 0 {
 			bad("state.decision_trail", "max_records and retention must not be negative (0: no bound)")
+		}
+		if r := c.Audit.Retention.D(); r < 0 || r > 0 && r < state.MinAuditRetention {
+			bad("audit.retention", "must be at least %v (0: kept for good), not %v", state.MinAuditRetention, r)
 		}
 	}
 	if c.Admin.TokenFile != "" {

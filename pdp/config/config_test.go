@@ -103,6 +103,8 @@ func TestValidate(t *testing.T) {
 		"decision_log (max_size_mib)": func(c *Config) { c.DecisionLog.SpillMaxBytes = -5 },
 		"state.decision_trail":        func(c *Config) { c.State.DecisionTrail.MaxRecords = -1 },
 		"admin.answer_time":           func(c *Config) { c.Admin.AnswerTime = 0 },
+		"audit.retention":             func(c *Config) { c.Audit.Retention = Duration(30 * 24 * time.Hour) },
+		"audit.retention (negative)":  func(c *Config) { c.Audit.Retention = -1 },
 	} {
 		field, _, _ = strings.Cut(field, " (")
 		c := Default()

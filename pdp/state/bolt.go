@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // formatKey in BucketMeta holds formatVersion; a file without it is not a
@@ -447,7 +448,7 @@ func OpenBoltReadOnly(path string, lockTimeout time.Duration) (Backend, error) {
 		}()
 		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	}()
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("state file %s is locked by another process (a running sidecar?): %w", path, err)
 	}
 	if err != nil {

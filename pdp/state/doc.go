@@ -84,12 +84,17 @@
 // whose transaction fails is retried request by request, so a write that
 // cannot commit fails alone. The journal is a bbolt bucket keyed by a
 // sequence number that the commit assigns (monotonic, never reused),
-// indexed by UID. Operator actions stay in it for good; the decision
-// records the decision path adds for case trails (pdp.ActionDecision) are
-// pruned by the sweeper once they are further back than
-// Config.DecisionTrailMax records or older than
+// indexed by UID. The decision records the decision path adds for case
+// trails (pdp.ActionDecision) are pruned by the sweeper once they are
+// further back than Config.DecisionTrailMax records or older than
 // Config.DecisionTrailRetention, so the file stops growing under steady
-// traffic.
+// traffic. Every other record (operator actions, freezes, releases,
+// limits, verifications, outcomes) is kept for Config.AuditRetention
+// (five years) and hash-chained by the commit that appends it: each
+// carries SHA-256 of the link before it, its seq and its bytes, so
+// VerifyChain finds a record altered, removed, reordered or inserted
+// (chain.go); past the retention they are pruned oldest first behind a
+// checkpoint the chain is verified from.
 //
 // Async writes (UpdateAccount in Async mode: what the decision path does on
 // a policy's behalf — apply a freeze, probation, limit or flag, remember a
