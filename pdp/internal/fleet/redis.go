@@ -37,6 +37,7 @@ type Backend struct {
 	changed func(b state.Bucket, key []byte)
 	lost    func()
 	ps      *redis.PubSub
+	head    atomic.Pointer[[]byte] // the journal chain's head as last known (see Commit)
 
 	stats struct {
 		budgetExceeded, unavailable atomic.Uint64
@@ -467,11 +468,17 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 		})
 		return head, err
 	}
+	// The head this process last wrote or read: right unless another
+	// sidecar chained since (then the condition fails and it is read).
 	var head []byte
 	if chain {
-		var err error
-		if head, err = readHead(); err != nil {
-			return 0, err
+		if h := b.head.Load(); h != nil {
+			head = *h
+		} else {
+			var err error
+			if head, err = readHead(); err != nil {
+				return 0, err
+			}
 		}
 	}
 	order, err := build(head)
@@ -498,6 +505,7 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 				return 0, fmt.Errorf("redis commit: the journal's chain head kept moving (%d tries)", tries)
 			}
 			if head, err = readHead(); err != nil {
+				b.head.Store(nil)
 				return 0, err
 			}
 			if order, err = build(head); err != nil {
@@ -505,6 +513,12 @@ func (b *Backend) Commit(batch *state.Batch) (uint64, error) {
 			}
 			gi--
 			continue
+		}
+		if chain && len(bad) == 0 {
+			if w, ok := g.idx[b.key(state.BucketMeta, headKey)]; ok {
+				v := g.writes[w-1].Value // the head this group wrote
+				b.head.Store(&v)
+			}
 		}
 		for _, i := range bad {
 			w := g.writes[i-1]
