@@ -448,6 +448,32 @@ func (s *Store) chainPruneJob(be Backend, now time.Time) (b *Batch, after func()
 		return nil, nil, 0, false, nil
 	}
 	cutoff := now.Add(-s.cfg.AuditRetention)
+	// Most sweeps find nothing due: the oldest chained record (by seq;
+	// chain order follows closely) tells without reading more.
+	var oldest []byte
+	if err := be.Scan(BucketChain, nil, nil, func(k, _ []byte) error {
+		oldest = slices.Clone(k)
+		return ErrStop
+	}); err != nil {
+		return nil, nil, 0, false, err
+	}
+	if oldest == nil {
+		return nil, nil, 0, false, nil
+	}
+	due := true
+	if err := be.Get(BucketJournal, [][]byte{oldest}, func(_ int, v []byte) error {
+		if v != nil && len(oldest) == 8 {
+			if a, err := decodeAudit(binary.BigEndian.Uint64(oldest), v); err == nil && !a.At.Before(cutoff) {
+				due = false
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, 0, false, err
+	}
+	if !due {
+		return nil, nil, 0, false, nil
+	}
 	var baseVal []byte
 	if err := be.Get(BucketMeta, [][]byte{chainBaseKey}, func(_ int, v []byte) error {
 		baseVal = slices.Clone(v)
