@@ -163,3 +163,36 @@ func TestChainOnCluster(t *testing.T) {
 		t.Fatalf("chain of %d kept records (%d written): %+v", inJournal, kept, rep)
 	}
 }
+
+// TestChainPrunedOnRedis: kept records past the audit retention are
+// pruned from Redis behind a checkpoint the chain verifies from.
+func TestChainPrunedOnRedis(t *testing.T) {
+	r := fleettest.Start(t)
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	st, be := sidecarState(t, r.Addr, Config{}, func(c *state.Config) {
+		c.Clock, c.AuditRetention, c.SweepInterval = clock, state.MinAuditRetention, -1
+	})
+	for i := range 6 {
+		if err := st.PutListEntry(ctx, block(pdp.SubjectDevice, fmt.Sprintf("d-%d", i)), alice); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			mu.Lock()
+			now = now.Add(state.MinAuditRetention + time.Hour)
+			mu.Unlock()
+		}
+	}
+	n, err := st.Sweep(ctx)
+	if err != nil || n != 3 {
+		t.Fatalf("swept %d, want the 3 older records: %v", n, err)
+	}
+	rep, err := state.VerifyChain(ctx, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Base == 0 || rep.Checked != 3+1 { // the younger three and the checkpoint record
+		t.Fatalf("after pruning: %+v", rep)
+	}
+}
