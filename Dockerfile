@@ -16,7 +16,7 @@ COPY . .
 ARG TARGETOS TARGETARCH VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X github.com/riskpdp/riskpdp/pdp/cli.Version=${VERSION}" \
+    go build -trimpath -ldflags "-s -w -X github.com/riskpdp/riskpdp/pdp/internal/cli.Version=${VERSION}" \
         -o /out/pdp ./pdp/cmd/pdp
 
 # Nothing but the binary: no shell, no package manager, no passwd file (the

@@ -69,7 +69,7 @@ policy-test:
 gotest:
 	$(GO) test -race -count=1 ./...
 	$(GO) -C bench test -race -count=1 ./...
-	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/cli/ ./pdp/internal/decisionlog/
+	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/internal/cli/ ./pdp/internal/decisionlog/
 	PDP_CORPUS_ALL=1 $(GO) test -count=1 -run '^TestCorpus$$' ./pdp/internal/policy/
 
 ## charts-tools: helm and kubectl-validate, pinned, built with go install into .bin/
@@ -121,7 +121,7 @@ fuzz-short fuzz:
 ## SOAK_DURATION (10m); writes bench/soak/soak.csv and soak.svg (CI runs a 15 s TestSoak)
 SOAK_DURATION ?= 10m
 soak:
-	set -o pipefail; SOAK_DURATION=$(SOAK_DURATION) SOAK_OUT=$(CURDIR)/bench/soak $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./pdp/cli/ | grep -v '^time='
+	set -o pipefail; SOAK_DURATION=$(SOAK_DURATION) SOAK_OUT=$(CURDIR)/bench/soak $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./pdp/internal/cli/ | grep -v '^time='
 
 ## bench-micro: in-process benchmarks of the decision path
 bench-micro:

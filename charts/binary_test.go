@@ -188,7 +188,7 @@ var chartOwned = []string{"addr", "health_addr", "policies.dir", "state.path", "
 
 // configPackage is the sidecar's configuration package, whose Config the
 // values schema mirrors.
-const configPackage = "github.com/riskpdp/riskpdp/pdp/config"
+const configPackage = "github.com/riskpdp/riskpdp/pdp/internal/config"
 
 // configKeys are the keys of configPackage's Config, read from its source
 // (the package is internal to the root module): a field with a yaml tag is
@@ -295,11 +295,11 @@ func TestValuesSchemaMirrorsConfig(t *testing.T) {
 	sort.Strings(schemaKeys)
 	want := slices.DeleteFunc(slices.Clone(structKeys), func(k string) bool { return slices.Contains(chartOwned, k) })
 	if !slices.Equal(schemaKeys, want) {
-		t.Errorf("values schema pdp.config keys differ from pdp/config:\n schema %v\n config %v", schemaKeys, want)
+		t.Errorf("values schema pdp.config keys differ from pdp/internal/config:\n schema %v\n config %v", schemaKeys, want)
 	}
 	for _, k := range chartOwned {
 		if !slices.Contains(structKeys, k) {
-			t.Errorf("chart-owned key %s is no longer a pdp/config key", k)
+			t.Errorf("chart-owned key %s is no longer a pdp/internal/config key", k)
 		}
 	}
 }

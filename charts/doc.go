@@ -17,7 +17,7 @@
 // schema error, and tie the chart to the binary: every rendered flag is one
 // `pdp serve --help` lists, every rendered config file passes the sidecar's
 // strict decoder and validation (`pdp serve --check-config`), the values
-// schema mirrors the Config of pdp/config (read from its source), and the
+// schema mirrors the Config of pdp/internal/config (read from its source), and the
 // rendered container starts `pdp serve` (the binary of this tree, its
 // volumes laid out as the kubelet would) and answers a decision from the
 // ConfigMap's policies.

@@ -6,6 +6,6 @@
 // Dependencies stay in their own sub-packages and their types never appear
 // here: OPA lives in pdp/internal/policy (its ast terms also in
 // pdp/internal/request), fasthttp in pdp/internal/server, wazero in pdp/internal/plugin,
-// ristretto and bbolt in pdp/state. The root package imports
+// ristretto and bbolt in pdp/internal/state. The root package imports
 // only the standard library.
 package pdp

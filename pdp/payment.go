@@ -63,7 +63,7 @@ func (o OutcomeStatus) Label() string {
 func (o OutcomeStatus) Settles() bool { return o == OutcomeCompleted || o == OutcomeFailed }
 
 // Payment is a money movement the sidecar allowed, kept with the account
-// (bounded: MaxPayments in pdp/state) so that its outcomes can be applied:
+// (bounded: MaxPayments in pdp/internal/state) so that its outcomes can be applied:
 // its purchase for spend, its category for the habit, the decision that
 // allowed it for labels.
 type Payment struct {

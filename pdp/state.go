@@ -4,7 +4,7 @@ import "time"
 
 // Risk state: what the sidecar remembers between decisions (lists, freezes,
 // probation, limits, verifications, account events, known devices) and the
-// audit journal of operator actions. pdp/state keeps it durable; the types
+// audit journal of operator actions. pdp/internal/state keeps it durable; the types
 // here are what the decision path and the operator API exchange.
 
 // SubjectKind is what a list entry is about.

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/cli"
 	"github.com/riskpdp/riskpdp/pdp/client"
+	"github.com/riskpdp/riskpdp/pdp/internal/cli"
 )
 
 const opToken = "op-write-token-0123456789"

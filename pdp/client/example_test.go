@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/cli"
 	"github.com/riskpdp/riskpdp/pdp/client"
+	"github.com/riskpdp/riskpdp/pdp/internal/cli"
 )
 
 // startSidecar runs `pdp serve` in-process on a free port, for the example.

@@ -1,6 +1,6 @@
 {{/*
 pdp-sidecar.configFile: the `pdp serve --config` file. It is .Values.pdp.config
-(keys the schema mirrors from pdp/config) plus the keys the chart owns:
+(keys the schema mirrors from pdp/internal/config) plus the keys the chart owns:
 server.shutdown_timeout from lifecycle.drainSeconds, plugins.cache_dir on
 a writable emptyDir (the root filesystem is read-only), and
 redis.password_file in the mounted redis.existingSecret, and the bundle's

@@ -1,11 +1,11 @@
-// Command pdp is the payment-risk policy decision point. See pdp/cli.
+// Command pdp is the payment-risk policy decision point. See pdp/internal/cli.
 package main
 
 import (
 	"context"
 	"os"
 
-	"github.com/riskpdp/riskpdp/pdp/cli"
+	"github.com/riskpdp/riskpdp/pdp/internal/cli"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 )
 
 // accountView is an account's full state as operators read it, and the

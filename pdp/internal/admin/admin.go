@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/internal/server"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
-	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // maxBody bounds an operator request body.

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 )
 
 // labels exports the labels services reported (POST /v1/outcomes:

@@ -13,7 +13,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii"
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 )
 
 // The operators' work: the queue (open cases, review freezes, releases

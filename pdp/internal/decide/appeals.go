@@ -15,7 +15,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 )
 
 // Appeals (POST /v1/appeals): the service lodges its user's appeal of a
@@ -25,7 +25,7 @@ import (
 // number anywhere in the body (as every decoder does), a secret written in
 // the reason, and a reference that is not one (a data: URI, anything over
 // 128 bytes or not visible ASCII). An accepted appeal is stored with the
-// account (it enters the operators' queue, pdp/state queue.go) and its
+// account (it enters the operators' queue, pdp/internal/state queue.go) and its
 // journal record, durably, before the answer; operators answer it within
 // the configured answer time (admin.answer_time).
 //

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )

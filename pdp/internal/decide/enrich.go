@@ -8,8 +8,8 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
-	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // errState marks a failure to read the risk state: the decision falls back.

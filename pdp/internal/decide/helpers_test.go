@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
 	"github.com/riskpdp/riskpdp/pdp/internal/plugin"
 	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"

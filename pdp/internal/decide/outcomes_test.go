@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 )
 
 func report(t *testing.T, s *Service, uid, txn, status string) (Outcome, error) {

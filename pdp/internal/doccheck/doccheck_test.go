@@ -132,7 +132,7 @@ func TestOverviewAndFirstSentence(t *testing.T) {
 	if got := firstSentence(overview(lib)); got != "Package state keeps the risk state." {
 		t.Errorf("library: %q", got)
 	}
-	cmd := "Command pdp is the decision point. See pdp/cli.\n"
+	cmd := "Command pdp is the decision point. See pdp/internal/cli.\n"
 	if got := firstSentence(overview(cmd)); got != "Command pdp is the decision point." {
 		t.Errorf("command: %q", got)
 	}

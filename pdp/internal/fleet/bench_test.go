@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/decide"
 	"github.com/riskpdp/riskpdp/pdp/internal/fleet/fleettest"
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 	"github.com/riskpdp/riskpdp/policies"
 )
 

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 )
 
 // FuzzInvalidationMessage: any message from the channel (another sidecar,

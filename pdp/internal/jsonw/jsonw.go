@@ -126,7 +126,7 @@ func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 
 // The instants a store of the sidecar keeps, and so writes: RFC 3339 has
 // years 0000 to 9999 and no others (encoding/json refuses the rest, and
-// AppendTime writes null for them), and the stores (pdp/state's records,
+// AppendTime writes null for them), and the stores (pdp/internal/state's records,
 // the journal) read the zero time.Time as "none". A time outside is
 // clamped into [MinTime, MaxTime] rather than refused, at the one place
 // that knows why: ClampTime. MinTime is the first instant after the zero

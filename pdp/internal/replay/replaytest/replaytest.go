@@ -18,14 +18,14 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/decide"
 	"github.com/riskpdp/riskpdp/pdp/internal/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
-	"github.com/riskpdp/riskpdp/pdp/state"
 	"github.com/riskpdp/riskpdp/policies"
 )
 

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/riskpdp/riskpdp/pdp/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/bundle"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
 	"github.com/riskpdp/riskpdp/pdp/internal/plugin"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"

@@ -18,7 +18,7 @@ import (
 func TestServeTokenFileFailsClosed(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "policies"), 0o700)
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
 	s := startSOP(t, dir)
 	tokens := filepath.Join(dir, "tokens")
 	const get = "/admin/v1/accounts/u-1"

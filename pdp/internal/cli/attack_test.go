@@ -42,7 +42,7 @@ func strictness(outcome any) int {
 func attackSidecar(t *testing.T) *sop {
 	t.Helper()
 	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
 	data := filepath.Join(dir, "policies", "riskpdp", "config", "data.json")
 	b, _ := os.ReadFile(data)
 	if !strings.Contains(string(b), `"max_txn_per_minute": 5,`) {

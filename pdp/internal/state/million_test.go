@@ -18,7 +18,7 @@ import (
 // the heap after GC with the cache filled (live objects and spans in use)
 // and the spans in use with the store open and the cache still cold. Skipped with -short; run it alone:
 //
-//	go test -run '^$' -bench MillionEntries -benchtime 1s ./pdp/state
+//	go test -run '^$' -bench MillionEntries -benchtime 1s ./pdp/internal/state
 func BenchmarkMillionEntries(b *testing.B) {
 	if testing.Short() {
 		b.Skip("loads a million entries")

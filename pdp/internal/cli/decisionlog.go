@@ -10,7 +10,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/decide"
 	"github.com/riskpdp/riskpdp/pdp/internal/decisionlog"
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"

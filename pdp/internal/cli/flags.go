@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
 )
 
 // setting is a flag that overrides one configuration key. Every flag can

@@ -342,7 +342,7 @@ func TestServeHealthMetricsAndData(t *testing.T) {
 
 func TestServeHotReload(t *testing.T) {
 	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
 	s := startSidecar(t, "--policies", dir)
 	_, d := s.decide(allowBody)
 	rev1 := d["policy_revision"]
@@ -411,7 +411,7 @@ func TestServeHotReload(t *testing.T) {
 
 func TestServeReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
 	cfg := filepath.Join(t.TempDir(), "pdp.yaml")
 	os.WriteFile(cfg, []byte("policies:\n  watch: false\n"), 0o644)
 	s := startSidecar(t, "--policies", dir, "--config", cfg)

@@ -52,7 +52,7 @@ func TestDecisionLogKeepsInputsForReloads(t *testing.T) {
 // before it through the fast path and OPA's evaluator.
 func TestServeReplaysLoggedInputsOnReload(t *testing.T) {
 	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
 	cfg := filepath.Join(t.TempDir(), "pdp.yaml")
 	writeFile(t, cfg, fmt.Sprintf("decision_log:\n  path: %s\n  sync: true\n", filepath.Join(t.TempDir(), "decisions.jsonl")))
 	s := startSidecar(t, "--policies", dir, "--config", cfg)

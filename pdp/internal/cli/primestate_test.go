@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 	"github.com/riskpdp/riskpdp/pdp/sim"
-	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // pdp simulate prime-state writes the state file the load harness starts

@@ -80,7 +80,7 @@ func signingKey(t *testing.T, dir, name string) ([]byte, string) {
 func repoBundle(t *testing.T, rev string, key []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := bundle.Build(&buf, bundle.BuildOptions{Policies: os.DirFS(filepath.Join("..", "..", "policies")),
+	if _, err := bundle.Build(&buf, bundle.BuildOptions{Policies: os.DirFS(filepath.Join("..", "..", "..", "policies")),
 		Revision: rev, SigningKey: key}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestServeBundleWithLocalPolicies(t *testing.T) {
 	defer svc.Close()
 	// A local policy directory serves until the first bundle: ready, but
 	// degraded.
-	s := startSidecar(t, "--policies", filepath.Join("..", "..", "policies"),
+	s := startSidecar(t, "--policies", filepath.Join("..", "..", "..", "policies"),
 		"--bundle-url", svc.URL+"/b.tar.gz", "--bundle-key", pubFile)
 	eventually(t, s.logs, func() bool {
 		_, body := s.get("/health/ready")
@@ -262,7 +262,7 @@ func TestBundleBuildCommand(t *testing.T) {
 	}
 	out := filepath.Join(dir, "b.tar.gz")
 	var stdout, stderr syncBuffer
-	code := Run(context.Background(), []string{"bundle", "build", "--policies", filepath.Join("..", "..", "policies"),
+	code := Run(context.Background(), []string{"bundle", "build", "--policies", filepath.Join("..", "..", "..", "policies"),
 		"--revision", "cmd-7", "--signing-key", keyFile, "-o", out}, &stdout, &stderr)
 	if code != 0 || !strings.Contains(stdout.String(), "revision cmd-7") {
 		t.Fatalf("exit %d: %s %s", code, stdout.String(), stderr.String())

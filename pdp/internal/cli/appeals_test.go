@@ -40,7 +40,7 @@ func errField(m map[string]any) (code, field any) {
 // or decision.
 func TestAppealsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
 	s := startSOP(t, dir)
 
 	// An operator's freeze, and a policy's (six payments in a minute).

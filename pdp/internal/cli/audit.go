@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 )
 
 // auditCmd is `pdp audit`: the audit journal's hash chain verified, and

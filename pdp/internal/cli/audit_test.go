@@ -15,7 +15,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/fleet"
 	"github.com/riskpdp/riskpdp/pdp/internal/fleet/fleettest"
-	"github.com/riskpdp/riskpdp/pdp/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 )
 
 // TestAuditVerifyAndExport: pdp audit verify passes on a state file a

@@ -16,7 +16,7 @@ import (
 // after a restart the range still denies.
 func TestServeListRanges(t *testing.T) {
 	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
 	s := startSOP(t, dir)
 	const why = `{"operator":"alice","reason":"botnet","ticket":"RISK-9"}`
 

@@ -128,7 +128,7 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// The file's decision-trail bounds (0: no bound) reach pdp/state in its
+// The file's decision-trail bounds (0: no bound) reach pdp/internal/state in its
 // terms (0: its default, negative: no bound): the defaults pass through,
 // a 0 becomes "no bound", never state's default.
 func TestDecisionTrailBounds(t *testing.T) {

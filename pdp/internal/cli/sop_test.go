@@ -46,7 +46,7 @@ func startSOP(t *testing.T, dir string) *sop {
 // temporary freeze, so "lifted after its duration" is observable.
 func policiesWithShortFreeze(t *testing.T, dir string) {
 	t.Helper()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "policies", "riskpdp"))
 	data := filepath.Join(dir, "policies", "riskpdp", "config", "data.json")
 	b, _ := os.ReadFile(data)
 	b = []byte(strings.Replace(string(b), `"temporary_duration": "30m"`, `"temporary_duration": "2s"`, 1))

@@ -33,7 +33,7 @@ func buildPDP(t *testing.T) string {
 			return
 		}
 		pdpBin = filepath.Join(dir, "pdp")
-		out, err := exec.Command("go", "build", "-o", pdpBin, "../cmd/pdp").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", pdpBin, "../../cmd/pdp").CombinedOutput()
 		if err != nil {
 			pdpBinErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -25,8 +25,8 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
-	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // Config is the whole configuration of `pdp serve`.
@@ -60,7 +60,7 @@ type Config struct {
 	DataAPI     DataAPI     `yaml:"data_api"`
 }
 
-// State configures the durable risk state (pdp/state): lists, freezes,
+// State configures the durable risk state (pdp/internal/state): lists, freezes,
 // limits, verifications, account events, the audit journal.
 type State struct {
 	// Enabled keeps risk state. Default true.

@@ -48,7 +48,7 @@ func failedReloads(t *testing.T, s *sidecar) float64 {
 // keeps deciding (step_up), no request fails; valid data then switches in.
 func TestServeRefusesBadPolicyData(t *testing.T) {
 	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
 	s := startSidecar(t, "--policies", dir)
 	var n atomic.Int64
 	check := func(wantOutcome string, wantReason bool) string {
@@ -168,7 +168,7 @@ func TestServeRefusesBadPolicyData(t *testing.T) {
 // refuses stops the start, as the live policies would, naming the field.
 func TestShadowRefusesBadPolicyData(t *testing.T) {
 	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
+	copyDir(t, filepath.Join("..", "..", "..", "policies", "riskpdp"), filepath.Join(dir, "riskpdp"))
 	data := filepath.Join(dir, "riskpdp", "config", "data.json")
 	b, err := os.ReadFile(data)
 	if err != nil {

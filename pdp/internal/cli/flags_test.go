@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/riskpdp/riskpdp/pdp/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/state"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
-	"github.com/riskpdp/riskpdp/pdp/state"
 )
 
 // Configuration precedence: defaults < file < PDP_* environment < flags;

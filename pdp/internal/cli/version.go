@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Version is set at build time with -ldflags "-X .../pdp/cli.Version=v1.2.3";
+// Version is set at build time with -ldflags "-X .../pdp/internal/cli.Version=v1.2.3";
 // otherwise the module version or "dev" is reported.
 var Version = ""
 

@@ -25,7 +25,7 @@ import (
 // the sidecar wrongly accepted would show up as an allow.
 
 // badInputCases counts the cases run, for the README's Reliability figures
-// (`go test -run TestBadInput -v ./pdp/cli/` logs it).
+// (`go test -run TestBadInput -v ./pdp/internal/cli/` logs it).
 var badInputCases atomic.Int64
 
 // wantError checks an answer: the status, the error envelope's code (and

@@ -39,7 +39,7 @@ func TestSoak(t *testing.T) {
 	plugins := filepath.Join(dir, "plugins")
 	os.Mkdir(plugins, 0o755)
 	for _, ex := range []string{"model", "device", "habit"} {
-		src := filepath.Join("..", "..", "plugins", "examples", ex)
+		src := filepath.Join("..", "..", "..", "plugins", "examples", ex)
 		manifest, err := os.ReadFile(filepath.Join(src, "manifest.yaml"))
 		if err != nil {
 			t.Fatal(err)
