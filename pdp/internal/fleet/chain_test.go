@@ -98,7 +98,11 @@ func TestChainOnRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := be.Client().Set(ctx, key, strings.Replace(orig, `"pdp"`, `"pdq"`, 1), 0).Err(); err != nil {
+	altered := strings.Replace(orig, `"action":"`, `"action":"x`, 1) // every record has its action
+	if altered == orig {
+		t.Fatalf("record %d has no action to alter: %s", victim, orig)
+	}
+	if err := be.Client().Set(ctx, key, altered, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	rep, err = state.VerifyChain(ctx, be)
