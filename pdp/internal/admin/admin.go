@@ -77,6 +77,7 @@ func New(o Options) *Server {
 	s.route(mux, "PUT /admin/v1/accounts/{uid}/limit", RoleWrite, s.setLimit)
 	s.route(mux, "DELETE /admin/v1/accounts/{uid}/limit", RoleWrite, s.clearLimit)
 	s.route(mux, "GET /admin/v1/lists/{list}/{kind}", RoleRead, s.listEntries)
+	s.route(mux, "POST /admin/v1/lists/import", RoleWrite, s.importLists)
 	s.route(mux, "PUT /admin/v1/lists/{list}/{kind}/{value}", RoleWrite, s.putEntry)
 	s.route(mux, "DELETE /admin/v1/lists/{list}/{kind}/{value}", RoleWrite, s.deleteEntry)
 	// An IP range with its slash unencoded: /lists/block/ip/10.0.0.0/8.
