@@ -249,28 +249,11 @@ func (f *failingBackend) Commit(b *state.Batch) (uint64, error) {
 // A store failure part-way answers 500 with the report: the lines before
 // it imported (and durable), the others not written.
 func TestListImportStoreFailsPartWay(t *testing.T) {
-	dir := t.TempDir()
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	be, err := state.OpenBolt(filepath.Join(dir, "state.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb := &failingBackend{Backend: be}
-	st, err := state.Open(state.Config{Backend: fb, SweepInterval: -1, Clock: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	tokenFile := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokenFile, []byte(testToken+" write tester\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	toks, err := LoadTokens(tokenFile, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &testAPI{t: t, st: st, now: now,
-		h: New(Options{Store: st, Tokens: toks, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}).srv.Handler}
+	var fb *failingBackend
+	a, _, _ := buildTestAPI(t, testToken+" write tester\n", func(be state.Backend) state.Backend {
+		fb = &failingBackend{Backend: be}
+		return fb
+	})
 	csv := "list,kind,value,ttl,reason\nblock,uid,u-1,,x\nblock,uid,u-2,,x\nblock,ip,0.0.0.0/0,,x\nblock,uid,u-poison,,x\nblock,uid,u-4,,x\n"
 	poison := "u-poison"
 	fb.poison.Store(&poison)
@@ -295,7 +278,7 @@ func TestListImportStoreFailsPartWay(t *testing.T) {
 			t.Errorf("line %d: %s, journalled %v", n, l.status, journalled[n])
 		}
 		if uid := []string{2: "u-1", 3: "u-2", 6: "u-4"}; n != 4 && n < len(uid) && uid[n] != "" {
-			rep, _ := st.Reputation(pdp.SubjectUID, uid[n], now)
+			rep, _ := a.st.Reputation(pdp.SubjectUID, uid[n], a.now)
 			if rep.Blocked != (l.status == "imported") {
 				t.Errorf("line %d: %s, blocked %v", n, l.status, rep.Blocked)
 			}

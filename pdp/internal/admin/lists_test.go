@@ -30,24 +30,44 @@ const testToken = "test-write-token-0123456789"
 
 func newTestAPI(t *testing.T) *testAPI {
 	t.Helper()
+	a, _, _ := buildTestAPI(t, testToken+" write tester\n", nil)
+	return a
+}
+
+// buildTestAPI is the operator API over a real state file in a new
+// directory with the token file tokens, its clock the returned *time.Time
+// (2026-11-22 10:00 UTC until the test moves it). wrap, if not nil, wraps
+// the state file's backend (a fault injector). It returns the token file's
+// path too.
+func buildTestAPI(t *testing.T, tokens string, wrap func(state.Backend) state.Backend) (*testAPI, *time.Time, string) {
+	t.Helper()
 	dir := t.TempDir()
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	clock := &now
 	path := filepath.Join(dir, "state.db")
-	st, err := state.Open(state.Config{Path: path, SweepInterval: -1, Clock: func() time.Time { return now }})
+	cfg := state.Config{Path: path, SweepInterval: -1, Clock: func() time.Time { return *clock }}
+	if wrap != nil {
+		be, err := state.OpenBolt(path, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Backend = wrap(be)
+	}
+	st, err := state.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	tokenFile := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokenFile, []byte(testToken+" write tester\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(tokens), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	toks, err := LoadTokens(tokenFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(Options{Store: st, Tokens: toks, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}).srv.Handler
-	return &testAPI{t: t, h: h, st: st, path: path, now: now}
+	h := New(Options{Store: st, Tokens: toks, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return *clock }}).srv.Handler
+	return &testAPI{t: t, h: h, st: st, path: path, now: now}, clock, tokenFile
 }
 
 // do sends a request (target as a client would put it on the wire) and

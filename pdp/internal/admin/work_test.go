@@ -2,9 +2,6 @@ package admin
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -29,24 +26,8 @@ const (
 
 func newOpsAPI(t *testing.T) *opsAPI {
 	t.Helper()
-	dir := t.TempDir()
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	clock := &now
-	st, err := state.Open(state.Config{Path: filepath.Join(dir, "state.db"), SweepInterval: -1, Clock: func() time.Time { return *clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	tokenFile := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokenFile, []byte(aliceToken+" write alice\n"+bobToken+" write bob\n"+readToken+" read reader\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	toks, err := LoadTokens(tokenFile, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := New(Options{Store: st, Tokens: toks, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return *clock }}).srv.Handler
-	return &opsAPI{testAPI: &testAPI{t: t, h: h, st: st, now: now}, clock: clock, tokenFile: tokenFile}
+	a, clock, tokenFile := buildTestAPI(t, aliceToken+" write alice\n"+bobToken+" write bob\n"+readToken+" read reader\n", nil)
+	return &opsAPI{testAPI: a, clock: clock, tokenFile: tokenFile}
 }
 
 func (a *opsAPI) queue(token, query string) []map[string]any {
