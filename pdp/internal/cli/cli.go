@@ -1,7 +1,6 @@
 // Package cli implements the pdp command line: `pdp serve`, `pdp replay`, `pdp simulate`, `pdp audit`, `pdp admin`,
-// `pdp version`
-// and the tools that come with the sidecar. Run is the whole program, so
-// tests drive it like main does.
+// `pdp version` and the tools that come with the sidecar. Run is the whole
+// program, so tests drive it like main does.
 package cli
 
 import (
