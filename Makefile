@@ -24,10 +24,11 @@ build:
 test: deps check policy-test charts-test gotest fuzz-short bench-smoke
 
 ## deps: install the system tools the tests use (clang/lld build the C example plugin;
-## redis-server backs the pdp/internal/fleet and Redis serve tests)
-APT_PKGS := clang lld redis-server
+## redis-server backs the pdp/internal/fleet and Redis serve tests; chromium runs the console's
+## browser tests in pdp/internal/admin/console)
+APT_PKGS := clang lld redis-server chromium
 deps:
-	@missing=""; for c in clang wasm-ld redis-server; do command -v $$c >/dev/null || missing=1; done; \
+	@missing=""; for c in clang wasm-ld redis-server chromium; do command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing $(APT_PKGS) with apt-get"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/admin/console"
 	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/internal/server"
@@ -105,6 +106,7 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /console/api/session", s.signIn)
 	mux.HandleFunc("GET /console/api/session", s.currentSession)
 	mux.HandleFunc("DELETE /console/api/session", s.currentSession)
+	mux.Handle("GET /console/", console.Handler()) // the console's page and files (pdp/internal/admin/console)
 	// A known path with another method: 405 with the error envelope (the
 	// mux's own answer is plain text).
 	for p, methods := range s.methods {
