@@ -106,7 +106,7 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /console/api/session", s.signIn)
 	mux.HandleFunc("GET /console/api/session", s.currentSession)
 	mux.HandleFunc("DELETE /console/api/session", s.currentSession)
-	mux.Handle("GET /console/", console.Handler()) // the console's page and files (pdp/internal/admin/console)
+	mux.Handle("/console/", console.Handler()) // the console's page and files (pdp/internal/admin/console)
 	// A known path with another method: 405 with the error envelope (the
 	// mux's own answer is plain text).
 	for p, methods := range s.methods {
