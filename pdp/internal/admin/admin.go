@@ -126,10 +126,11 @@ func New(o Options) *Server {
 
 // canonical answers 404 for a path with empty, "." or ".." segments, which
 // the mux would answer with a redirect to the cleaned path: an operator
-// tool must name the account or list entry it means.
+// tool must name the account or list entry it means. The console's page,
+// /console/, is the one path with a trailing slash.
 func canonical(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p && p != console.Prefix {
 			writeError(w, pdp.Errorf(pdp.CodeNotFound, "", "no route %s %s (empty, . or .. path segment)", r.Method, p))
 			return
 		}
