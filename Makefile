@@ -66,9 +66,9 @@ policy-test:
 ## (charts/ runs in charts-test), then the 100k-decision SIGTERM log test and the
 ## 100k-record logger test full size (10k and 20k under -race), and the whole
 ## differential corpus (x10 and x100 generated rules included: pdp/internal/policy/corpus_test.go)
-## without the race detector
+## without the race detector; the console's browser test needs chromium (make deps)
 gotest:
-	$(GO) test -race -count=1 ./...
+	PDP_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...
 	$(GO) -C bench test -race -count=1 ./...
 	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/internal/cli/ ./pdp/internal/decisionlog/
 	PDP_CORPUS_ALL=1 $(GO) test -count=1 -run '^TestCorpus$$' ./pdp/internal/policy/

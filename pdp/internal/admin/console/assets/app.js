@@ -87,7 +87,7 @@ function errText(e) {
 function signedOut(msg) {
   S.session = null;
   document.getElementById('nav').hidden = true;
-  if (location.hash !== '#/signin') location.hash = '#/signin';
+  if (location.hash !== '#/signin') { S.keepFlash = true; location.hash = '#/signin'; }
   else render();
   flash(msg || '', msg ? 'error' : '');
 }
@@ -184,6 +184,7 @@ function queueParams() {
 
 async function pageQueue(main) {
   const q = queueParams();
+  if (!q.has('after')) S.cursors = [];
   const kind = el('select', { name: 'kind', id: 'q-kind' }, el('option', { value: '' }, t('queue.any')),
     ['case', 'review', 'approval', 'appeal'].map(k => el('option', { value: k, selected: q.get('kind') === k }, t(`queue.kind.${k}`))));
   const stage = el('select', { name: 'stage', id: 'q-stage' }, el('option', { value: '' }, t('queue.any')),
@@ -286,7 +287,7 @@ async function pageAccount(main, uid) {
   const freeze = actionForm('f-freeze', 'action.freeze', [
     field('form.kind', el('select', { name: 'kind', id: 'f-freeze-kind' }, ['temporary', 'review', 'permanent'].map(k => el('option', { value: k }, t(`freeze.${k}`))))),
     field('form.duration', el('input', { name: 'duration', placeholder: '30m' })),
-    el('span', {}, t('form.grey'), ...fns),
+    el('span', { className: 'grey' }, t('form.grey'), ...fns),
     ...whoFields('f-freeze')], 'action.freeze', async f => {
     const b = { ...who(f), kind: f.elements.kind.value };
     if (f.elements.duration.value) b.duration = f.elements.duration.value;
@@ -367,7 +368,11 @@ async function pageAccount(main, uid) {
   }
   main.append(grid);
   main.append(section(t('account.journal'), 'journal', table(journal.data.records || [])));
-  main.append(section(t('account.trail'), 'trail', value(trail.data)));
+  const td = trail.data || {};
+  main.append(section(t('account.trail'), 'trail',
+    td.error ? el('p', { className: 'muted' }, td.error) : [
+      el('p', {}, t('account.open_flags'), ' ', value(td.open_flags || [])),
+      (td.trail || []).length ? table(td.trail) : el('p', { className: 'muted' }, t('common.none'))]));
 }
 
 async function pageLists(main) {
@@ -459,7 +464,13 @@ async function start() {
     const v = document.getElementById('goto-uid').value.trim();
     if (v) location.hash = `#/account/${encodeURIComponent(v)}`;
   };
-  window.addEventListener('hashchange', render);
+  window.addEventListener('hashchange', () => {
+    // A new page starts without the last page's message, unless the
+    // change of page is the message's (signed out, session ended).
+    if (S.keepFlash) S.keepFlash = false;
+    else flash('');
+    render();
+  });
   await render();
   document.body.dataset.ready = 'true';
 }
