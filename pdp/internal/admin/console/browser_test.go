@@ -280,12 +280,34 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("status text after the release: %q", got)
 	}
 
+	// A grey freeze of withdrawals, a limit and a note on another account,
+	// each journalled and shown at once.
+	run("grey freeze", chromedp.Navigate(base+"/console/#/account/u-grey"), chromedp.WaitVisible(chromedp.ID("f-freeze")),
+		setValue("#f-freeze-kind", "review"), chromedp.Click(chromedp.CSS(`#f-freeze input[name=fn][value=withdrawal]`)),
+		chromedp.SendKeys(chromedp.ID("f-freeze-reason"), "mule pattern"), chromedp.SendKeys(chromedp.ID("f-freeze-ticket"), "RISK-11"),
+		chromedp.Click(chromedp.ID("f-freeze-submit")), flashHas("Frozen"),
+		poll(`document.getElementById('status-text').textContent.includes('withdrawal')`),
+		chromedp.SendKeys(chromedp.CSS(`#f-limit input[name=daily_amount]`), "500"),
+		chromedp.SendKeys(chromedp.CSS(`#f-limit input[name=currency]`), "CNY"),
+		chromedp.SendKeys(chromedp.ID("f-limit-reason"), "cap while we look"), chromedp.SendKeys(chromedp.ID("f-limit-ticket"), "RISK-11"),
+		chromedp.Click(chromedp.ID("f-limit-submit")), flashHas("Done"), chromedp.WaitVisible(chromedp.CSS(`#sec-limits table`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-note textarea[name=text]`), "called the user; waiting for documents"),
+		chromedp.SendKeys(chromedp.ID("f-note-reason"), "contact"), chromedp.SendKeys(chromedp.ID("f-note-ticket"), "RISK-11"),
+		chromedp.Click(chromedp.ID("f-note-submit")), flashHas("Done"),
+		poll(`document.getElementById('sec-notes').textContent.includes('waiting for documents') &&
+			document.getElementById('journal').textContent.includes('note')`),
+		shot("07-account-grey-limit-note"))
+	if _, m := call(t, base, readerToken, "GET", "/admin/v1/accounts/u-grey", ""); m["frozen"] != false ||
+		fmt.Sprint(m["restricted"]) != "[withdrawal]" || len(m["limits"].([]any)) != 1 || len(m["notes"].([]any)) != 1 {
+		t.Errorf("u-grey: frozen %v restricted %v limits %v notes %v", m["frozen"], m["restricted"], m["limits"], m["notes"])
+	}
+
 	// A CSV import with a per-line report.
 	csv := "list,kind,value,ttl,reason\nblock,uid,u-bad-1,72h,fraud ring\nblock,ip,10.1.2.3/8,,\nblock,card_bin,411111,,\n"
 	run("import", chromedp.Navigate(base+"/console/#/lists"), chromedp.WaitVisible(chromedp.ID("import-csv")),
 		setValue("#import-csv", csv),
 		chromedp.SendKeys(chromedp.ID("f-import-reason"), "weekly list"), chromedp.SendKeys(chromedp.ID("f-import-ticket"), "RISK-10"),
-		chromedp.Click(chromedp.ID("f-import-submit")), chromedp.WaitVisible(chromedp.ID("import-summary")), shot("07-lists-import"))
+		chromedp.Click(chromedp.ID("f-import-submit")), chromedp.WaitVisible(chromedp.ID("import-summary")), shot("08-lists-import"))
 	if got := textOf(`#import-summary`); got != "2 imported, 1 refused." {
 		t.Errorf("import summary %q", got)
 	}
@@ -307,8 +329,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Chinese.
 	run("zh", setValue("#lang", "zh"),
 		void(chromedp.Evaluate[bool](`document.getElementById('lang').dispatchEvent(new Event('change'))`)),
-		poll(`document.getElementById('nav-queue').textContent === '待办队列'`), shot("08-lists-zh"),
-		chromedp.Navigate(base+"/console/#/queue"), poll(`!!document.querySelector('#queue-table, #queue-empty')`), shot("09-queue-zh"))
+		poll(`document.getElementById('nav-queue').textContent === '待办队列'`), shot("09-lists-zh"),
+		chromedp.Navigate(base+"/console/#/queue"), poll(`!!document.querySelector('#queue-table, #queue-empty')`), shot("10-queue-zh"))
 
 	// The session ends (the cookie gone, as after the server restarts):
 	// the next page is the sign-in, with why.
@@ -316,7 +338,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("expiry", chromedp.Navigate(base+"/console/#/account/u-perm"), chromedp.WaitVisible(chromedp.ID("signin-form")),
-		flashHas("会话已结束"), shot("10-expired-zh"))
+		flashHas("会话已结束"), shot("11-expired-zh"))
 	mu.Lock()
 	defer mu.Unlock()
 	if len(pageErrors) > 0 {

@@ -144,6 +144,7 @@ function actionForm(id, titleKey, inputs, submitKey, onSubmit) {
     el('button', { type: 'submit', id: `${id}-submit` }, t(submitKey)));
   f.onsubmit = async ev => {
     ev.preventDefault();
+    flash('');
     try {
       const msg = await onSubmit(f);
       flash(msg || t('action.done'), 'ok');
@@ -293,14 +294,14 @@ async function pageAccount(main, uid) {
     if (f.elements.duration.value) b.duration = f.elements.duration.value;
     const fs = [...f.querySelectorAll('input[name=fn]:checked')].map(x => x.value);
     if (fs.length) b.functions = fs;
-    await api('POST', `${base}/freeze`, b); reload(); return t('action.frozen');
+    await api('POST', `${base}/freeze`, b); await reload(); return t('action.frozen');
   });
   const release = actionForm('f-release', 'action.release', [
     field('form.probation', el('input', { name: 'probation', placeholder: '24h' })), ...whoFields('f-release')], 'action.release', async f => {
     const b = who(f);
     if (f.elements.probation.value) b.probation = f.elements.probation.value;
     const r = await api('POST', `${base}/release`, b);
-    reload();
+    await reload();
     return r.status === 202 ? t('action.release_waits') : t('action.released');
   });
   const limit = actionForm('f-limit', 'action.limit', [
@@ -311,24 +312,24 @@ async function pageAccount(main, uid) {
     const b = who(f);
     for (const k of ['daily_amount', 'max_amount']) if (f.elements[k].value) b[k] = Number(f.elements[k].value);
     for (const k of ['currency', 'duration']) if (f.elements[k].value) b[k] = f.elements[k].value;
-    await api('PUT', `${base}/limit`, b); reload();
+    await api('PUT', `${base}/limit`, b); await reload();
   });
   const clear = actionForm('f-limit-clear', 'action.limit_clear', whoFields('f-limit-clear'), 'action.limit_clear', async f => {
-    await api('DELETE', `${base}/limit`, who(f)); reload();
+    await api('DELETE', `${base}/limit`, who(f)); await reload();
   });
   const close = actionForm('f-close', 'action.close', [field('form.flags', el('input', { name: 'flags', placeholder: t('form.flags_all') })), ...whoFields('f-close')], 'action.close', async f => {
     const b = who(f);
     const flags = f.elements.flags.value.split(',').map(x => x.trim()).filter(Boolean);
     if (flags.length) b.flags = flags;
-    await api('POST', `/admin/v1/cases/${u}/close`, b); reload();
+    await api('POST', `/admin/v1/cases/${u}/close`, b); await reload();
   });
   const note = actionForm('f-note', 'action.note', [field('form.text', el('textarea', { name: 'text', rows: 2, cols: 40, required: true })), ...whoFields('f-note')], 'action.note', async f => {
-    await api('POST', `${base}/notes`, { ...who(f), text: f.elements.text.value }); reload();
+    await api('POST', `${base}/notes`, { ...who(f), text: f.elements.text.value }); await reload();
   });
   const claim = el('button', { id: 'account-claim' }, t('queue.claim'));
-  claim.onclick = async () => { try { await api('POST', `${base}/claim`); reload(); } catch (e) { if (e.status !== 401) flash(errText(e), 'error'); } };
+  claim.onclick = async () => { try { await api('POST', `${base}/claim`); await reload(); } catch (e) { if (e.status !== 401) flash(errText(e), 'error'); } };
   const assign = actionForm('f-assign', 'action.assign', [field('form.assignee', el('input', { name: 'assignee' }))], 'action.assign', async f => {
-    await api('POST', `${base}/assign`, { assignee: f.elements.assignee.value }); reload();
+    await api('POST', `${base}/assign`, { assignee: f.elements.assignee.value }); await reload();
   });
   main.append(section(t('account.actions'), 'account-actions', claim, assign, freeze, release, limit, clear, close, note));
 
@@ -337,12 +338,12 @@ async function pageAccount(main, uid) {
   main.append(section(t('account.approvals'), 'approvals', approvals.length ? table(approvals, ap => {
     const mine = ap.requester === S.session.name;
     const f = actionForm(`f-approval-${ap.id}`, 'action.decide', whoFields(`f-approval-${ap.id}`), 'action.approve', async form => {
-      await api('POST', `${base}/approvals/${encodeURIComponent(ap.id)}/approve`, who(form)); reload(); return t('action.approved');
+      await api('POST', `${base}/approvals/${encodeURIComponent(ap.id)}/approve`, who(form)); await reload(); return t('action.approved');
     });
     f.classList.add('approval');
     const rej = el('button', { type: 'button', className: 'reject' }, t('action.reject'));
     rej.onclick = async () => {
-      try { await api('POST', `${base}/approvals/${encodeURIComponent(ap.id)}/reject`, who(f)); reload(); flash(t('action.rejected'), 'ok'); }
+      try { await api('POST', `${base}/approvals/${encodeURIComponent(ap.id)}/reject`, who(f)); await reload(); flash(t('action.rejected'), 'ok'); }
       catch (e) { if (e.status !== 401) flash(errText(e), 'error'); }
     };
     f.append(rej);
@@ -356,7 +357,7 @@ async function pageAccount(main, uid) {
     actionForm(`f-appeal-${ap.id}`, 'action.answer', [
       field('form.outcome', el('select', { name: 'status' }, el('option', { value: 'granted' }, t('appeal.granted')), el('option', { value: 'rejected' }, t('appeal.rejected')))),
       field('form.answer', el('textarea', { name: 'answer', rows: 2, cols: 30, required: true })), ...whoFields(`f-appeal-${ap.id}`)], 'action.answer', async f => {
-      await api('POST', `${base}/appeals/${encodeURIComponent(ap.id)}/answer`, { ...who(f), status: f.elements.status.value, answer: f.elements.answer.value }); reload();
+      await api('POST', `${base}/appeals/${encodeURIComponent(ap.id)}/answer`, { ...who(f), status: f.elements.status.value, answer: f.elements.answer.value }); await reload();
     })) : el('p', { className: 'muted' }, t('common.none'))));
 
   // Every other section of the account view.
