@@ -25,8 +25,8 @@ test: deps check policy-test charts-test gotest fuzz-short bench-smoke
 
 ## deps: install the system tools the tests use (clang/lld build the C example plugin;
 ## redis-server backs the pdp/internal/fleet and Redis serve tests; chromium runs the console's
-## browser tests in pdp/internal/admin/console)
-APT_PKGS := clang lld redis-server chromium
+## browser tests in pdp/internal/admin/console, fonts-noto-cjk draws their Chinese screenshots)
+APT_PKGS := clang lld redis-server chromium fonts-noto-cjk
 deps:
 	@missing=""; for c in clang wasm-ld redis-server chromium; do command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \

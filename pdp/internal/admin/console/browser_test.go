@@ -221,7 +221,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// Sign-in page, a wrong token, then alice.
-	run("open", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.ID("signin-form")), shot("01-signin"),
+	run("open", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.ID("signin-form")),
+		poll(`document.getElementById('nav').offsetParent === null`), shot("01-signin"),
 		chromedp.SendKeys(chromedp.ID("signin-token"), "not-a-token"), chromedp.Click(chromedp.ID("signin-submit")),
 		flashHas("Not a valid operator token"), setValue("#signin-token", ""))
 	signIn(aliceToken)
@@ -338,7 +339,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("expiry", chromedp.Navigate(base+"/console/#/account/u-perm"), chromedp.WaitVisible(chromedp.ID("signin-form")),
-		flashHas("会话已结束"), shot("11-expired-zh"))
+		flashHas("会话已结束"), poll(`document.getElementById('nav').offsetParent === null`), shot("11-expired-zh"))
 	mu.Lock()
 	defer mu.Unlock()
 	if len(pageErrors) > 0 {
