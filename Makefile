@@ -24,10 +24,11 @@ build:
 test: deps check policy-test charts-test gotest fuzz-short bench-smoke
 
 ## deps: install the system tools the tests use (clang/lld build the C example plugin;
-## redis-server backs the pdp/internal/fleet and Redis serve tests)
-APT_PKGS := clang lld redis-server
+## redis-server backs the pdp/internal/fleet and Redis serve tests; chromium runs the console's
+## browser tests in pdp/internal/admin/console, fonts-noto-cjk draws their Chinese screenshots)
+APT_PKGS := clang lld redis-server chromium fonts-noto-cjk
 deps:
-	@missing=""; for c in clang wasm-ld redis-server; do command -v $$c >/dev/null || missing=1; done; \
+	@missing=""; for c in clang wasm-ld redis-server chromium; do command -v $$c >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing $(APT_PKGS) with apt-get"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -65,9 +66,9 @@ policy-test:
 ## (charts/ runs in charts-test), then the 100k-decision SIGTERM log test and the
 ## 100k-record logger test full size (10k and 20k under -race), and the whole
 ## differential corpus (x10 and x100 generated rules included: pdp/internal/policy/corpus_test.go)
-## without the race detector
+## without the race detector; the console's browser test needs chromium (make deps)
 gotest:
-	$(GO) test -race -count=1 ./...
+	PDP_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...
 	$(GO) -C bench test -race -count=1 ./...
 	$(GO) test -count=1 -run '^(TestDecisionLogSIGTERM|TestAsync100k)$$' -v ./pdp/internal/cli/ ./pdp/internal/decisionlog/
 	PDP_CORPUS_ALL=1 $(GO) test -count=1 -run '^TestCorpus$$' ./pdp/internal/policy/

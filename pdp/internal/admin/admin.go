@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/admin/console"
 	"github.com/riskpdp/riskpdp/pdp/internal/config"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/internal/server"
@@ -105,6 +106,7 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /console/api/session", s.signIn)
 	mux.HandleFunc("GET /console/api/session", s.currentSession)
 	mux.HandleFunc("DELETE /console/api/session", s.currentSession)
+	mux.Handle("/console/", console.Handler()) // the console's page and files (pdp/internal/admin/console)
 	// A known path with another method: 405 with the error envelope (the
 	// mux's own answer is plain text).
 	for p, methods := range s.methods {
@@ -124,10 +126,11 @@ func New(o Options) *Server {
 
 // canonical answers 404 for a path with empty, "." or ".." segments, which
 // the mux would answer with a redirect to the cleaned path: an operator
-// tool must name the account or list entry it means.
+// tool must name the account or list entry it means. The console's page,
+// /console/, is the one path with a trailing slash.
 func canonical(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p && p != console.Prefix {
 			writeError(w, pdp.Errorf(pdp.CodeNotFound, "", "no route %s %s (empty, . or .. path segment)", r.Method, p))
 			return
 		}
