@@ -15,7 +15,8 @@ import (
 //	first seen (version 2)
 //	freezes    count, each: kind, functions (count, stage bytes), since,
 //	           until, rule, txn id, decision id, actor (operator, ticket,
-//	           reason)
+//	           reason), probation after (version 4: the probation a
+//	           temporary freeze leaves when it lifts itself)
 //	probation  since, until, reason
 //	limits     count, each: max amount, daily amount, currency, duration,
 //	           until
@@ -55,6 +56,7 @@ func encodeAccount(st *pdp.AccountState) []byte {
 		w.str(f.TxnID)
 		w.str(f.DecisionID)
 		w.actor(f.Actor)
+		w.dur(f.ProbationAfter)
 	}
 	w.time(st.Probation.Since)
 	w.time(st.Probation.Until)
@@ -180,6 +182,9 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 			f.Since, f.Until = d.time(), d.time()
 			f.Rule, f.TxnID, f.DecisionID = d.str(), d.str(), d.str()
 			f.Actor = d.actor()
+			if version >= 4 {
+				f.ProbationAfter = d.dur()
+			}
 		}
 	}
 	st.Probation.Since, st.Probation.Until, st.Probation.Reason = d.time(), d.time(), d.str()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,6 +73,8 @@ func TestGoldenRecords(t *testing.T) {
 		Outcomes: []pdp.OutcomeMark{{Status: pdp.OutcomeCompleted, At: t0.Add(time.Minute)}, {Status: pdp.OutcomeChargeback, At: t0.Add(20 * 24 * time.Hour)}}}}
 	acct3.Destinations = []pdp.KnownDestination{{ID: "i-bank-1", FirstSeen: t0.Add(-30 * 24 * time.Hour), LastSeen: t0}}
 	acct4 := acct3
+	acct4.Freezes = slices.Clone(acct3.Freezes)
+	acct4.Freezes[0].ProbationAfter = 24 * time.Hour
 	acct4.Appeals = []pdp.Appeal{{ID: "ap-1", Reason: "I was travelling", Documents: []string{"doc-7", "doc-8"}, At: t0,
 		Status: pdp.AppealRejected, ClosedAt: t0.Add(time.Hour), Answer: "kept"}, {ID: "ap-2", Reason: "again", At: t0.Add(2 * time.Hour), Status: pdp.AppealOpen}}
 	acct4.Approvals = []pdp.Approval{{ID: "apr-1", Action: "release", Why: "permanent_freeze", Probation: 24 * time.Hour, Requester: "alice",
