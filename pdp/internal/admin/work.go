@@ -403,6 +403,12 @@ func (s *Server) decideApproval(approve bool) handler {
 				if ap.Requester == c.token {
 					return pdp.Errorf(pdp.CodeForbidden, "", "four eyes: the release was asked for with this token; another operator must approve it")
 				}
+				// The approver approves what was asked: a freeze put on
+				// since (a permanent one, say) is not lifted under an
+				// approval given for an older one.
+				if slices.ContainsFunc(a.Freezes, func(f pdp.Freeze) bool { return f.Active(now) && f.Since.After(ap.At) }) {
+					return pdp.Errorf(pdp.CodeConflict, "id", "the account was frozen again after release %s was asked for: reject it and ask again", id)
+				}
 				if err := liftFreezes(a, now, ap.Probation, ap.By.Reason); err != nil {
 					return err
 				}

@@ -114,6 +114,23 @@ func TestFourEyesRelease(t *testing.T) {
 	if code, m := a.as(bobToken, "POST", "/admin/v1/accounts/u-2/approvals/"+id+"/approve", `{`+byBob+`}`); code != 404 {
 		t.Fatalf("approving a rejected approval: %d %v", code, m)
 	}
+
+	// A freeze put on after the request is not lifted by approving it.
+	code, m = a.as(aliceToken, "POST", "/admin/v1/accounts/u-2/release", `{`+byAlice+`}`)
+	if code != 202 {
+		t.Fatalf("release request: %d %v", code, m)
+	}
+	id = m["approvals"].([]any)[0].(map[string]any)["id"].(string)
+	*a.clock = a.clock.Add(time.Minute)
+	if code, m := a.as(aliceToken, "POST", "/admin/v1/accounts/u-2/freeze", `{`+byAlice+`,"kind":"permanent"}`); code != 200 {
+		t.Fatalf("permanent freeze: %d %v", code, m)
+	}
+	if code, m := a.as(bobToken, "POST", "/admin/v1/accounts/u-2/approvals/"+id+"/approve", `{`+byBob+`}`); code != 409 {
+		t.Fatalf("approving a request older than the freeze in force: %d %v", code, m)
+	}
+	if _, m := a.as(readToken, "GET", "/admin/v1/accounts/u-2", ""); m["frozen"] != true {
+		t.Fatalf("lifted by a stale approval: %v", m)
+	}
 }
 
 // TestFourEyesRule: who needs a second operator.
