@@ -20,11 +20,16 @@ const (
 	SituationAntiFraud    = "anti_fraud"    // the anti-fraud warning
 	SituationLimit        = "limit_applied" // allowed with a cap: {daily_amount} {currency}
 	SituationAllowed      = "allowed"       // allow
+	// The account status's own (GET /v1/accounts/{uid}/status): what the
+	// app shows outside a decision. Without them the status uses
+	// limit_applied and verify.
+	SituationLimited   = "limited"   // a daily cap in force: {daily_amount} {currency}
+	SituationProbation = "probation" // large amounts need a verification
 )
 
 // Situations lists every situation, for validating templates.
 var Situations = []string{SituationVerify, SituationFrozen, SituationFrozenReview, SituationDenied,
-	SituationAntiFraud, SituationLimit, SituationAllowed}
+	SituationAntiFraud, SituationLimit, SituationAllowed, SituationLimited, SituationProbation}
 
 // Messages are templates by locale ("zh", "en", "zh-HK") and situation.
 // A template may use {until} (a freeze's end, "2006-01-02 15:04 UTC"),

@@ -1,18 +1,23 @@
 package decide
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/state"
+	"github.com/riskpdp/riskpdp/policies"
 )
 
 // setAccount changes an account as an operator would, durably.
@@ -305,16 +310,16 @@ func TestAccountStatus(t *testing.T) {
 		{"u-cap", func(a *pdp.AccountState) {
 			a.Limits = []pdp.Limit{{DailyAmount: 2000, Currency: "CNY", Until: in(24 * time.Hour)}, {MaxAmount: 50, DailyAmount: 500, Currency: "CNY", Until: in(12 * time.Hour)}}
 			a.Probation = pdp.Probation{Until: in(48 * time.Hour)}
-		}, want{"limited", nil, in(24 * time.Hour), "Done. For your security, payments today are limited to 500 CNY in total."}},
+		}, want{"limited", nil, in(24 * time.Hour), "For your security, payments from this account are limited to 500 CNY a day for now."}},
 		{"u-cap-forever", func(a *pdp.AccountState) {
 			a.Limits = []pdp.Limit{{MaxAmount: 50, Currency: "CNY", Until: in(time.Hour)}, {MaxAmount: 80, Currency: "CNY"}}
 		}, want{"limited", nil, time.Time{}, ""}},
 		{"u-prob", func(a *pdp.AccountState) {
 			a.Probation = pdp.Probation{Since: now, Until: in(24 * time.Hour), Reason: "released by alice"}
-		}, want{"probation", nil, in(24 * time.Hour), "Please verify your identity to continue."}},
+		}, want{"probation", nil, in(24 * time.Hour), "For your security, large payments from this account need an extra verification for now."}},
 		{"u-lifted", func(a *pdp.AccountState) { // a temporary freeze that lifted itself leaves probation
 			a.Freezes = []pdp.Freeze{{Kind: pdp.FreezeTemporary, Since: in(-2 * time.Hour), Until: in(-time.Hour), ProbationAfter: 24 * time.Hour}}
-		}, want{"probation", nil, in(23 * time.Hour), "Please verify your identity to continue."}},
+		}, want{"probation", nil, in(23 * time.Hour), "For your security, large payments from this account need an extra verification for now."}},
 	} {
 		setAccount(t, st, c.uid, c.set)
 		got, err := s.AccountStatus(context.Background(), c.uid, "en")
@@ -326,6 +331,32 @@ func TestAccountStatus(t *testing.T) {
 			got.CanAppeal != (w.status != "ok") {
 			t.Errorf("%s:\n got %s %v %v %q can_appeal %v\nwant %s %v %v %q", c.uid, got.Status, got.Functions, got.Until, got.Message, got.CanAppeal,
 				w.status, w.functions, w.until, w.message)
+		}
+	}
+	// A policy whose messages predate the status's own situations: the
+	// decision's (limit_applied, verify) speak for them.
+	older := fstest.MapFS{}
+	if err := fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(policies.FS, p)
+		if p == "riskpdp/config/data.json" {
+			b = regexp.MustCompile(`\n\s*"(limited|probation)": "[^"]*",`).ReplaceAll(b, nil)
+		}
+		older[p] = &fstest.MapFile{Data: b}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(older["riskpdp/config/data.json"].Data, []byte(`"limited"`)) {
+		t.Fatal("the messages' layout changed: the test no longer removes them")
+	}
+	o := Options{State: st, Now: clk.Now, Velocity: newTracker(t), Engine: testEngine(t, older)}
+	for uid, want := range map[string]string{"u-cap": "Done. For your security, payments today are limited to 500 CNY in total.",
+		"u-prob": "Please verify your identity to continue."} {
+		if got, err := newTestService(t, o).AccountStatus(context.Background(), uid, "en"); err != nil || got.Message != want {
+			t.Errorf("%s with the older messages: %q %v, want %q", uid, got.Message, err, want)
 		}
 	}
 	// An answered appeal shows the answer and when; an open one neither.

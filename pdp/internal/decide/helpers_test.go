@@ -2,6 +2,7 @@ package decide
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,24 +22,35 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// newTestService builds the decision path over the reference policy with
-// the given options filled in (Engine, Metrics, Limits, Messages, Logger).
+// newTestService builds the decision path over the reference policy (or
+// o.Engine's) with the given options filled in (Engine, Metrics, Limits,
+// Messages, Logger).
 func newTestService(t testing.TB, o Options) *Service {
 	t.Helper()
 	cfg := config.Default()
 	limits := request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}
-	eng, err := policy.New(policy.Options{Source: policy.Source{FS: policies.FS, Label: "embedded"},
-		Package: "riskpdp", EvalTimeout: time.Second, Limits: limits, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
+	if o.Engine == nil {
+		o.Engine = testEngine(t, policies.FS)
 	}
-	t.Cleanup(eng.Close)
-	o.Engine, o.Metrics, o.Limits, o.Messages, o.Logger = eng, metrics.New(), limits, cfg.Messages, quiet
+	o.Metrics, o.Limits, o.Messages, o.Logger = metrics.New(), limits, cfg.Messages, quiet
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// testEngine compiles the policies of fsys (riskpdp/...).
+func testEngine(t testing.TB, fsys fs.FS) *policy.Engine {
+	t.Helper()
+	cfg := config.Default()
+	eng, err := policy.New(policy.Options{Source: policy.Source{FS: fsys, Label: "test"}, Package: "riskpdp", EvalTimeout: time.Second,
+		Limits: request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eng.Close)
+	return eng
 }
 
 func newTracker(t *testing.T) *velocity.Tracker {

@@ -81,13 +81,13 @@ func standingOf(a *pdp.AccountState, rates *pdp.Rates, now time.Time) Standing {
 		for _, l := range limits {
 			if base := rates.CapToBase(l.DailyAmount, l.Currency); l.DailyAmount > 0 && (daily == 0 || base < daily) {
 				daily = base
-				st.situation, st.vars.DailyAmount, st.vars.Currency = pdp.SituationLimit, l.DailyAmount, l.Currency
+				st.situation, st.vars.DailyAmount, st.vars.Currency = pdp.SituationLimited, l.DailyAmount, l.Currency
 			}
 		}
 		return st
 	}
 	if p := a.ProbationAt(now); !p.Until.IsZero() {
-		return Standing{Status: StandingProbation, Until: p.Until, situation: pdp.SituationVerify}
+		return Standing{Status: StandingProbation, Until: p.Until, situation: pdp.SituationProbation}
 	}
 	return Standing{Status: StandingOK, situation: pdp.SituationAllowed}
 }
@@ -185,14 +185,20 @@ func (s *Service) AccountStatus(ctx context.Context, uid, locale string) (Accoun
 // the policy's templates, else the configured text of the outcome the
 // situation belongs to (deny, step_up, allow).
 func (s *Service) standingMessage(st Standing, locale string) string {
-	if text, ok := s.eng.Messages().Text(locale, s.messages.Locale, st.situation, st.vars); ok {
-		return text
+	for _, sit := range [...]string{st.situation, decisionSituation[st.situation]} {
+		if text, ok := s.eng.Messages().Text(locale, s.messages.Locale, sit, st.vars); ok && sit != "" {
+			return text
+		}
 	}
 	switch st.situation {
 	case pdp.SituationFrozen, pdp.SituationFrozenReview:
 		return s.messages.Deny
-	case pdp.SituationVerify:
+	case pdp.SituationProbation:
 		return s.messages.StepUp
 	}
 	return s.messages.Allow
 }
+
+// decisionSituation is the decision's situation a status's own falls back
+// to when the policy's messages lack it.
+var decisionSituation = map[string]string{pdp.SituationLimited: pdp.SituationLimit, pdp.SituationProbation: pdp.SituationVerify}
