@@ -280,6 +280,9 @@ type CaseFlag struct {
 	TxnID      string    `json:"txn_id,omitempty"`
 	DecisionID string    `json:"decision_id"`
 	At         time.Time `json:"at"`
+	// Stage is the stage of the decision that raised it (0 in records
+	// written before it was kept). The operator API shows it as a name.
+	Stage Stage `json:"-"`
 }
 
 // VerificationResult is the outcome of one verification method.

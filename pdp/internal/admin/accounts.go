@@ -1,7 +1,7 @@
 package admin
 
 import (
-	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -27,7 +27,7 @@ type accountView struct {
 	// Destinations are where the account moved money to (withdrawals'
 	// txn.instrument), new for a day after their first use.
 	Destinations []pdp.KnownDestination `json:"destinations"`
-	Flags        []pdp.CaseFlag         `json:"flags"`
+	Flags        []flagView             `json:"flags"`
 	// Verifications are the step-up challenges answered or pending, kept
 	// a day past their expiry.
 	Verifications []verificationView `json:"verifications"`
@@ -107,6 +107,29 @@ type freezeView struct {
 	By         pdp.Actor  `json:"by"`
 }
 
+// flagView is a case's follow-up flag.
+type flagView struct {
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+	// Stage is the stage of the decision that raised it (absent for a
+	// flag raised before the sidecar kept it).
+	Stage      string    `json:"stage,omitempty"`
+	TxnID      string    `json:"txn_id,omitempty"`
+	DecisionID string    `json:"decision_id"`
+	At         time.Time `json:"at"`
+}
+
+func flagViews(fs []pdp.CaseFlag) []flagView {
+	out := make([]flagView, len(fs))
+	for i, f := range fs {
+		out[i] = flagView{Kind: f.Kind, Reason: f.Reason, TxnID: f.TxnID, DecisionID: f.DecisionID, At: f.At}
+		if f.Stage.Valid() {
+			out[i].Stage = f.Stage.String()
+		}
+	}
+	return out
+}
+
 type verificationView struct {
 	ChallengeID string `json:"challenge_id"`
 	// Subject is the operation's key; the fields after it are what the
@@ -135,6 +158,23 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ caller) er
 	return s.writeAccount(w, r.PathValue("uid"))
 }
 
+// userStatus answers what the app shows the user of the account (the
+// decision API's /v1/accounts/{uid}/status, in ?locale=), so that the
+// operator reads the words the user reads.
+func (s *Server) userStatus(w http.ResponseWriter, r *http.Request, _ caller) error {
+	if s.o.UserStatus == nil {
+		return pdp.Errorf(pdp.CodeNotFound, "", "the user status needs the decision service (pdp serve)")
+	}
+	b, err := s.o.UserStatus(r.Context(), r.PathValue("uid"), r.URL.Query().Get("locale"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	return nil
+}
+
 // writeAccount answers with the account's view.
 func (s *Server) writeAccount(w http.ResponseWriter, uid string) error {
 	v, err := s.accountView(uid, s.o.Now())
@@ -158,7 +198,7 @@ func (s *Server) accountView(uid string, now time.Time) (*accountView, error) {
 	v := &accountView{UID: uid, Lists: map[string]bool{"block": rep.Blocked, "allow": rep.Allowed, "vip": rep.VIP},
 		Restricted: []string{},
 		Limits:     nonNil(a.Limits), Events: nonNil(a.Events), Devices: nonNil(a.Devices), Destinations: nonNil(a.Destinations),
-		Flags: nonNil(a.Flags), Habit: a.Habit, Freezes: []freezeView{}}
+		Flags: flagViews(a.Flags), Habit: a.Habit, Freezes: []freezeView{}}
 	for _, f := range a.Freezes {
 		fv := freezeView{Kind: f.Kind.String(), Active: f.Active(now), Since: f.Since, Rule: f.Rule, TxnID: f.TxnID,
 			DecisionID: f.DecisionID, By: f.Actor}
@@ -242,12 +282,14 @@ func (s *Server) accountView(uid string, now time.Time) (*accountView, error) {
 	return v, nil
 }
 
-// change applies fn to the account durably, journaling the action first,
-// and answers with the account's view.
-func (s *Server) change(w http.ResponseWriter, r *http.Request, c caller, a action, name, what string, fn func(*pdp.AccountState) error) error {
+// change applies fn to the account durably, journaling the action first
+// (its detail: what changed, as JSON members, and the token's name), and
+// answers with the account's view.
+func (s *Server) change(w http.ResponseWriter, r *http.Request, c caller, a action, name string, what map[string]any, fn func(*pdp.AccountState) error) error {
 	uid := r.PathValue("uid")
-	audit := &pdp.AuditRecord{At: s.o.Now(), Actor: a.actor(), Action: name, UID: uid, Target: "account/" + uid,
-		Detail: detail(map[string]any{"change": what, "token": c.token})}
+	d := map[string]any{"token": c.token}
+	maps.Copy(d, what)
+	audit := &pdp.AuditRecord{At: s.o.Now(), Actor: a.actor(), Action: name, UID: uid, Target: "account/" + uid, Detail: detail(d)}
 	if _, err := s.o.Store.UpdateAccount(r.Context(), uid, state.Sync, audit, fn); err != nil {
 		return err
 	}
@@ -295,7 +337,14 @@ func (s *Server) freeze(w http.ResponseWriter, r *http.Request, c caller) error 
 		}
 		f.Functions = append(f.Functions, st)
 	}
-	return s.change(w, r, c, req.action, "freeze", fmt.Sprintf("%s freeze %v", kind, req.Functions), func(a *pdp.AccountState) error {
+	what := map[string]any{"kind": kind.String()}
+	if len(req.Functions) > 0 {
+		what["functions"] = req.Functions
+	}
+	if !f.Until.IsZero() {
+		what["until"] = f.Until
+	}
+	return s.change(w, r, c, req.action, "freeze", what, func(a *pdp.AccountState) error {
 		a.Freezes = append(a.Freezes, f)
 		return nil
 	})
@@ -341,7 +390,7 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request, c caller) error
 	if why := fourEyes(cur, now, passed); why != "" {
 		return s.requestApproval(w, r, c, req, why, prob)
 	}
-	return s.change(w, r, c, req.action, "release", "release, probation "+prob.String(), func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req.action, "release", map[string]any{"probation": prob.String()}, func(a *pdp.AccountState) error {
 		if fourEyes(a, now, passed) != "" {
 			// frozen again meanwhile (fn runs on the newest state)
 			return pdp.Errorf(pdp.CodeConflict, "", "the account was frozen again meanwhile: release it again")
@@ -382,7 +431,7 @@ func (s *Server) setLimit(w http.ResponseWriter, r *http.Request, c caller) erro
 	}
 	l := pdp.Limit{DailyAmount: req.DailyAmount, MaxAmount: req.MaxAmount, Currency: req.Currency, Duration: d,
 		Until: s.o.Now().Add(d)}
-	return s.change(w, r, c, req.action, "limit.set", detail(l), func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req.action, "limit.set", map[string]any{"limit": l}, func(a *pdp.AccountState) error {
 		a.Limits = append(a.Limits, l)
 		return nil
 	})
@@ -398,7 +447,7 @@ func (s *Server) clearLimit(w http.ResponseWriter, r *http.Request, c caller) er
 		return err
 	}
 	now := s.o.Now()
-	return s.change(w, r, c, req, "limit.clear", "clear limits", func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req, "limit.clear", nil, func(a *pdp.AccountState) error {
 		a.Limits = slices.DeleteFunc(a.Limits, func(l pdp.Limit) bool { return l.Until.IsZero() || now.Before(l.Until) })
 		return nil
 	})

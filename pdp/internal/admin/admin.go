@@ -42,6 +42,11 @@ type Options struct {
 	// queue's due times (the procedures answer appeals within 48 hours).
 	// Default config.DefaultAnswerTime.
 	AnswerTime time.Duration
+	// UserStatus returns what the app shows the user of an account: the
+	// JSON answer of the decision API's GET /v1/accounts/{uid}/status in
+	// a locale ("" for the configured one). Nil without a decision service
+	// (GET /admin/v1/accounts/{uid}/user-status answers 404 then).
+	UserStatus func(ctx context.Context, uid, locale string) ([]byte, error)
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -73,6 +78,7 @@ func New(o Options) *Server {
 	s := &Server{o: o, methods: map[string][]string{}}
 	mux := http.NewServeMux()
 	s.route(mux, "GET /admin/v1/accounts/{uid}", RoleRead, s.getAccount)
+	s.route(mux, "GET /admin/v1/accounts/{uid}/user-status", RoleRead, s.userStatus)
 	s.route(mux, "POST /admin/v1/accounts/{uid}/freeze", RoleWrite, s.freeze)
 	s.route(mux, "POST /admin/v1/accounts/{uid}/release", RoleWrite, s.release)
 	s.route(mux, "PUT /admin/v1/accounts/{uid}/limit", RoleWrite, s.setLimit)

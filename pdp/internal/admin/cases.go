@@ -175,7 +175,7 @@ func (s *Server) caseTrail(w http.ResponseWriter, r *http.Request, _ caller) err
 	// few milliseconds after a sync operator action made later. Time order
 	// is what a reviewer reads.
 	slices.SortStableFunc(trail, func(x, y recordView) int { return x.At.Compare(y.At) })
-	resp := map[string]any{"uid": uid, "open_flags": nonNil(a.Flags), "trail": trail}
+	resp := map[string]any{"uid": uid, "open_flags": flagViews(a.Flags), "trail": trail}
 	if next != 0 {
 		resp["next_from_seq"] = next
 	}
@@ -201,7 +201,8 @@ func (s *Server) closeCase(w http.ResponseWriter, r *http.Request, c caller) err
 	if err := req.check(); err != nil {
 		return err
 	}
-	return s.change(w, r, c, req.action, "case.close", "close flags "+strconv.Quote(joinOrAll(req.Flags)), func(a *pdp.AccountState) error {
+	what := map[string]any{"flags": nonNil(req.Flags)} // none: every open flag
+	return s.change(w, r, c, req.action, "case.close", what, func(a *pdp.AccountState) error {
 		keep := a.Flags[:0:0]
 		for _, f := range a.Flags {
 			if len(req.Flags) != 0 && !slices.Contains(req.Flags, f.Kind) {
@@ -214,14 +215,6 @@ func (s *Server) closeCase(w http.ResponseWriter, r *http.Request, c caller) err
 		a.Flags = keep
 		return nil
 	})
-}
-
-func joinOrAll(kinds []string) string {
-	if len(kinds) == 0 {
-		return "all"
-	}
-	b, _ := json.Marshal(kinds)
-	return string(b)
 }
 
 func nonNil[T any](s []T) []T {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -65,7 +64,10 @@ func workItems(a *pdp.AccountState, now time.Time, answer time.Duration) []queue
 			if f.At.Before(since) {
 				since = f.At
 			}
-			for _, p := range a.Payments {
+			if f.Stage.Valid() && !slices.Contains(stages, f.Stage.String()) {
+				stages = append(stages, f.Stage.String())
+			}
+			for _, p := range a.Payments { // a flag of a record without its stage
 				if p.TxnID == f.TxnID && !slices.Contains(stages, p.Stage.String()) {
 					stages = append(stages, p.Stage.String())
 				}
@@ -233,12 +235,12 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, c caller) error {
 
 func (s *Server) setAssignee(w http.ResponseWriter, r *http.Request, c caller, to string) error {
 	now := s.o.Now()
-	what := "assign to " + strconv.Quote(to)
+	why := "assign to " + strconv.Quote(to)
 	if to == "" {
-		what = "unassign"
+		why = "unassign"
 	}
-	act := action{Operator: c.token, Reason: what}
-	return s.change(w, r, c, act, "case.assign", what, func(a *pdp.AccountState) error {
+	act := action{Operator: c.token, Reason: why}
+	return s.change(w, r, c, act, "case.assign", map[string]any{"assignee": to}, func(a *pdp.AccountState) error {
 		if !a.OpenWork(now) && to != "" {
 			return pdp.Errorf(pdp.CodeConflict, "", "the account has no open work to assign")
 		}
@@ -270,7 +272,7 @@ func (s *Server) note(w http.ResponseWriter, r *http.Request, c caller) error {
 		return err
 	}
 	now := s.o.Now()
-	return s.change(w, r, c, req.action, "note", "note: "+req.Text, func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req.action, "note", map[string]any{"text": req.Text}, func(a *pdp.AccountState) error {
 		a.Notes = append(a.Notes, pdp.Note{At: now, By: req.actor(), Text: req.Text})
 		return nil
 	})
@@ -389,9 +391,9 @@ func (s *Server) decideApproval(approve bool) handler {
 		}
 		id := r.PathValue("id")
 		now := s.o.Now()
-		name, what := "release.rejected", "reject release "+id
+		name, what := "release.rejected", map[string]any{"approval_id": id}
 		if approve {
-			name, what = "release.approved", "approve release "+id
+			name = "release.approved"
 		}
 		return s.change(w, r, c, req, name, what, func(a *pdp.AccountState) error {
 			i := slices.IndexFunc(a.Approvals, func(ap pdp.Approval) bool { return ap.ID == id })
@@ -451,7 +453,7 @@ func (s *Server) answerAppeal(w http.ResponseWriter, r *http.Request, c caller) 
 	}
 	id := r.PathValue("id")
 	now := s.o.Now()
-	return s.change(w, r, c, req.action, "appeal."+st.String(), fmt.Sprintf("appeal %s %s", id, st), func(a *pdp.AccountState) error {
+	return s.change(w, r, c, req.action, "appeal."+st.String(), map[string]any{"appeal_id": id, "status": st.String()}, func(a *pdp.AccountState) error {
 		i := slices.IndexFunc(a.Appeals, func(ap pdp.Appeal) bool { return ap.ID == id })
 		switch {
 		case i < 0:

@@ -240,3 +240,28 @@ func TestQueueWork(t *testing.T) {
 		t.Fatalf("answered appeal still queued: %v", got)
 	}
 }
+
+// TestQueueCaseStage: a case raised by a refused decision (no payment
+// recorded) is found by the stage of the decision that raised it, and the
+// account view names that stage.
+func TestQueueCaseStage(t *testing.T) {
+	a := newOpsAPI(t)
+	now := *a.clock
+	if _, err := a.st.UpdateAccount(context.Background(), "u-case", state.Sync, nil, func(s *pdp.AccountState) error {
+		s.Flags = append(s.Flags, pdp.CaseFlag{Kind: "key_tracking", Reason: "new_destination_large", TxnID: "w-1", DecisionID: "d-1",
+			At: now, Stage: pdp.StageWithdrawal})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(a.queue(readToken, "stage=withdrawal")); !slices.Equal(got, []string{"u-case:case"}) {
+		t.Fatalf("stage=withdrawal: %v", got)
+	}
+	if got := kinds(a.queue(readToken, "stage=payment")); len(got) != 0 {
+		t.Fatalf("stage=payment: %v", got)
+	}
+	_, m := a.as(readToken, "GET", "/admin/v1/accounts/u-case", "")
+	if f := m["flags"].([]any)[0].(map[string]any); f["stage"] != "withdrawal" || f["txn_id"] != "w-1" {
+		t.Fatalf("flag %v", f)
+	}
+}

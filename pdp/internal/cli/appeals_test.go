@@ -117,16 +117,22 @@ func TestAppealsEndToEnd(t *testing.T) {
 			t.Errorf("status shows %q:\n%s\n%s", secret, raw, rawHF)
 		}
 	}
-	// The appeal is journaled without the user's words.
-	jreq, _ := http.NewRequest("GET", s.admin+"/admin/v1/journal?uid=u-ap", nil)
-	jreq.Header.Set("Authorization", "Bearer "+opToken)
-	resp, err := http.DefaultClient.Do(jreq)
-	if err != nil {
-		t.Fatal(err)
+	// The operator reads the words the user reads: the operator API's
+	// user-status is the app's answer, byte for byte, in either locale.
+	for path, app := range map[string]string{"/u-ap/user-status": raw, "/u-hf/user-status?locale=zh": rawHF} {
+		if code, got := s.opRaw("GET", "/admin/v1/accounts"+path, "op-read-token-0123456789"); code != 200 || got != app {
+			t.Errorf("GET %s: %d\n%s\nwant the app's\n%s", path, code, got, app)
+		}
 	}
-	journal, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(journal), `appeal/`+first["appeal_id"].(string)) || strings.Contains(string(journal), "sister") {
+	if code, got := s.opRaw("GET", "/admin/v1/accounts/u-ap/user-status?locale=no%20such", opToken); code != 400 || !strings.Contains(got, `"field":"locale"`) {
+		t.Errorf("user-status in a bad locale: %d %s", code, got)
+	}
+	if code, _ := s.opRaw("GET", "/admin/v1/accounts/u-ap/user-status", "not-a-token"); code != 401 {
+		t.Errorf("user-status without a token: %d", code)
+	}
+	// The appeal is journaled without the user's words.
+	_, journal := s.opRaw("GET", "/admin/v1/journal?uid=u-ap", opToken)
+	if !strings.Contains(journal, `appeal/`+first["appeal_id"].(string)) || strings.Contains(journal, "sister") {
 		t.Errorf("journal: %s", journal)
 	}
 

@@ -379,7 +379,7 @@ func (s *components) run(ctx context.Context) error {
 			return fmt.Errorf("listen %s: %w", cfg.HealthAddr, err)
 		}
 	}
-	adm, err := startAdmin(cfg, s.tokens, s.store, s.tracker, s.eng, log)
+	adm, err := startAdmin(cfg, s.tokens, s.store, s.tracker, s.eng, s.svc, log)
 	if err != nil {
 		ln.Close()
 		if healthLn != nil {
@@ -517,13 +517,21 @@ func loadTokens(ctx context.Context, cfg config.Config, m *metrics.Metrics, log 
 }
 
 // startAdmin serves the operator API when a token file is configured.
-func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tracker *velocity.Tracker, eng *policy.Engine, log *slog.Logger) (*admin.Server, error) {
+func startAdmin(cfg config.Config, tokens *admin.Tokens, store *state.Store, tracker *velocity.Tracker, eng *policy.Engine,
+	svc *decide.Service, log *slog.Logger) (*admin.Server, error) {
 	if tokens == nil {
 		return nil, nil
 	}
 	probationPath := cfg.Policies.Package + "/config/freeze/probation_duration"
 	adm := admin.New(admin.Options{Store: store, Velocity: tracker, Tokens: tokens, Logger: log, AnswerTime: cfg.Admin.AnswerTime.D(),
-		Probation: func() time.Duration { return policyDuration(eng, probationPath, 24*time.Hour) }})
+		Probation: func() time.Duration { return policyDuration(eng, probationPath, 24*time.Hour) },
+		UserStatus: func(ctx context.Context, uid, locale string) ([]byte, error) {
+			st, err := svc.AccountStatus(ctx, uid, locale)
+			if err != nil {
+				return nil, err
+			}
+			return server.AppendStatus(nil, &st), nil
+		}})
 	ln, err := server.Listen(cfg.Admin.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Admin.Addr, err)

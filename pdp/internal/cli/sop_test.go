@@ -73,6 +73,21 @@ func (s *sop) release(uid, body string) (int, bool, map[string]any) {
 // op calls the operator API.
 func (s *sop) op(method, path, token, body string) (int, map[string]any) {
 	s.t.Helper()
+	code, raw := s.opDo(method, path, token, body)
+	var m map[string]any
+	_ = json.Unmarshal([]byte(raw), &m)
+	return code, m
+}
+
+// opRaw is a bodiless operator API call; it returns the status and the
+// body as sent.
+func (s *sop) opRaw(method, path, token string) (int, string) {
+	s.t.Helper()
+	return s.opDo(method, path, token, "")
+}
+
+func (s *sop) opDo(method, path, token, body string) (int, string) {
+	s.t.Helper()
 	req, _ := http.NewRequest(method, s.admin+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
@@ -82,9 +97,7 @@ func (s *sop) op(method, path, token, body string) (int, map[string]any) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	return resp.StatusCode, m
+	return resp.StatusCode, string(raw)
 }
 
 func pay(uid, txn string, amount float64, extra string) string {

@@ -231,7 +231,8 @@ func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *request.Input, d
 				return // the case is open already; the journal keeps this decision
 			}
 		}
-		a.Flags = append(a.Flags, pdp.CaseFlag{Kind: o.Kind, Reason: o.Reason, TxnID: in.Req.Txn.ID, DecisionID: decisionID, At: now})
+		a.Flags = append(a.Flags, pdp.CaseFlag{Kind: o.Kind, Reason: o.Reason, TxnID: in.Req.Txn.ID, DecisionID: decisionID, At: now,
+			Stage: in.Req.Stage})
 	}
 }
 

@@ -63,12 +63,13 @@ func (s *Server) accountRoute(ctx *fasthttp.RequestCtx) {
 		s.failLogged(ctx, epStatus, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, appendStatus(nil, &st))
+	writeJSON(ctx, fasthttp.StatusOK, AppendStatus(nil, &st))
 }
 
-// appendStatus encodes the account status: nothing internal (no rule,
-// reason, operator, ticket, decision id or score).
-func appendStatus(b []byte, st *decide.AccountStatus) []byte {
+// AppendStatus encodes the account status, the answer of GET
+// /v1/accounts/{uid}/status (the operator API shows the same): nothing
+// internal (no rule, reason, operator, ticket, decision id or score).
+func AppendStatus(b []byte, st *decide.AccountStatus) []byte {
 	b = append(b, `{"uid":`...)
 	b = jsonw.AppendString(b, st.UID)
 	b = appendKey(b, "status", false)

@@ -320,6 +320,11 @@ func validateAccount(st *pdp.AccountState) error {
 			}
 		}
 	}
+	for _, f := range st.Flags {
+		if f.Stage != 0 && !f.Stage.Valid() {
+			return invalid("flag %q: stage %d", f.Kind, f.Stage)
+		}
+	}
 	for _, l := range st.Limits {
 		if !finite(l.MaxAmount) || !finite(l.DailyAmount) {
 			return invalid("limit amounts %v, %v", l.MaxAmount, l.DailyAmount)

@@ -7,9 +7,9 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
-// Account records (codec.go, tag 'A', version 4; version 1 lacks the
+// Account records (codec.go, tag 'A', version 5; version 1 lacks the
 // first-seen time, versions 1 and 2 the payments, versions 1 to 3 the
-// work):
+// work, versions 1 to 4 the flags' stages):
 //
 //	uid
 //	first seen (version 2)
@@ -22,7 +22,8 @@ import (
 //	           until
 //	events     count, each: kind, at, device id
 //	devices    count, each: id, first seen, last seen
-//	flags      count, each: kind, reason, txn id, decision id, at
+//	flags      count, each: kind, reason, txn id, decision id, at, stage
+//	           (version 5; 0 when unknown)
 //	payments   (version 3) count, each: txn id, purchase, decision id,
 //	           reasons (count, each a string), stage, amount, currency,
 //	           amount in base units, category, at, outcomes (count, each:
@@ -88,6 +89,7 @@ func encodeAccount(st *pdp.AccountState) []byte {
 		w.str(f.TxnID)
 		w.str(f.DecisionID)
 		w.time(f.At)
+		w.byte(byte(f.Stage))
 	}
 	w.uvarint(uint64(len(st.Payments)))
 	for _, p := range st.Payments {
@@ -214,6 +216,9 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 		for i := range st.Flags {
 			f := &st.Flags[i]
 			f.Kind, f.Reason, f.TxnID, f.DecisionID, f.At = d.str(), d.str(), d.str(), d.str(), d.time()
+			if version >= 5 {
+				f.Stage = pdp.Stage(d.enum("stage", 0, byte(pdp.StageRepayment)))
+			}
 		}
 	}
 	if version >= 3 {

@@ -41,8 +41,8 @@ const (
 	codecVersion    = 1
 	// accountVersion 2 adds the first-seen time after the UID, 3 the
 	// payments after the flags, 4 the operators' work after the
-	// destinations.
-	accountVersion = 4
+	// destinations, 5 each flag's stage.
+	accountVersion = 5
 	// verificationVersion 2 adds the binding (stage, transaction, amount,
 	// currency, device; a 0 stage byte when unbound) after the subject.
 	verificationVersion = 2

@@ -50,8 +50,8 @@ var golden = struct {
 // (still decoded); testdata/format2 the verification records this build
 // writes (version 2: the binding) and accounts with a first-seen time;
 // testdata/format3 the account records of version 3 (payments,
-// destinations); testdata/format4 those this build writes (the
-// operators' work).
+// destinations); testdata/format4 those of version 4 (the operators'
+// work); testdata/format5 those this build writes (the flags' stages).
 func TestGoldenRecords(t *testing.T) {
 	auditJSON, err := encodeAudit(&golden.audit)
 	if err != nil {
@@ -81,6 +81,9 @@ func TestGoldenRecords(t *testing.T) {
 		By: pdp.Actor{Operator: "alice", Reason: "court order", Ticket: "RISK-3"}, At: t0}}
 	acct4.Assignee = pdp.Assignment{To: "bob", By: "alice", At: t0}
 	acct4.Notes = []pdp.Note{{At: t0, By: pdp.Actor{Operator: "bob", Reason: "call"}, Text: "called the user"}}
+	acct5 := acct4
+	acct5.Flags = slices.Clone(acct4.Flags)
+	acct5.Flags[0].Stage = pdp.StageWithdrawal
 	verif2.Subject = "payment:t-9"
 	verif2.Bound = true
 	verif2.Binding = pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-9", Amount: 6800.5, Currency: "CNY", DeviceID: "d-1"}
@@ -96,7 +99,8 @@ func TestGoldenRecords(t *testing.T) {
 		{"format1/audit.json", auditJSON, func(b []byte) (any, error) { return decodeAudit(7, b) }, golden.audit},
 		{"format2/account.bin", nil, decAccount, acct2},
 		{"format3/account.bin", nil, decAccount, acct3},
-		{"format4/account.bin", encodeAccount(&acct4), decAccount, acct4},
+		{"format4/account.bin", nil, decAccount, acct4},
+		{"format5/account.bin", encodeAccount(&acct5), decAccount, acct5},
 		{"format2/verification.bin", encodeVerification(&verif2), decVerif, verif2},
 	}
 	for _, f := range files {

@@ -13,9 +13,12 @@ async function loadDict(lang) {
   try { localStorage.setItem('pdp.lang', lang); } catch (_) { /* private mode */ }
 }
 
+// t is the text of key in the console's language; a key in no dictionary
+// shows as itself and is reported on the browser's console (the browser
+// test fails on it).
 function t(key, vars) {
   let s = S.dict[key];
-  if (s === undefined) s = key;
+  if (s === undefined) { console.warn(`missing dictionary key: ${key}`); s = key; }
   if (vars) for (const [k, v] of Object.entries(vars)) s = s.split(`{${k}}`).join(String(v));
   return s;
 }
@@ -96,27 +99,6 @@ function fmtTime(s) {
   if (!s || s.startsWith('0001-')) return '';
   const d = new Date(s);
   return isNaN(d) ? s : d.toLocaleString(S.lang === 'zh' ? 'zh-CN' : 'en-GB');
-}
-
-// value renders any JSON value as text or a small table.
-function value(v) {
-  if (v === null || v === undefined) return '';
-  if (Array.isArray(v)) {
-    if (v.length === 0) return el('span', { className: 'muted' }, t('common.none'));
-    if (v.every(x => x === null || typeof x !== 'object')) return v.join(', ');
-    return table(v);
-  }
-  if (typeof v === 'object') return el('pre', {}, JSON.stringify(v, null, 1));
-  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v)) return fmtTime(v);
-  return String(v);
-}
-
-function table(rows, extra) {
-  const cols = [];
-  for (const r of rows) for (const k of Object.keys(r || {})) if (!cols.includes(k)) cols.push(k);
-  const head = el('tr', {}, cols.map(c => el('th', {}, c)), extra ? el('th', {}, '') : null);
-  const body = rows.map(r => el('tr', {}, cols.map(c => el('td', {}, value(r[c]))), extra ? el('td', {}, extra(r)) : null));
-  return el('table', {}, el('thead', {}, head), el('tbody', {}, body));
 }
 
 function section(title, id, ...content) {
@@ -248,132 +230,223 @@ async function pageQueue(main) {
   body.append(pager);
 }
 
-// statusText is what the user would be told, from the account view: the
-// standing (frozen, restricted to some functions, limited, on probation),
-// until when, and the appeals' state. Nothing internal (rules, reasons).
-function statusText(a) {
-  const parts = [];
-  const active = (a.freezes || []).filter(f => f.active);
-  const until = active.map(f => f.until).filter(Boolean).sort().pop();
-  if (a.frozen) parts.push(until ? t('status.frozen_until', { until: fmtTime(until) }) : t('status.frozen'));
-  else if ((a.restricted || []).length) parts.push(t('status.restricted', { functions: a.restricted.join(', ') }));
-  const lim = (a.limits || []).length;
-  if (lim) parts.push(t('status.limited'));
-  if (a.probation && a.probation.active) parts.push(t('status.probation', { until: fmtTime(a.probation.until) }));
-  const open = (a.appeals || []).filter(x => x.status === 'open').length;
-  if (open) parts.push(t('status.appeal_open'));
-  if (!parts.length) parts.push(t('status.normal'));
-  return parts.join(' ');
+// ---- the account page: every part of the account view in a table whose
+// columns are labelled (f.* in the dictionaries), each value as text.
+
+function fmtNum(n) {
+  return typeof n === 'number' ? n.toLocaleString(S.lang === 'zh' ? 'zh-CN' : 'en-GB', { maximumFractionDigits: 2 }) : String(n ?? '');
+}
+const yes = v => (v ? t('common.yes') : t('common.no'));
+const money = (amount, currency) => (amount === undefined || amount === null ? '' : `${fmtNum(amount)} ${currency || ''}`.trim());
+const joined = xs => (xs || []).join(', ');
+// fmtDur shortens Go's duration text: 24h0m0s is 24h, 30m0s is 30m.
+const fmtDur = s => (s ? String(s).replace(/([hm])0s$/, '$1').replace(/h0m$/, 'h') : '');
+const actorText = a => (a ? [a.operator, a.reason, a.ticket].filter(Boolean).join(' · ') : '');
+// detailText is a journal record's detail as "key: value" lines.
+function detailText(d) {
+  if (d === null || d === undefined) return '';
+  if (typeof d !== 'object') return String(d);
+  // A detail's keys are data: a key without a label shows as written.
+  return Object.entries(d).map(([k, v]) => `${S.dict[`f.${k}`] ?? k}: ${v !== null && typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(v) : Array.isArray(v) ? v.join(', ') : fmtField(k, v)}`).join('\n');
+}
+function fmtField(k, v) {
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v)) return fmtTime(v);
+  if (k === 'probation' || k === 'duration' || k === 'ttl') return fmtDur(v);
+  return typeof v === 'number' ? fmtNum(v) : String(v);
 }
 
-const SECTIONS = ['freezes', 'probation', 'restricted', 'limits', 'verifications', 'payments', 'recent_events', 'devices',
-  'destinations', 'flags', 'habit', 'velocity', 'lists', 'assignee', 'notes'];
+// grid is rows as a table: cols are [key, format(value, row)] (format
+// optional), headed by the key's label; extra(row) adds a last cell.
+function grid(id, rows, cols, extra) {
+  if (!rows || !rows.length) return el('p', { className: 'muted' }, t('common.none'));
+  const head = el('tr', {}, cols.map(([k]) => el('th', {}, t(`f.${k}`))), extra ? el('th', {}, '') : null);
+  const body = rows.map(r => el('tr', {}, cols.map(([k, f]) => el('td', { className: `c-${k}` }, f ? f(r[k], r) : fmtField(k, r[k] ?? ''))),
+    extra ? el('td', {}, extra(r)) : null));
+  return el('table', { id }, el('thead', {}, head), el('tbody', {}, body));
+}
+
+// pairs is an object as a two-column table of label and value.
+function pairs(id, obj, keys, fmt) {
+  return el('table', { id, className: 'pairs' }, el('tbody', {}, keys.map(k =>
+    el('tr', {}, el('th', {}, t(`f.${k}`)), el('td', {}, fmt ? fmt(k, obj[k]) : fmtField(k, obj[k] ?? ''))))));
+}
+
+const ACCOUNT_COLS = {
+  freezes: [['kind', v => t(`freeze.${v}`)], ['functions', v => (v && v.length ? joined(v) : t('freeze.every_function'))], ['active', yes],
+    ['since'], ['until', v => (v ? fmtTime(v) : t('common.no_end'))],
+    ['by', (v, r) => [actorText(v), r.rule && t('freeze.by_rule', { rule: r.rule }), r.txn_id].filter(Boolean).join(' · ')]],
+  limits: [['max_amount', (v, r) => money(v, r.currency)], ['daily_amount', (v, r) => money(v, r.currency)], ['duration', fmtDur], ['until']],
+  verifications: [['updated_at'], ['stage'], ['txn_id'], ['amount', (v, r) => money(v, r.currency)], ['device_id'], ['methods', joined],
+    ['results', v => Object.entries(v || {}).map(([m, x]) => `${m}: ${x}`).join(', ')], ['status'], ['expires_at']],
+  payments: [['at'], ['stage'], ['txn_id'], ['amount', (v, r) => money(v, r.currency)], ['category'], ['reasons', joined],
+    ['outcomes', v => (v || []).map(o => `${o.status} ${fmtTime(o.at)}`).join(', ')], ['labels', joined]],
+  decisions: [['at'], ['stage'], ['txn_id'], ['amount', (v, r) => money(v, r.currency)], ['outcome', v => el('span', { className: `outcome ${v}` }, v)], ['reasons', joined]],
+  recent_events: [['at'], ['kind'], ['device_id']],
+  devices: [['id'], ['first_seen'], ['last_seen']],
+  destinations: [['id'], ['first_seen'], ['last_seen']],
+  flags: [['at'], ['kind'], ['reason'], ['txn_id']],
+  notes: [['at'], ['by', actorText], ['text']],
+  trail: [['seq'], ['at'], ['action'], ['actor', actorText], ['detail', (v, r) => el('pre', {}, r.action === 'decision' && v ? decisionText(v) : detailText(v))]],
+  approvals: [['at'], ['action'], ['requester'], ['why'], ['probation', fmtDur], ['by', actorText]],
+  appeals: [['at'], ['reason'], ['documents', joined], ['status', v => t(`appeal.${v}`)], ['closed_at'], ['answer']],
+  window: [['window'], ['count_1m'], ['count_1h'], ['count_24h'], ['amount_1m'], ['amount_1h'], ['amount_24h'], ['logins_1h']],
+  status_appeals: [['lodged_at'], ['status', v => t(`appeal.${v}`)], ['answer_due_at'], ['answered_at'], ['answer']],
+};
+
+function decisionText(d) {
+  return [`${d.outcome} ${joined(d.reasons)}`, d.amount ? money(d.amount, d.currency) : '', d.decision_id].filter(Boolean).join('\n');
+}
+
+// userStatus shows what the app shows the user: the decision API's
+// account status (GET /v1/accounts/{uid}/status) in the console's
+// language, read through the operator API.
+async function userStatus(u) {
+  let s;
+  try { s = (await api('GET', `/admin/v1/accounts/${u}/user-status?locale=${S.lang}`)).data; }
+  catch (e) { if (e.status === 401) throw e; return el('p', { className: 'muted', id: 'status-text' }, errText(e)); }
+  return [
+    el('p', { className: `status-text standing-${s.status}`, id: 'status-text' }, s.message),
+    pairs('status-facts', s, ['status', 'functions', 'until', 'can_appeal'], (k, v) => (k === 'status' ? t(`standing.${v}`) :
+      k === 'functions' ? (v.length ? joined(v) : t('common.none')) : k === 'until' ? (v ? fmtTime(v) : t('common.no_end')) : yes(v))),
+    s.appeals.length ? grid('status-appeals', s.appeals, ACCOUNT_COLS.status_appeals) : null,
+    el('p', { className: 'muted' }, t('account.status_note'))];
+}
 
 async function pageAccount(main, uid) {
   const u = encodeURIComponent(uid);
-  const [acc, journal, trail] = await Promise.all([
+  const [acc, trail, status] = await Promise.all([
     api('GET', `/admin/v1/accounts/${u}`),
-    api('GET', `/admin/v1/journal?uid=${u}&limit=200`),
-    api('GET', `/admin/v1/cases/${u}`).catch(e => { if (e.status === 401) throw e; return { data: { error: errText(e) } }; }),
+    api('GET', `/admin/v1/cases/${u}?limit=500`),
+    userStatus(u),
   ]);
   const a = acc.data;
+  const records = trail.data.trail || [];
   const reload = () => render();
-  main.append(el('h2', { id: 'account-title' }, t('account.title', { uid })));
-  main.append(section(t('account.status'), 'account-status', el('p', { className: 'status-text', id: 'status-text' }, statusText(a)),
-    el('p', { className: 'muted' }, t('account.status_note'))));
+  const writer = S.session.role === 'write';
+  const activeFreezes = (a.freezes || []).filter(f => f.active);
+  main.append(el('h2', { id: 'account-title' }, t('account.title', { uid }),
+    a.assignee ? el('span', { className: 'muted', id: 'account-assignee' }, ` ${t('account.assigned_to', { name: a.assignee.to, at: fmtTime(a.assignee.at) })}`) : null));
+  main.append(section(t('account.status'), 'account-status', status));
 
-  // Actions.
-  const base = `/admin/v1/accounts/${u}`;
-  const fns = STAGES.map(s => el('label', {}, s, el('input', { type: 'checkbox', name: 'fn', value: s })));
-  const freeze = actionForm('f-freeze', 'action.freeze', [
-    field('form.kind', el('select', { name: 'kind', id: 'f-freeze-kind' }, ['temporary', 'review', 'permanent'].map(k => el('option', { value: k }, t(`freeze.${k}`))))),
-    field('form.duration', el('input', { name: 'duration', placeholder: '30m' })),
-    el('span', { className: 'grey' }, t('form.grey'), ...fns),
-    ...whoFields('f-freeze')], 'action.freeze', async f => {
-    const b = { ...who(f), kind: f.elements.kind.value };
-    if (f.elements.duration.value) b.duration = f.elements.duration.value;
-    const fs = [...f.querySelectorAll('input[name=fn]:checked')].map(x => x.value);
-    if (fs.length) b.functions = fs;
-    await api('POST', `${base}/freeze`, b); await reload(); return t('action.frozen');
-  });
-  const release = actionForm('f-release', 'action.release', [
-    field('form.probation', el('input', { name: 'probation', placeholder: '24h' })), ...whoFields('f-release')], 'action.release', async f => {
-    const b = who(f);
-    if (f.elements.probation.value) b.probation = f.elements.probation.value;
-    const r = await api('POST', `${base}/release`, b);
-    await reload();
-    return r.status === 202 ? t('action.release_waits') : t('action.released');
-  });
-  const limit = actionForm('f-limit', 'action.limit', [
-    field('form.daily_amount', el('input', { name: 'daily_amount', type: 'number', step: 'any' })),
-    field('form.max_amount', el('input', { name: 'max_amount', type: 'number', step: 'any' })),
-    field('form.currency', el('input', { name: 'currency', placeholder: 'CNY', size: 4 })),
-    field('form.duration', el('input', { name: 'duration', placeholder: '24h' })), ...whoFields('f-limit')], 'action.limit_set', async f => {
-    const b = who(f);
-    for (const k of ['daily_amount', 'max_amount']) if (f.elements[k].value) b[k] = Number(f.elements[k].value);
-    for (const k of ['currency', 'duration']) if (f.elements[k].value) b[k] = f.elements[k].value;
-    await api('PUT', `${base}/limit`, b); await reload();
-  });
-  const clear = actionForm('f-limit-clear', 'action.limit_clear', whoFields('f-limit-clear'), 'action.limit_clear', async f => {
-    await api('DELETE', `${base}/limit`, who(f)); await reload();
-  });
-  const close = actionForm('f-close', 'action.close', [field('form.flags', el('input', { name: 'flags', placeholder: t('form.flags_all') })), ...whoFields('f-close')], 'action.close', async f => {
-    const b = who(f);
-    const flags = f.elements.flags.value.split(',').map(x => x.trim()).filter(Boolean);
-    if (flags.length) b.flags = flags;
-    await api('POST', `/admin/v1/cases/${u}/close`, b); await reload();
-  });
-  const note = actionForm('f-note', 'action.note', [field('form.text', el('textarea', { name: 'text', rows: 2, cols: 40, required: true })), ...whoFields('f-note')], 'action.note', async f => {
-    await api('POST', `${base}/notes`, { ...who(f), text: f.elements.text.value }); await reload();
-  });
-  const claim = el('button', { id: 'account-claim' }, t('queue.claim'));
-  claim.onclick = async () => { try { await api('POST', `${base}/claim`); await reload(); } catch (e) { if (e.status !== 401) flash(errText(e), 'error'); } };
-  const assign = actionForm('f-assign', 'action.assign', [field('form.assignee', el('input', { name: 'assignee' }))], 'action.assign', async f => {
-    await api('POST', `${base}/assign`, { assignee: f.elements.assignee.value }); await reload();
-  });
-  main.append(section(t('account.actions'), 'account-actions', claim, assign, freeze, release, limit, clear, close, note));
+  // Actions, for operators who may write: the ones the account's state
+  // makes meaningful.
+  if (writer) {
+    const base = `/admin/v1/accounts/${u}`;
+    const forms = [];
+    const claim = el('button', { id: 'account-claim', type: 'button' }, t('queue.claim'));
+    claim.onclick = async () => { try { await api('POST', `${base}/claim`); await reload(); flash(t('queue.claimed', { uid }), 'ok'); } catch (e) { if (e.status !== 401) flash(errText(e), 'error'); } };
+    forms.push(actionForm('f-assign', 'action.assign', [field('form.assignee', el('input', { name: 'assignee', id: 'f-assign-to', placeholder: t('form.assignee_none') })), claim], 'action.assign', async f => {
+      await api('POST', `${base}/assign`, { assignee: f.elements.assignee.value }); await reload();
+    }));
+    const fns = STAGES.map(s => el('label', {}, s, el('input', { type: 'checkbox', name: 'fn', value: s })));
+    forms.push(actionForm('f-freeze', 'action.freeze', [
+      field('form.kind', el('select', { name: 'kind', id: 'f-freeze-kind' }, ['temporary', 'review', 'permanent'].map(k => el('option', { value: k }, t(`freeze.${k}`))))),
+      field('form.duration', el('input', { name: 'duration', placeholder: '30m', size: 6 })),
+      el('span', { className: 'grey' }, t('form.grey'), ...fns),
+      ...whoFields('f-freeze')], 'action.freeze', async f => {
+      const b = { ...who(f), kind: f.elements.kind.value };
+      if (f.elements.duration.value) b.duration = f.elements.duration.value;
+      const fs = [...f.querySelectorAll('input[name=fn]:checked')].map(x => x.value);
+      if (fs.length) b.functions = fs;
+      await api('POST', `${base}/freeze`, b); await reload(); return t('action.frozen');
+    }));
+    if (activeFreezes.length) {
+      forms.push(actionForm('f-release', 'action.release', [
+        field('form.probation', el('input', { name: 'probation', placeholder: '24h', size: 6 })), ...whoFields('f-release')], 'action.release', async f => {
+        const b = who(f);
+        if (f.elements.probation.value) b.probation = f.elements.probation.value;
+        const r = await api('POST', `${base}/release`, b);
+        await reload();
+        return r.status === 202 ? t('action.release_waits') : t('action.released');
+      }));
+    }
+    forms.push(actionForm('f-limit', 'action.limit', [
+      field('form.daily_amount', el('input', { name: 'daily_amount', type: 'number', step: 'any', min: 0 })),
+      field('form.max_amount', el('input', { name: 'max_amount', type: 'number', step: 'any', min: 0 })),
+      field('form.currency', el('input', { name: 'currency', placeholder: 'CNY', size: 4 })),
+      field('form.duration', el('input', { name: 'duration', placeholder: '24h', size: 6 })), ...whoFields('f-limit')], 'action.limit_set', async f => {
+      const b = who(f);
+      for (const k of ['daily_amount', 'max_amount']) if (f.elements[k].value) b[k] = Number(f.elements[k].value);
+      for (const k of ['currency', 'duration']) if (f.elements[k].value) b[k] = f.elements[k].value;
+      await api('PUT', `${base}/limit`, b); await reload();
+    }));
+    if ((a.limits || []).length) {
+      forms.push(actionForm('f-limit-clear', 'action.limit_clear', whoFields('f-limit-clear'), 'action.limit_clear', async f => {
+        await api('DELETE', `${base}/limit`, who(f)); await reload();
+      }));
+    }
+    if ((a.flags || []).length) {
+      const kinds = [...new Set(a.flags.map(x => x.kind))];
+      forms.push(actionForm('f-close', 'action.close', [
+        el('span', { className: 'grey' }, t('form.flags_close'), ...kinds.map(k => el('label', {}, k, el('input', { type: 'checkbox', name: 'flag', value: k })))),
+        ...whoFields('f-close')], 'action.close', async f => {
+        const b = who(f);
+        const flags = [...f.querySelectorAll('input[name=flag]:checked')].map(x => x.value);
+        if (flags.length) b.flags = flags;
+        await api('POST', `/admin/v1/cases/${u}/close`, b); await reload(); return t('action.closed');
+      }));
+    }
+    forms.push(actionForm('f-note', 'action.note', [field('form.text', el('textarea', { name: 'text', rows: 2, cols: 40, required: true })), ...whoFields('f-note')], 'action.note', async f => {
+      await api('POST', `${base}/notes`, { ...who(f), text: f.elements.text.value }); await reload();
+    }));
+    main.append(section(t('account.actions'), 'account-actions', forms));
+  }
 
-  // Approvals: another operator approves or rejects.
+  // Releases waiting for a second operator: another approves or rejects.
   const approvals = a.approvals || [];
-  main.append(section(t('account.approvals'), 'approvals', approvals.length ? table(approvals, ap => {
-    const mine = ap.requester === S.session.name;
+  const base = `/admin/v1/accounts/${u}`;
+  main.append(section(t('account.approvals'), 'approvals', grid('approvals-table', approvals, ACCOUNT_COLS.approvals, !writer ? undefined : ap => {
     const f = actionForm(`f-approval-${ap.id}`, 'action.decide', whoFields(`f-approval-${ap.id}`), 'action.approve', async form => {
       await api('POST', `${base}/approvals/${encodeURIComponent(ap.id)}/approve`, who(form)); await reload(); return t('action.approved');
     });
     f.classList.add('approval');
     const rej = el('button', { type: 'button', className: 'reject' }, t('action.reject'));
     rej.onclick = async () => {
+      if (!f.reportValidity()) return;
       try { await api('POST', `${base}/approvals/${encodeURIComponent(ap.id)}/reject`, who(f)); await reload(); flash(t('action.rejected'), 'ok'); }
       catch (e) { if (e.status !== 401) flash(errText(e), 'error'); }
     };
     f.append(rej);
-    if (mine) f.append(el('span', { className: 'waits' }, t('action.needs_other')));
+    if (ap.requester === S.session.name) f.append(el('span', { className: 'waits' }, t('action.needs_other')));
     return f;
-  }) : el('p', { className: 'muted' }, t('common.none'))));
+  })));
 
   // Appeals, each open one with its answer form.
-  const appeals = a.appeals || [];
-  main.append(section(t('account.appeals'), 'appeals', appeals.length ? table(appeals, ap => ap.status !== 'open' ? '' :
+  main.append(section(t('account.appeals'), 'appeals', grid('appeals-table', a.appeals, ACCOUNT_COLS.appeals, !writer ? undefined : ap => ap.status !== 'open' ? '' :
     actionForm(`f-appeal-${ap.id}`, 'action.answer', [
       field('form.outcome', el('select', { name: 'status' }, el('option', { value: 'granted' }, t('appeal.granted')), el('option', { value: 'rejected' }, t('appeal.rejected')))),
       field('form.answer', el('textarea', { name: 'answer', rows: 2, cols: 30, required: true })), ...whoFields(`f-appeal-${ap.id}`)], 'action.answer', async f => {
       await api('POST', `${base}/appeals/${encodeURIComponent(ap.id)}/answer`, { ...who(f), status: f.elements.status.value, answer: f.elements.answer.value }); await reload();
-    })) : el('p', { className: 'muted' }, t('common.none'))));
+      return t('action.answered');
+    }))));
 
-  // Every other section of the account view.
-  const grid = el('div', { className: 'grid' });
-  for (const k of SECTIONS) {
-    const v = a[k];
-    grid.append(section(t(`account.${k}`), `sec-${k}`, v === undefined || v === null || (Array.isArray(v) && !v.length) ? el('p', { className: 'muted' }, t('common.none')) :
-      (typeof v === 'object' && !Array.isArray(v)) ? table([v]) : value(v)));
-  }
-  main.append(grid);
-  main.append(section(t('account.journal'), 'journal', table(journal.data.records || [])));
-  const td = trail.data || {};
-  main.append(section(t('account.trail'), 'trail',
-    td.error ? el('p', { className: 'muted' }, td.error) : [
-      el('p', {}, t('account.open_flags'), ' ', value(td.open_flags || [])),
-      (td.trail || []).length ? table(td.trail) : el('p', { className: 'muted' }, t('common.none'))]));
+  // The account's state.
+  const decisions = records.filter(r => r.action === 'decision' && r.detail).map(r => ({ at: r.at, ...r.detail })).reverse();
+  const vel = a.velocity;
+  const parts = [
+    ['freezes', grid('freezes-table', a.freezes, ACCOUNT_COLS.freezes)],
+    ['probation', a.probation ? pairs('probation-table', a.probation, ['active', 'since', 'until', 'reason'], (k, v) => (k === 'active' ? yes(v) : fmtField(k, v ?? ''))) : null],
+    ['limits', grid('limits-table', a.limits, ACCOUNT_COLS.limits)],
+    ['flags', grid('flags-table', a.flags, ACCOUNT_COLS.flags)],
+    ['decisions', grid('decisions-table', decisions, ACCOUNT_COLS.decisions)],
+    ['verifications', grid('verifications-table', a.verifications, ACCOUNT_COLS.verifications)],
+    ['payments', grid('payments-table', a.payments, ACCOUNT_COLS.payments)],
+    ['recent_events', grid('events-table', a.recent_events, ACCOUNT_COLS.recent_events)],
+    ['devices', grid('devices-table', a.devices, ACCOUNT_COLS.devices)],
+    ['destinations', grid('destinations-table', a.destinations, ACCOUNT_COLS.destinations)],
+    ['habit', a.habit && a.habit.count ? pairs('habit-table', a.habit, ['count', 'mean', 'sd', 'categories'], (k, v) =>
+      (k === 'sd' ? fmtNum(Math.sqrt(a.habit.var || 0)) : k === 'categories' ? (v || []).map(c => `${c.category} ${Math.round(c.weight * 100)}%`).join(', ') : fmtNum(v))) : null],
+    ['velocity', vel ? [grid('velocity-windows', ['uid', 'device', 'ip'].map(w => ({ window: t(`f.${w}`), ...vel[w] })), ACCOUNT_COLS.window),
+      pairs('velocity-table', { ...vel, ...Object.fromEntries(Object.entries(vel.failures || {}).map(([k, v]) => [`failures_${k}`, v])) },
+        ['spent_24h', 'attempts_1m', 'attempts_1h', 'uid_devices_1h', 'device_uids_1h', ...Object.keys(vel.failures || {}).map(k => `failures_${k}`)])] : null],
+    ['lists', pairs('lists-table', a.lists || {}, ['block', 'allow', 'vip'], (k, v) => yes(v))],
+    ['notes', grid('notes-table', a.notes, ACCOUNT_COLS.notes)],
+  ];
+  main.append(el('div', { className: 'grid' }, parts.map(([k, content]) =>
+    section(t(`account.${k}`), `sec-${k}`, content ?? el('p', { className: 'muted' }, t('common.none'))))));
+  main.append(section(t('account.trail'), 'journal', el('p', { className: 'muted' }, t('account.trail_note')),
+    grid('trail-table', records.slice().reverse(), ACCOUNT_COLS.trail),
+    trail.data.next_from_seq ? el('p', { className: 'muted' }, t('account.trail_more')) : null));
 }
 
 async function pageLists(main) {
@@ -408,20 +481,27 @@ async function pageLists(main) {
     const rep = document.getElementById('import-report');
     rep.textContent = '';
     rep.append(el('p', { id: 'import-summary' }, t('lists.report', { imported: r.data.imported ?? 0, refused: r.data.refused ?? 0 })),
-      table((r.data.lines || []).map(l => ({ line: l.line, status: l.status, value: l.value || '', error: l.error ? `${l.error.code} ${l.error.field || ''}: ${l.error.message}` : '' }))));
+      grid('import-lines', r.data.lines, [['line'], ['status', v => t(`import.${v}`)], ['value'],
+        ['error', v => (v ? `${v.field ? `${v.field}: ` : ''}${v.message} (${v.code})` : '')]]));
     return r.status === 500 ? t('lists.partial') : t('action.done');
   });
   main.append(section(t('lists.title'), 'lists', put, el('div', { id: 'entries' })),
     section(t('lists.import'), 'import', imp, el('div', { id: 'import-report' })));
 }
 
-async function showEntries(list, kind) {
+// showEntries lists a list's entries of a kind, 100 a page from after.
+async function showEntries(list, kind, after) {
   try {
-    const r = await api('GET', `/admin/v1/lists/${list}/${kind}`);
+    const r = await api('GET', `/admin/v1/lists/${list}/${kind}?limit=100${after ? `&after=${encodeURIComponent(after)}` : ''}`);
     const box = document.getElementById('entries');
     box.textContent = '';
-    const rows = Array.isArray(r.data) ? r.data : (r.data.entries || []);
-    box.append(rows.length ? table(rows) : el('p', { className: 'muted' }, t('common.none')));
+    let more = null;
+    if (r.data.next_after) {
+      more = el('button', { type: 'button', id: 'entries-next' }, t('queue.next'));
+      more.onclick = () => showEntries(list, kind, r.data.next_after);
+    }
+    box.append(el('h3', {}, t('lists.entries_of', { list, kind })), grid('entries-table', r.data.entries, [['value'], ['reason'], ['created'],
+      ['expires', v => (v ? fmtTime(v) : t('common.no_end'))], ['by', actorText]]), more);
   } catch (e) { if (e.status !== 401) flash(errText(e), 'error'); }
 }
 
