@@ -45,15 +45,15 @@ var unreached = map[string]string{
 	"500":                             "an internal fault: a store that fails (pdp/internal/admin and pdp/internal/state test them)",
 	"408":                             "a request not received within server.read_timeout",
 	"POST /v1/decide 503":             "a decision log sink configured to fail decisions (pdp/internal/decide tests it)",
-	"POST /v1/data 503":               "a closed-mode scoring plugin that fails (TestServeDataAPIPlugin...)",
+	"POST /v1/data 503":               "a closed-mode scoring plugin that fails (not tested here)",
 	"POST /v1/data/{path} 503":        "as POST /v1/data",
 	"GET /v1/data 503":                "as POST /v1/data",
 	"GET /v1/data/{path} 503":         "as POST /v1/data",
 	"GET /health/ready 503":           "no policy loaded: the sidecar does not start without one",
 	"HEAD /health/ready 503":          "as GET",
-	"POST /v1/verifications 409":      "an expired challenge (step_up.challenge_ttl): decide's own tests",
+	"POST /v1/verifications 409":      "an expired challenge (step_up.challenge_ttl): pdp/internal/decide challenge_test.go",
 	"POST /console/api/session 409":   "10 000 console sessions at once",
-	"POST /admin/v1/lists/import 500": "a store that fails part-way (TestListImportStoreFailure)",
+	"POST /admin/v1/lists/import 500": "a store that fails part-way (TestListImportStoreFailsPartWay)",
 	"POST /admin/v1/accounts/{uid}/approvals/{id}/approve 409": "a freeze put on after the release was asked for (TestFourEyesRelease)",
 }
 
@@ -730,7 +730,9 @@ func catchesMismatches(t *testing.T, base string) {
 	if err := answer(planted(func(map[string]any) {}), status, ""); err != nil {
 		t.Fatalf("the committed description refuses an account status: %v", err)
 	}
-	c = planted(func(doc map[string]any) { delete(obj(doc, "components", "schemas", "AppealFields", "properties"), "answer") })
+	c = planted(func(doc map[string]any) {
+		delete(obj(doc, "components", "schemas", "AppealFields", "properties"), "answer")
+	})
 	if err := answer(c, status, ""); err == nil || !strings.Contains(err.Error(), "answer") {
 		t.Errorf("an undeclared field of an appeal passed: %v", err)
 	}
