@@ -15,12 +15,14 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/admin/console"
 	"github.com/riskpdp/riskpdp/pdp/internal/config"
+	"github.com/riskpdp/riskpdp/pdp/internal/openapi"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/internal/server"
 	"github.com/riskpdp/riskpdp/pdp/internal/state"
@@ -57,6 +59,8 @@ type Server struct {
 	srv *http.Server
 	// methods are the methods of each route path, while New registers them.
 	methods map[string][]string
+	// routes are every method and path the mux serves (Routes).
+	routes []server.Route
 	// sessions are the console's (session.go).
 	sessions sessions
 }
@@ -108,11 +112,16 @@ func New(o Options) *Server {
 	s.route(mux, "GET /debug/pprof", RoleWrite, profile)
 	s.route(mux, "GET /debug/pprof/{name}", RoleWrite, profile)
 	// The console's sign-in, session and sign-out (session.go).
-	s.methods["/console/api/session"] = []string{"POST", "GET", "DELETE"}
-	mux.HandleFunc("POST /console/api/session", s.signIn)
-	mux.HandleFunc("GET /console/api/session", s.currentSession)
-	mux.HandleFunc("DELETE /console/api/session", s.currentSession)
-	mux.Handle("/console/", console.Handler()) // the console's page and files (pdp/internal/admin/console)
+	s.open(mux, "POST /console/api/session", s.signIn)
+	s.open(mux, "GET /console/api/session", s.currentSession)
+	s.open(mux, "DELETE /console/api/session", s.currentSession)
+	// The API's OpenAPI description, without authentication: it holds no
+	// data, and a client generator or a reviewer reads it before holding a
+	// token.
+	s.open(mux, "GET /openapi.json", serveOpenAPI)
+	// The console's page and files (pdp/internal/admin/console).
+	mux.Handle(console.Prefix, console.Handler())
+	s.routes = append(s.routes, server.Route{Method: "GET", Path: console.Prefix}, server.Route{Method: "GET", Path: console.Prefix + "{asset}"})
 	// A known path with another method: 405 with the error envelope (the
 	// mux's own answer is plain text).
 	for p, methods := range s.methods {
@@ -128,6 +137,27 @@ func New(o Options) *Server {
 	s.srv = &http.Server{Handler: canonical(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	return s
+}
+
+// open registers h without authentication.
+func (s *Server) open(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.methods[path] = append(s.methods[path], method)
+	s.routes = append(s.routes, server.Route{Method: method, Path: path})
+	mux.HandleFunc(pattern, h)
+}
+
+// Routes lists every method and path the operator API answers, the paths
+// written as its OpenAPI description writes them (the mux's patterns; an
+// IP range's "/{bits}" is a route of its own). GET routes answer HEAD too
+// (net/http's mux), which the description leaves out.
+func (s *Server) Routes() []server.Route { return slices.Clone(s.routes) }
+
+// serveOpenAPI answers the operator API's OpenAPI description.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", openapi.ContentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(openapi.Operator())
 }
 
 // canonical answers 404 for a path with empty, "." or ".." segments, which
@@ -159,6 +189,7 @@ type handler func(w http.ResponseWriter, r *http.Request, c caller) error
 func (s *Server) route(mux *http.ServeMux, pattern string, need Role, h handler) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
+	s.routes = append(s.routes, server.Route{Method: method, Path: path})
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		role, name, ok := s.o.Tokens.check(r)
 		if !ok && r.Header.Get("Authorization") == "" {

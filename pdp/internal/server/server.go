@@ -152,35 +152,19 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	path := ctx.Path()
+	if r := exactDecision[string(path)]; r != nil {
+		s.serveRoute(ctx, r)
+		return
+	}
 	switch {
-	case string(path) == "/v1/decide":
-		if s.method(ctx, epDecide, fasthttp.MethodPost) {
-			s.decide(ctx)
-		}
-	case string(path) == "/v1/events":
-		if s.method(ctx, epEvents, fasthttp.MethodPost) && s.jsonBody(ctx, epEvents) {
-			s.event(ctx)
-		}
-	case string(path) == "/v1/verifications":
-		if s.method(ctx, epVerify, fasthttp.MethodPost) && s.jsonBody(ctx, epVerify) {
-			s.verify(ctx)
-		}
-	case string(path) == "/v1/outcomes":
-		if s.method(ctx, epOutcomes, fasthttp.MethodPost) && s.jsonBody(ctx, epOutcomes) {
-			s.outcome(ctx)
-		}
-	case string(path) == "/v1/appeals":
-		if s.method(ctx, epAppeals, fasthttp.MethodPost) && s.jsonBody(ctx, epAppeals) {
-			s.appeal(ctx)
-		}
 	case bytes.HasPrefix(path, accountsPrefix):
 		s.accountRoute(ctx)
-	case bytes.HasPrefix(path, []byte("/v1/data")) && (len(path) == 8 || path[8] == '/'):
+	case isDataPath(path):
 		if s.method(ctx, epData, fasthttp.MethodPost, fasthttp.MethodGet) {
-			s.data(ctx, string(path[8:]))
+			s.data(ctx, string(path[len(dataPath):]))
 		}
 	default:
-		s.healthRoutes(ctx, path)
+		s.fail(ctx, epOther, pdp.Errorf(pdp.CodeNotFound, "", "no route %s", path))
 	}
 }
 
@@ -192,28 +176,12 @@ func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, "transport", pdp.Errorf(pdp.CodeInvalidValue, "headers", "ambiguous request framing: %s", why))
 		return
 	}
-	s.healthRoutes(ctx, ctx.Path())
-}
-
-// healthRoutes serves /health/live, /health/ready and /metrics; any other
-// path is 404.
-func (s *Server) healthRoutes(ctx *fasthttp.RequestCtx, path []byte) {
-	switch string(path) {
-	case "/health/live":
-		if s.method(ctx, epOther, fasthttp.MethodGet, fasthttp.MethodHead) {
-			writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"ok"}`))
-		}
-	case "/health/ready":
-		if s.method(ctx, epOther, fasthttp.MethodGet, fasthttp.MethodHead) {
-			s.readyz(ctx)
-		}
-	case "/metrics":
-		if s.method(ctx, epOther, fasthttp.MethodGet) {
-			s.metricsz(ctx)
-		}
-	default:
-		s.fail(ctx, epOther, pdp.Errorf(pdp.CodeNotFound, "", "no route %s", path))
+	path := ctx.Path()
+	if r := exactHealth[string(path)]; r != nil {
+		s.serveRoute(ctx, r)
+		return
 	}
+	s.fail(ctx, epOther, pdp.Errorf(pdp.CodeNotFound, "", "no route %s", path))
 }
 
 // recoverPanic answers 500 for a handler that panicked, logs the stack and
@@ -265,9 +233,6 @@ func (s *Server) jsonBody(ctx *fasthttp.RequestCtx, ep string) bool {
 }
 
 func (s *Server) decide(ctx *fasthttp.RequestCtx) {
-	if !s.jsonBody(ctx, epDecide) {
-		return
-	}
 	traceparent := string(ctx.Request.Header.Peek("traceparent"))
 	d, err := s.svc.Decide(ctx, ctx.PostBody(), traceparent)
 	if err != nil {

@@ -9,11 +9,14 @@ package console
 
 import (
 	"embed"
+	"encoding/json"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/riskpdp/riskpdp/pdp"
 )
 
 //go:embed assets
@@ -43,7 +46,7 @@ func Handler() http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			fail(w, http.StatusMethodNotAllowed, pdp.CodeMethodNotAllowed, "use GET or HEAD")
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, Prefix)
@@ -51,12 +54,12 @@ func Handler() http.Handler {
 			name = "index.html"
 		}
 		if !fs.ValidPath(name) || strings.HasPrefix(path.Base(name), ".") {
-			http.NotFound(w, r)
+			fail(w, http.StatusNotFound, pdp.CodeNotFound, "no such file")
 			return
 		}
 		b, err := fs.ReadFile(root, name)
 		if err != nil {
-			http.NotFound(w, r)
+			fail(w, http.StatusNotFound, pdp.CodeNotFound, "no such file")
 			return
 		}
 		ct := mime.TypeByExtension(path.Ext(name))
@@ -79,4 +82,13 @@ func Handler() http.Handler {
 			_, _ = w.Write(b)
 		}
 	})
+}
+
+// fail answers with the API's error envelope, as the rest of the operator
+// API does (http.NotFound's plain text was the one answer of the listener
+// without it).
+func fail(w http.ResponseWriter, status int, code pdp.ErrorCode, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]map[string]string{"error": {"code": string(code), "message": msg}})
 }

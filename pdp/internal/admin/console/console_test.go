@@ -62,23 +62,32 @@ func checkHeaders(t *testing.T, path string, h http.Header) {
 }
 
 // TestAssetsRefused: no file, a hidden name, a path out of the assets and
-// a change are refused, still with the headers.
+// a change are refused, still with the headers, with the operator API's
+// error envelope.
 func TestAssetsRefused(t *testing.T) {
 	for _, c := range []struct {
 		method, path string
 		code         int
+		errCode      string
 	}{
-		{"GET", "/console/nope.js", 404},
-		{"GET", "/console/i18n/", 404},
-		{"GET", "/console/i18n", 404},
-		{"GET", "/console/../admin.go", 404},
-		{"GET", "/console/.hidden", 404},
-		{"POST", "/console/", 405},
-		{"PUT", "/console/app.js", 405},
+		{"GET", "/console/nope.js", 404, "not_found"},
+		{"GET", "/console/i18n/", 404, "not_found"},
+		{"GET", "/console/i18n", 404, "not_found"},
+		{"GET", "/console/../admin.go", 404, "not_found"},
+		{"GET", "/console/.hidden", 404, "not_found"},
+		{"POST", "/console/", 405, "method_not_allowed"},
+		{"PUT", "/console/app.js", 405, "method_not_allowed"},
 	} {
 		w := get(t, c.method, c.path)
 		if w.Code != c.code {
 			t.Errorf("%s %s: %d, want %d", c.method, c.path, w.Code, c.code)
+		}
+		var env struct {
+			Error struct{ Code, Message string }
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.Error.Code != c.errCode || env.Error.Message == "" ||
+			w.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: %q %s, want the %s error envelope", c.method, c.path, w.Header().Get("Content-Type"), w.Body, c.errCode)
 		}
 		checkHeaders(t, c.path, w.Header())
 	}
