@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,5 +264,15 @@ func TestQueueCaseStage(t *testing.T) {
 	_, m := a.as(readToken, "GET", "/admin/v1/accounts/u-case", "")
 	if f := m["flags"].([]any)[0].(map[string]any); f["stage"] != "withdrawal" || f["txn_id"] != "w-1" {
 		t.Fatalf("flag %v", f)
+	}
+}
+
+// TestUserStatusWithoutDecisionService: without a decision service the
+// operator API has no user status to show: 404 naming why.
+func TestUserStatusWithoutDecisionService(t *testing.T) {
+	a := newOpsAPI(t)
+	code, m := a.as(readToken, "GET", "/admin/v1/accounts/u-1/user-status", "")
+	if e, _ := m["error"].(map[string]any); code != 404 || e["code"] != "not_found" || !strings.Contains(e["message"].(string), "decision service") {
+		t.Fatalf("%d %v", code, m)
 	}
 }

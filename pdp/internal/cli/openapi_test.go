@@ -55,6 +55,7 @@ var unreached = map[string]string{
 	"POST /console/api/session 409":   "10 000 console sessions at once",
 	"POST /admin/v1/lists/import 500": "a store that fails part-way (TestListImportStoreFailsPartWay)",
 	"POST /admin/v1/accounts/{uid}/approvals/{id}/approve 409": "a freeze put on after the release was asked for (TestFourEyesRelease)",
+	"GET /admin/v1/accounts/{uid}/user-status 404":             "the operator API without a decision service (TestUserStatusWithoutDecisionService)",
 }
 
 // listenerWide are answers of the listener for any route: reached on one
@@ -482,6 +483,12 @@ func TestOpenAPIContract(t *testing.T) {
 	tmpl, path, p := acct("", "u-9")
 	a.req("GET", tmpl, path, p...).token(readToken).want(200)
 	a.req("GET", tmpl, "/admin/v1/accounts/u-1", "uid", "u-1").token(readToken).want(200)
+	unauth("GET", tmpl, path, p, "")
+
+	tmpl, path, p = acct("/user-status", "u-9")
+	a.req("GET", tmpl, path, p...).token(readToken).want(200)
+	a.req("GET", tmpl, path+"?locale=zh", p...).token(readToken).want(200)
+	a.req("GET", tmpl, path+"?locale=x_1", p...).token(readToken).invalid().want(400)
 	unauth("GET", tmpl, path, p, "")
 
 	tmpl, path, p = acct("/freeze", "u-10")
