@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -42,18 +43,26 @@ func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = 
 // WithMaxConns caps open connections to the sidecar (default 64).
 func WithMaxConns(n int) Option { return func(c *Client) { c.hc.MaxConns = n } }
 
-// New returns a client for the sidecar at addr ("127.0.0.1:9191"). Every
-// request carries Content-Type: application/json and addr as its Host: the
-// sidecar answers only to loopback names (localhost, 127.0.0.0/8, [::1])
-// and to the names of its server.allowed_hosts.
+// New returns a client for the sidecar at addr: "127.0.0.1:9191" (or
+// "http://127.0.0.1:9191"), or a Unix socket as "unix:/run/pdp.sock".
+// Every request carries Content-Type: application/json and addr as its
+// Host: the sidecar answers only to loopback names (localhost,
+// 127.0.0.0/8, [::1]) and to the names of its server.allowed_hosts (a
+// Unix socket is not checked).
 func New(addr string, opts ...Option) (*Client, error) {
 	addr = strings.TrimPrefix(addr, "http://")
-	if addr == "" {
+	if addr == "" || addr == "unix:" {
 		return nil, errors.New("client: empty sidecar address")
+	}
+	var dial fasthttp.DialFunc
+	if sock, ok := strings.CutPrefix(addr, "unix:"); ok {
+		addr = "localhost"
+		dial = func(string) (net.Conn, error) { return net.DialTimeout("unix", sock, time.Second) }
 	}
 	c := &Client{
 		hc: &fasthttp.HostClient{
 			Addr:                     addr,
+			Dial:                     dial,
 			MaxConns:                 64,
 			MaxIdleConnDuration:      90 * time.Second,
 			ReadTimeout:              time.Second,
@@ -169,6 +178,24 @@ type Limit struct {
 	Until       time.Time `json:"until"`
 }
 
+// TransportError is a call without an answer: the sidecar could not be
+// reached, or did not answer within the timeout (Timeout reports which).
+// Apply Fallback.
+type TransportError struct {
+	Path string
+	Err  error
+}
+
+func (e *TransportError) Error() string { return fmt.Sprintf("pdp: %s: %v", e.Path, e.Err) }
+
+// Unwrap returns the cause.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the call ran out of time.
+func (e *TransportError) Timeout() bool {
+	return errors.Is(e.Err, fasthttp.ErrTimeout) || errors.Is(e.Err, context.DeadlineExceeded)
+}
+
 // Error is an error answer from the sidecar (4xx/5xx).
 type Error struct {
 	Status  int
@@ -192,7 +219,7 @@ func (c *Client) Decide(ctx context.Context, r *Request) (*Decision, error) {
 		return nil, fmt.Errorf("pdp: encode request: %w", err)
 	}
 	var d Decision
-	if err := c.post(ctx, "/v1/decide", body, &d); err != nil {
+	if err := c.do(ctx, fasthttp.MethodPost, "/v1/decide", body, c.timeout, false, &d); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -237,20 +264,13 @@ type Status struct {
 	Appeals   []Appeal  `json:"appeals"`
 }
 
-// accountTimeout is the least time Appeal and Status get: an appeal is
-// written durably (an fsync) before the answer.
-const accountTimeout = 2 * time.Second
-
 // Appeal lodges a user's appeal. A *Error with Status 409 means the
 // account has nothing to appeal (Code "nothing_to_appeal") or too many
-// appeals open ("too_many_appeals"); 400 names the field to fix.
+// appeals open ("too_many_appeals"); 400 names the field to fix. With a
+// RequestID the call is retried once after a connection failure.
 func (c *Client) Appeal(ctx context.Context, r *AppealRequest) (*Appeal, error) {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("pdp: encode appeal: %w", err)
-	}
 	var a Appeal
-	if err := c.do(ctx, fasthttp.MethodPost, "/v1/appeals", body, max(c.timeout, accountTimeout), &a); err != nil {
+	if err := c.send(ctx, "/v1/appeals", r, r.RequestID != "", &a); err != nil {
 		return nil, err
 	}
 	return &a, nil
@@ -264,20 +284,17 @@ func (c *Client) Status(ctx context.Context, uid, locale string) (*Status, error
 		path += "?locale=" + url.QueryEscape(locale)
 	}
 	var s Status
-	if err := c.do(ctx, fasthttp.MethodGet, path, nil, max(c.timeout, accountTimeout), &s); err != nil {
+	if err := c.do(ctx, fasthttp.MethodGet, path, nil, max(c.timeout, writeTimeout), true, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
-// post sends body to path and decodes the answer into out.
-func (c *Client) post(ctx context.Context, path string, body []byte, out any) error {
-	return c.do(ctx, fasthttp.MethodPost, path, body, c.timeout, out)
-}
-
 // do sends a request and decodes a 2xx answer into out; within timeout
-// or ctx's deadline, whichever comes first.
-func (c *Client) do(ctx context.Context, method, path string, body []byte, timeout time.Duration, out any) error {
+// or ctx's deadline, whichever comes first. An idempotent call is sent
+// once more when the first attempt failed on its connection (the sidecar
+// restarted, an idle connection closed) and time is left.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, timeout time.Duration, idempotent bool, out any) error {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -293,8 +310,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, timeo
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if err := c.hc.DoDeadline(req, resp, deadline); err != nil {
-		return fmt.Errorf("pdp: %s: %w", path, err)
+	err := c.hc.DoDeadline(req, resp, deadline)
+	if err != nil && idempotent && !errors.Is(err, fasthttp.ErrTimeout) && time.Now().Before(deadline) && ctx.Err() == nil {
+		err = c.hc.DoDeadline(req, resp, deadline)
+	}
+	if err != nil {
+		return &TransportError{Path: path, Err: err}
 	}
 	if code := resp.StatusCode(); code < 200 || code > 299 {
 		var env struct {
