@@ -43,16 +43,8 @@ func (s *Service) Data(ctx context.Context, path string, body []byte) ([]byte, b
 		}
 		return s.eng.EvalDataInput(ctx, path, nil, now)
 	}
-	in.SetRates(s.eng.Rates())
-	acct, err := s.enrich(in, peek, nil)
-	if err != nil {
-		if e := (*pdp.Error)(nil); errors.As(err, &e) {
-			return nil, false, e
-		}
+	if err := s.peekInput(in); err != nil {
 		return nil, false, err
-	}
-	if closed := s.score(in, acct); closed != "" {
-		return nil, false, pdp.Errorf(pdp.CodeUnavailable, "", "scoring plugin %s did not answer", closed)
 	}
 	res, defined, err := s.eng.EvalDataInput(ctx, path, in, now)
 	if err != nil {
@@ -64,6 +56,37 @@ func (s *Service) Data(ctx context.Context, path string, body []byte) ([]byte, b
 		}
 	}
 	return res, defined, nil
+}
+
+// PolicyInput is the policy input the sidecar builds for a decide request
+// (body as POST /v1/decide takes it), read-only as the Data API reads it:
+// enriched with the risk state, velocity (as if this request were
+// counted, without counting it) and plugin scores, changing nothing.
+// `pdp eval` prints it, for `opa eval` and `opa test` fixtures.
+func (s *Service) PolicyInput(body []byte) (*request.Input, error) {
+	in, err := request.DecodeRequest(body, s.now(), s.limits)
+	if err != nil {
+		return nil, err
+	}
+	return in, s.peekInput(in)
+}
+
+// peekInput enriches in as a decision would, counting nothing. A closed-
+// mode plugin that does not answer is an error (503): the input would not
+// show it.
+func (s *Service) peekInput(in *request.Input) error {
+	in.SetRates(s.eng.Rates())
+	acct, err := s.enrich(in, peek, nil)
+	if err != nil {
+		if e := (*pdp.Error)(nil); errors.As(err, &e) {
+			return e
+		}
+		return err
+	}
+	if closed := s.score(in, acct); closed != "" {
+		return pdp.Errorf(pdp.CodeUnavailable, "", "scoring plugin %s did not answer", closed)
+	}
+	return nil
 }
 
 // exposed reports whether path is under a path of data_api.expose.
