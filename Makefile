@@ -59,7 +59,7 @@ deps-report: build
 ## policy-test: opa fmt/check --strict/test on policies/ with the pinned OPA CLI
 policy-test:
 	@out=$$($(OPA) fmt -l policies); if [ -n "$$out" ]; then echo "opa fmt needed:"; echo "$$out"; exit 1; fi
-	$(OPA) check --strict policies
+	$(OPA) check --strict --schema policies/riskpdp/schemas/input.json policies
 	$(OPA) test policies
 
 ## gotest: the Go test suites of the root module and of bench/ with the race detector
