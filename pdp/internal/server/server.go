@@ -27,6 +27,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/internal/decide"
 	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
+	"github.com/riskpdp/riskpdp/pdp/internal/tracing"
 )
 
 // ReadyCheck reports why the sidecar is not ready, or nil.
@@ -42,6 +43,7 @@ type Server struct {
 	hosts   hostPolicy
 	srv     *fasthttp.Server
 	health  *fasthttp.Server
+	tracer  *tracing.Tracer // nil: not traced
 }
 
 // Options configure a Server.
@@ -57,6 +59,8 @@ type Options struct {
 	// (e.g. a failing decision log sink when it is not configured to fail
 	// readiness): {"status":"ready","degraded":["..."]}.
 	Degraded []ReadyCheck
+	// Tracer traces the decision API's requests (trace.go); nil: off.
+	Tracer *tracing.Tracer
 }
 
 // New builds a Server.
@@ -66,7 +70,7 @@ func New(o Options) *Server {
 	}
 	c := o.Config
 	s := &Server{svc: o.Service, metrics: o.Metrics, log: o.Logger, ready: o.Ready, warn: o.Degraded,
-		hosts: newHostPolicy(c.Server.AllowedHosts)}
+		hosts: newHostPolicy(c.Server.AllowedHosts), tracer: o.Tracer}
 	s.srv = s.fasthttpServer(c, s.handle)
 	s.health = s.fasthttpServer(c, s.handleHealth)
 	return s
@@ -269,15 +273,18 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	traceparent := string(ctx.Request.Header.Peek("traceparent"))
-	d, err := s.svc.Decide(ctx, ctx.PostBody(), traceparent)
+	span := s.startSpan(ctx, routeDecide, traceparent)
+	d, err := s.svc.DecideTraced(ctx, ctx.PostBody(), traceparent, span)
 	if err != nil {
 		s.fail(ctx, epDecide, pdp.AsError(err))
+		s.endSpan(ctx, span)
 		return
 	}
 	buf := bufPool.Get().(*[]byte)
 	*buf = appendDecision((*buf)[:0], d)
 	writeJSON(ctx, fasthttp.StatusOK, *buf)
 	bufPool.Put(buf)
+	s.endSpan(ctx, span)
 }
 
 func (s *Server) data(ctx *fasthttp.RequestCtx, path string) {
@@ -306,6 +313,8 @@ func (s *Server) data(ctx *fasthttp.RequestCtx, path string) {
 }
 
 func (s *Server) event(ctx *fasthttp.RequestCtx) {
+	span := s.startSpan(ctx, routeEvents, "")
+	defer s.endSpan(ctx, span)
 	ev, err := s.svc.Event(ctx, ctx.PostBody())
 	if err != nil {
 		s.failLogged(ctx, epEvents, err)
@@ -318,6 +327,8 @@ func (s *Server) event(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) outcome(ctx *fasthttp.RequestCtx) {
+	span := s.startSpan(ctx, routeOutcomes, "")
+	defer s.endSpan(ctx, span)
 	o, err := s.svc.Outcome(ctx, ctx.PostBody())
 	if err != nil {
 		s.failLogged(ctx, epOutcomes, err)
@@ -348,6 +359,8 @@ func (s *Server) outcome(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) verify(ctx *fasthttp.RequestCtx) {
+	span := s.startSpan(ctx, routeVerify, "")
+	defer s.endSpan(ctx, span)
 	v, err := s.svc.Verify(ctx, ctx.PostBody())
 	if err != nil {
 		s.failLogged(ctx, epVerify, err)
@@ -422,6 +435,9 @@ func (s *Server) metricsz(ctx *fasthttp.RequestCtx) {
 // fail answers with the error envelope and counts it.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, ep string, e *pdp.Error) {
 	s.metrics.RequestError(ep, e.Code)
+	if s.tracer != nil {
+		ctx.SetUserValue(errorCodeKey, e.Code) // the span's error.type (trace.go)
+	}
 	buf := bufPool.Get().(*[]byte)
 	*buf = appendError((*buf)[:0], e)
 	writeJSON(ctx, StatusOf(e.Code), *buf)
