@@ -1,7 +1,8 @@
 // Package server is the sidecar's HTTP edge on fasthttp: HTTP/1.1 with
 // keep-alive on loopback (or a Unix socket). It checks the Host header
 // (host.go) and the framing, routes, checks methods and content types,
-// maps errors to statuses in one place (StatusOf) and encodes answers;
+// maps errors to statuses in one place (StatusOf), encodes answers and,
+// with a tracer, starts and ends each request's server span (trace.go);
 // what a decision means lives in pdp/decide. Health and metrics can also
 // be served on a listener of their own (ServeHealth).
 package server

@@ -314,6 +314,10 @@ func (t *Tracer) Start(name, traceparent, tracestate string) Span {
 	if t == nil {
 		return Span{}
 	}
+	return t.start(name, traceparent, tracestate)
+}
+
+func (t *Tracer) start(name, traceparent, tracestate string) Span {
 	ctx := context.Background()
 	if traceparent != "" {
 		ctx = propagation.TraceContext{}.Extract(ctx, carrier{traceparent, tracestate})
