@@ -29,6 +29,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/internal/server"
 	"github.com/riskpdp/riskpdp/pdp/internal/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/tracing"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
 	"github.com/riskpdp/riskpdp/pdp/internal/watch"
 	"github.com/riskpdp/riskpdp/policies"
@@ -56,6 +57,9 @@ exits 1, without opening anything the configuration names.`,
 			cfg, err := loadConfig(cmd.Flags())
 			if err != nil {
 				return err
+			}
+			if err := tracing.Check(tracingOptions(cfg, nil)); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
 			}
 			if check, _ := cmd.Flags().GetBool("check-config"); check {
 				fmt.Fprintln(cmd.ErrOrStderr(), "configuration valid")
@@ -144,7 +148,8 @@ func newLogger(cfg config.Config, w interface{ Write([]byte) (int, error) }) *sl
 // the decision log (after the server has drained and the shadow compared
 // what it holds, so every decision answered is flushed), the risk state
 // (flushing what decisions changed), the bundle loader, the plugins, the
-// velocity windows, the engine.
+// velocity windows, the engine, and last the tracer (flushing the spans
+// of every request answered).
 func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte) (int, error) }) error {
 	log := newLogger(cfg, logw)
 	slog.SetDefault(log)
@@ -160,7 +165,7 @@ func serve(ctx context.Context, cfg config.Config, logw interface{ Write([]byte)
 		}
 	}()
 	for _, step := range []func(context.Context) (func(), error){
-		s.withEngine, s.withVelocity, s.withPlugins, s.withBundle, s.withState, s.withDecisionLog, s.withShadow,
+		s.withTracing, s.withEngine, s.withVelocity, s.withPlugins, s.withBundle, s.withState, s.withDecisionLog, s.withShadow,
 		s.withReadiness, s.withTokens, s.withService,
 	} {
 		closer, err := step(ctx)
@@ -196,8 +201,34 @@ type components struct {
 	fleetVel  *fleet.Velocity // used when velocity is on
 	tokens    *admin.Tokens
 	svc       *decide.Service
+	tracer    *tracing.Tracer // nil: tracing off
 
 	ready, degraded []server.ReadyCheck
+}
+
+// tracingOptions are the tracing section's options (the OTEL_* variables
+// win over them: see pdp/internal/tracing).
+func tracingOptions(cfg config.Config, log *slog.Logger) tracing.Options {
+	return tracing.Options{Endpoint: cfg.Tracing.Endpoint, Protocol: cfg.Tracing.Protocol,
+		SampleRatio: cfg.Tracing.SampleRatio, Version: versionString(buildInfo()), Logger: log}
+}
+
+// withTracing starts the OTLP exporter when the OTEL_* variables or the
+// tracing section configure one; its closer flushes the queued spans,
+// bounded by server.shutdown_timeout.
+func (s *components) withTracing(ctx context.Context) (func(), error) {
+	var err error
+	if s.tracer, err = tracing.New(ctx, tracingOptions(s.cfg, s.log)); err != nil || s.tracer == nil {
+		return nil, err
+	}
+	s.log.Info("tracing: spans exported over OTLP", "protocol", s.tracer.Protocol())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout.D())
+		defer cancel()
+		if err := s.tracer.Shutdown(sctx); err != nil {
+			s.log.Warn("tracing: spans not flushed", "error", err)
+		}
+	}, nil
 }
 
 // withEngine loads the policies. With the decision log on, the log's last
@@ -367,7 +398,8 @@ func (s *components) withService(context.Context) (func(), error) {
 // API, the decision listeners, and saves the velocity windows.
 func (s *components) run(ctx context.Context) error {
 	cfg, log := s.cfg, s.log
-	srv := server.New(server.Options{Config: cfg, Service: s.svc, Metrics: s.m, Logger: log, Ready: s.ready, Degraded: s.degraded})
+	srv := server.New(server.Options{Config: cfg, Service: s.svc, Metrics: s.m, Logger: log, Ready: s.ready, Degraded: s.degraded,
+		Tracer: s.tracer})
 	ln, err := server.Listen(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)

@@ -58,6 +58,7 @@ type Config struct {
 	Redis       Redis       `yaml:"redis"`
 	Bundle      Bundle      `yaml:"bundle"`
 	DataAPI     DataAPI     `yaml:"data_api"`
+	Tracing     Tracing     `yaml:"tracing"`
 }
 
 // State configures the durable risk state (pdp/internal/state): lists, freezes,
@@ -347,6 +348,7 @@ func Default() Config {
 		Admin:    Admin{Addr: "127.0.0.1:9192", AnswerTime: Duration(DefaultAnswerTime)},
 		StepUp:   StepUp{ChallengeTTL: Duration(DefaultChallengeTTL), VerificationTTL: Duration(DefaultVerificationTTL)},
 		Velocity: Velocity{MaxKeys: velocity.DefaultMaxKeys},
+		Tracing:  Tracing{Protocol: "http/protobuf", SampleRatio: 1},
 		Log:      Log{Level: "info", Format: "json"},
 		Messages: Messages{
 			Locale: "en",
@@ -499,6 +501,7 @@ func (c *Config) Validate() error {
 	c.validateRedis(bad)
 	c.validateBundle(bad)
 	c.validateDataAPI(bad)
+	c.validateTracing(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -105,6 +105,10 @@ func TestValidate(t *testing.T) {
 		"admin.answer_time":           func(c *Config) { c.Admin.AnswerTime = 0 },
 		"audit.retention":             func(c *Config) { c.Audit.Retention = Duration(30 * 24 * time.Hour) },
 		"audit.retention (negative)":  func(c *Config) { c.Audit.Retention = -1 },
+		"tracing.endpoint":            func(c *Config) { c.Tracing.Endpoint = "collector:4318" },
+		"tracing.protocol":            func(c *Config) { c.Tracing.Protocol = "http/json" },
+		"tracing.sample_ratio":        func(c *Config) { c.Tracing.SampleRatio = 0 },
+		"tracing.sample_ratio (NaN)":  func(c *Config) { c.Tracing.SampleRatio = math.NaN() },
 	} {
 		field, _, _ = strings.Cut(field, " (")
 		c := Default()
@@ -119,6 +123,7 @@ func TestValidate(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("addr: 127.0.0.1:9191\npolicies:\n  eval_timeout: 10ms\n"))
 	f.Add([]byte("limits: {max_depth: 8}"))
+	f.Add([]byte("tracing: {endpoint: 'http://otel:4317', protocol: grpc, sample_ratio: 0.1}"))
 	f.Add([]byte("decision_log: {path: /tmp/d.jsonl, overflow: spill, sync: true, upload: {url: 'http://x/logs'}}\nshadow: {policies: cand, sample_rate: 0.5}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := Default()

@@ -53,6 +53,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/internal/plugin"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
+	"github.com/riskpdp/riskpdp/pdp/internal/tracing"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
 )
 
@@ -192,26 +193,41 @@ func New(o Options) (*Service, error) {
 // then changed nothing); an internal fault never returns an error but the
 // fallback decision.
 func (s *Service) Decide(ctx context.Context, body []byte, traceparent string) (*pdp.Decision, error) {
+	return s.DecideTraced(ctx, body, traceparent, tracing.Span{})
+}
+
+// DecideTraced is Decide recording its steps as children of span (the
+// request's server span, see trace.go): decode, state, plugins, evaluate,
+// log and apply. The zero span traces nothing and costs nothing.
+func (s *Service) DecideTraced(ctx context.Context, body []byte, traceparent string, span tracing.Span) (*pdp.Decision, error) {
 	start := s.now()
 	if s.shadow != nil {
 		s.shadow.enter()
 		defer s.shadow.exit()
 	}
+	step := span.Child(spanDecode)
 	in, err := request.DecodeRequest(body, start, s.limits)
+	step.End()
 	if err != nil {
 		return nil, err
 	}
 	in.Req.Traceparent = traceparent
 	in.SetRates(s.eng.Rates())
-	var p plan
+	p := plan{span: span}
 	if err := s.plan(ctx, in, start, &p); err != nil {
 		return nil, err
 	}
-	if err := s.record(&p, traceparent); err != nil {
+	traceDecision(span, &p)
+	step = span.Child(spanLog)
+	err = s.record(&p, traceparent)
+	step.End()
+	if err != nil {
 		s.withdraw(&p)
 		return nil, err
 	}
+	step = span.Child(spanApply)
 	s.apply(ctx, &p)
+	step.End()
 	s.recorded(&p)
 	return p.d, nil
 }
@@ -223,7 +239,9 @@ func (s *Service) plan(ctx context.Context, in *request.Input, start time.Time, 
 	d := &pdp.Decision{ID: newID(), RequestID: in.Req.RequestID}
 	p.in, p.d = in, d
 	how := countingFor(s.logSync)
+	step := p.span.Child(spanState)
 	acct, err := s.enrich(in, how, &p.counted)
+	step.End()
 	if err != nil {
 		if e := (*pdp.Error)(nil); errors.As(err, &e) {
 			return e // the caller's mistake, before anything was counted
@@ -235,8 +253,16 @@ func (s *Service) plan(ctx context.Context, in *request.Input, start time.Time, 
 	var res policy.Result
 	var closed string
 	if err == nil {
-		closed = s.score(in, acct)
+		if s.plugins != nil {
+			step = p.span.Child(spanPlugins)
+			closed = s.score(in, acct)
+			tracePlugins(step, in, closed)
+			step.End()
+		}
+		step = p.span.Child(spanEvaluate)
 		res, d.PolicyRevision, err = s.eng.Evaluate(ctx, in)
+		traceEvaluation(step, &res, err)
+		step.End()
 	}
 	if err != nil {
 		res = s.fallbackResult(d, in, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/internal/state"
+	"github.com/riskpdp/riskpdp/pdp/internal/tracing"
 	"github.com/riskpdp/riskpdp/pdp/internal/velocity"
 )
 
@@ -46,6 +47,9 @@ type plan struct {
 	// sighting; audit its journal record (nil: none).
 	account, newDevice, moneyAllowed bool
 	audit                            *pdp.AuditRecord
+
+	// span is the request's span (the zero Span: not traced).
+	span tracing.Span
 }
 
 // planEffects completes the answer (a step-up's challenge) and works out

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"bytes"
+	"encoding/hex"
 	"strings"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -36,6 +37,9 @@ func (s *Service) record(p *plan, traceparent string) error {
 	if in.Req.HasTxn {
 		r.TxnID, r.Amount, r.Currency = in.Req.Txn.ID, in.Req.Txn.Amount, in.Req.Txn.Currency
 	}
+	// Traced, the record names the decision's own span (its trace is the
+	// caller's when one was sent); otherwise the caller's span.
+	traceID, spanID, traced := p.span.IDs()
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = liveResult(d, satisfied, cause)
 		if e, err := in.AppendEnrichment(nil); err == nil {
@@ -45,7 +49,11 @@ func (s *Service) record(p *plan, traceparent string) error {
 			r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: d.PolicyRevision}}
 		}
 		r.Metrics = map[string]int64{"timer_pdp_decide_ns": d.Took.Nanoseconds()}
-		r.TraceID, r.SpanID = parseTraceparent(traceparent)
+		if traced {
+			r.TraceID, r.SpanID = hex.EncodeToString(traceID[:]), hex.EncodeToString(spanID[:])
+		} else {
+			r.TraceID, r.SpanID = parseTraceparent(traceparent)
+		}
 	}
 	if err := s.dlog.Log(r); err != nil && s.logSync {
 		s.log.Error("decision not recorded durably: refusing to answer", "decision_id", d.ID, "error", err)

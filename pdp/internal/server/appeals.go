@@ -21,6 +21,8 @@ var (
 )
 
 func (s *Server) appeal(ctx *fasthttp.RequestCtx) {
+	span := s.startSpan(ctx, routeAppeals, "")
+	defer s.endSpan(ctx, span)
 	l, err := s.svc.Appeal(ctx, ctx.PostBody())
 	if err != nil {
 		s.failLogged(ctx, epAppeals, err)

@@ -1,7 +1,8 @@
 // Package server is the sidecar's HTTP edge on fasthttp: HTTP/1.1 with
 // keep-alive on loopback (or a Unix socket). It checks the Host header
 // (host.go) and the framing, routes, checks methods and content types,
-// maps errors to statuses in one place (StatusOf) and encodes answers;
+// maps errors to statuses in one place (StatusOf), encodes answers and,
+// with a tracer, starts and ends each request's server span (trace.go);
 // what a decision means lives in pdp/decide. Health and metrics can also
 // be served on a listener of their own (ServeHealth).
 package server
@@ -27,6 +28,7 @@ import (
 	"github.com/riskpdp/riskpdp/pdp/internal/decide"
 	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
+	"github.com/riskpdp/riskpdp/pdp/internal/tracing"
 )
 
 // ReadyCheck reports why the sidecar is not ready, or nil.
@@ -42,6 +44,7 @@ type Server struct {
 	hosts   hostPolicy
 	srv     *fasthttp.Server
 	health  *fasthttp.Server
+	tracer  *tracing.Tracer // nil: not traced
 }
 
 // Options configure a Server.
@@ -57,6 +60,8 @@ type Options struct {
 	// (e.g. a failing decision log sink when it is not configured to fail
 	// readiness): {"status":"ready","degraded":["..."]}.
 	Degraded []ReadyCheck
+	// Tracer traces the decision API's requests (trace.go); nil: off.
+	Tracer *tracing.Tracer
 }
 
 // New builds a Server.
@@ -66,7 +71,7 @@ func New(o Options) *Server {
 	}
 	c := o.Config
 	s := &Server{svc: o.Service, metrics: o.Metrics, log: o.Logger, ready: o.Ready, warn: o.Degraded,
-		hosts: newHostPolicy(c.Server.AllowedHosts)}
+		hosts: newHostPolicy(c.Server.AllowedHosts), tracer: o.Tracer}
 	s.srv = s.fasthttpServer(c, s.handle)
 	s.health = s.fasthttpServer(c, s.handleHealth)
 	return s
@@ -234,15 +239,18 @@ func (s *Server) jsonBody(ctx *fasthttp.RequestCtx, ep string) bool {
 
 func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	traceparent := string(ctx.Request.Header.Peek("traceparent"))
-	d, err := s.svc.Decide(ctx, ctx.PostBody(), traceparent)
+	span := s.startSpan(ctx, routeDecide, traceparent)
+	d, err := s.svc.DecideTraced(ctx, ctx.PostBody(), traceparent, span)
 	if err != nil {
 		s.fail(ctx, epDecide, pdp.AsError(err))
+		s.endSpan(ctx, span)
 		return
 	}
 	buf := bufPool.Get().(*[]byte)
 	*buf = appendDecision((*buf)[:0], d)
 	writeJSON(ctx, fasthttp.StatusOK, *buf)
 	bufPool.Put(buf)
+	s.endSpan(ctx, span)
 }
 
 func (s *Server) data(ctx *fasthttp.RequestCtx, path string) {
@@ -271,6 +279,8 @@ func (s *Server) data(ctx *fasthttp.RequestCtx, path string) {
 }
 
 func (s *Server) event(ctx *fasthttp.RequestCtx) {
+	span := s.startSpan(ctx, routeEvents, "")
+	defer s.endSpan(ctx, span)
 	ev, err := s.svc.Event(ctx, ctx.PostBody())
 	if err != nil {
 		s.failLogged(ctx, epEvents, err)
@@ -283,6 +293,8 @@ func (s *Server) event(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) outcome(ctx *fasthttp.RequestCtx) {
+	span := s.startSpan(ctx, routeOutcomes, "")
+	defer s.endSpan(ctx, span)
 	o, err := s.svc.Outcome(ctx, ctx.PostBody())
 	if err != nil {
 		s.failLogged(ctx, epOutcomes, err)
@@ -313,6 +325,8 @@ func (s *Server) outcome(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) verify(ctx *fasthttp.RequestCtx) {
+	span := s.startSpan(ctx, routeVerify, "")
+	defer s.endSpan(ctx, span)
 	v, err := s.svc.Verify(ctx, ctx.PostBody())
 	if err != nil {
 		s.failLogged(ctx, epVerify, err)
@@ -387,6 +401,9 @@ func (s *Server) metricsz(ctx *fasthttp.RequestCtx) {
 // fail answers with the error envelope and counts it.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, ep string, e *pdp.Error) {
 	s.metrics.RequestError(ep, e.Code)
+	if s.tracer != nil {
+		ctx.SetUserValue(errorCodeKey, e.Code) // the span's error.type (trace.go)
+	}
 	buf := bufPool.Get().(*[]byte)
 	*buf = appendError((*buf)[:0], e)
 	writeJSON(ctx, StatusOf(e.Code), *buf)
