@@ -23,7 +23,8 @@
 // ConfigMap's policies. The Grafana dashboard and the PrometheusRule the
 // library ships are checked too: the rendered alerts under promtool (check
 // rules, and the unit tests of testdata/alerts), the dashboard's structure
-// and queries, and every metric either reads against the /metrics of a
+// (and against Grafana's schemas, with the strict decoder of Grafana's Go
+// SDK) and queries, and every metric either reads against the /metrics of a
 // running pdp with every component on (decision log, operator API, shadow,
 // Redis, a bundle carrying a plugin).
 // The image test builds the Dockerfile's final stage with go-containerregistry

@@ -3,6 +3,7 @@ package charts
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	grafana "github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -172,7 +176,8 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := readDashboard(t, raw)
-	// 41: Grafana 12.0; Grafana 11 understands 39 and up.
+	// 42: the version of Grafana's Go SDK (TestDashboardGrafanaSchema);
+	// Grafana 11 reads 39 and up.
 	if d.SchemaVersion < 39 || d.UID == "" || d.Title == "" {
 		t.Errorf("schemaVersion %d, uid %q, title %q", d.SchemaVersion, d.UID, d.Title)
 	}
@@ -248,6 +253,33 @@ func TestDashboard(t *testing.T) {
 	}
 	if get(cm, "metadata", "labels", "grafana_dashboard") != "1" || get(cm, "metadata", "annotations", "grafana_folder") != "Payments" {
 		t.Errorf("dashboard ConfigMap labels %v, annotations %v", get(cm, "metadata", "labels"), get(cm, "metadata", "annotations"))
+	}
+}
+
+// TestDashboardGrafanaSchema decodes the dashboard with the strict decoder
+// of Grafana's Go SDK (generated from Grafana's schemas, with every panel and
+// query type registered): a field unknown to its panel or query type, a
+// wrong type or a required field missing fails.
+func TestDashboardGrafanaSchema(t *testing.T) {
+	raw, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugins.RegisterDefaultPlugins()
+	//lint:ignore SA1019 the file is in the classic JSON model, the one Grafana's import and its sidecar's file provisioning read; dashboardv2 is the resource form of Grafana's API
+	var d grafana.Dashboard
+	// The SDK returns its error list typed even when it is empty.
+	if err := d.UnmarshalJSONStrict(raw); err != nil {
+		var errs cog.BuildErrors
+		if !errors.As(err, &errs) || len(errs) > 0 {
+			t.Fatalf("%s against Grafana's schema:\n%v", dashboardFile, err)
+		}
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("%s: %v", dashboardFile, err)
+	}
+	if n := len(d.Panels); n != len(readDashboard(t, raw).Panels) {
+		t.Errorf("the SDK decoded %d panels", n)
 	}
 }
 

@@ -175,7 +175,7 @@ switched and tuned under pdp.alerts.rules.
   "expr" (printf "sum by (namespace, pod) (increase(pdp_state_flush_errors_total{%s}[%s]))\n  + sum by (namespace, pod) (increase(pdp_state_sync_errors_total{%s}[%s]))\n> 0" $s $w $s $w)
   "summary" `pdp in {{ $labels.pod }} fails to write its risk state`
   "description" (printf `{{ $value | humanize }} writes to the risk state failed in {{ $labels.namespace }}/{{ $labels.pod }} over %s: decision changes stay pending (pdp_state_pending_accounts grows), operator actions and events fail.` $w)
-  "runbook" "On the state file: the state volume is full or read-only (check its sizeLimit or claim). On Redis: see PDPRedisUnreachable, and Redis's memory (maxmemory reached refuses writes). Pending changes are retried; a restart loses those not yet committed.")) -}}
+  "runbook" "On the state file: the state volume is full or read-only (check its sizeLimit or claim). On Redis: see PDPRedisUnreachable, and Redis's memory (maxmemory reached refuses writes). Pending changes are retried, and flushed once more at shutdown; a crash loses those not yet committed.")) -}}
 {{- end -}}
 {{- if $r.fastPathDiverged.enabled -}}
 {{- $rules = append $rules (include "pdp-sidecar.alertRule" (dict "root" $root "alert" "PDPFastPathDiverged" "cfg" $r.fastPathDiverged
