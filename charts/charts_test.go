@@ -578,6 +578,14 @@ func TestWrongValuesFail(t *testing.T) {
 		{[]string{"pdp.plugins.source=s3"}, "/plugins/source"},
 		{[]string{"replicas=3"}, "additional properties 'replicas' not allowed"},
 		{[]string{"podDisruptionBudget.enable=true"}, "additional properties 'enable' not allowed"},
+		{[]string{"pdp.dashboards.enable=true"}, "additional properties 'enable' not allowed"},
+		{[]string{"pdp.dashboards.label=grafana dashboard"}, "/dashboards/label"},
+		{[]string{"pdp.alerts.rules.latencyHigh.quantile=1.5"}, "/alerts/rules/latencyHigh/quantile"},
+		{[]string{"pdp.alerts.rules.fallbacksHigh.threshold=0"}, "/alerts/rules/fallbacksHigh/threshold"},
+		{[]string{"pdp.alerts.rules.sidecarDown.for=5 minutes"}, "/alerts/rules/sidecarDown/for"},
+		{[]string{"pdp.alerts.rules.redisDown.enabled=true"}, "additional properties 'redisDown' not allowed"},
+		{[]string{"pdp.alerts.window=0"}, "/alerts/window"},
+		{[]string{"pdp.alerts.selector={namespace=\"x\"}"}, "/alerts/selector"},
 	}
 	for _, c := range cases {
 		args := templateArgs(variantNamed(t, "defaults"))
@@ -617,6 +625,7 @@ func TestInconsistentValuesFail(t *testing.T) {
 		{[]string{"pdp.admin.port=9191"}, "must differ"},
 		{[]string{"pdp.health.port=9191"}, "must differ"},
 		{[]string{"pdp.health.port=9192"}, "must differ"},
+		{[]string{"pdp.alerts.enabled=true"}, "pdp.alerts needs pdp.monitoring.podMonitor or pdp.monitoring.serviceMonitor"},
 	}
 	for _, c := range cases {
 		args := templateArgs(variantNamed(t, "defaults"))

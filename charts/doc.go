@@ -20,7 +20,13 @@
 // schema mirrors the Config of pdp/internal/config (read from its source), and the
 // rendered container starts `pdp serve` (the binary of this tree, its
 // volumes laid out as the kubelet would) and answers a decision from the
-// ConfigMap's policies.
+// ConfigMap's policies. The Grafana dashboard and the PrometheusRule the
+// library ships are checked too: the rendered alerts under promtool (check
+// rules, and the unit tests of testdata/alerts), the dashboard's structure
+// (and against Grafana's schemas, with the strict decoder of Grafana's Go
+// SDK) and queries, and every metric either reads against the /metrics of a
+// running pdp with every component on (decision log, operator API, shadow,
+// Redis, a bundle carrying a plugin).
 // The image test builds the Dockerfile's final stage with go-containerregistry
 // (no Docker engine, no base image) and checks the result.
 //
@@ -29,8 +35,10 @@
 // module): it builds and runs the pdp binary, as the pod does.
 //
 // helm and kubectl-validate come from .bin/ (make charts-tools installs them
-// with go install, pinned) or from $HELM / $KUBECTL_VALIDATE. Without them
-// the chart tests skip, unless CI=true, where they fail.
+// with go install, pinned; promtool it unpacks from the distribution's
+// prometheus package) or from $HELM / $KUBECTL_VALIDATE / $PROMTOOL. Without
+// them the chart tests skip, unless CI=true, where they fail; the metrics
+// test needs redis-server (make deps) likewise.
 //
 // The tests are their own module (charts/go.mod, using the sidecar's module
 // through a replace directive), so go-containerregistry, which they need to

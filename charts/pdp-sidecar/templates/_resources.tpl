@@ -5,7 +5,8 @@ workload, as a YAML stream. Call it from one template of the app chart:
   {{ include "pdp-sidecar.resources" (dict "root" . "selectorLabels" (include "app.selectorLabels" . | fromYaml)) }}
 
 selectorLabels are the labels of the app's pods (for the NetworkPolicy and
-the monitors).
+the monitors). With pdp.dashboards / pdp.alerts it also renders the Grafana
+dashboard's ConfigMap and the PrometheusRule (_monitoring.tpl).
 */}}
 {{- define "pdp-sidecar.resources" -}}
 {{- $root := .root -}}
@@ -123,6 +124,12 @@ spec:
     - port: pdp-health
       path: /metrics
       interval: {{ $p.monitoring.serviceMonitor.interval }}
+{{- end }}
+{{- if $p.dashboards.enabled }}
+{{ include "pdp-sidecar.dashboard" $root }}
+{{- end }}
+{{- if $p.alerts.enabled }}
+{{ include "pdp-sidecar.prometheusRule" $root }}
 {{- end }}
 {{- end -}}
 

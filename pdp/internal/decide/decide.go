@@ -399,17 +399,17 @@ func (s *Service) speak(d *pdp.Decision, in *request.Input) {
 func fallbackCause(err error) string {
 	switch {
 	case errors.Is(err, policy.ErrTimeout):
-		return "timeout"
+		return metrics.FallbackTimeout
 	case errors.Is(err, policy.ErrUndefined):
-		return "undefined"
+		return metrics.FallbackUndefined
 	case errors.Is(err, policy.ErrInvalidDecision):
-		return "invalid_decision"
+		return metrics.FallbackInvalidDecision
 	case errors.Is(err, policy.ErrNoPolicy):
-		return "no_policy"
+		return metrics.FallbackNoPolicy
 	case errors.Is(err, errState):
-		return "state"
+		return metrics.FallbackState
 	}
-	return "eval_error"
+	return metrics.FallbackEvalError
 }
 
 // enableRandPool buffers the randomness of decision ids, once per process:

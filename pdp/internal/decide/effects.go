@@ -10,6 +10,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/internal/metrics"
 	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 	"github.com/riskpdp/riskpdp/pdp/internal/request"
 	"github.com/riskpdp/riskpdp/pdp/internal/state"
@@ -157,7 +158,7 @@ func (s *Service) apply(ctx context.Context, p *plan) {
 		return nil
 	})
 	if err != nil {
-		s.metrics.Fallback("obligation_write")
+		s.metrics.Fallback(metrics.FallbackObligationWrite)
 		s.log.Error("carrying out the decision failed", "decision_id", d.ID, "uid", r.UID, "error", err)
 	}
 }

@@ -36,6 +36,24 @@ type Metrics struct {
 	lastRev string
 }
 
+// Causes of a fallback decision (the cause label of
+// pdp_decision_fallbacks_total).
+const (
+	FallbackTimeout         = "timeout"          // the evaluation ran out of policies.eval_timeout
+	FallbackUndefined       = "undefined"        // the policy defined no decision
+	FallbackInvalidDecision = "invalid_decision" // the policy's decision was malformed
+	FallbackNoPolicy        = "no_policy"        // no policy loaded
+	FallbackState           = "state"            // the risk state could not be read
+	FallbackEvalError       = "eval_error"       // any other evaluation error
+	FallbackObligationWrite = "obligation_write" // the decision's state changes could not be written
+)
+
+// FallbackCauses lists every cause: each series is exported from the start
+// at 0, so that an alert on increase() or rate() sees the first fallback
+// (a series that appears at 1 has no increase).
+var FallbackCauses = []string{FallbackTimeout, FallbackUndefined, FallbackInvalidDecision, FallbackNoPolicy,
+	FallbackState, FallbackEvalError, FallbackObligationWrite}
+
 // LatencyBuckets are the decision latency histogram buckets, in seconds:
 // microsecond resolution where the sidecar lives, up to a second.
 var LatencyBuckets = []float64{
@@ -64,6 +82,9 @@ func New() *Metrics {
 		Namespace: namespace, Name: "decision_fallbacks_total",
 		Help: "Decisions that returned the fallback outcome because of an internal fault, by cause.",
 	}, []string{"cause"})
+	for _, c := range FallbackCauses {
+		m.fallbacks.WithLabelValues(c)
+	}
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "request_errors_total",
 		Help: "Requests answered with an error, by endpoint and error code.",
