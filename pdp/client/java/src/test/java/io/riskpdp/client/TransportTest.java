@@ -1,6 +1,7 @@
 package io.riskpdp.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -99,6 +100,17 @@ class TransportTest {
       assertThrows(PdpTimeoutException.class, () -> pdp.accountStatus("u-timeout", null));
       assertEquals(3, silent.accepted(), "the account status: one try and one retry");
     }
+  }
+
+  @Test
+  void warmUpSaysWhetherTheSidecarIsReady(Sidecar sidecar) throws Exception {
+    try (TcpProxy proxy = new TcpProxy(sidecar.url, TcpProxy.Mode.FORWARD, 0)) {
+      PdpClient pdp = client(proxy.url()).build();
+      assertTrue(pdp.warmUp());
+      pdp.decide(DecisionApiTest.everyday("u-warm-" + UUID.randomUUID(), "t-1"));
+      assertEquals(1, proxy.accepted(), "the decision uses the connection warmUp opened");
+    }
+    assertFalse(PdpClient.builder("127.0.0.1:" + Sidecar.freePort()).build().warmUp());
   }
 
   @Test

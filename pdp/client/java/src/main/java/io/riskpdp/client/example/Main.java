@@ -32,6 +32,10 @@ public final class Main {
   public static void main(String[] args) {
     String url = args.length > 0 ? args[0] : "http://127.0.0.1:9191";
     PdpClient pdp = PdpClient.create(url);
+    // Once at startup: the JVM's first HTTP exchange is slow, the decisions after it are not.
+    if (!pdp.warmUp()) {
+      System.out.println("the sidecar at " + url + " is not ready");
+    }
     Decision d = pay(pdp, "u-" + UUID.randomUUID(), System.out);
     System.exit(d.isAllow() ? 0 : 1);
   }
