@@ -97,8 +97,9 @@ public final class PdpClient {
   /**
    * Opens a connection to the sidecar and asks whether it is ready ({@code GET /health/ready},
    * within the durable timeout), so the first decision does not pay for the JVM's first HTTP
-   * exchange (class loading, the client's selector thread, the connection: about 0.4 s in a fresh
-   * JVM, measured in pdp/client/java/README.md). Call it once at startup; it never throws.
+   * exchange (class loading, the HTTP client's selector thread, the connection: hundreds of
+   * milliseconds in a fresh JVM, past the decision's timeout). Call it once at startup; it never
+   * throws.
    *
    * @return whether the sidecar answered that it is ready
    */

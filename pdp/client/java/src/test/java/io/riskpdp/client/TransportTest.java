@@ -40,7 +40,7 @@ class TransportTest {
       // An error answer keeps the connection too.
       assertThrows(PdpApiException.class, () -> pdp.verify("c2.forged", "face", Verification.Result.PASSED));
       pdp.live();
-      assertEquals(1, proxy.accepted(), "34 calls, connections accepted");
+      assertEquals(1, proxy.accepted(), "35 calls, connections accepted");
     }
   }
 
