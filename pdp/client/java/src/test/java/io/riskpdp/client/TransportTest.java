@@ -78,7 +78,7 @@ class TransportTest {
       String uid = "u-idle-" + UUID.randomUUID();
       pdp.decide(DecisionApiTest.everyday(uid, "t-1"));
       proxy.dropConnections(); // the sidecar's idle timeout
-      Thread.sleep(200); // idle: the client's pool sees the close
+      Thread.sleep(1000); // idle: the client's pool sees the close
       // decide is never retried: it must not be sent on the closed connection.
       assertEquals(Outcome.ALLOW, pdp.decide(DecisionApiTest.everyday(uid, "t-2")).outcome());
       assertEquals(2, proxy.accepted());
