@@ -11,6 +11,7 @@ OPA   := $(GO) tool opa
 MODULES := . bench charts
 
 .PHONY: soak run test check deps-report gotest policy-test fuzz fuzz-short bench bench-micro bench-smoke build clean charts-tools charts-test
+.PHONY: java-client-test
 
 ## run: start the sidecar on its embedded defaults (127.0.0.1:9191)
 run:
@@ -21,14 +22,25 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/pdp ./pdp/cmd/pdp
 
 ## test: everything CI checks — format, vet, policies, Helm charts and image, Go tests (race), short fuzzing
-test: deps check policy-test charts-test gotest fuzz-short bench-smoke
+test: deps check policy-test charts-test gotest fuzz-short bench-smoke java-client-test
+
+## the Java client (pdp/client/java): Debian's JDK (17 on bookworm) and Maven, and the plugins and
+## libraries its pom.xml names at the versions Debian installs into /usr/share/maven-repo
+JAVA_APT_PKGS := default-jdk-headless maven libjackson2-databind-java junit5 libmaven-resources-plugin-java \
+	libmaven-compiler-plugin-java libsurefire-java libmaven-jar-plugin-java
+JAVA_REPO := /usr/share/maven-repo
+JAVA_REPO_DIRS := com/fasterxml/jackson/core/jackson-databind/2.14.0 org/junit/jupiter/junit-jupiter/5.9.2 \
+	org/apache/maven/plugins/maven-resources-plugin/3.3.0 org/apache/maven/plugins/maven-compiler-plugin/3.10.1 \
+	org/apache/maven/plugins/maven-surefire-plugin/2.22.3 org/apache/maven/plugins/maven-jar-plugin/3.3.0
 
 ## deps: install the system tools the tests use (clang/lld build the C example plugin;
 ## redis-server backs the pdp/internal/fleet and Redis serve tests; chromium runs the console's
 ## browser tests in pdp/internal/admin/console, fonts-noto-cjk draws their Chinese screenshots)
-APT_PKGS := clang lld redis-server chromium fonts-noto-cjk
+APT_PKGS := clang lld redis-server chromium fonts-noto-cjk $(JAVA_APT_PKGS)
 deps:
 	@missing=""; for c in clang wasm-ld redis-server chromium; do command -v $$c >/dev/null || missing=1; done; \
+	for c in javac mvn; do command -v $$c >/dev/null || missing=1; done; \
+	for d in $(JAVA_REPO_DIRS); do [ -d $(JAVA_REPO)/$$d ] || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing $(APT_PKGS) with apt-get"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -111,6 +123,12 @@ charts-tools:
 ## (see charts/doc.go)
 charts-test: charts-tools
 	HELM=$(TOOLS_BIN)/helm KUBECTL_VALIDATE=$(TOOLS_BIN)/kubectl-validate PROMTOOL=$(TOOLS_BIN)/promtool $(GO) -C charts test -count=1 -timeout 30m ./...
+
+## java-client-test: the Java client (pdp/client/java) built and tested by Maven offline from
+## Debian's packaged artifacts (its settings.xml mirrors every repository to /usr/share/maven-repo;
+## make deps installs them), its tests run against a live bin/pdp they start
+java-client-test: build
+	cd pdp/client/java && mvn -B -ntp -s settings.xml -Dpdp.bin=$(CURDIR)/bin/pdp test
 
 FUZZTIME ?= 5s
 
