@@ -272,6 +272,45 @@ func TestErrorsDoNotEchoNumbers(t *testing.T) {
 	}
 }
 
+// TestStrictKeysExact: a field has one spelling. encoding/json matches
+// keys case-insensitively; the strict decoder refuses {"UID": …} for "uid"
+// at any depth (embedded structs, slices, maps), naming the key.
+func TestStrictKeysExact(t *testing.T) {
+	type inner struct {
+		Currency string `json:"currency"`
+	}
+	type base struct {
+		Operator string `json:"operator"`
+	}
+	type req struct {
+		base
+		UID    string           `json:"uid"`
+		Limit  *inner           `json:"limit"`
+		Items  []inner          `json:"items"`
+		ByName map[string]inner `json:"by_name"`
+		At     time.Time        `json:"at"`
+	}
+	for body, field := range map[string]string{
+		`{"UID":"u-1"}`:                                   "UID",
+		`{"uid":"u-1","Operator":"alice"}`:                "Operator",
+		`{"limit":{"CURRENCY":"CNY"}}`:                    "limit.CURRENCY",
+		`{"items":[{"currency":"CNY"},{"Currency":"x"}]}`: "items[1].Currency",
+		`{"by_name":{"a":{"currencY":"x"}}}`:              "by_name.a.currencY",
+		`{"uıd":"u-1"}`:                                   "uıd", // dotless i: not even case-folded
+	} {
+		var v req
+		err := DecodeStrict([]byte(body), 8, &v)
+		if e := (*pdp.Error)(nil); !errors.As(err, &e) || e.Code != pdp.CodeUnknownField || e.Field != field {
+			t.Errorf("%s: %v, want unknown_field %s", body, err, field)
+		}
+	}
+	var v req
+	if err := DecodeStrict([]byte(`{"uid":"u","operator":"a","limit":{"currency":"CNY"},"items":[{"currency":"x"}],"by_name":{"K":{"currency":"y"}},"at":"2026-01-01T00:00:00Z"}`), 8, &v); err != nil ||
+		v.UID != "u" || v.Operator != "a" || v.Limit.Currency != "CNY" || v.ByName["K"].Currency != "y" {
+		t.Errorf("exact keys: %v %+v", err, v)
+	}
+}
+
 // Identifiers refuse control characters and lone surrogates: found by the
 // bad-input suite, where "u-1\u0000" and "u-\ud800" were decided as
 // ordinary (and distinct) UIDs.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/riskpdp/riskpdp/pdp"
@@ -24,7 +26,7 @@ func DecodeStrict(body []byte, maxDepth int, v any) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case err == nil:
-		return nil
+		return exactKeys(body, reflect.TypeOf(v))
 	case errors.As(err, &te):
 		return pdp.Errorf(pdp.CodeWrongType, te.Field, "must be a %s", jsonKind(te.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -33,6 +35,108 @@ func DecodeStrict(body []byte, maxDepth int, v any) error {
 		return pdp.Errorf(pdp.CodeUnknownField, scan.Masked(field), "unknown field")
 	}
 	return pdp.Errorf(pdp.CodeMalformedJSON, "", "%v", err)
+}
+
+// exactKeys refuses a key that encoding/json matched to a field only
+// case-insensitively ({"UID": …} for "uid"): a field has one spelling, so
+// two spellings of one request cannot mean one thing to the sidecar and
+// another to whatever else reads the body. It walks the body along t's
+// json names (embedded structs' promoted, types that decode themselves and
+// maps of any not looked into).
+func exactKeys(body []byte, t reflect.Type) error {
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return pdp.Errorf(pdp.CodeMalformedJSON, "", "%v", err)
+	}
+	return walkKeys(doc, t, "")
+}
+
+var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+func walkKeys(doc any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshaler) || t.Implements(unmarshaler) {
+		return nil
+	}
+	switch d := doc.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Struct:
+			fields := jsonFields(t)
+			for k, v := range d {
+				f, ok := fields[k]
+				if !ok {
+					var scan pii.Scanner // a number in the key is not echoed back
+					return pdp.Errorf(pdp.CodeUnknownField, scan.Masked(join(path, k)), "unknown field (field names are case-sensitive)")
+				}
+				if err := walkKeys(v, f, join(path, k)); err != nil {
+					return err
+				}
+			}
+		case reflect.Map:
+			for k, v := range d {
+				if err := walkKeys(v, t.Elem(), join(path, k)); err != nil {
+					return err
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, v := range d {
+				if err := walkKeys(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// jsonFields are a struct's JSON names (exported fields, embedded
+// structs' promoted) and their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonFields(ft) {
+					if _, ok := out[k]; !ok {
+						out[k] = v
+					}
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }
 
 func jsonKind(goKind string) string {
