@@ -388,7 +388,10 @@ function describe(err: unknown): string {
     const cause = (err as { cause?: unknown }).cause;
     if (cause instanceof Error) {
       const code = (cause as { code?: unknown }).code;
-      return `${err.message}: ${typeof code === "string" ? `${code} ` : ""}${cause.message}`;
+      // Node 18's fetch sends a request answered 421 again by itself, and
+      // fails so when the request had a body: the answer is lost.
+      const hint = code === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH" ? " (Node 18's fetch, after a 421 answer: the sidecar does not answer to this Host; see server.allowed_hosts)" : "";
+      return `${err.message}: ${typeof code === "string" ? `${code} ` : ""}${cause.message}${hint}`;
     }
     return err.message;
   }

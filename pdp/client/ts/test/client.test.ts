@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -54,11 +55,18 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   assert.fail("the call resolved; an error was expected");
 }
 
-// metric reads one sample of the sidecar's /metrics (0 when absent).
-async function metric(line: string): Promise<number> {
+// metric reads one sample of the sidecar's /metrics, labels in the order
+// the sidecar writes them (by name); a sample it does not have fails, so a
+// misspelt one cannot pass as 0, unless absent (a counter not yet counted)
+// may be read as 0.
+async function metric(line: string, absent?: 0): Promise<number> {
   const text = await (await fetch(`http://${pdp.addr}/metrics`)).text();
   const hit = text.split("\n").find((l) => l.startsWith(line + " "));
-  return hit ? Number(hit.slice(line.length + 1)) : 0;
+  if (!hit && absent === 0) {
+    return 0;
+  }
+  assert.ok(hit, `no ${line} in /metrics`);
+  return Number(hit.slice(line.length + 1));
 }
 
 async function admin(method: string, path: string, body: unknown): Promise<unknown> {
@@ -252,6 +260,33 @@ describe("errors are typed", () => {
     assert.equal(unknown.code, "not_found");
   });
 
+  test("a Host the sidecar does not answer to: 421 host_not_allowed, nothing decided", async () => {
+    const before = await metric('pdp_request_errors_total{code="host_not_allowed",endpoint="transport"}', 0);
+    const decided = await metric('pdp_decisions_total{outcome="allow",stage="payment"}');
+    const proxy = await startProxy(pdp.addr, 0, "pdp.example");
+    try {
+      const err = await rejection(new Client(proxy.addr, { timeoutMs: 5000 }).decide(payment("u-ts-h", "t-ts-h", 10, "CN", false)));
+      const refused = (await metric('pdp_request_errors_total{code="host_not_allowed",endpoint="transport"}')) - before;
+      if (Number(process.versions.node.split(".")[0]) >= 20) {
+        // Node's fetch sends a request answered 421 once more, on a new
+        // connection, by itself; the sidecar refuses both at its edge.
+        assert.ok(err instanceof ApiError, String(err));
+        assert.equal(err.status, 421);
+        assert.equal(err.code, "host_not_allowed");
+        assert.equal(err.field, "host");
+        assert.equal(refused, 2);
+      } else {
+        // Node 18's fetch fails to send it again (its body is spent).
+        assert.ok(err instanceof TransportError, String(err));
+        assert.match(err.message, /UND_ERR_REQ_CONTENT_LENGTH_MISMATCH.*421/);
+        assert.equal(refused, 1);
+      }
+      assert.equal(await metric('pdp_decisions_total{outcome="allow",stage="payment"}'), decided);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test("a closed port is a transport error, not an API error", async () => {
     const c = new Client(`127.0.0.1:${await freePort()}`, { timeoutMs: 5000 });
     const err = await rejection(c.decide(payment("u-ts-e", "t-ts-e", 10, "CN", false)));
@@ -259,6 +294,78 @@ describe("errors are typed", () => {
     assert.ok(!(err instanceof TimeoutError));
     assert.match(err.message, /ECONNREFUSED/);
     assert.equal(FALLBACK, "step_up");
+  });
+});
+
+describe("answers the client cannot trust", () => {
+  // 400 answers from a server that is not the sidecar (a proxy in the way, a
+  // port taken by something else), drawn from a seeded generator: each is a
+  // value, an ApiError carrying the status, or a TransportError; never any
+  // other error, never a hang.
+  test("arbitrary statuses and bodies", async () => {
+    let seed = 0x5eed;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+      return seed % n;
+    };
+    const pick = <T>(xs: T[]): T => xs[rand(xs.length)]!;
+    const bodies = [
+      () => "",
+      () => "<html>502 Bad Gateway</html>",
+      () => '{"error":{"code":"not_found","message":"no such thing","field":"uid"}}',
+      () => '{"error":{"code":7,"message":null}}',
+      () => '{"error":"flat"}',
+      () => '{"status":"ok"}',
+      () => "null",
+      () => "[1,2",
+      () => Buffer.from(Array.from({ length: rand(64) }, () => rand(256))).toString("latin1"),
+      () => '{"error":{"code":"' + "x".repeat(rand(2000)) + '"}}',
+    ];
+    const cases: { status: number; body: string }[] = [];
+    for (let i = 0; i < 400; i++) {
+      // Not 421: Node's fetch sends a request answered 421 once more by
+      // itself (the "wrong Host" test below).
+      cases.push({ status: pick([200, 201, 204, 400, 404, 409, 413, 500, 502, 503]), body: pick(bodies)() });
+    }
+    let next = 0;
+    const srv = createServer((req, res) => {
+      req.resume();
+      const c = cases[next++]!;
+      res.writeHead(c.status, { "content-type": "application/json" });
+      res.end(c.status === 204 ? undefined : c.body, "latin1");
+    });
+    await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
+    try {
+      const c = new Client(`127.0.0.1:${(srv.address() as { port: number }).port}`, { timeoutMs: 5000, retries: 0 });
+      for (const want of cases) {
+        const body = want.status === 204 ? "" : want.body;
+        let parsed: unknown;
+        let json = true;
+        try {
+          parsed = JSON.parse(body);
+        } catch {
+          json = false;
+        }
+        try {
+          const got = await c.live();
+          assert.ok(want.status < 300 && json, `resolved for ${want.status} ${JSON.stringify(body)}`);
+          assert.deepEqual(got, parsed);
+        } catch (err) {
+          if (want.status < 300) {
+            assert.ok(err instanceof TransportError && !(err instanceof TimeoutError) && !json, `${want.status} ${JSON.stringify(body)}: ${err}`);
+            assert.match(err.message, /decode the 20[014] answer/);
+            continue;
+          }
+          assert.ok(err instanceof ApiError, `${want.status} ${JSON.stringify(body)}: ${err}`);
+          assert.equal(err.status, want.status);
+          const code = (parsed as { error?: { code?: unknown } } | null)?.error?.code;
+          assert.equal(err.code, typeof code === "string" && code !== "" ? code : "unexpected_response");
+        }
+      }
+      assert.equal(next, cases.length);
+    } finally {
+      await new Promise<void>((ok) => srv.close(() => ok()));
+    }
   });
 });
 
@@ -352,7 +459,7 @@ describe("connections", () => {
       await proxy.close();
     }
     // decide: never sent again; the sidecar saw nothing.
-    const before = await metric('pdp_decisions_total{stage="payment",outcome="allow"}');
+    const before = await metric('pdp_decisions_total{outcome="allow",stage="payment"}');
     proxy = await startProxy(pdp.addr, 1);
     try {
       const err = await rejection(c(proxy).decide(payment("u-ts-r", "t-ts-r", 10, "CN", false)));
@@ -361,7 +468,7 @@ describe("connections", () => {
     } finally {
       await proxy.close();
     }
-    assert.equal(await metric('pdp_decisions_total{stage="payment",outcome="allow"}'), before);
+    assert.equal(await metric('pdp_decisions_total{outcome="allow",stage="payment"}'), before);
     // events: never sent again.
     proxy = await startProxy(pdp.addr, 1);
     try {

@@ -112,9 +112,10 @@ export interface Proxy {
 /**
  * Starts a proxy to target ("127.0.0.1:PORT"). The first `cut` connections
  * it accepts are closed (reset) as soon as the client sends its request, so
- * the request never reaches the sidecar.
+ * the request never reaches the sidecar. With hostHeader, the Host header of what
+ * the client sends is rewritten to it (small requests: one header per chunk).
  */
-export async function startProxy(target: string, cut = 0): Promise<Proxy> {
+export async function startProxy(target: string, cut = 0, hostHeader?: string): Promise<Proxy> {
   const [host, port] = splitAddr(target);
   let accepted = 0;
   const sockets = new Set<Socket>();
@@ -132,7 +133,13 @@ export async function startProxy(target: string, cut = 0): Promise<Proxy> {
     upstream.on("close", () => sockets.delete(upstream));
     upstream.on("error", () => client.destroy());
     client.on("error", () => upstream.destroy());
-    client.pipe(upstream).pipe(client);
+    if (hostHeader === undefined) {
+      client.pipe(upstream);
+    } else {
+      client.on("data", (b: Buffer) => upstream.write(b.toString("latin1").replace(/\r\nhost: [^\r]*/i, `\r\nhost: ${hostHeader}`), "latin1"));
+      client.on("end", () => upstream.end());
+    }
+    upstream.pipe(client);
   });
   await new Promise<void>((ok, fail) => srv.once("error", fail).listen(0, "127.0.0.1", ok));
   return {
