@@ -11,7 +11,7 @@ OPA   := $(GO) tool opa
 MODULES := . bench charts
 
 .PHONY: soak run test check deps-report gotest policy-test fuzz fuzz-short bench bench-micro bench-smoke build clean charts-tools charts-test
-.PHONY: java-client-test
+.PHONY: java-client-test client-ts-test
 
 ## run: start the sidecar on its embedded defaults (127.0.0.1:9191)
 run:
@@ -22,7 +22,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/pdp ./pdp/cmd/pdp
 
 ## test: everything CI checks — format, vet, policies, Helm charts and image, Go tests (race), short fuzzing
-test: deps check policy-test charts-test gotest fuzz-short bench-smoke java-client-test
+test: deps check policy-test charts-test gotest fuzz-short bench-smoke java-client-test client-ts-test
 
 ## the Java client (pdp/client/java): Debian's JDK (17 on bookworm) and Maven, and the plugins and
 ## libraries its pom.xml names at the versions Debian installs into /usr/share/maven-repo
@@ -36,6 +36,9 @@ JAVA_REPO_DIRS := com/fasterxml/jackson/core/jackson-databind/2.14.0 org/junit/j
 ## deps: install the system tools the tests use (clang/lld build the C example plugin;
 ## redis-server backs the pdp/internal/fleet and Redis serve tests; chromium runs the console's
 ## browser tests in pdp/internal/admin/console, fonts-noto-cjk draws their Chinese screenshots)
+## nodejs and npm (the TypeScript client's tests in pdp/client/ts; Node ≥ 18) are installed apart,
+## each only when its command is missing: a machine whose nodejs comes from NodeSource has npm
+## inside it, and that nodejs conflicts with Debian's npm package (apt-get would refuse APT_PKGS)
 APT_PKGS := clang lld redis-server chromium fonts-noto-cjk $(JAVA_APT_PKGS)
 deps:
 	@missing=""; for c in clang wasm-ld redis-server chromium; do command -v $$c >/dev/null || missing=1; done; \
@@ -46,6 +49,11 @@ deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS) >/dev/null; \
 	fi
+	@for c in node npm; do if ! command -v $$c >/dev/null; then \
+		pkg=$$( [ $$c = node ] && echo nodejs || echo npm ); echo "installing $$pkg with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$pkg >/dev/null; \
+	fi; done
 
 ## check: gofmt, then in every module of $(MODULES): go vet, staticcheck (pinned in the
 ## root go.mod; exceptions are //lint:ignore lines, each with its reason), go.mod tidy
@@ -176,6 +184,12 @@ bench: deps
 bench-smoke:
 	@out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
 	$(GO) -C bench run ./cmd/pdpbench -root $(CURDIR) -smoke -out $$out -readme ''
+
+## client-ts-test: the TypeScript client (pdp/client/ts): npm ci (pinned devDependencies), the
+## committed types regenerated from pdp/internal/openapi/decision.json with openapi-typescript and
+## compared, tsc (strict), then `node --test` against a live `pdp serve` of bin/pdp
+client-ts-test: build
+	cd pdp/client/ts && npm ci --no-audit --no-fund --loglevel=error && npm run --silent generate:check && npm run --silent build && PDP_BIN=$(CURDIR)/bin/pdp npm test
 
 clean:
 	rm -rf bin
