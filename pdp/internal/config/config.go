@@ -58,6 +58,7 @@ type Config struct {
 	Redis       Redis       `yaml:"redis"`
 	Bundle      Bundle      `yaml:"bundle"`
 	DataAPI     DataAPI     `yaml:"data_api"`
+	Explain     Explain     `yaml:"explain"`
 }
 
 // State configures the durable risk state (pdp/internal/state): lists, freezes,

@@ -233,6 +233,9 @@ func (s *Server) jsonBody(ctx *fasthttp.RequestCtx, ep string) bool {
 }
 
 func (s *Server) decide(ctx *fasthttp.RequestCtx) {
+	if len(ctx.URI().QueryString()) > 0 && s.explain(ctx) {
+		return
+	}
 	traceparent := string(ctx.Request.Header.Peek("traceparent"))
 	d, err := s.svc.Decide(ctx, ctx.PostBody(), traceparent)
 	if err != nil {
