@@ -24,7 +24,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(serveCmd(), evalCmd(), versionCmd(), pluginCmd(), replayCmd(), bundleCmd(), simulateCmd(), auditCmd(), adminCmd())
+	root.AddCommand(serveCmd(), evalCmd(), explainCmd(), versionCmd(), pluginCmd(), replayCmd(), bundleCmd(), simulateCmd(), auditCmd(), adminCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		var ec exitCode
 		if errors.As(err, &ec) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/spf13/cobra"
@@ -42,12 +41,7 @@ be opened: use a copy. Bad input is refused as /v1/decide refuses it.`,
 			if err != nil {
 				return err
 			}
-			var body []byte
-			if args[0] == "-" {
-				body, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), int64(cfg.Limits.MaxBodyBytes)+1))
-			} else {
-				body, err = os.ReadFile(args[0])
-			}
+			body, err := readRequest(cmd, args[0], cfg.Limits.MaxBodyBytes)
 			if err != nil {
 				return err
 			}
@@ -67,29 +61,11 @@ be opened: use a copy. Bad input is refused as /v1/decide refuses it.`,
 // policyInput builds the components a decision needs (no listener, no
 // decision log) and returns the policy input of body as indented JSON.
 func policyInput(ctx context.Context, cfg config.Config, body []byte, logw io.Writer) ([]byte, error) {
-	if len(body) > cfg.Limits.MaxBodyBytes {
-		return nil, fmt.Errorf("request: larger than limits.max_body_bytes (%d)", cfg.Limits.MaxBodyBytes)
+	s, closeAll, err := readOnlyService(ctx, cfg, body, logw)
+	if err != nil {
+		return nil, err
 	}
-	s := &components{cfg: cfg, log: newLogger(cfg, logw), m: metrics.New(),
-		limits: request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}}
-	var closers []func()
-	defer func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}()
-	for _, step := range []func(context.Context) (func(), error){s.withEngine, s.withVelocity, s.withPlugins, s.withBundle, s.withState, s.withService} {
-		closer, err := step(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if closer != nil {
-			closers = append(closers, closer)
-		}
-	}
-	if s.bundles != nil && !s.eng.Ready() {
-		return nil, errors.New("the bundle's policies are not loaded")
-	}
+	defer closeAll()
 	in, err := s.svc.PolicyInput(body)
 	if err != nil {
 		return nil, err
@@ -100,4 +76,36 @@ func policyInput(ctx context.Context, cfg config.Config, body []byte, logw io.Wr
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	return append(b, '\n'), err
+}
+
+// readOnlyService builds the components a decision needs with serve's
+// configuration, without a listener or a decision log, for a request of
+// body's size (`pdp eval`, `pdp explain`). closeAll closes them.
+func readOnlyService(ctx context.Context, cfg config.Config, body []byte, logw io.Writer) (_ *components, closeAll func(), _ error) {
+	if len(body) > cfg.Limits.MaxBodyBytes {
+		return nil, nil, fmt.Errorf("request: larger than limits.max_body_bytes (%d)", cfg.Limits.MaxBodyBytes)
+	}
+	s := &components{cfg: cfg, log: newLogger(cfg, logw), m: metrics.New(),
+		limits: request.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxAmount: cfg.Limits.MaxAmount}}
+	var closers []func()
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	for _, step := range []func(context.Context) (func(), error){s.withEngine, s.withVelocity, s.withPlugins, s.withBundle, s.withState, s.withService} {
+		closer, err := step(ctx)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		if closer != nil {
+			closers = append(closers, closer)
+		}
+	}
+	if s.bundles != nil && !s.eng.Ready() {
+		closeAll()
+		return nil, nil, errors.New("the bundle's policies are not loaded")
+	}
+	return s, closeAll, nil
 }

@@ -45,6 +45,7 @@ var unreached = map[string]string{
 	"500":                             "an internal fault: a store that fails (pdp/internal/admin and pdp/internal/state test them)",
 	"408":                             "a request not received within server.read_timeout",
 	"POST /v1/decide 503":             "a decision log sink configured to fail decisions (pdp/internal/decide tests it)",
+	"POST /v1/decide 403":             "explain=true from an address that is not the loopback (pdp/internal/server TestExplainOnLoopbackAndSocketOnly)",
 	"POST /v1/data 503":               "a closed-mode scoring plugin that fails (not tested here)",
 	"POST /v1/data/{path} 503":        "as POST /v1/data",
 	"GET /v1/data 503":                "as POST /v1/data",
@@ -379,6 +380,14 @@ func TestOpenAPIContract(t *testing.T) {
 	d.req("POST", "/v1/decide", "/v1/decide").json(allowBody).withHost("pdp.example.com").want(421)
 	d.req("POST", "/v1/decide", "/v1/decide").json(allowBody).set("X-Big", strings.Repeat("h", 8<<10)).want(431)
 	d.rawPost("/v1/decide", "/v1/decide", host, 70<<10)
+	// explanations (on the loopback: the test's connections are)
+	b, _ = d.req("POST", "/v1/decide", "/v1/decide?explain=true").json(stepUpBody).want(200)
+	if !bytes.Contains(b, []byte(`"rules":[{"rule":"step_up"`)) {
+		t.Errorf("explain: %s", clip(b))
+	}
+	d.req("POST", "/v1/decide", "/v1/decide?explain=true").json(denyBody).want(200)
+	d.req("POST", "/v1/decide", "/v1/decide?explain=false").json(allowBody).want(200)
+	d.req("POST", "/v1/decide", "/v1/decide?explain=yes").json(allowBody).invalid().want(400)
 
 	// the step-up loop
 	d.req("POST", "/v1/verifications", "/v1/verifications").json(`{"challenge_id":"` + challenge + `","method":"face","result":"passed"}`).want(200)

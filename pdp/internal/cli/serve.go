@@ -378,7 +378,8 @@ func (s *components) withService(context.Context) (func(), error) {
 		ChallengeTTL: cfg.StepUp.ChallengeTTL.D(), VerificationTTL: cfg.StepUp.VerificationTTL.D(),
 		AnswerTime:  cfg.Admin.AnswerTime.D(),
 		DecisionLog: s.dlog, DecisionLogSync: cfg.DecisionLog.Sync, LogLabels: logLabels(cfg.DecisionLog),
-		Package: cfg.Policies.Package, BundleName: cfg.Bundle.Name, Shadow: s.shadow, DataExpose: cfg.DataAPI.Expose}
+		Package: cfg.Policies.Package, BundleName: cfg.Bundle.Name, Shadow: s.shadow, DataExpose: cfg.DataAPI.Expose,
+		ExplainLog: cfg.Explain.Log}
 	if s.plugins != nil {
 		opts.Plugins = s.plugins
 	}

@@ -59,6 +59,7 @@ type Config struct {
 	Bundle      Bundle      `yaml:"bundle"`
 	DataAPI     DataAPI     `yaml:"data_api"`
 	Tracing     Tracing     `yaml:"tracing"`
+	Explain     Explain     `yaml:"explain"`
 }
 
 // State configures the durable risk state (pdp/internal/state): lists, freezes,

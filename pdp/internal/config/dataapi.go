@@ -33,3 +33,14 @@ func (c Config) validateDataAPI(bad func(field, format string, args ...any)) {
 		}
 	}
 }
+
+// Explain configures explanations (POST /v1/decide?explain=true on a
+// loopback connection, `pdp explain`): read-only evaluations that show the
+// policy input, the rules that fired and the plugins' scores.
+type Explain struct {
+	// Log records every explanation in the decision log, as a query on
+	// <package>/explain (the input, the enrichment, the outcome and the
+	// rules that fired; no decision). Default false: an explanation
+	// decides nothing, and operators' questions stay out of the log.
+	Log bool `yaml:"log"`
+}

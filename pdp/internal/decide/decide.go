@@ -85,6 +85,8 @@ type Service struct {
 	// dataExpose are the normalized paths the Data API serves besides the
 	// decision package's rules.
 	dataExpose []string
+	// explainLog records explanations in the decision log (explain.go).
+	explainLog bool
 	// challengeTTL is how long a step-up challenge can be answered;
 	// verificationTTL how long a reported result counts for retries.
 	challengeTTL, verificationTTL time.Duration
@@ -132,6 +134,9 @@ type Options struct {
 	// DataExpose lists the data paths the Data API serves besides the
 	// decision package's rules (config.DataAPI.Expose).
 	DataExpose []string
+	// ExplainLog records every explanation (Explain) in the decision log
+	// (config explain.log).
+	ExplainLog bool
 }
 
 // New returns a Service. With state, step-up challenges are signed with a
@@ -161,7 +166,7 @@ func New(o Options) (*Service, error) {
 		state: o.State, velocity: o.Velocity, fleet: o.Fleet, plugins: o.Plugins,
 		challengeTTL: o.ChallengeTTL, verificationTTL: o.VerificationTTL, answerTime: o.AnswerTime,
 		dlog: o.DecisionLog, logSync: o.DecisionLogSync, labels: o.LogLabels, path: o.Package, shadow: o.Shadow,
-		bundle: o.BundleName}
+		bundle: o.BundleName, explainLog: o.ExplainLog}
 	if s.path == "" {
 		s.path = "riskpdp"
 	}

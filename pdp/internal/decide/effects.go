@@ -394,10 +394,18 @@ const ReasonReleaseOverCap = "release_over_cap"
 // itself, and the stricter reading wins (counted in
 // pdp_release_over_cap_total).
 func (s *Service) holdToCap(d *pdp.Decision, in *request.Input) {
+	if heldToCap(d, in) {
+		s.metrics.ReleaseOverCap()
+	}
+}
+
+// heldToCap is holdToCap without the metric (an explanation decides
+// nothing): it reports whether it held the release.
+func heldToCap(d *pdp.Decision, in *request.Input) bool {
 	r := &in.Req
 	l := d.Limit
 	if d.Outcome != pdp.Allow || l == nil || !r.Stage.NeedsTxn() {
-		return
+		return false
 	}
 	spent := 0.0
 	if v := in.Enrich.Velocity; v != nil {
@@ -410,11 +418,11 @@ func (s *Service) holdToCap(d *pdp.Decision, in *request.Input) {
 	over := (l.MaxAmount > 0 && exceeds(amount, in.Rates.CapToBase(l.MaxAmount, l.Currency))) ||
 		(l.DailyAmount > 0 && exceeds(spent+amount, in.Rates.CapToBase(l.DailyAmount, l.Currency)))
 	if !over {
-		return
+		return false
 	}
-	s.metrics.ReleaseOverCap()
 	d.Outcome, d.StepUp = pdp.Deny, nil
 	d.Reasons = append(slices.DeleteFunc(slices.Clone(d.Reasons), func(x string) bool { return x == policy.ReasonStepUpVerified }), ReasonReleaseOverCap)
 	d.Obligations = slices.DeleteFunc(slices.Clone(d.Obligations), func(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit })
 	d.Limit = nil
+	return true
 }

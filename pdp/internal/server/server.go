@@ -238,6 +238,9 @@ func (s *Server) jsonBody(ctx *fasthttp.RequestCtx, ep string) bool {
 }
 
 func (s *Server) decide(ctx *fasthttp.RequestCtx) {
+	if len(ctx.URI().QueryString()) > 0 && s.explain(ctx) {
+		return
+	}
 	traceparent := string(ctx.Request.Header.Peek("traceparent"))
 	span := s.startSpan(ctx, routeDecide, traceparent)
 	d, err := s.svc.DecideTraced(ctx, ctx.PostBody(), traceparent, span)

@@ -364,6 +364,78 @@ export interface components {
             currency?: string;
             until?: components["schemas"]["Time"];
         };
+        /** @description The explanation of a decide request (POST /v1/decide?explain=true, `pdp explain --json`). Values are masked as the decision log masks them. */
+        Explanation: {
+            decision: components["schemas"]["ExplainedDecision"];
+            /** @description Why the policy could not decide (the decision is then the fallback). */
+            error?: string;
+            /** @description The rule definitions that fired and gave a hit of the decision (deny, step_up, obligations, then the complete rules the sidecar reads), found by OPA's evaluator on the policy as written. */
+            rules: components["schemas"]["FiredRule"][];
+            /** @description The scoring plugins, in name order. */
+            plugins: components["schemas"]["PluginScore"][];
+            /** @description The policy input as the sidecar built it (what `pdp eval` prints). */
+            input: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description The decision an explained request would get, as /v1/decide answers it but without decision_id (nothing was decided) and without a challenge. */
+        ExplainedDecision: {
+            /** @description The caller's request_id, when sent. */
+            request_id?: string;
+            outcome: components["schemas"]["Outcome"];
+            /** @description Internal reason codes; never show them to the user. */
+            reasons: string[];
+            step_up?: components["schemas"]["StepUp"];
+            /** @description Text safe to show the end user (may be empty). */
+            message: string;
+            warning?: components["schemas"]["Warning"];
+            limit?: components["schemas"]["DecisionLimit"];
+            /**
+             * @description Present when an internal fault produced the outcome (reason pdp_error).
+             * @constant
+             */
+            fallback?: true;
+            policy_revision: string;
+            /** @description Time spent in the sidecar, microseconds. */
+            took_us: number;
+        };
+        FiredRule: {
+            /** @description The rule's name: deny, step_up, obligations, outcome, reasons, warning, limit, methods or decision. */
+            rule: string;
+            /** @description The definition's value: for deny, step_up and obligations the element it added (a reason code or an object). */
+            value: unknown;
+            /** @description file:line of the definition, e.g. riskpdp/rules.rego:69. */
+            location: string;
+            /** @description The input references of its body (input.derived.amount_base, ...) with the values that made it fire. */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /** @description The data references of its body (helper rules such as data.riskpdp.amount, the package's data) with their values. */
+            refs: {
+                [key: string]: unknown;
+            };
+            /** @description References of its body without a value (as `not trusted` reads an undefined trusted). */
+            undefined?: string[];
+        };
+        PluginScore: {
+            plugin: string;
+            score?: number;
+            reasons?: string[];
+            /**
+             * @description The plugin did not answer: no score.
+             * @constant
+             */
+            unavailable?: true;
+            /**
+             * @description An unavailable closed-mode plugin: the decision is at least a step-up.
+             * @constant
+             */
+            fail_closed?: true;
+            /** @description The features its manifest reads, with the values it was sent, in the manifest's order: booleans as true/false, codes by name. */
+            features: {
+                [key: string]: unknown;
+            };
+        };
         VerificationRequest: {
             challenge_id: string;
             method: string;
@@ -647,7 +719,10 @@ export type $defs = Record<string, never>;
 export interface operations {
     decide: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: answer the explanation of the decision instead of making it (README "Explaining a decision"): the decision it would be, each rule that fired with the input values that made it fire, each scoring plugin's score with the features it was sent, and the policy input. Read-only: nothing is counted, carried out or changed, and it is not written to the decision log unless explain.log is set. Answered only on a loopback connection or the Unix socket (403 forbidden, field explain, otherwise). false or absent: a decision. */
+                explain?: boolean;
+            };
             header?: {
                 /** @description W3C trace context, recorded in the decision log. */
                 traceparent?: string;
@@ -661,16 +736,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The decision (a fallback decision, reason pdp_error, when the policy failed). */
+            /** @description The decision (a fallback decision, reason pdp_error, when the policy failed); with explain=true, its explanation. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Decision"];
+                    "application/json": components["schemas"]["Decision"] | components["schemas"]["Explanation"];
                 };
             };
             400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
