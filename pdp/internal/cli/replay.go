@@ -59,6 +59,7 @@ standard error when it is a terminal (or with --progress).`,
 	f.Int("workers", 0, "evaluations in parallel (default: the number of CPUs)")
 	f.Duration("eval-timeout", time.Second, "bound on one evaluation")
 	f.Bool("progress", false, "draw the progress bar even when standard error is not a terminal")
+	f.Bool("explain", false, "explain each changed decision: the candidate's rules that fired, with the input values that made them fire (in --changed, the JSON report and the text report's sample)")
 	return cmd
 }
 
@@ -76,6 +77,7 @@ func runReplay(cmd *cobra.Command, args []string) error {
 	workers, _ := f.GetInt("workers")
 	evalTimeout, _ := f.GetDuration("eval-timeout")
 	progress, _ := f.GetBool("progress")
+	explain, _ := f.GetBool("explain")
 
 	switch format {
 	case "text", "json", "none":
@@ -94,7 +96,7 @@ func runReplay(cmd *cobra.Command, args []string) error {
 	if show == 0 {
 		show = -1 // replay.Options: none
 	}
-	opts := replay.Options{Policies: policiesDir, Package: pkg, Logs: logs, Sample: show,
+	opts := replay.Options{Policies: policiesDir, Package: pkg, Logs: logs, Sample: show, Explain: explain,
 		Workers: workers, EvalTimeout: evalTimeout}
 	if labelsPath != "" {
 		l, err := replay.LoadLabels(labelsPath)

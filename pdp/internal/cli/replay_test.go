@@ -114,6 +114,47 @@ func TestReplayCommand(t *testing.T) {
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
+// --explain: each changed decision carries the candidate's rules that
+// fired with the values that made them fire; with the large-amount
+// threshold lowered to 3 000, a decision that became a step-up names
+// large_amount, its location and the threshold it read.
+func TestReplayExplain(t *testing.T) {
+	dir := t.TempDir()
+	log := replaytest.GenerateLog(t, dir, 300, 100)
+	cand := replaytest.CopyPolicies(t, `"large": 5000,`, `"large": 3000,`)
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"replay", "--log", log, "--policies", cand, "--format", "json", "--explain", "--show", "50"},
+		&stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var rep replay.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range rep.Sample {
+		if len(c.CandidateRules) == 0 {
+			t.Fatalf("changed decision %s without its rules", c.DecisionID)
+		}
+		for _, r := range c.CandidateRules {
+			if r.Rule == "step_up" && r.Value == "large_amount" && strings.HasPrefix(r.Location, "riskpdp/rules.rego:") &&
+				r.Refs["data.riskpdp.th.large"] == float64(3000) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no changed decision names large_amount with the candidate's threshold: %+v", rep.Sample)
+	}
+	stdout.Reset()
+	if code := Run(context.Background(), []string{"replay", "--log", log, "--policies", cand, "--explain", "--show", "2"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if text := stdout.String(); !strings.Contains(text, "the candidate's rules that fired") || !strings.Contains(text, "data.riskpdp.th.large = 3000") {
+		t.Errorf("text report:\n%s", text)
+	}
+}
+
 // A wrong policy directory, a missing log, a bad labels file or output path
 // fail at once, before any log is read, and leave no output behind.
 func TestReplayCommandFailsFast(t *testing.T) {

@@ -130,7 +130,7 @@ func (a *aggregator) add(it *item) error {
 		Stage: it.stage.String(), Amount: rec.Amount, Currency: rec.Currency,
 		Live: it.live.String(), Candidate: it.cand.String(),
 		LiveReasons: nonNil(it.liveReasons), CandidateReasons: nonNil(it.candReasons),
-		File: it.file, Line: it.line}
+		File: it.file, Line: it.line, CandidateRules: it.rules}
 	if len(a.rep.Sample) < a.sample {
 		a.rep.Sample = append(a.rep.Sample, c)
 	}

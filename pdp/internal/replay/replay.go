@@ -57,6 +57,11 @@ type Options struct {
 	Progress func(read, total int64)
 	// Logger receives the engine's messages. Default: discarded.
 	Logger *slog.Logger
+	// Explain adds to each changed decision the candidate's rules that
+	// fired, with the input values that made them fire (Change.
+	// CandidateRules): OPA's evaluator traced, several times the cost of a
+	// replayed record, paid only for the changed ones.
+	Explain bool
 }
 
 // Replayer re-evaluates decision logs against a candidate policy set.
@@ -230,6 +235,8 @@ type item struct {
 	// liveReasons and candReasons are sorted and without duplicates.
 	liveReasons, candReasons []string
 	pluginUnavailable        bool
+	// rules explain a changed decision (Options.Explain).
+	rules []ExplainedRule
 }
 
 type batch struct {
@@ -376,6 +383,13 @@ func (r *Replayer) evaluate(ctx context.Context, it *item) {
 		cand = append(slices.Clip(cand), ReasonPluginUnavailable)
 	}
 	it.candReasons = normalize(cand)
+	if r.opts.Explain && it.cand != it.live {
+		if x, _, err := r.eng.Explain(ctx, in); err == nil {
+			it.rules = explainedRules(x.Rules)
+		} else {
+			it.rules = []ExplainedRule{{Rule: "error", Value: err.Error()}}
+		}
+	}
 }
 
 // normalize returns a sorted copy of reasons without duplicates.

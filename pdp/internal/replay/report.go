@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/policy"
 )
 
 // Report is what a replay found. Every count is of decision records; shares
@@ -157,6 +158,42 @@ type Change struct {
 	CandidateReasons []string  `json:"candidate_reasons"`
 	File             string    `json:"file"`
 	Line             int64     `json:"line"`
+	// CandidateRules are the candidate's rules that fired, with the
+	// values that made them fire (pdp replay --explain).
+	CandidateRules []ExplainedRule `json:"candidate_rules,omitempty"`
+}
+
+// ExplainedRule is a rule definition that fired in the candidate's
+// decision: as POST /v1/decide?explain=true shows it (README "Explaining
+// a decision").
+type ExplainedRule struct {
+	Rule      string         `json:"rule"`
+	Value     any            `json:"value"`
+	Location  string         `json:"location,omitempty"`
+	Inputs    map[string]any `json:"inputs,omitempty"`
+	Refs      map[string]any `json:"refs,omitempty"`
+	Undefined []string       `json:"undefined,omitempty"`
+}
+
+func explainedRules(rs []policy.FiredRule) []ExplainedRule {
+	out := make([]ExplainedRule, 0, len(rs))
+	for _, r := range rs {
+		e := ExplainedRule{Rule: r.Rule, Value: r.Value, Location: r.Location, Inputs: map[string]any{}, Refs: map[string]any{}}
+		for _, set := range []struct {
+			vs []policy.RefValue
+			m  map[string]any
+		}{{r.Inputs, e.Inputs}, {r.Refs, e.Refs}} {
+			for _, v := range set.vs {
+				if v.Undefined {
+					e.Undefined = append(e.Undefined, v.Ref)
+				} else {
+					set.m[v.Ref] = v.Value
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // LabelReport compares outcomes on labelled transactions. Labelled

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -221,6 +223,23 @@ func (t *textWriter) changed(rep *Report, limit int) {
 				list(c.LiveReasons), list(c.CandidateReasons))
 		}
 	})
+	for _, c := range rep.Sample[:shown] {
+		if len(c.CandidateRules) == 0 {
+			continue
+		}
+		t.printf("\n%s: the candidate's rules that fired\n", clean(truncate(c.DecisionID, 36)))
+		for _, r := range c.CandidateRules {
+			t.printf("  %s  %s %s\n", clean(r.Location), r.Rule, clean(fmt.Sprint(r.Value)))
+			for _, m := range []map[string]any{r.Inputs, r.Refs} {
+				for _, k := range slices.Sorted(maps.Keys(m)) {
+					t.printf("      %s = %s\n", clean(k), clean(fmt.Sprint(m[k])))
+				}
+			}
+			for _, u := range r.Undefined {
+				t.printf("      %s is undefined\n", clean(u))
+			}
+		}
+	}
 }
 
 // clean quotes s when it holds anything but printable characters and
