@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -118,5 +119,41 @@ func TestExplainIsReadOnly(t *testing.T) {
 	}
 	if third := explain(); part(third, "velocity") == part(first, "velocity") {
 		t.Errorf("a decision did not show in the next explanation's velocity: %s", part(third, "velocity"))
+	}
+}
+
+// explain.log: true writes each explanation to the decision log as a query
+// on riskpdp/explain (no decision); without it nothing is logged.
+func TestExplainLog(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		dir := t.TempDir()
+		logPath := filepath.Join(dir, "decisions.jsonl")
+		cfg := filepath.Join(dir, "pdp.yaml")
+		writeFile(t, cfg, fmt.Sprintf("policies:\n  eval_timeout: 2s\ndecision_log:\n  path: %s\n  sync: true\nexplain:\n  log: %v\n", logPath, on))
+		s := startSidecar(t, "--config", cfg)
+		if code, x := s.post("/v1/decide?explain=true", "application/json", explainBody(7)); code != 200 {
+			t.Fatalf("explain: %d %v", code, x)
+		}
+		if code, d := s.decide(pay("u-explain-log", "t-1", 20, "")); code != 200 {
+			t.Fatalf("decide: %d %v", code, d) // a decision after it: the log is written in order
+		}
+		var paths []string
+		waitFor(t, func() bool {
+			b, _ := os.ReadFile(logPath)
+			paths = paths[:0]
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var rec struct {
+					Path string `json:"path"`
+				}
+				if json.Unmarshal([]byte(line), &rec) == nil && rec.Path != "" {
+					paths = append(paths, rec.Path)
+				}
+			}
+			return len(paths) >= 1 && (!on || len(paths) >= 2)
+		})
+		explained := slices.Contains(paths, "riskpdp/explain")
+		if explained != on {
+			t.Errorf("explain.log %v: the log's paths %v", on, paths)
+		}
 	}
 }
