@@ -308,7 +308,7 @@ func (e *Engine) smoke(ps *policySet) error {
 			return fmt.Errorf("smoke input: %w", err)
 		}
 		input := in.Term()
-		ref, err := e.evalTermWithin(ctx, ps, ps.refQuery, input, now, max(e.timeout, loadCheckTimeout))
+		ref, err := e.evalTermWithin(ctx, ps, ps.refQuery, input, now, max(e.timeout, loadCheckTimeout), nil)
 		if err == nil {
 			_, err = hits.Parse(ref, nil)
 		}
@@ -318,7 +318,7 @@ func (e *Engine) smoke(ps *policySet) error {
 		if !ps.optimized {
 			continue
 		}
-		opt, err := e.evalTermWithin(ctx, ps, ps.optQuery, input, now, max(e.timeout, loadCheckTimeout))
+		opt, err := e.evalTermWithin(ctx, ps, ps.optQuery, input, now, max(e.timeout, loadCheckTimeout), nil)
 		if errors.Is(err, ErrTimeout) {
 			continue // a loaded machine: nothing to compare, no disagreement
 		}

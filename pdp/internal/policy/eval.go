@@ -44,7 +44,7 @@ var noopMetrics = metrics.NoOp()
 // cancellation handle (rego.PreparedEvalQuery.Eval adds a goroutine per call
 // for context cancellation and converts the result to Go values).
 func (e *Engine) evalTerm(ctx context.Context, ps *policySet, query ast.Body, input *ast.Term, now time.Time) (*ast.Term, error) {
-	return e.evalTermWithin(ctx, ps, query, input, now, e.timeout)
+	return e.evalTermWithin(ctx, ps, query, input, now, e.timeout, nil)
 }
 
 // loadCheckTimeout is the budget of one smoke evaluation at load: a check
@@ -53,8 +53,10 @@ func (e *Engine) evalTerm(ctx context.Context, ps *policySet, query ast.Body, in
 // refuse a policy, or a start, over a descheduled goroutine.
 const loadCheckTimeout = 5 * time.Second
 
-// evalTermWithin is evalTerm with its own time budget.
-func (e *Engine) evalTermWithin(ctx context.Context, ps *policySet, query ast.Body, input *ast.Term, now time.Time, timeout time.Duration) (*ast.Term, error) {
+// evalTermWithin is evalTerm with its own time budget and, when tr is not
+// nil, a tracer (an explanation's).
+func (e *Engine) evalTermWithin(ctx context.Context, ps *policySet, query ast.Body, input *ast.Term, now time.Time, timeout time.Duration,
+	tr topdown.QueryTracer) (*ast.Term, error) {
 	txn, err := ps.newReadTxn(ctx)
 	if err != nil {
 		return nil, err
@@ -74,6 +76,9 @@ func (e *Engine) evalTermWithin(ctx context.Context, ps *policySet, query ast.Bo
 		WithStrictBuiltinErrors(true).
 		WithEarlyExit(true).
 		WithIndexing(true)
+	if tr != nil {
+		q = q.WithQueryTracer(tr)
+	}
 	if s != nil {
 		q = q.WithCancel(s)
 	}

@@ -133,44 +133,7 @@ func compareLocations(a, b string) int {
 // traceQuery is evalTermWithin with a tracer and the explanation's time
 // budget.
 func (e *Engine) traceQuery(ctx context.Context, ps *policySet, query ast.Body, input *ast.Term, now time.Time, tr topdown.QueryTracer) (*ast.Term, error) {
-	txn, err := ps.newReadTxn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer ps.store.Abort(ctx, txn)
-	s := e.wd.acquire(time.Now().Add(max(e.timeout, explainTimeout)).UnixNano())
-	defer e.wd.release(s)
-	q := topdown.NewQuery(query).
-		WithCompiler(ps.compiler).
-		WithStore(ps.store).
-		WithTransaction(txn).
-		WithInput(input).
-		WithMetrics(noopMetrics).
-		WithTime(now).
-		WithStrictBuiltinErrors(true).
-		WithEarlyExit(true).
-		WithIndexing(true)
-	if tr != nil {
-		q = q.WithQueryTracer(tr)
-	}
-	if s != nil {
-		q = q.WithCancel(s)
-	}
-	var result *ast.Term
-	err = q.Iter(ctx, func(qr topdown.QueryResult) error {
-		result = qr[resultVar]
-		return nil
-	})
-	if err != nil {
-		if topdown.IsCancel(err) {
-			return nil, ErrTimeout
-		}
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	if result == nil {
-		return nil, ErrUndefined
-	}
-	return result, nil
+	return e.evalTermWithin(ctx, ps, query, input, now, max(e.timeout, explainTimeout), tr)
 }
 
 // refValue evaluates a data reference on the input.
