@@ -194,7 +194,7 @@ async function pageQueue(main) {
   const items = r.data.items || [];
   const body = document.getElementById('queue-body');
   body.textContent = '';
-  body.append(el('p', { className: 'muted', id: 'queue-answer-time' }, t('queue.answer_time', { d: r.data.answer_time })));
+  body.append(el('p', { className: 'muted', id: 'queue-answer-time' }, t('queue.answer_time', { d: fmtDur(r.data.answer_time) })));
   if (items.length === 0) body.append(el('p', { id: 'queue-empty' }, t('queue.empty')));
   else {
     const head = el('tr', {}, ['queue.col.uid', 'queue.col.kind', 'queue.col.flags', 'queue.col.stages', 'queue.col.since',
@@ -207,7 +207,7 @@ async function pageQueue(main) {
       };
       return el('tr', { className: it.overdue ? 'overdue' : '', 'data-uid': it.uid, 'data-kind': it.kind },
         el('td', {}, el('a', { href: `#/account/${encodeURIComponent(it.uid)}` }, it.uid)),
-        el('td', {}, t(`queue.kind.${it.kind}`), it.id ? el('span', { className: 'muted' }, ` ${it.id}`) : null),
+        el('td', {}, t(`queue.kind.${it.kind}`), it.id && it.id !== it.kind ? el('span', { className: 'muted' }, ` ${it.id}`) : null),
         el('td', {}, (it.flags || []).join(', ')), el('td', {}, (it.stages || []).join(', ')),
         el('td', {}, fmtTime(it.since)), el('td', {}, it.waited),
         el('td', {}, fmtTime(it.due_at), it.overdue ? el('span', {}, ` ${t('queue.overdue')}`) : null),
