@@ -65,6 +65,8 @@ func benchOptions(tb testing.TB, optimize bool) decide.Options {
 func BenchmarkDecidePath(b *testing.B) {
 	b.Run("optimized", func(b *testing.B) { benchDecide(b, true) })
 	b.Run("opa-topdown", func(b *testing.B) { benchDecide(b, false) })
+	// OPA embedded in the caller's process (bench_embedded_test.go).
+	b.Run("opa-embedded", benchEmbeddedOPA)
 	// Risk state on, reads served from its cache (1 000 UIDs, all hot):
 	// the enrichment cost the issue bounds.
 	b.Run("state", func(b *testing.B) { benchEnriched(b, 1000, false) })
