@@ -273,15 +273,7 @@ func (s *Service) plan(ctx context.Context, in *request.Input, start time.Time, 
 		res = s.fallbackResult(d, in, err)
 		p.cause = fallbackCause(err)
 	}
-	if closed != "" && !d.Fallback {
-		// A closed-mode plugin could not answer: never less strict than a
-		// step-up.
-		res.Outcome = pdp.Stricter(res.Outcome, pdp.StepUp)
-		res.Reasons = append(res.Reasons, ReasonPluginUnavailable)
-		if res.Outcome == pdp.StepUp && len(res.Methods) == 0 {
-			res.Methods = policy.DefaultStepUpMethods
-		}
-	}
+	failClosed(&res, closed, d.Fallback) // never less strict than a step-up
 	if res.Outcome == pdp.Allow {
 		coverRelease(&res, in)
 	}
@@ -317,12 +309,32 @@ func (s *Service) fallbackResult(d *pdp.Decision, in *request.Input, err error) 
 	s.metrics.Fallback(cause)
 	s.log.Warn("decision fell back", "cause", cause, "error", err,
 		"decision_id", d.ID, "stage", in.Req.Stage.String(), "revision", d.PolicyRevision)
+	return s.fallbackOutcome(d)
+}
+
+// fallbackOutcome is the configured fallback (policies.fallback) as a
+// policy result, d marked as one.
+func (s *Service) fallbackOutcome(d *pdp.Decision) policy.Result {
 	res := policy.Result{Outcome: s.fallback, Reasons: []string{ReasonPDPError}}
 	if s.fallback == pdp.StepUp {
 		res.Methods = policy.DefaultStepUpMethods
 	}
 	d.Fallback = true
 	return res
+}
+
+// failClosed makes a result at least a step-up when a closed-mode plugin
+// (closed names it) could not answer and the decision is no fallback
+// already.
+func failClosed(res *policy.Result, closed string, fallback bool) {
+	if closed == "" || fallback {
+		return
+	}
+	res.Outcome = pdp.Stricter(res.Outcome, pdp.StepUp)
+	res.Reasons = append(res.Reasons, ReasonPluginUnavailable)
+	if res.Outcome == pdp.StepUp && len(res.Methods) == 0 {
+		res.Methods = policy.DefaultStepUpMethods
+	}
 }
 
 // answer fills the decision from the policy result.

@@ -89,19 +89,9 @@ func (s *Service) Explain(ctx context.Context, body []byte) (*Explanation, error
 	}
 	if err != nil {
 		x.Error = err.Error()
-		res = policy.Result{Outcome: s.fallback, Reasons: []string{ReasonPDPError}}
-		if s.fallback == pdp.StepUp {
-			res.Methods = policy.DefaultStepUpMethods
-		}
-		d.Fallback = true
+		res = s.fallbackOutcome(d)
 	}
-	if closed != "" && !d.Fallback {
-		res.Outcome = pdp.Stricter(res.Outcome, pdp.StepUp)
-		res.Reasons = append(res.Reasons, ReasonPluginUnavailable)
-		if res.Outcome == pdp.StepUp && len(res.Methods) == 0 {
-			res.Methods = policy.DefaultStepUpMethods
-		}
-	}
+	failClosed(&res, closed, d.Fallback)
 	if res.Outcome == pdp.Allow {
 		coverRelease(&res, in)
 	}
