@@ -32,13 +32,19 @@ type Load struct {
 	// Sessions, when set, replaces Bodies: the load is the queue's
 	// sessions of calls (a customer's order, its payment, the answers to
 	// a step-up, ...), each call made when it is due (its delay after the
-	// answer before it), to the path the session names. Every call takes
-	// one send slot (closed loop: the next free connection; open loop: the
-	// next intended send time), a due call before a new session's first;
-	// decide answers are what Requests, Latency and Outcomes count, the
-	// other calls (verifications, events) are SideCalls. The queue keeps
-	// its sessions in progress from one Run to the next.
+	// answer before it), to the path the session names. Every decide call
+	// takes one send slot (closed loop: the next free connection; open
+	// loop: the next intended send time), a due one before a new session's
+	// first; decide answers are what Requests, Latency and Outcomes count.
+	// The other calls (verifications, events, outcome reports) are
+	// SideCalls, sent when due by SideConns connections of their own, on
+	// top of the decisions (as in production, where they do not take a
+	// payment's place). The queue keeps its sessions in progress from one
+	// Run to the next.
 	Sessions *SessionQueue
+	// SideConns is the number of connections sending side calls (default
+	// a quarter of Conns, at least 2).
+	SideConns int
 }
 
 // Percentiles of a latency distribution, microseconds.
@@ -162,6 +168,48 @@ func (w *worker) sideAnswer(path string, resp *fasthttp.Response, err error) boo
 
 func us(d time.Duration) int64 { return max(d.Microseconds(), 1) }
 
+// sideCalls sends q's side calls when they are due, from start until end:
+// each answer is checked and its latency recorded in w, and the session's
+// next call queued.
+func sideCalls(hc *fasthttp.HostClient, base string, q *SessionQueue, w *worker, start, end time.Time, timeout time.Duration) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	var uri []byte
+	time.Sleep(time.Until(start))
+	for {
+		now := time.Now()
+		if !now.Before(end) {
+			return
+		}
+		call, next, ok := q.takeSide(now)
+		if !ok {
+			// Nothing due: wait for the next one (or a little, for
+			// the calls the decisions' answers will queue).
+			wait := 2 * time.Millisecond
+			if !next.IsZero() {
+				wait = min(wait, next.Sub(now))
+			}
+			time.Sleep(min(wait, end.Sub(now)))
+			continue
+		}
+		uri = append(append(uri[:0], base...), call.path...)
+		req.SetRequestURIBytes(uri)
+		req.SetBodyRaw(call.body)
+		t0 := time.Now()
+		err := hc.DoTimeout(req, resp, timeout)
+		t1 := time.Now()
+		if w.sideAnswer(string(call.path), resp, err) {
+			_ = w.side.RecordValue(us(t1.Sub(t0)))
+			if qerr := q.answered(call.s, resp.Body(), t1); qerr != nil {
+				w.fail(qerr.Error())
+			}
+		}
+	}
+}
+
 // Run drives the target and returns what it measured.
 func Run(l Load) (*LoadResult, error) {
 	if l.Conns <= 0 || (len(l.Bodies) == 0 && l.Sessions == nil) || l.Duration <= 0 {
@@ -170,7 +218,15 @@ func Run(l Load) (*LoadResult, error) {
 	if l.Timeout <= 0 {
 		l.Timeout = 5 * time.Second
 	}
-	hc := &fasthttp.HostClient{Addr: l.Addr, MaxConns: l.Conns, ReadTimeout: l.Timeout, WriteTimeout: l.Timeout,
+	queue := l.Sessions
+	sideConns := 0
+	if queue != nil {
+		sideConns = l.SideConns
+		if sideConns <= 0 {
+			sideConns = max(2, l.Conns/4)
+		}
+	}
+	hc := &fasthttp.HostClient{Addr: l.Addr, MaxConns: l.Conns + sideConns, ReadTimeout: l.Timeout, WriteTimeout: l.Timeout,
 		MaxIdleConnDuration: time.Minute, MaxConnWaitTimeout: l.Timeout}
 	defer hc.CloseIdleConnections()
 	uri := "http://" + l.Addr + l.Path
@@ -192,12 +248,10 @@ func Run(l Load) (*LoadResult, error) {
 	}
 	due := func(i uint64) time.Time { return start.Add(time.Duration(float64(i) * intervalNs)) }
 	var sent atomic.Uint64
-	queue := l.Sessions
 	var started int64
 	if queue != nil {
 		started = queue.started.Load()
 	}
-	decidePath := []byte(l.Path)
 	for k := range workers {
 		w := &worker{lat: newHist(), took: newHist(), side: newHist(), outcomes: map[string]int64{}, reasons: map[string]int64{}}
 		if open {
@@ -211,8 +265,6 @@ func Run(l Load) (*LoadResult, error) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI(uri)
-			base := "http://" + l.Addr
-			var uriBuf []byte
 			req.Header.SetMethod(fasthttp.MethodPost)
 			req.Header.SetContentType("application/json")
 			time.Sleep(time.Until(start))
@@ -239,8 +291,7 @@ func Run(l Load) (*LoadResult, error) {
 						w.fail(err.Error())
 						return
 					}
-					uriBuf = append(append(uriBuf[:0], base...), call.path...)
-					req.SetRequestURIBytes(uriBuf)
+					req.SetRequestURI(uri)
 					req.SetBodyRaw(call.body)
 				} else {
 					req.SetBodyRaw(l.Bodies[i%uint64(len(l.Bodies))])
@@ -250,16 +301,6 @@ func Run(l Load) (*LoadResult, error) {
 				t1 := time.Now()
 				if open {
 					sent.Add(1)
-				}
-				if queue != nil && !bytes.Equal(call.path, decidePath) {
-					// A verification or an event: its own latency.
-					if w.sideAnswer(string(call.path), resp, err) {
-						_ = w.side.RecordValue(us(t1.Sub(t0)))
-						if qerr := queue.answered(call.s, resp.Body(), t1); qerr != nil {
-							w.fail(qerr.Error())
-						}
-					}
-					continue
 				}
 				if !w.answer(resp, err) {
 					continue
@@ -279,6 +320,17 @@ func Run(l Load) (*LoadResult, error) {
 			}
 		}()
 	}
+	// Side calls: verifications, events and outcome reports when due, on
+	// connections of their own, until the decisions' phase ends.
+	for range sideConns {
+		w := &worker{lat: newHist(), took: newHist(), side: newHist(), outcomes: map[string]int64{}}
+		workers = append(workers, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sideCalls(hc, "http://"+l.Addr, queue, w, start, end, l.Timeout)
+		}()
+	}
 	wg.Wait()
 	finished := time.Now()
 
@@ -289,7 +341,7 @@ func Run(l Load) (*LoadResult, error) {
 		took.Merge(w.took)
 		side.Merge(w.side)
 		res.SideCalls += w.sideOK
-		if open {
+		if open && w.svc != nil {
 			svc.Merge(w.svc)
 			lag.Merge(w.lag)
 		}

@@ -166,8 +166,8 @@ func (f *fakeSidecar) handle(ctx *fasthttp.RequestCtx) {
 // The load generator plays sessions: a step-up is answered at
 // /v1/verifications with its challenge and the same transaction is
 // retried naming it; verifications, events and the payments' outcomes
-// are side calls, decisions
-// are what the result counts; closed and open loops alike.
+// are side calls on connections of their own, decisions are what the
+// result counts; closed and open loops alike.
 func TestRunPlaysSessions(t *testing.T) {
 	for _, rate := range []float64{0, 300} {
 		f := &fakeSidecar{verified: map[string]string{}}
@@ -189,6 +189,11 @@ func TestRunPlaysSessions(t *testing.T) {
 			if !strings.Contains(results, "face:") {
 				t.Fatalf("challenge %s: %q", c, results)
 			}
+		}
+		// Side calls come on top of the decisions: an open loop answers
+		// the decisions it offers (each slot a decision).
+		if want := int64(rate * 0.4); rate > 0 && res.Requests+res.Unsent != want {
+			t.Fatalf("rate %v: %d decisions answered and %d unsent of %d offered (%d side calls)", rate, res.Requests, res.Unsent, want, res.SideCalls)
 		}
 		if res.SideCalls < int64(len(f.verified)) {
 			t.Fatalf("%d side calls for %d verified challenges", res.SideCalls, len(f.verified))

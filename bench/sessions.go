@@ -24,14 +24,19 @@ type Session interface {
 // its delay after the answer before it (a payment some seconds after its
 // order, a verification after the person's face check), so that what one
 // account sends within a minute, an hour, a day is what a person sends.
-// A call is handed out once due; when none is due, the first call of a new
-// session. Sessions in progress stay queued from one Run to the next (one
-// queue per target start). Safe for concurrent use.
+// A decide call is handed out once due; when none is due, the first call of
+// a new session. Verifications, events and outcome reports (side calls) wait
+// in a queue of their own, taken by their own senders (takeSide), so that
+// an open loop's offered rate is a rate of decisions and side calls come on
+// top of it, as they do in production. Sessions in progress stay queued
+// from one Run to the next (one queue per target start). Safe for
+// concurrent use.
 type SessionQueue struct {
 	src   Sessions
 	scale float64
 	mu    sync.Mutex
-	due   dueHeap
+	due   dueHeap // decide calls
+	side  dueHeap // verifications, events, outcome reports
 	seq   uint64
 	// started counts the sessions begun.
 	started atomic.Int64
@@ -52,8 +57,13 @@ type pendingCall struct {
 	seq        uint64
 }
 
-// take returns the call to send at now: the earliest due one, else the
-// first call of a new session.
+// DecidePath is the path of a decide call; a session's other calls are
+// side calls.
+const DecidePath = "/v1/decide"
+
+// take returns the decide call to send at now: the earliest due one, else
+// the first decide call of a new session (a new session's first side call
+// is queued for the side senders).
 func (q *SessionQueue) take(now time.Time) (pendingCall, error) {
 	q.mu.Lock()
 	if len(q.due) > 0 && !q.due[0].at.After(now) {
@@ -72,7 +82,7 @@ func (q *SessionQueue) take(now time.Time) (pendingCall, error) {
 		if !ok {
 			continue
 		}
-		if delay == 0 || q.scale == 0 {
+		if (delay == 0 || q.scale == 0) && path == DecidePath {
 			return pendingCall{s: s, path: []byte(path), body: body}, nil
 		}
 		q.push(s, path, body, now.Add(time.Duration(float64(delay)*q.scale)))
@@ -90,10 +100,28 @@ func (q *SessionQueue) answered(s Session, answer []byte, at time.Time) error {
 	return nil
 }
 
+// takeSide returns the earliest side call due at now (ok), or when the
+// next one is due (zero when none is queued).
+func (q *SessionQueue) takeSide(now time.Time) (p pendingCall, next time.Time, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.side) == 0 {
+		return pendingCall{}, time.Time{}, false
+	}
+	if q.side[0].at.After(now) {
+		return pendingCall{}, q.side[0].at, false
+	}
+	return heap.Pop(&q.side).(pendingCall), time.Time{}, true
+}
+
 func (q *SessionQueue) push(s Session, path string, body []byte, at time.Time) {
 	q.mu.Lock()
 	q.seq++
-	heap.Push(&q.due, pendingCall{s: s, path: []byte(path), body: body, at: at, seq: q.seq})
+	h := &q.due
+	if path != DecidePath {
+		h = &q.side
+	}
+	heap.Push(h, pendingCall{s: s, path: []byte(path), body: body, at: at, seq: q.seq})
 	q.mu.Unlock()
 }
 
@@ -101,7 +129,7 @@ func (q *SessionQueue) push(s Session, path string, body []byte, at time.Time) {
 func (q *SessionQueue) Pending() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.due)
+	return len(q.due) + len(q.side)
 }
 
 // dueHeap orders pending calls by due time, then by when they were queued.

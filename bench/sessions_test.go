@@ -25,7 +25,8 @@ type twoCallSource struct{}
 func (twoCallSource) Next() Session { return &twoCalls{} }
 
 // A session's call is handed out once due and not before: meanwhile new
-// sessions start; sessions in progress stay queued.
+// sessions start; sessions in progress stay queued. Decide calls and side
+// calls (verifications) wait apart: take hands out decisions only.
 func TestSessionQueueKeepsTheSessionsPace(t *testing.T) {
 	q := NewSessionQueue(twoCallSource{}, 1)
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -39,13 +40,20 @@ func TestSessionQueueKeepsTheSessionsPace(t *testing.T) {
 	if q.Pending() != 1 {
 		t.Fatalf("%d pending", q.Pending())
 	}
+	if _, next, ok := q.takeSide(t0.Add(59 * time.Minute)); ok || !next.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("side call before its time: ok %v, next %v", ok, next)
+	}
 	early, _ := q.take(t0.Add(59 * time.Minute))
 	if string(early.body) != `{"first":true}` || q.started.Load() != 2 {
 		t.Fatalf("before its time: %s (%d sessions)", early.body, q.started.Load())
 	}
-	due, _ := q.take(t0.Add(time.Hour))
-	if string(due.body) != `{"second":true}` || string(due.path) != "/v1/verifications" || due.s != first.s {
-		t.Fatalf("at its time: %s %s", due.path, due.body)
+	later, _ := q.take(t0.Add(time.Hour))
+	if string(later.path) != DecidePath || later.s == first.s {
+		t.Fatalf("take handed out a side call: %s %s", later.path, later.body)
+	}
+	due, _, ok := q.takeSide(t0.Add(time.Hour))
+	if !ok || string(due.body) != `{"second":true}` || string(due.path) != "/v1/verifications" || due.s != first.s {
+		t.Fatalf("at its time: %v %s %s", ok, due.path, due.body)
 	}
 	if err := q.answered(due.s, nil, t0.Add(time.Hour)); err != nil || q.Pending() != 0 {
 		t.Fatalf("after the last call: %v, %d pending", err, q.Pending())
