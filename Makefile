@@ -183,7 +183,7 @@ bench: deps
 ## its numbers (never a speed threshold); results go to a temporary directory
 bench-smoke:
 	@out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
-	$(GO) -C bench run ./cmd/pdpbench -root $(CURDIR) -smoke -out $$out -readme ''
+	$(GO) -C bench run ./cmd/pdpbench -root $(CURDIR) -smoke -profile -out $$out -readme ''
 
 ## client-ts-test: the TypeScript client (pdp/client/ts): npm ci (pinned devDependencies), the
 ## committed types regenerated from pdp/internal/openapi/decision.json with openapi-typescript and

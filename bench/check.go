@@ -77,6 +77,25 @@ func Check(r *Results) error {
 	if r.Ratios.ThroughputVsOPA <= 0 || r.Ratios.ThroughputVsFloor <= 0 {
 		bad("ratios not computed: %+v", r.Ratios)
 	}
+	if r.Profiles["sidecar"] != "" {
+		steps := map[string]bool{}
+		for _, st := range r.Steps {
+			steps[st.Step] = st.CPUSeconds > 0
+		}
+		for _, want := range []string{"decode", "evaluate", stepDecisionLog} {
+			if !steps[want] {
+				bad("sidecar profile: no CPU in step %q (steps %v)", want, r.Steps)
+			}
+		}
+	}
+	if len(r.InProcess) != len(inProcessBenchmarks) {
+		bad("in-process benchmarks: %d results, want %d", len(r.InProcess), len(inProcessBenchmarks))
+	}
+	for _, b := range r.InProcess {
+		if b.NsOp <= 0 || b.CPUNsOp <= 0 || b.AllocsOp <= 0 {
+			bad("in-process %s: %+v", b.Name, b)
+		}
+	}
 	for _, group := range [][]*ScalePoint{r.Scale.Rules, r.Scale.Reputation, r.Scale.Plugins, r.Scale.DecisionLog} {
 		for _, pt := range group {
 			name := fmt.Sprintf("scale %s rules=%d keys=%d plugins=%d", pt.Target, pt.Rules, pt.StateKeys, len(pt.Plugins))

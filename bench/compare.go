@@ -219,14 +219,22 @@ func (s *suite) profiles(ctx context.Context, p *prepared, nPlugins int) error {
 		if err := srv.Start(ctx, startTimeout); err != nil {
 			return err
 		}
-		_, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: bodies(srv, s.mix), Sessions: srv.Sessions, Conns: s.o.ClosedConns, Duration: d})
+		res, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: bodies(srv, s.mix), Sessions: srv.Sessions, Conns: s.o.ClosedConns, Duration: d})
 		if stopErr := srv.Stop(); err == nil {
 			err = stopErr
 		}
 		if err != nil {
 			return err
 		}
+		if srv == pdpSrv {
+			s.res.ProfileRun = res
+		}
 	}
+	steps, err := StepCosts(pdpPath, s.res.ProfileRun.Requests, s.res.ProfileRun.SideCalls)
+	if err != nil {
+		return err
+	}
+	s.res.Steps = steps
 	s.res.Profiles["sidecar"] = "profiles/sidecar.pprof"
 	s.res.Profiles["floor"] = "profiles/floor.pprof"
 

@@ -105,9 +105,17 @@ func Summary(r *Results, out string) string {
 		s.Rules, s.StateKeys, strings.Join(s.Plugins, ", "), map[bool]string{true: "on", false: "off (" + s.DecisionLogNote + ")"}[s.DecisionLog])
 
 	if len(r.Goals) > 0 {
-		w("| goal (issue 6) | measured | met |\n|---|---|---|\n")
+		w("| goal (issues 6 and 20) | measured | met |\n|---|---|---|\n")
 		for _, g := range r.Goals {
 			w("| %s | %s | %s |\n", g.Goal, g.Measured, yes(g.Met))
+		}
+		w("\n")
+	}
+	if len(r.InProcess) > 0 {
+		w("**In process** (`BenchmarkDecidePath`, run by the harness after the targets; median of %d runs):\n\n", r.InProcess[0].Runs)
+		w("| benchmark | µs/op | CPU µs/op | allocs/op |\n|---|---|---|---|\n")
+		for _, b := range r.InProcess {
+			w("| %s | %.1f | %.1f | %.0f |\n", b.Name, b.NsOp/1e3, b.CPUNsOp/1e3, b.AllocsOp)
 		}
 		w("\n")
 	}
@@ -170,6 +178,23 @@ func Summary(r *Results, out string) string {
 			}
 		}
 		w("CPU profiles under the closed loop (`go tool pprof -top <file>`): %s.\n\n", strings.Join(ps, ", "))
+	}
+	if pr := r.ProfileRun; pr != nil && len(r.Steps) > 0 {
+		w("**Where the sidecar's CPU goes**, per step of a request (its profile above, %d decisions and %d side calls in %.0f s; "+
+			"a sample belongs to the step of its innermost frame that names one, so allocation and GC assists count where they were made; "+
+			"side calls per side call, start-up not per request):\n\n", pr.Requests, pr.SideCalls, pr.Seconds)
+		w("| step | what | CPU | share | per decision |\n|---|---|---|---|---|\n")
+		for _, st := range r.Steps {
+			per := fmt.Sprintf("%.1f µs", st.PerDecisionUs)
+			switch st.Step {
+			case stepStartUp:
+				per = "–"
+			case stepSideCalls:
+				per += " per side call"
+			}
+			w("| %s | %s | %.2f s | %.1f%% | %s |\n", st.Step, st.What, st.CPUSeconds, st.Share*100, per)
+		}
+		w("\n")
 	}
 	for _, n := range r.Notes {
 		w("- %s\n", n)

@@ -24,7 +24,14 @@ type Results struct {
 	Scale   Scale           `json:"scale"`
 	// Profiles maps a target to its CPU profile (relative to the results).
 	Profiles map[string]string `json:"profiles,omitempty"`
-	Notes    []string          `json:"notes,omitempty"`
+	// ProfileRun is the closed loop the sidecar's profile was taken under;
+	// Steps divide its CPU among the request's steps.
+	ProfileRun *LoadResult `json:"profile_run,omitempty"`
+	Steps      []StepCost  `json:"steps,omitempty"`
+	// InProcess are the in-process decision benchmarks, run after the
+	// targets (BenchmarkDecidePath).
+	InProcess []InProcess `json:"in_process,omitempty"`
+	Notes     []string    `json:"notes,omitempty"`
 }
 
 // Setup records how the targets were configured.
@@ -142,7 +149,9 @@ func (r *Results) target(name string) *TargetResult {
 	return nil
 }
 
-// computeRatios fills Ratios and Goals from the main comparison.
+// computeRatios fills Ratios and Goals from the main comparison (and, once
+// they ran, the profile's steps, the scale checks and the in-process
+// benchmarks).
 func (r *Results) computeRatios() {
 	pdp, opa, floor := r.target("sidecar"), r.target("opa"), r.target("floor")
 	if pdp == nil || pdp.Closed == nil {
@@ -192,6 +201,13 @@ func (r *Results) computeRatios() {
 		r.Goals = append(r.Goals, Goal{Goal: "p99 at a fixed rate OPA sustains ≤ 1/5 of OPA's p99",
 			Measured: "OPA sustained none of the offered rates"})
 	}
+	// p99 at saturation: the closed loops' tails.
+	if opa != nil && opa.Closed != nil {
+		x := ratio(pdp.Closed.Latency.P99, opa.Closed.Latency.P99)
+		r.Goals = append(r.Goals, Goal{Goal: "p99 at saturation no worse than OPA's",
+			Measured: fmt.Sprintf("%.2f× (p99 %.0f µs vs %.0f µs, closed loop, %d connections)", x, pdp.Closed.Latency.P99, opa.Closed.Latency.P99, pdp.Closed.Conns),
+			Met:      x > 0 && x <= 1})
+	}
 	// p50 at the lowest offered rate against floor p50 + in-process time.
 	if len(pdp.Open) > 0 && floor != nil {
 		p := pdp.Open[0]
@@ -203,6 +219,66 @@ func (r *Results) computeRatios() {
 				Met: p.Latency.P50 <= bound})
 		}
 	}
+	r.Goals = append(r.Goals, r.costGoals(pdp)...)
+}
+
+// costGoals are the goals on CPU per decision (the sidecar's closed loop
+// against the in-process decision, the decision log's step in the
+// profile), the in-process decision's time, and the rule scale check; each
+// is left out when its measurement was not part of the run.
+func (r *Results) costGoals(pdp *TargetResult) []Goal {
+	var goals []Goal
+	ip := r.inProcess("optimized")
+	if u := pdp.Closed.Usage; ip != nil && u != nil && u.CPUPerRequestUs > 0 && ip.CPUNsOp > 0 {
+		inUs := ip.CPUNsOp / 1e3
+		goals = append(goals, Goal{Goal: "sidecar CPU per decision ≤ 2× the in-process decision's CPU",
+			Measured: fmt.Sprintf("%.1f× (%.1f µs per decision in the closed loop, side calls' CPU included, vs %.1f µs in process, BenchmarkDecidePath/optimized cpu-ns/op)",
+				u.CPUPerRequestUs/inUs, u.CPUPerRequestUs, inUs),
+			Met: u.CPUPerRequestUs <= 2*inUs})
+	}
+	for _, st := range r.Steps {
+		if st.Step == stepDecisionLog {
+			goals = append(goals, Goal{Goal: "decision log ≤ 10 µs of CPU per decision",
+				Measured: fmt.Sprintf("%.1f µs (its step in the sidecar's profile: rendering, masking, writing)", st.PerDecisionUs),
+				Met:      st.PerDecisionUs <= 10})
+		}
+	}
+	if ip != nil {
+		goals = append(goals, Goal{Goal: "in-process decision ≤ 20 µs median",
+			Measured: fmt.Sprintf("%.1f µs (BenchmarkDecidePath/optimized, median of %d runs; %.1f µs CPU, %.0f allocs)", ip.NsOp/1e3, ip.Runs, ip.CPUNsOp/1e3, ip.AllocsOp),
+			Met:      ip.NsOp <= 20e3})
+	}
+	var lo, hi *ScalePoint
+	for _, p := range r.Scale.Rules {
+		if p.Target != "sidecar" || p.Closed == nil || p.Open == nil || p.Open.TookUs == nil {
+			continue
+		}
+		if lo == nil || p.Rules < lo.Rules {
+			lo = p
+		}
+		if hi == nil || p.Rules > hi.Rules {
+			hi = p
+		}
+	}
+	if lo != nil && hi != lo {
+		took := ratio(hi.Open.TookUs.P50, lo.Open.TookUs.P50)
+		tput := ratio(lo.Closed.Throughput, hi.Closed.Throughput)
+		goals = append(goals, Goal{Goal: fmt.Sprintf("%d rules within 2× of %d", hi.Rules, lo.Rules),
+			Measured: fmt.Sprintf("took_us p50 %.2f× (%.0f vs %.0f µs), closed-loop throughput %.2f× lower (%.0f vs %.0f req/s)",
+				took, hi.Open.TookUs.P50, lo.Open.TookUs.P50, tput, hi.Closed.Throughput, lo.Closed.Throughput),
+			Met: took <= 2 && tput <= 2})
+	}
+	return goals
+}
+
+// inProcess is the in-process benchmark named name, if it ran.
+func (r *Results) inProcess(name string) *InProcess {
+	for i := range r.InProcess {
+		if r.InProcess[i].Name == name {
+			return &r.InProcess[i]
+		}
+	}
+	return nil
 }
 
 // outcomeNote explains a difference in outcome shares between the sidecar

@@ -64,8 +64,13 @@ func TestResultsPipeline(t *testing.T) {
 		tr.Open = append(tr.Open, load(100))
 		r.Targets = append(r.Targets, tr)
 	}
+	for _, name := range inProcessBenchmarks {
+		r.InProcess = append(r.InProcess, InProcess{Name: name, Runs: 1, NsOp: 20e3, CPUNsOp: 25e3, AllocsOp: 150})
+	}
 	r.computeRatios()
-	if r.Ratios.ThroughputVsOPA <= 0 || len(r.Ratios.Open) != 1 || len(r.Goals) != 3 {
+	// throughput, p99 at a rate OPA sustains, p99 at saturation, p50 against
+	// the floor, CPU per decision, the in-process decision
+	if r.Ratios.ThroughputVsOPA <= 0 || len(r.Ratios.Open) != 1 || len(r.Goals) != 6 {
 		t.Fatalf("ratios %+v goals %+v", r.Ratios, r.Goals)
 	}
 	if err := Check(r); err != nil {

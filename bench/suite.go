@@ -183,6 +183,19 @@ func RunSuite(ctx context.Context, o Options) (*Results, error) {
 	if err := s.scale(ctx); err != nil {
 		return s.res, err
 	}
+	// The in-process decision, on the machine the targets have left.
+	count, benchtime := 5, "1s"
+	if o.Smoke {
+		count, benchtime = 1, "100x"
+	}
+	s.logf("in process: BenchmarkDecidePath (%s), %d run(s) of %s", strings.Join(inProcessBenchmarks, ", "), count, benchtime)
+	if s.res.InProcess, err = RunInProcess(ctx, o.Root, count, benchtime); err != nil {
+		return s.res, err
+	}
+	for _, b := range s.res.InProcess {
+		s.logf("  %-16s %8.1f µs/op  %8.1f µs CPU/op  %4.0f allocs/op", b.Name, b.NsOp/1e3, b.CPUNsOp/1e3, b.AllocsOp)
+	}
+	s.res.computeRatios()
 	s.res.Machine.LoadAvgEnd = loadAvg()
 	if n := loadNote(s.res.Machine); n != "" {
 		s.res.Notes = append(s.res.Notes, n)
