@@ -36,6 +36,11 @@ type boltBackend struct {
 	db       *bolt.DB
 	path     string
 	readOnly bool
+	// lists holds every key written to BucketLists since the file was
+	// opened (and those it held then): a lookup of keys it does not hold,
+	// most reputation reads, needs no read transaction. bbolt's file lock
+	// makes this process the file's only writer. Nil for a read-only file.
+	lists *keyFilter
 }
 
 var _ Backend = (*boltBackend)(nil)
@@ -77,7 +82,30 @@ func OpenBolt(path string, lockTimeout time.Duration) (Backend, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
+	if err := b.filterLists(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
 	return b, nil
+}
+
+// filterLists builds the filter of BucketLists' keys.
+func (b *boltBackend) filterLists() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(&err)
+	return b.db.View(func(tx *bolt.Tx) error {
+		bb, err := b.bucket(tx, BucketLists)
+		if err != nil {
+			return err
+		}
+		f := newKeyFilter(uint(bb.Stats().KeyN))
+		c := bb.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			f.add(k)
+		}
+		b.lists = f
+		return nil
+	})
 }
 
 // openBoltFile opens the file with faults on its memory map turned into
@@ -257,6 +285,14 @@ func (b *boltBackend) bucket(tx *bolt.Tx, bk Bucket) (*bolt.Bucket, error) {
 }
 
 func (b *boltBackend) Get(bk Bucket, keys [][]byte, fn func(int, []byte) error) (err error) {
+	if bk == BucketLists && b.lists != nil && !b.lists.mayContainAny(keys) {
+		for i := range keys {
+			if err := fn(i, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer guard(&err)
 	return b.db.View(func(tx *bolt.Tx) error {
@@ -346,6 +382,15 @@ func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 	defer guard(&err)
 	if err := CheckWrites(batch); err != nil {
 		return 0, err
+	}
+	if b.lists != nil {
+		// Before the write is visible: a reader never finds a key absent
+		// from the filter that the file holds.
+		for _, w := range batch.Writes {
+			if w.Bucket == BucketLists && !w.Delete {
+				b.lists.add(w.Key)
+			}
+		}
 	}
 	err = b.db.Update(func(tx *bolt.Tx) error {
 		var bks [numBuckets]*bolt.Bucket
