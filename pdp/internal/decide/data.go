@@ -116,7 +116,7 @@ func (s *Service) logData(in *request.Input, path string, res []byte, defined bo
 	revision := s.eng.Revision()
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = decisionlog.Result{Reasons: []string{}, Revision: revision, Data: data, Undefined: !defined}
-		if e, err := in.AppendEnrichment(nil); err == nil {
+		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
 			r.Enrichment = e
 		}
 		if revision != "" {

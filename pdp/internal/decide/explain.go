@@ -199,7 +199,7 @@ func (s *Service) logExplain(in *request.Input, x *Explanation) error {
 	revision := x.Decision.PolicyRevision
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = decisionlog.Result{Reasons: []string{}, Revision: revision, Data: data}
-		if e, err := in.AppendEnrichment(nil); err == nil {
+		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
 			r.Enrichment = e
 		}
 		if revision != "" {

@@ -42,7 +42,7 @@ func (s *Service) record(p *plan, traceparent string) error {
 	traceID, spanID, traced := p.span.IDs()
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = liveResult(d, satisfied, cause)
-		if e, err := in.AppendEnrichment(nil); err == nil {
+		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
 			r.Enrichment = e
 		}
 		if d.PolicyRevision != "" {

@@ -57,6 +57,11 @@ type Record struct {
 	// Enrichment from the decision in Finish). A panic in Finish counts as
 	// a hook error; the record is logged with what it has.
 	Finish func(*Record) `json:"-"`
+	// Scratch is a buffer the writer lends Finish (empty, with capacity)
+	// to render Enrichment into: append to it and set Enrichment to the
+	// result. The writer reuses it for the next record once this one is
+	// encoded: hooks that keep Enrichment must copy it.
+	Scratch []byte `json:"-"`
 }
 
 // SchemaVersion is the record format this package writes and reads.

@@ -16,12 +16,13 @@ const (
 
 // encoder turns records into masked JSON lines; one per goroutine.
 type encoder struct {
-	raw  []byte // the record as encoded
-	m    masker
-	line []byte // scratch for callers that encode one record
+	raw     []byte // the record as encoded
+	m       masker
+	line    []byte // scratch for callers that encode one record
+	scratch []byte // lent to Record.Finish (Record.Scratch)
 }
 
-func newEncoder() *encoder { return &encoder{} }
+func newEncoder() *encoder { return &encoder{scratch: make([]byte, 0, 4096)} }
 
 type encResult uint8
 
@@ -35,6 +36,7 @@ const (
 func (l *Logger) encode(e *encoder, dst []byte, r *Record) ([]byte, encResult) {
 	if f := r.Finish; f != nil {
 		r.Finish = nil
+		r.Scratch = e.scratch[:0]
 		if err := runHook(func(r *Record) error { f(r); return nil }, r); err != nil {
 			l.c.hookErrors.Add(1)
 			l.c.setErr(err)
