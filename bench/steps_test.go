@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -121,4 +122,22 @@ PASS
 	if _, err := parseBenchOutput("BenchmarkDecidePath/optimized-2 1 2 ns/op\n"); err == nil {
 		t.Fatal("missing benchmarks: no error")
 	}
+}
+
+// parseBenchOutput never panics and reports only benchmarks whose lines it
+// was given, each with a positive number of runs.
+func FuzzParseBenchOutput(f *testing.F) {
+	f.Add("BenchmarkDecidePath/optimized-2 \t 100 \t 16000 ns/op \t 17000 cpu-ns/op \t 148 allocs/op\n")
+	f.Add("BenchmarkDecidePath/plugins-2 1 x ns/op NaN cpu-ns/op\nBenchmarkDecidePath/-2 1 1 ns/op")
+	f.Fuzz(func(t *testing.T, out string) {
+		res, err := parseBenchOutput(out)
+		if err != nil {
+			return
+		}
+		for _, b := range res {
+			if b.Runs <= 0 || !strings.Contains(out, "BenchmarkDecidePath/"+b.Name) {
+				t.Fatalf("%+v from %q", b, out)
+			}
+		}
+	})
 }
