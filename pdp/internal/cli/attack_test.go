@@ -75,8 +75,9 @@ func withdrawal(uid, txn, dev string, amount float64, cur, extraDevice string) s
 		uid, dev, extraDevice, txn, amount, cur)
 }
 
-// Finding: one passed check released any amount, from any device. A
-// check releases exactly the operation it was issued for.
+// Finding: one passed check released any amount, from any device, and a
+// withdrawal verified to one account was released to another. A check
+// releases exactly the operation it was issued for.
 func TestAttackOneCheckReleasesOnlyItsOperation(t *testing.T) {
 	s := attackSidecar(t)
 	_, d := s.decide(withdrawal("u-a", "t-1", "d-1", 4000, "CNY", ""))
@@ -119,6 +120,28 @@ func TestAttackOneCheckReleasesOnlyItsOperation(t *testing.T) {
 	s.verifyAll(t, d, "passed")
 	if _, r := s.decide(big); r["outcome"] != "allow" || r["limit"].(map[string]any)["daily_amount"].(float64) < 40000 {
 		t.Errorf("a verified 40 000 CNY: %v", r)
+	}
+	// A withdrawal verified to one account is not released to another,
+	// nor with its destination left out.
+	to := func(instrument string) string {
+		w := withdrawal("u-c", "t-3", "d-1", 1000, "CNY", "")
+		if instrument == "" {
+			return w
+		}
+		return strings.Replace(w, `"currency":"CNY"`, `"currency":"CNY","instrument":"`+instrument+`"`, 1)
+	}
+	_, d = s.decide(to("acct-own"))
+	s.verifyAll(t, d, "passed")
+	for name, retry := range map[string]string{"to another account": to("acct-mule"), "without a destination": to("")} {
+		if _, r := s.decide(retry); r["outcome"] == "allow" || slices.Contains(toStrings(r["reasons"]), "step_up_verified") {
+			t.Errorf("a withdrawal %s released by the check of one to acct-own: %v", name, r)
+		}
+	}
+	if _, metrics := s.get("/metrics"); !regexp.MustCompile(`pdp_challenge_mismatch_total\{field="instrument"\} [1-9]`).MatchString(metrics) {
+		t.Errorf("mismatch of instrument not counted")
+	}
+	if _, r := s.decide(to("acct-own")); r["outcome"] != "allow" {
+		t.Errorf("the verified withdrawal to acct-own: %v", r)
 	}
 }
 
