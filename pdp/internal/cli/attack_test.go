@@ -280,6 +280,12 @@ func TestAttackDataAPIDecidesWithTheState(t *testing.T) {
 			t.Errorf("%s: %d %v", p, code, m)
 		}
 	}
+	// The thresholds under a rule's name are data too, input or not.
+	for _, p := range []string{"/v1/data/riskpdp/th", "/v1/data/riskpdp/th/large", "/v1/data/riskpdp/rates", "/v1/data/riskpdp/data_errors"} {
+		if code, m := s.post(p, "application/json", in); code != 403 {
+			t.Errorf("%s: %d %v", p, code, m)
+		}
+	}
 }
 
 // Finding: five crafted requests that made an open-mode plugin fault
