@@ -525,6 +525,11 @@ func TestNeverWeakerThanTheTruth(t *testing.T) {
 		x = tr
 		x.deviceKnown = false
 		other["another device"] = x
+		if tr.stage == "withdrawal" {
+			x = tr
+			x.instrument += "-mule" // an account it never paid ("-mule" alone when none was named)
+			other["another destination"] = x
+		}
 		s.verifyAll(t, want, "passed")
 		for name, o := range other {
 			attacks++
