@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"
 )
@@ -285,6 +286,43 @@ func TestAttackDataAPIDecidesWithTheState(t *testing.T) {
 		if code, m := s.post(p, "application/json", in); code != 403 {
 			t.Errorf("%s: %d %v", p, code, m)
 		}
+	}
+}
+
+// Finding (after issue 14): the account kept its newest 64 events of any
+// kind, so 70 failed logins, which a user makes at will, pushed out the
+// password reset an hour before, and a 2 500 CNY payment that stepped up
+// for it was allowed. The events kept are the newest of each kind.
+func TestAttackEventFloodKeepsTheSensitiveChange(t *testing.T) {
+	s := attackSidecar(t)
+	pay := func(uid, txn string, amount int) string {
+		return fmt.Sprintf(`{"stage":"payment","uid":%q,"device":{"id":"d-%s","ip":"198.51.100.7","ip_country":"CN"},
+			"txn":{"id":%q,"amount":%d,"currency":"CNY","category":"digital"},"account":{"home_country":"CN","created_at":"2019-05-01T00:00:00Z"}}`,
+			uid, uid, txn, amount)
+	}
+	outcomes := map[int]any{}
+	for _, flood := range []int{0, 70} {
+		uid := fmt.Sprintf("u-flood-%d", flood)
+		if _, d := s.decide(pay(uid, "t-0", 10)); d["outcome"] != "allow" {
+			t.Fatalf("a small payment from the account's device at home: %v", d)
+		}
+		reset := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+		if code, m := s.post("/v1/events", "application/json", fmt.Sprintf(`{"uid":%q,"kind":"password_reset","at":%q}`, uid, reset)); code != 200 {
+			t.Fatalf("password reset: %d %v", code, m)
+		}
+		for range flood {
+			if code, m := s.post("/v1/events", "application/json", fmt.Sprintf(`{"uid":%q,"kind":"login_failed"}`, uid)); code != 200 {
+				t.Fatalf("failed login: %d %v", code, m)
+			}
+		}
+		_, d := s.decide(pay(uid, "t-1", 2500))
+		outcomes[flood] = d["outcome"]
+		if !slices.Contains(toStrings(d["reasons"]), "sensitive_change_before_large_amount") {
+			t.Errorf("after %d failed logins: %v %v, want the password reset to count", flood, d["outcome"], d["reasons"])
+		}
+	}
+	if strictness(outcomes[70]) < strictness(outcomes[0]) {
+		t.Errorf("a flood of failed logins made the payment %v, without it %v", outcomes[70], outcomes[0])
 	}
 }
 
