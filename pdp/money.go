@@ -116,3 +116,29 @@ func (r *Rates) CoverIn(base float64, cur string) float64 {
 	}
 	return base / r.low(cur)
 }
+
+// CanonicalCurrency is cur in the one spelling every surface stores and
+// compares: three ASCII letters, upper case ("usd" → "USD"). ok is false
+// for anything else ("€", "US$", "   "), which is refused, never stored:
+// an amount in a currency spelled two ways would be valued two ways.
+func CanonicalCurrency(cur string) (_ string, ok bool) {
+	if len(cur) != 3 {
+		return "", false
+	}
+	var b [3]byte
+	for i := 0; i < 3; i++ {
+		c := cur[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+		case c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+		default:
+			return "", false
+		}
+		b[i] = c
+	}
+	if string(b[:]) == cur {
+		return cur, true
+	}
+	return string(b[:]), true
+}

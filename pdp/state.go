@@ -321,8 +321,9 @@ func ParseVerificationResult(s string) (VerificationResult, bool) {
 // "Verify first, release after" releases exactly what was verified: a
 // verification is kept under (UID, Subject), where Subject names the
 // operation by stage (VerificationSubject), and it binds the stage, the
-// transaction, its amount and currency, and the device the challenge was
-// issued for. A retry that differs in any of them is not released by it.
+// transaction, its amount and currency, its instrument (on a withdrawal the
+// account that receives the money) and the device the challenge was issued
+// for. A retry that differs in any of them is not released by it.
 type Verification struct {
 	ChallengeID string
 	UID         string
@@ -341,14 +342,22 @@ type Verification struct {
 
 // VerificationBinding is the operation a step-up challenge was issued for.
 // A login is bound to its device; a money movement to its transaction,
-// amount, currency and device.
+// amount, currency, instrument (txn.instrument: on a withdrawal, where the
+// money goes) and device.
 type VerificationBinding struct {
-	Stage    Stage
-	TxnID    string
-	Amount   float64
-	Currency string
-	DeviceID string
+	Stage      Stage
+	TxnID      string
+	Amount     float64
+	Currency   string
+	Instrument string
+	DeviceID   string
 }
+
+// UnboundInstrument is the instrument of a money movement's binding stored
+// before instruments were bound: no request carries it (identifiers refuse
+// control characters), so such a verification releases no retry, while a
+// failure it holds stays in force.
+const UnboundInstrument = "\x00"
 
 // VerificationSubject is the key part of an operation's verification: the
 // stage and the transaction id, or for a login the device, so that a login
@@ -362,8 +371,8 @@ func VerificationSubject(b VerificationBinding) string {
 }
 
 // Mismatch names the first field in which the operation o differs from the
-// binding b ("stage", "txn", "amount", "currency", "device"), or "" when o
-// is the operation b was issued for.
+// binding b ("stage", "txn", "amount", "currency", "instrument", "device"),
+// or "" when o is the operation b was issued for.
 func (b VerificationBinding) Mismatch(o VerificationBinding) string {
 	switch {
 	case b.Stage != o.Stage:
@@ -374,6 +383,8 @@ func (b VerificationBinding) Mismatch(o VerificationBinding) string {
 		return "amount"
 	case b.Currency != o.Currency:
 		return "currency"
+	case b.Instrument != o.Instrument:
+		return "instrument"
 	case b.DeviceID != o.DeviceID:
 		return "device"
 	}

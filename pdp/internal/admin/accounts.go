@@ -419,9 +419,12 @@ func (s *Server) setLimit(w http.ResponseWriter, r *http.Request, c caller) erro
 	switch {
 	case req.DailyAmount < 0 || req.MaxAmount < 0 || req.DailyAmount == 0 && req.MaxAmount == 0:
 		return pdp.Errorf(pdp.CodeInvalidValue, "daily_amount", "set daily_amount and/or max_amount, both positive")
-	case len(req.Currency) != 3:
+	}
+	cur, ok := pdp.CanonicalCurrency(req.Currency)
+	if !ok {
 		return pdp.Errorf(pdp.CodeInvalidValue, "currency", "must be an ISO 4217 code such as \"CNY\"")
 	}
+	req.Currency = cur
 	d := 24 * time.Hour
 	if req.Duration != "" {
 		var err error

@@ -162,6 +162,11 @@ func parseTokens(b []byte) ([]token, error) {
 		if len(f[0]) < 16 {
 			return nil, fmt.Errorf("line %d: tokens must be at least 16 characters", n)
 		}
+		if !printableASCII(f[0]) {
+			// A byte order mark an editor put in front, a non-breaking
+			// space: a token no client sends. The file is wrong, and says so.
+			return nil, fmt.Errorf("line %d: a token must be printable ASCII (a byte order mark or another invisible or non-ASCII character is in it)", n)
+		}
 		tk := token{digest: sha256.Sum256([]byte(f[0])), role: RoleWrite, name: fmt.Sprintf("token-%d", n)}
 		if len(f) > 1 {
 			switch f[1] {
@@ -191,6 +196,17 @@ func parseTokens(b []byte) ([]token, error) {
 		return nil, errors.New("no token")
 	}
 	return out, nil
+}
+
+// printableASCII reports whether s is made of the visible ASCII
+// characters only (what an Authorization header carries).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // Poll reads the file again every interval until ctx is done, so a change

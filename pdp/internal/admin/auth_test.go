@@ -31,6 +31,10 @@ func TestParseTokens(t *testing.T) {
 		"invalid line after valid":  valid + "broken\n",
 		"invalid line before valid": "broken\n" + valid,
 		"same token twice":          valid + "0123456789abcdef0123 read bob\n",
+		"byte order mark":           "\ufeff" + valid,
+		"non-breaking space inside": "0123456789\u00a0abcdef0123 write alice\n",
+		"NUL inside":                "0123456789\x00abcdef0123 write alice\n",
+		"non-ASCII letter":          "0123456789abcdéf0123 write alice\n",
 	} {
 		if toks, err := parseTokens([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted (%d tokens)", name, len(toks))

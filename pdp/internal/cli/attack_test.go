@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"
 )
@@ -75,8 +76,9 @@ func withdrawal(uid, txn, dev string, amount float64, cur, extraDevice string) s
 		uid, dev, extraDevice, txn, amount, cur)
 }
 
-// Finding: one passed check released any amount, from any device. A
-// check releases exactly the operation it was issued for.
+// Finding: one passed check released any amount, from any device, and a
+// withdrawal verified to one account was released to another. A check
+// releases exactly the operation it was issued for.
 func TestAttackOneCheckReleasesOnlyItsOperation(t *testing.T) {
 	s := attackSidecar(t)
 	_, d := s.decide(withdrawal("u-a", "t-1", "d-1", 4000, "CNY", ""))
@@ -119,6 +121,28 @@ func TestAttackOneCheckReleasesOnlyItsOperation(t *testing.T) {
 	s.verifyAll(t, d, "passed")
 	if _, r := s.decide(big); r["outcome"] != "allow" || r["limit"].(map[string]any)["daily_amount"].(float64) < 40000 {
 		t.Errorf("a verified 40 000 CNY: %v", r)
+	}
+	// A withdrawal verified to one account is not released to another,
+	// nor with its destination left out.
+	to := func(instrument string) string {
+		w := withdrawal("u-c", "t-3", "d-1", 1000, "CNY", "")
+		if instrument == "" {
+			return w
+		}
+		return strings.Replace(w, `"currency":"CNY"`, `"currency":"CNY","instrument":"`+instrument+`"`, 1)
+	}
+	_, d = s.decide(to("acct-own"))
+	s.verifyAll(t, d, "passed")
+	for name, retry := range map[string]string{"to another account": to("acct-mule"), "without a destination": to("")} {
+		if _, r := s.decide(retry); r["outcome"] == "allow" || slices.Contains(toStrings(r["reasons"]), "step_up_verified") {
+			t.Errorf("a withdrawal %s released by the check of one to acct-own: %v", name, r)
+		}
+	}
+	if _, metrics := s.get("/metrics"); !regexp.MustCompile(`pdp_challenge_mismatch_total\{field="instrument"\} [1-9]`).MatchString(metrics) {
+		t.Errorf("mismatch of instrument not counted")
+	}
+	if _, r := s.decide(to("acct-own")); r["outcome"] != "allow" {
+		t.Errorf("the verified withdrawal to acct-own: %v", r)
 	}
 }
 
@@ -256,6 +280,49 @@ func TestAttackDataAPIDecidesWithTheState(t *testing.T) {
 		if code, m := s.post(p, "application/json", `{}`); code != 403 {
 			t.Errorf("%s: %d %v", p, code, m)
 		}
+	}
+	// The thresholds under a rule's name are data too, input or not.
+	for _, p := range []string{"/v1/data/riskpdp/th", "/v1/data/riskpdp/th/large", "/v1/data/riskpdp/rates", "/v1/data/riskpdp/data_errors"} {
+		if code, m := s.post(p, "application/json", in); code != 403 {
+			t.Errorf("%s: %d %v", p, code, m)
+		}
+	}
+}
+
+// Finding (after issue 14): the account kept its newest 64 events of any
+// kind, so 70 failed logins, which a user makes at will, pushed out the
+// password reset an hour before, and a 2 500 CNY payment that stepped up
+// for it was allowed. The events kept are the newest of each kind.
+func TestAttackEventFloodKeepsTheSensitiveChange(t *testing.T) {
+	s := attackSidecar(t)
+	pay := func(uid, txn string, amount int) string {
+		return fmt.Sprintf(`{"stage":"payment","uid":%q,"device":{"id":"d-%s","ip":"198.51.100.7","ip_country":"CN"},
+			"txn":{"id":%q,"amount":%d,"currency":"CNY","category":"digital"},"account":{"home_country":"CN","created_at":"2019-05-01T00:00:00Z"}}`,
+			uid, uid, txn, amount)
+	}
+	outcomes := map[int]any{}
+	for _, flood := range []int{0, 70} {
+		uid := fmt.Sprintf("u-flood-%d", flood)
+		if _, d := s.decide(pay(uid, "t-0", 10)); d["outcome"] != "allow" {
+			t.Fatalf("a small payment from the account's device at home: %v", d)
+		}
+		reset := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+		if code, m := s.post("/v1/events", "application/json", fmt.Sprintf(`{"uid":%q,"kind":"password_reset","at":%q}`, uid, reset)); code != 200 {
+			t.Fatalf("password reset: %d %v", code, m)
+		}
+		for range flood {
+			if code, m := s.post("/v1/events", "application/json", fmt.Sprintf(`{"uid":%q,"kind":"login_failed"}`, uid)); code != 200 {
+				t.Fatalf("failed login: %d %v", code, m)
+			}
+		}
+		_, d := s.decide(pay(uid, "t-1", 2500))
+		outcomes[flood] = d["outcome"]
+		if !slices.Contains(toStrings(d["reasons"]), "sensitive_change_before_large_amount") {
+			t.Errorf("after %d failed logins: %v %v, want the password reset to count", flood, d["outcome"], d["reasons"])
+		}
+	}
+	if strictness(outcomes[70]) < strictness(outcomes[0]) {
+		t.Errorf("a flood of failed logins made the payment %v, without it %v", outcomes[70], outcomes[0])
 	}
 }
 
@@ -496,6 +563,11 @@ func TestNeverWeakerThanTheTruth(t *testing.T) {
 		x = tr
 		x.deviceKnown = false
 		other["another device"] = x
+		if tr.stage == "withdrawal" {
+			x = tr
+			x.instrument += "-mule" // an account it never paid ("-mule" alone when none was named)
+			other["another destination"] = x
+		}
 		s.verifyAll(t, want, "passed")
 		for name, o := range other {
 			attacks++

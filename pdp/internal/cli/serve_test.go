@@ -329,6 +329,9 @@ func TestServeHealthMetricsAndData(t *testing.T) {
 		// Only the decision package's rules: not its data, not the rest.
 		{"/v1/data/riskpdp/no_such_rule", `{}`, 403, "forbidden", "path"},
 		{"/v1/data/riskpdp/config/thresholds", `{}`, 403, "forbidden", "path"},
+		// Nor its data under a rule's name (th := config.thresholds).
+		{"/v1/data/riskpdp/th", fmt.Sprintf(`{"input": %s}`, req), 403, "forbidden", "path"},
+		{"/v1/data/riskpdp/methods/large_amount", fmt.Sprintf(`{"input": %s}`, req), 403, "forbidden", "path"},
 		{"/v1/data/riskpdp", `{}`, 403, "forbidden", "path"},
 		{"/v1/data", `{}`, 403, "forbidden", "path"},
 	} {

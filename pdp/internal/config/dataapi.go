@@ -8,9 +8,10 @@ import "strings"
 // refused), enriched with the risk state, velocity and plugin scores
 // (read-only: nothing is counted and no obligation is carried out), and
 // the query is recorded in the decision log. By default it serves only
-// the rules of the decision package (data.<package>.<rule>): its data
-// (thresholds, lists of keywords) and everything outside it are not
-// readable.
+// the rules of the decision package (data.<package>.<rule>) whose value
+// depends on the input: its data (thresholds, lists of keywords), the
+// rules that only name data (th, rates, methods) and everything outside
+// it are not readable.
 type DataAPI struct {
 	// Expose lists further slash-separated paths below data that the Data
 	// API serves, each with everything below it: "riskpdp/config" exposes

@@ -17,21 +17,23 @@ import (
 
 // Step-up challenges are stateless: the challenge id is a token that binds
 // the UID, the operation (pdp.VerificationBinding: stage, transaction,
-// amount, currency, device), the methods and the expiry under an HMAC with
+// amount, currency, instrument, device), the methods and the expiry under an HMAC with
 // a key the state keeps. Issuing one costs no write on the decision path;
 // what is stored is the verification result, with the binding the token
 // carries, when the payment service reports it. A forged, altered, expired
 // or foreign token is rejected.
 //
-// Token: "c2." + base64url(payload) + "." + base64url(hmac[:16]), where the
+// Token: "c3." + base64url(payload) + "." + base64url(hmac[:16]), where the
 // payload is the expiry (8 bytes, Unix seconds, big-endian), the stage (1
 // byte), the uid, the transaction id, the amount (8 bytes, IEEE 754
-// big-endian), the currency, the device id, the number of methods and the
-// methods; strings and the count are uvarint-length-prefixed, so no value
-// can run into the next. Tokens of the first format ("c1.", which bound
-// the transaction id alone) are no longer accepted.
+// big-endian), the currency, the instrument, the device id, the number of
+// methods and the methods; strings and the count are
+// uvarint-length-prefixed, so no value can run into the next. Tokens of
+// earlier formats ("c1.", which bound the transaction id alone; "c2.",
+// which did not bind the instrument) are no longer accepted: a retry
+// after one steps up again.
 
-const challengePrefix = "c2."
+const challengePrefix = "c3."
 
 // maxChallengeLen bounds a token: identifiers are at most 128 bytes each.
 const maxChallengeLen = 2048
@@ -56,12 +58,14 @@ func newSigner(key []byte) signer {
 }
 
 // bindingOf is the operation a request is about: for a login its device,
-// for every other stage its transaction, amount, currency and device.
+// for every other stage its transaction, amount, currency, instrument (on
+// a withdrawal, where the money goes) and device.
 func bindingOf(r *pdp.Request) pdp.VerificationBinding {
 	if r.Stage == pdp.StageLogin {
 		return pdp.VerificationBinding{Stage: r.Stage, DeviceID: r.Device.ID}
 	}
-	return pdp.VerificationBinding{Stage: r.Stage, TxnID: r.Txn.ID, Amount: r.Txn.Amount, Currency: r.Txn.Currency, DeviceID: r.Device.ID}
+	return pdp.VerificationBinding{Stage: r.Stage, TxnID: r.Txn.ID, Amount: r.Txn.Amount, Currency: r.Txn.Currency,
+		Instrument: r.Txn.Instrument, DeviceID: r.Device.ID}
 }
 
 func appendField(b []byte, s string) []byte {
@@ -69,7 +73,7 @@ func appendField(b []byte, s string) []byte {
 }
 
 func (s signer) issue(uid string, bd pdp.VerificationBinding, methods []string, expires time.Time) string {
-	n := 8 + 1 + 8 + 6*binary.MaxVarintLen16 + len(uid) + len(bd.TxnID) + len(bd.Currency) + len(bd.DeviceID)
+	n := 8 + 1 + 8 + 7*binary.MaxVarintLen16 + len(uid) + len(bd.TxnID) + len(bd.Currency) + len(bd.Instrument) + len(bd.DeviceID)
 	for _, m := range methods {
 		n += binary.MaxVarintLen16 + len(m)
 	}
@@ -80,6 +84,7 @@ func (s signer) issue(uid string, bd pdp.VerificationBinding, methods []string, 
 	payload = appendField(payload, bd.TxnID)
 	payload = binary.BigEndian.AppendUint64(payload, math.Float64bits(bd.Amount))
 	payload = appendField(payload, bd.Currency)
+	payload = appendField(payload, bd.Instrument)
 	payload = appendField(payload, bd.DeviceID)
 	payload = binary.AppendUvarint(payload, uint64(len(methods)))
 	for _, m := range methods {
@@ -163,6 +168,7 @@ func (s signer) open(token string, now time.Time) (challenge, error) {
 	c.Binding.TxnID = r.str()
 	c.Binding.Amount = math.Float64frombits(binary.BigEndian.Uint64(r.fixed(8)))
 	c.Binding.Currency = r.str()
+	c.Binding.Instrument = r.str()
 	c.Binding.DeviceID = r.str()
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {

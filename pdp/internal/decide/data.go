@@ -20,9 +20,10 @@ import (
 // if this request were counted, without counting it) and plugin scores —
 // and the query is recorded in the decision log. It is read-only: no
 // velocity count, no obligation, no challenge, no state change. The
-// package's data (its thresholds) and anything outside the package are
-// served only under a path configured in data_api.expose; a rule needs an
-// input. A closed-mode plugin that fails makes the query fail (503), as it
+// package's data (its thresholds), its rules that do not read the input
+// (data under another name: th, rates, methods) and anything outside the
+// package are served only under a path configured in data_api.expose; a
+// rule needs an input. A closed-mode plugin that fails makes the query fail (503), as it
 // makes a decision at least a step-up: the raw rule values would not show
 // it.
 func (s *Service) Data(ctx context.Context, path string, body []byte) ([]byte, bool, error) {
@@ -30,7 +31,7 @@ func (s *Service) Data(ctx context.Context, path string, body []byte) ([]byte, b
 	rule := s.eng.DecisionRule(path)
 	if !rule && !s.exposed(path) {
 		return nil, false, pdp.Errorf(pdp.CodeForbidden, "path",
-			"data.%s is not served: the Data API serves the rules of the decision package (data_api.expose adds paths)", strings.ReplaceAll(path, "/", "."))
+			"data.%s is not served: the Data API serves the decision package's rules that read the input (data_api.expose adds paths)", strings.ReplaceAll(path, "/", "."))
 	}
 	now := s.now()
 	in, err := request.DecodeDataRequest(body, now, s.limits)

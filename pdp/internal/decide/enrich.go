@@ -194,8 +194,8 @@ func unknown(in *request.Input, part string, err error) error {
 
 // verification finds the verification of this request's operation (its
 // stage and transaction, or for a login its device). It releases only the
-// operation it was issued for: a retry that differs in amount, currency or
-// device (pdp.VerificationBinding) is decided afresh, counted in
+// operation it was issued for: a retry that differs in amount, currency,
+// instrument or device (pdp.VerificationBinding) is decided afresh, counted in
 // pdp_challenge_mismatch_total; a failed or refused check of the
 // transaction stays in force whatever the retry. A challenge the caller
 // names must be this account's; one of another operation is counted and
@@ -270,8 +270,9 @@ func (s *Service) verification(in *request.Input) error {
 
 // paysOrder is the first field in which the payment p differs from what
 // order, a verified order's binding, released: the payment of the order
-// (txn.order_id), in its currency, from its device, of no more than its
-// amount. "" when the order's check releases the payment.
+// (txn.order_id), in its currency, with its instrument if it named one,
+// from its device, of no more than its amount. "" when the order's check
+// releases the payment.
 func paysOrder(order, p pdp.VerificationBinding) string {
 	switch {
 	case order.Stage != pdp.StageOrder:
@@ -280,6 +281,8 @@ func paysOrder(order, p pdp.VerificationBinding) string {
 		return "currency"
 	case p.Amount > order.Amount:
 		return "amount"
+	case order.Instrument != "" && order.Instrument != p.Instrument:
+		return "instrument"
 	case order.DeviceID != p.DeviceID:
 		return "device"
 	}

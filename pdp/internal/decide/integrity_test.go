@@ -81,6 +81,7 @@ type op struct {
 	stage, uid, txn, currency, device string
 	amount                            float64
 	extraDevice                       string // more device members
+	instrument                        string // txn.instrument, when not ""
 }
 
 func (o op) body() string {
@@ -88,21 +89,26 @@ func (o op) body() string {
 	if o.device != "" {
 		dev = fmt.Sprintf(`"device":{"id":%q,"ip":"203.0.113.7","ip_country":"SG"%s},`, o.device, o.extraDevice)
 	}
-	return fmt.Sprintf(`{"stage":%q,"uid":%q,%s"txn":{"id":%q,"amount":%v,"currency":%q},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`,
-		o.stage, o.uid, dev, o.txn, o.amount, o.currency)
+	instrument := ""
+	if o.instrument != "" {
+		instrument = fmt.Sprintf(`,"instrument":%q`, o.instrument)
+	}
+	return fmt.Sprintf(`{"stage":%q,"uid":%q,%s"txn":{"id":%q,"amount":%v,"currency":%q%s},"account":{"home_country":"CN","created_at":"2020-01-01T00:00:00Z"}}`,
+		o.stage, o.uid, dev, o.txn, o.amount, o.currency, instrument)
 }
 
 // A passed check releases exactly the operation it was issued for: a
-// retry with a larger (or any other) amount, another currency, device or
-// stage, or a login check reused for a payment, is decided afresh and
-// counted; the exact retry is still released afterwards.
+// retry with a larger (or any other) amount, another currency, device,
+// destination (txn.instrument) or stage, or a login check reused for a
+// payment, is decided afresh and counted; the exact retry is still
+// released afterwards.
 func TestVerificationReleasesOnlyWhatWasVerified(t *testing.T) {
 	s, _, clk := newStateService(t, Options{})
 	decide := func(body string) *pdp.Decision {
 		clk.Add(20 * time.Second) // a person's pace: no velocity rule fires
 		return mustDecide(t, s, body)
 	}
-	base := op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 4000}
+	base := op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 4000, instrument: "acct-1"}
 	d := decide(base.body())
 	if d.Outcome != pdp.StepUp || !slices.Contains(d.StepUp.Methods, "face") {
 		t.Fatalf("first attempt: %+v", d)
@@ -121,6 +127,17 @@ func TestVerificationReleasesOnlyWhatWasVerified(t *testing.T) {
 		{"another device", "device", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-2", amount: 4000,
 			extraDevice: `,"emulator":true,"rooted":true,"proxy":true`}},
 		{"no device", "device", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", amount: 4000}},
+		{"another destination", "instrument", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 4000, instrument: "acct-evil"}},
+		{"no destination", "instrument", op{stage: "withdrawal", uid: "u-1", txn: "t-1", currency: "CNY", device: "d-1", amount: 4000, instrument: "-"}},
+	}
+	for i := range retries {
+		// Each retry differs from the verified operation in its field only.
+		switch retries[i].o.instrument {
+		case "":
+			retries[i].o.instrument = base.instrument
+		case "-":
+			retries[i].o.instrument = ""
+		}
 	}
 	for _, r := range retries {
 		before := metricValue(t, s, fmt.Sprintf(`pdp_challenge_mismatch_total{field=%q}`, r.field))

@@ -82,8 +82,13 @@ func DecodeOutcome(body []byte, now time.Time) (OutcomeRequest, pdp.OutcomeStatu
 		return req, 0, time.Time{}, pdp.Errorf(pdp.CodeInvalidValue, "amount", "must be a finite number, not negative")
 	case req.Amount != nil && req.Currency == "":
 		return req, 0, time.Time{}, pdp.Errorf(pdp.CodeMissingField, "currency", "is required with an amount")
-	case req.Currency != "" && !isCurrency(req.Currency):
-		return req, 0, time.Time{}, pdp.Errorf(pdp.CodeInvalidValue, "currency", "must be an ISO 4217 code such as \"CNY\"")
+	}
+	if req.Currency != "" {
+		cur, ok := pdp.CanonicalCurrency(req.Currency)
+		if !ok {
+			return req, 0, time.Time{}, pdp.Errorf(pdp.CodeInvalidValue, "currency", "must be an ISO 4217 code such as \"CNY\"")
+		}
+		req.Currency = cur
 	}
 	status, ok := pdp.ParseOutcomeStatus(req.Status)
 	if !ok {
@@ -102,18 +107,6 @@ func DecodeOutcome(body []byte, now time.Time) (OutcomeRequest, pdp.OutcomeStatu
 		at = t
 	}
 	return req, status, at, nil
-}
-
-func isCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 // Outcome records a payment outcome durably (with its journal record)

@@ -11,7 +11,7 @@ type integrity struct {
 }
 
 // challengeFields are the binding fields a retry can differ in.
-var challengeFields = []string{"stage", "txn", "amount", "currency", "device"}
+var challengeFields = []string{"stage", "txn", "amount", "currency", "instrument", "device"}
 
 func newIntegrity(reg *prometheus.Registry) *integrity {
 	i := &integrity{

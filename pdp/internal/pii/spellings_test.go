@@ -154,6 +154,12 @@ func spellings() []spelling {
 		"passport_number", "passportNo", "driver_license", "nric", "hkid", "aadhaar", "resident_id", "citizen_id",
 		"identity_number")...)
 	add(keyCase("key: other secrets", "secret", "client_secret", "api_key", "apiKey", "private_key", "access_token")...)
+	add(keyCase("key: found by attacking a build (credentials, glued PINs, second factors, documents)", "auth_token",
+		"authToken", "bearer_token", "session_token", "id_token", "jwt", "signing_key", "securityAnswer",
+		"security_answer", "mothers_maiden_name", "mpin", "tpin", "ipin", "m_pin", "twofactor_code",
+		"two_factor_code", "mfa_token", "card_verification", "cardVerification",
+		"cid_code", "card_cid", "军官证", "军官证号", "港澳通行证", "通行证号", "户口本", "护照", "護照號碼",
+		"huzhaohaoma", "junguanzheng", "tongxingzheng_hao")...)
 	add(keyCase("key: digits and symbols for letters", "p4ssw0rd", "passw0rd", "p@ssword", "pa$$word", "s3cret",
 		"P4SSWORD")...)
 

@@ -47,9 +47,17 @@ var strongTerms = map[valueKind][]string{
 
 // wordTerms must be whole words (or glued to modifier / value pieces).
 var wordTerms = map[valueKind][]string{
-	kindPassword: {"pw", "pswd", "psw", "pwrd", "pword", "passw", "senha", "mima", "kouling", "secret"},
+	kindPassword: {"pw", "pswd", "psw", "pwrd", "pword", "passw", "senha", "mima", "kouling", "secret",
+		// credentials and what stands for one (a security question's answer)
+		"authtoken", "bearertoken", "sessiontoken", "idtoken", "jwt", "signingkey", "securityanswer",
+		"secretanswer", "mothersmaidenname", "maidenname"},
 	kindCode: {"pin", "pinnumber", "otp", "totp", "hotp", "mfacode", "vcode", "yzm", "cvn", "ccv", "csc",
-		"cvd", "cav", "cardcode", "authcode", "authorizationcode"},
+		"cvd", "cav", "cardcode", "authcode", "authorizationcode",
+		// PINs with a letter glued in front (mobile, transaction, internet banking)
+		"mpin", "tpin", "ipin",
+		// second-factor codes and card verification spelt out
+		"twofactorcode", "twofactortoken", "mfatoken",
+		"cardverification", "cardcid", "cidcode"},
 	kindExpiry: {"expiration", "expdate", "expmonth", "expyear", "expirymonth", "expiryyear",
 		"expirationmonth", "expirationyear", "cardexp", "cardexpiration", "cardexpire", "cardexpires",
 		"expiredate", "expireddate", "expiremonth", "expireyear", "validthru", "validthrough", "goodthru",
@@ -61,7 +69,7 @@ var wordTerms = map[valueKind][]string{
 		"identitynumber", "identityno", "nationalid", "residentid", "citizenid", "passport", "passportno",
 		"passportnum", "driverlicense", "driverslicense", "driverlicence", "driverslicence",
 		"drivinglicense", "drivinglicence", "nric", "hkid", "aadhaar", "aadhar", "sfz", "sfzh", "sfzhm",
-		"zjhm", "huzhao", "huzhaohao",
+		"zjhm", "huzhao", "huzhaohao", "junguanzheng", "tongxingzheng",
 		// Alipay's cert_no, UnionPay's certifId: the identity document number
 		"certno", "certnum", "certnumber", "certificateno", "certificatenumber", "certifid"},
 }
@@ -80,8 +88,8 @@ var hanTerms = map[valueKind][]string{
 		"驗證碼", "校驗碼", "動態碼", "安全碼", "簡訊碼", "授權碼"},
 	kindExpiry: {"有效期"},
 	kindCard:   {"卡号", "磁道", "卡號", "卡片号", "卡片號"},
-	kindID: {"身份证", "身分证", "证件号", "护照号", "社保号", "社会保障号", "驾驶证号",
-		"身份證", "身分證", "證件號", "護照號", "社會保障號", "駕駛證號"},
+	kindID: {"身份证", "身分证", "证件号", "护照", "社保号", "社会保障号", "驾驶证号", "军官证", "通行证", "户口本",
+		"身份證", "身分證", "證件號", "護照", "社會保障號", "駕駛證號", "軍官證", "通行證", "戶口本"},
 }
 
 // factWords, after a secret's name, make the key name a fact about the
@@ -149,7 +157,7 @@ var valuePieces = []string{
 	"value", "val", "str", "string", "text", "txt", "plain", "plaintext", "raw", "input", "data", "field",
 	"enc", "encrypted", "cipher", "ciphertext", "b", "base", "hex", "code", "no", "num", "number", "nbr",
 	"digits", "digit", "confirm", "confirmation", "again", "repeat", "new", "old", "hash", "hashed",
-	"md", "sha", "key", "entered", "typed", "given", "s",
+	"md", "sha", "key", "entered", "typed", "given", "s", "haoma",
 }
 
 // connectors join a secret's name to its value in free text ("my

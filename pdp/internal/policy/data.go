@@ -20,21 +20,51 @@ import (
 // EvalDataInput evaluates the path against the whole policy input. What it
 // may read is the decision service's to say (DecisionRule).
 
-// ruleNames are the names of the rules the modules of package pkg define.
-func ruleNames(modules map[string]*ast.Module, pkg ast.Ref) map[string]bool {
+// inputRules are the names of the rules of package pkg (compiled by c)
+// whose value depends on the input: a rule that reads input, or a rule
+// that does, in its head or body, at any depth. The others (the
+// reference policy's th, rates, methods, messages, data_errors) are the
+// package's data under another name: the Data API serves them only where
+// data_api.expose names them, as it serves the data itself.
+func inputRules(c *ast.Compiler, pkg ast.Ref) map[string]bool {
+	memo := map[*ast.Rule]bool{}
+	var reads func(r *ast.Rule) bool
+	reads = func(r *ast.Rule) bool {
+		if v, ok := memo[r]; ok {
+			return v
+		}
+		memo[r] = false // a cycle is a compile error; this ends a walk that meets one
+		found := false
+		ast.WalkRefs(r, func(ref ast.Ref) bool {
+			found = found || ref.HasPrefix(ast.InputRootRef)
+			return found
+		})
+		for dep := range c.Graph.Dependencies(r) {
+			if found {
+				break
+			}
+			if d, ok := dep.(*ast.Rule); ok {
+				found = reads(d)
+			}
+		}
+		memo[r] = found
+		return found
+	}
 	names := map[string]bool{}
-	for _, m := range modules {
+	for _, m := range c.Modules {
 		if !m.Package.Path.Equal(pkg) {
 			continue
 		}
 		for _, r := range m.Rules {
-			if ref := r.Head.Ref(); len(ref) > 0 {
-				switch v := ref[0].Value.(type) {
-				case ast.Var:
-					names[string(v)] = true
-				case ast.String:
-					names[string(v)] = true
-				}
+			ref := r.Head.Ref()
+			if len(ref) == 0 || !reads(r) {
+				continue
+			}
+			switch v := ref[0].Value.(type) {
+			case ast.Var:
+				names[string(v)] = true
+			case ast.String:
+				names[string(v)] = true
 			}
 		}
 	}
@@ -42,9 +72,10 @@ func ruleNames(modules map[string]*ast.Module, pkg ast.Ref) map[string]bool {
 }
 
 // DecisionRule reports whether path (slash-separated, below data) is a
-// rule of the decision package of the serving set, or a part of one:
-// "riskpdp/deny", "riskpdp/methods/large_amount". The package itself and
-// its data documents (its thresholds) are not rules.
+// rule of the decision package of the serving set whose value depends on
+// the input, or a part of one: "riskpdp/deny", "riskpdp/step_up/0". The
+// package itself, its data documents (its thresholds) and the rules that
+// only name data ("riskpdp/th", "riskpdp/methods") are not (inputRules).
 func (e *Engine) DecisionRule(path string) bool {
 	ps := e.cur.Load()
 	if ps == nil {

@@ -229,6 +229,9 @@ func TestDataAPI(t *testing.T) {
 	files := map[string]string{"p.rego": `package riskpdp
 decision := {"outcome": "allow"}
 greet := sprintf("hello %s", [input.name])
+cap := data.riskpdp.limits.max
+limit_of := {"max": cap}
+uses_greet := concat("", [greet, "!"])
 `, "riskpdp/limits/data.json": `{"max": 5}`}
 	e, _ := newEngine(t, mapSource(files), time.Second)
 	ctx := context.Background()
@@ -240,6 +243,15 @@ greet := sprintf("hello %s", [input.name])
 		got, defined, err := e.EvalData(ctx, c.path, []byte(c.body), time.Now())
 		if err != nil || !defined || string(got) != c.want {
 			t.Errorf("%s: %s %v %v", c.path, got, defined, err)
+		}
+	}
+	// Only the rules whose value depends on the input are decision rules:
+	// one that names data under another name, directly or through another
+	// rule, is data.
+	for path, want := range map[string]bool{"riskpdp/greet": true, "riskpdp/decision": false, "riskpdp/cap": false,
+		"riskpdp/limit_of": false, "riskpdp/uses_greet": true, "riskpdp/limits": false, "riskpdp": false} {
+		if got := e.DecisionRule(path); got != want {
+			t.Errorf("DecisionRule(%q) = %v, want %v", path, got, want)
 		}
 	}
 	if _, defined, err := e.EvalData(ctx, "/riskpdp/nothing", nil, time.Now()); err != nil || defined {

@@ -69,7 +69,8 @@ type policySet struct {
 	rates    *pdp.Rates
 	messages *pdp.Messages
 	// pkgPath is the decision package as a data path ("riskpdp"); rules
-	// the names of the rules its modules define (the Data API serves them).
+	// the names of the rules its modules define that depend on the input
+	// (inputRules: the Data API serves them).
 	pkgPath string
 	rules   map[string]bool
 	// dataChecked reports whether the package's data_errors rule checked
@@ -147,7 +148,7 @@ func loadPolicySet(src Source, pkg string, optimize bool) (*policySet, error) {
 		return nil, fmt.Errorf("%s: %w", src.Label, err)
 	}
 	ps := &policySet{revision: revision, content: revision, store: store, modules: len(modules), notes: notes, dataChecked: dataChecked,
-		pkgPath: strings.Trim(pkg, "/"), rules: ruleNames(modules, pkgRef)}
+		pkgPath: strings.Trim(pkg, "/"), rules: inputRules(base, pkgRef)}
 	if manifestRev := readManifestRevision(src.FS); manifestRev != "" {
 		ps.revision = manifestRev
 	}

@@ -24,7 +24,10 @@ const (
 	// the bound the first ones go.
 	MaxLimits = 16
 	// MaxEvents and EventMaxAge bound the events: the newest 64 (by At)
-	// that are less than 90 days old.
+	// of each kind that are less than 90 days old. Per kind, so that no
+	// flood of one kind (login_failed, which a user makes by failing to
+	// log in) pushes out a password reset or the week's profile changes
+	// that the decisions read.
 	MaxEvents   = 64
 	EventMaxAge = 90 * 24 * time.Hour
 	// MaxDevices bounds the known devices: the 32 seen most recently.
@@ -265,7 +268,7 @@ func pruneAccount(st *pdp.AccountState, now time.Time) {
 	}
 	oldest := now.Add(-EventMaxAge)
 	st.Events = slices.DeleteFunc(st.Events, func(e pdp.AccountEvent) bool { return e.At.Before(oldest) })
-	st.Events = keepNewest(st.Events, MaxEvents, func(e pdp.AccountEvent) time.Time { return e.At })
+	st.Events = keepNewestPerKind(st.Events, MaxEvents)
 	st.Devices = keepNewest(st.Devices, MaxDevices, func(d pdp.KnownDevice) time.Time { return d.LastSeen })
 	st.Destinations = keepNewest(st.Destinations, MaxDestinations, func(d pdp.KnownDestination) time.Time { return d.LastSeen })
 	st.Flags = keepNewest(st.Flags, MaxFlags, func(f pdp.CaseFlag) time.Time { return f.At })
@@ -295,6 +298,32 @@ func nilIfEmpty[T any](s []T) []T {
 		return nil
 	}
 	return s
+}
+
+// keepNewestPerKind keeps the n newest events (by At) of each kind, all
+// of them oldest first.
+func keepNewestPerKind(evs []pdp.AccountEvent, n int) []pdp.AccountEvent {
+	if len(evs) <= n {
+		return evs
+	}
+	slices.SortStableFunc(evs, func(a, b pdp.AccountEvent) int { return a.At.Compare(b.At) })
+	kept := map[string]int{}
+	drop := make([]bool, len(evs))
+	for i := len(evs) - 1; i >= 0; i-- { // newest first
+		k := evs[i].Kind
+		if kept[k] == n {
+			drop[i] = true
+			continue
+		}
+		kept[k]++
+	}
+	out := evs[:0]
+	for i, e := range evs {
+		if !drop[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // keepNewest keeps the n newest elements by at, oldest first; it sorts

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,42 @@ func TestUpdateAccountBounds(t *testing.T) {
 	}
 	if a := mustAccount(t, s, "u-b", now); len(a.Events) != MaxEvents {
 		t.Errorf("stored account has %d events", len(a.Events))
+	}
+}
+
+// The events kept are the newest of each kind: a flood of failed logins
+// (a user makes them at will) does not push out the password reset and
+// the profile changes the decisions read.
+func TestEventFloodKeepsOtherKinds(t *testing.T) {
+	s, clk, _ := openTest(t)
+	now := clk.Now()
+	reset := pdp.AccountEvent{Kind: "password_reset", At: now.Add(-time.Hour)}
+	phone := pdp.AccountEvent{Kind: "phone_change", At: now.Add(-2 * time.Hour)}
+	st, err := s.UpdateAccount(bg, "u-flood", Sync, nil, func(a *pdp.AccountState) error {
+		a.Events = append(a.Events, phone, reset)
+		for i := range 3 * MaxEvents {
+			a.Events = append(a.Events, pdp.AccountEvent{Kind: "login_failed", At: now.Add(time.Duration(i-3*MaxEvents) * time.Second)})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustAccount(t, s, "u-flood", now)
+	for _, got := range [][]pdp.AccountEvent{st.Events, a.Events} {
+		failed := 0
+		for _, e := range got {
+			if e.Kind == "login_failed" {
+				failed++
+			}
+		}
+		if !slices.Contains(got, reset) || !slices.Contains(got, phone) || failed != MaxEvents {
+			t.Errorf("after %d failed logins: reset kept %v, phone change kept %v, %d failures kept",
+				3*MaxEvents, slices.Contains(got, reset), slices.Contains(got, phone), failed)
+		}
+		if !slices.IsSortedFunc(got, func(x, y pdp.AccountEvent) int { return x.At.Compare(y.At) }) {
+			t.Errorf("events not oldest first")
+		}
 	}
 }
 

@@ -44,8 +44,10 @@ const (
 	// destinations, 5 each flag's stage.
 	accountVersion = 5
 	// verificationVersion 2 adds the binding (stage, transaction, amount,
-	// currency, device; a 0 stage byte when unbound) after the subject.
-	verificationVersion = 2
+	// currency, device; a 0 stage byte when unbound) after the subject, 3
+	// the instrument after the currency (a version 2 binding reads as
+	// pdp.UnboundInstrument: it releases nothing).
+	verificationVersion = 3
 )
 
 type enc struct{ b []byte }
@@ -252,6 +254,7 @@ func encodeVerification(v *pdp.Verification) []byte {
 		w.str(b.TxnID)
 		w.f64(b.Amount)
 		w.str(b.Currency)
+		w.str(b.Instrument)
 		w.str(b.DeviceID)
 	} else {
 		w.byte(0)
@@ -282,7 +285,15 @@ func decodeVerification(b []byte) (pdp.Verification, error) {
 	if version >= 2 {
 		if st := pdp.Stage(d.enum("stage", 0, byte(pdp.StageRepayment))); st != 0 {
 			v.Bound = true
-			v.Binding = pdp.VerificationBinding{Stage: st, TxnID: d.str(), Amount: d.amount(), Currency: d.str(), DeviceID: d.str()}
+			b := pdp.VerificationBinding{Stage: st, TxnID: d.str(), Amount: d.amount(), Currency: d.str()}
+			switch {
+			case version >= 3:
+				b.Instrument = d.str()
+			case st != pdp.StageLogin:
+				b.Instrument = pdp.UnboundInstrument
+			}
+			b.DeviceID = d.str()
+			v.Binding = b
 		}
 	}
 	if n := d.count(1); n > 0 {

@@ -86,7 +86,11 @@ func TestGoldenRecords(t *testing.T) {
 	acct5.Flags[0].Stage = pdp.StageWithdrawal
 	verif2.Subject = "payment:t-9"
 	verif2.Bound = true
-	verif2.Binding = pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-9", Amount: 6800.5, Currency: "CNY", DeviceID: "d-1"}
+	// A binding written before instruments were bound releases nothing.
+	verif2.Binding = pdp.VerificationBinding{Stage: pdp.StagePayment, TxnID: "t-9", Amount: 6800.5, Currency: "CNY",
+		Instrument: pdp.UnboundInstrument, DeviceID: "d-1"}
+	verif3 := verif2
+	verif3.Binding.Instrument = "i-bank-1"
 	files := []struct {
 		name   string
 		data   []byte // nil: an older version this build only decodes
@@ -101,7 +105,8 @@ func TestGoldenRecords(t *testing.T) {
 		{"format3/account.bin", nil, decAccount, acct3},
 		{"format4/account.bin", nil, decAccount, acct4},
 		{"format5/account.bin", encodeAccount(&acct5), decAccount, acct5},
-		{"format2/verification.bin", encodeVerification(&verif2), decVerif, verif2},
+		{"format2/verification.bin", nil, decVerif, verif2},
+		{"format3/verification.bin", encodeVerification(&verif3), decVerif, verif3},
 	}
 	for _, f := range files {
 		path := filepath.Join("testdata", f.name)

@@ -124,7 +124,8 @@
 // concurrent increments, sync and async mixed, in memory and after a
 // restart). It then bounds the account: expired freezes, limits and
 // probation are dropped; at most 32 freezes (the oldest non-permanent go
-// first), 16 limits, the newest 64 events younger than 90 days, the 32
+// first), 16 limits, the newest 64 events of each kind younger than 90
+// days (a flood of one kind never pushes out another), the 32
 // devices seen last and the newest 100 flags are kept (MaxFreezes and the
 // following constants).
 //

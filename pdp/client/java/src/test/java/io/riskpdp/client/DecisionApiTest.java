@@ -78,7 +78,7 @@ class DecisionApiTest {
     Decision.StepUp s = first.stepUp();
     assertNotNull(s);
     assertFalse(s.methods().isEmpty());
-    assertTrue(s.challengeId().startsWith("c2."), s.challengeId());
+    assertTrue(s.challengeId().startsWith("c3."), s.challengeId());
     assertTrue(s.expiresAt().isAfter(Instant.now()), s.expiresAt().toString());
 
     // Deciding again before the check releases nothing.
