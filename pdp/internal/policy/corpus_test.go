@@ -77,7 +77,7 @@ type corpusEntry struct {
 
 // offFastPath are the fragments outside the fast path's fragment today (the
 // note says why: a head computed by a call, else, a comprehension...).
-var offFastPath = map[string]bool{"conflicts": true, "dynamic_strings": true, "else_branches": true, "not_fast": true}
+var offFastPath = map[string]bool{"conflicts": true, "conflicts_complete": true, "dynamic_strings": true, "else_branches": true, "not_fast": true}
 
 var corpus = func() []*corpusEntry {
 	entries := []*corpusEntry{
