@@ -31,9 +31,10 @@ import (
 // argument of a function) with two different constants, an expression and
 // its negation, or a value that is a number the sidecar computes and the
 // negation of its path (spent_24h := input.velocity.spent_24h and
-// spent_24h := 0 if not input.velocity.spent_24h). A partial object (a rule whose head reference has a
-// variable) is accepted only when every definition gives the same
-// constant value.
+// spent_24h := 0 if not input.velocity.spent_24h). A partial object (a
+// rule whose head reference has a variable) is accepted only when every
+// definition gives the same constant value. Rules that read nothing of
+// the input are accepted: partial evaluation evaluates them at load.
 func (o *errorOrder) conflict(r *ast.Rule) string {
 	if r.Default || r.Head.RuleKind() == ast.MultiValue {
 		return ""
@@ -51,6 +52,8 @@ func (o *errorOrder) conflict(r *ast.Rule) string {
 	return why
 }
 
+// groupConflict is conflict for the definitions at ref (for a partial
+// object, at its ground prefix: every rule that may give one of its keys).
 func (o *errorOrder) groupConflict(ref ast.Ref) string {
 	var rules []*ast.Rule
 	if ref.IsGround() {
