@@ -33,8 +33,9 @@ import (
 //     evaluation leaves (negation, support rules, built-ins that fail,
 //     undefined references, sets, objects, comparisons across types,
 //     Unicode strings, membership, equalities after calls, else, functions,
-//     keys computed from the input, complete rules, data thresholds, and
-//     what is outside the fast path), each with policy.rego, an optional
+//     keys computed from the input, complete rules, conflicting
+//     definitions, data thresholds, and what is outside the fast path),
+//     each with policy.rego, an optional
 //     data.json and requests.jsonl: requests that reach its rules, one
 //     JSON object a line, {"body": <request>, "enrichment": <additions>}
 //     (what the decision log keeps; ReplayInput).
@@ -76,7 +77,7 @@ type corpusEntry struct {
 
 // offFastPath are the fragments outside the fast path's fragment today (the
 // note says why: a head computed by a call, else, a comprehension...).
-var offFastPath = map[string]bool{"dynamic_strings": true, "else_branches": true, "not_fast": true}
+var offFastPath = map[string]bool{"conflicts": true, "conflicts_complete": true, "dynamic_strings": true, "else_branches": true, "not_fast": true}
 
 var corpus = func() []*corpusEntry {
 	entries := []*corpusEntry{

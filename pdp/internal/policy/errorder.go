@@ -35,6 +35,12 @@ type errorOrder struct {
 	// failing memoizes whether evaluating a rule may raise an error that
 	// depends on the input.
 	failing map[*ast.Rule]int8
+	// conflicts memoizes, by the ground prefix of a rule's reference, why
+	// its definitions may conflict ("" when they cannot: conflicts.go).
+	conflicts map[string]string
+	// readingInput memoizes whether a rule reads the input (1), not (-1),
+	// or is being decided (2).
+	readingInput map[*ast.Rule]int8
 }
 
 func newErrorOrder(c *ast.Compiler) *errorOrder {
@@ -86,7 +92,8 @@ var neverFail = map[string]bool{
 }
 
 // check reports, for the rules at path, the first place where an error may
-// be lost, or "" when there is none.
+// be lost (a built-in error, or a conflict: conflicts.go), or "" when there
+// is none.
 func (o *errorOrder) check(path ast.Ref) string {
 	seen := map[*ast.Rule]bool{}
 	queue := append([]*ast.Rule{}, o.c.GetRulesExact(path)...)
@@ -97,6 +104,9 @@ func (o *errorOrder) check(path ast.Ref) string {
 			continue
 		}
 		seen[r] = true
+		if why := o.conflict(r); why != "" {
+			return why
+		}
 		why := ""
 		ast.WalkBodies(r, func(b ast.Body) bool {
 			if why == "" {

@@ -290,6 +290,22 @@ func trueSetTerm(names []string) *ast.Term {
 }
 
 // enrichField finds the schema field named by key among fields.
+// NumericPath reports whether path (below input, without it) names a
+// value the sidecar computes that is a number whenever it is present
+// (input.velocity.spent_24h, a count, a limit): never false, never a
+// string, whatever the request says (a request cannot carry these keys).
+func NumericPath(path ast.Ref) bool {
+	if len(path) < 2 {
+		return false
+	}
+	f := enrichField(enrichSchema, path[0])
+	if f == nil {
+		return false
+	}
+	f, _, rest := enrichLeaf(f, path[1:])
+	return f != nil && f.num != nil && len(rest) == 0
+}
+
 func enrichField(fields []field, key *ast.Term) *field {
 	for i := range fields {
 		if fields[i].name.Equal(key) {
