@@ -186,3 +186,4 @@ test_unknown_state_steps_up if {
 	"blocklisted_device" in deny_reasons(blocked)
 	not "state_unavailable" in step_up_reasons(stateful(payment(10)))
 }
+

@@ -184,6 +184,49 @@ func TestVerifiedOrderReleasesItsPayment(t *testing.T) {
 	}
 }
 
+// An order is never verified and then left unpayable: whatever the
+// caller sends of the purchase (a purpose or none, the merchant said known
+// or not), a large order is either denied at once or, verified, its
+// payment of the same purchase is allowed; and a payment denied after the
+// order's check leaves the account's caps as they were. (A 98 000 CNY
+// order with a purpose but no destination_new was stepped up and verified,
+// its payment denied extreme_amount_unclear_purpose, and that denial put a
+// 15 000 cap over the order's 98 000.)
+func TestVerifiedOrderIsPaidOrDeniedAtOnce(t *testing.T) {
+	s, st, clk := newStateService(t, Options{})
+	for i, extra := range []string{``, `,"purpose":"wedding"`, `,"destination_new":false`, `,"purpose":"wedding","destination_new":false`} {
+		uid := fmt.Sprintf("u-%d", i)
+		body := func(stage, id, order string) string {
+			return fmt.Sprintf(`{"stage":%q,"uid":%q,"device":{"id":"d-1","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":%q%s,"amount":98000,"currency":"CNY","category":"jewellery"%s},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`,
+				stage, uid, id, order, extra)
+		}
+		clk.Add(time.Minute)
+		d := mustDecide(t, s, body("order", "o-1", ""))
+		if d.Outcome == pdp.Deny {
+			continue
+		}
+		if d.Outcome != pdp.StepUp {
+			t.Fatalf("order%s: %+v", extra, d)
+		}
+		for _, m := range d.StepUp.Methods {
+			verify(t, s, d.StepUp.ChallengeID, m, "passed")
+		}
+		clk.Add(10 * time.Second)
+		if d := mustDecide(t, s, body("order", "o-1", "")); d.Outcome != pdp.Allow {
+			t.Fatalf("verified order%s: %+v", extra, d)
+		}
+		before, err := st.Account(uid, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(10 * time.Second)
+		if d := mustDecide(t, s, body("payment", "p-1", `,"order_id":"o-1"`)); d.Outcome != pdp.Allow {
+			after, _ := st.Account(uid, clk.Now())
+			t.Errorf("order%s verified and allowed, its payment: %s %v (limits %+v, then %+v)", extra, d.Outcome, d.Reasons, before.Limits, after.Limits)
+		}
+	}
+}
+
 // Every release starts the probation: a temporary freeze of the policy's
 // own (high frequency) that lifts itself leaves a probation in which a
 // large payment needs face and SMS, and the freeze is a freeze record of
