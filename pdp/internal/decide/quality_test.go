@@ -227,6 +227,40 @@ func TestVerifiedOrderIsPaidOrDeniedAtOnce(t *testing.T) {
 	}
 }
 
+// A limit is a release's cap: a verified operation that is denied for
+// another reason (here the service learnt during the check that the user
+// is remotely assisted) releases nothing and sets no cap; the deny
+// answered with the conditional release's 15 000 cap and put it on the
+// account.
+func TestDeniedVerifiedOperationSetsNoCap(t *testing.T) {
+	s, st, clk := newStateService(t, Options{})
+	body := homePay("payment", "u-c", "t-1", "", 6000)
+	d := mustDecide(t, s, body)
+	if d.Outcome != pdp.StepUp {
+		t.Fatalf("6 000 CNY: %+v", d)
+	}
+	for _, m := range d.StepUp.Methods {
+		verify(t, s, d.StepUp.ChallengeID, m, "passed")
+	}
+	clk.Add(10 * time.Second)
+	assisted := strings.Replace(body, `"account":`, `"context":{"remote_assistance":true},"account":`, 1)
+	d = mustDecide(t, s, assisted)
+	if d.Outcome != pdp.Deny || d.Limit != nil || slices.ContainsFunc(d.Obligations, func(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit }) {
+		t.Fatalf("the verified retry, remotely assisted: %s %v limit %+v obligations %+v", d.Outcome, d.Reasons, d.Limit, d.Obligations)
+	}
+	if err := st.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := st.Account("u-c", clk.Now()); err != nil || len(a.Limits) != 0 {
+		t.Fatalf("limits after the denied retry: %+v %v", a, err)
+	}
+	// The same retry without the assistance is the release, with its cap.
+	clk.Add(10 * time.Second)
+	if d := mustDecide(t, s, body); d.Outcome != pdp.Allow || d.Limit == nil {
+		t.Fatalf("the verified retry: %+v", d)
+	}
+}
+
 // Every release starts the probation: a temporary freeze of the policy's
 // own (high frequency) that lifts itself leaves a probation in which a
 // large payment needs face and SMS, and the freeze is a freeze record of
