@@ -112,11 +112,15 @@ step_up contains "many_transactions_hour" if {
 	input.velocity.uid.count_1h > config.velocity.max_txn_per_hour
 }
 
-# Several large amounts in an hour: at least large_txn_window_count
-# transactions (retries count once) moving large_amount_hour_multiple
-# times the large threshold together.
+# Several large amounts in an hour: a transaction from the medium
+# threshold when at least large_txn_window_count transactions (retries
+# count once), it among them, move large_amount_hour_multiple times the
+# large threshold together. The everyday payment after them is not one:
+# a grocery bill after two verified large payments was stepped up for an
+# hour.
 step_up contains "repeated_large_amounts" if {
 	input.derived.money == true
+	amount >= th.medium
 	input.velocity.uid.count_1h >= config.velocity.large_txn_window_count
 	input.velocity.uid.amount_1h >= th.large * config.velocity.large_amount_hour_multiple
 }

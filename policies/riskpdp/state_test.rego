@@ -150,7 +150,11 @@ test_promotion_relaxes_frequency_by_data if {
 test_velocity_rules if {
 	# "Repeated" means at least two transactions: one large one is not.
 	not "repeated_large_amounts" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 1}}}))
-	"repeated_large_amounts" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 2}}}))
+	"repeated_large_amounts" in step_up_reasons(with_state(payment(2000), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 2}}}))
+
+	# The everyday payment after large ones is not a large amount repeated.
+	not "repeated_large_amounts" in step_up_reasons(with_state(payment(80), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 3}}}))
+	not "repeated_large_amounts" in step_up_reasons(with_state(payment(1999), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 3}}}))
 	"many_transactions_hour" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"count_1h": 31}}}))
 	not "many_transactions_hour" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"count_1h": 30}}}))
 	"many_accounts_on_device" in step_up_reasons(with_state(login, {"velocity": {"device_uids_1h": 4}}))
@@ -186,4 +190,3 @@ test_unknown_state_steps_up if {
 	"blocklisted_device" in deny_reasons(blocked)
 	not "state_unavailable" in step_up_reasons(stateful(payment(10)))
 }
-
