@@ -261,6 +261,30 @@ func TestDeniedVerifiedOperationSetsNoCap(t *testing.T) {
 	}
 }
 
+// A traveller pays in the local currency. The reference policy has rates
+// for the currencies of the markets its customers travel to, so everyday
+// amounts there are valued as what they are: 1 800 JPY was a currency
+// without a rate, valued as the most valuable one (14 040 CNY), stepped
+// up, and the release's cap then denied the next coffee.
+func TestTravellersPayInTheLocalCurrency(t *testing.T) {
+	s, _, clk := newStateService(t, Options{})
+	home := `{"stage":"payment","uid":"u-t","device":{"id":"d-t","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":"t-0","amount":60,"currency":"CNY","category":"groceries"},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`
+	if d := mustDecide(t, s, home); d.Outcome != pdp.Allow {
+		t.Fatalf("at home: %+v", d)
+	}
+	for i, c := range []struct {
+		country, currency string
+		amount            float64
+	}{{"JP", "JPY", 1800}, {"KR", "KRW", 25000}, {"TH", "THB", 350}, {"VN", "VND", 150000}, {"MY", "MYR", 40}, {"GB", "GBP", 12}, {"AU", "AUD", 30}, {"TW", "TWD", 400}, {"MO", "MOP", 120}} {
+		clk.Add(10 * time.Minute)
+		body := fmt.Sprintf(`{"stage":"payment","uid":"u-t","device":{"id":"d-t","ip":"203.0.113.9","ip_country":%q},"txn":{"id":"t-%d","amount":%v,"currency":%q,"category":"groceries"},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`,
+			c.country, i+1, c.amount, c.currency)
+		if d := mustDecide(t, s, body); d.Outcome != pdp.Allow {
+			t.Errorf("%v %s in %s: %s %v", c.amount, c.currency, c.country, d.Outcome, d.Reasons)
+		}
+	}
+}
+
 // Every release starts the probation: a temporary freeze of the policy's
 // own (high frequency) that lifts itself leaves a probation in which a
 // large payment needs face and SMS, and the freeze is a freeze record of
