@@ -93,6 +93,7 @@ obligations contains {
 	input.derived.money == true
 	input.velocity.uid.count_1m > config.velocity.max_txn_per_minute
 	not repeat_offender
+	not held_for_review
 }
 
 obligations contains {"type": "freeze", "kind": "review", "reason": "high_frequency_repeated"} if {
@@ -105,6 +106,13 @@ repeat_offender if {
 	input.account_state.frozen == false
 	input.account_state.freezes_24h >= config.freeze.review_after_freezes_24h
 }
+
+# An account an operator must release already: a further burst adds no
+# temporary freeze on top (it stacked one, journaled as a second freeze,
+# whose lifting then read as a probation under the review freeze).
+held_for_review if input.account_state.freeze_kind == "review"
+
+held_for_review if input.account_state.freeze_kind == "permanent"
 
 # More money movements in an hour than a person makes.
 step_up contains "many_transactions_hour" if {

@@ -142,6 +142,19 @@ test_repeated_high_frequency_is_a_review_freeze if {
 	}
 }
 
+# Under a review (or permanent) freeze a further burst freezes nothing
+# more: a temporary freeze was stacked on the review freeze.
+test_no_temporary_freeze_under_a_review_freeze if {
+	every kind in ["review", "permanent"] {
+		held := with_state(payment(10), {"velocity": {"uid": {"count_1m": 7}}, "account_state": {"freezes_24h": 2, "frozen": true, "freeze_kind": kind}})
+		"account_frozen" in deny_reasons(held)
+		obl := riskpdp.obligations with input as held
+		every o in obl {
+			o.type != "freeze"
+		}
+	}
+}
+
 test_promotion_relaxes_frequency_by_data if {
 	req := with_state(payment(10), {"velocity": {"uid": {"count_1m": 6}}})
 	not "high_frequency" in deny_reasons(req) with data.riskpdp.config.velocity.max_txn_per_minute as 20

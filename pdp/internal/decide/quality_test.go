@@ -285,6 +285,63 @@ func TestTravellersPayInTheLocalCurrency(t *testing.T) {
 	}
 }
 
+// Tiered freezes end to end: a first burst is a temporary freeze that
+// lifts itself into a probation; a second burst within the day is a
+// review freeze that waits for an operator, and further attempts freeze
+// nothing more (a temporary freeze was stacked on the review freeze and
+// journaled as a third freeze).
+func TestSecondBurstWithinADayIsAReviewFreeze(t *testing.T) {
+	s, st, clk := newStateService(t, Options{})
+	burst := func(tag string, n int) {
+		for i := range n {
+			clk.Add(2 * time.Second)
+			mustDecide(t, s, homePay("payment", "u-b", fmt.Sprintf("%s-%d", tag, i), "", 20))
+		}
+	}
+	active := func() []pdp.Freeze {
+		a, err := st.Account("u-b", clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []pdp.Freeze
+		for _, f := range a.Freezes {
+			if f.Active(clk.Now()) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	burst("a", 8)
+	if f := active(); len(f) != 1 || f[0].Kind != pdp.FreezeTemporary {
+		t.Fatalf("after the first burst: %+v", f)
+	}
+	clk.Add(31 * time.Minute)
+	burst("b", 10)
+	f := active()
+	if len(f) != 1 || f[0].Kind != pdp.FreezeReview || f[0].Rule != "high_frequency_repeated" {
+		t.Fatalf("after the second burst, in force: %+v", f)
+	}
+	clk.Add(2 * time.Hour)
+	if d := mustDecide(t, s, homePay("payment", "u-b", "later", "", 20)); d.Outcome != pdp.Deny || !slices.Contains(d.Reasons, "account_frozen") {
+		t.Fatalf("two hours later: %+v", d)
+	}
+	if err := st.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var freezes int
+	if err := st.Journal(t.Context(), state.JournalFilter{UID: "u-b"}, func(a pdp.AuditRecord) error {
+		if a.Action == "freeze" {
+			freezes++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if freezes != 2 {
+		t.Fatalf("%d freeze records in the journal, want 2 (the temporary and the review freeze)", freezes)
+	}
+}
+
 // Every release starts the probation: a temporary freeze of the policy's
 // own (high frequency) that lifts itself leaves a probation in which a
 // large payment needs face and SMS, and the freeze is a freeze record of
