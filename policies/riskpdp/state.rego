@@ -123,14 +123,18 @@ step_up contains "many_transactions_hour" if {
 # Several large amounts in an hour: a transaction from the medium
 # threshold when at least large_txn_window_count transactions (retries
 # count once), it among them, move large_amount_hour_multiple times the
-# large threshold together. The everyday payment after them is not one:
-# a grocery bill after two verified large payments was stepped up for an
-# hour.
+# large threshold together, in money that moved: the day's spend (what
+# was allowed and did not fail) and this one reach it too. The everyday
+# payment after them is not one (a grocery bill after two verified large
+# payments was stepped up for an hour), nor are attempts that never
+# executed (a denied 60 000 made the next 7 000 "repeated").
 step_up contains "repeated_large_amounts" if {
 	input.derived.money == true
 	amount >= th.medium
 	input.velocity.uid.count_1h >= config.velocity.large_txn_window_count
-	input.velocity.uid.amount_1h >= th.large * config.velocity.large_amount_hour_multiple
+	total := th.large * config.velocity.large_amount_hour_multiple
+	input.velocity.uid.amount_1h >= total
+	spent_24h + amount >= total
 }
 
 # Frequent switching of payment methods, on one purchase or by one account.

@@ -163,7 +163,12 @@ test_promotion_relaxes_frequency_by_data if {
 test_velocity_rules if {
 	# "Repeated" means at least two transactions: one large one is not.
 	not "repeated_large_amounts" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 1}}}))
-	"repeated_large_amounts" in step_up_reasons(with_state(payment(2000), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 2}}}))
+	"repeated_large_amounts" in step_up_reasons(with_state(payment(2000), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 2}, "spent_24h": 13000}}))
+
+	# Attempts that never executed are not amounts moved: a denied 60 000,
+	# then 7 000.
+	not "repeated_large_amounts" in step_up_reasons(with_state(payment(7000), {"velocity": {"uid": {"amount_1h": 67000, "count_1h": 2}, "spent_24h": 0}}))
+	"repeated_large_amounts" in step_up_reasons(with_state(payment(7000), {"velocity": {"uid": {"amount_1h": 67000, "count_1h": 2}, "spent_24h": 8000}}))
 
 	# The everyday payment after large ones is not a large amount repeated.
 	not "repeated_large_amounts" in step_up_reasons(with_state(payment(80), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 3}}}))
