@@ -4,6 +4,8 @@ import (
 	"hash/fnv"
 	"math"
 	"time"
+
+	"github.com/riskpdp/riskpdp/pdp/sim"
 )
 
 // opaFacts is what the sidecar would know of the account: its home
@@ -17,8 +19,9 @@ type opaFacts struct {
 }
 
 // policyRates are the reference policy's rates (policies/riskpdp/config):
-// what one unit of each currency is worth in its base currency, CNY.
-var policyRates = map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8, "SGD": 5.3, "HKD": 0.91}
+// what one unit of each currency is worth in its base currency, CNY. The
+// simulator keeps them (a test of each keeps them equal to the data).
+var policyRates = sim.Rates
 
 // opaInput is the input document OPA gets for wr: the request as sent,
 // plus what the sidecar would have added itself, because `opa run

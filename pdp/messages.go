@@ -39,15 +39,23 @@ type Messages struct {
 }
 
 // NewMessages validates templates: every situation known, every template
-// non-empty.
+// non-empty. Locales are language tags, which are case-insensitive (BCP
+// 47): "zh-CN", "zh-cn" and "ZH-CN" are one, so two spellings of one tag
+// are refused.
 func NewMessages(m map[string]map[string]string) (*Messages, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
+	folded := make(map[string]map[string]string, len(m))
 	for loc, ts := range m {
 		if loc == "" || strings.ContainsAny(loc, " _") {
 			return nil, fmt.Errorf("messages: locale %q: want a tag such as \"zh\" or \"zh-CN\"", loc)
 		}
+		key := strings.ToLower(loc)
+		if _, dup := folded[key]; dup {
+			return nil, fmt.Errorf("messages: locale %q: another spelling of it is there (tags are case-insensitive)", loc)
+		}
+		folded[key] = ts
 		for sit, t := range ts {
 			if !contains(Situations, sit) {
 				return nil, fmt.Errorf("messages.%s: unknown situation %q (want one of %s)", loc, sit, strings.Join(Situations, ", "))
@@ -57,7 +65,7 @@ func NewMessages(m map[string]map[string]string) (*Messages, error) {
 			}
 		}
 	}
-	return &Messages{byLocale: m}, nil
+	return &Messages{byLocale: folded}, nil
 }
 
 func contains(ss []string, s string) bool {
@@ -71,12 +79,13 @@ func contains(ss []string, s string) bool {
 
 // Text is the template of situation for locale, with its variables filled
 // in: the locale's own, else its language's ("zh-CN" → "zh"), else
-// fallback's (the configured default locale). ok is false when none has
-// one.
+// fallback's (the configured default locale), in any case ("ZH-cn" is
+// "zh-CN"). ok is false when none has one.
 func (m *Messages) Text(locale, fallback, situation string, vars MessageVars) (string, bool) {
 	if m == nil {
 		return "", false
 	}
+	locale, fallback = strings.ToLower(locale), strings.ToLower(fallback)
 	for _, loc := range [...]string{locale, language(locale), fallback, language(fallback)} {
 		if t, ok := m.byLocale[loc][situation]; ok && loc != "" {
 			return vars.fill(t), true

@@ -1,6 +1,9 @@
 package pdp
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // Risk state: what the sidecar remembers between decisions (lists, freezes,
 // probation, limits, verifications, account events, known devices) and the
@@ -187,7 +190,9 @@ func (a *AccountState) ProbationAt(now time.Time) Probation {
 			continue
 		}
 		if until := f.Until.Add(f.ProbationAfter); now.Before(until) && until.After(p.Until) {
-			p = Probation{Since: f.Until, Until: until, Reason: "released: " + f.Rule}
+			// The policy's rule, else the operator's reason: an
+			// operator's freeze has no rule ("released: " said nothing).
+			p = Probation{Since: f.Until, Until: until, Reason: "released: " + cmp.Or(f.Rule, f.Actor.Reason, "temporary freeze")}
 		}
 	}
 	return p

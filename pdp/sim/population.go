@@ -24,7 +24,8 @@ type Country struct {
 // equal). The report values every amount at these rates, whatever the
 // policy under test says, so that a candidate policy cannot change what
 // an amount of fraud is worth.
-var Rates = map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8, "SGD": 5.3, "HKD": 0.91}
+var Rates = map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8, "SGD": 5.3, "HKD": 0.91, "MOP": 0.88, "TWD": 0.22,
+	"JPY": 0.048, "KRW": 0.0052, "THB": 0.2, "VND": 0.00028, "MYR": 1.6, "GBP": 9.1, "AUD": 4.7}
 
 // homes are the accounts' home markets with their share of the population.
 var homes = []struct {
@@ -41,7 +42,7 @@ var homes = []struct {
 // abroad are travel destinations and the countries fraud is run from,
 // besides the home markets.
 var abroad = []Country{
-	{"JP", "USD", 9}, {"TH", "USD", 7}, {"VN", "USD", 7}, {"MY", "USD", 8}, {"GB", "EUR", 0}, {"FR", "EUR", 1},
+	{"JP", "JPY", 9}, {"TH", "THB", 7}, {"VN", "VND", 7}, {"MY", "MYR", 8}, {"GB", "GBP", 0}, {"FR", "EUR", 1},
 	{"HK", "HKD", 8}, {"SG", "SGD", 8}, {"US", "USD", -5}, {"DE", "EUR", 1}, {"CN", "CNY", 8},
 }
 

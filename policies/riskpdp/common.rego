@@ -69,11 +69,17 @@ trusted if input.reputation.uid.allowed == true
 # new_destination: the money goes somewhere new. For a withdrawal the
 # sidecar knows (input.derived.destination_new: a destination it has not
 # seen the account use for a day, or none named); a payment's destination
-# is the merchant, new unless the caller says otherwise.
+# is the merchant, new unless the caller says otherwise, and so is the
+# merchant of the order it pays.
 new_destination if input.derived.destination_new == true
 
 new_destination if {
 	input.stage == "payment"
+	not input.txn.destination_new == false
+}
+
+new_destination if {
+	input.stage == "order"
 	not input.txn.destination_new == false
 }
 

@@ -95,7 +95,7 @@ test_each_bad_value_is_named if {
 test_accepted_shapes if {
 	# A new currency comes with its rate alone; a category with its price.
 	ok := patched([
-		{"op": "add", "path": "/rates/JPY", "value": 0.048},
+		{"op": "add", "path": "/rates/BRL", "value": 1.3},
 		{"op": "add", "path": "/category_price/toys", "value": 150},
 		{"op": "add", "path": "/methods/new_reason", "value": ["sms", "face"]},
 		{"op": "replace", "path": "/freeze/temporary_duration", "value": "1h30m"},

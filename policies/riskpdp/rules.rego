@@ -25,6 +25,22 @@ deny contains extreme if {
 	new_destination
 }
 
+# The order a payment will pay is held to the same: a purchase its payment
+# would be denied for is denied at the order, not verified first and then
+# left unpayable (the order's check releases its payment's step-ups, never
+# a deny).
+deny contains extreme if {
+	input.stage == "order"
+	amount >= th.extreme
+	object.get(input.txn, "purpose", "") == ""
+}
+
+deny contains extreme if {
+	input.stage == "order"
+	amount >= th.extreme
+	new_destination
+}
+
 # --- destinations -----------------------------------------------------------
 
 # Money leaving for somewhere the account never sent money to (or first

@@ -200,3 +200,22 @@ test_contested_and_large_cases_are_flagged if {
 		d.flag == "key_tracking"
 	}
 }
+
+# An order is held to what its payment will be: one its payment would be
+# denied for is denied at the order (it was stepped up, verified and
+# allowed, and its payment then denied: a verified order never paid).
+test_extreme_order_is_denied_like_its_payment if {
+	order := object.union(with_derived(payment(98000), {"outflow": false}), {"stage": "order"})
+	"extreme_amount_unclear_purpose" in deny_reasons(order)
+	"extreme_amount_unclear_purpose" in deny_reasons(with_txn(order, {"purpose": "wedding ring"}))
+	not "extreme_amount_unclear_purpose" in deny_reasons(with_txn(order, {"purpose": "wedding ring", "destination_new": false}))
+	every req in [
+		order, with_txn(order, {"purpose": "wedding ring"}),
+		with_txn(order, {"purpose": "wedding ring", "destination_new": false}),
+	] {
+		pay := with_derived(object.union(req, {"stage": "payment"}), {"outflow": true})
+		extreme_denied(req) == extreme_denied(pay)
+	}
+}
+
+extreme_denied(req) := "extreme_amount_unclear_purpose" in deny_reasons(req)

@@ -93,6 +93,7 @@ obligations contains {
 	input.derived.money == true
 	input.velocity.uid.count_1m > config.velocity.max_txn_per_minute
 	not repeat_offender
+	not held_for_review
 }
 
 obligations contains {"type": "freeze", "kind": "review", "reason": "high_frequency_repeated"} if {
@@ -106,19 +107,34 @@ repeat_offender if {
 	input.account_state.freezes_24h >= config.freeze.review_after_freezes_24h
 }
 
+# An account an operator must release already: a further burst adds no
+# temporary freeze on top (it stacked one, journaled as a second freeze,
+# whose lifting then read as a probation under the review freeze).
+held_for_review if input.account_state.freeze_kind == "review"
+
+held_for_review if input.account_state.freeze_kind == "permanent"
+
 # More money movements in an hour than a person makes.
 step_up contains "many_transactions_hour" if {
 	input.derived.money == true
 	input.velocity.uid.count_1h > config.velocity.max_txn_per_hour
 }
 
-# Several large amounts in an hour: at least large_txn_window_count
-# transactions (retries count once) moving large_amount_hour_multiple
-# times the large threshold together.
+# Several large amounts in an hour: a transaction from the medium
+# threshold when at least large_txn_window_count transactions (retries
+# count once), it among them, move large_amount_hour_multiple times the
+# large threshold together, in money that moved: the day's spend (what
+# was allowed and did not fail) and this one reach it too. The everyday
+# payment after them is not one (a grocery bill after two verified large
+# payments was stepped up for an hour), nor are attempts that never
+# executed (a denied 60 000 made the next 7 000 "repeated").
 step_up contains "repeated_large_amounts" if {
 	input.derived.money == true
+	amount >= th.medium
 	input.velocity.uid.count_1h >= config.velocity.large_txn_window_count
-	input.velocity.uid.amount_1h >= th.large * config.velocity.large_amount_hour_multiple
+	total := th.large * config.velocity.large_amount_hour_multiple
+	input.velocity.uid.amount_1h >= total
+	spent_24h + amount >= total
 }
 
 # Frequent switching of payment methods, on one purchase or by one account.

@@ -142,6 +142,19 @@ test_repeated_high_frequency_is_a_review_freeze if {
 	}
 }
 
+# Under a review (or permanent) freeze a further burst freezes nothing
+# more: a temporary freeze was stacked on the review freeze.
+test_no_temporary_freeze_under_a_review_freeze if {
+	every kind in ["review", "permanent"] {
+		held := with_state(payment(10), {"velocity": {"uid": {"count_1m": 7}}, "account_state": {"freezes_24h": 2, "frozen": true, "freeze_kind": kind}})
+		"account_frozen" in deny_reasons(held)
+		obl := riskpdp.obligations with input as held
+		every o in obl {
+			o.type != "freeze"
+		}
+	}
+}
+
 test_promotion_relaxes_frequency_by_data if {
 	req := with_state(payment(10), {"velocity": {"uid": {"count_1m": 6}}})
 	not "high_frequency" in deny_reasons(req) with data.riskpdp.config.velocity.max_txn_per_minute as 20
@@ -150,7 +163,16 @@ test_promotion_relaxes_frequency_by_data if {
 test_velocity_rules if {
 	# "Repeated" means at least two transactions: one large one is not.
 	not "repeated_large_amounts" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 1}}}))
-	"repeated_large_amounts" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 2}}}))
+	"repeated_large_amounts" in step_up_reasons(with_state(payment(2000), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 2}, "spent_24h": 13000}}))
+
+	# Attempts that never executed are not amounts moved: a denied 60 000,
+	# then 7 000.
+	not "repeated_large_amounts" in step_up_reasons(with_state(payment(7000), {"velocity": {"uid": {"amount_1h": 67000, "count_1h": 2}, "spent_24h": 0}}))
+	"repeated_large_amounts" in step_up_reasons(with_state(payment(7000), {"velocity": {"uid": {"amount_1h": 67000, "count_1h": 2}, "spent_24h": 8000}}))
+
+	# The everyday payment after large ones is not a large amount repeated.
+	not "repeated_large_amounts" in step_up_reasons(with_state(payment(80), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 3}}}))
+	not "repeated_large_amounts" in step_up_reasons(with_state(payment(1999), {"velocity": {"uid": {"amount_1h": 15000, "count_1h": 3}}}))
 	"many_transactions_hour" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"count_1h": 31}}}))
 	not "many_transactions_hour" in step_up_reasons(with_state(payment(10), {"velocity": {"uid": {"count_1h": 30}}}))
 	"many_accounts_on_device" in step_up_reasons(with_state(login, {"velocity": {"device_uids_1h": 4}}))

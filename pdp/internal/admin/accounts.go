@@ -259,7 +259,7 @@ func (s *Server) accountView(uid string, now time.Time) (*accountView, error) {
 	}
 	if s.o.Velocity != nil {
 		vel := new(pdp.Velocity)
-		s.o.Velocity.Read(now, uid, "", "", vel)
+		s.o.Velocity.ReadAccount(now, uid, vel)
 		v.Velocity = vel
 	}
 	v.Appeals = make([]appealView, 0, len(a.Appeals))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/riskpdp/riskpdp/pdp/internal/plugin/plugintest"
+	"github.com/riskpdp/riskpdp/pdp/sim"
 )
 
 // The adversarial suite: what an attacker who controls what the payment
@@ -387,7 +388,7 @@ type truth struct {
 }
 
 // rates are the reference policy's (policies/riskpdp/config/data.json).
-var rates = map[string]float64{"CNY": 1, "USD": 7.1, "EUR": 7.8, "SGD": 5.3, "HKD": 0.91}
+var rates = sim.Rates
 
 // body is the request for t by uid from dev, with the edits applied:
 // omit names fields to leave out ("device", "account.home_country"), set

@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -337,7 +338,12 @@ func failClosed(res *policy.Result, closed string, fallback bool) {
 	}
 }
 
-// answer fills the decision from the policy result.
+// answer fills the decision from the policy result. A limit is the cap
+// of a release: only an allow carries one. A verified operation that is
+// denied (or stepped up again) for another reason releases nothing, so
+// its limit obligations are dropped (the payment of a verified 98 000
+// order, denied, had put the conditional release's 15 000 cap over the
+// order's 98 000, and every further attempt extended it).
 func (s *Service) answer(d *pdp.Decision, r *policy.Result, now time.Time) {
 	d.Outcome = r.Outcome
 	d.Evaluator, d.Reevaluated = r.Evaluator, r.Reevaluated
@@ -347,7 +353,14 @@ func (s *Service) answer(d *pdp.Decision, r *policy.Result, now time.Time) {
 	}
 	d.Obligations = r.Obligations
 	d.Limit = r.Limit
-	for _, o := range r.Obligations {
+	if r.Outcome != pdp.Allow {
+		d.Limit = nil
+		if slices.ContainsFunc(d.Obligations, isLimit) {
+			// A copy: a policy's constant results are shared.
+			d.Obligations = slices.DeleteFunc(slices.Clone(d.Obligations), isLimit)
+		}
+	}
+	for _, o := range d.Obligations {
 		if o.Type == pdp.ObligationLimit && d.Limit == nil {
 			// A conditional release answers with the cap it sets.
 			l := *o.Limit

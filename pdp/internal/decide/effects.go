@@ -422,7 +422,9 @@ func heldToCap(d *pdp.Decision, in *request.Input) bool {
 	}
 	d.Outcome, d.StepUp = pdp.Deny, nil
 	d.Reasons = append(slices.DeleteFunc(slices.Clone(d.Reasons), func(x string) bool { return x == policy.ReasonStepUpVerified }), ReasonReleaseOverCap)
-	d.Obligations = slices.DeleteFunc(slices.Clone(d.Obligations), func(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit })
+	d.Obligations = slices.DeleteFunc(slices.Clone(d.Obligations), isLimit)
 	d.Limit = nil
 	return true
 }
+
+func isLimit(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit }

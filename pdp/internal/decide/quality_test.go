@@ -184,6 +184,164 @@ func TestVerifiedOrderReleasesItsPayment(t *testing.T) {
 	}
 }
 
+// An order is never verified and then left unpayable: whatever the
+// caller sends of the purchase (a purpose or none, the merchant said known
+// or not), a large order is either denied at once or, verified, its
+// payment of the same purchase is allowed; and a payment denied after the
+// order's check leaves the account's caps as they were. (A 98 000 CNY
+// order with a purpose but no destination_new was stepped up and verified,
+// its payment denied extreme_amount_unclear_purpose, and that denial put a
+// 15 000 cap over the order's 98 000.)
+func TestVerifiedOrderIsPaidOrDeniedAtOnce(t *testing.T) {
+	s, st, clk := newStateService(t, Options{})
+	for i, extra := range []string{``, `,"purpose":"wedding"`, `,"destination_new":false`, `,"purpose":"wedding","destination_new":false`} {
+		uid := fmt.Sprintf("u-%d", i)
+		body := func(stage, id, order string) string {
+			return fmt.Sprintf(`{"stage":%q,"uid":%q,"device":{"id":"d-1","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":%q%s,"amount":98000,"currency":"CNY","category":"jewellery"%s},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`,
+				stage, uid, id, order, extra)
+		}
+		clk.Add(time.Minute)
+		d := mustDecide(t, s, body("order", "o-1", ""))
+		if d.Outcome == pdp.Deny {
+			continue
+		}
+		if d.Outcome != pdp.StepUp {
+			t.Fatalf("order%s: %+v", extra, d)
+		}
+		for _, m := range d.StepUp.Methods {
+			verify(t, s, d.StepUp.ChallengeID, m, "passed")
+		}
+		clk.Add(10 * time.Second)
+		if d := mustDecide(t, s, body("order", "o-1", "")); d.Outcome != pdp.Allow {
+			t.Fatalf("verified order%s: %+v", extra, d)
+		}
+		before, err := st.Account(uid, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(10 * time.Second)
+		if d := mustDecide(t, s, body("payment", "p-1", `,"order_id":"o-1"`)); d.Outcome != pdp.Allow {
+			after, _ := st.Account(uid, clk.Now())
+			t.Errorf("order%s verified and allowed, its payment: %s %v (limits %+v, then %+v)", extra, d.Outcome, d.Reasons, before.Limits, after.Limits)
+		}
+	}
+}
+
+// A limit is a release's cap: a verified operation that is denied for
+// another reason (here the service learnt during the check that the user
+// is remotely assisted) releases nothing and sets no cap; the deny
+// answered with the conditional release's 15 000 cap and put it on the
+// account.
+func TestDeniedVerifiedOperationSetsNoCap(t *testing.T) {
+	s, st, clk := newStateService(t, Options{})
+	body := homePay("payment", "u-c", "t-1", "", 6000)
+	d := mustDecide(t, s, body)
+	if d.Outcome != pdp.StepUp {
+		t.Fatalf("6 000 CNY: %+v", d)
+	}
+	for _, m := range d.StepUp.Methods {
+		verify(t, s, d.StepUp.ChallengeID, m, "passed")
+	}
+	clk.Add(10 * time.Second)
+	assisted := strings.Replace(body, `"account":`, `"context":{"remote_assistance":true},"account":`, 1)
+	d = mustDecide(t, s, assisted)
+	if d.Outcome != pdp.Deny || d.Limit != nil || slices.ContainsFunc(d.Obligations, func(o pdp.Obligation) bool { return o.Type == pdp.ObligationLimit }) {
+		t.Fatalf("the verified retry, remotely assisted: %s %v limit %+v obligations %+v", d.Outcome, d.Reasons, d.Limit, d.Obligations)
+	}
+	if err := st.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := st.Account("u-c", clk.Now()); err != nil || len(a.Limits) != 0 {
+		t.Fatalf("limits after the denied retry: %+v %v", a, err)
+	}
+	// The same retry without the assistance is the release, with its cap.
+	clk.Add(10 * time.Second)
+	if d := mustDecide(t, s, body); d.Outcome != pdp.Allow || d.Limit == nil {
+		t.Fatalf("the verified retry: %+v", d)
+	}
+}
+
+// A traveller pays in the local currency. The reference policy has rates
+// for the currencies of the markets its customers travel to, so everyday
+// amounts there are valued as what they are: 1 800 JPY was a currency
+// without a rate, valued as the most valuable one (14 040 CNY), stepped
+// up, and the release's cap then denied the next coffee.
+func TestTravellersPayInTheLocalCurrency(t *testing.T) {
+	s, _, clk := newStateService(t, Options{})
+	home := `{"stage":"payment","uid":"u-t","device":{"id":"d-t","ip":"198.51.100.7","ip_country":"CN"},"txn":{"id":"t-0","amount":60,"currency":"CNY","category":"groceries"},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`
+	if d := mustDecide(t, s, home); d.Outcome != pdp.Allow {
+		t.Fatalf("at home: %+v", d)
+	}
+	for i, c := range []struct {
+		country, currency string
+		amount            float64
+	}{{"JP", "JPY", 1800}, {"KR", "KRW", 25000}, {"TH", "THB", 350}, {"VN", "VND", 150000}, {"MY", "MYR", 40}, {"GB", "GBP", 12}, {"AU", "AUD", 30}, {"TW", "TWD", 400}, {"MO", "MOP", 120}} {
+		clk.Add(10 * time.Minute)
+		body := fmt.Sprintf(`{"stage":"payment","uid":"u-t","device":{"id":"d-t","ip":"203.0.113.9","ip_country":%q},"txn":{"id":"t-%d","amount":%v,"currency":%q,"category":"groceries"},"account":{"home_country":"CN","created_at":"2019-01-01T00:00:00Z"}}`,
+			c.country, i+1, c.amount, c.currency)
+		if d := mustDecide(t, s, body); d.Outcome != pdp.Allow {
+			t.Errorf("%v %s in %s: %s %v", c.amount, c.currency, c.country, d.Outcome, d.Reasons)
+		}
+	}
+}
+
+// Tiered freezes end to end: a first burst is a temporary freeze that
+// lifts itself into a probation; a second burst within the day is a
+// review freeze that waits for an operator, and further attempts freeze
+// nothing more (a temporary freeze was stacked on the review freeze and
+// journaled as a third freeze).
+func TestSecondBurstWithinADayIsAReviewFreeze(t *testing.T) {
+	s, st, clk := newStateService(t, Options{})
+	burst := func(tag string, n int) {
+		for i := range n {
+			clk.Add(2 * time.Second)
+			mustDecide(t, s, homePay("payment", "u-b", fmt.Sprintf("%s-%d", tag, i), "", 20))
+		}
+	}
+	active := func() []pdp.Freeze {
+		a, err := st.Account("u-b", clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []pdp.Freeze
+		for _, f := range a.Freezes {
+			if f.Active(clk.Now()) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	burst("a", 8)
+	if f := active(); len(f) != 1 || f[0].Kind != pdp.FreezeTemporary {
+		t.Fatalf("after the first burst: %+v", f)
+	}
+	clk.Add(31 * time.Minute)
+	burst("b", 10)
+	f := active()
+	if len(f) != 1 || f[0].Kind != pdp.FreezeReview || f[0].Rule != "high_frequency_repeated" {
+		t.Fatalf("after the second burst, in force: %+v", f)
+	}
+	clk.Add(2 * time.Hour)
+	if d := mustDecide(t, s, homePay("payment", "u-b", "later", "", 20)); d.Outcome != pdp.Deny || !slices.Contains(d.Reasons, "account_frozen") {
+		t.Fatalf("two hours later: %+v", d)
+	}
+	if err := st.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var freezes int
+	if err := st.Journal(t.Context(), state.JournalFilter{UID: "u-b"}, func(a pdp.AuditRecord) error {
+		if a.Action == "freeze" {
+			freezes++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if freezes != 2 {
+		t.Fatalf("%d freeze records in the journal, want 2 (the temporary and the review freeze)", freezes)
+	}
+}
+
 // Every release starts the probation: a temporary freeze of the policy's
 // own (high frequency) that lifts itself leaves a probation in which a
 // large payment needs face and SMS, and the freeze is a freeze record of

@@ -139,7 +139,7 @@ func TestShippedDataIsChecked(t *testing.T) {
 	}
 	changed := referenceWith(t, func(c map[string]any) {
 		obj(c, "thresholds")["medium"] = 5000
-		obj(c, "rates")["JPY"] = 0.048
+		obj(c, "rates")["BRL"] = 1.3
 	})
 	if err := e.ReloadFrom(changed); err != nil {
 		t.Fatal(err)

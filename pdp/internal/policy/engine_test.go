@@ -101,7 +101,7 @@ func TestReferencePolicyOutcomes(t *testing.T) {
 		// A first transfer of 5 000 or more to a new payee waits a day.
 		{`{"stage":"withdrawal","uid":"u",` + home + `,"txn":{"id":"t","amount":5000,"currency":"CNY","purpose":"rent"}}`,
 			pdp.Deny, "large_amount,new_destination,new_destination_large", "", "anti_fraud"},
-		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":5,"currency":"JPY"}}`,
+		{`{"stage":"payment","uid":"u",` + home + `,"txn":{"id":"t","amount":5,"currency":"BRL"}}`,
 			pdp.StepUp, "unsupported_currency", "sms", ""},
 		// A missing field is never evidence of safety: no device, no
 		// account (an unknown age is a young one), no home country,

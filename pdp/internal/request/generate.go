@@ -36,7 +36,7 @@ func GenRequest(seed uint64) string {
 		amounts := []float64{0, 1, 99.5, 299, 300, 650, 699, 700, 950, 1000, 1999, 2000, 2100, 4999, 5000, 6800.25,
 			9000, 15000, 49999.99, 50000, 150000, 2e6}
 		fmt.Fprintf(&b, `,"txn":{"id":"t-%d","amount":%v,"currency":%q`, r.IntN(99), amounts[r.IntN(len(amounts))],
-			pick("CNY", "USD", "EUR", "SGD", "HKD", "JPY", "cny"))
+			pick("CNY", "USD", "EUR", "SGD", "HKD", "JPY", "BRL", "cny"))
 		if r.IntN(4) > 0 {
 			fmt.Fprintf(&b, `,"category":%q`, pick("daily_goods", "digital", "phone", "jewellery", "gift_card", "electronics", "travel", "groceries", "toys"))
 		}

@@ -282,3 +282,33 @@ func (t *Tracker) distincts(obs *Observation, sec uint32, record bool, out *pdp.
 		}
 	}
 }
+
+// ReadAccount is Read of a UID alone, for an operator's view of the
+// account: besides its windows, what the decisions count for the account
+// itself, as it stands (no operation counted as if it were made): its
+// attempts (Attempts1m/1h), its payment methods and the instruments it
+// paid with in the hour (UIDMethods1h, UIDInstruments1h). The counts of
+// one purchase or one instrument (PurchaseMethods1h, InstrumentUIDs1h)
+// belong to an operation and stay zero.
+func (t *Tracker) ReadAccount(now time.Time, uid string, out *pdp.Velocity) {
+	t.Read(now, uid, "", "", out)
+	if uid == "" {
+		return
+	}
+	sec := unixSec(now)
+	read := func(h uint64, f func(s *shard, e *entry, c clock)) {
+		s := t.shardOf(h)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if e := s.get(h); e != nil {
+			f(s, e, clockAt(max(sec, e.last)))
+		}
+	}
+	read(t.hash(kindAttempt, uid), func(s *shard, e *entry, c clock) {
+		var w pdp.WindowCounts
+		s.counts(e, c, &w)
+		out.Attempts1m, out.Attempts1h = w.Count1m, w.Count1h
+	})
+	read(t.hash(kindUIDMethods, uid), func(s *shard, e *entry, c clock) { out.UIDMethods1h = s.distinct(e, c) })
+	read(t.hash(kindUIDInstruments, uid), func(s *shard, e *entry, c clock) { out.UIDInstruments1h = s.distinct(e, c) })
+}

@@ -171,3 +171,31 @@ func TestDistinctCounts(t *testing.T) {
 		}
 	}
 }
+
+// The operator's view of an account reads what the decisions counted for
+// it, as it stands: attempts, payment methods and instruments in the hour
+// (they read 0 while the decisions saw 16 attempts and 1 instrument).
+func TestReadAccountShowsWhatDecisionsCount(t *testing.T) {
+	tr := newTestTracker(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var last pdp.Velocity
+	for i, o := range []struct{ purchase, method, instrument string }{
+		{"txn:a", "wechat", "i-1"}, {"txn:a", "wechat", "i-1"}, {"txn:b", "card", "i-2"}, {"txn:c", "card", "i-3"}, {"txn:c", "alipay", "i-4"},
+	} {
+		tr.Observe(t0.Add(time.Duration(i)*time.Second), Observation{UID: "u", Device: "d", Purchase: o.purchase, Amount: 10,
+			Method: o.method, Instrument: o.instrument}, &last)
+	}
+	var v pdp.Velocity
+	tr.ReadAccount(t0.Add(5*time.Second), "u", &v)
+	if v.Attempts1m != last.Attempts1m || v.Attempts1h != last.Attempts1h || v.Attempts1m != 5 ||
+		v.UIDMethods1h != last.UIDMethods1h || v.UIDMethods1h != 3 ||
+		v.UIDInstruments1h != last.UIDInstruments1h || v.UIDInstruments1h != 4 ||
+		v.UID != last.UID || v.PurchaseMethods1h != 0 || v.InstrumentUIDs1h != 0 {
+		t.Fatalf("account view %+v, the last decision counted %+v", v, last)
+	}
+	var none pdp.Velocity
+	tr.ReadAccount(t0, "nobody", &none)
+	if none != (pdp.Velocity{}) {
+		t.Fatalf("an account never seen: %+v", none)
+	}
+}
