@@ -120,6 +120,15 @@ step_up contains "many_transactions_hour" if {
 	input.velocity.uid.count_1h > config.velocity.max_txn_per_hour
 }
 
+# Money calls faster than a person makes them, counting what transactions
+# do not: retries and refused or abandoned attempts (card testing, a retry
+# storm). A person verifies; a customer retrying after a timeout or a
+# step-up stays well below.
+step_up contains "many_attempts" if {
+	input.derived.money == true
+	input.velocity.attempts_1m > config.velocity.max_attempts_per_minute
+}
+
 # Several large amounts in an hour: a transaction from the medium
 # threshold when at least large_txn_window_count transactions (retries
 # count once), it among them, move large_amount_hour_multiple times the
