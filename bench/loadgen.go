@@ -43,7 +43,8 @@ type Load struct {
 	// Run to the next.
 	Sessions *SessionQueue
 	// SideConns is the number of connections sending side calls (default
-	// a quarter of Conns, at least 2).
+	// Conns, at least 2: enough to send them when due, so that no backlog
+	// of them builds up in one phase to burst into the next).
 	SideConns int
 }
 
@@ -223,7 +224,7 @@ func Run(l Load) (*LoadResult, error) {
 	if queue != nil {
 		sideConns = l.SideConns
 		if sideConns <= 0 {
-			sideConns = max(2, l.Conns/4)
+			sideConns = max(2, l.Conns)
 		}
 	}
 	hc := &fasthttp.HostClient{Addr: l.Addr, MaxConns: l.Conns + sideConns, ReadTimeout: l.Timeout, WriteTimeout: l.Timeout,

@@ -166,6 +166,7 @@ func (r *Results) computeRatios() {
 	if floor != nil && floor.Closed != nil {
 		r.Ratios.ThroughputVsFloor = ratio(pdp.Closed.Throughput, floor.Closed.Throughput)
 	}
+	r.Ratios.Open = nil // computed again once the scale checks and in-process runs are in
 	for _, p := range pdp.Open {
 		rr := RateRatio{Rate: p.OfferedRate}
 		if o := opa.openAt(p.OfferedRate); o != nil {

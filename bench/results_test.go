@@ -61,7 +61,7 @@ func TestResultsPipeline(t *testing.T) {
 			return res
 		}
 		tr := &TargetResult{Name: name, IdleRSSBytes: 1 << 20, Closed: load(0)}
-		tr.Open = append(tr.Open, load(100))
+		tr.Open = append(tr.Open, load(1000)) // enough requests that the CPU they cost is above the clock tick
 		r.Targets = append(r.Targets, tr)
 	}
 	for _, name := range inProcessBenchmarks {
