@@ -86,6 +86,7 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 					Amount1h float64 `json:"amount_1h"`
 					Count1h  int     `json:"count_1h"`
 				} `json:"uid"`
+				Spent24h float64 `json:"spent_24h"`
 			} `json:"velocity"`
 		}
 		if err := json.Unmarshal(rec.Input, &in); err != nil {
@@ -116,7 +117,15 @@ func countExpected(t *testing.T, recs []*decisionlog.Record) expected {
 		recentChange := d.SensitiveHours >= 0 && d.SensitiveHours < 72
 		trusted := (d.AgeDays >= 730 && !en.AccountState.EverFrozen && !recentChange && d.DeviceKnown) || en.Reputation.UID.Allowed
 		large := amount >= 3000*mult && amount < 5000*mult && !trusted
-		repeated := en.Velocity.UID.Count1h >= 2 && en.Velocity.UID.Amount1h >= 9000 && en.Velocity.UID.Amount1h < 15000
+		// repeated_large_amounts: from the medium amount, at least two
+		// transactions in the hour moving 3 × large together, and so much
+		// money moved (the day's spend and this one): 9 000 with the
+		// candidate's large of 3 000, 15 000 live.
+		v := en.Velocity
+		repeatedAt := func(total float64) bool {
+			return amount >= 2000 && v.UID.Count1h >= 2 && v.UID.Amount1h >= total && v.Spent24h+amount >= total
+		}
+		repeated := repeatedAt(9000) && !repeatedAt(15000)
 		if large {
 			e.large++
 		}
