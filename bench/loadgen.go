@@ -292,7 +292,6 @@ func Run(l Load) (*LoadResult, error) {
 						w.fail(err.Error())
 						return
 					}
-					req.SetRequestURI(uri)
 					req.SetBodyRaw(call.body)
 				} else {
 					req.SetBodyRaw(l.Bodies[i%uint64(len(l.Bodies))])
