@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -44,6 +45,10 @@ func serveCmd() *cobra.Command {
 Configuration comes from defaults, then the YAML file given by --config
 (or PDP_CONFIG), then PDP_* environment variables, then flags.
 
+The Go garbage collector runs at GOGC=300 unless GOGC is set in the
+environment (Go's default is 100): fewer collections for somewhat more
+memory; GOMEMLIMIT, when set, still bounds the heap.
+
 --cpu-profile (or PDP_CPU_PROFILE) writes a CPU profile (go tool pprof)
 of the whole run, from start until shutdown: the file is created at
 start (an error if it cannot be) and complete once the sidecar has
@@ -69,6 +74,7 @@ exits 1, without opening anything the configuration names.`,
 			if err != nil {
 				return err
 			}
+			setGCPercent()
 			err = serve(cmd.Context(), cfg, cmd.ErrOrStderr())
 			return errors.Join(err, stopProfile())
 		},
@@ -78,6 +84,24 @@ exits 1, without opening anything the configuration names.`,
 	cmd.Flags().String("cpu-profile", "", "write a CPU profile of the run to this file, complete at shutdown (default none) [env PDP_CPU_PROFILE]")
 	registerSettings(cmd.Flags())
 	return cmd
+}
+
+// serveGCPercent is the Go GC target of pdp serve when GOGC is not set in
+// its environment (Go's own default is 100). The sidecar's live heap is
+// mostly long-lived caches (accounts, reputation, velocity windows) while
+// every request allocates briefly, so at 100 the collector ran about four
+// times as often as it needs to: under the bench harness's population
+// traffic its workers took 27 µs of CPU per decision at 100 and 11.5 µs at
+// 300, for about 10 % more resident memory. With a memory limit (the chart
+// sets GOMEMLIMIT to 90 % of the container's) the collector still runs as
+// often as it must to stay below it.
+const serveGCPercent = 300
+
+// setGCPercent applies serveGCPercent unless GOGC says otherwise.
+func setGCPercent() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
 
 // startCPUProfile starts the CPU profile of --cpu-profile (or
