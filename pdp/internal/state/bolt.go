@@ -284,8 +284,14 @@ func (b *boltBackend) bucket(tx *bolt.Tx, bk Bucket) (*bolt.Bucket, error) {
 	return bb, nil
 }
 
+// certainlyAbsent reports whether the file certainly holds none of keys of
+// bk (only BucketLists has a filter; a read-only file has none).
+func (b *boltBackend) certainlyAbsent(bk Bucket, keys [][]byte) bool {
+	return bk == BucketLists && b.lists != nil && !b.lists.mayContainAny(keys)
+}
+
 func (b *boltBackend) Get(bk Bucket, keys [][]byte, fn func(int, []byte) error) (err error) {
-	if bk == BucketLists && b.lists != nil && !b.lists.mayContainAny(keys) {
+	if b.certainlyAbsent(bk, keys) {
 		for i := range keys {
 			if err := fn(i, nil); err != nil {
 				return err

@@ -94,6 +94,9 @@ func TestNegativeCaching(t *testing.T) {
 // value was cached.
 func TestWritesInvalidateCache(t *testing.T) {
 	s, clk, _ := openTest(t, func(c *Config) { c.CacheTTL = time.Hour; c.NegativeTTL = time.Hour })
+	// Negative reputations go through the cache as with a shared backend
+	// or a false positive of the lists' filter (TestAbsentSubjectsSkipCache).
+	s.absent = nil
 	now := clk.Now()
 	rep := func(v string) pdp.Reputation { return mustRep(t, s, pdp.SubjectDevice, v, now) }
 	reason := func(uid string) string { return mustAccount(t, s, uid, now).Probation.Reason }
@@ -229,6 +232,34 @@ func TestCommitsSeedCache(t *testing.T) {
 	for _, uid := range []string{"u-async", "u-sync"} {
 		if a, err := s.Account(uid, now); err != nil || a.Probation.Reason != uid {
 			t.Errorf("Account(%s) after commit = %+v, %v; want it from the cache", uid, a, err)
+		}
+	}
+}
+
+// A subject on no list is answered by the lists' filter, without a cache
+// read or fill, and a block put on it afterwards is seen by the next read.
+func TestAbsentSubjectsSkipCache(t *testing.T) {
+	s, clk, _ := openTest(t, func(c *Config) { c.NegativeTTL = time.Hour })
+	now := clk.Now()
+	subjects := []struct {
+		kind  pdp.SubjectKind
+		value string
+	}{{pdp.SubjectUID, "u-1"}, {pdp.SubjectDevice, "d-1"}, {pdp.SubjectIP, "10.9.8.7"}, {pdp.SubjectCardBIN, "41111111"}}
+	for range 2 {
+		for _, sub := range subjects {
+			if r := mustRep(t, s, sub.kind, sub.value, now); r != (pdp.Reputation{}) {
+				t.Fatalf("%v %s on no list: %+v", sub.kind, sub.value, r)
+			}
+		}
+	}
+	s.c.rc.Wait()
+	if st := s.Stats(); st.CacheHits != 0 || st.CacheMisses != 0 || st.CacheCost != 0 {
+		t.Fatalf("absent subjects went through the cache: hits %d, misses %d, cost %d", st.CacheHits, st.CacheMisses, st.CacheCost)
+	}
+	for _, sub := range subjects {
+		mustPut(t, s, block(sub.kind, sub.value, "after"))
+		if r := mustRep(t, s, sub.kind, sub.value, now); !r.Blocked || r.BlockReason != "after" {
+			t.Errorf("%v %s blocked after the reads: read %+v", sub.kind, sub.value, r)
 		}
 	}
 }

@@ -46,6 +46,9 @@ type Store struct {
 	// shared is be when it is a Shared backend, else nil.
 	shared Shared
 	c      *cache
+	// absent, when the backend keeps a filter of its keys, reports keys it
+	// certainly does not hold (boltBackend's lists); nil otherwise.
+	absent func(Bucket, [][]byte) bool
 	ov     overlay
 	ranges rangeIndex
 
@@ -118,6 +121,9 @@ func Open(cfg Config) (*Store, error) {
 		kick:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
+	}
+	if f, ok := be.(interface{ certainlyAbsent(Bucket, [][]byte) bool }); ok {
+		s.absent = f.certainlyAbsent
 	}
 	ch := make(chan struct{})
 	s.flushed.Store(&ch)
