@@ -357,3 +357,54 @@ func BenchmarkUpdateAccountSync(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecisionAccount is what a decision does with the account of a
+// customer the sidecar has not read since it started (a cold population,
+// one of 100 000 accounts with a typical history in the file, each read
+// once): the account read (a miss, from bbolt), then the async update of
+// it the decision implies (remembering the payment). The committer does
+// not run during the loop (BenchmarkUpdateAccountSync has its cost).
+func BenchmarkDecisionAccount(b *testing.B) {
+	s, now := benchStore(b, func(c *Config) { c.FlushInterval = time.Hour; c.FlushMaxPending = 1 << 30 })
+	const accounts = 100_000
+	uids := make([]string, accounts)
+	for i := range uids {
+		uids[i] = fmt.Sprint("u-", i)
+		if _, err := s.UpdateAccount(bg, uids[i], Async, nil, typicalAccount(now)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Flush(bg); err != nil {
+		b.Fatal(err)
+	}
+	s.c.rc.Clear()
+	for i := range s.c.recent {
+		s.c.recent[i].Store(nil)
+	}
+	paid := func(a *pdp.AccountState) error {
+		a.Payments = append(a.Payments, pdp.Payment{TxnID: "t-1", Stage: pdp.StagePayment, Amount: 80, Currency: "CNY", At: now})
+		return nil
+	}
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	i := 0
+	for b.Loop() {
+		if i == accounts {
+			b.StopTimer()
+			s.c.rc.Clear()
+			for i := range s.c.recent {
+				s.c.recent[i].Store(nil)
+			}
+			i = 0
+			b.StartTimer()
+		}
+		uid := uids[i]
+		if _, err := s.Account(uid, now); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.UpdateAccount(bg, uid, Async, nil, paid); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

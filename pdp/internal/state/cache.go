@@ -20,6 +20,9 @@ const (
 // costs on average (cached keys)/65536 extra misses.
 const genBits = 16
 
+// recentSlots sizes cache.recent (32 KiB of pointers).
+const recentSlots = 1 << 12
+
 // centry is one cached read. It carries its own key (ristretto keys are
 // 64-bit hashes and do not detect collisions), the generation of its
 // stripe when the read that filled it started, and the time (Unix ns, in
@@ -50,9 +53,16 @@ type centry struct {
 // never served after that write returned. Dropped or rejected Sets only
 // cost a later miss.
 type cache struct {
-	rc   *ristretto.Cache[uint64, *centry]
-	seed maphash.Seed
-	gens []atomic.Uint64
+	rc *ristretto.Cache[uint64, *centry]
+	// recent is a direct-mapped table of the latest fills and hits, in
+	// front of ristretto, whose Set is applied asynchronously (or dropped,
+	// or refused by its admission policy): without it the read right after
+	// a fill, a decision's update of the account it has just read, missed
+	// and read the backend again. Its entries are validated like
+	// ristretto's; it holds at most recentSlots entries beyond MaxCost.
+	recent [recentSlots]atomic.Pointer[centry]
+	seed   maphash.Seed
+	gens   []atomic.Uint64
 	// Counters. ristretto's own Metrics are off: they keep a map of up to
 	// 100k admission times (megabytes) and read the clock per admission.
 	hits, misses                 striped
@@ -112,8 +122,8 @@ func (c *cache) bump(h uint64) { c.stripe(h).Add(1) }
 
 // get returns the entry for the key if it may be served at now.
 func (c *cache) get(h uint64, ns uint8, k1, k2 string, now int64) *centry {
-	e, ok := c.rc.Get(h)
-	if !ok || e.ns != ns || e.k1 != k1 || e.k2 != k2 || now >= e.until || e.gen != c.gen(h) {
+	e := c.lookup(h, ns, k1, k2)
+	if e == nil || now >= e.until || e.gen != c.gen(h) {
 		c.misses.add(h)
 		return nil
 	}
@@ -121,14 +131,27 @@ func (c *cache) get(h uint64, ns uint8, k1, k2 string, now int64) *centry {
 	return e
 }
 
+// lookup returns the entry held for the key, from recent or else from
+// ristretto (then made recent), whatever its generation and age.
+func (c *cache) lookup(h uint64, ns uint8, k1, k2 string) *centry {
+	slot := &c.recent[h&(recentSlots-1)]
+	if e := slot.Load(); e != nil && e.is(ns, k1, k2) {
+		return e
+	}
+	e, ok := c.rc.Get(h)
+	if !ok || !e.is(ns, k1, k2) {
+		return nil
+	}
+	slot.Store(e)
+	return e
+}
+
+func (e *centry) is(ns uint8, k1, k2 string) bool { return e.ns == ns && e.k1 == k1 && e.k2 == k2 }
+
 // stale returns the entry for the key whatever its generation and age:
 // what this sidecar last knew, for a read the backend cannot answer.
 func (c *cache) stale(h uint64, ns uint8, k1, k2 string) *centry {
-	e, ok := c.rc.Get(h)
-	if !ok || e.ns != ns || e.k1 != k1 || e.k2 != k2 {
-		return nil
-	}
-	return e
+	return c.lookup(h, ns, k1, k2)
 }
 
 // put caches e until e.until in the time of the reads. ristretto's own
@@ -136,6 +159,10 @@ func (c *cache) stale(h uint64, ns uint8, k1, k2 string) *centry {
 // cost of a hit). An entry past its time stays until it is replaced or
 // evicted, within CacheMaxCost like any other.
 func (c *cache) put(h uint64, e *centry) {
+	// Of two fills racing for one slot the later one stays, whichever
+	// read it came from: an entry from the older read fails the
+	// generation test once a write made it old, as in ristretto.
+	c.recent[h&(recentSlots-1)].Store(e)
 	if !c.rc.Set(h, e, e.cost()) {
 		c.dropped.Add(1)
 	}
