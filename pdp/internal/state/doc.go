@@ -9,8 +9,13 @@
 //
 // A Store is three layers, read in this order:
 //
-//	cache    ristretto, bounded by Config.CacheMaxCost bytes; holds decoded
-//	         reputations, account snapshots and verifications
+//	cache    ristretto, bounded by Config.CacheMaxCost bytes, behind a
+//	         direct-mapped table of the 4096 latest fills and hits (a
+//	         ristretto Set is applied later: a decision's update of the
+//	         account it has just read finds it there); holds decoded
+//	         reputations, account snapshots and verifications. A subject
+//	         on no list is answered by the bbolt backend's filter of the
+//	         lists' keys and not cached.
 //	overlay  account changes made in Async mode and not yet persisted; the
 //	         truth for its UIDs until the committer has written them
 //	backend  the durable copy: one bbolt file by default (OpenBolt), behind
@@ -146,7 +151,8 @@
 // reader loads its counter before it reads the overlay or the backend and
 // stores the value in the entry; a writer increments the counter after its
 // change is visible. A hit whose generation is no longer the counter's is a
-// miss. The test that runs writers against readers filling the cache from
+// miss; entries of the table of latest fills are validated the same way.
+// The test that runs writers against readers filling the cache from
 // a slowed-down backend (TestNoStaleReadAfterWrite) passes with this rule
 // and fails with delete-on-write. A write invalidates the other keys of its
 // stripe too: one extra miss per 65536 cached keys.
