@@ -96,6 +96,27 @@ func BenchmarkHotReadParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkVerificationAbsent is a decision's verification read for an
+// account that never verified (most of them), beside 1 000 that did: the
+// filter of UIDs with verifications answers without a read transaction.
+func BenchmarkVerificationAbsent(b *testing.B) {
+	s, now := benchStore(b)
+	for i := range 1000 {
+		if err := s.PutVerification(bg, pdp.Verification{UID: fmt.Sprint("u-", i), Subject: "t-1", Methods: []string{"sms"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := s.c.key(nsVerification, "u-honest", "t-1")
+	b.ReportAllocs()
+	benchutil.CPUTime(b)
+	for b.Loop() {
+		s.c.bump(h)
+		if _, ok, err := s.Verification("u-honest", "t-1", now); err != nil || ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
 // BenchmarkReputationMiss reads a blocklisted subject whose cache entry was
 // just invalidated: three list keys from bbolt, one JSON decode, one Set.
 // BenchmarkReputationAbsent is a cache miss for a subject on no list (most

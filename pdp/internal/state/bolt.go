@@ -41,6 +41,13 @@ type boltBackend struct {
 	// most reputation reads, needs no read transaction. bbolt's file lock
 	// makes this process the file's only writer. Nil for a read-only file.
 	lists *keyFilter
+	// verifiers holds the UID of every key written to
+	// BucketVerifications since the file was opened (and of those it held
+	// then): a verification read for any other UID, most of them, needs no
+	// read transaction either. Keyed by UID rather than by key, it grows
+	// with the customers who ever verified, not with every verification
+	// (swept ones stay in as false positives). Nil for a read-only file.
+	verifiers *keyFilter
 }
 
 var _ Backend = (*boltBackend)(nil)
@@ -82,15 +89,16 @@ func OpenBolt(path string, lockTimeout time.Duration) (Backend, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
-	if err := b.filterLists(); err != nil {
+	if err := b.buildFilters(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	return b, nil
 }
 
-// filterLists builds the filter of BucketLists' keys.
-func (b *boltBackend) filterLists() (err error) {
+// buildFilters builds the filters of BucketLists' keys and of
+// BucketVerifications' UIDs.
+func (b *boltBackend) buildFilters() (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer guard(&err)
 	return b.db.View(func(tx *bolt.Tx) error {
@@ -103,7 +111,17 @@ func (b *boltBackend) filterLists() (err error) {
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			f.add(k)
 		}
-		b.lists = f
+		if bb, err = b.bucket(tx, BucketVerifications); err != nil {
+			return err
+		}
+		v := newKeyFilter(uint(bb.Stats().KeyN))
+		c = bb.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if uid, ok := verificationUID(k); ok {
+				v.add(uid)
+			}
+		}
+		b.lists, b.verifiers = f, v
 		return nil
 	})
 }
@@ -285,9 +303,22 @@ func (b *boltBackend) bucket(tx *bolt.Tx, bk Bucket) (*bolt.Bucket, error) {
 }
 
 // certainlyAbsent reports whether the file certainly holds none of keys of
-// bk (only BucketLists has a filter; a read-only file has none).
+// bk (BucketLists and BucketVerifications have filters; a read-only file
+// has none).
 func (b *boltBackend) certainlyAbsent(bk Bucket, keys [][]byte) bool {
-	return bk == BucketLists && b.lists != nil && !b.lists.mayContainAny(keys)
+	switch {
+	case bk == BucketLists && b.lists != nil:
+		return !b.lists.mayContainAny(keys)
+	case bk == BucketVerifications && b.verifiers != nil:
+		for _, k := range keys {
+			uid, ok := verificationUID(k)
+			if !ok || b.verifiers.mayContain(uid) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (b *boltBackend) Get(bk Bucket, keys [][]byte, fn func(int, []byte) error) (err error) {
@@ -393,8 +424,14 @@ func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 		// Before the write is visible: a reader never finds a key absent
 		// from the filter that the file holds.
 		for _, w := range batch.Writes {
-			if w.Bucket == BucketLists && !w.Delete {
+			switch {
+			case w.Delete:
+			case w.Bucket == BucketLists:
 				b.lists.add(w.Key)
+			case w.Bucket == BucketVerifications:
+				if uid, ok := verificationUID(w.Key); ok {
+					b.verifiers.add(uid)
+				}
 			}
 		}
 	}

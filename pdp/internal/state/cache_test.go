@@ -236,20 +236,34 @@ func TestCommitsSeedCache(t *testing.T) {
 	}
 }
 
-// A subject on no list is answered by the lists' filter, without a cache
-// read or fill, and a block put on it afterwards is seen by the next read.
+// A subject on no list is answered by the lists' filter, and the
+// verification of an account that never verified by the filter of UIDs
+// with verifications, without a cache read or fill; a block or a
+// verification written afterwards is seen by the next read, and after a
+// restart (the filters are built from the file).
 func TestAbsentSubjectsSkipCache(t *testing.T) {
-	s, clk, _ := openTest(t, func(c *Config) { c.NegativeTTL = time.Hour })
+	s, clk, path := openTest(t, func(c *Config) { c.NegativeTTL = time.Hour })
 	now := clk.Now()
 	subjects := []struct {
 		kind  pdp.SubjectKind
 		value string
 	}{{pdp.SubjectUID, "u-1"}, {pdp.SubjectDevice, "d-1"}, {pdp.SubjectIP, "10.9.8.7"}, {pdp.SubjectCardBIN, "41111111"}}
+	verified := func(s *Store, uid, subject string) bool {
+		t.Helper()
+		v, ok, err := s.Verification(uid, subject, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok && v.Status() == "failed"
+	}
 	for range 2 {
 		for _, sub := range subjects {
 			if r := mustRep(t, s, sub.kind, sub.value, now); r != (pdp.Reputation{}) {
 				t.Fatalf("%v %s on no list: %+v", sub.kind, sub.value, r)
 			}
+		}
+		if verified(s, "u-1", "t-1") {
+			t.Fatal("a verification found before any was written")
 		}
 	}
 	s.c.rc.Wait()
@@ -261,5 +275,23 @@ func TestAbsentSubjectsSkipCache(t *testing.T) {
 		if r := mustRep(t, s, sub.kind, sub.value, now); !r.Blocked || r.BlockReason != "after" {
 			t.Errorf("%v %s blocked after the reads: read %+v", sub.kind, sub.value, r)
 		}
+	}
+	failed := pdp.Verification{UID: "u-1", Subject: "t-1", Methods: []string{"sms"},
+		Results: map[string]pdp.VerificationResult{"sms": pdp.VerificationFailed}}
+	if err := s.PutVerification(bg, failed); err != nil {
+		t.Fatal(err)
+	}
+	if !verified(s, "u-1", "t-1") {
+		t.Error("the failed verification written after the reads is not found")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, path, clk)
+	if !verified(s, "u-1", "t-1") {
+		t.Error("the failed verification is not found after a restart")
+	}
+	if r := mustRep(t, s, pdp.SubjectCardBIN, "41111111", now); !r.Blocked {
+		t.Errorf("the BIN's block is not found after a restart: %+v", r)
 	}
 }

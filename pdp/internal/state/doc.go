@@ -14,8 +14,9 @@
 //	         ristretto Set is applied later: a decision's update of the
 //	         account it has just read finds it there); holds decoded
 //	         reputations, account snapshots and verifications. A subject
-//	         on no list is answered by the bbolt backend's filter of the
-//	         lists' keys and not cached.
+//	         on no list, and the verification of an account that never
+//	         verified, are answered by the bbolt backend's filters (of the
+//	         lists' keys, of the UIDs with verifications) and not cached.
 //	overlay  account changes made in Async mode and not yet persisted; the
 //	         truth for its UIDs until the committer has written them
 //	backend  the durable copy: one bbolt file by default (OpenBolt), behind

@@ -44,6 +44,18 @@ func (f *keyFilter) add(k []byte) {
 	f.n++
 }
 
+// mayContain reports whether k may be present.
+func (f *keyFilter) mayContain(k []byte) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, bf := range f.filters {
+		if bf.Test(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // mayContainAny reports whether any of keys may be present.
 func (f *keyFilter) mayContainAny(keys [][]byte) bool {
 	f.mu.RLock()

@@ -115,6 +115,15 @@ func parseVerificationKey(key []byte) (uid, txn string, ok bool) {
 	return string(key[w : w+int(n)]), string(key[w+int(n):]), true
 }
 
+// verificationUID returns the UID part of a verification key.
+func verificationUID(key []byte) ([]byte, bool) {
+	n, w := binary.Uvarint(key)
+	if w <= 0 || n > uint64(len(key)-w) {
+		return nil, false
+	}
+	return key[w : w+int(n)], true
+}
+
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
 
 func journalUIDPrefix(uid string) []byte { return appendLenPrefixed(nil, uid) }

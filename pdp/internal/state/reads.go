@@ -216,6 +216,12 @@ func (s *Store) Verification(uid, subject string, now time.Time) (pdp.Verificati
 		return pdp.Verification{}, false, ErrClosed
 	}
 	defer s.exit(h)
+	// An account that never verified, most of them, is answered by the
+	// backend's filter of the UIDs with verifications, without the cache.
+	key := [1][]byte{verificationKey(uid, subject)}
+	if s.absent != nil && s.absent(BucketVerifications, key[:]) {
+		return pdp.Verification{}, false, nil
+	}
 	g := s.c.gen(h)
 	n := now.UnixNano()
 	if e := s.c.get(h, nsVerification, uid, subject, n); e != nil {
@@ -225,7 +231,7 @@ func (s *Store) Verification(uid, subject string, now time.Time) (pdp.Verificati
 		return *e.verif, true, nil
 	}
 	var v *pdp.Verification
-	err := s.read(BucketVerifications, [][]byte{verificationKey(uid, subject)}, func(_ int, b []byte) error {
+	err := s.read(BucketVerifications, key[:], func(_ int, b []byte) error {
 		if b == nil {
 			return nil
 		}
