@@ -124,7 +124,7 @@
 // and finds every acknowledged write and its audit record).
 //
 // Account writes are read-modify-write: UpdateAccount serializes the
-// writes of one UID (a stripe of 256 locks), hands fn a private deep copy,
+// writes of one UID (a stripe of 65536 locks), hands fn a private deep copy,
 // and publishes the result as a new immutable snapshot, so readers never
 // see a half-made change and no update is lost (TestNoLostUpdates: 800
 // concurrent increments, sync and async mixed, in memory and after a
