@@ -337,16 +337,11 @@ func BenchmarkReputationIP(b *testing.B) {
 	}
 }
 
-// BenchmarkUpdateAccountSync is what outcome reports, account events and
-// verifications cost the committer: sync writes of accounts with a
-// typical history, each acknowledged once durable (fsynced), from 8
-// concurrent callers spread over 20 000 accounts (as a sidecar's side
-// calls arrive), with four async changes of other accounts (what
-// decisions leave) for every sync write.
-func BenchmarkUpdateAccountSync(b *testing.B) {
-	s, now := benchStore(b)
-	const accounts = 20000
-	uids := make([]string, accounts)
+// storedAccounts writes n accounts with a typical history, "u-0" to
+// "u-<n-1>", to s's file and returns their UIDs.
+func storedAccounts(b *testing.B, s *Store, now time.Time, n int) []string {
+	b.Helper()
+	uids := make([]string, n)
 	for i := range uids {
 		uids[i] = fmt.Sprint("u-", i)
 		if _, err := s.UpdateAccount(bg, uids[i], Async, nil, typicalAccount(now)); err != nil {
@@ -356,6 +351,19 @@ func BenchmarkUpdateAccountSync(b *testing.B) {
 	if err := s.Flush(bg); err != nil {
 		b.Fatal(err)
 	}
+	return uids
+}
+
+// BenchmarkUpdateAccountSync is what outcome reports, account events and
+// verifications cost the committer: sync writes of accounts with a
+// typical history, each acknowledged once durable (fsynced), from 8
+// concurrent callers spread over 20 000 accounts (as a sidecar's side
+// calls arrive), with four async changes of other accounts (what
+// decisions leave) for every sync write.
+func BenchmarkUpdateAccountSync(b *testing.B) {
+	s, now := benchStore(b)
+	const accounts = 20000
+	uids := storedAccounts(b, s, now, accounts)
 	event := func(a *pdp.AccountState) error {
 		a.Events = append(a.Events, pdp.AccountEvent{Kind: "password_reset", At: now})
 		return nil
@@ -390,16 +398,7 @@ func BenchmarkUpdateAccountSync(b *testing.B) {
 func BenchmarkDecisionAccount(b *testing.B) {
 	s, now := benchStore(b, func(c *Config) { c.FlushInterval = time.Hour; c.FlushMaxPending = 1 << 30 })
 	const accounts = 100_000
-	uids := make([]string, accounts)
-	for i := range uids {
-		uids[i] = fmt.Sprint("u-", i)
-		if _, err := s.UpdateAccount(bg, uids[i], Async, nil, typicalAccount(now)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.Flush(bg); err != nil {
-		b.Fatal(err)
-	}
+	uids := storedAccounts(b, s, now, accounts)
 	s.c.rc.Clear()
 	for i := range s.c.recent {
 		s.c.recent[i].Store(nil)
