@@ -121,8 +121,14 @@
 // something (13 digits, a non-ASCII byte or an escape, or letters that
 // start a secret's name); the writer's masker remembers which short
 // strings and keys needed nothing (a record's keys and most of its strings
-// repeat from record to record). MaskJSON applies all these rules to any
-// JSON.
+// repeat from record to record), and, cheaper still, the last record's
+// short clean string tokens by their order in the record: records have
+// one shape, so a token whose raw bytes (quotes included, no escape) are
+// those of the last record's token of the same ordinal gets that token's
+// verdict after one comparison, without a scan (mask.go, "The positional
+// memo"). Both memos are exact, keyed by the raw bytes the verdict depends
+// on: the output is what a fresh masker writes (FuzzMaskMemo). MaskJSON
+// applies all these rules to any JSON.
 //
 // Config.Hook runs before masking (the policy's system.log.mask and drop);
 // it may edit the record or drop it with ErrDrop. Masking always follows.
