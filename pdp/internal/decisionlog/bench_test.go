@@ -1,8 +1,11 @@
 package decisionlog
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,6 +188,31 @@ func BenchmarkMask(b *testing.B) {
 		raws := make([][]byte, 10_000)
 		for i := range raws {
 			raws[i], _ = jsonMarshal(typicalRecord(i))
+		}
+		var m masker
+		dst := make([]byte, 0, 4096)
+		b.SetBytes(int64(len(raws[0])))
+		b.ReportAllocs()
+		benchutil.CPUTime(b)
+		i := 0
+		for b.Loop() {
+			m.mask(dst[:0], raws[i%len(raws)], true)
+			i++
+		}
+	})
+	// "mixed" is the stream with inputs of three shapes in turn (as
+	// stages and callers differ), the rest of the record alike.
+	b.Run("mixed", func(b *testing.B) {
+		raws := make([][]byte, 9_999)
+		for i := range raws {
+			r := typicalRecord(i)
+			switch i % 3 {
+			case 1: // no account, a shorter device
+				r.Input = json.RawMessage(fmt.Sprintf(`{"request_id":"req-%d","stage":"login","uid":"u-%07d","device":{"id":"dev-%d","ip":"198.51.100.%d"},"context":{"channel":"web"}}`, i, i, i%977, i%250))
+			case 2: // more fields
+				r.Input = json.RawMessage(strings.Replace(string(r.Input), `"context":{`, `"destination":{"kind":"bank_account","id":"acct-`+strconv.Itoa(i)+`","country":"CN"},"context":{"session_age_s":`+strconv.Itoa(i%600)+`,`, 1))
+			}
+			raws[i], _ = jsonMarshal(r)
 		}
 		var m masker
 		dst := make([]byte, 0, 4096)

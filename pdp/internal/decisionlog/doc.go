@@ -127,8 +127,9 @@
 // start a secret's name); the writer's masker remembers which short
 // strings and keys needed nothing (a record's keys and most of its strings
 // repeat from record to record), and, cheaper still, the last record's
-// short clean string tokens by their order in the record: records have
-// one shape, so a token whose raw bytes (quotes included, no escape) are
+// short clean string tokens by their order in the record (counted anew
+// from input, enrichment and result on): records have much the same
+// shape, so a token whose raw bytes (quotes included, no escape) are
 // those of the last record's token of the same ordinal gets that token's
 // verdict after one comparison, without a scan (mask.go, "The positional
 // memo"). Both memos are exact, keyed by the raw bytes the verdict depends

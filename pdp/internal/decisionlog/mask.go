@@ -166,7 +166,7 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 				end := i + len(e.tok)
 				secret, exempt, input = e.secret, 0, false
 				if record && len(m.stack) == 1 {
-					exempt, input = topKey(src[i+1 : end-1])
+					exempt, input = m.topKey(src[i+1 : end-1])
 				}
 				expectKey = false
 				i = end
@@ -184,7 +184,7 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 			secret = mayName && m.secretKey(key)
 			exempt, input = 0, false
 			if record && len(m.stack) == 1 {
-				exempt, input = topKey(key)
+				exempt, input = m.topKey(key)
 			}
 			changed := false
 			if (mayName || st.digits >= 13) && !isUUID(src[i:st.end]) {
@@ -289,15 +289,23 @@ func intDigits(tok []byte) int {
 
 // topKey says what a top-level key of a record says about its value: the
 // length of a W3C id it may be (trace_id, span_id), and whether it is the
-// caller's input.
-func topKey(key []byte) (exempt int, input bool) {
+// caller's input. The tokens of the members of varying length start at
+// fixed ordinals of the positional memo.
+func (m *masker) topKey(key []byte) (exempt int, input bool) {
 	switch string(key) {
 	case "trace_id":
 		return 32, false
 	case "span_id":
 		return 16, false
 	case "input":
+		m.npos = posInput
 		return 0, true
+	case "enrichment":
+		m.npos = posEnrichment
+	case "result":
+		m.npos = posResult
+	case "bundles":
+		m.npos = posTail
 	}
 	return 0, false
 }
@@ -330,7 +338,10 @@ func (m *masker) maskString(i, end int) bool {
 // the secret-name test and a memo lookup. The verdict depends on the
 // raw bytes alone (tokens with escapes are not kept; a value under an
 // exempting key neither looks up nor is kept), so the output is what
-// the full scan would write.
+// the full scan would write. In a record, the tokens of "input",
+// "enrichment", "result" and from "bundles" on start at fixed ordinals
+// (topKey), so that an input of another shape than the last one's (the
+// stage, the caller's optional fields) does not shift what follows it.
 type posEntry struct {
 	tok    []byte // the raw token, quotes included; empty: none
 	kind   uint8  // posKey or posValue
@@ -342,7 +353,12 @@ const (
 	posKey uint8 = iota + 1
 	posValue
 
-	posMaxEntries = 2048
+	// The ordinals of a record's members of varying length.
+	posInput      = 16
+	posEnrichment = posInput + 1024
+	posResult     = posEnrichment + 1024
+	posTail       = posResult + 256
+	posMaxEntries = posTail + 256
 )
 
 // recall returns the ordinal of the string token at src[i] and, if the
