@@ -114,6 +114,8 @@ type Config struct {
 	// of OverflowBlock that found the buffer full, in the caller, before
 	// its BlockTimeout starts: the event of a caller starting to wait.
 	testBlockWait func()
+	// testLinger, set by tests of this package, replaces linger.
+	testLinger time.Duration
 }
 
 // Defaults.

@@ -18,6 +18,7 @@ import (
 // that is not valid JSON, a time outside years 0-9999, a NaN or infinite
 // number.
 func appendRecord(b []byte, r *Record) (_ []byte, bad int) {
+	var kb [4]string // keys of a map, sorted
 	b = append(b, `{"schema":`...)
 	b = strconv.AppendInt(b, int64(r.Schema), 10)
 	b = append(b, `,"decision_id":`...)
@@ -36,7 +37,7 @@ func appendRecord(b []byte, r *Record) (_ []byte, bad int) {
 	b = appendResult(b, &r.Result, &bad)
 	if len(r.Bundles) > 0 {
 		b = append(b, `,"bundles":{`...)
-		for i, k := range sortedKeys(r.Bundles) {
+		for i, k := range appendSortedKeys(kb[:0], r.Bundles) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -49,7 +50,7 @@ func appendRecord(b []byte, r *Record) (_ []byte, bad int) {
 	}
 	if len(r.Labels) > 0 {
 		b = append(b, `,"labels":{`...)
-		for i, k := range sortedKeys(r.Labels) {
+		for i, k := range appendSortedKeys(kb[:0], r.Labels) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -61,7 +62,7 @@ func appendRecord(b []byte, r *Record) (_ []byte, bad int) {
 	}
 	if len(r.Metrics) > 0 {
 		b = append(b, `,"metrics":{`...)
-		for i, k := range sortedKeys(r.Metrics) {
+		for i, k := range appendSortedKeys(kb[:0], r.Metrics) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -202,9 +203,10 @@ func appendRaw(b []byte, raw json.RawMessage, bad *int) []byte {
 	return out
 }
 
-// sortedKeys returns m's keys in order, as encoding/json writes them.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+// appendSortedKeys appends m's keys to keys in order, as encoding/json
+// writes them; the callers pass an array on their stack, enough for the
+// sidecar's maps (one bundle, two labels, one metric): no allocation.
+func appendSortedKeys[V any](keys []string, m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}

@@ -40,11 +40,14 @@ type Logger struct {
 	starts, ends atomic.Uint64
 	closed       atomic.Bool
 
-	ch    chan *Record // async buffer; nil in sync mode
-	file  *fileSink    // nil without Path
-	up    *uploader    // nil without UploadURL
-	spill *spill       // nil unless OverflowSpill
-	gc    *groupCommit // sync mode
+	ch     chan *Record  // async buffer; nil in sync mode
+	wake   chan struct{} // Log ends the writer's linger: the buffer is filling
+	wakeAt int           // buffer depth at which Log wakes the writer
+	linger time.Duration // the writer's wait after a small batch (linger)
+	file   *fileSink     // nil without Path
+	up     *uploader     // nil without UploadURL
+	spill  *spill        // nil unless OverflowSpill
+	gc     *groupCommit  // sync mode
 
 	encoders sync.Pool // *encoder, for callers that encode (sync mode, spill)
 
@@ -78,6 +81,10 @@ func New(cfg Config) (*Logger, error) {
 		l.gc.cond = sync.NewCond(&l.gc.mu)
 	} else {
 		l.ch = make(chan *Record, cfg.BufferSize)
+		l.wake, l.wakeAt, l.linger = make(chan struct{}, 1), max(1, cfg.BufferSize/4), linger
+		if cfg.testLinger != 0 {
+			l.linger = cfg.testLinger
+		}
 		if cfg.Overflow == OverflowSpill {
 			sp, err := openSpill(cfg.SpillDir, cfg.SpillMaxBytes)
 			if err != nil {
@@ -131,10 +138,21 @@ func (l *Logger) Log(r *Record) error {
 	}
 	select {
 	case l.ch <- r:
+		if len(l.ch) >= l.wakeAt {
+			l.wakeWriter()
+		}
 		return nil
 	default:
 	}
 	return l.overflow(r)
+}
+
+// wakeWriter ends the writer's linger, if it is lingering.
+func (l *Logger) wakeWriter() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // overflow applies the overflow policy to a record that found the buffer
@@ -145,6 +163,7 @@ func (l *Logger) overflow(r *Record) error {
 		if l.cfg.testBlockWait != nil {
 			l.cfg.testBlockWait()
 		}
+		l.wakeWriter()
 		t := time.NewTimer(l.cfg.BlockTimeout)
 		defer t.Stop()
 		select {

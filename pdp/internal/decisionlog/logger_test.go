@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -251,5 +252,33 @@ func TestFilesOrderAndDedupe(t *testing.T) {
 	}
 	if got, _ := Files(filepath.Join(dir, "missing", "x.log")); len(got) != 0 {
 		t.Fatalf("missing dir: %v", got)
+	}
+}
+
+// TestLinger: after a small batch the writer waits (here an hour, so that
+// only the wake-ups can end it) and writes the records that arrive
+// meanwhile in one batch once the buffer is a quarter full; Close ends
+// the wait and writes what is left.
+func TestLinger(t *testing.T) {
+	w := &memWriter{}
+	l := newLogger(t, withMem(Config{BufferSize: 8, testLinger: time.Hour}, w, &memSyncer{}))
+	logged := func() uint64 { return l.Stats().Logged }
+	if err := l.Log(smallRecord(0)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return logged() == 1 }) // the writer was idle: at once
+	l.Log(smallRecord(1))                            // the writer lingers: buffered
+	l.Log(smallRecord(2))                            // a quarter of 8: wakes it
+	waitFor(t, func() bool { return logged() == 3 })
+	l.Log(smallRecord(3)) // lingering again
+	if n := logged(); n != 3 {
+		t.Fatalf("logged %d during the linger, want 3", n)
+	}
+	closeLogger(t, l)
+	if n := logged(); n != 4 {
+		t.Fatalf("logged %d after Close, want 4", n)
+	}
+	if n := bytes.Count(w.bytes(), []byte("\n")); n != 4 {
+		t.Fatalf("%d lines written, want 4", n)
 	}
 }

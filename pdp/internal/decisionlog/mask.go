@@ -47,6 +47,8 @@ type masker struct {
 	changed bool
 
 	memo map[string]uint8 // what short strings turned out to be (secretKey, maskString)
+	pos  []posEntry       // the short clean string tokens of the last record, by ordinal
+	npos int              // ordinal of the next string token of this pass
 
 	needSplit bool // the first pass saw neighbouring values with 13+ digits
 	inInput   int  // record mode: stack depth of the top-level "input" value, 0 outside
@@ -128,7 +130,7 @@ func (m *masker) mask(dst, src []byte, record bool) ([]byte, bool) {
 // maskValues is the first pass.
 func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 	m.start(dst, src)
-	m.needSplit, m.inInput = false, 0
+	m.needSplit, m.inInput, m.npos = false, 0, 0
 	expectKey := false
 	secret, exempt, input := false, 0, false // what the last key says about its value
 	for i := 0; i < len(src); {
@@ -159,6 +161,17 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 		}
 		// A key or a value starts at i.
 		if c == '"' && expectKey && len(m.stack) > 0 && m.stack[len(m.stack)-1] == '{' {
+			k, e := m.recall(src, i, posKey)
+			if e != nil { // the same token as last time: the same verdict
+				end := i + len(e.tok)
+				secret, exempt, input = e.secret, 0, false
+				if record && len(m.stack) == 1 {
+					exempt, input = m.topKey(src[i+1 : end-1])
+				}
+				expectKey = false
+				i = end
+				continue
+			}
 			st := scanString(src, i)
 			key := jsonw.StringContent(src[i:st.end])
 			if st.flags&fEscape != 0 {
@@ -171,17 +184,14 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 			secret = mayName && m.secretKey(key)
 			exempt, input = 0, false
 			if record && len(m.stack) == 1 {
-				switch string(key) {
-				case "trace_id":
-					exempt = 32
-				case "span_id":
-					exempt = 16
-				case "input":
-					input = true
-				}
+				exempt, input = m.topKey(key)
 			}
+			changed := false
 			if (mayName || st.digits >= 13) && !isUUID(src[i:st.end]) {
-				m.maskString(i, st.end)
+				changed = m.maskString(i, st.end)
+			}
+			if !changed && st.flags&fEscape == 0 {
+				m.store(k, src, i, st.end, posKey, secret, 0)
 			}
 			expectKey = false
 			i = st.end
@@ -207,13 +217,26 @@ func (m *masker) maskValues(dst, src []byte, record bool) ([]byte, bool) {
 			expectKey = c == '{'
 			i++
 		case c == '"':
+			k, e := m.recall(src, i, posValue)
+			if e != nil && exempt == 0 { // the same token as last time: the same verdict
+				if !record || m.inInput > 0 {
+					m.piece(e.piece)
+				}
+				i += len(e.tok)
+				break
+			}
 			st := scanString(src, i)
 			c := jsonw.StringContent(src[i:st.end])
+			changed := false
 			if !isUUID(src[i:st.end]) && !(exempt > 0 && isHexID(src[i:st.end], exempt)) && st.mayHold(c) {
-				m.maskString(i, st.end)
+				changed = m.maskString(i, st.end)
 			}
+			pd := st.pieceDigits(c)
 			if !record || m.inInput > 0 {
-				m.piece(st.pieceDigits(c))
+				m.piece(pd)
+			}
+			if !changed && exempt == 0 && st.flags&fEscape == 0 {
+				m.store(k, src, i, st.end, posValue, false, pd)
 			}
 			i = st.end
 		case c == '-' || (c >= '0' && c <= '9'):
@@ -264,19 +287,106 @@ func intDigits(tok []byte) int {
 	return len(tok)
 }
 
-// maskString masks what the string token src[i:end] holds.
-func (m *masker) maskString(i, end int) {
+// topKey says what a top-level key of a record says about its value: the
+// length of a W3C id it may be (trace_id, span_id), and whether it is the
+// caller's input. The tokens of the members of varying length start at
+// fixed ordinals of the positional memo.
+func (m *masker) topKey(key []byte) (exempt int, input bool) {
+	switch string(key) {
+	case "trace_id":
+		return 32, false
+	case "span_id":
+		return 16, false
+	case "input":
+		m.npos = posInput
+		return 0, true
+	case "enrichment":
+		m.npos = posEnrichment
+	case "result":
+		m.npos = posResult
+	case "bundles":
+		m.npos = posTail
+	}
+	return 0, false
+}
+
+// maskString masks what the string token src[i:end] holds and reports
+// whether it changed anything.
+func (m *masker) maskString(i, end int) bool {
 	c := jsonw.StringContent(m.src[i:end])
 	if m.known(c, memoClean) {
-		return
+		return false
 	}
 	var changed bool
 	m.tmp, changed = m.maskContent(m.tmp[:0], c)
 	if changed {
 		m.replace(i+1, i+1+len(c), m.tmp, false)
-		return
+		return true
 	}
 	m.remember(c, memoClean)
+	return false
+}
+
+// The positional memo: consecutive records have the same shape, so the
+// n-th string token of a record is most often the n-th of the last one
+// ("card_bin", "count_1h", "payment", "CN"). The masker keeps each short
+// token it left unchanged, raw and with its quotes, with what it found
+// (a key naming a secret; a value's pieceDigits), under its ordinal in
+// the pass. A token whose raw bytes, closing quote included, equal the
+// kept one at its ordinal is the same token and gets the same verdict
+// without being scanned: one comparison instead of the byte classes,
+// the secret-name test and a memo lookup. The verdict depends on the
+// raw bytes alone (tokens with escapes are not kept; a value under an
+// exempting key neither looks up nor is kept), so the output is what
+// the full scan would write. In a record, the tokens of "input",
+// "enrichment", "result" and from "bundles" on start at fixed ordinals
+// (topKey), so that an input of another shape than the last one's (the
+// stage, the caller's optional fields) does not shift what follows it.
+type posEntry struct {
+	tok    []byte // the raw token, quotes included; empty: none
+	kind   uint8  // posKey or posValue
+	secret bool   // a key that names a secret
+	piece  int    // a value's pieceDigits
+}
+
+const (
+	posKey uint8 = iota + 1
+	posValue
+
+	// The ordinals of a record's members of varying length.
+	posInput      = 16
+	posEnrichment = posInput + 1024
+	posResult     = posEnrichment + 1024
+	posTail       = posResult + 256
+	posMaxEntries = posTail + 256
+)
+
+// recall returns the ordinal of the string token at src[i] and, if the
+// kept token of that ordinal and kind is the same, its entry.
+func (m *masker) recall(src []byte, i int, kind uint8) (int, *posEntry) {
+	k := m.npos
+	m.npos++
+	if k >= len(m.pos) {
+		return k, nil
+	}
+	e := &m.pos[k]
+	if n := len(e.tok); n == 0 || e.kind != kind || len(src)-i < n || string(src[i:i+n]) != string(e.tok) {
+		return k, nil
+	}
+	return k, e
+}
+
+// store keeps the clean string token src[i:end] under ordinal k.
+func (m *masker) store(k int, src []byte, i, end int, kind uint8, secret bool, piece int) {
+	if k >= posMaxEntries || end-i > memoMaxLen+2 || end-i < 2 || src[end-1] != '"' {
+		return
+	}
+	for len(m.pos) <= k {
+		m.pos = append(m.pos, posEntry{})
+	}
+	e := &m.pos[k]
+	e.tok = append(e.tok[:0], src[i:end]...)
+	e.kind, e.secret, e.piece = kind, secret, piece
 }
 
 // secretKey reports whether a decoded key names a secret (pii.SecretKey);

@@ -98,3 +98,40 @@ func checkSecretsMasked(t *testing.T, doc []byte) {
 	}
 	walk()
 }
+
+// FuzzMaskMemo holds the writer's masker, which remembers the last
+// record's tokens (the positional memo) and short strings, to a fresh
+// one: whatever it masked before, masking cur gives the same bytes.
+func FuzzMaskMemo(f *testing.F) {
+	typical, leaky := typicalLine(f), mustMarshal(f, leakyRecord(0))
+	f.Add(typical, leaky)
+	f.Add(leaky, typical)
+	f.Add(mustMarshal(f, typicalRecord(1)), mustMarshal(f, typicalRecord(2)))
+	f.Add([]byte(`{"note":"4111","pin_1h":2,"a":["x"]}`), []byte(`{"note":"4111111111111111","pin":2,"a":["4111 1111 1111 1111"]}`))
+	f.Add([]byte(`{"trace_id":"x","span_id":"4111111111111111"}`), []byte(`{"trace_id":"4111111111111111","span_id":"x"}`))
+	f.Add([]byte(`{"c":["4111","1111","1111","x"]}`), []byte(`{"c":["4111","1111","1111","1111"]}`))
+	f.Add([]byte(`{"a":"x","b":"y"}`), []byte(`{"a":"x\"","b":"y"}`))
+	f.Fuzz(func(t *testing.T, prev, cur []byte) {
+		for _, record := range []bool{false, true} {
+			var warm, fresh masker
+			warm.mask(nil, prev, record)
+			warm.mask(nil, cur, record)
+			warm.mask(nil, prev, record)
+			got, gotChanged := warm.mask(nil, cur, record)
+			want, wantChanged := fresh.mask(nil, cur, record)
+			if gotChanged != wantChanged || !bytes.Equal(got, want) {
+				t.Fatalf("record=%v: after %q, masking %q gave\n %q (changed %v)\nwant\n %q (changed %v)",
+					record, prev, cur, got, gotChanged, want, wantChanged)
+			}
+		}
+	})
+}
+
+func mustMarshal(tb testing.TB, r *Record) []byte {
+	tb.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

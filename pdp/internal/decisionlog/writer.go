@@ -3,6 +3,7 @@ package decisionlog
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // The writer goroutine (async mode) takes records from the buffer in
@@ -12,6 +13,14 @@ import (
 const (
 	maxBatch       = 512 // records per write
 	maxReplayLines = 256 // spill lines per replay step
+
+	// linger is how long the writer waits after a batch smaller than
+	// maxBatch before it takes the next: at a few thousand decisions a
+	// second, records otherwise arrive one at a time, and each costs a
+	// wake-up of the writer and a write call of its own. Log cuts the
+	// wait short once the buffer is a quarter full (Logger.wake), and
+	// Close at once.
+	linger = 10 * time.Millisecond
 )
 
 // encoder turns records into masked JSON lines; one per goroutine.
@@ -79,6 +88,8 @@ func runHook(h func(*Record) error, r *Record) (err error) {
 func (l *Logger) run() {
 	defer close(l.done)
 	w := &batchWriter{l: l, e: newEncoder()}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	var notify chan struct{}
 	if l.spill != nil {
 		notify = l.spill.notify
@@ -96,7 +107,9 @@ func (l *Logger) run() {
 		}
 		select {
 		case r := <-l.ch:
-			w.records(r)
+			if w.records(r) < maxBatch {
+				l.wait(t)
+			}
 		case <-notify:
 		case <-l.stop:
 			w.finish()
@@ -120,8 +133,25 @@ type batchWriter struct {
 	ends []int
 }
 
-// records writes r and whatever else the buffer holds, up to maxBatch.
-func (w *batchWriter) records(r *Record) {
+// wait lingers: it waits up to linger for more records to arrive, unless
+// the buffer is already a quarter full; Log's wake or Close ends it early.
+func (l *Logger) wait(t *time.Timer) {
+	if len(l.ch) >= l.wakeAt {
+		return
+	}
+	t.Reset(l.linger)
+	select {
+	case <-t.C:
+	case <-l.wake:
+		t.Stop()
+	case <-l.stop:
+		t.Stop()
+	}
+}
+
+// records writes r and whatever else the buffer holds, up to maxBatch,
+// and returns how many records it took.
+func (w *batchWriter) records(r *Record) int {
 	w.recs = append(w.recs[:0], r)
 	for len(w.recs) < maxBatch {
 		select {
@@ -141,6 +171,7 @@ func (w *batchWriter) records(r *Record) {
 		w.recs[i] = nil
 	}
 	w.l.deliver(w.buf, w.ends, false)
+	return len(w.recs)
 }
 
 // replay writes one chunk of the spill file.

@@ -2,11 +2,13 @@ package request
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 )
 
 // Enrichment is what the sidecar knows about a request beyond the request
@@ -115,6 +117,11 @@ type field struct {
 	// open sets an object up when a logged input has it (the velocity and
 	// account values allocated, reputation marked present).
 	open func(in *Input)
+	// put, if set, appends a leaf's JSON straight from its Go value, the
+	// bytes get's term would be written as (no term built, nothing
+	// allocated), and reports whether the leaf is there; the decision log
+	// writes leaves with it (Input.AppendEnrichment).
+	put func(in *Input, b []byte) ([]byte, bool)
 }
 
 // leaf is a leaf read by get and read back into dst.
@@ -124,27 +131,56 @@ func leaf[T any](name string, dst func(in *Input) *T, get func(in *Input) *ast.T
 
 // boolLeaf is a boolean leaf.
 func boolLeaf(name string, p func(in *Input) *bool) field {
-	return leaf(name, p, func(in *Input) *ast.Term { return boolTerm(*p(in)) })
+	f := leaf(name, p, func(in *Input) *ast.Term { return boolTerm(*p(in)) })
+	f.put = func(in *Input, b []byte) ([]byte, bool) { return strconv.AppendBool(b, *p(in)), true }
+	return f
 }
 
 // stringLeaf is a string leaf, absent when empty if omitEmpty.
 func stringLeaf(name string, omitEmpty bool, p func(in *Input) *string) field {
-	return leaf(name, p, func(in *Input) *ast.Term {
+	f := leaf(name, p, func(in *Input) *ast.Term {
 		if s := *p(in); s != "" || !omitEmpty {
 			return ast.StringTerm(s)
 		}
 		return nil
 	})
+	f.put = func(in *Input, b []byte) ([]byte, bool) {
+		if s := *p(in); s != "" || !omitEmpty {
+			return jsonw.AppendString(b, s), true
+		}
+		return b, false
+	}
+	return f
 }
 
 // listLeaf is an array of strings.
 func listLeaf(name string, p func(in *Input) *[]string) field {
-	return leaf(name, p, func(in *Input) *ast.Term { return stringsTerm(*p(in)) })
+	f := leaf(name, p, func(in *Input) *ast.Term { return stringsTerm(*p(in)) })
+	f.put = func(in *Input, b []byte) ([]byte, bool) { // [] for nil too, as stringsTerm
+		b = append(b, '[')
+		for i, s := range *p(in) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonw.AppendString(b, s)
+		}
+		return append(b, ']'), true
+	}
+	return f
 }
 
 // timeLeaf is a time, absent when zero.
 func timeLeaf(name string, p func(in *Input) *time.Time) field {
-	return leaf(name, p, func(in *Input) *ast.Term { return timeTerm(*p(in)) })
+	f := leaf(name, p, func(in *Input) *ast.Term { return timeTerm(*p(in)) })
+	f.put = func(in *Input, b []byte) ([]byte, bool) {
+		t := *p(in)
+		if t.IsZero() {
+			return b, false
+		}
+		b = append(b, '"')
+		return append(t.UTC().AppendFormat(b, time.RFC3339), '"'), true // RFC 3339 needs no escape
+	}
+	return f
 }
 
 // numLeaf is a leaf holding a number: the policy sees floatTerm(num(in)).

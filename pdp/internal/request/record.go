@@ -33,8 +33,11 @@ import (
 // them (state, velocity, plugins on).
 
 // AppendEnrichment appends the JSON object of the sidecar's additions to
-// dst (on error, dst unchanged). It still builds some terms and allocates:
-// call it off the decision path (the decision log does, in its writer).
+// dst (on error, dst unchanged). Numbers, booleans, strings, lists and
+// times are written from their Go values (field.put); scores, the rarer
+// scores_unavailable and unknown, and the known_devices count still
+// allocate: call it off the decision path (the decision log does, in its
+// writer).
 func (in *Input) AppendEnrichment(dst []byte) ([]byte, error) {
 	// input.derived as derivedTerm builds it, its keys in order.
 	d := &in.Derived
@@ -76,6 +79,21 @@ func (in *Input) appendFields(b []byte, fs []field, first bool) ([]byte, error) 
 	for i := range fs {
 		f := &fs[i]
 		if f.present != nil && !f.present(in) {
+			continue
+		}
+		if f.put != nil {
+			mark := len(b)
+			if !first {
+				b = append(b, ',')
+			}
+			b = jsonw.AppendString(b, string(f.name.Value.(ast.String)))
+			b = append(b, ':')
+			var ok bool
+			if b, ok = f.put(in, b); !ok {
+				b = b[:mark]
+				continue
+			}
+			first = false
 			continue
 		}
 		var leaf *ast.Term

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,53 @@ func TestVelocityJSONIsThePolicysNames(t *testing.T) {
 	}
 	if !reflect.DeepEqual(marshalled, enrichment.Velocity) {
 		t.Errorf("json.Marshal(pdp.Velocity) = %s\nthe policy's input.velocity = %v", b, enrichment.Velocity)
+	}
+}
+
+// TestEnrichmentPutMatchesGet: the leaves written straight from their Go
+// values (field.put) are byte for byte what their terms (field.get) are
+// written as, over generated enrichments, empty and zero values included.
+func TestEnrichmentPutMatchesGet(t *testing.T) {
+	var withoutPut func(fs []field) []field
+	withoutPut = func(fs []field) []field {
+		out := slices.Clone(fs)
+		for i := range out {
+			out[i].put, out[i].sub = nil, withoutPut(out[i].sub)
+		}
+		return out
+	}
+	terms := withoutPut(enrichSchema)
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	puts := 0
+	for seed := uint64(0); seed < 400; seed++ {
+		in, err := DecodeRequest([]byte(GenRequest(seed)), now, testLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch seed % 50 {
+		case 0:
+			fullEnrichment(in, now)
+		case 1: // as decoded: nothing added
+		default:
+			GenEnrichment(seed, in)
+		}
+		if in.Enrich.Account != nil && seed%4 == 0 {
+			in.Enrich.Account.Restricted = []string{"q\"uote", "\u2028", "<&>"}
+		}
+		got, err := in.appendFields(nil, enrichSchema, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := in.appendFields(nil, terms, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("seed %d:\n got  %s\n want %s", seed, got, want)
+		}
+		puts += bytes.Count(got, []byte(`"restricted":`))
+	}
+	if puts == 0 {
+		t.Fatal("no generated enrichment had a leaf written by put")
 	}
 }
