@@ -92,7 +92,8 @@ exits 1, without opening anything the configuration names.`,
 // every request allocates briefly, so at 100 the collector ran about four
 // times as often as it needs to: under the bench harness's population
 // traffic its workers took 27 µs of CPU per decision at 100 and 11.5 µs at
-// 300, for about 10 % more resident memory. With a memory limit (the chart
+// 300 (RSS under load 575 and 630 MiB in those two short runs). With a
+// memory limit (the chart
 // sets GOMEMLIMIT to 90 % of the container's) the collector still runs as
 // often as it must to stay below it.
 const serveGCPercent = 300

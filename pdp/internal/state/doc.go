@@ -16,7 +16,8 @@
 //	         reputations, account snapshots and verifications. A subject
 //	         on no list, and the verification of an account that never
 //	         verified, are answered by the bbolt backend's filters (of the
-//	         lists' keys, of the UIDs with verifications) and not cached.
+//	         lists' keys, of the UIDs with verifications) and kept in the
+//	         table of latest fills only, not in ristretto.
 //	overlay  account changes made in Async mode and not yet persisted; the
 //	         truth for its UIDs until the committer has written them
 //	backend  the durable copy: one bbolt file by default (OpenBolt), behind

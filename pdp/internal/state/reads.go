@@ -20,7 +20,8 @@ var lists = [3]pdp.ListKind{pdp.ListBlock, pdp.ListAllow, pdp.ListVIP}
 // 411111, 4111111 and 41111111). The block reason is that of the most
 // specific block entry. A subject the backend's filter of the lists' keys
 // says is on none (the bbolt backend's, most subjects) is answered from it
-// without the cache. A cache hit costs no allocation; a miss reads the
+// and kept only in the cache's table of recent fills, not in ristretto. A
+// cache hit costs no allocation; a miss reads the
 // three lists from the backend in one snapshot and caches the result until
 // the earliest expiry among the entries found, CacheTTL (NegativeTTL when
 // no entry applies) or the next write of the subject, whichever comes
@@ -69,6 +70,11 @@ func (s *Store) reputation(kind pdp.SubjectKind, value string, now time.Time) (p
 		return pdp.Reputation{}, ErrClosed
 	}
 	defer s.exit(h)
+	g := s.c.gen(h)
+	n := now.UnixNano()
+	if e := s.c.get(h, ns, value, "", n); e != nil {
+		return e.rep, nil
+	}
 	var kbuf [3 * (maxBIN - minBIN + 1)][]byte
 	var of [len(kbuf)]pdp.ListKind // the list of each key
 	keys := kbuf[:0]
@@ -83,15 +89,13 @@ func (s *Store) reputation(kind pdp.SubjectKind, value string, now time.Time) (p
 		}
 	}
 	// A subject on no list, most of them, is answered by the backend's
-	// filter of the lists' keys, as cheaply as by the cache: it is not
-	// cached, so it takes no room from accounts and costs no cache write.
+	// filter of the lists' keys without a read, and kept only in the
+	// table of recent fills: it takes no room in ristretto from accounts
+	// and costs no ristretto write, and the session's next call (or the
+	// next customer's with the same BIN) finds it there.
 	if s.absent != nil && s.absent(BucketLists, keys) {
+		s.c.putRecent(h, &centry{ns: ns, k1: strings.Clone(value), gen: g, until: n + int64(s.cfg.NegativeTTL), hard: 1<<63 - 1})
 		return pdp.Reputation{}, nil
-	}
-	g := s.c.gen(h)
-	n := now.UnixNano()
-	if e := s.c.get(h, ns, value, "", n); e != nil {
-		return e.rep, nil
 	}
 	var rep pdp.Reputation
 	until, known := int64(1<<63-1), false
@@ -216,12 +220,6 @@ func (s *Store) Verification(uid, subject string, now time.Time) (pdp.Verificati
 		return pdp.Verification{}, false, ErrClosed
 	}
 	defer s.exit(h)
-	// An account that never verified, most of them, is answered by the
-	// backend's filter of the UIDs with verifications, without the cache.
-	key := [1][]byte{verificationKey(uid, subject)}
-	if s.absent != nil && s.absent(BucketVerifications, key[:]) {
-		return pdp.Verification{}, false, nil
-	}
 	g := s.c.gen(h)
 	n := now.UnixNano()
 	if e := s.c.get(h, nsVerification, uid, subject, n); e != nil {
@@ -229,6 +227,15 @@ func (s *Store) Verification(uid, subject string, now time.Time) (pdp.Verificati
 			return pdp.Verification{}, false, nil
 		}
 		return *e.verif, true, nil
+	}
+	// An account that never verified, most of them, is answered by the
+	// backend's filter of the UIDs with verifications without a read, and
+	// kept only in the table of recent fills (as Reputation's absent
+	// subjects).
+	key := [1][]byte{verificationKey(uid, subject)}
+	if s.absent != nil && s.absent(BucketVerifications, key[:]) {
+		s.c.putRecent(h, &centry{ns: nsVerification, k1: strings.Clone(uid), k2: strings.Clone(subject), gen: g, until: n + int64(s.cfg.NegativeTTL)})
+		return pdp.Verification{}, false, nil
 	}
 	var v *pdp.Verification
 	err := s.read(BucketVerifications, key[:], func(_ int, b []byte) error {
