@@ -154,14 +154,14 @@ func (c *cache) stale(h uint64, ns uint8, k1, k2 string) *centry {
 	return c.lookup(h, ns, k1, k2)
 }
 
-// put caches e until e.until in the time of the reads. ristretto's own
-// TTL is not used: it reads the wall clock on every Get (a third of the
-// cost of a hit). An entry past its time stays until it is replaced or
-// evicted, within CacheMaxCost like any other.
 // putRecent keeps e in the table of recent fills only (see recent), where
 // it stays until another key's fill or hit takes its slot.
 func (c *cache) putRecent(h uint64, e *centry) { c.recent[h&(recentSlots-1)].Store(e) }
 
+// put caches e until e.until in the time of the reads. ristretto's own
+// TTL is not used: it reads the wall clock on every Get (a third of the
+// cost of a hit). An entry past its time stays until it is replaced or
+// evicted, within CacheMaxCost like any other.
 func (c *cache) put(h uint64, e *centry) {
 	// Of two fills racing for one slot the later one stays, whichever
 	// read it came from: an entry from the older read fails the

@@ -47,7 +47,8 @@ type Store struct {
 	shared Shared
 	c      *cache
 	// absent, when the backend keeps a filter of its keys, reports keys it
-	// certainly does not hold (boltBackend's lists); nil otherwise.
+	// certainly does not hold (boltBackend's lists and verifications);
+	// nil otherwise.
 	absent func(Bucket, [][]byte) bool
 	ov     overlay
 	ranges rangeIndex
