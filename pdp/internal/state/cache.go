@@ -131,6 +131,18 @@ func (c *cache) get(h uint64, ns uint8, k1, k2 string, now int64) *centry {
 	return e
 }
 
+// getRecent is get on the table of recent fills alone: it counts a hit,
+// and nothing when the table does not have the key (the caller goes on to
+// get, or to a filter).
+func (c *cache) getRecent(h uint64, ns uint8, k1, k2 string, now int64) *centry {
+	e := c.recent[h&(recentSlots-1)].Load()
+	if e == nil || !e.is(ns, k1, k2) || now >= e.until || e.gen != c.gen(h) {
+		return nil
+	}
+	c.hits.add(h)
+	return e
+}
+
 // lookup returns the entry held for the key, from recent or else from
 // ristretto (then made recent), whatever its generation and age.
 func (c *cache) lookup(h uint64, ns uint8, k1, k2 string) *centry {

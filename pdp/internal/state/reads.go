@@ -20,8 +20,9 @@ var lists = [3]pdp.ListKind{pdp.ListBlock, pdp.ListAllow, pdp.ListVIP}
 // 411111, 4111111 and 41111111). The block reason is that of the most
 // specific block entry. A subject the backend's filter of the lists' keys
 // says is on none (the bbolt backend's, most subjects) is answered from it
-// and kept only in the cache's table of recent fills, not in ristretto. A
-// cache hit costs no allocation; a miss reads the
+// (after the cache's table of recent fills, before ristretto) and kept
+// only in that table, not in ristretto. A cache hit costs no allocation; a
+// miss reads the
 // three lists from the backend in one snapshot and caches the result until
 // the earliest expiry among the entries found, CacheTTL (NegativeTTL when
 // no entry applies) or the next write of the subject, whichever comes
@@ -72,7 +73,7 @@ func (s *Store) reputation(kind pdp.SubjectKind, value string, now time.Time) (p
 	defer s.exit(h)
 	g := s.c.gen(h)
 	n := now.UnixNano()
-	if e := s.c.get(h, ns, value, "", n); e != nil {
+	if e := s.c.getRecent(h, ns, value, "", n); e != nil {
 		return e.rep, nil
 	}
 	var kbuf [3 * (maxBIN - minBIN + 1)][]byte
@@ -96,6 +97,9 @@ func (s *Store) reputation(kind pdp.SubjectKind, value string, now time.Time) (p
 	if s.absent != nil && s.absent(BucketLists, keys) {
 		s.c.putRecent(h, &centry{ns: ns, k1: strings.Clone(value), gen: g, until: n + int64(s.cfg.NegativeTTL), hard: 1<<63 - 1})
 		return pdp.Reputation{}, nil
+	}
+	if e := s.c.get(h, ns, value, "", n); e != nil {
+		return e.rep, nil
 	}
 	var rep pdp.Reputation
 	until, known := int64(1<<63-1), false
@@ -222,11 +226,14 @@ func (s *Store) Verification(uid, subject string, now time.Time) (pdp.Verificati
 	defer s.exit(h)
 	g := s.c.gen(h)
 	n := now.UnixNano()
-	if e := s.c.get(h, nsVerification, uid, subject, n); e != nil {
+	cached := func(e *centry) (pdp.Verification, bool, error) {
 		if e.verif == nil {
 			return pdp.Verification{}, false, nil
 		}
 		return *e.verif, true, nil
+	}
+	if e := s.c.getRecent(h, nsVerification, uid, subject, n); e != nil {
+		return cached(e)
 	}
 	// An account that never verified, most of them, is answered by the
 	// backend's filter of the UIDs with verifications without a read, and
@@ -236,6 +243,9 @@ func (s *Store) Verification(uid, subject string, now time.Time) (pdp.Verificati
 	if s.absent != nil && s.absent(BucketVerifications, key[:]) {
 		s.c.putRecent(h, &centry{ns: nsVerification, k1: strings.Clone(uid), k2: strings.Clone(subject), gen: g, until: n + int64(s.cfg.NegativeTTL)})
 		return pdp.Verification{}, false, nil
+	}
+	if e := s.c.get(h, nsVerification, uid, subject, n); e != nil {
+		return cached(e)
 	}
 	var v *pdp.Verification
 	err := s.read(BucketVerifications, key[:], func(_ int, b []byte) error {
