@@ -21,6 +21,8 @@ func FuzzDecodeDataRequest(f *testing.F) {
 		`{"input":{"stage":"login","uid":"u"},"other":[1,2]}`,
 		`{"input":{"stage":"login","uid":"u","context":{"pin":"1234"}}}`,
 		`{"password":"x"}`, `{}`, ``, `[]`, `{"input":1}`, `{"input":{"stage":"login","uid":"u"},"input":{}}`,
+		// Keys are matched exactly, as OPA's Data API does: "inpuT" is another key.
+		`{"input":{"stage":"login","uid":"u"},"inpuT":{}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -37,13 +39,13 @@ func FuzzDecodeDataRequest(f *testing.F) {
 		if in == nil {
 			return
 		}
-		var outer struct {
-			Input json.RawMessage `json:"input"`
-		}
+		// A map, not a struct: encoding/json matches a struct's field
+		// names case-insensitively ("inpuT" would be taken for "input").
+		var outer map[string]json.RawMessage
 		if err := json.Unmarshal(body, &outer); err != nil {
 			t.Fatalf("%q: accepted, but not JSON: %v", body, err)
 		}
-		direct, err := DecodeRequest(outer.Input, now, testLimits)
+		direct, err := DecodeRequest(outer["input"], now, testLimits)
 		if err != nil {
 			t.Fatalf("%q: the input alone is refused: %v", body, err)
 		}
