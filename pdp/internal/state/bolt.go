@@ -117,7 +117,7 @@ func (b *boltBackend) buildFilters() (err error) {
 		v := newKeyFilter(uint(bb.Stats().KeyN))
 		c = bb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if uid, ok := verificationUID(k); ok {
+			if uid, _, ok := splitVerificationKey(k); ok {
 				v.add(uid)
 			}
 		}
@@ -311,7 +311,7 @@ func (b *boltBackend) certainlyAbsent(bk Bucket, keys [][]byte) bool {
 		return !b.lists.mayContainAny(keys)
 	case bk == BucketVerifications && b.verifiers != nil:
 		for _, k := range keys {
-			uid, ok := verificationUID(k)
+			uid, _, ok := splitVerificationKey(k)
 			if !ok || b.verifiers.mayContain(uid) {
 				return false
 			}
@@ -429,7 +429,7 @@ func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
 			case w.Bucket == BucketLists:
 				b.lists.add(w.Key)
 			case w.Bucket == BucketVerifications:
-				if uid, ok := verificationUID(w.Key); ok {
+				if uid, _, ok := splitVerificationKey(w.Key); ok {
 					b.verifiers.add(uid)
 				}
 			}

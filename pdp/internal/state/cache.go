@@ -123,7 +123,7 @@ func (c *cache) bump(h uint64) { c.stripe(h).Add(1) }
 // get returns the entry for the key if it may be served at now.
 func (c *cache) get(h uint64, ns uint8, k1, k2 string, now int64) *centry {
 	e := c.lookup(h, ns, k1, k2)
-	if e == nil || now >= e.until || e.gen != c.gen(h) {
+	if e == nil || !c.servable(h, e, now) {
 		c.misses.add(h)
 		return nil
 	}
@@ -135,18 +135,27 @@ func (c *cache) get(h uint64, ns uint8, k1, k2 string, now int64) *centry {
 // and nothing when the table does not have the key (the caller goes on to
 // get, or to a filter).
 func (c *cache) getRecent(h uint64, ns uint8, k1, k2 string, now int64) *centry {
-	e := c.recent[h&(recentSlots-1)].Load()
-	if e == nil || !e.is(ns, k1, k2) || now >= e.until || e.gen != c.gen(h) {
+	e := c.slot(h).Load()
+	if e == nil || !e.is(ns, k1, k2) || !c.servable(h, e, now) {
 		return nil
 	}
 	c.hits.add(h)
 	return e
 }
 
+// servable reports whether e, held for h, may be served at now: not past
+// its time, and filled since the last write of its stripe.
+func (c *cache) servable(h uint64, e *centry, now int64) bool {
+	return now < e.until && e.gen == c.gen(h)
+}
+
+// slot is h's entry in the table of recent fills.
+func (c *cache) slot(h uint64) *atomic.Pointer[centry] { return &c.recent[h&(recentSlots-1)] }
+
 // lookup returns the entry held for the key, from recent or else from
 // ristretto (then made recent), whatever its generation and age.
 func (c *cache) lookup(h uint64, ns uint8, k1, k2 string) *centry {
-	slot := &c.recent[h&(recentSlots-1)]
+	slot := c.slot(h)
 	if e := slot.Load(); e != nil && e.is(ns, k1, k2) {
 		return e
 	}
@@ -168,7 +177,7 @@ func (c *cache) stale(h uint64, ns uint8, k1, k2 string) *centry {
 
 // putRecent keeps e in the table of recent fills only (see recent), where
 // it stays until another key's fill or hit takes its slot.
-func (c *cache) putRecent(h uint64, e *centry) { c.recent[h&(recentSlots-1)].Store(e) }
+func (c *cache) putRecent(h uint64, e *centry) { c.slot(h).Store(e) }
 
 // put caches e until e.until in the time of the reads. ristretto's own
 // TTL is not used: it reads the wall clock on every Get (a third of the
@@ -178,7 +187,7 @@ func (c *cache) put(h uint64, e *centry) {
 	// Of two fills racing for one slot the later one stays, whichever
 	// read it came from: an entry from the older read fails the
 	// generation test once a write made it old, as in ristretto.
-	c.recent[h&(recentSlots-1)].Store(e)
+	c.putRecent(h, e)
 	if !c.rc.Set(h, e, e.cost()) {
 		c.dropped.Add(1)
 	}

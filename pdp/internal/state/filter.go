@@ -48,12 +48,7 @@ func (f *keyFilter) add(k []byte) {
 func (f *keyFilter) mayContain(k []byte) bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	for _, bf := range f.filters {
-		if bf.Test(k) {
-			return true
-		}
-	}
-	return false
+	return f.has(k)
 }
 
 // mayContainAny reports whether any of keys may be present.
@@ -61,10 +56,18 @@ func (f *keyFilter) mayContainAny(keys [][]byte) bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	for _, k := range keys {
-		for _, bf := range f.filters {
-			if bf.Test(k) {
-				return true
-			}
+		if f.has(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// has is mayContain with f.mu held.
+func (f *keyFilter) has(k []byte) bool {
+	for _, bf := range f.filters {
+		if bf.Test(k) {
+			return true
 		}
 	}
 	return false

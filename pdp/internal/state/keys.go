@@ -108,20 +108,18 @@ func verificationKey(uid, txn string) []byte {
 }
 
 func parseVerificationKey(key []byte) (uid, txn string, ok bool) {
-	n, w := binary.Uvarint(key)
-	if w <= 0 || n > uint64(len(key)-w) {
-		return "", "", false
-	}
-	return string(key[w : w+int(n)]), string(key[w+int(n):]), true
+	u, t, ok := splitVerificationKey(key)
+	return string(u), string(t), ok
 }
 
-// verificationUID returns the UID part of a verification key.
-func verificationUID(key []byte) ([]byte, bool) {
+// splitVerificationKey returns the UID and transaction parts of a
+// verification key, without copying them.
+func splitVerificationKey(key []byte) (uid, txn []byte, ok bool) {
 	n, w := binary.Uvarint(key)
 	if w <= 0 || n > uint64(len(key)-w) {
-		return nil, false
+		return nil, nil, false
 	}
-	return key[w : w+int(n)], true
+	return key[w : w+int(n)], key[w+int(n):], true
 }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
