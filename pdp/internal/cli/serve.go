@@ -544,13 +544,18 @@ func newState(cfg config.Config, m *metrics.Metrics, be *fleet.Backend, log *slo
 }
 
 // stateReady reports that committing what decisions changed keeps failing
-// (the changes stay pending and are retried): it fails readiness on a local
-// state file; on Redis it follows redis.fail_readiness.
+// (the changes stay pending and are retried), or that checkpoints of the
+// state file's write-ahead log do (the writes are durable in the log, which
+// grows until writers are held back): it fails readiness on a local state
+// file; on Redis it follows redis.fail_readiness.
 func stateReady(st *state.Store) server.ReadyCheck {
 	return func() error {
 		s := st.Stats()
 		if s.FlushErrors > 0 && time.Since(s.LastFlushErrorAt) < time.Minute && s.OverlayPending > 0 {
 			return fmt.Errorf("risk state: commits failing: %s", s.LastFlushError)
+		}
+		if s.CheckpointErrors > 0 && time.Since(s.LastCheckpointErrorAt) < time.Minute && s.LogPending > 0 {
+			return fmt.Errorf("risk state: checkpoints of the write-ahead log failing: %s", s.LastCheckpointError)
 		}
 		return nil
 	}

@@ -33,6 +33,9 @@ func StateCollector(stats func() state.Stats) prometheus.Collector {
 		"range_rebuilds_total":       "Times the IP range index was read whole from the state (at start; with Redis after a possible loss of invalidations and every cache TTL).",
 		"range_refresh_errors_total": "Failed reads of IP ranges other sidecars changed (retried).",
 		"ranges_skipped_total":       "IP range keys left out of the index because their value is not a canonical range (written by something other than a sidecar).",
+		"log_pending_writes":         "Keys written to the state file's write-ahead log (durable) and not yet applied to the file by a checkpoint.",
+		"checkpoints_total":          "Checkpoints of the write-ahead log into the state file.",
+		"checkpoint_errors_total":    "Failed checkpoints (the writes stay in the log and are retried).",
 	} {
 		c.descs[name] = prometheus.NewDesc(namespace+"_state_"+name, help, nil, nil)
 	}
@@ -70,4 +73,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter("range_rebuilds_total", s.RangeRebuilds)
 	counter("range_refresh_errors_total", s.RangeRefreshErrors)
 	counter("ranges_skipped_total", s.RangesSkipped)
+	gauge("log_pending_writes", float64(s.LogPending))
+	counter("checkpoints_total", s.Checkpoints)
+	counter("checkpoint_errors_total", s.CheckpointErrors)
 }

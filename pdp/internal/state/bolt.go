@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -48,6 +47,9 @@ type boltBackend struct {
 	// with the customers who ever verified, not with every verification
 	// (swept ones stay in as false positives). Nil for a read-only file.
 	verifiers *keyFilter
+	// ws is the write-ahead log and the writes it holds that the file
+	// does not yet (wal.go).
+	ws walState
 }
 
 var _ Backend = (*boltBackend)(nil)
@@ -89,8 +91,12 @@ func OpenBolt(path string, lockTimeout time.Duration) (Backend, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
-	if err := b.buildFilters(); err != nil {
+	if err := b.startWAL(); err != nil {
 		_ = db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if err := b.buildFilters(); err != nil {
+		_ = b.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	return b, nil
@@ -274,8 +280,14 @@ func (b *boltBackend) verify(fileSize int64) (err error) {
 				return err
 			}
 		}
+		meta := tx.Bucket([]byte(BucketMeta.String()))
+		if meta.Get(walIDKey) == nil {
+			if err := meta.Put(walIDKey, newWALID()); err != nil {
+				return err
+			}
+		}
 		stamp := time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)
-		return tx.Bucket([]byte(BucketMeta.String())).Put(openedKey, stamp)
+		return meta.Put(openedKey, stamp)
 	})
 	if err != nil {
 		return fmt.Errorf("not writable: %w", err)
@@ -330,23 +342,46 @@ func (b *boltBackend) Get(bk Bucket, keys [][]byte, fn func(int, []byte) error) 
 		}
 		return nil
 	}
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer guard(&err)
-	return b.db.View(func(tx *bolt.Tx) error {
-		bb, err := b.bucket(tx, bk)
-		if errors.Is(err, errNoBucket) {
-			for i := range keys {
-				if err := fn(i, nil); err != nil {
+	// Held across the file's read: a key a checkpoint drops from pending
+	// is in the file by then.
+	b.ws.mu.RLock()
+	defer b.ws.mu.RUnlock()
+	pend := b.ws.pending[bk]
+	if len(pend) > 0 {
+		all := true
+		for _, k := range keys {
+			if _, ok := pend[string(k)]; !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			for i, k := range keys {
+				if err := fn(i, pend[string(k)].get()); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(&err)
+	return b.db.View(func(tx *bolt.Tx) error {
+		bb, err := b.bucket(tx, bk)
+		if errors.Is(err, errNoBucket) {
+			bb, err = nil, nil
+		}
 		if err != nil {
 			return err
 		}
 		for i, k := range keys {
-			if err := fn(i, bb.Get(k)); err != nil {
+			var v []byte
+			if p, ok := pend[string(k)]; ok {
+				v = p.get()
+			} else if bb != nil {
+				v = bb.Get(k)
+			}
+			if err := fn(i, v); err != nil {
 				return err
 			}
 		}
@@ -368,20 +403,49 @@ func (b *boltBackend) Scan(bk Bucket, prefix, from []byte, fn func(k, v []byte) 
 		buf = append(append(buf, k...), v...)
 		spans = append(spans, span{s, s + len(k), len(buf)})
 	}
-	for next := append([]byte{}, from...); next != nil; {
-		spans, buf = spans[:0], buf[:0]
-		var err error
-		if next, err = b.scanChunk(bk, prefix, next, add); err != nil {
-			return err
-		}
-		for _, sp := range spans {
-			if err := fn(buf[sp.k:sp.v:sp.v], buf[sp.v:sp.end:sp.end]); err != nil {
-				if errors.Is(err, ErrStop) {
-					return nil
+	// The log's pending writes of the range, as they are when the scan
+	// starts, merged into the file's keys: a pending write replaces the
+	// file's value of its key, a pending delete hides it.
+	pend := b.ws.scanPending(bk, prefix, from)
+	emitPending := func(before []byte) error {
+		for len(pend) > 0 && (before == nil || pend[0].key < string(before)) {
+			p := pend[0]
+			pend = pend[1:]
+			if !p.p.del {
+				if err := fn([]byte(p.key), p.p.value); err != nil {
+					return err
 				}
+			}
+		}
+		return nil
+	}
+	scan := func() error {
+		for next := append([]byte{}, from...); next != nil; {
+			spans, buf = spans[:0], buf[:0]
+			var err error
+			if next, err = b.scanChunk(bk, prefix, next, add); err != nil {
+				return err
+			}
+			for _, sp := range spans {
+				k := buf[sp.k:sp.v:sp.v]
+				if err := emitPending(k); err != nil {
+					return err
+				}
+				if len(pend) > 0 && pend[0].key == string(k) {
+					continue // emitted below, at the next key, or hidden
+				}
+				if err := fn(k, buf[sp.v:sp.end:sp.end]); err != nil {
+					return err
+				}
+			}
+			if err := emitPending(next); err != nil {
 				return err
 			}
 		}
+		return nil
+	}
+	if err := scan(); err != nil && !errors.Is(err, ErrStop) {
+		return err
 	}
 	return nil
 }
@@ -414,105 +478,24 @@ func (b *boltBackend) scanChunk(bk Bucket, prefix, from []byte, add func(k, v []
 	return next, err
 }
 
+// Commit appends the batch to the write-ahead log (wal.go): durable when
+// it returns, visible to reads at once, written into the file by the next
+// checkpoint.
 func (b *boltBackend) Commit(batch *Batch) (first uint64, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer guard(&err)
 	if err := CheckWrites(batch); err != nil {
 		return 0, err
 	}
-	if b.lists != nil {
-		// Before the write is visible: a reader never finds a key absent
-		// from the filter that the file holds.
-		for _, w := range batch.Writes {
-			switch {
-			case w.Delete:
-			case w.Bucket == BucketLists:
-				b.lists.add(w.Key)
-			case w.Bucket == BucketVerifications:
-				if uid, _, ok := splitVerificationKey(w.Key); ok {
-					b.verifiers.add(uid)
-				}
-			}
-		}
+	if b.ws.wal == nil {
+		return 0, fmt.Errorf("state file %s is open read-only", b.path)
 	}
-	err = b.db.Update(func(tx *bolt.Tx) error {
-		var bks [numBuckets]*bolt.Bucket
-		for bk := Bucket(1); bk < numBuckets; bk++ {
-			bb, err := b.bucket(tx, bk)
-			if err != nil {
-				return err
-			}
-			bks[bk] = bb
-		}
-		// The journal only grows at its end (sequence keys): full pages
-		// instead of bbolt's half-full splits halve its size on disk.
-		bks[BucketJournal].FillPercent = 0.95
-		// bbolt keeps the keys a transaction inserts into one leaf in one
-		// growing slice until commit: inserting them in key order keeps
-		// each insert cheap (a large unsorted batch is quadratic). The sort
-		// is stable, so of two writes of one key the later still wins.
-		writes := slices.Clone(batch.Writes)
-		slices.SortStableFunc(writes, func(a, b Write) int {
-			if a.Bucket != b.Bucket {
-				return int(a.Bucket) - int(b.Bucket)
-			}
-			return bytes.Compare(a.Key, b.Key)
-		})
-		for _, w := range writes {
-			var err error
-			if w.Delete {
-				err = bks[w.Bucket].Delete(w.Key)
-			} else {
-				err = bks[w.Bucket].Put(w.Key, w.Value)
-			}
-			if err != nil {
-				return fmt.Errorf("commit %s: %w", w.Bucket, err)
-			}
-		}
-		var index [][]byte
-		for i, j := range batch.Journal {
-			seq, err := bks[BucketJournal].NextSequence()
-			if err != nil {
-				return err
-			}
-			if i == 0 {
-				first = seq
-			}
-			if err := bks[BucketJournal].Put(seqKey(seq), j.Record); err != nil {
-				return fmt.Errorf("commit journal: %w", err)
-			}
-			if j.UID != "" {
-				index = append(index, journalUIDKey(j.UID, seq))
-			}
-		}
-		if len(batch.Journal) > 0 {
-			// The chain (chain.go): one writer, so the head read here is
-			// the head this batch follows.
-			chain, err := ChainWrites(bks[BucketMeta].Get(chainHeadKey), first, batch.Journal)
-			if err != nil {
-				return err
-			}
-			for _, w := range chain {
-				if err := bks[w.Bucket].Put(w.Key, w.Value); err != nil {
-					return fmt.Errorf("commit chain: %w", err)
-				}
-			}
-		}
-		slices.SortFunc(index, bytes.Compare)
-		for _, k := range index {
-			if err := bks[BucketJournalByUID].Put(k, []byte{}); err != nil {
-				return fmt.Errorf("commit journal index: %w", err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return first, nil
+	return b.commitWAL(batch)
 }
 
-func (b *boltBackend) Close() error { return b.db.Close() }
+// Close applies what the log holds to the file (a writable one) and
+// closes it.
+func (b *boltBackend) Close() error {
+	return errors.Join(b.closeWAL(), b.db.Close())
+}
 
 // OpenBoltReadOnly opens an existing state file for reading, for tools
 // (pdp audit): Commit fails. bbolt's file lock is shared with other
@@ -560,6 +543,9 @@ func OpenBoltReadOnly(path string, lockTimeout time.Duration) (Backend, error) {
 			return nil
 		})
 	}()
+	if err == nil {
+		err = b.startWAL()
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)

@@ -20,10 +20,12 @@
 //	         table of latest fills only, not in ristretto.
 //	overlay  account changes made in Async mode and not yet persisted; the
 //	         truth for its UIDs until the committer has written them
-//	backend  the durable copy: one bbolt file by default (OpenBolt), behind
-//	         the Backend interface (get, scan by prefix, atomic commit of a
-//	         batch with its journal records, close) that a shared backend
-//	         such as Redis can implement
+//	backend  the durable copy: one bbolt file by default (OpenBolt), with
+//	         its write-ahead log (wal.go: a commit is one appended,
+//	         fdatasynced record, applied to the file by a checkpoint every
+//	         two seconds), behind the Backend interface (get, scan by
+//	         prefix, atomic commit of a batch with its journal records,
+//	         close) that a shared backend such as Redis can implement
 //
 // Beside them, the IP range index (ranges.go): the list entries that name a
 // range ("10.0.0.0/8") in a bart trie in memory, so that Reputation finds
@@ -84,13 +86,15 @@
 //
 // Sync writes (PutListEntry, PutListEntries, DeleteListEntry, PutVerification,
 // Secret, UpdateAccount in Sync mode) hand their change, with its audit
-// record, to the committer and wait: the change and the record commit in
-// one bbolt transaction, fsynced, before the call returns, and a failure
-// is returned, never swallowed; on error nothing of the change is applied.
+// record, to the committer and wait: the change and the record commit
+// atomically and durably before the call returns (with the bbolt backend:
+// one record of the write-ahead log, fdatasynced), and a failure is
+// returned, never swallowed; on error nothing of the change is applied.
 // Concurrent sync writes share transactions (group commit), and a group
 // whose transaction fails is retried request by request, so a write that
 // cannot commit fails alone. The journal is a bbolt bucket keyed by a
-// sequence number that the commit assigns (monotonic, never reused),
+// sequence number that the commit assigns (monotonic, never reused, also
+// across a crash: the log records the sequence with the writes),
 // indexed by UID. The decision records the decision path adds for case
 // trails (pdp.ActionDecision) are pruned by the sweeper once they are
 // further back than Config.DecisionTrailMax records or older than
@@ -185,13 +189,24 @@
 // bbolt file, another format version, unreadable, read-only, or locked by
 // another process past Config.LockTimeout; a new file is built under a
 // temporary name and renamed, so a crash while creating never leaves an
-// empty file behind. At run time a damaged record is an ErrCorrupt error
+// empty file behind. The write-ahead log is replayed into the file at
+// Open; a segment of another state file, a record damaged anywhere but at
+// the very end of the newest segment (where a crash cuts an append that
+// was never acknowledged short) or a missing segment refuses the file
+// (TestWALTornTail, TestWALDamageRefused). A failed append is cut off the
+// log and returned as the commit's error; a failed checkpoint leaves its
+// writes in the log and in memory, counted in Stats and retried, and past
+// four times the checkpoint's bounds (2^17 keys or 256 MiB of log) writers
+// wait for a checkpoint and fail when it fails. At run time a damaged record is an ErrCorrupt error
 // for the read (the decision path falls back), a bbolt panic on a damaged
 // page is an error, and every method fails with ErrClosed after Close.
 //
 // # Format
 //
-// One bbolt file with the buckets of backend.go and the keys of keys.go
+// One bbolt file with the buckets of backend.go and the keys of keys.go,
+// and beside it the write-ahead log's segments, <file>.wal-<16 hex
+// digits>, which belong to the file (a copy of the state is the file and
+// its segments, or the file after a clean stop, which leaves none)
 // (IP ranges under the kind byte 0x83, a block of their own, so the index
 // is built without reading the single addresses);
 // format "riskpdp-state/1" in the meta bucket. The records the decision
@@ -204,8 +219,9 @@
 //
 // The benchmarks (bench_test.go) measure the hot read (four reputations, an
 // account and a verification, all cache hits: no allocation), misses from
-// bbolt, UpdateAccount in Async mode, PutListEntry (one fsynced
-// transaction), the IP range index and a million block entries; the
+// bbolt, UpdateAccount in Async mode, PutListEntry and UpdateAccount in
+// Sync mode (one fdatasynced log record each), the IP range index and a
+// million block entries; the
 // figures of one machine are in README.md, "Measured costs of the
 // components".
 //
@@ -244,6 +260,19 @@
 // LastSeen, slices.DeleteFunc on freezes) would then silently corrupt a
 // snapshot that readers hold. Obligations are a fraction of decisions, so
 // the safe contract wins.
+//
+// A write-ahead log in front of bbolt. A bbolt commit copies and rewrites
+// every page from the root to each leaf it touches and fsyncs twice: with
+// accounts spread over a large file that was some hundred microseconds of
+// CPU per commit, and at a sidecar's everyday rates (a few hundred
+// decisions a second, each outcome report and verification a sync write)
+// most commits carry one or two accounts. An appended record and one
+// fdatasync cost a fraction of that; the checkpoint pays bbolt's page
+// rewrites once per two seconds of writes, for accounts written several
+// times (an order, its payment, its outcome) once. The price: a second copy
+// of recent writes in memory (bounded by the checkpoint's triggers), reads
+// that look there first (one map lookup under a read lock), and a replay
+// at Open of at most the log since the last checkpoint.
 //
 // Binary records for the decision path. encoding/json decoded a typical
 // account about an order of magnitude slower than the binary decoder, and the

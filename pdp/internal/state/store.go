@@ -273,6 +273,15 @@ type Stats struct {
 	// something other than a Store), counted each time one is read.
 	IPRanges                                         int
 	RangeRebuilds, RangeRefreshErrors, RangesSkipped uint64
+	// With the state file: LogPending is the number of keys written to
+	// the write-ahead log (durable) and not yet applied to the file by a
+	// checkpoint; Checkpoints and CheckpointErrors count checkpoints,
+	// LastCheckpointError is the last failure's message (the writes stay
+	// in the log and are retried).
+	LogPending                    int64
+	Checkpoints, CheckpointErrors uint64
+	LastCheckpointError           string
+	LastCheckpointErrorAt         time.Time
 }
 
 // Stats returns the current counters.
@@ -304,5 +313,8 @@ func (s *Store) Stats() Stats {
 	s.stats.mu.Lock()
 	st.LastFlushError, st.LastFlushErrorAt = s.stats.lastFlushErr, s.stats.lastFlushErrAt
 	s.stats.mu.Unlock()
+	if b, ok := s.be.(interface{ walStats(*Stats) }); ok {
+		b.walStats(&st)
+	}
 	return st
 }
