@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"bytes"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -46,9 +47,9 @@ type masker struct {
 	last    int // src[:last] has been dealt with
 	changed bool
 
-	memo map[string]uint8 // what short strings turned out to be (secretKey, maskString)
-	pos  []posEntry       // the short clean string tokens of the last record, by ordinal
-	npos int              // ordinal of the next string token of this pass
+	memo *memoTable // what short strings turned out to be (secretKey, maskString); nil: none kept
+	pos  []posEntry // the short clean string tokens of the last record, by ordinal
+	npos int        // ordinal of the next string token of this pass
 
 	needSplit bool // the first pass saw neighbouring values with 13+ digits
 	inInput   int  // record mode: stack depth of the top-level "input" value, 0 outside
@@ -409,29 +410,56 @@ func (m *masker) secretKey(key []byte) bool {
 
 // The memo: a record's keys and most of its short strings are the same
 // from record to record ("card_bin", "password_reset", "sms"), and those
-// the cheap tests let through cost a fold each. The writer's masker
+// the cheap tests let through cost a fold each. An encoder's masker
 // remembers what they turned out to be, for strings of up to memoMaxLen
-// bytes, and forgets everything once it holds memoMaxEntries.
+// bytes, in a direct-mapped table: a string's slot is picked by its hash
+// and holds its bytes, so a lookup is one hash and one comparison, and
+// remembering allocates nothing; the strings unique to a record (its UID,
+// transaction, device) only take over a few slots, where a map grew,
+// rehashed and was dropped every few thousand records. Exact: a verdict
+// is returned only for the very bytes it was found for.
 const (
-	memoClean      uint8 = 1 << iota // string content with nothing to mask
-	memoPlainKey                     // a key that names no secret
-	memoSecretKey                    // a key that names one
-	memoMaxLen     = 64
-	memoMaxEntries = 4096
+	memoClean     uint8 = 1 << iota // string content with nothing to mask
+	memoPlainKey                    // a key that names no secret
+	memoSecretKey                   // a key that names one
+	memoMaxLen    = 64
+	memoSlots     = 2048
 )
 
+type memoSlot struct {
+	n    uint8 // the string's length + 1; 0: empty slot
+	bits uint8
+	b    [memoMaxLen]byte
+}
+
+type memoTable [memoSlots]memoSlot
+
+var memoSeed = maphash.MakeSeed()
+
+// slot returns s's slot and whether it holds s (len(s) <= memoMaxLen).
+func (t *memoTable) slot(s []byte) (*memoSlot, bool) {
+	sl := &t[maphash.Bytes(memoSeed, s)&(memoSlots-1)]
+	return sl, int(sl.n) == len(s)+1 && string(sl.b[:len(s)]) == string(s)
+}
+
 func (m *masker) known(s []byte, bit uint8) bool {
-	return len(s) <= memoMaxLen && m.memo[string(s)]&bit != 0
+	if len(s) > memoMaxLen || m.memo == nil {
+		return false
+	}
+	sl, ok := m.memo.slot(s)
+	return ok && sl.bits&bit != 0
 }
 
 func (m *masker) remember(s []byte, bit uint8) {
-	if len(s) > memoMaxLen {
+	if len(s) > memoMaxLen || m.memo == nil {
 		return
 	}
-	if m.memo == nil || len(m.memo) >= memoMaxEntries {
-		m.memo = make(map[string]uint8, 256)
+	sl, ok := m.memo.slot(s)
+	if !ok {
+		sl.n, sl.bits = uint8(len(s)+1), 0
+		copy(sl.b[:], s)
 	}
-	m.memo[string(s)] |= bit
+	sl.bits |= bit
 }
 
 // maskNumber masks a card or identity number written as the number token

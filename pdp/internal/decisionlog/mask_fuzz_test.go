@@ -3,6 +3,7 @@ package decisionlog
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -113,7 +114,7 @@ func FuzzMaskMemo(f *testing.F) {
 	f.Add([]byte(`{"a":"x","b":"y"}`), []byte(`{"a":"x\"","b":"y"}`))
 	f.Fuzz(func(t *testing.T, prev, cur []byte) {
 		for _, record := range []bool{false, true} {
-			var warm, fresh masker
+			warm, fresh := masker{memo: new(memoTable)}, masker{}
 			warm.mask(nil, prev, record)
 			warm.mask(nil, cur, record)
 			warm.mask(nil, prev, record)
@@ -134,4 +135,40 @@ func mustMarshal(tb testing.TB, r *Record) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// The memo's table keeps one string per slot: a string is known only if
+// its very bytes were remembered with that verdict, whatever else took
+// the slots since (far more strings than slots, all colliding).
+func TestMemoExact(t *testing.T) {
+	m := masker{memo: new(memoTable)}
+	for i := range 20 * memoSlots {
+		m.remember([]byte(fmt.Sprintf("clean-%d", i)), memoClean)
+	}
+	held := 0
+	for i := range 20 * memoSlots {
+		s := []byte(fmt.Sprintf("clean-%d", i))
+		if m.known(s, memoClean) {
+			held++
+		}
+		if m.known(s, memoSecretKey) || m.known(s, memoPlainKey) {
+			t.Fatalf("%q known with a verdict it was never given", s)
+		}
+		if m.known([]byte(fmt.Sprintf("other-%d", i)), memoClean) {
+			t.Fatalf("other-%d known, never remembered", i)
+		}
+	}
+	if held == 0 || held > memoSlots {
+		t.Errorf("%d strings held by %d slots", held, memoSlots)
+	}
+	long := bytes.Repeat([]byte("a"), memoMaxLen+1)
+	m.remember(long, memoClean)
+	if m.known(long, memoClean) {
+		t.Error("a string longer than memoMaxLen was remembered")
+	}
+	var none masker // MaskJSON's: no table, nothing remembered
+	none.remember([]byte("x"), memoClean)
+	if none.known([]byte("x"), memoClean) {
+		t.Error("a masker without a table remembered")
+	}
 }

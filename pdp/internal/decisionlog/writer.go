@@ -31,7 +31,9 @@ type encoder struct {
 	scratch []byte // lent to Record.Finish (Record.Scratch)
 }
 
-func newEncoder() *encoder { return &encoder{scratch: make([]byte, 0, 4096)} }
+func newEncoder() *encoder {
+	return &encoder{scratch: make([]byte, 0, 4096), m: masker{memo: new(memoTable)}}
+}
 
 type encResult uint8
 
