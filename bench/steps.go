@@ -51,7 +51,7 @@ var steps = []step{
 	{"plan", "the answer, its message and the changes it implies", []string{"pdp/internal/decide.(*Service).plan", "pdp/internal/decide.(*Service).DecideTraced"}},
 	{stepDecisionLog, "the record: rendered, masked, written (request path and writer)", []string{"pdp/internal/decide.(*Service).record", "pdp/internal/decisionlog."}},
 	{"apply", "the planned changes made (account, devices, journal) in memory", []string{"pdp/internal/decide.(*Service).apply", "pdp/internal/decide.(*Service).recorded"}},
-	{"durable state writes", "group commits of the risk state to bbolt (fsync)", []string{"pdp/internal/state.(*Store).run"}},
+	{"durable state writes", "group commits of the risk state to its write-ahead log (fdatasync) and the log's checkpoints into bbolt", []string{"pdp/internal/state.(*Store).run", "pdp/internal/state.(*boltBackend).checkpointLoop"}},
 	{"encode", "the answer written as JSON, headers, metrics", []string{"pdp/internal/server.(*Server).decide"}},
 	{stepSideCalls, "verifications, events and outcome reports (their own handlers)", []string{"pdp/internal/server.(*Server).verify", "pdp/internal/server.(*Server).event", "pdp/internal/server.(*Server).outcome", "pdp/internal/server.(*Server).appeal"}},
 	{"GC", "the garbage collector's own workers", []string{"runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge"}},
