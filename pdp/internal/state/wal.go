@@ -42,11 +42,15 @@ import (
 //	         uvarint key length | key | [uvarint value length | value])
 //
 // (little endian). Record numbers increase by one across segments.
-// Replaying the records after the last checkpoint, in order, onto the file
-// gives the state every acknowledged Commit left: each record holds whole
-// values, so replaying a segment the file already holds is harmless, and
-// segments are removed oldest first, so what remains after a crash is
-// always the newest part of the log.
+// Replaying the records after the last checkpoint (the file's wal_seq),
+// in order, onto the file gives the state every acknowledged Commit left.
+// Segments are removed oldest first, after the checkpoint that covered
+// them, so what remains after a crash is the newest part of the log; the
+// records in it that the file already holds (up to wal_seq: a checkpoint
+// that did not get to remove its segments, or a removal that did not
+// reach the disk) are skipped, never replayed over newer values, and the
+// first record after wal_seq must be wal_seq+1 (else a segment is
+// missing and the file is refused).
 //
 // A record that is cut short or fails its checksum at the very end of the
 // newest segment is a write the crash interrupted, never acknowledged: it

@@ -424,8 +424,19 @@ func (b *boltBackend) startWAL() error {
 	if err != nil {
 		return err
 	}
+	// Records up to the file's checkpoint (walSeq) are in the file
+	// already: a segment of them left behind (a removal that did not
+	// reach the disk) must not be replayed over newer values. The first
+	// record after the checkpoint is walSeq+1, or a segment is missing.
+	newer := recs
+	for len(newer) > 0 && newer[0].seq <= walSeq {
+		newer = newer[1:]
+	}
+	if len(newer) > 0 && newer[0].seq != walSeq+1 {
+		return fmt.Errorf("write-ahead log: record %d follows the file's checkpoint of record %d (a segment is missing, or the state file is older than its log)", newer[0].seq, walSeq)
+	}
 	s := &b.ws
-	s.fold(recs)
+	s.fold(newer)
 	for _, r := range recs {
 		walSeq = max(walSeq, r.seq)
 		journalSeq = max(journalSeq, r.journalSeq)
@@ -433,7 +444,7 @@ func (b *boltBackend) startWAL() error {
 	if b.readOnly {
 		return nil
 	}
-	if len(recs) > 0 {
+	if len(newer) > 0 {
 		if err := b.applyCut(s.cut(), walSeq, journalSeq); err != nil {
 			return fmt.Errorf("replaying the write-ahead log: %w", err)
 		}
