@@ -1,7 +1,9 @@
 package state
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +96,57 @@ func TestWALMissingOldestSegmentRefused(t *testing.T) {
 		if !strings.Contains(err.Error(), "missing") {
 			t.Errorf("%s open: %v, want a missing segment", name, err)
 		}
+	}
+}
+
+// A damaged length in the newest segment followed by acknowledged
+// records is damage, not a torn append: the file is refused rather than
+// opened without those records.
+func TestWALDamagedLengthInNewestSegmentRefused(t *testing.T) {
+	recordAt := func(data []byte, i int) int { // offset of record i (0-based)
+		off := walHeaderLen
+		for range i {
+			off += 8 + int(binary.LittleEndian.Uint32(data[off:]))
+		}
+		return off
+	}
+	for _, tt := range []struct {
+		name   string
+		damage func(data []byte)
+	}{
+		{"the second record's length past the end", func(data []byte) {
+			data[recordAt(data, 1)+3] = 0x01
+		}},
+		{"the first record's length past the end", func(data []byte) {
+			data[recordAt(data, 0)+2] = 0x10
+		}},
+		{"the third record's length up to the end", func(data []byte) {
+			off := recordAt(data, 2)
+			binary.LittleEndian.PutUint32(data[off:], uint32(len(data)-off-8))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path, seg := walCrashed(t, 5)
+			data, err := os.ReadFile(seg)
+			must(t, err)
+			tt.damage(data)
+			must(t, os.WriteFile(seg, data, 0o600))
+			for name, open := range map[string]func(string, time.Duration) (Backend, error){"read-only": OpenBoltReadOnly, "writable": OpenBolt} {
+				be, err := open(path, time.Second)
+				if err == nil {
+					var have []string
+					for i := range 5 {
+						if walGet(t, be, fmt.Sprintf("k-%d", i)) != nil {
+							have = append(have, fmt.Sprintf("k-%d", i))
+						}
+					}
+					_ = be.Close()
+					t.Fatalf("%s open of a damaged newest segment succeeded with %v of k-0..k-4 (acknowledged records dropped as a torn tail)", name, have)
+				}
+				if !strings.Contains(err.Error(), filepath.Base(seg)) {
+					t.Errorf("%s open: %v, want the segment named", name, err)
+				}
+			}
+		})
 	}
 }
