@@ -474,13 +474,18 @@ func (w *walog) rotate() error {
 // at the first that cannot be removed (it is replayed, harmlessly, at the
 // next Open).
 func (w *walog) removeClosed(n int) {
-	i := 0
-	for ; i < n; i++ {
-		if err := os.Remove(w.closed[i].path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			break
+	w.closed = w.closed[removeSegments(w.closed[:n]):]
+}
+
+// removeSegments removes segs in order, stopping at the first that cannot
+// be removed, and returns how many it removed.
+func removeSegments(segs []walSegment) int {
+	for i, sg := range segs {
+		if err := os.Remove(sg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return i
 		}
 	}
-	w.closed = w.closed[i:]
+	return len(segs)
 }
 
 func (w *walog) close() error {

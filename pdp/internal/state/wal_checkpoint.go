@@ -215,7 +215,10 @@ func (b *boltBackend) checkpoint() error {
 		s.cmu.Unlock()
 		return s.checkpointFailed(err)
 	}
-	covered := len(s.wal.closed)
+	// closed only grows at its end (a rotate under cmu, also a Commit's
+	// after a failed fdatasync) and shrinks at its start (here, under
+	// ckmu): the covered segments stay its first len(covered).
+	covered := slices.Clone(s.wal.closed)
 	upTo, journalSeq := s.wal.seq, s.journalSeq
 	s.logged.Store(0)
 	cut := s.cut()
@@ -224,7 +227,10 @@ func (b *boltBackend) checkpoint() error {
 		return s.checkpointFailed(fmt.Errorf("checkpoint of the write-ahead log into %s: %w", b.path, err))
 	}
 	s.drop(cut)
-	s.wal.removeClosed(covered)
+	removed := removeSegments(covered)
+	s.cmu.Lock()
+	s.wal.closed = s.wal.closed[removed:]
+	s.cmu.Unlock()
 	s.ckFailUntil = time.Time{}
 	s.ckLast.Store(time.Now().UnixNano())
 	s.checkpoints.Add(1)
