@@ -206,7 +206,7 @@ func (b *boltBackend) checkpoint() error {
 	s.ckmu.Lock()
 	defer s.ckmu.Unlock()
 	s.cmu.Lock()
-	if s.npending.Load() == 0 && len(s.wal.closed) == 0 {
+	if s.npending.Load() == 0 && len(s.wal.closed) == 0 && s.wal.size == int64(walHeaderLen) {
 		s.cmu.Unlock()
 		s.ckLast.Store(time.Now().UnixNano())
 		return nil
@@ -318,6 +318,17 @@ func (b *boltBackend) commitWAL(batch *Batch) (first uint64, err error) {
 // them pending (under cmu).
 func (b *boltBackend) appendBatch(batch *Batch) (first uint64, err error) {
 	s := &b.ws
+	// What bbolt would refuse must fail here, before it is logged: once
+	// acknowledged, every checkpoint and every replay at Open would fail
+	// on it (and the log's decoder refuses an empty key).
+	for _, w := range batch.Writes {
+		if len(w.Key) == 0 || len(w.Key) > bolt.MaxKeySize {
+			return 0, fmt.Errorf("commit %s: a key of %d bytes (1 to %d)", w.Bucket, len(w.Key), bolt.MaxKeySize)
+		}
+		if !w.Delete && len(w.Value) > bolt.MaxValueSize {
+			return 0, fmt.Errorf("commit %s: a value of %d bytes (at most %d)", w.Bucket, len(w.Value), bolt.MaxValueSize)
+		}
+	}
 	// Before the write is visible: a reader never finds a key absent from
 	// the filter that the file or the log holds.
 	for _, w := range batch.Writes {
@@ -364,6 +375,9 @@ func (b *boltBackend) appendBatch(batch *Batch) (first uint64, err error) {
 		size += 2 + 2*binary.MaxVarintLen32 + len(w.Key) + len(w.Value)
 	}
 	rec := appendWALRecord(make([]byte, 0, size), s.wal.seq+1, journalSeq, writes)
+	if len(rec)-8 > walMaxRecord {
+		return 0, fmt.Errorf("commit: a batch of %d bytes (the log takes at most %d)", len(rec)-8, walMaxRecord)
+	}
 	if err := s.wal.append(rec); err != nil {
 		return 0, err
 	}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // walGet reads one account key (nil when absent).
@@ -149,6 +151,65 @@ func TestWALDamagedLengthInNewestSegmentRefused(t *testing.T) {
 					t.Errorf("%s open: %v, want the segment named", name, err)
 				}
 			}
+		})
+	}
+}
+
+// A commit of an empty batch leaves nothing behind a clean Close either.
+func TestWALEmptyCommitCloseLeavesNoSegment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	be, err := OpenBolt(path, time.Second)
+	must(t, err)
+	_, err = be.Commit(&Batch{})
+	must(t, err)
+	must(t, be.Close())
+	if segs, _ := listWALSegments(path); len(segs) != 0 {
+		t.Errorf("segments left after a clean close: %v", segs)
+	}
+}
+
+// A write the file cannot hold (an empty key, a key past bbolt's limit)
+// fails its Commit and changes nothing: it is never acknowledged into the
+// log, where every checkpoint and every later Open would fail on it.
+func TestWALCommitRefusesWritesTheFileCannotHold(t *testing.T) {
+	for name, key := range map[string][]byte{
+		"an empty key":          {},
+		"a key past MaxKeySize": make([]byte, bolt.MaxKeySize+1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			be, err := OpenBolt(path, time.Second)
+			must(t, err)
+			walPut(t, be, "k-0", "v-0")
+			var b Batch
+			b.put(BucketAccounts, []byte("k-1"), []byte("v-1"))
+			b.put(BucketAccounts, key, []byte("v"))
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						// The panic left the log's lock held: stop here.
+						t.Fatalf("Commit panicked (the record was appended and fdatasynced first): %v", p)
+					}
+				}()
+				if _, err := be.Commit(&b); err == nil {
+					t.Error("Commit of a write bbolt refuses succeeded")
+				}
+			}()
+			if v := walGet(t, be, "k-1"); v != nil {
+				t.Errorf("the failed batch's k-1 = %q", v)
+			}
+			if err := be.(*boltBackend).checkpoint(); err != nil {
+				t.Errorf("checkpoint after the failed commit: %v", err)
+			}
+			abandon(t, be)
+			be, err = OpenBolt(path, time.Second)
+			if err != nil {
+				t.Fatalf("reopen after the failed commit: %v", err)
+			}
+			if v := walGet(t, be, "k-0"); string(v) != "v-0" {
+				t.Errorf("k-0 = %q after the reopen", v)
+			}
+			must(t, be.Close())
 		})
 	}
 }
