@@ -1,11 +1,15 @@
 package state
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +17,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/riskpdp/riskpdp/pdp"
 )
 
 // walGet reads one account key (nil when absent).
@@ -296,4 +302,123 @@ func TestWALClosesItsFiles(t *testing.T) {
 	if after := count(); after != before {
 		t.Errorf("%d file descriptors open before, %d after", before, after)
 	}
+}
+
+const ckCrashEnv = "STATE_CKCRASH_HELPER"
+
+// TestCheckpointCrashHelper runs only in the child of
+// TestKill9DuringCheckpointsKeepsJournalAndChain: sync list writes with
+// chained audit records, printing "ack N" after each, while a goroutine
+// checkpoints the log without pause, until it is killed.
+func TestCheckpointCrashHelper(t *testing.T) {
+	path := os.Getenv(ckCrashEnv)
+	if path == "" {
+		t.Skip("helper process for TestKill9DuringCheckpointsKeepsJournalAndChain")
+	}
+	start, _ := strconv.Atoi(os.Getenv(ckCrashEnv + "_START"))
+	s, err := Open(Config{Path: path, SweepInterval: -1})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	b := s.be.(*boltBackend)
+	go func() {
+		for {
+			_ = b.checkpoint()
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	for i := start; ; i++ {
+		err := s.PutListEntry(bg, block(pdp.SubjectDevice, fmt.Sprint("d-", i), strconv.Itoa(i)), pdp.AuditRecord{Action: "ckcrash.put", UID: "u-ck", Detail: strconv.Itoa(i)})
+		if err != nil {
+			fmt.Println("write:", err)
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("ack " + strconv.Itoa(i) + "\n")
+	}
+}
+
+// SIGKILLs during checkpoints: every acknowledged write and its audit
+// record survive, journal sequence numbers only grow (never reused after
+// a crash), and the hash chain verifies after each restart.
+func TestKill9DuringCheckpointsKeepsJournalAndChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	next := 0
+	seen := map[uint64]string{} // journal seq → the Detail it had
+	for round := range 3 {
+		acked := killHelper(t, "^TestCheckpointCrashHelper$", ckCrashEnv, path, next, 30+rand.IntN(70))
+		s, err := Open(Config{Path: path, SweepInterval: -1})
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill: %v", round, err)
+		}
+		rep, err := VerifyChain(bg, s.be)
+		must(t, err)
+		if !rep.OK() {
+			t.Errorf("round %d: chain broken after the kill: %v", round, rep.Broken)
+		}
+		bySeq := map[string]uint64{}
+		var lastSeq uint64
+		must(t, s.Journal(bg, JournalFilter{}, func(a pdp.AuditRecord) error {
+			if a.Seq <= lastSeq {
+				t.Errorf("round %d: journal seq %d after %d", round, a.Seq, lastSeq)
+			}
+			lastSeq = a.Seq
+			if d, ok := seen[a.Seq]; ok && d != a.Detail {
+				t.Errorf("round %d: journal seq %d reused: %q, before %q", round, a.Seq, a.Detail, d)
+			}
+			seen[a.Seq] = a.Detail
+			if a.Action == "ckcrash.put" {
+				bySeq[a.Detail] = a.Seq
+			}
+			return nil
+		}))
+		for _, i := range acked {
+			if _, ok := bySeq[strconv.Itoa(i)]; !ok {
+				t.Errorf("round %d: audit record of acknowledged write %d lost", round, i)
+			}
+			r, err := s.Reputation(pdp.SubjectDevice, fmt.Sprint("d-", i), time.Now())
+			if err != nil || r.BlockReason != strconv.Itoa(i) {
+				t.Errorf("round %d: acknowledged put %d lost: %+v, %v", round, i, r, err)
+			}
+		}
+		t.Logf("round %d: %d acknowledged writes, chain %d records checked, journal up to seq %d", round, len(acked), rep.Checked, lastSeq)
+		next = acked[len(acked)-1] + 100
+		must(t, s.Close())
+	}
+}
+
+// killHelper runs the test helper named by run with env=path, SIGKILLs it
+// once it acknowledged n writes, and returns every write it acknowledged.
+func killHelper(t *testing.T, run, env, path string, start, n int) []int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run="+run)
+	cmd.Env = append(os.Environ(), env+"="+path, env+"_START="+strconv.Itoa(start))
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	cmd.Stderr = os.Stderr
+	must(t, cmd.Start())
+	var acked []int
+	sc := bufio.NewScanner(out)
+	killed := false
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(sc.Text(), "ack ")
+		if !ok {
+			t.Logf("helper: %s", sc.Text())
+			continue
+		}
+		i, _ := strconv.Atoi(v)
+		acked = append(acked, i)
+		if len(acked) == n && !killed {
+			killed = true
+			must(t, cmd.Process.Kill()) // SIGKILL
+		}
+	}
+	err = cmd.Wait()
+	if !killed {
+		t.Fatalf("helper exited before %d writes: %v", n, err)
+	}
+	return acked
 }
