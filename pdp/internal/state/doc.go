@@ -192,8 +192,15 @@
 // empty file behind. The write-ahead log is replayed into the file at
 // Open; a segment of another state file, a record damaged anywhere but at
 // the very end of the newest segment (where a crash cuts an append that
-// was never acknowledged short) or a missing segment refuses the file
-// (TestWALTornTail, TestWALDamageRefused). A failed append is cut off the
+// was never acknowledged short; damage followed by an intact record is
+// not that) or a missing segment, also the first after the file's last
+// checkpoint, refuses the file; records the file already holds are not
+// replayed again (TestWALTornTail, TestWALDamageRefused,
+// TestWALDamagedLengthInNewestSegmentRefused,
+// TestWALMissingOldestSegmentRefused,
+// TestWALReplaySkipsRecordsTheFileHolds). A write bbolt would refuse (an
+// empty key, a key past 32 KiB) fails its Commit before it is logged.
+// A failed append is cut off the
 // log and returned as the commit's error; a failed checkpoint leaves its
 // writes in the log and in memory, counted in Stats and retried, and past
 // four times the checkpoint's bounds (2^17 keys or 256 MiB of log) writers

@@ -42,15 +42,20 @@ import (
 //	         uvarint key length | key | [uvarint value length | value])
 //
 // (little endian). Record numbers increase by one across segments.
-// Replaying the records after the last checkpoint, in order, onto the file
-// gives the state every acknowledged Commit left: each record holds whole
-// values, so replaying a segment the file already holds is harmless, and
-// segments are removed oldest first, so what remains after a crash is
-// always the newest part of the log.
+// Replaying the records after the last checkpoint (the file's wal_seq),
+// in order, onto the file gives the state every acknowledged Commit left.
+// Segments are removed oldest first, after the checkpoint that covered
+// them, so what remains after a crash is the newest part of the log; the
+// records in it that the file already holds (up to wal_seq: a checkpoint
+// that did not get to remove its segments, or a removal that did not
+// reach the disk) are skipped, never replayed over newer values, and the
+// first record after wal_seq must be wal_seq+1 (else a segment is
+// missing and the file is refused).
 //
 // A record that is cut short or fails its checksum at the very end of the
-// newest segment is a write the crash interrupted, never acknowledged: it
-// is dropped. Anywhere else it is damage, and the state file is refused.
+// newest segment, with no intact record after it, is a write the crash
+// interrupted, never acknowledged: it is dropped. Anywhere else it is
+// damage, and the state file is refused.
 const (
 	walMagic     = "RPDPWAL1"
 	walIDLen     = 16
@@ -219,7 +224,7 @@ func readWAL(path string, id []byte) ([]walRecord, []walSegment, error) {
 			return nil, nil, fmt.Errorf("write-ahead log %s: %w", sg.path, err)
 		}
 		last := i == len(segs)-1
-		rs, err := parseWALSegment(data, id, last)
+		rs, err := parseWALSegment(data, id, sg.first, last)
 		if err != nil {
 			return nil, nil, fmt.Errorf("write-ahead log %s: %w", sg.path, err)
 		}
@@ -236,11 +241,18 @@ func readWAL(path string, id []byte) ([]walRecord, []walSegment, error) {
 	return recs, segs, nil
 }
 
-// parseWALSegment checks a segment's header and decodes its records. In
-// the newest segment (last) a damaged record that reaches the end of the
-// data, or is followed only by zeros, is a torn append and ends the
-// segment; anything else damaged is an error.
-func parseWALSegment(data, id []byte, last bool) ([]walRecord, error) {
+// parseWALSegment checks a segment's header and decodes its records
+// (first: the number in the segment's name). In the newest segment (last)
+// a damaged record that reaches the end of the data, or is followed only
+// by zeros, and after whose start no intact record follows, is a torn
+// append and ends the segment; anything else damaged is an error.
+//
+// Every record is fdatasynced before the next is written, so what a crash
+// leaves after a torn record is its own bytes or zeros: an intact record
+// behind a damaged one means the damaged one was acknowledged once (a
+// length damaged in the middle of the segment reaches past its end like a
+// torn record's), and the records after it must not be dropped.
+func parseWALSegment(data, id []byte, first uint64, last bool) ([]walRecord, error) {
 	if last && len(data) <= walHeaderLen && !bytes.Equal(data, append([]byte(walMagic), id...)) {
 		// The newest segment's header was being written (a record is
 		// appended only once the header is durable): it holds nothing.
@@ -278,7 +290,14 @@ func parseWALSegment(data, id []byte, last bool) ([]walRecord, error) {
 			}
 		}
 		if bad != "" {
+			next := first
+			if len(recs) > 0 {
+				next = recs[len(recs)-1].seq + 1
+			}
 			if last && isZero(rest[end:]) {
+				if seq, ok := walIntactAfter(rest, next); ok {
+					return nil, fmt.Errorf("record at byte %d: %s, and record %d follows intact: damage, not a torn append", off, bad, seq)
+				}
 				return recs, nil // torn: nothing but zeros after it
 			}
 			return nil, fmt.Errorf("record at byte %d: %s", off, bad)
@@ -291,6 +310,32 @@ func parseWALSegment(data, id []byte, last bool) ([]walRecord, error) {
 		off += 8 + int(n)
 	}
 	return recs, nil
+}
+
+// walIntactAfter reports whether an intact record numbered next or later
+// starts anywhere in rest after its first byte (rest begins at a damaged
+// record numbered next), and its number.
+func walIntactAfter(rest []byte, next uint64) (uint64, bool) {
+	const minFrame = 8 + 17
+	for q := 1; q+minFrame <= len(rest); q++ {
+		n := uint64(binary.LittleEndian.Uint32(rest[q:]))
+		if n < 17 || n > uint64(len(rest)-q-8) {
+			continue
+		}
+		// A record numbered next+k lies at least k frames further on.
+		seq := binary.LittleEndian.Uint64(rest[q+8:])
+		if seq < next || seq-next > uint64(len(rest)/minFrame) {
+			continue
+		}
+		p := rest[q+8 : q+8+int(n)]
+		if crc32.Checksum(p, castagnoli) != binary.LittleEndian.Uint32(rest[q+4:]) {
+			continue
+		}
+		if _, err := decodeWALPayload(p); err == nil {
+			return seq, true
+		}
+	}
+	return 0, false
 }
 
 func isZero(b []byte) bool {
@@ -429,13 +474,18 @@ func (w *walog) rotate() error {
 // at the first that cannot be removed (it is replayed, harmlessly, at the
 // next Open).
 func (w *walog) removeClosed(n int) {
-	i := 0
-	for ; i < n; i++ {
-		if err := os.Remove(w.closed[i].path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			break
+	w.closed = w.closed[removeSegments(w.closed[:n]):]
+}
+
+// removeSegments removes segs in order, stopping at the first that cannot
+// be removed, and returns how many it removed.
+func removeSegments(segs []walSegment) int {
+	for i, sg := range segs {
+		if err := os.Remove(sg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return i
 		}
 	}
-	w.closed = w.closed[i:]
+	return len(segs)
 }
 
 func (w *walog) close() error {

@@ -206,7 +206,7 @@ func (b *boltBackend) checkpoint() error {
 	s.ckmu.Lock()
 	defer s.ckmu.Unlock()
 	s.cmu.Lock()
-	if s.npending.Load() == 0 && len(s.wal.closed) == 0 {
+	if s.npending.Load() == 0 && len(s.wal.closed) == 0 && s.wal.size == int64(walHeaderLen) {
 		s.cmu.Unlock()
 		s.ckLast.Store(time.Now().UnixNano())
 		return nil
@@ -215,7 +215,10 @@ func (b *boltBackend) checkpoint() error {
 		s.cmu.Unlock()
 		return s.checkpointFailed(err)
 	}
-	covered := len(s.wal.closed)
+	// closed only grows at its end (a rotate under cmu, also a Commit's
+	// after a failed fdatasync) and shrinks at its start (here, under
+	// ckmu): the covered segments stay its first len(covered).
+	covered := slices.Clone(s.wal.closed)
 	upTo, journalSeq := s.wal.seq, s.journalSeq
 	s.logged.Store(0)
 	cut := s.cut()
@@ -224,7 +227,10 @@ func (b *boltBackend) checkpoint() error {
 		return s.checkpointFailed(fmt.Errorf("checkpoint of the write-ahead log into %s: %w", b.path, err))
 	}
 	s.drop(cut)
-	s.wal.removeClosed(covered)
+	removed := removeSegments(covered)
+	s.cmu.Lock()
+	s.wal.closed = s.wal.closed[removed:]
+	s.cmu.Unlock()
 	s.ckFailUntil = time.Time{}
 	s.ckLast.Store(time.Now().UnixNano())
 	s.checkpoints.Add(1)
@@ -312,6 +318,17 @@ func (b *boltBackend) commitWAL(batch *Batch) (first uint64, err error) {
 // them pending (under cmu).
 func (b *boltBackend) appendBatch(batch *Batch) (first uint64, err error) {
 	s := &b.ws
+	// What bbolt would refuse must fail here, before it is logged: once
+	// acknowledged, every checkpoint and every replay at Open would fail
+	// on it (and the log's decoder refuses an empty key).
+	for _, w := range batch.Writes {
+		if len(w.Key) == 0 || len(w.Key) > bolt.MaxKeySize {
+			return 0, fmt.Errorf("commit %s: a key of %d bytes (1 to %d)", w.Bucket, len(w.Key), bolt.MaxKeySize)
+		}
+		if !w.Delete && len(w.Value) > bolt.MaxValueSize {
+			return 0, fmt.Errorf("commit %s: a value of %d bytes (at most %d)", w.Bucket, len(w.Value), bolt.MaxValueSize)
+		}
+	}
 	// Before the write is visible: a reader never finds a key absent from
 	// the filter that the file or the log holds.
 	for _, w := range batch.Writes {
@@ -358,6 +375,9 @@ func (b *boltBackend) appendBatch(batch *Batch) (first uint64, err error) {
 		size += 2 + 2*binary.MaxVarintLen32 + len(w.Key) + len(w.Value)
 	}
 	rec := appendWALRecord(make([]byte, 0, size), s.wal.seq+1, journalSeq, writes)
+	if len(rec)-8 > walMaxRecord {
+		return 0, fmt.Errorf("commit: a batch of %d bytes (the log takes at most %d)", len(rec)-8, walMaxRecord)
+	}
 	if err := s.wal.append(rec); err != nil {
 		return 0, err
 	}
@@ -424,8 +444,19 @@ func (b *boltBackend) startWAL() error {
 	if err != nil {
 		return err
 	}
+	// Records up to the file's checkpoint (walSeq) are in the file
+	// already: a segment of them left behind (a removal that did not
+	// reach the disk) must not be replayed over newer values. The first
+	// record after the checkpoint is walSeq+1, or a segment is missing.
+	newer := recs
+	for len(newer) > 0 && newer[0].seq <= walSeq {
+		newer = newer[1:]
+	}
+	if len(newer) > 0 && newer[0].seq != walSeq+1 {
+		return fmt.Errorf("write-ahead log: record %d follows the file's checkpoint of record %d (a segment is missing, or the state file is older than its log)", newer[0].seq, walSeq)
+	}
 	s := &b.ws
-	s.fold(recs)
+	s.fold(newer)
 	for _, r := range recs {
 		walSeq = max(walSeq, r.seq)
 		journalSeq = max(journalSeq, r.journalSeq)
@@ -433,7 +464,7 @@ func (b *boltBackend) startWAL() error {
 	if b.readOnly {
 		return nil
 	}
-	if len(recs) > 0 {
+	if len(newer) > 0 {
 		if err := b.applyCut(s.cut(), walSeq, journalSeq); err != nil {
 			return fmt.Errorf("replaying the write-ahead log: %w", err)
 		}

@@ -468,7 +468,7 @@ func FuzzWALSegment(f *testing.F) {
 	f.Add(seg[:len(seg)-5], false)
 	f.Add(append(slices.Clone(seg), 0, 0, 0, 0), true)
 	f.Fuzz(func(t *testing.T, data []byte, last bool) {
-		recs, err := parseWALSegment(data, id, last)
+		recs, err := parseWALSegment(data, id, 1, last)
 		if err != nil {
 			return
 		}
