@@ -49,7 +49,7 @@ var steps = []step{
 	{"evaluate", "the policy evaluated (fast path)", []string{"pdp/internal/policy.(*Engine).Evaluate"}},
 	{"verification sample", "a sample of decisions evaluated again by OPA's evaluator, off the request path", []string{"pdp/internal/policy.(*verifier)"}},
 	{"plan", "the answer, its message and the changes it implies", []string{"pdp/internal/decide.(*Service).plan", "pdp/internal/decide.(*Service).DecideTraced"}},
-	{stepDecisionLog, "the record: rendered, masked, written (request path and writer)", []string{"pdp/internal/decide.(*Service).record", "pdp/internal/decisionlog."}},
+	{stepDecisionLog, "the record: rendered, masked, written (request path and writer), rotated files compressed", []string{"pdp/internal/decide.(*Service).record", "pdp/internal/decisionlog.", "gopkg.in/natefinch/lumberjack"}},
 	{"apply", "the planned changes made (account, devices, journal) in memory", []string{"pdp/internal/decide.(*Service).apply", "pdp/internal/decide.(*Service).recorded"}},
 	{"durable state writes", "group commits of the risk state to its write-ahead log (fdatasync) and the log's checkpoints into bbolt", []string{"pdp/internal/state.(*Store).run", "pdp/internal/state.(*boltBackend).checkpointLoop"}},
 	{"encode", "the answer written as JSON, headers, metrics", []string{"pdp/internal/server.(*Server).decide"}},
