@@ -72,6 +72,7 @@ type walState struct {
 	ckLast                atomic.Int64 // unix nanoseconds of the last checkpoint
 	wake                  chan struct{}
 	quit, done            chan struct{}
+	closed                atomic.Bool // closeWAL ran
 }
 
 // setPending records w, written by record seq (under mu).
@@ -490,7 +491,9 @@ func (b *boltBackend) startWAL() error {
 // Open.
 func (b *boltBackend) closeWAL() error {
 	s := &b.ws
-	if s.wal == nil || s.wal.f == nil {
+	// The checkpoint goroutine changes s.wal's fields until it stops:
+	// only the flag tells a second Close.
+	if s.wal == nil || s.closed.Swap(true) {
 		return nil
 	}
 	close(s.quit)
