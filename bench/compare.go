@@ -188,12 +188,31 @@ func (s *suite) openLoops(srv *Server, tr *TargetResult, rates []float64) error 
 	return srv.Stop()
 }
 
-// profileSeconds is how long each target is profiled under closed-loop load.
+// profileSeconds is how long each target is profiled.
 func (s *suite) profileSeconds() time.Duration {
 	return min(s.o.Phase, 8*time.Second)
 }
 
-// profiles captures a CPU profile of each target under the closed loop:
+// profileLoad is the load each target is profiled under: the closed loop,
+// or an open loop at Options.ProfileRate.
+func (s *suite) profileLoad(srv *Server, d time.Duration) Load {
+	l := Load{Addr: srv.Addr, Path: srv.Path, Bodies: bodies(srv, s.mix), Sessions: srv.Sessions, Conns: s.o.ClosedConns, Duration: d}
+	if s.o.ProfileRate > 0 {
+		l.Rate, l.Conns = s.o.ProfileRate, s.o.OpenConns
+	}
+	return l
+}
+
+// profileWhere says what load the profiles were taken under.
+func (s *suite) profileWhere() string {
+	if s.o.ProfileRate > 0 {
+		return fmt.Sprintf("at %.0f req/s offered", s.o.ProfileRate)
+	}
+	return "under the closed loop"
+}
+
+// profiles captures a CPU profile of each target under the closed loop (or
+// at Options.ProfileRate):
 // the sidecar through pdp serve --cpu-profile (it has no pprof endpoint),
 // OPA through its --pprof endpoint,
 // the floor through its BENCH_CPUPROFILE.
@@ -215,11 +234,11 @@ func (s *suite) profiles(ctx context.Context, p *prepared, nPlugins int) error {
 		return err
 	}
 	for _, srv := range []*Server{pdpSrv, floorSrv} {
-		s.logf("%s: CPU profile under the closed loop, %v", srv.Name, d)
+		s.logf("%s: CPU profile %s, %v", srv.Name, s.profileWhere(), d)
 		if err := srv.Start(ctx, startTimeout); err != nil {
 			return err
 		}
-		res, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: bodies(srv, s.mix), Sessions: srv.Sessions, Conns: s.o.ClosedConns, Duration: d})
+		res, err := Run(s.profileLoad(srv, d))
 		if stopErr := srv.Stop(); err == nil {
 			err = stopErr
 		}
@@ -242,14 +261,14 @@ func (s *suite) profiles(ctx context.Context, p *prepared, nPlugins int) error {
 	if err != nil {
 		return err
 	}
-	s.logf("opa: CPU profile under the closed loop, %v", d)
+	s.logf("opa: CPU profile %s, %v", s.profileWhere(), d)
 	if err := opaSrv.Start(ctx, startTimeout); err != nil {
 		return err
 	}
 	defer opaSrv.Stop()
 	errc := make(chan error, 1)
 	go func() {
-		_, err := Run(Load{Addr: opaSrv.Addr, Path: opaSrv.Path, Bodies: bodies(opaSrv, s.mix), Conns: s.o.ClosedConns, Duration: d + time.Second})
+		_, err := Run(s.profileLoad(opaSrv, d+time.Second))
 		errc <- err
 	}()
 	time.Sleep(500 * time.Millisecond)

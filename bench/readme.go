@@ -177,7 +177,11 @@ func Summary(r *Results, out string) string {
 				ps = append(ps, fmt.Sprintf("[%s](%s/%s)", k, out, p))
 			}
 		}
-		w("CPU profiles under the closed loop (`go tool pprof -top <file>`): %s.\n\n", strings.Join(ps, ", "))
+		where := "under the closed loop"
+		if pr := r.ProfileRun; pr != nil && pr.Mode == "open" {
+			where = fmt.Sprintf("at %.0f req/s offered (open loop)", pr.OfferedRate)
+		}
+		w("CPU profiles %s (`go tool pprof -top <file>`): %s.\n\n", where, strings.Join(ps, ", "))
 	}
 	if pr := r.ProfileRun; pr != nil && len(r.Steps) > 0 {
 		w("**Where the sidecar's CPU goes**, per step of a request (its profile above, %d decisions and %d side calls in %.0f s; "+

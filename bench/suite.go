@@ -55,8 +55,12 @@ type Options struct {
 	NoDecisionLogPoint bool
 	// Profile captures a CPU profile per target (default on in full runs).
 	Profile bool
-	Mix     MixConfig
-	Log     io.Writer
+	// ProfileRate, when positive, profiles each target under an open loop
+	// at this offered rate (OpenConns connections) instead of the closed
+	// loop: where the CPU goes at the rates a sidecar mostly sees.
+	ProfileRate float64
+	Mix         MixConfig
+	Log         io.Writer
 }
 
 func (o *Options) defaults() {

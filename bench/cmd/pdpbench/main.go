@@ -56,6 +56,7 @@ func run() int {
 	flag.StringVar(&plugins, "plugins", "", "plugin counts (default 0,1,2,3,4)")
 	flag.BoolVar(&o.NoScale, "no-scale", false, "skip the scale checks")
 	flag.BoolVar(&o.Profile, "profile", false, "capture a CPU profile per target (always on in full runs)")
+	flag.Float64Var(&o.ProfileRate, "profile-rate", 0, "profile each target under an open loop at this offered rate, req/s, instead of the closed loop")
 	flag.Parse()
 	if !o.Smoke {
 		o.Profile = true
