@@ -1,11 +1,9 @@
 package state
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,38 +119,5 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 // n writes, and returns every write it acknowledged.
 func killMidStream(t *testing.T, path string, start, n int) []int {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path, crashEnv+"_START="+strconv.Itoa(start))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var acked []int
-	sc := bufio.NewScanner(out)
-	killed := false
-	for sc.Scan() {
-		line := sc.Text()
-		v, ok := strings.CutPrefix(line, "ack ")
-		if !ok {
-			t.Logf("helper: %s", line)
-			continue
-		}
-		i, _ := strconv.Atoi(v)
-		acked = append(acked, i)
-		if len(acked) == n && !killed {
-			killed = true
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL
-				t.Fatal(err)
-			}
-		}
-	}
-	err = cmd.Wait()
-	if !killed {
-		t.Fatalf("helper exited before %d writes: %v", n, err)
-	}
-	return acked
+	return killHelper(t, "^TestCrashHelper$", crashEnv, path, start, n)
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -192,15 +193,7 @@ func listWALSegments(path string) ([]walSegment, error) {
 		}
 		segs = append(segs, walSegment{path: filepath.Join(dir, e.Name()), first: n})
 	}
-	slices.SortFunc(segs, func(a, b walSegment) int {
-		switch {
-		case a.first < b.first:
-			return -1
-		case a.first > b.first:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(segs, func(a, b walSegment) int { return cmp.Compare(a.first, b.first) })
 	return segs, nil
 }
 
