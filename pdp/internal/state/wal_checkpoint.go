@@ -62,9 +62,11 @@ type walState struct {
 	// checkpoint's cut (both read without locks by the triggers).
 	npending, logged atomic.Int64
 
-	// ckmu runs one checkpoint at a time and guards ckErr, ckErrAt,
-	// ckFailUntil.
-	ckmu                  sync.Mutex
+	// ckmu runs one checkpoint at a time and guards ckFailUntil.
+	ckmu sync.Mutex
+	// errMu guards ckErr and ckErrAt apart from ckmu, so that Stats (a
+	// readiness probe, a metrics scrape) never waits for a checkpoint.
+	errMu                 sync.Mutex
 	ckErr                 error
 	ckErrAt               time.Time
 	ckFailUntil           time.Time
@@ -242,7 +244,10 @@ func (b *boltBackend) checkpoint() error {
 // for a second; the writes stay pending and in the log.
 func (s *walState) checkpointFailed(err error) error {
 	now := time.Now()
-	s.ckErr, s.ckErrAt, s.ckFailUntil = err, now, now.Add(time.Second)
+	s.ckFailUntil = now.Add(time.Second)
+	s.errMu.Lock()
+	s.ckErr, s.ckErrAt = err, now
+	s.errMu.Unlock()
 	s.ckErrors.Add(1)
 	return err
 }
@@ -252,11 +257,11 @@ func (b *boltBackend) walStats(st *Stats) {
 	s := &b.ws
 	st.LogPending = s.npending.Load()
 	st.Checkpoints, st.CheckpointErrors = s.checkpoints.Load(), s.ckErrors.Load()
-	s.ckmu.Lock()
+	s.errMu.Lock()
 	if s.ckErr != nil {
 		st.LastCheckpointError, st.LastCheckpointErrorAt = s.ckErr.Error(), s.ckErrAt
 	}
-	s.ckmu.Unlock()
+	s.errMu.Unlock()
 }
 
 // overStall reports whether the pending writes are past the stall bound.
