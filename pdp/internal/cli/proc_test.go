@@ -23,6 +23,16 @@ var (
 	pdpBinErr  error
 )
 
+// TestMain removes the binary buildPDP built: 67 MiB a run, which filled
+// /tmp after a day of test runs.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pdpBin != "" {
+		os.RemoveAll(filepath.Dir(pdpBin))
+	}
+	os.Exit(code)
+}
+
 // buildPDP builds bin/pdp once per test binary.
 func buildPDP(t *testing.T) string {
 	t.Helper()

@@ -35,13 +35,14 @@
 // The file sink (Config.Path) writes through lumberjack: the file is
 // rotated before it would exceed MaxSizeMiB, the old one renamed to
 // NAME-<UTC time to the millisecond>.EXT and gzip-compressed in the
-// background, and old files pruned by MaxAge and MaxBackups (by default
-// never: audit logs are kept for years, something else should ship and
-// expire them). Files lists a log's files in order. lumberjack rotates
-// inside Write, has no fsync and does not wait for compression on Close, so
-// the sink rotates explicitly, never twice in one millisecond (the second
-// backup would replace the first), fsyncs through a descriptor of its own,
-// and Close waits for compression; see filesink.go.
+// background (by the sink, with klauspost/compress, fsynced before the
+// original goes: compress.go), and old files pruned by MaxAge and
+// MaxBackups (by default never: audit logs are kept for years, something
+// else should ship and expire them). Files lists a log's files in order.
+// lumberjack rotates inside Write and has no fsync, so the sink rotates
+// explicitly, never twice in one millisecond (the second backup would
+// replace the first), fsyncs through a descriptor of its own, and Close
+// waits for compression; see filesink.go.
 //
 // The upload sink (Config.UploadURL) POSTs batches as OPA's decision log
 // plugin does: a gzip-compressed JSON array of events, Content-Encoding:
@@ -162,10 +163,9 @@
 // sidecar answers with an error). Concurrent callers share one write and
 // one fsync (groupcommit.go): measured, 16 callers get about 8 records per
 // fsync and 9 times the throughput of one (README.md, "Measured costs of
-// the components"). A rotation fsyncs the old file and the directory.
-// Rotated files are compressed by lumberjack without fsync: a power cut
-// within the kernel's writeback delay after a compression can lose that
-// backup; set DisableCompression where that matters.
+// the components"). A rotation fsyncs the old file and the directory; a
+// compressed backup is fsynced (file and directory) before the original is
+// removed, so a crash or power cut at any point keeps one whole copy.
 //
 // A full disk (or any write error) is counted (SinkErrors, Dropped
 // "file_error"), remembered as LastError, and reported by Healthy until a

@@ -100,12 +100,12 @@ func withMem(cfg Config, w *memWriter, sy *memSyncer) Config {
 	if cfg.Path == "" {
 		cfg.Path = "/nonexistent/decisions.log"
 	}
+	cfg.DisableCompression = true
 	cfg.testSink = func(s *fileSink) {
 		s.w = w
 		s.openSync = func(string) (syncer, error) { return sy, nil }
 		s.syncDir = func(string) error { return nil }
 		s.stat = func(string) (int64, bool) { return 0, false }
-		s.compress = false
 	}
 	return cfg
 }

@@ -13,15 +13,16 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 )
 
-// The file sink writes JSON lines through lumberjack, which opens, renames,
-// compresses (in its own goroutine) and prunes the files. lumberjack has no
+// The file sink writes JSON lines through lumberjack, which opens, renames
+// and prunes the files (the sink compresses rotated files itself:
+// compress.go). lumberjack has no
 // Sync, rotates inside Write where the caller cannot see it, names backups
 // by the millisecond (a second rotation in the same millisecond would
 // replace the first backup), and its Close does not wait for compression.
 // So the sink rotates explicitly, before lumberjack would (it tracks the
 // size as lumberjack does), at most once per millisecond and never onto an
-// existing name; it fsyncs through its own descriptor of the current file;
-// and Close waits for compression to finish.
+// existing name; and it fsyncs through its own descriptor of the current
+// file.
 
 // rotWriter is what the sink writes through: *lumberjack.Logger, or a fake
 // in tests.
@@ -40,12 +41,12 @@ type syncer interface {
 var errTooLarge = errors.New("record larger than MaxSizeMiB")
 
 type fileSink struct {
-	mu       sync.Mutex
-	path     string
-	w        rotWriter
-	max      int64
-	compress bool
-	c        *counters
+	mu   sync.Mutex
+	path string
+	w    rotWriter
+	max  int64
+	z    *compressor // nil with DisableCompression
+	c    *counters
 
 	size     int64 // bytes in the current file, counted as lumberjack does
 	sized    bool  // size has been read from the file on disk
@@ -61,22 +62,24 @@ type fileSink struct {
 }
 
 func newFileSink(cfg Config, c *counters) *fileSink {
-	return &fileSink{
+	s := &fileSink{
 		path: cfg.Path,
 		w: &lumberjack.Logger{
 			Filename:   cfg.Path,
 			MaxSize:    cfg.MaxSizeMiB,
 			MaxAge:     int(cfg.MaxAge / day),
 			MaxBackups: cfg.MaxBackups,
-			Compress:   !cfg.DisableCompression,
 		},
 		max:      int64(cfg.MaxSizeMiB) << 20,
-		compress: !cfg.DisableCompression,
 		c:        c,
 		openSync: func(p string) (syncer, error) { return os.Open(p) },
 		syncDir:  syncDir,
 		stat:     fileSize,
 	}
+	if !cfg.DisableCompression {
+		s.z = startCompressor(cfg.Path, c)
+	}
+	return s
 }
 
 func fileSize(p string) (int64, bool) {
@@ -219,6 +222,9 @@ func (s *fileSink) rotate() error {
 	}
 	s.size, s.partial, s.dirDirty = 0, false, true
 	s.c.rotations.Add(1)
+	if s.z != nil {
+		s.z.wake()
+	}
 	return nil
 }
 
@@ -262,8 +268,8 @@ func (s *fileSink) sync() error {
 	return nil
 }
 
-// close fsyncs and closes the file, then waits (bounded by ctx) for
-// lumberjack's background compression of rotated files to finish.
+// close fsyncs and closes the file, then waits (bounded by ctx) for the
+// compression of rotated files to finish.
 func (s *fileSink) close(ctx context.Context) error {
 	s.mu.Lock()
 	err := s.sync()
@@ -273,50 +279,8 @@ func (s *fileSink) close(ctx context.Context) error {
 	}
 	err = errors.Join(err, s.w.Close())
 	s.mu.Unlock()
-	if s.compress {
-		err = errors.Join(err, waitCompressed(ctx, s.path))
+	if s.z != nil {
+		err = errors.Join(err, s.z.close(ctx))
 	}
 	return err
-}
-
-// waitCompressed polls until no uncompressed backup of path is left. It
-// gives up when ctx ends or nothing has changed for 2s (compression failed,
-// e.g. on a full disk: the uncompressed backup stays and is still readable).
-func waitCompressed(ctx context.Context, path string) error {
-	const idle = 2 * time.Second
-	last, since := "", time.Now()
-	for {
-		plain, state := uncompressedBackups(path)
-		if plain == 0 {
-			return nil
-		}
-		if state != last {
-			last, since = state, time.Now()
-		} else if time.Since(since) > idle {
-			return fmt.Errorf("decisionlog: %d rotated files of %s left uncompressed", plain, path)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("decisionlog: waiting for compression of %s: %w", path, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-// uncompressedBackups counts the uncompressed backups of path and describes
-// the backups' names and sizes, to tell whether compression is progressing.
-func uncompressedBackups(path string) (int, string) {
-	bs, _ := backups(path)
-	n := 0
-	state := make([]byte, 0, 64*len(bs))
-	for _, b := range bs {
-		if b.plain != "" {
-			n++
-		}
-		if b.gz != "" {
-			size, _ := fileSize(b.gz)
-			state = fmt.Appendf(state, "%s:%d;", b.gz, size)
-		}
-	}
-	return n, string(state)
 }
