@@ -160,6 +160,11 @@ func spellings() []spelling {
 		"two_factor_code", "mfa_token", "card_verification", "cardVerification",
 		"cid_code", "card_cid", "军官证", "军官证号", "港澳通行证", "通行证号", "户口本", "护照", "護照號碼",
 		"huzhaohaoma", "junguanzheng", "tongxingzheng_hao")...)
+	add(keyCase("key: second factors, wallets and sessions (masker gaps found in review)", "tfa", "tfa_code",
+		"tfaToken", "backup_code", "backupCodes", "recovery_code", "recovery_codes",
+		"scratch_code", "seed_phrase", "seedPhrase", "recovery_phrase", "mnemonic", "wallet_mnemonic",
+		"mnemonic_phrase", "seed_words", "priv_key", "privKey", "cookie", "session_cookie", "set_cookie",
+		"cookies", "助记词", "钱包助记词", "助記詞", "zhujici")...)
 	add(keyCase("key: digits and symbols for letters", "p4ssw0rd", "passw0rd", "p@ssword", "pa$$word", "s3cret",
 		"P4SSWORD")...)
 
@@ -270,7 +275,9 @@ func innocents() []string {
 		"company", "pinned", "panel", "capacity", "footprint", "hotpot", "expires_at", "session_age_s", "zip_code",
 		"promo_code", "reason_code", "emi_max_amount", "acc_verified", "idfa", "password_last_changed",
 		"密码重置时间", "支付密码错误次数", "卡号后四位", "验证码发送时间", "身份证类型", "支付方式", "备注", "pinyin_name",
-		"密碼重設時間", "卡號後四位", "cert_type", "expired", "pincer"} {
+		"密碼重設時間", "卡號後四位", "cert_type", "expired", "pincer", "cookie_consent", "cookies_enabled",
+		"tfa_enabled", "tfa_method", "tfa_status", "backup_codes_remaining", "backup_code_used", "mnemonic_verified",
+		"seed_phrase_backed_up_at", "助记词备份时间"} {
 		bodies = append(bodies, loginWith(`{`+js(k)+`:"x"}`))
 	}
 	for _, v := range []string{"31.230416,121.473701", "31.230416 121.473701", "2026-11-22T05:47:00.386512345Z",

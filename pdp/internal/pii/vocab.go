@@ -35,7 +35,9 @@ var strongTerms = map[valueKind][]string{
 	kindPassword: {"password", "passwd", "passcode", "passphrase", "pwd", "privatekey", "apikey",
 		"apisecret", "accesstoken", "refreshtoken",
 		// misspellings and other languages integrations use
-		"pasword", "passowrd", "passwrd", "paswd", "passwort", "motdepasse", "contrasena", "wachtwoord"},
+		"pasword", "passowrd", "passwrd", "paswd", "passwort", "motdepasse", "contrasena", "wachtwoord",
+		// a wallet's recovery words are its private key
+		"privkey", "seedphrase", "recoveryphrase", "mnemonicphrase", "seedwords", "zhujici"},
 	kindCode: {"cvv", "cvc", "securitycode", "cardverificationvalue", "cardverificationcode",
 		"verificationcode", "verifycode", "smscode", "otpcode", "pincode", "pinblock", "yanzhengma",
 		"dongtaima", "duanxinma", "jiaoyanma", "anquanma"},
@@ -50,13 +52,17 @@ var wordTerms = map[valueKind][]string{
 	kindPassword: {"pw", "pswd", "psw", "pwrd", "pword", "passw", "senha", "mima", "kouling", "secret",
 		// credentials and what stands for one (a security question's answer)
 		"authtoken", "bearertoken", "sessiontoken", "idtoken", "jwt", "signingkey", "securityanswer",
-		"secretanswer", "mothersmaidenname", "maidenname"},
+		"secretanswer", "mothersmaidenname", "maidenname",
+		// a session cookie is a credential; a wallet's mnemonic its key
+		"cookie", "setcookie", "mnemonic"},
 	kindCode: {"pin", "pinnumber", "otp", "totp", "hotp", "mfacode", "vcode", "yzm", "cvn", "ccv", "csc",
 		"cvd", "cav", "cardcode", "authcode", "authorizationcode",
 		// PINs with a letter glued in front (mobile, transaction, internet banking)
 		"mpin", "tpin", "ipin",
 		// second-factor codes and card verification spelt out
-		"twofactorcode", "twofactortoken", "mfatoken",
+		"twofactorcode", "twofactortoken", "mfatoken", "tfa", "tfatoken",
+		// the one-time codes that stand in for a second factor
+		"backupcode", "recoverycode", "scratchcode",
 		"cardverification", "cardcid", "cidcode"},
 	kindExpiry: {"expiration", "expdate", "expmonth", "expyear", "expirymonth", "expiryyear",
 		"expirationmonth", "expirationyear", "cardexp", "cardexpiration", "cardexpire", "cardexpires",
@@ -83,7 +89,7 @@ var textTerms = map[valueKind][]string{
 // hanTerms are Chinese names of secrets, simplified and traditional; they
 // match anywhere in a key.
 var hanTerms = map[valueKind][]string{
-	kindPassword: {"密码", "口令", "密钥", "私钥", "密碼", "密鑰", "私鑰"},
+	kindPassword: {"密码", "口令", "密钥", "私钥", "密碼", "密鑰", "私鑰", "助记词", "助記詞"},
 	kindCode: {"验证码", "校验码", "动态码", "安全码", "短信码", "授权码", "卡背",
 		"驗證碼", "校驗碼", "動態碼", "安全碼", "簡訊碼", "授權碼"},
 	kindExpiry: {"有效期"},
@@ -118,6 +124,8 @@ var factWords = []string{
 	"fingerprint", "brand", "scheme", "network", "issuer", "issuing", "bank", "country", "currency",
 	"category", "funding", "product", "image", "img", "photo", "pic", "picture", "url", "uri", "link",
 	"file", "scan", "upload", "front", "back",
+	// a cookie's or code's use, not its value
+	"consent", "accepted", "used", "remaining",
 }
 
 // hanFacts are the Chinese fact words, simplified and traditional.
