@@ -57,6 +57,10 @@ type Warning struct {
 
 // Limit caps what a conditionally released account may move.
 type Limit struct {
+	// Operator marks a limit set through the operator API: its daily cap
+	// counts every money movement. A release's cap (a policy's limit
+	// obligation) bounds large payments only (000 §3.3).
+	Operator bool
 	// MaxAmount caps a single operation; 0 means no per-operation cap.
 	MaxAmount float64
 	// DailyAmount caps the total over 24 hours; 0 means no daily cap.
@@ -77,12 +81,13 @@ type limitJSON struct {
 	Currency    string    `json:"currency,omitempty"`
 	Duration    string    `json:"duration,omitempty"`
 	Until       time.Time `json:"until,omitzero"`
+	Operator    bool      `json:"operator,omitempty"`
 }
 
 // MarshalJSON writes the limit with the decision API's names and its
 // duration as a string such as "24h0m0s".
 func (l Limit) MarshalJSON() ([]byte, error) {
-	j := limitJSON{MaxAmount: l.MaxAmount, DailyAmount: l.DailyAmount, Currency: l.Currency, Until: l.Until}
+	j := limitJSON{MaxAmount: l.MaxAmount, DailyAmount: l.DailyAmount, Currency: l.Currency, Until: l.Until, Operator: l.Operator}
 	if l.Duration != 0 {
 		j.Duration = l.Duration.String()
 	}
@@ -102,6 +107,7 @@ func (l *Limit) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("limit duration: %w", err)
 		}
 	}
-	*l = Limit{MaxAmount: j.MaxAmount, DailyAmount: j.DailyAmount, Currency: j.Currency, Duration: d, Until: j.Until}
+	*l = Limit{MaxAmount: j.MaxAmount, DailyAmount: j.DailyAmount, Currency: j.Currency, Duration: d, Until: j.Until,
+		Operator: j.Operator}
 	return nil
 }

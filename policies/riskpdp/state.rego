@@ -47,6 +47,15 @@ deny contains "daily_limit_exceeded" if {
 	spent_24h + amount > input.account_state.limit.daily_amount
 }
 
+# A daily cap an operator set (PUT /admin/v1/accounts/{uid}/limit) counts
+# every money movement: a cap of 500 that let through any number of 1 999
+# payments would cap nothing.
+deny contains "daily_limit_exceeded" if {
+	input.derived.money == true
+	input.account_state.limit.operator_daily_amount > 0
+	spent_24h + amount > input.account_state.limit.operator_daily_amount
+}
+
 # --- verification ("verify first, release after") ---------------------------
 
 # A failed or refused check keeps the block. A passed one satisfies the

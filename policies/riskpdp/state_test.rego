@@ -86,6 +86,12 @@ test_limits if {
 	# held to it (below the medium threshold).
 	not "daily_limit_exceeded" in deny_reasons(with_state(payment(1999), {"account_state": {"limit": {"daily_amount": 10000}}, "velocity": {"spent_24h": 9900}}))
 
+	# An operator's cap counts every money movement, small ones too.
+	operator := {"account_state": {"limit": {"daily_amount": 500, "operator_daily_amount": 500}}, "velocity": {"spent_24h": 300}}
+	"daily_limit_exceeded" in deny_reasons(with_state(payment(300), operator))
+	not "daily_limit_exceeded" in deny_reasons(with_state(payment(200), operator))
+	not "daily_limit_exceeded" in deny_reasons(with_state(payment(1999), {"account_state": {"limit": {"daily_amount": 500, "operator_daily_amount": 0}}, "velocity": {"spent_24h": 300}}))
+
 	# Without velocity the amount alone is compared with the cap.
 	"daily_limit_exceeded" in deny_reasons(object.union(payment(2001), {"account_state": {"limit": {"daily_amount": 2000}}}))
 }

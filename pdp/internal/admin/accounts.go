@@ -433,7 +433,7 @@ func (s *Server) setLimit(w http.ResponseWriter, r *http.Request, c caller) erro
 		}
 	}
 	l := pdp.Limit{DailyAmount: req.DailyAmount, MaxAmount: req.MaxAmount, Currency: req.Currency, Duration: d,
-		Until: s.o.Now().Add(d)}
+		Until: s.o.Now().Add(d), Operator: true}
 	return s.change(w, r, c, req.action, "limit.set", map[string]any{"limit": l}, func(a *pdp.AccountState) error {
 		a.Limits = append(a.Limits, l)
 		return nil

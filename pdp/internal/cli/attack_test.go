@@ -251,6 +251,37 @@ func TestAttackLimitsInEveryCurrency(t *testing.T) {
 	}
 }
 
+// Finding: an operator's daily cap under 2 000 CNY capped nothing: the
+// rule (a release's cap, 000 §3.3) looked at payments from 2 000 only, so
+// any number of smaller ones passed. In any currency, and with a run of
+// releases' caps after it.
+func TestAttackOperatorDailyCapCountsSmallPayments(t *testing.T) {
+	s := attackSidecar(t)
+	pay := func(uid, txn string, amount float64, cur string) string {
+		return fmt.Sprintf(`{"stage":"payment","uid":%q,"device":{"id":"d-%s","ip":"198.51.100.4","ip_country":"CN"},"txn":{"id":%q,"amount":%v,"currency":%q},"account":{"home_country":"CN","created_at":"2019-05-01T00:00:00Z"}}`,
+			uid, uid, txn, amount, cur)
+	}
+	if code, m := s.op("PUT", "/admin/v1/accounts/u-cap/limit", opToken, `{"daily_amount":500,"currency":"CNY","duration":"24h","operator":"alice","reason":"suspected takeover","ticket":"RISK-2"}`); code != 200 {
+		t.Fatalf("limit: %d %v", code, m)
+	}
+	for i, amount := range []float64{200, 250} {
+		if _, d := s.decide(pay("u-cap", fmt.Sprintf("t-%d", i), amount, "CNY")); d["outcome"] != "allow" {
+			t.Fatalf("%v CNY, %d-th payment under a 500 CNY daily cap: %v", amount, i+1, d)
+		}
+	}
+	// 450 CNY spent: 60 CNY more is over the cap, and so is 10 USD (71 CNY).
+	for _, p := range []string{pay("u-cap", "t-3", 60, "CNY"), pay("u-cap", "t-4", 10, "USD")} {
+		if _, d := s.decide(p); d["outcome"] != "deny" || !slices.Contains(toStrings(d["reasons"]), "daily_limit_exceeded") {
+			t.Errorf("over a 500 CNY daily cap after 450 CNY: %v", d)
+		}
+	}
+	// The account view says which limit an operator set.
+	code, m := s.op("GET", "/admin/v1/accounts/u-cap", opToken, "")
+	if code != 200 || !strings.Contains(fmt.Sprint(m["limits"]), "operator:true") {
+		t.Errorf("account view: %d %v", code, m["limits"])
+	}
+}
+
 // Finding: the OPA Data API skipped the risk state, took reserved fields
 // and exposed the thresholds.
 func TestAttackDataAPIDecidesWithTheState(t *testing.T) {

@@ -217,7 +217,7 @@ func applyObligation(a *pdp.AccountState, o pdp.Obligation, in *request.Input, d
 		}
 		l.Until = now.Add(l.Duration)
 		for i := range a.Limits {
-			if m := &a.Limits[i]; m.MaxAmount == l.MaxAmount && m.DailyAmount == l.DailyAmount && m.Currency == l.Currency &&
+			if m := &a.Limits[i]; !m.Operator && m.MaxAmount == l.MaxAmount && m.DailyAmount == l.DailyAmount && m.Currency == l.Currency &&
 				m.Duration == l.Duration && now.Before(m.Until) {
 				m.Until = later(m.Until, l.Until)
 				return

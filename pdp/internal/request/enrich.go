@@ -68,8 +68,11 @@ type AccountView struct {
 	Restricted      []string // stages a grey freeze denies
 	Probation       bool
 	ProbationUntil  time.Time
-	// Limit in force (zero values: none).
+	// Limit in force (zero values: none): the smallest caps of all limits,
+	// and the smallest daily cap an operator set (it counts every money
+	// movement; a release's cap only large ones).
 	DailyAmount, MaxAmount float64
+	OperatorDailyAmount    float64
 	LimitCurrency          string
 	// EverFrozen: the account has been frozen before (within what the
 	// state keeps), part of "a long clean history".
@@ -304,6 +307,7 @@ var enrichSchema = []field{
 		}, nil,
 			numLeaf("daily_amount", func(in *Input) *float64 { return &acct(in).DailyAmount }),
 			numLeaf("max_amount", func(in *Input) *float64 { return &acct(in).MaxAmount }),
+			numLeaf("operator_daily_amount", func(in *Input) *float64 { return &acct(in).OperatorDailyAmount }),
 			stringLeaf("currency", false, func(in *Input) *string { return &acct(in).LimitCurrency }),
 		),
 	),

@@ -117,6 +117,9 @@ func GenEnrichment(seed uint64, in *Input) {
 		EverFrozen: r.IntN(5) == 0, KnownDevices: r.IntN(4)}
 	if r.IntN(4) == 0 {
 		a.DailyAmount, a.MaxAmount, a.LimitCurrency = []float64{0, 1000}[r.IntN(2)], []float64{0, 500}[r.IntN(2)], "CNY"
+		if a.DailyAmount > 0 && r.IntN(2) == 0 {
+			a.OperatorDailyAmount = a.DailyAmount // an operator's cap
+		}
 	}
 	in.Enrich.Account = a
 	if in.Req.Device.ID != "" {

@@ -21,7 +21,8 @@ const (
 	MaxFreezes    = 32
 	FreezeHistory = 365 * 24 * time.Hour
 	// MaxLimits bounds the limits kept; expired limits are dropped, beyond
-	// the bound the first ones go.
+	// the bound the first ones go, releases' before operators' (a run of
+	// verified payments cannot push out the cap an operator set).
 	MaxLimits = 16
 	// MaxEvents and EventMaxAge bound the events: the newest 64 (by At)
 	// of each kind that are less than 90 days old. Per kind, so that no
@@ -260,8 +261,12 @@ func pruneAccount(st *pdp.AccountState, now time.Time) {
 		st.Freezes = st.Freezes[:MaxFreezes]
 	}
 	st.Limits = slices.DeleteFunc(st.Limits, func(l pdp.Limit) bool { return !l.Until.IsZero() && !now.Before(l.Until) })
-	if n := len(st.Limits); n > MaxLimits {
-		st.Limits = st.Limits[n-MaxLimits:]
+	for extra := len(st.Limits) - MaxLimits; extra > 0; extra-- {
+		i := slices.IndexFunc(st.Limits, func(l pdp.Limit) bool { return !l.Operator })
+		if i < 0 {
+			i = 0
+		}
+		st.Limits = slices.Delete(st.Limits, i, i+1)
 	}
 	if p := st.Probation; !p.Until.IsZero() && !now.Before(p.Until) {
 		st.Probation = pdp.Probation{}

@@ -7,9 +7,10 @@ import (
 	"github.com/riskpdp/riskpdp/pdp"
 )
 
-// Account records (codec.go, tag 'A', version 5; version 1 lacks the
+// Account records (codec.go, tag 'A', version 6; version 1 lacks the
 // first-seen time, versions 1 and 2 the payments, versions 1 to 3 the
-// work, versions 1 to 4 the flags' stages):
+// work, versions 1 to 4 the flags' stages, versions 1 to 5 the limits'
+// operator mark):
 //
 //	uid
 //	first seen (version 2)
@@ -19,7 +20,8 @@ import (
 //	           temporary freeze leaves when it lifts itself)
 //	probation  since, until, reason
 //	limits     count, each: max amount, daily amount, currency, duration,
-//	           until
+//	           until, operator (version 6: 1 when set through the operator
+//	           API, else 0)
 //	events     count, each: kind, at, device id
 //	devices    count, each: id, first seen, last seen
 //	flags      count, each: kind, reason, txn id, decision id, at, stage
@@ -69,6 +71,11 @@ func encodeAccount(st *pdp.AccountState) []byte {
 		w.str(l.Currency)
 		w.dur(l.Duration)
 		w.time(l.Until)
+		if l.Operator {
+			w.byte(1)
+		} else {
+			w.byte(0)
+		}
 	}
 	w.uvarint(uint64(len(st.Events)))
 	for _, e := range st.Events {
@@ -195,6 +202,9 @@ func decodeAccount(b []byte) (*pdp.AccountState, error) {
 		for i := range st.Limits {
 			l := &st.Limits[i]
 			l.MaxAmount, l.DailyAmount, l.Currency, l.Duration, l.Until = d.amount(), d.amount(), d.str(), d.dur(), d.time()
+			if version >= 6 {
+				l.Operator = d.enum("limit operator mark", 0, 1) == 1
+			}
 		}
 	}
 	if n := d.count(3); n > 0 {

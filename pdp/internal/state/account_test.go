@@ -103,6 +103,37 @@ func TestUpdateAccountRefuses(t *testing.T) {
 	}
 }
 
+// TestOperatorLimitsOutlastReleases: past MaxLimits the releases' limits
+// go first, so a run of verified payments (each release adding a cap of
+// its own) cannot push out the cap an operator set; the mark survives the
+// codec.
+func TestOperatorLimitsOutlastReleases(t *testing.T) {
+	s, clk, path := openTest(t)
+	until := clk.Now().Add(24 * time.Hour)
+	op := pdp.Limit{DailyAmount: 500, Currency: "CNY", Duration: 24 * time.Hour, Until: until, Operator: true}
+	if _, err := s.UpdateAccount(bg, "u-op", Sync, nil, func(a *pdp.AccountState) error {
+		a.Limits = append(a.Limits, op)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 * MaxLimits {
+		if _, err := s.UpdateAccount(bg, "u-op", Sync, nil, func(a *pdp.AccountState) error {
+			a.Limits = append(a.Limits, pdp.Limit{DailyAmount: float64(15000 + i), Currency: "CNY", Until: until})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := mustAccount(t, reopen(t, path, clk), "u-op", clk.Now())
+	if len(st.Limits) != MaxLimits || st.Limits[0] != op || st.Limits[1].DailyAmount != float64(15000+MaxLimits+1) {
+		t.Fatalf("kept %d limits: %+v", len(st.Limits), st.Limits)
+	}
+}
+
 func TestUpdateAccountBounds(t *testing.T) {
 	s, clk, _ := openTest(t)
 	now := clk.Now()

@@ -42,7 +42,7 @@ const (
 	// accountVersion 2 adds the first-seen time after the UID, 3 the
 	// payments after the flags, 4 the operators' work after the
 	// destinations, 5 each flag's stage.
-	accountVersion = 5
+	accountVersion = 6
 	// verificationVersion 2 adds the binding (stage, transaction, amount,
 	// currency, device; a 0 stage byte when unbound) after the subject, 3
 	// the instrument after the currency (a version 2 binding reads as

@@ -51,7 +51,8 @@ var golden = struct {
 // writes (version 2: the binding) and accounts with a first-seen time;
 // testdata/format3 the account records of version 3 (payments,
 // destinations); testdata/format4 those of version 4 (the operators'
-// work); testdata/format5 those this build writes (the flags' stages).
+// work); testdata/format5 those of version 5 (the flags' stages);
+// testdata/format6 those this build writes (the limits' operator mark).
 func TestGoldenRecords(t *testing.T) {
 	auditJSON, err := encodeAudit(&golden.audit)
 	if err != nil {
@@ -84,6 +85,9 @@ func TestGoldenRecords(t *testing.T) {
 	acct5 := acct4
 	acct5.Flags = slices.Clone(acct4.Flags)
 	acct5.Flags[0].Stage = pdp.StageWithdrawal
+	acct6 := acct5
+	acct6.Limits = append(slices.Clone(acct5.Limits), pdp.Limit{DailyAmount: 500, Currency: "CNY", Duration: 24 * time.Hour,
+		Until: t0.Add(24 * time.Hour), Operator: true})
 	verif2.Subject = "payment:t-9"
 	verif2.Bound = true
 	// A binding written before instruments were bound releases nothing.
@@ -104,7 +108,8 @@ func TestGoldenRecords(t *testing.T) {
 		{"format2/account.bin", nil, decAccount, acct2},
 		{"format3/account.bin", nil, decAccount, acct3},
 		{"format4/account.bin", nil, decAccount, acct4},
-		{"format5/account.bin", encodeAccount(&acct5), decAccount, acct5},
+		{"format5/account.bin", nil, decAccount, acct5},
+		{"format6/account.bin", encodeAccount(&acct6), decAccount, acct6},
 		{"format2/verification.bin", nil, decVerif, verif2},
 		{"format3/verification.bin", encodeVerification(&verif3), decVerif, verif3},
 	}
