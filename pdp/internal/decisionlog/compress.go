@@ -122,12 +122,7 @@ func (z *compressor) fail(err error) error {
 // removeStale removes the temporary files of compressions that did not
 // finish (a crash, a full disk, an abort): each pass starts afresh.
 func (z *compressor) removeStale() {
-	dir, base := filepath.Split(z.path)
-	if dir == "" {
-		dir = "."
-	}
-	ext := filepath.Ext(base)
-	prefix := base[:len(base)-len(ext)] + "-"
+	dir, prefix, ext := backupNames(z.path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return

@@ -39,14 +39,20 @@ type backup struct {
 	plain, gz string
 }
 
-// backups returns the rotated files of path, oldest first.
-func backups(path string) ([]backup, error) {
+// backupNames splits path into its directory and what the names of its
+// rotated files start with (NAME-) and end with (.EXT).
+func backupNames(path string) (dir, prefix, ext string) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	ext := filepath.Ext(base)
-	prefix := base[:len(base)-len(ext)] + "-"
+	ext = filepath.Ext(base)
+	return dir, base[:len(base)-len(ext)] + "-", ext
+}
+
+// backups returns the rotated files of path, oldest first.
+func backups(path string) ([]backup, error) {
+	dir, prefix, ext := backupNames(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if os.IsNotExist(err) {

@@ -69,7 +69,7 @@ type Stats struct {
 	UploadBatches uint64 // successful upload requests
 	UploadErrors  uint64 // failed upload requests (each retry counts)
 
-	SinkErrors   uint64 // failed file writes, fsyncs or rotations
+	SinkErrors   uint64 // failed file writes, fsyncs, rotations or compressions of rotated files
 	HookErrors   uint64 // Config.Hook errors and panics
 	EncodeErrors uint64 // records logged with a value written as null: Input or Enrichment not JSON, time or number out of range
 	Rotations    uint64 // file rotations

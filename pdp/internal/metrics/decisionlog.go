@@ -30,7 +30,7 @@ func DecisionLogCollector(stats func() decisionlog.Stats, healthy func() error) 
 		"uploaded_total":       "Decision records the upload service accepted.",
 		"upload_pending":       "Decision records waiting for upload.",
 		"upload_errors_total":  "Failed upload requests (each retry counts).",
-		"sink_errors_total":    "Failed file writes, fsyncs or rotations (e.g. disk full).",
+		"sink_errors_total":    "Failed file writes, fsyncs, rotations or compressions of rotated files (e.g. disk full).",
 		"hook_errors_total":    "Failures of the policy's log masking (the record is logged with the built-in masking).",
 		"encode_errors_total":  "Records logged with a value written as null.",
 		"rotations_total":      "Log file rotations.",
