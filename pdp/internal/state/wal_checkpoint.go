@@ -22,9 +22,12 @@ import (
 // appends (a checkpoint slower than the writes it must absorb holds the
 // writers back instead of growing memory without end), and fails when
 // that checkpoint fails.
+//
+// The bounds are small so that each checkpoint is short: see the package
+// documentation for what two seconds and 2^15 keys cost the tail.
 const (
-	walCheckpointEvery  = 2 * time.Second
-	walCheckpointWrites = 1 << 15
+	walCheckpointEvery  = 250 * time.Millisecond
+	walCheckpointWrites = 1 << 12
 	walCheckpointBytes  = 64 << 20
 	walStall            = 4
 )
