@@ -15,12 +15,11 @@ import (
 
 // The file sink writes JSON lines through lumberjack, which opens, renames
 // and prunes the files (the sink compresses rotated files itself:
-// compress.go). lumberjack has no
-// Sync, rotates inside Write where the caller cannot see it, names backups
-// by the millisecond (a second rotation in the same millisecond would
-// replace the first backup), and its Close does not wait for compression.
-// So the sink rotates explicitly, before lumberjack would (it tracks the
-// size as lumberjack does), at most once per millisecond and never onto an
+// compress.go). lumberjack has no Sync, rotates inside Write where the
+// caller cannot see it, and names backups by the millisecond (a second
+// rotation in the same millisecond would replace the first backup). So the
+// sink rotates explicitly, before lumberjack would (it tracks the size as
+// lumberjack does), at most once per millisecond and never onto an
 // existing name; and it fsyncs through its own descriptor of the current
 // file.
 
