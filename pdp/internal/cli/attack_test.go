@@ -222,14 +222,17 @@ func TestAttackClaimsAndOmissions(t *testing.T) {
 	}
 }
 
+// paymentBody is a payment of uid from its own device in China.
+func paymentBody(uid, txn string, amount float64, cur string) string {
+	return fmt.Sprintf(`{"stage":"payment","uid":%q,"device":{"id":"d-%s","ip":"198.51.100.4","ip_country":"CN"},"txn":{"id":%q,"amount":%v,"currency":%q},"account":{"home_country":"CN","created_at":"2019-05-01T00:00:00Z"}}`,
+		uid, uid, txn, amount, cur)
+}
+
 // Findings: limits ignored the currency, and the day's spend added CNY
 // and USD amounts.
 func TestAttackLimitsInEveryCurrency(t *testing.T) {
 	s := attackSidecar(t)
-	small := func(uid, txn string, amount float64, cur string) string {
-		return fmt.Sprintf(`{"stage":"payment","uid":%q,"device":{"id":"d-%s","ip":"198.51.100.4","ip_country":"CN"},"txn":{"id":%q,"amount":%v,"currency":%q},"account":{"home_country":"CN","created_at":"2019-05-01T00:00:00Z"}}`,
-			uid, uid, txn, amount, cur)
-	}
+	small := paymentBody
 	if code, m := s.op("PUT", "/admin/v1/accounts/u-lim/limit", opToken, `{"max_amount":1000,"currency":"CNY","duration":"24h","operator":"alice","reason":"probation cap","ticket":"RISK-1"}`); code != 200 {
 		t.Fatalf("limit: %d %v", code, m)
 	}
@@ -253,14 +256,11 @@ func TestAttackLimitsInEveryCurrency(t *testing.T) {
 
 // Finding: an operator's daily cap under 2 000 CNY capped nothing: the
 // rule (a release's cap, 000 §3.3) looked at payments from 2 000 only, so
-// any number of smaller ones passed. In any currency, and with a run of
-// releases' caps after it.
+// any number of smaller ones passed. In any currency. (That releases' caps
+// cannot push it out: state's TestOperatorLimitsOutlastReleases.)
 func TestAttackOperatorDailyCapCountsSmallPayments(t *testing.T) {
 	s := attackSidecar(t)
-	pay := func(uid, txn string, amount float64, cur string) string {
-		return fmt.Sprintf(`{"stage":"payment","uid":%q,"device":{"id":"d-%s","ip":"198.51.100.4","ip_country":"CN"},"txn":{"id":%q,"amount":%v,"currency":%q},"account":{"home_country":"CN","created_at":"2019-05-01T00:00:00Z"}}`,
-			uid, uid, txn, amount, cur)
-	}
+	pay := paymentBody
 	if code, m := s.op("PUT", "/admin/v1/accounts/u-cap/limit", opToken, `{"daily_amount":500,"currency":"CNY","duration":"24h","operator":"alice","reason":"suspected takeover","ticket":"RISK-2"}`); code != 200 {
 		t.Fatalf("limit: %d %v", code, m)
 	}

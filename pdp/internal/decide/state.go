@@ -106,7 +106,7 @@ func accountView(a *pdp.AccountState, txn *pdp.Txn, stage pdp.Stage, rates *pdp.
 			v.DailyAmount, v.LimitCurrency = daily, cur
 		}
 		if l.Operator && daily > 0 && (v.OperatorDailyAmount == 0 || daily < v.OperatorDailyAmount) {
-			v.OperatorDailyAmount, v.LimitCurrency = daily, cur
+			v.OperatorDailyAmount = daily
 		}
 		if most > 0 && (v.MaxAmount == 0 || most < v.MaxAmount) {
 			v.MaxAmount, v.LimitCurrency = most, cur
