@@ -118,7 +118,7 @@ func (s *Service) logData(in *request.Input, path string, res []byte, defined bo
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = decisionlog.Result{Reasons: []string{}, Revision: revision, Data: data, Undefined: !defined}
 		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
-			r.Enrichment = e
+			r.Enrichment, r.EnrichmentCompact = e, true
 		}
 		if revision != "" {
 			r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: revision}}

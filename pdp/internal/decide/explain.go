@@ -200,7 +200,7 @@ func (s *Service) logExplain(in *request.Input, x *Explanation) error {
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = decisionlog.Result{Reasons: []string{}, Revision: revision, Data: data}
 		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
-			r.Enrichment = e
+			r.Enrichment, r.EnrichmentCompact = e, true
 		}
 		if revision != "" {
 			r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: revision}}

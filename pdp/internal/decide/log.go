@@ -43,7 +43,7 @@ func (s *Service) record(p *plan, traceparent string) error {
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = liveResult(d, satisfied, cause)
 		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
-			r.Enrichment = e
+			r.Enrichment, r.EnrichmentCompact = e, true
 		}
 		if d.PolicyRevision != "" {
 			r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: d.PolicyRevision}}

@@ -43,6 +43,13 @@ const tmpSuffix = ".gz.tmp"
 // compressChunk is how much is read and compressed between checks of abort.
 const compressChunk = 1 << 20
 
+// compressLevel is gzip's fastest level. The compression runs on the
+// cores that answer decisions: on 10 MB of a `make bench` log (2.4 KiB a
+// record, a throwaway benchmark) it costs 2.5 µs of CPU per record at
+// 8.7 % of the original size, against 5.5 µs and 6.4 % at the default
+// level; BenchmarkCompress compares them on the package's own records.
+const compressLevel = gzip.BestSpeed
+
 type compressor struct {
 	path string
 	c    *counters
@@ -162,7 +169,7 @@ func (z *compressor) compress(src string) (err error) {
 		}
 	}()
 	if z.zw == nil {
-		z.zw = gzip.NewWriter(out)
+		z.zw, _ = gzip.NewWriterLevel(out, compressLevel) // a valid level: no error
 		z.buf = make([]byte, compressChunk)
 	} else {
 		z.zw.Reset(out)

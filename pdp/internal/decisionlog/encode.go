@@ -31,7 +31,11 @@ func appendRecord(b []byte, r *Record) (_ []byte, bad int) {
 	b = appendRaw(b, r.Input, &bad)
 	if len(r.Enrichment) > 0 {
 		b = append(b, `,"enrichment":`...)
-		b = appendRaw(b, r.Enrichment, &bad)
+		if r.enrichmentChecked {
+			b = append(b, r.Enrichment...)
+		} else {
+			b = appendRaw(b, r.Enrichment, &bad)
+		}
 	}
 	b = append(b, `,"result":`...)
 	b = appendResult(b, &r.Result, &bad)

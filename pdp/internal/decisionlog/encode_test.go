@@ -146,3 +146,33 @@ func FuzzAppendRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestEnrichmentCompact: an enrichment marked compact is copied as it is,
+// the line the same as without the mark; one a hook replaced is checked
+// and compacted as any other, so the mark cannot carry a hook's
+// non-compact or broken JSON into the log.
+func TestEnrichmentCompact(t *testing.T) {
+	encode := func(hook func(*Record) error, mark bool) (string, uint64) {
+		l := Logger{cfg: Config{Hook: hook}}
+		r := typicalRecord(1)
+		r.DecisionID = "d-1" // typicalRecord's is new on every call
+		r.Finish = func(r *Record) {
+			r.Enrichment = append(r.Scratch, `{"derived":{"vip":false},"scores":{"m":{"score":0.5}}}`...)
+			r.EnrichmentCompact = mark
+		}
+		line, _ := l.encode(newEncoder(), nil, r)
+		return string(line), l.c.encodeErrors.Load()
+	}
+	plain, _ := encode(nil, false)
+	if got, _ := encode(nil, true); got != plain || !strings.Contains(got, `"enrichment":{"derived":{"vip":false},"scores":{"m":{"score":0.5}}},`) {
+		t.Fatalf("marked compact:\n got %s\nwant %s", got, plain)
+	}
+	spaced := func(r *Record) error { r.Enrichment = json.RawMessage("{\"derived\" :\n {\"vip\": true}}"); return nil }
+	if got, _ := encode(spaced, true); !strings.Contains(got, `"enrichment":{"derived":{"vip":true}},`) {
+		t.Fatalf("a hook's enrichment was not compacted: %s", got)
+	}
+	broken := func(r *Record) error { r.Enrichment = json.RawMessage(`{"derived":`); return nil }
+	if got, bad := encode(broken, true); !strings.Contains(got, `"enrichment":null,`) || bad != 1 {
+		t.Fatalf("a hook's broken enrichment: %d encode errors, %s", bad, got)
+	}
+}

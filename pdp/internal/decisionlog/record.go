@@ -62,6 +62,15 @@ type Record struct {
 	// result. The writer reuses it for the next record once this one is
 	// encoded: hooks that keep Enrichment must copy it.
 	Scratch []byte `json:"-"`
+	// EnrichmentCompact says Enrichment is compact JSON written by an
+	// encoder whose tests hold it to that (the sidecar's
+	// request.Input.AppendEnrichment): the writer copies it as it is
+	// instead of checking and compacting it again (1.6 µs of a 1.3 KB
+	// enrichment). It is heeded only if Config.Hook leaves Enrichment as
+	// it was: a hook that replaces it has it checked.
+	EnrichmentCompact bool `json:"-"`
+
+	enrichmentChecked bool // EnrichmentCompact, still true after the hook (encode)
 }
 
 // SchemaVersion is the record format this package writes and reads.

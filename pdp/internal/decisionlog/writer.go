@@ -1,9 +1,11 @@
 package decisionlog
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // The writer goroutine (async mode) takes records from the buffer in
@@ -53,6 +55,10 @@ func (l *Logger) encode(e *encoder, dst []byte, r *Record) ([]byte, encResult) {
 			l.c.setErr(err)
 		}
 	}
+	var compact json.RawMessage
+	if r.EnrichmentCompact {
+		compact = r.Enrichment
+	}
 	if h := l.cfg.Hook; h != nil {
 		if err := runHook(h, r); err != nil {
 			if errors.Is(err, ErrDrop) {
@@ -64,6 +70,7 @@ func (l *Logger) encode(e *encoder, dst []byte, r *Record) ([]byte, encResult) {
 		}
 	}
 	r.Schema = SchemaVersion
+	r.enrichmentChecked = len(compact) > 0 && len(compact) == len(r.Enrichment) && unsafe.SliceData(compact) == unsafe.SliceData(r.Enrichment)
 	var bad int
 	e.raw, bad = appendRecord(e.raw[:0], r)
 	if bad > 0 {

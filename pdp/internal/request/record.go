@@ -33,7 +33,10 @@ import (
 // them (state, velocity, plugins on).
 
 // AppendEnrichment appends the JSON object of the sidecar's additions to
-// dst (on error, dst unchanged). Numbers, booleans, strings, lists and
+// dst (on error, dst unchanged), as compact JSON: the decision log copies
+// it without checking it (decisionlog.Record.EnrichmentCompact;
+// TestAppendEnrichmentMatchesTerms and FuzzReplayInput hold it to that).
+// Numbers, booleans, strings, lists and
 // times are written from their Go values (field.put); scores, the rarer
 // scores_unavailable and unknown, and the known_devices count still
 // allocate: call it off the decision path (the decision log does, in its

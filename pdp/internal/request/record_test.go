@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 )
 
 // fullEnrichment sets every field of the enrichment schema to a value
@@ -140,6 +141,7 @@ func FuzzReplayInput(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
+		checkCompact(t, js)
 		back, err := ReplayInput(body, now, js, testLimits)
 		if err != nil {
 			t.Fatalf("replay of the re-encoding %s: %v", js, err)
@@ -148,6 +150,16 @@ func FuzzReplayInput(f *testing.F) {
 			t.Fatalf("not stable:\n%v\n%v", back.Term(), in.Term())
 		}
 	})
+}
+
+// checkCompact fails unless js is valid JSON already compact, as the
+// decision log takes AppendEnrichment's output (it copies it unchecked).
+func checkCompact(t *testing.T, js []byte) {
+	t.Helper()
+	c, err := jsonw.Compact(nil, js)
+	if err != nil || !bytes.Equal(c, js) {
+		t.Fatalf("not compact JSON (%v): %s", err, js)
+	}
 }
 
 // TestAppendEnrichmentMatchesTerms: the directly written additions are the
@@ -172,6 +184,7 @@ func TestAppendEnrichmentMatchesTerms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkCompact(t, got)
 		pairs := append([][2]*ast.Term{{keyDerived, in.derivedTerm()}}, in.enrichPairs()...)
 		if in.deviceNewSet {
 			pairs = append(pairs, [2]*ast.Term{ast.StringTerm("device_new"), ast.BooleanTerm(in.Req.Device.New.IsTrue())})
