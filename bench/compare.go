@@ -70,7 +70,7 @@ func (s *suite) main(ctx context.Context) error {
 		return err
 	}
 	s.res.Setup = Setup{Mix: s.o.Mix, MixOutcomes: stageShares(s.mix), ClosedConns: s.o.ClosedConns, OpenConns: s.o.OpenConns,
-		PhaseSeconds: s.o.Phase.Seconds(), WarmupSeconds: s.o.Warmup.Seconds(), ScaleSeconds: s.o.ScalePhase.Seconds(),
+		PhaseSeconds: s.o.Phase.Seconds(), WarmupSeconds: s.o.Warmup.Seconds(), SettleSeconds: s.o.Settle.Seconds(), ScaleSeconds: s.o.ScalePhase.Seconds(),
 		Rules: p.rules, StateKeys: p.stateKeys, DecisionLog: s.dlogFlag}
 	if s.dlogFlag {
 		s.res.Setup.DecisionLogNote = "pdp serve --decision-log <run dir>/decisions.log"
@@ -179,6 +179,9 @@ func (s *suite) openLoops(srv *Server, tr *TargetResult, rates []float64) error 
 	defer srv.Stop()
 	body := bodies(srv, s.mix)
 	for _, r := range rates {
+		if err := s.settle(srv, body, s.o.Settle, s.o.OpenConns, r); err != nil {
+			return err
+		}
 		res, err := s.phase(srv, body, s.o.Phase, s.o.OpenConns, r)
 		if err != nil {
 			return err

@@ -100,8 +100,8 @@ func Summary(r *Results, out string) string {
 	} else {
 		w("Setup: %s mix, %d requests over %d UIDs (%s)", s.Mix.Kind, s.Mix.Size, s.Mix.UIDs, s.MixOutcomes)
 	}
-	w("; closed loop %d connections, open loops %d connections, %.0f s phases after %.0f s warm-up; policy %d rules; sidecar state %d block-list keys, plugins %s, decision log %s.\n\n",
-		s.ClosedConns, s.OpenConns, s.PhaseSeconds, s.WarmupSeconds,
+	w("; closed loop %d connections, open loops %d connections, %.0f s phases after %.0f s warm-up, the sidecar's open loops each after %.0f s at their rate with its sessions restarted; policy %d rules; sidecar state %d block-list keys, plugins %s, decision log %s.\n\n",
+		s.ClosedConns, s.OpenConns, s.PhaseSeconds, s.WarmupSeconds, s.SettleSeconds,
 		s.Rules, s.StateKeys, strings.Join(s.Plugins, ", "), map[bool]string{true: "on", false: "off (" + s.DecisionLogNote + ")"}[s.DecisionLog])
 
 	if len(r.Goals) > 0 {
@@ -146,20 +146,23 @@ func Summary(r *Results, out string) string {
 
 	if pdp := r.target("sidecar"); pdp != nil && len(pdp.Open) > 0 {
 		w("**Open loop** (fixed offered rate; latency from the intended send time, corrected for coordinated omission):\n\n")
-		w("| offered | target | answered/s | p50 | p90 | p99 | p99.9 | max | unsent | CPU | sidecar took_us p50 / p99 |\n")
-		w("|---|---|---|---|---|---|---|---|---|---|---|\n")
+		w("| offered | target | answered/s | p50 | p90 | p99 | p99.9 | max | unsent | CPU | sidecar took_us p50 / p99 | side calls/s |\n")
+		w("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, o := range pdp.Open {
 			for _, t := range r.Targets {
 				x := t.openAt(o.OfferedRate)
 				if x == nil {
 					continue
 				}
-				took := "–"
+				took, side := "–", "–"
 				if x.TookUs != nil && t.Name == "sidecar" {
 					took = fmt.Sprintf("%.0f / %.0f µs", x.TookUs.P50, x.TookUs.P99)
 				}
-				w("| %.0f/s | %s | %.0f | %s | %s | %s | %s | %s | %d | %.2f cores | %s |\n", o.OfferedRate, t.Name, x.Throughput,
-					lat(x.Latency.P50), lat(x.Latency.P90), lat(x.Latency.P99), lat(x.Latency.P999), lat(x.Latency.Max), x.Unsent, usageOf(x).Cores, took)
+				if x.Sessions > 0 || x.SideCalls > 0 {
+					side = fmt.Sprintf("%.0f", float64(x.SideCalls)/x.Seconds)
+				}
+				w("| %.0f/s | %s | %.0f | %s | %s | %s | %s | %s | %d | %.2f cores | %s | %s |\n", o.OfferedRate, t.Name, x.Throughput,
+					lat(x.Latency.P50), lat(x.Latency.P90), lat(x.Latency.P99), lat(x.Latency.P999), lat(x.Latency.Max), x.Unsent, usageOf(x).Cores, took, side)
 			}
 		}
 		w("\n| offered | OPA sustained | sidecar p50 / OPA | sidecar p99 / OPA | sidecar p50 / floor | sidecar p50 − floor |\n|---|---|---|---|---|---|\n")

@@ -42,6 +42,7 @@ type Setup struct {
 	OpenConns       int       `json:"open_conns"`
 	PhaseSeconds    float64   `json:"phase_seconds"`
 	WarmupSeconds   float64   `json:"warmup_seconds"`
+	SettleSeconds   float64   `json:"settle_seconds"`
 	ScaleSeconds    float64   `json:"scale_phase_seconds"`
 	Rules           int       `json:"rules"`
 	StateKeys       int       `json:"state_keys"`

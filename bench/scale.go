@@ -134,6 +134,10 @@ func (s *suite) point(ctx context.Context, srv *Server, mix []Request, pt *Scale
 		pt.Error = err.Error()
 		return pt
 	}
+	if err = s.settle(srv, body, s.o.ScalePhase, s.o.OpenConns, rate); err != nil {
+		pt.Error = err.Error()
+		return pt
+	}
 	if pt.Open, err = s.phase(srv, body, s.o.ScalePhase, s.o.OpenConns, rate); err != nil {
 		pt.Error = err.Error()
 	}

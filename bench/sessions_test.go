@@ -59,3 +59,28 @@ func TestSessionQueueKeepsTheSessionsPace(t *testing.T) {
 		t.Fatalf("after the last call: %v, %d pending", err, q.Pending())
 	}
 }
+
+// Reset abandons the sessions in progress: their calls are no longer
+// handed out, and the next decision starts a new session.
+func TestSessionQueueReset(t *testing.T) {
+	q := NewSessionQueue(twoCallSource{}, 1)
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	first, err := q.take(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.answered(first.s, []byte(`{"outcome":"allow"}`), t0); err != nil || q.Pending() != 1 {
+		t.Fatalf("%v, %d pending", err, q.Pending())
+	}
+	q.Reset()
+	if q.Pending() != 0 {
+		t.Fatalf("%d pending after Reset", q.Pending())
+	}
+	if _, _, ok := q.takeSide(t0.Add(2 * time.Hour)); ok {
+		t.Fatal("a side call of an abandoned session was handed out")
+	}
+	next, err := q.take(t0.Add(2 * time.Hour))
+	if err != nil || next.s == first.s || string(next.body) != `{"first":true}` || q.started.Load() != 2 {
+		t.Fatalf("after Reset: %s, %d sessions, %v", next.body, q.started.Load(), err)
+	}
+}

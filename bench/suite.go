@@ -37,7 +37,17 @@ type Options struct {
 	OpenConns   int           // open-loop connections (default 32)
 	Phase       time.Duration // each main phase (default 10 s)
 	Warmup      time.Duration // before a target's first phase (default 3 s)
-	ScalePhase  time.Duration // each scale-check phase (default 5 s)
+	// Settle is how long a target that plays sessions (the sidecar) runs
+	// at an open loop's rate, its session queue reset, before the loop is
+	// measured: the follow-ups of the sessions (payments 5–40 s after
+	// their orders, verifications 10–60 s after a step-up, outcome reports
+	// 1–3 s after a payment) come at that rate's pace, not the phase
+	// before's (default 60 s; scale points settle for ScalePhase). Some
+	// sessions' calls come hours apart, so no settle reaches the steady
+	// state: after 20 s a loop at 500/s sent 0.46 side calls per decision,
+	// after 60 s 0.57.
+	Settle     time.Duration
+	ScalePhase time.Duration // each scale-check phase (default 5 s)
 	// RateFractions are the open-loop rates as fractions of OPA's
 	// closed-loop throughput (default 0.1, 0.25, 0.5); Rates adds fixed
 	// rates in req/s.
@@ -88,6 +98,9 @@ func (o *Options) defaults() {
 	}
 	if o.ScalePhase <= 0 {
 		o.ScalePhase = pick(5*time.Second, 700*time.Millisecond)
+	}
+	if o.Settle <= 0 {
+		o.Settle = pick(60*time.Second, 500*time.Millisecond)
 	}
 	if o.RateFractions == nil && o.Rates == nil {
 		o.RateFractions = []float64{0.1, 0.25, 0.5}
@@ -354,6 +367,18 @@ func bodies(srv *Server, mix []Request) [][]byte {
 
 // startTimeout allows for compiling a ×100 policy and the plugins.
 const startTimeout = 3 * time.Minute
+
+// settle resets srv's session queue, if it plays sessions, and runs it at
+// rate for d, unmeasured (Options.Settle). Targets sent a list of bodies
+// (OPA, the floor) have no sessions to settle.
+func (s *suite) settle(srv *Server, body [][]byte, d time.Duration, conns int, rate float64) error {
+	if srv.Sessions == nil {
+		return nil
+	}
+	srv.Sessions.Reset()
+	_, err := Run(Load{Addr: srv.Addr, Path: srv.Path, Bodies: body, Sessions: srv.Sessions, Conns: conns, Duration: d, Rate: rate})
+	return err
+}
 
 // phase runs one load phase against a started server, sampling its CPU
 // and memory.

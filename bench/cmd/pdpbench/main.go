@@ -48,6 +48,7 @@ func run() int {
 	flag.IntVar(&o.OpenConns, "open-conns", 0, "open-loop connections (default 32)")
 	flag.DurationVar(&o.Phase, "phase", 0, "duration of each main phase (default 10s, smoke 1s)")
 	flag.DurationVar(&o.Warmup, "warmup", 0, "warm-up before a target's first phase (default 3s)")
+	flag.DurationVar(&o.Settle, "settle", 0, "unmeasured run of the sidecar at an open loop's rate, its sessions restarted, before the loop (default 60s; scale points: the scale phase)")
 	flag.DurationVar(&o.ScalePhase, "scale-phase", 0, "duration of each scale-check phase (default 5s)")
 	flag.StringVar(&fractions, "rate-fractions", "", "open-loop rates as fractions of OPA's closed-loop throughput (default 0.1,0.25,0.5)")
 	flag.StringVar(&rates, "rates", "", "additional fixed open-loop rates, req/s")
