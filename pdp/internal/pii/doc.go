@@ -32,7 +32,8 @@
 //     有效期, 身份证, ...), match anywhere.
 //
 // A digit standing between letters is also read as the letter it imitates
-// ("p4ssw0rd"), '@' and '$' as a and s.
+// ("p4ssw0rd"), '@' and '$' as a and s, and a word "2fa" as "tfa" (no term
+// starts with a digit).
 //
 // An occurrence names a fact about the secret, and the key is not secret
 // for it, when a fact word follows it anywhere in the key (reset, at,

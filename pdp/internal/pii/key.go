@@ -66,16 +66,26 @@ func (f *folded) hasLeet() bool {
 			return true
 		}
 	}
-	for i := 1; i < len(b); i++ {
-		if f.leetRun(i) > i {
+	for i := 0; i < len(b); i++ {
+		if f.leetRun(i) > i || f.twoFA(i) {
 			return true
 		}
 	}
 	return false
 }
 
+// twoFA reports whether b[i] is the 2 of a word "2fa" (two-factor), which
+// reads as "tfa": a vocabulary term cannot start with a digit. A digit
+// before it ("12fa") or a letter after it ("2fast") is no such word.
+func (f *folded) twoFA(i int) bool {
+	b := f.b
+	return b[i] == '2' && i+3 <= len(b) && b[i+1] == 'f' && b[i+2] == 'a' &&
+		(i == 0 || !isDigitByte(b[i-1])) && (i+3 == len(b) || f.isBound(i+3) || !isLetterByte(b[i+3]))
+}
+
 // leetForm writes into a the key with those digits read as the letters
-// they imitate and '@' / '$' as a / s, glued to the letters around them.
+// they imitate and '@' / '$' as a / s, glued to the letters around them,
+// and a "2fa" as "tfa".
 func (f *folded) leetForm(a *folded) {
 	b := f.b
 	marks := f.leet
@@ -103,8 +113,12 @@ func (f *folded) leetForm(a *folded) {
 		if i > 0 && f.isBound(i) && !glued {
 			a.setBound(len(a.b))
 		}
-		glued = false
-		a.b = append(a.b, b[i])
+		c := b[i]
+		if f.twoFA(i) {
+			c = 't' // glued to the "fa" after it
+		}
+		glued = c != b[i]
+		a.b = append(a.b, c)
 		i++
 	}
 }
@@ -388,6 +402,9 @@ func quickClean(s string) bool {
 			a, b, afterLetter = b, uint32(c), true
 		case c == classLeet:
 			between = afterLetter
+			if s[i] == '2' {
+				a, b = 0, 't'-'a'+1 // "2fa" reads as "tfa" (folded.twoFA)
+			}
 		default: // not ASCII
 			return false
 		}
