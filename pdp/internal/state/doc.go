@@ -190,14 +190,16 @@
 // another process past Config.LockTimeout; a new file is built under a
 // temporary name and renamed, so a crash while creating never leaves an
 // empty file behind. The write-ahead log is replayed into the file at
-// Open; a segment of another state file, a record damaged anywhere but at
+// Open; a segment of another state file (also a newest one holding only
+// its header: only a header cut short is taken for an empty segment), a
+// record damaged anywhere but at
 // the very end of the newest segment (where a crash cuts an append that
 // was never acknowledged short; damage followed by an intact record is
 // not that) or a missing segment, also the first after the file's last
 // checkpoint, refuses the file; records the file already holds are not
 // replayed again (TestWALTornTail, TestWALDamageRefused,
 // TestWALDamagedLengthInNewestSegmentRefused,
-// TestWALMissingOldestSegmentRefused,
+// TestWALMissingOldestSegmentRefused, TestWALNewestSegmentHeader,
 // TestWALReplaySkipsRecordsTheFileHolds). A write bbolt would refuse (an
 // empty key, a key past 32 KiB) fails its Commit before it is logged.
 // A failed append is cut off the

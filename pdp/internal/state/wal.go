@@ -246,7 +246,7 @@ func readWAL(path string, id []byte) ([]walRecord, []walSegment, error) {
 // length damaged in the middle of the segment reaches past its end like a
 // torn record's), and the records after it must not be dropped.
 func parseWALSegment(data, id []byte, first uint64, last bool) ([]walRecord, error) {
-	if last && len(data) <= walHeaderLen && !bytes.Equal(data, append([]byte(walMagic), id...)) {
+	if last && headerBeingWritten(data, append([]byte(walMagic), id...)) {
 		// The newest segment's header was being written (a record is
 		// appended only once the header is durable): it holds nothing.
 		return nil, nil
@@ -303,6 +303,23 @@ func parseWALSegment(data, id []byte, first uint64, last bool) ([]walRecord, err
 		off += 8 + int(n)
 	}
 	return recs, nil
+}
+
+// headerBeingWritten reports whether data is what a crash can leave of a
+// segment whose header hdr was being written: shorter than hdr, or as long
+// but not hdr itself, each byte hdr's or a zero the file system extended
+// the file with. Another state file's header, whole or in part, is not:
+// it is refused as such, not taken for an empty segment and removed.
+func headerBeingWritten(data, hdr []byte) bool {
+	if len(data) > len(hdr) || bytes.Equal(data, hdr) {
+		return false
+	}
+	for i, c := range data {
+		if c != 0 && c != hdr[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // walIntactAfter reports whether an intact record numbered next or later

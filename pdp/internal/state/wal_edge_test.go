@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -421,4 +422,51 @@ func killHelper(t *testing.T, run, env, path string, start, n int) []int {
 		t.Fatalf("helper exited before %d writes: %v", n, err)
 	}
 	return acked
+}
+
+// A newest segment whose header a crash cut short (a prefix of it, zeros,
+// or both) holds nothing and the file opens; one holding another state
+// file's header, whole or cut short, is refused as the segment of another
+// file would be, not taken for an empty one and removed.
+func TestWALNewestSegmentHeader(t *testing.T) {
+	other := append([]byte(walMagic), newWALID()...)
+	for _, tt := range []struct {
+		name string
+		data func(own []byte) []byte
+		want string // "" opens
+	}{
+		{"a prefix of its header", func(own []byte) []byte { return own[:10] }, ""},
+		{"zeros", func([]byte) []byte { return make([]byte, walHeaderLen) }, ""},
+		{"its header with a zero page", func(own []byte) []byte { h := slices.Clone(own); clear(h[12:]); return h }, ""},
+		{"nothing", func([]byte) []byte { return nil }, ""},
+		{"another state file's header", func([]byte) []byte { return other }, "another state file"},
+		{"another state file's header cut short", func([]byte) []byte { return other[:walHeaderLen-3] }, "damaged header"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path, seg := walCrashed(t, 5)
+			data, err := os.ReadFile(seg)
+			must(t, err)
+			newest := walSegmentPath(path, 6)
+			must(t, os.WriteFile(newest, tt.data(data[:walHeaderLen]), 0o600))
+			be, err := OpenBolt(path, time.Second)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("open: %v", err)
+				}
+				walHas(t, be, 5)
+				must(t, be.Close())
+				return
+			}
+			if err == nil {
+				_ = be.Close()
+				t.Fatal("opened")
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), filepath.Base(newest)) {
+				t.Errorf("error %q, want %q and %s", err, tt.want, filepath.Base(newest))
+			}
+			if _, serr := os.Stat(newest); serr != nil {
+				t.Errorf("the refused segment is gone: %v", serr)
+			}
+		})
+	}
 }
