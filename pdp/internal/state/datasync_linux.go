@@ -23,3 +23,23 @@ func fdatasync(f *os.File) error {
 	}
 	return serr
 }
+
+// fallocate allocates f up to size bytes (mode 0: the file's size becomes
+// size, the new blocks read as zeros until written).
+func fallocate(f *os.File, size int64) error {
+	c, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		for {
+			if serr = syscall.Fallocate(int(fd), 0, 0, size); serr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
+}

@@ -174,10 +174,22 @@ func TestWALModel(t *testing.T) {
 }
 
 // walCrashed commits n batches of one put each (k-i = v-i), abandons the
-// backend and returns the path and the log's one segment.
+// backend and returns the path and the log's one segment, cut to its
+// records: as a segment is before a newer one is created, and as it is
+// where the file system cannot allocate ahead (walCrashedAllocated keeps
+// the allocation).
 func walCrashed(t *testing.T, n int) (string, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "state.db")
+	path, seg, end := walCrashedAllocated(t, n)
+	must(t, os.Truncate(seg, end))
+	return path, seg
+}
+
+// walCrashedAllocated is walCrashed with the segment as the crash left
+// it, allocated past its records (end: their end).
+func walCrashedAllocated(t *testing.T, n int) (path, seg string, end int64) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "state.db")
 	be, err := OpenBolt(path, time.Second)
 	must(t, err)
 	for i := range n {
@@ -186,13 +198,14 @@ func walCrashed(t *testing.T, n int) (string, string) {
 		_, err := be.Commit(&b)
 		must(t, err)
 	}
+	end = be.(*boltBackend).ws.wal.size
 	abandon(t, be)
 	segs, err := listWALSegments(path)
 	must(t, err)
 	if len(segs) != 1 {
 		t.Fatalf("segments %v", segs)
 	}
-	return path, segs[0].path
+	return path, segs[0].path, end
 }
 
 func walHas(t *testing.T, be Backend, n int) {
@@ -210,7 +223,9 @@ func walHas(t *testing.T, be Backend, n int) {
 
 // An append the crash cut short (a record's prefix, a record whose bytes
 // did not all reach the disk, zeros the file system extended it with) was
-// never acknowledged: it is dropped and everything before it replayed.
+// never acknowledged: it is dropped and everything before it replayed,
+// whether it was written past the segment's end or in the zeros allocated
+// ahead of its records.
 func TestWALTornTail(t *testing.T) {
 	rec := appendWALRecord(nil, 6, 0, []Write{{Bucket: BucketAccounts, Key: []byte("k-torn"), Value: []byte("x")}})
 	bad := slices.Clone(rec)
@@ -223,26 +238,34 @@ func TestWALTornTail(t *testing.T) {
 		"a record's prefix, then zeros": append(slices.Clone(rec[:12]), make([]byte, 100)...),
 		"nothing after a header":        nil,
 	} {
-		t.Run(name, func(t *testing.T) {
-			path, seg := walCrashed(t, 5)
-			f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
-			must(t, err)
-			_, err = f.Write(tail)
-			must(t, err)
-			must(t, f.Close())
-			be, err := OpenBolt(path, time.Second)
-			if err != nil {
-				t.Fatalf("open with a torn tail: %v", err)
-			}
-			defer be.Close()
-			walHas(t, be, 5)
-			must(t, be.Get(BucketAccounts, [][]byte{[]byte("k-torn")}, func(_ int, v []byte) error {
-				if v != nil {
-					t.Errorf("the torn record was applied: %q", v)
+		for _, allocated := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, allocated %v", name, allocated), func(t *testing.T) {
+				path, seg, end := walCrashedAllocated(t, 5)
+				if fi, err := os.Stat(seg); err != nil || (allocated && fi.Size() <= end) {
+					t.Skipf("the segment was not allocated ahead (%v)", err)
 				}
-				return nil
-			}))
-		})
+				if !allocated {
+					must(t, os.Truncate(seg, end))
+				}
+				f, err := os.OpenFile(seg, os.O_WRONLY, 0)
+				must(t, err)
+				_, err = f.WriteAt(tail, end)
+				must(t, err)
+				must(t, f.Close())
+				be, err := OpenBolt(path, time.Second)
+				if err != nil {
+					t.Fatalf("open with a torn tail: %v", err)
+				}
+				defer be.Close()
+				walHas(t, be, 5)
+				must(t, be.Get(BucketAccounts, [][]byte{[]byte("k-torn")}, func(_ int, v []byte) error {
+					if v != nil {
+						t.Errorf("the torn record was applied: %q", v)
+					}
+					return nil
+				}))
+			})
+		}
 	}
 }
 
