@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,4 +164,30 @@ func exponentsAsFloat64(v any) any {
 		}
 	}
 	return v
+}
+
+// FuzzExactKeysShortcut: exactKeys' shortcut (every key one of the type's
+// names as written) answers as the walk of the decoded body does, on
+// bodies encoding/json decodes into the type.
+func FuzzExactKeysShortcut(f *testing.F) {
+	f.Add([]byte(`{"uid":"u","operator":"a","limit":{"currency":"CNY"},"items":[{"currency":"x"}],"by_name":{"K":{"currency":"y"}}}`))
+	f.Add([]byte(`{"UID":"u"}`))
+	f.Add([]byte(`{"by_name":{"currency":{"currencY":"x"}}}`))
+	f.Add([]byte(`{"u\u0069d":"u"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if CheckJSON(b, 8) != nil {
+			return // DecodeStrict stops there
+		}
+		for _, v := range []any{&strictReq{}, &strictCollide{}} {
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if dec.Decode(v) != nil {
+				continue
+			}
+			ty := reflect.TypeOf(v)
+			if got, want := exactKeys(b, ty), walkBody(b, ty); (got == nil) != (want == nil) {
+				t.Fatalf("%T %s: shortcut %v, walk %v", v, b, got, want)
+			}
+		}
+	})
 }

@@ -272,23 +272,45 @@ func TestErrorsDoNotEchoNumbers(t *testing.T) {
 	}
 }
 
+// strictReq is a request type of every shape exactKeys walks.
+type strictReq struct {
+	strictBase
+	UID    string                 `json:"uid"`
+	Limit  *strictInner           `json:"limit"`
+	Items  []strictInner          `json:"items"`
+	ByName map[string]strictInner `json:"by_name"`
+	At     time.Time              `json:"at"`
+}
+
+type strictInner struct {
+	Currency string `json:"currency"`
+}
+
+type strictBase struct {
+	Operator string `json:"operator"`
+}
+
+// strictCollide has two names that differ in case only: a key spelled as
+// one of them may be the other's case-insensitive match.
+type strictCollide struct {
+	UID   string `json:"uid"`
+	Inner struct {
+		UID string `json:"UID"`
+	} `json:"inner"`
+}
+
 // TestStrictKeysExact: a field has one spelling. encoding/json matches
 // keys case-insensitively; the strict decoder refuses {"UID": …} for "uid"
-// at any depth (embedded structs, slices, maps), naming the key.
+// at any depth (embedded structs, slices, maps), naming the key, also
+// where the spelling is another field's elsewhere in the type.
 func TestStrictKeysExact(t *testing.T) {
-	type inner struct {
-		Currency string `json:"currency"`
+	type req = strictReq
+	var c strictCollide
+	if err := DecodeStrict([]byte(`{"UID":"u","inner":{"UID":"v"}}`), 8, &c); err == nil {
+		t.Errorf("a key spelled as another field's was taken: %+v", c)
 	}
-	type base struct {
-		Operator string `json:"operator"`
-	}
-	type req struct {
-		base
-		UID    string           `json:"uid"`
-		Limit  *inner           `json:"limit"`
-		Items  []inner          `json:"items"`
-		ByName map[string]inner `json:"by_name"`
-		At     time.Time        `json:"at"`
+	if err := DecodeStrict([]byte(`{"uid":"u","inner":{"UID":"v"}}`), 8, &c); err != nil || c.Inner.UID != "v" {
+		t.Errorf("exact keys of a type with names that differ in case: %v %+v", err, c)
 	}
 	for body, field := range map[string]string{
 		`{"UID":"u-1"}`:                                   "UID",

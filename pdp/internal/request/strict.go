@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/riskpdp/riskpdp/pdp"
+	"github.com/riskpdp/riskpdp/pdp/internal/jsonw"
 	"github.com/riskpdp/riskpdp/pdp/internal/pii"
 )
 
@@ -43,7 +45,22 @@ func DecodeStrict(body []byte, maxDepth int, v any) error {
 // another to whatever else reads the body. It walks the body along t's
 // json names (embedded structs' promoted, types that decode themselves and
 // maps of any not looked into).
+//
+// Most bodies take a shortcut: when every key in the body, at any depth,
+// is spelled exactly as one of t's json names and no two of those names
+// differ in case only, encoding/json can have matched each key to its own
+// spelling, and the body is not decoded again (the second decode was a
+// third of an outcome report's decoding).
 func exactKeys(body []byte, t reflect.Type) error {
+	if names := jsonNames(t); names != nil && keysAmong(body, names) {
+		return nil
+	}
+	return walkBody(body, t)
+}
+
+// walkBody is exactKeys without the shortcut: the body decoded again and
+// walked along t.
+func walkBody(body []byte, t reflect.Type) error {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -94,6 +111,71 @@ func walkKeys(doc any, t reflect.Type, path string) error {
 		}
 	}
 	return nil
+}
+
+// typeNames caches jsonNames by type.
+var typeNames sync.Map // reflect.Type → map[string]bool (nil: no shortcut)
+
+// jsonNames returns the json names of the structs in t (through pointers,
+// slices, arrays and map values), or nil when two of them differ in case
+// only, so that a key spelled as one could be another's case-insensitive
+// match.
+func jsonNames(t reflect.Type) map[string]bool {
+	if v, ok := typeNames.Load(t); ok {
+		return v.(map[string]bool)
+	}
+	names := map[string]bool{}
+	seen := map[reflect.Type]bool{}
+	var collect func(reflect.Type)
+	collect = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for name, ft := range jsonFields(t) {
+			names[name] = true
+			collect(ft)
+		}
+	}
+	collect(t)
+	for a := range names {
+		for b := range names {
+			if a != b && strings.EqualFold(a, b) {
+				names = nil
+			}
+		}
+		if names == nil {
+			break
+		}
+	}
+	typeNames.Store(t, names)
+	return names
+}
+
+// keysAmong reports whether every object key in body, a valid JSON text,
+// is one of names as written: a key with an escape or outside names is not
+// (the caller then walks the body).
+func keysAmong(body []byte, names map[string]bool) bool {
+	for i := 0; i < len(body); {
+		if body[i] != '"' {
+			i++
+			continue
+		}
+		end, flags, err := jsonw.StringEnd(body, i)
+		if err != nil {
+			return false
+		}
+		if j := jsonw.SkipSpace(body, end); j < len(body) && body[j] == ':' {
+			if flags&jsonw.Escaped != 0 || !names[string(body[i+1:end-1])] {
+				return false
+			}
+		}
+		i = end
+	}
+	return true
 }
 
 func join(path, key string) string {
