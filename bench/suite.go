@@ -44,8 +44,8 @@ type Options struct {
 	// 1–3 s after a payment) come at that rate's pace, not the phase
 	// before's (default 60 s; scale points settle for ScalePhase). Some
 	// sessions' calls come hours apart, so no settle reaches the steady
-	// state: after 20 s a loop at 500/s sent 0.46 side calls per decision,
-	// after 60 s 0.57.
+	// state: in quick runs a loop sent 0.46 side calls per decision after
+	// 20 s (at 500/s) and 0.57 after 60 s (at 570/s).
 	Settle     time.Duration
 	ScalePhase time.Duration // each scale-check phase (default 5 s)
 	// RateFractions are the open-loop rates as fractions of OPA's

@@ -232,24 +232,23 @@ func paymentBody(uid, txn string, amount float64, cur string) string {
 // and USD amounts.
 func TestAttackLimitsInEveryCurrency(t *testing.T) {
 	s := attackSidecar(t)
-	small := paymentBody
 	if code, m := s.op("PUT", "/admin/v1/accounts/u-lim/limit", opToken, `{"max_amount":1000,"currency":"CNY","duration":"24h","operator":"alice","reason":"probation cap","ticket":"RISK-1"}`); code != 200 {
 		t.Fatalf("limit: %d %v", code, m)
 	}
-	if _, d := s.decide(small("u-lim", "t-1", 990, "USD")); d["outcome"] != "deny" || !slices.Contains(toStrings(d["reasons"]), "limit_exceeded") {
+	if _, d := s.decide(paymentBody("u-lim", "t-1", 990, "USD")); d["outcome"] != "deny" || !slices.Contains(toStrings(d["reasons"]), "limit_exceeded") {
 		t.Errorf("990 USD under a 1 000 CNY cap: %v", d)
 	}
-	if _, d := s.decide(small("u-lim", "t-2", 990, "CNY")); d["outcome"] != "allow" {
+	if _, d := s.decide(paymentBody("u-lim", "t-2", 990, "CNY")); d["outcome"] != "allow" {
 		t.Errorf("990 CNY under a 1 000 CNY cap: %v", d)
 	}
 	if code, m := s.op("PUT", "/admin/v1/accounts/u-day/limit", opToken, `{"daily_amount":10000,"currency":"CNY","duration":"24h","operator":"alice","reason":"daily cap","ticket":"RISK-1"}`); code != 200 {
 		t.Fatalf("limit: %d %v", code, m)
 	}
-	if _, d := s.decide(small("u-day", "t-1", 1900, "CNY")); d["outcome"] != "allow" {
+	if _, d := s.decide(paymentBody("u-day", "t-1", 1900, "CNY")); d["outcome"] != "allow" {
 		t.Fatalf("1 900 CNY: %v", d)
 	}
 	// 1 900 CNY spent; 1 200 USD is 8 520 CNY: 10 420 CNY in the day.
-	if _, d := s.decide(small("u-day", "t-2", 1200, "USD")); d["outcome"] != "deny" || !slices.Contains(toStrings(d["reasons"]), "daily_limit_exceeded") {
+	if _, d := s.decide(paymentBody("u-day", "t-2", 1200, "USD")); d["outcome"] != "deny" || !slices.Contains(toStrings(d["reasons"]), "daily_limit_exceeded") {
 		t.Errorf("1 200 USD after 1 900 CNY under a 10 000 CNY daily cap: %v", d)
 	}
 }
@@ -260,17 +259,16 @@ func TestAttackLimitsInEveryCurrency(t *testing.T) {
 // cannot push it out: state's TestOperatorLimitsOutlastReleases.)
 func TestAttackOperatorDailyCapCountsSmallPayments(t *testing.T) {
 	s := attackSidecar(t)
-	pay := paymentBody
 	if code, m := s.op("PUT", "/admin/v1/accounts/u-cap/limit", opToken, `{"daily_amount":500,"currency":"CNY","duration":"24h","operator":"alice","reason":"suspected takeover","ticket":"RISK-2"}`); code != 200 {
 		t.Fatalf("limit: %d %v", code, m)
 	}
 	for i, amount := range []float64{200, 250} {
-		if _, d := s.decide(pay("u-cap", fmt.Sprintf("t-%d", i), amount, "CNY")); d["outcome"] != "allow" {
+		if _, d := s.decide(paymentBody("u-cap", fmt.Sprintf("t-%d", i), amount, "CNY")); d["outcome"] != "allow" {
 			t.Fatalf("%v CNY, %d-th payment under a 500 CNY daily cap: %v", amount, i+1, d)
 		}
 	}
 	// 450 CNY spent: 60 CNY more is over the cap, and so is 10 USD (71 CNY).
-	for _, p := range []string{pay("u-cap", "t-3", 60, "CNY"), pay("u-cap", "t-4", 10, "USD")} {
+	for _, p := range []string{paymentBody("u-cap", "t-3", 60, "CNY"), paymentBody("u-cap", "t-4", 10, "USD")} {
 		if _, d := s.decide(p); d["outcome"] != "deny" || !slices.Contains(toStrings(d["reasons"]), "daily_limit_exceeded") {
 			t.Errorf("over a 500 CNY daily cap after 450 CNY: %v", d)
 		}

@@ -117,12 +117,7 @@ func (s *Service) logData(in *request.Input, path string, res []byte, defined bo
 	revision := s.eng.Revision()
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = decisionlog.Result{Reasons: []string{}, Revision: revision, Data: data, Undefined: !defined}
-		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
-			r.Enrichment, r.EnrichmentCompact = e, true
-		}
-		if revision != "" {
-			r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: revision}}
-		}
+		s.finishRecord(r, in, revision)
 	}
 	if err := s.dlog.Log(r); err != nil && s.logSync {
 		s.log.Error("data query not recorded durably: refusing to answer", "path", path, "error", err)

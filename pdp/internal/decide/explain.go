@@ -199,12 +199,7 @@ func (s *Service) logExplain(in *request.Input, x *Explanation) error {
 	revision := x.Decision.PolicyRevision
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = decisionlog.Result{Reasons: []string{}, Revision: revision, Data: data}
-		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
-			r.Enrichment, r.EnrichmentCompact = e, true
-		}
-		if revision != "" {
-			r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: revision}}
-		}
+		s.finishRecord(r, in, revision)
 	}
 	if err := s.dlog.Log(r); err != nil && s.logSync {
 		s.log.Error("explanation not recorded durably: refusing to answer", "error", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/riskpdp/riskpdp/pdp"
 	"github.com/riskpdp/riskpdp/pdp/internal/decisionlog"
+	"github.com/riskpdp/riskpdp/pdp/internal/request"
 )
 
 // Recording decisions, the middle step of plan → record → apply. The
@@ -42,12 +43,7 @@ func (s *Service) record(p *plan, traceparent string) error {
 	traceID, spanID, traced := p.span.IDs()
 	r.Finish = func(r *decisionlog.Record) {
 		r.Result = liveResult(d, satisfied, cause)
-		if e, err := in.AppendEnrichment(r.Scratch); err == nil {
-			r.Enrichment, r.EnrichmentCompact = e, true
-		}
-		if d.PolicyRevision != "" {
-			r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: d.PolicyRevision}}
-		}
+		s.finishRecord(r, in, d.PolicyRevision)
 		r.Metrics = map[string]int64{"timer_pdp_decide_ns": d.Took.Nanoseconds()}
 		if traced {
 			r.TraceID, r.SpanID = hex.EncodeToString(traceID[:]), hex.EncodeToString(spanID[:])
@@ -60,6 +56,19 @@ func (s *Service) record(p *plan, traceparent string) error {
 		return pdp.Errorf(pdp.CodeUnavailable, "", "the decision could not be recorded; it did not take effect, retry later")
 	}
 	return nil
+}
+
+// finishRecord is what every record's Finish adds besides its result:
+// in's enrichment, rendered into the writer's scratch as compact JSON
+// (which the writer copies as it is), and the policy revision as OPA
+// reports bundles.
+func (s *Service) finishRecord(r *decisionlog.Record, in *request.Input, revision string) {
+	if e, err := in.AppendEnrichment(r.Scratch); err == nil {
+		r.Enrichment, r.EnrichmentCompact = e, true
+	}
+	if revision != "" {
+		r.Bundles = map[string]decisionlog.Bundle{s.bundle: {Revision: revision}}
+	}
 }
 
 // liveResult is the logged form of the decision's answer.

@@ -1,7 +1,6 @@
 package decisionlog
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -55,7 +54,7 @@ func (l *Logger) encode(e *encoder, dst []byte, r *Record) ([]byte, encResult) {
 			l.c.setErr(err)
 		}
 	}
-	var compact json.RawMessage
+	var compact []byte // the enrichment Finish marked compact, to see whether the hook replaced it
 	if r.EnrichmentCompact {
 		compact = r.Enrichment
 	}

@@ -167,8 +167,8 @@ func spellings() []spelling {
 		"cookies", "助记词", "钱包助记词", "助記詞", "zhujici")...)
 	add(keyCase("key: digits and symbols for letters", "p4ssw0rd", "passw0rd", "p@ssword", "pa$$word", "s3cret",
 		"P4SSWORD")...)
-	add(keyCase("key: a second factor spelt with a digit", "2fa", "2FA", "2fa_code", "2faCode", "2FA_TOKEN",
-		"user_2fa", "login2fa", "2fa-otp")...)
+	add(keyCase("key: a second factor spelt with a digit or in words", "2fa", "2FA", "2fa_code", "2faCode",
+		"2FA_TOKEN", "user_2fa", "login2fa", "2fa-otp", "twofa", "two_fa_code", "twoFA")...)
 
 	// Card numbers in one value: refused (card_number), masked in the log.
 	add(valueCase("card: brands", pdp.CodeCardNumber, "", visa, mc, "2221000000000009", "378282246310005",
@@ -279,7 +279,7 @@ func innocents() []string {
 		"密码重置时间", "支付密码错误次数", "卡号后四位", "验证码发送时间", "身份证类型", "支付方式", "备注", "pinyin_name",
 		"密碼重設時間", "卡號後四位", "cert_type", "expired", "pincer", "cookie_consent", "cookies_enabled",
 		"tfa_enabled", "tfa_method", "tfa_status", "backup_codes_remaining", "backup_code_used", "mnemonic_verified",
-		"seed_phrase_backed_up_at", "助记词备份时间", "2fa_enabled", "2fa_method", "is_2fa_required", "12fa",
+		"seed_phrase_backed_up_at", "助记词备份时间", "2fa_enabled", "2fa_method", "is_2fa_required", "two_fa_enabled", "12fa",
 		"2fast"} {
 		bodies = append(bodies, loginWith(`{`+js(k)+`:"x"}`))
 	}

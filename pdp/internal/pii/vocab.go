@@ -60,7 +60,7 @@ var wordTerms = map[valueKind][]string{
 		// PINs with a letter glued in front (mobile, transaction, internet banking)
 		"mpin", "tpin", "ipin",
 		// second-factor codes and card verification spelt out
-		"twofactorcode", "twofactortoken", "mfatoken", "tfa", "tfatoken",
+		"twofactorcode", "twofactortoken", "mfatoken", "tfa", "tfatoken", "twofa",
 		// the one-time codes that stand in for a second factor
 		"backupcode", "recoverycode", "scratchcode",
 		"cardverification", "cardcid", "cidcode"},

@@ -141,18 +141,23 @@ func jsonNames(t reflect.Type) map[string]bool {
 		}
 	}
 	collect(t)
-	for a := range names {
-		for b := range names {
-			if a != b && strings.EqualFold(a, b) {
-				names = nil
-			}
-		}
-		if names == nil {
-			break
-		}
+	if foldCollision(names) {
+		names = nil
 	}
 	typeNames.Store(t, names)
 	return names
+}
+
+// foldCollision reports whether two of names differ in case only.
+func foldCollision(names map[string]bool) bool {
+	for a := range names {
+		for b := range names {
+			if a != b && strings.EqualFold(a, b) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // keysAmong reports whether every object key in body, a valid JSON text,

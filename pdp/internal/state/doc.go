@@ -22,8 +22,9 @@
 //	         truth for its UIDs until the committer has written them
 //	backend  the durable copy: one bbolt file by default (OpenBolt), with
 //	         its write-ahead log (wal.go: a commit is one record, written
-//	         into a segment allocated ahead and fdatasynced, applied to the file by a checkpoint every
-//	         quarter of a second), behind the Backend interface (get, scan by
+//	         into a segment allocated ahead and fdatasynced, applied to
+//	         the file by a checkpoint every quarter of a second), behind
+//	         the Backend interface (get, scan by
 //	         prefix, atomic commit of a batch with its journal records,
 //	         close) that a shared backend such as Redis can implement
 //
@@ -205,7 +206,7 @@
 // A failed append is cut off the
 // log and returned as the commit's error; a failed checkpoint leaves its
 // writes in the log and in memory, counted in Stats and retried, and past
-// four times the checkpoint's bounds (2^17 keys or 256 MiB of log) writers
+// four times the checkpoint's bounds (2^14 keys or 256 MiB of log) writers
 // wait for a checkpoint and fail when it fails. At run time a damaged record is an ErrCorrupt error
 // for the read (the decision path falls back), a bbolt panic on a damaged
 // page is an error, and every method fails with ErrClosed after Close.
@@ -277,8 +278,9 @@
 // decisions a second, each outcome report and verification a sync write)
 // most commits carry one or two accounts. A record written into a segment
 // allocated ahead and one fdatasync cost a fraction of that (44-48 µs of
-// CPU, BenchmarkCommitSerial; 62-68 µs appended to the segment's end); the checkpoint pays bbolt's page
-// rewrites once per quarter of a second of writes, for accounts written
+// CPU, BenchmarkCommitSerial; 62-68 µs appended to the segment's end);
+// the checkpoint pays bbolt's page rewrites once per quarter of a second
+// of writes, for accounts written
 // several times within it (an order and its payment) once. Checkpoints of
 // two seconds amortized more (BenchmarkUpdateAccountSync: 172–190 against
 // 224–232 µs of CPU per sync write) but each took a processor for up to
